@@ -1,0 +1,41 @@
+# Two entry points (README): `make demo` and `make test`. Both work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test test-fast install install-dev graphviz bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# graphviz's `dot` renders counterexample traces and trajectory graphs.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "installing the system package graphviz"; \
+	  (apt-get update -qq && apt-get install -y -qq graphviz) >/dev/null 2>&1 || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq graphviz) >/dev/null 2>&1 || \
+	  echo "warning: could not install graphviz; DOT files are still written, SVGs are not"; }
+
+install: $(BIN)/python graphviz
+	$(PIP) install --quiet -e .
+
+install-dev: $(BIN)/python graphviz
+	$(PIP) install --quiet -e '.[dev]'
+
+demo: install
+	$(BIN)/libet check examples/*.libet
+
+test: install-dev
+	$(BIN)/python -m pytest -q -n 2 tests
+
+# Everything but the tests marked slow.
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
+
+bench: install-dev
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,65 @@
+"""The exception hierarchy of libet: one root, :class:`LibetError`.
+
+Every exception a user can meet derives from :class:`LibetError`; the CLI catches that root,
+renders it, and exits with code 2 (bad spec or command) without a traceback. Anything else that
+escapes is a bug in libet and is reported as one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from libet.spec.diagnostics import Diagnostic
+    from libet.spec.ir import Span
+
+
+class LibetError(Exception):
+    """Root of libet's exceptions. Catch this to handle every error libet raises on purpose."""
+
+
+class SpecError(LibetError):
+    """Raised by :func:`libet.load` when a spec has errors.
+
+    ``diagnostics`` holds every diagnostic of the file (errors and warnings), each with a
+    location, a stable code, a message and a hint. Fix the errors it lists and load again.
+    """
+
+    def __init__(self, diagnostics: Sequence["Diagnostic"], sources: dict[str, str] | None = None):
+        self.diagnostics = tuple(diagnostics)
+        self.sources = sources or {}
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        first = errors[0] if errors else (self.diagnostics[0] if self.diagnostics else None)
+        summary = f"{len(errors)} error(s)"
+        if first is not None:
+            summary += f"; first: {first.span}: {first.message}" if first.span else f"; first: {first.message}"
+        super().__init__(summary)
+
+    def render(self, color: bool = False) -> str:
+        """All diagnostics as text, each with its source line and a caret under the span."""
+        from libet.spec.diagnostics import render_all
+
+        return render_all(self.diagnostics, self.sources, color=color)
+
+
+class EvaluationError(LibetError):
+    """Raised when an expression has no value at a concrete state: a division by zero, the log
+    of a non-positive number, a probability outside [0, 1], transitions that do not sum to 1.
+
+    ``span`` locates the expression; ``state`` names the phase, depth and assignment. Change the
+    spec so that the expression is defined (and in range) at that state.
+    """
+
+    def __init__(self, message: str, span: "Span | None" = None, state: str | None = None, code: str = "E044"):
+        self.code = code  # the diagnostic code used when the checker finds this statically
+        self.message = message
+        self.span = span
+        self.state = state
+        where = f"{span}: " if span else ""
+        at = f" (at {state})" if state else ""
+        super().__init__(f"{where}{message}{at}")
+
+
+class UsageError(LibetError):
+    """Raised for a wrong command or API call (an unknown policy, a bad ``--set``, an output
+    folder that exists). The message says what to change."""

@@ -1,0 +1,440 @@
+"""The reference interpreter: what every expression, veto and transition of a spec means.
+
+Consumes: a checked :class:`~libet.spec.ir.Spec`, parameter values, and concrete states
+(an assignment of every variable, a phase, a depth).
+Produces: values of expressions, veto probabilities, transition distributions, and (by a plain
+forward pass over the states, one at a time) the outcome probabilities of a trajectory.
+
+This module is the ground truth (docs/semantics.md). The Z3 encoding and the simulator must agree
+with it, and the property-based tests check that they do. It is written to be obviously right
+first; it is fast only in the one way that keeps it obvious: each expression is compiled once
+into a tree of Python closures (no ``eval``, no ``exec``; a spec never runs code), so a query
+costs a few closure calls instead of a walk over the IR with dispatch at every node.
+
+Numbers: by default arithmetic is in double precision (``float``). ``exact=True`` computes with
+:class:`fractions.Fraction`; ``exp``, ``log`` and ``pow`` with a non-integer exponent have no
+rational value, so in both modes they are computed in double precision and, in exact mode, that
+double is then used as an exact rational. Every engine follows the same rule.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from fractions import Fraction
+from typing import Callable, Iterator, Mapping
+
+import attrs
+
+from libet.errors import EvaluationError
+from libet.spec import ir
+
+# A compiled expression: (assignment, depth, phase) -> value.
+Compiled = Callable[[Mapping, int, str], object]
+
+#: Absolute tolerance for "probabilities sum to 1" and "lies in [0, 1]" in float mode.
+TOLERANCE = 1e-9
+
+
+@attrs.frozen(slots=True)
+class Outcomes:
+    """Outcome probabilities of one policy on one assignment (horizon must be finite).
+
+    ``depth`` is the expected depth at absorption over all outcomes; ``depth_at[o]`` the
+    expected depth given outcome ``o`` (``None`` when ``o`` has probability 0).
+    """
+
+    delivered: float
+    stopped: float
+    vetoed: float
+    harm: float
+    over_refusal: float
+    depth: float
+    depth_at: dict
+
+    def measure(self, m: ir.Measure):
+        return {
+            ir.Measure.HARM: self.harm,
+            ir.Measure.VETOED: self.vetoed,
+            ir.Measure.STOPPED: self.stopped,
+            ir.Measure.DELIVERED: self.delivered,
+            ir.Measure.OVER_REFUSAL: self.over_refusal,
+            ir.Measure.DEPTH: self.depth,
+        }[m]
+
+
+class Interpreter:
+    """Evaluates a spec's expressions on concrete states.
+
+    Args:
+        spec: the checked spec.
+        params: overrides for parameter values (name -> number); the rest keep their defaults.
+        exact: compute with ``Fraction`` instead of ``float``.
+
+    Raises:
+        EvaluationError: at query time, for a division by zero, the log of a non-positive
+            number, a probability outside [0, 1], or transitions that do not sum to 1. The
+            message names the expression's location, the phase, the depth and the assignment.
+    """
+
+    def __init__(self, spec: ir.Spec, params: Mapping[str, object] | None = None, *, exact=False):
+        self.spec = spec
+        self.exact = exact
+        self._num = Fraction if exact else float
+        values = spec.default_params()
+        for name, v in (params or {}).items():
+            if name not in spec.params:
+                raise KeyError(f"unknown param {name!r}")
+            values[name] = Fraction(v) if not isinstance(v, float) else Fraction(repr(v))
+        self.params = {n: self._num(v) for n, v in values.items()}
+        self._named: dict[str, Compiled] = {}
+        self._cache: dict[int, tuple[ir.Expr, Compiled]] = {}
+        self._values = {n: self._named_closure("value", n) for n in spec.values}
+        harm_parts = tuple(self._values.values())
+        self._harmful = lambda a, d, p: any(not f(a, d, p) for f in harm_parts)
+        self._policies: dict[str, tuple] = {}
+        self._phases: dict[str, tuple] = {}
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def compile(self, expr: ir.Expr) -> Compiled:
+        """A closure computing ``expr`` from (assignment, depth, phase); memoised per node."""
+        hit = self._cache.get(id(expr))
+        if hit is not None and hit[0] is expr:
+            return hit[1]
+        fn = self._compile(expr)
+        self._cache[id(expr)] = (expr, fn)
+        return fn
+
+    def evaluate(self, expr: ir.Expr, assignment: Mapping, depth: int = 0, phase: str | None = None):
+        """The value of ``expr`` in the state (assignment, depth, phase)."""
+        if phase is None and self.spec.trajectory is not None:
+            phase = self.spec.trajectory.start_phase
+        return self.compile(expr)(assignment, depth, phase)
+
+    def holds(self, value: str, assignment: Mapping) -> bool:
+        """Whether the reference value ``value`` holds on ``assignment``."""
+        return bool(self._values[value](assignment, 0, None))
+
+    def harmful(self, assignment: Mapping) -> bool:
+        """Whether some reference value is false on ``assignment``."""
+        return self._harmful(assignment, 0, None)
+
+    # -- policy ------------------------------------------------------------------------------
+
+    def veto_probability(self, policy: str, assignment: Mapping, phase: str, depth: int):
+        """1 - prod(1 - s_i) over the rules of ``policy`` whose condition holds at the state."""
+        rules = self._policies.get(policy)
+        if rules is None:
+            rules = tuple(
+                (self.compile(r.condition), self.compile(r.strength), r)
+                for r in self.spec.policies[policy].rules
+            )
+            self._policies[policy] = rules
+        one = self._num(1)
+        keep = one
+        for cond, strength, rule in rules:
+            if cond(assignment, depth, phase):
+                s = strength(assignment, depth, phase)
+                if not (-TOLERANCE <= s <= 1 + TOLERANCE):
+                    raise EvaluationError(
+                        f"veto strength {float(s):g} is outside [0, 1]",
+                        rule.strength.span or rule.span,
+                        state=_state(assignment, phase, depth),
+                        code="E042",
+                    )
+                keep *= one - min(max(s, 0), 1)
+        return one - keep
+
+    # -- trajectory --------------------------------------------------------------------------
+
+    def start(self, assignment: Mapping) -> tuple[str, int]:
+        """The start state (phase, depth) for ``assignment``."""
+        traj = self._trajectory()
+        d = self.compile(traj.start_depth)(assignment, 0, traj.start_phase)
+        if d != int(d) or d < 0 or (traj.horizon is not None and d > traj.horizon):
+            bound = "" if traj.horizon is None else f", at most the horizon {traj.horizon}"
+            raise EvaluationError(
+                f"start depth {d} must be a non-negative integer{bound}",
+                traj.start_depth.span or traj.span,
+                state=_state(assignment, traj.start_phase, 0),
+                code="E043",
+            )
+        return traj.start_phase, int(d)
+
+    def transitions(self, assignment: Mapping, phase: str, depth: int) -> tuple[tuple[str, object], ...]:
+        """The generator's step from (phase, depth): ``(target, probability)`` pairs in
+        declaration order, ``otherwise`` resolved. Targets are phase names, ``deliver`` or
+        ``stop``. Raises EvaluationError unless each lies in [0, 1] and they sum to 1."""
+        compiled = self._phases.get(phase)
+        if compiled is None:
+            p = self._trajectory().phase(phase)
+            compiled = (p, tuple((t, None if t.prob is None else self.compile(t.prob)) for t in p.transitions))
+            self._phases[phase] = compiled
+        p, items = compiled
+        out = []
+        total = self._num(0)
+        rest = None
+        for t, fn in items:
+            if fn is None:
+                rest = t
+                out.append(None)
+                continue
+            x = fn(assignment, depth, phase)
+            if not (-TOLERANCE <= x <= 1 + TOLERANCE):
+                raise EvaluationError(
+                    f"probability of '-> {t.target}' in phase '{phase}' is {float(x):g}, outside [0, 1]",
+                    t.prob.span or t.span,
+                    state=_state(assignment, phase, depth),
+                    code="E041",
+                )
+            total += x
+            out.append((t.target, x))
+        if rest is not None:
+            remainder = 1 - total
+            if remainder < -TOLERANCE:
+                raise EvaluationError(
+                    f"transitions of phase '{phase}' sum to {float(total):g} before 'otherwise'; "
+                    "they must leave a remainder in [0, 1]",
+                    p.span,
+                    state=_state(assignment, phase, depth),
+                    code="E041",
+                )
+            out[[i for i, x in enumerate(out) if x is None][0]] = (rest.target, max(remainder, self._num(0)))
+        elif abs(total - 1) > (0 if self.exact else TOLERANCE):
+            raise EvaluationError(
+                f"transitions of phase '{phase}' sum to {float(total):g}, not 1",
+                p.span,
+                state=_state(assignment, phase, depth),
+                code="E041",
+            )
+        return tuple(out)
+
+    def outcomes(self, policy: str, assignment: Mapping) -> Outcomes:
+        """Outcome probabilities by a forward pass over the reachable states, depth by depth.
+
+        The semantics (docs/semantics.md): at state (q, d) the policy vetoes with probability
+        v(q, d), absorbing in *vetoed* at depth d; otherwise the generator steps: to phase r at
+        depth d + 1 (which is *delivered* when d + 1 reaches the horizon), or to ``deliver`` or
+        ``stop``, absorbing at depth d + 1. A start at the horizon delivers at once.
+        """
+        traj = self._trajectory()
+        if traj.horizon is None:
+            raise ValueError("outcome probabilities need a finite horizon")
+        H = traj.horizon
+        zero = self._num(0)
+        mass = {"delivered": zero, "stopped": zero, "vetoed": zero}
+        depth_mass = dict(mass)
+        q0, d0 = self.start(assignment)
+        if d0 >= H:
+            mass["delivered"] = self._num(1)
+            depth_mass["delivered"] = self._num(d0)
+        layer = {q0: self._num(1)} if d0 < H else {}
+        d = d0
+        while layer:
+            nxt: dict[str, object] = {}
+            for q, m in layer.items():
+                v = self.veto_probability(policy, assignment, q, d)
+                mass["vetoed"] += m * v
+                depth_mass["vetoed"] += m * v * d
+                go = m * (1 - v)
+                if not go:
+                    continue
+                for target, p in self.transitions(assignment, q, d):
+                    w = go * p
+                    if not w:
+                        continue
+                    if target == ir.DELIVER or (target not in ir.EXITS and d + 1 >= H):
+                        mass["delivered"] += w
+                        depth_mass["delivered"] += w * (d + 1)
+                    elif target == ir.STOP:
+                        mass["stopped"] += w
+                        depth_mass["stopped"] += w * (d + 1)
+                    else:
+                        nxt[target] = nxt.get(target, zero) + w
+            layer = nxt
+            d += 1
+        harmful = self.harmful(assignment)
+        total_depth = sum(depth_mass.values(), zero)
+        return Outcomes(
+            delivered=mass["delivered"],
+            stopped=mass["stopped"],
+            vetoed=mass["vetoed"],
+            harm=mass["delivered"] if harmful else zero,
+            over_refusal=zero if harmful else mass["vetoed"],
+            depth=total_depth,
+            depth_at={k: (depth_mass[k] / mass[k] if mass[k] else None) for k in mass},
+        )
+
+    def assignments(self) -> Iterator[dict]:
+        """Every assignment of the spec's variables (see :meth:`Spec.assignments`)."""
+        return self.spec.assignments()
+
+    # -- compilation -------------------------------------------------------------------------
+
+    def _trajectory(self) -> ir.Trajectory:
+        if self.spec.trajectory is None:
+            raise ValueError("the spec has no trajectory")
+        return self.spec.trajectory
+
+    def _named_closure(self, kind: str, name: str) -> Compiled:
+        key = f"{kind}:{name}"
+        fn = self._named.get(key)
+        if fn is None:
+            node = (self.spec.defs if kind == "def" else self.spec.values)[name].expr
+            fn = self.compile(node)
+            self._named[key] = fn
+        return fn
+
+    def _compile(self, e: ir.Expr) -> Compiled:
+        num = self._num
+        if isinstance(e, ir.Const):
+            v = e.value
+            if e.type.kind is ir.Kind.REAL:
+                v = num(v)
+            return lambda a, d, p: v
+        if isinstance(e, ir.VarRef):
+            name = e.name
+            return lambda a, d, p: a[name]
+        if isinstance(e, ir.ParamRef):
+            v = self.params[e.name]
+            return lambda a, d, p: v
+        if isinstance(e, ir.DefRef):
+            return self._named_closure("def", e.name)
+        if isinstance(e, ir.ValueRef):
+            return self._named_closure("value", e.name)
+        if isinstance(e, ir.Harmful):
+            return lambda a, d, p: self._harmful(a, d, p)
+        if isinstance(e, ir.Depth):
+            return lambda a, d, p: d
+        if isinstance(e, ir.CurrentPhase):
+            return lambda a, d, p: p
+        if isinstance(e, ir.Not):
+            f = self.compile(e.arg)
+            return lambda a, d, p: not f(a, d, p)
+        if isinstance(e, ir.Logic):
+            fs = tuple(self.compile(x) for x in e.args)
+            if e.op is ir.BoolOp.AND:
+                return lambda a, d, p: all(f(a, d, p) for f in fs)
+            if e.op is ir.BoolOp.OR:
+                return lambda a, d, p: any(f(a, d, p) for f in fs)
+            f, g = fs
+            return lambda a, d, p: (not f(a, d, p)) or g(a, d, p)
+        if isinstance(e, ir.Compare):
+            op = _CMP[e.op]
+            f, g = self.compile(e.left), self.compile(e.right)
+            return lambda a, d, p: op(f(a, d, p), g(a, d, p))
+        if isinstance(e, ir.Member):
+            f = self.compile(e.arg)
+            allowed = frozenset(e.values)
+            return lambda a, d, p: f(a, d, p) in allowed
+        if isinstance(e, ir.Arith):
+            return self._arith(e)
+        if isinstance(e, ir.Neg):
+            f = self.compile(e.arg)
+            return lambda a, d, p: -f(a, d, p)
+        if isinstance(e, ir.Ite):
+            c, t, o = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
+            if e.type.kind is ir.Kind.REAL:
+                return lambda a, d, p: num(t(a, d, p)) if c(a, d, p) else num(o(a, d, p))
+            return lambda a, d, p: t(a, d, p) if c(a, d, p) else o(a, d, p)
+        if isinstance(e, ir.Call):
+            return self._call(e)
+        raise TypeError(f"no interpretation for IR node {type(e).__name__}")
+
+    def _arith(self, e: ir.Arith) -> Compiled:
+        f, g = self.compile(e.left), self.compile(e.right)
+        num = self._num
+        if e.op is ir.ArithOp.DIV:
+            span = e.span
+
+            def div(a, d, p):
+                y = g(a, d, p)
+                if y == 0:
+                    raise EvaluationError("division by zero", span, state=_state(a, p, d))
+                return num(f(a, d, p)) / num(y)
+
+            return div
+        op = {ir.ArithOp.ADD: operator.add, ir.ArithOp.SUB: operator.sub, ir.ArithOp.MUL: operator.mul}[e.op]
+        if e.type.kind is ir.Kind.REAL:
+            return lambda a, d, p: num(op(f(a, d, p), g(a, d, p)))
+        return lambda a, d, p: op(f(a, d, p), g(a, d, p))
+
+    def _call(self, e: ir.Call) -> Compiled:
+        fs = tuple(self.compile(x) for x in e.args)
+        num, span, real = self._num, e.span, e.type.kind is ir.Kind.REAL
+        fn = e.func
+        if fn is ir.Func.MIN or fn is ir.Func.MAX:
+            pick = min if fn is ir.Func.MIN else max
+            if real:
+                return lambda a, d, p: num(pick(f(a, d, p) for f in fs))
+            return lambda a, d, p: pick(f(a, d, p) for f in fs)
+        if fn is ir.Func.ABS:
+            (f,) = fs
+            return lambda a, d, p: abs(f(a, d, p))
+        exact = self.exact
+        if fn is ir.Func.EXP:
+            (f,) = fs
+
+            def exp(a, d, p):
+                try:
+                    r = math.exp(float(f(a, d, p)))
+                except OverflowError:
+                    raise EvaluationError("exp overflows", span, state=_state(a, p, d)) from None
+                return Fraction(r) if exact else r
+
+            return exp
+        if fn is ir.Func.LOG:
+            (f,) = fs
+
+            def log(a, d, p):
+                x = f(a, d, p)
+                if x <= 0:
+                    raise EvaluationError(f"log of {float(x):g}, which is not positive", span, state=_state(a, p, d))
+                r = math.log(float(x))
+                return Fraction(r) if exact else r
+
+            return log
+        if fn is ir.Func.POW:
+            f, g = fs
+
+            def power(a, d, p):
+                x, y = f(a, d, p), g(a, d, p)
+                if x == 0 and y < 0:
+                    raise EvaluationError("pow(0, negative) divides by zero", span, state=_state(a, p, d))
+                if y == int(y) and abs(y) <= 64:
+                    return num(num(x) ** int(y))
+                if x < 0:
+                    raise EvaluationError(
+                        f"pow of the negative {float(x):g} to the non-integer {float(y):g}", span, state=_state(a, p, d)
+                    )
+                try:
+                    r = math.pow(float(x), float(y))
+                except OverflowError:
+                    raise EvaluationError("pow overflows", span, state=_state(a, p, d)) from None
+                return Fraction(r) if exact else r
+
+            return power
+        raise TypeError(fn)
+
+
+_CMP = {
+    ir.CmpOp.EQ: operator.eq,
+    ir.CmpOp.NE: operator.ne,
+    ir.CmpOp.LT: operator.lt,
+    ir.CmpOp.LE: operator.le,
+    ir.CmpOp.GT: operator.gt,
+    ir.CmpOp.GE: operator.ge,
+}
+
+
+def _state(assignment: Mapping, phase: str | None, depth: int) -> str:
+    parts = ", ".join(f"{k}={_show(v)}" for k, v in assignment.items())
+    where = f"phase '{phase}', depth {depth}" if phase is not None else f"depth {depth}"
+    return f"{where}, assignment {{{parts}}}" if parts else where
+
+
+def _show(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)

@@ -1,0 +1,746 @@
+"""The checked intermediate representation (IR) of a libet spec.
+
+Consumes: nothing (this module only defines data).
+Produces: frozen, slotted attrs classes that every engine reads: the reference interpreter
+(:mod:`libet.spec.interpreter`), the Z3 encoding (:mod:`libet.proofs`) and the simulator
+(:mod:`libet.simulator`).
+
+The IR is what a spec *means*; it is built only by :mod:`libet.spec.checker` after names are
+resolved and types checked, so every consumer may assume:
+
+* every name refers to something declared, with the type recorded on the node;
+* enum literals are members of the enum they are compared with;
+* numbers are exact (``int`` or :class:`fractions.Fraction`), never floats;
+* source spans are carried for messages but never take part in equality, so a spec and its
+  formatted version have equal IR.
+
+Expressions are trees of the ``Expr`` classes below. Named definitions (``def``) and reference
+values (``value``) are kept as references (:class:`DefRef`, :class:`ValueRef`) so that proofs
+can say which named facts they used; :meth:`Spec.expand` inlines them when an engine prefers a
+closed term.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from fractions import Fraction
+from typing import Iterator, Union
+
+import attrs
+
+# ---------------------------------------------------------------------------------------------
+# Source positions
+
+
+@attrs.frozen(slots=True)
+class Span:
+    """A region of a source file: 1-based line and column, end exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+def _span_field():
+    # Spans are for messages only: two specs that differ only in layout have equal IR.
+    return attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Types
+
+
+class Kind(enum.Enum):
+    BOOL = "bool"
+    INT = "int"
+    REAL = "real"
+    ENUM = "enum"
+    PHASE = "phase"
+
+
+@attrs.frozen(slots=True)
+class Type:
+    """The type of an expression. ``members`` is set for enums (the domain, in order)."""
+
+    kind: Kind
+    members: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind is Kind.ENUM:
+            return "{" + ", ".join(self.members) + "}"
+        return self.kind.value
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in (Kind.INT, Kind.REAL)
+
+
+BOOL = Type(Kind.BOOL)
+INT = Type(Kind.INT)
+REAL = Type(Kind.REAL)
+PHASE = Type(Kind.PHASE)
+
+
+def enum_type(members: tuple[str, ...]) -> Type:
+    return Type(Kind.ENUM, tuple(members))
+
+
+# ---------------------------------------------------------------------------------------------
+# Domains and declarations
+
+
+class VarClass(enum.Enum):
+    """The three classes of variables (DESIGN.md §1)."""
+
+    SUBSTANCE = "substance"
+    FRAMING = "framing"
+    CONTEXT = "context"
+
+
+Scalar = Union[bool, int, str]  # a variable's value: bool, int, or an enum member's name
+
+
+@attrs.frozen(slots=True)
+class BoolDomain:
+    def values(self) -> tuple[bool, ...]:
+        return (False, True)
+
+    @property
+    def type(self) -> Type:
+        return BOOL
+
+    def __str__(self) -> str:
+        return "bool"
+
+
+@attrs.frozen(slots=True)
+class IntDomain:
+    lo: int
+    hi: int
+
+    def values(self) -> tuple[int, ...]:
+        return tuple(range(self.lo, self.hi + 1))
+
+    @property
+    def type(self) -> Type:
+        return INT
+
+    def __str__(self) -> str:
+        return f"{self.lo}..{self.hi}"
+
+
+@attrs.frozen(slots=True)
+class EnumDomain:
+    members: tuple[str, ...]
+
+    def values(self) -> tuple[str, ...]:
+        return self.members
+
+    @property
+    def type(self) -> Type:
+        return enum_type(self.members)
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(self.members) + "}"
+
+
+Domain = Union[BoolDomain, IntDomain, EnumDomain]
+
+
+@attrs.frozen(slots=True)
+class Variable:
+    """A substance, framing or context variable with a finite domain.
+
+    ``weights`` is the declared distribution over the domain (same order as
+    ``domain.values()``, summing to 1), or ``None`` for uniform.
+    """
+
+    name: str
+    cls: VarClass
+    domain: Domain
+    weights: tuple[Fraction, ...] | None = None
+    span: Span | None = _span_field()
+
+    @property
+    def type(self) -> Type:
+        return self.domain.type
+
+    def probability(self, value: Scalar) -> Fraction:
+        values = self.domain.values()
+        if self.weights is None:
+            return Fraction(1, len(values))
+        return self.weights[values.index(value)]
+
+
+@attrs.frozen(slots=True)
+class Param:
+    """A real constant, overridable from the CLI and by experiments, within ``lo``..``hi``."""
+
+    name: str
+    default: Fraction
+    lo: Fraction | None = None
+    hi: Fraction | None = None
+    span: Span | None = _span_field()
+
+
+# ---------------------------------------------------------------------------------------------
+# Expressions
+
+
+class Expr:
+    """Base of all expression nodes. Every node has a ``type`` and an optional ``span``."""
+
+    __slots__ = ()
+
+    def children(self) -> tuple["Expr", ...]:
+        return ()
+
+
+@attrs.frozen(slots=True)
+class Const(Expr):
+    """A literal: bool, int, Fraction (real) or str (an enum member; ``type`` says which enum)."""
+
+    value: Union[bool, int, Fraction, str]
+    type: Type
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class VarRef(Expr):
+    name: str
+    type: Type
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class ParamRef(Expr):
+    name: str
+    type: Type = REAL
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class DefRef(Expr):
+    """A use of a ``def``; its body is ``spec.defs[name].expr``."""
+
+    name: str
+    type: Type
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class ValueRef(Expr):
+    """True when the reference value ``name`` holds. ``violates V`` is ``Not(ValueRef(V))``."""
+
+    name: str
+    type: Type = BOOL
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class Harmful(Expr):
+    """True when some reference value of the spec is false."""
+
+    type: Type = BOOL
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class Depth(Expr):
+    """The current depth of the trajectory (an int, 0 at the start unless the start says)."""
+
+    type: Type = INT
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class CurrentPhase(Expr):
+    """The current phase; compared with phase names (``Const`` of type PHASE)."""
+
+    type: Type = PHASE
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class Not(Expr):
+    arg: Expr
+    type: Type = BOOL
+    span: Span | None = _span_field()
+
+    def children(self):
+        return (self.arg,)
+
+
+class BoolOp(enum.Enum):
+    AND = "and"
+    OR = "or"
+    IMPLIES = "implies"
+
+
+@attrs.frozen(slots=True)
+class Logic(Expr):
+    """``and``/``or`` over two or more args; ``implies`` over exactly two."""
+
+    op: BoolOp
+    args: tuple[Expr, ...]
+    type: Type = BOOL
+    span: Span | None = _span_field()
+
+    def children(self):
+        return self.args
+
+
+class CmpOp(enum.Enum):
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+@attrs.frozen(slots=True)
+class Compare(Expr):
+    op: CmpOp
+    left: Expr
+    right: Expr
+    type: Type = BOOL
+    span: Span | None = _span_field()
+
+    def children(self):
+        return (self.left, self.right)
+
+
+@attrs.frozen(slots=True)
+class Member(Expr):
+    """``arg in {v1, v2, ...}``: membership of an enum, int or bool value in a finite set."""
+
+    arg: Expr
+    values: tuple[Scalar, ...]
+    type: Type = BOOL
+    span: Span | None = _span_field()
+
+    def children(self):
+        return (self.arg,)
+
+
+class ArithOp(enum.Enum):
+    ADD = "+"
+    SUB = "-"
+    MUL = "*"
+    DIV = "/"
+
+
+@attrs.frozen(slots=True)
+class Arith(Expr):
+    """Binary arithmetic. ``/`` is real division (the result is real even on ints)."""
+
+    op: ArithOp
+    left: Expr
+    right: Expr
+    type: Type
+    span: Span | None = _span_field()
+
+    def children(self):
+        return (self.left, self.right)
+
+
+@attrs.frozen(slots=True)
+class Neg(Expr):
+    arg: Expr
+    type: Type
+    span: Span | None = _span_field()
+
+    def children(self):
+        return (self.arg,)
+
+
+@attrs.frozen(slots=True)
+class Ite(Expr):
+    cond: Expr
+    then: Expr
+    orelse: Expr
+    type: Type
+    span: Span | None = _span_field()
+
+    def children(self):
+        return (self.cond, self.then, self.orelse)
+
+
+class Func(enum.Enum):
+    """Built-in functions. ``exp``, ``log`` and ``pow`` are non-polynomial."""
+
+    MIN = "min"
+    MAX = "max"
+    ABS = "abs"
+    EXP = "exp"
+    LOG = "log"
+    POW = "pow"
+
+
+NONPOLYNOMIAL = frozenset({Func.EXP, Func.LOG, Func.POW})
+
+
+@attrs.frozen(slots=True)
+class Call(Expr):
+    func: Func
+    args: tuple[Expr, ...]
+    type: Type
+    span: Span | None = _span_field()
+
+    def children(self):
+        return self.args
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of ``expr`` (pre-order), with an explicit stack (no recursion limit)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.children()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Named definitions, values, the trajectory, policies
+
+
+@attrs.frozen(slots=True)
+class Definition:
+    """``def name = expr``: a named expression usable anywhere after resolution."""
+
+    name: str
+    expr: Expr
+    span: Span | None = _span_field()
+
+    @property
+    def type(self) -> Type:
+        return self.expr.type
+
+
+@attrs.frozen(slots=True)
+class ReferenceValue:
+    """``value name = expr``: a boolean predicate over substance variables only."""
+
+    name: str
+    expr: Expr
+    span: Span | None = _span_field()
+
+
+DELIVER = "deliver"
+STOP = "stop"
+EXITS = (DELIVER, STOP)  # transition targets that end the trajectory
+
+
+@attrs.frozen(slots=True)
+class Transition:
+    """``-> target : prob``. ``target`` is a phase name, ``deliver`` or ``stop``.
+
+    ``prob`` is ``None`` for ``otherwise``: one minus the sum of the phase's other transitions.
+    """
+
+    target: str
+    prob: Expr | None
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class Phase:
+    name: str
+    transitions: tuple[Transition, ...]
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class Trajectory:
+    """The generator: phases over depth. ``horizon`` is ``None`` for an unbounded trajectory."""
+
+    horizon: int | None
+    start_phase: str
+    start_depth: Expr
+    phases: tuple[Phase, ...]
+    span: Span | None = _span_field()
+
+    def phase(self, name: str) -> Phase:
+        for p in self.phases:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def phase_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.phases)
+
+
+@attrs.frozen(slots=True)
+class Rule:
+    """``veto when condition [with strength s]``; ``strength`` defaults to ``Const(1)``."""
+
+    condition: Expr
+    strength: Expr
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class Policy:
+    name: str
+    rules: tuple[Rule, ...]
+    span: Span | None = _span_field()
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+class Measure(enum.Enum):
+    """Outcome probabilities and expectations a check or experiment can ask for."""
+
+    HARM = "P(harm)"
+    VETOED = "P(vetoed)"
+    STOPPED = "P(stopped)"
+    DELIVERED = "P(delivered)"
+    OVER_REFUSAL = "P(over-refusal)"
+    DEPTH = "E(depth)"
+
+    @property
+    def is_probability(self) -> bool:
+        return self is not Measure.DEPTH
+
+
+@attrs.frozen(slots=True)
+class Invariance:
+    """``invariant under V``: veto probability equal for assignments differing only in
+    ``variables`` (and, when ``depth`` is set, at every pair of depths)."""
+
+    variables: tuple[str, ...]
+    depth: bool = False
+    written: tuple[str, ...] = attrs.field(default=(), eq=False)  # as the user wrote it
+
+
+@attrs.frozen(slots=True)
+class Complete:
+    """Every harmful assignment is vetoed with probability 1 at every state."""
+
+
+@attrs.frozen(slots=True)
+class NoOverRefusal:
+    """No benign assignment is ever vetoed (veto probability 0 at every state)."""
+
+
+@attrs.frozen(slots=True)
+class Safe:
+    """No harmful assignment reaches *delivered* along positive-probability steps."""
+
+
+@attrs.frozen(slots=True)
+class Bound:
+    """``P(m) <= bound for all V`` (or ``>=``). For each assignment of ``for_all`` the measure,
+    averaged over the remaining variables under their distribution, satisfies the bound."""
+
+    measure: Measure
+    op: CmpOp  # LE or GE
+    bound: Fraction
+    for_all: tuple[str, ...]
+    written: tuple[str, ...] = attrs.field(default=(), eq=False)
+
+
+@attrs.frozen(slots=True)
+class Gap:
+    """``gap P(m) under V <= bound``: the largest difference in the measure between two
+    assignments that differ only in ``under``."""
+
+    measure: Measure
+    under: tuple[str, ...]
+    bound: Fraction
+    written: tuple[str, ...] = attrs.field(default=(), eq=False)
+
+
+Property = Union[Invariance, Complete, NoOverRefusal, Safe, Bound, Gap]
+
+
+def property_name(prop: Property) -> str:
+    """The canonical text of a property, as written in a check block (used to select checks)."""
+    if isinstance(prop, Invariance):
+        return "invariant under " + ", ".join(prop.written or prop.variables)
+    if isinstance(prop, Complete):
+        return "complete"
+    if isinstance(prop, NoOverRefusal):
+        return "no over-refusal"
+    if isinstance(prop, Safe):
+        return "safe"
+    if isinstance(prop, Bound):
+        text = f"{prop.measure.value} {prop.op.value} {_num(prop.bound)}"
+        if prop.written or prop.for_all:
+            text += " for all " + ", ".join(prop.written or prop.for_all)
+        return text
+    if isinstance(prop, Gap):
+        under = ", ".join(prop.written or prop.under)
+        return f"gap {prop.measure.value} under {under} <= {_num(prop.bound)}"
+    raise TypeError(prop)
+
+
+def _num(q: Fraction) -> str:
+    if q.denominator == 1:
+        return str(q.numerator)
+    text = repr(float(q))
+    return text if Fraction(text) == q else f"{q.numerator}/{q.denominator}"
+
+
+@attrs.frozen(slots=True)
+class Check:
+    """One property of one policy: a ``check P, Q { ... }`` block yields one per pair."""
+
+    policy: str
+    prop: Property
+    span: Span | None = _span_field()
+
+    @property
+    def name(self) -> str:
+        return property_name(self.prop)
+
+    @property
+    def qualitative(self) -> bool:
+        """Decided by the Z3 checker (proofs/); the others by the exact engine (simulator/)."""
+        return not isinstance(self.prop, (Bound, Gap))
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments
+
+
+@attrs.frozen(slots=True)
+class Vary:
+    """``vary name over ...``: a variable or param swept over ``values`` in order."""
+
+    name: str
+    values: tuple[Union[Scalar, Fraction], ...]
+    span: Span | None = _span_field()
+
+
+class Engine(enum.Enum):
+    EXACT = "exact"
+    MC = "mc"
+
+
+@attrs.frozen(slots=True)
+class Experiment:
+    """A sweep: for each point of the product of ``vary`` and each policy, each measure.
+
+    Variables neither varied nor set are aggregated: the worst case (the largest value of the
+    measure) over those in ``worst_over``, and the average under their declared distribution
+    over the rest. Every reported number says which variables were treated how.
+    """
+
+    name: str
+    policies: tuple[str, ...]
+    vary: tuple[Vary, ...]
+    set: tuple[tuple[str, Union[Scalar, Fraction]], ...]
+    measures: tuple[Measure, ...]
+    worst_over: tuple[str, ...] = ()
+    engine: Engine = Engine.EXACT
+    runs: int = 10_000
+    seed: int = 0
+    span: Span | None = _span_field()
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole spec
+
+
+Assignment = dict  # name -> Scalar, for every variable of the spec
+
+
+@attrs.frozen(slots=True)
+class Spec:
+    """A checked spec. Mappings are keyed by name and keep declaration order."""
+
+    title: str
+    variables: dict[str, Variable] = attrs.field(eq=False)
+    params: dict[str, Param] = attrs.field(eq=False)
+    defs: dict[str, Definition] = attrs.field(eq=False)
+    values: dict[str, ReferenceValue] = attrs.field(eq=False)
+    trajectory: Trajectory | None
+    policies: dict[str, Policy] = attrs.field(eq=False)
+    checks: tuple[Check, ...]
+    experiments: dict[str, Experiment] = attrs.field(eq=False)
+    files: tuple[str, ...] = attrs.field(default=(), eq=False)  # the main file, then its uses
+    # Equality compares the mappings as ordered item lists (dicts ignore order otherwise).
+    _key: tuple = attrs.field(init=False, eq=True, repr=False)
+
+    def __attrs_post_init__(self):
+        object.__setattr__(
+            self,
+            "_key",
+            tuple(
+                tuple(m.items())
+                for m in (
+                    self.variables,
+                    self.params,
+                    self.defs,
+                    self.values,
+                    self.policies,
+                    self.experiments,
+                )
+            ),
+        )
+
+    # -- variables and assignments -------------------------------------------------------
+
+    def variables_of(self, cls: VarClass) -> tuple[str, ...]:
+        return tuple(n for n, v in self.variables.items() if v.cls is cls)
+
+    def assignment_count(self, names: tuple[str, ...] | None = None) -> int:
+        names = tuple(self.variables) if names is None else names
+        count = 1
+        for n in names:
+            count *= len(self.variables[n].domain.values())
+        return count
+
+    def assignments(
+        self, names: tuple[str, ...] | None = None, fixed: dict | None = None
+    ) -> Iterator[dict]:
+        """All assignments of ``names`` (default: every variable), in declaration order, the
+        last variable changing fastest; ``fixed`` values are merged into each."""
+        names = tuple(self.variables) if names is None else tuple(names)
+        fixed = dict(fixed or {})
+        domains = [self.variables[n].domain.values() for n in names]
+        for combo in itertools.product(*domains):
+            a = dict(fixed)
+            a.update(zip(names, combo))
+            yield a
+
+    def default_params(self) -> dict[str, Fraction]:
+        return {n: p.default for n, p in self.params.items()}
+
+    # -- expressions ---------------------------------------------------------------------
+
+    def expand(self, expr: Expr) -> Expr:
+        """``expr`` with every ``def``, value and ``harmful`` inlined (a closed term)."""
+        from libet.spec._expand import expand
+
+        return expand(self, expr)
+
+    def harm_expr(self) -> Expr:
+        """The expression for *harmful*: some reference value is false (``False`` if none)."""
+        violated = tuple(Not(ValueRef(n)) for n in self.values)
+        if not violated:
+            return Const(False, BOOL)
+        if len(violated) == 1:
+            return violated[0]
+        return Logic(BoolOp.OR, violated)
+
+    def reads(self, expr: Expr) -> frozenset[str]:
+        """The variables ``expr`` reads, through defs, values and ``harmful``."""
+        from libet.spec._expand import reads
+
+        return reads(self, expr)
+
+    @property
+    def bounded(self) -> bool:
+        return self.trajectory is not None and self.trajectory.horizon is not None

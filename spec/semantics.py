@@ -1,0 +1,216 @@
+"""Semantic checks on a well-typed spec, using the reference interpreter.
+
+Consumes: an IR :class:`~libet.spec.ir.Spec` that passed name and type checking, and the checker
+(to know which declarations come from the main file).
+Produces: diagnostics only:
+
+* E030: a reference value reads something other than substance (directly or through a def);
+* E041-E044: a transition probability or veto strength outside [0, 1], transitions that do not
+  sum to 1, a start depth outside 0..horizon, or an expression with no value, each found by
+  evaluating the expression at every state over the finite domains (only the variables the
+  expression reads are enumerated; W103 when even that is too large);
+* W101: a phase no positive-probability path reaches from the start;
+* W102: a variable, param or def that nothing uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from libet.errors import EvaluationError
+from libet.spec import ir
+from libet.spec._expand import expand
+from libet.spec.diagnostics import Diagnostics
+
+
+def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
+    _values_read_substance_only(spec, d)
+    if d.has_errors:
+        return
+    from libet.spec.interpreter import Interpreter
+
+    interp = Interpreter(spec)
+    if spec.trajectory is not None:
+        _start_depth(spec, interp, d)
+        _transitions(spec, interp, d)
+        _unreachable(spec, d)
+    _strengths(spec, interp, d)
+    _unused(spec, checker, d)
+
+
+# ---- reference values ------------------------------------------------------------------------
+
+
+def _values_read_substance_only(spec: ir.Spec, d: Diagnostics) -> None:
+    hint = "a value is a reference point: it may read substance variables only, never framing, context, depth, phase or params"
+    for value in spec.values.values():
+        for node in ir.walk(value.expr):
+            bad = _impurity(spec, node)
+            if bad:
+                d.error("E030", f"reference value '{value.name}' reads {bad}", node.span or value.span, hint=hint)
+
+
+def _impurity(spec: ir.Spec, node: ir.Expr) -> str | None:
+    if isinstance(node, ir.VarRef):
+        cls = spec.variables[node.name].cls
+        if cls is not ir.VarClass.SUBSTANCE:
+            return f"the {cls.value} variable '{node.name}'"
+    elif isinstance(node, ir.Depth):
+        return "'depth'"
+    elif isinstance(node, ir.CurrentPhase):
+        return "'phase'"
+    elif isinstance(node, ir.ParamRef):
+        return f"the param '{node.name}'"
+    elif isinstance(node, ir.Harmful):
+        return "'harmful', which is defined by the values themselves"
+    elif isinstance(node, ir.DefRef):
+        for inner in ir.walk(expand(spec, spec.defs[node.name].expr)):
+            why = _impurity(spec, inner)
+            if why:
+                return f"{why} through the def '{node.name}'"
+    return None
+
+
+# ---- probabilities over the finite domains ---------------------------------------------------
+
+
+def _depths(spec: ir.Spec) -> range:
+    h = spec.trajectory.horizon
+    from libet.spec.checker import UNBOUNDED_CHECK_DEPTHS
+
+    return range(h if h is not None else UNBOUNDED_CHECK_DEPTHS)
+
+
+def _reads(spec: ir.Spec, exprs) -> tuple[tuple[str, ...], bool, bool]:
+    names: set[str] = set()
+    depth = phase = False
+    for e in exprs:
+        full = expand(spec, e)
+        for node in ir.walk(full):
+            if isinstance(node, ir.VarRef):
+                names.add(node.name)
+            depth |= isinstance(node, ir.Depth)
+            phase |= isinstance(node, ir.CurrentPhase)
+    ordered = tuple(n for n in spec.variables if n in names)
+    return ordered, depth, phase
+
+
+def _budget_ok(spec, names, n_states, what, span, d) -> bool:
+    from libet.spec.checker import ENUMERATION_BUDGET
+
+    total = spec.assignment_count(names) * n_states
+    if total > ENUMERATION_BUDGET:
+        d.warning(
+            "W103",
+            f"{what} not checked at every state: {total:,} states exceed the budget of {ENUMERATION_BUDGET:,}",
+            span,
+            hint="the simulator still checks every state it visits; `libet simulate` reports any violation",
+        )
+        return False
+    return True
+
+
+def _report(d: Diagnostics, exc: EvaluationError, fallback_span) -> None:
+    d.error(exc.code, f"{exc.message} at {exc.state}", exc.span or fallback_span)
+
+
+def _start_depth(spec: ir.Spec, interp, d: Diagnostics) -> None:
+    traj = spec.trajectory
+    names, _, _ = _reads(spec, [traj.start_depth])
+    if not _budget_ok(spec, names, 1, "the start depth", traj.start_depth.span, d):
+        return
+    for a in spec.assignments(names):
+        try:
+            interp.start(a)
+        except EvaluationError as exc:
+            _report(d, exc, traj.span)
+            return
+
+
+def _transitions(spec: ir.Spec, interp, d: Diagnostics) -> None:
+    for phase in spec.trajectory.phases:
+        exprs = [t.prob for t in phase.transitions if t.prob is not None]
+        names, uses_depth, _ = _reads(spec, exprs)
+        depths = _depths(spec) if uses_depth else range(1)
+        if not _budget_ok(spec, names, len(depths), f"the probabilities of phase '{phase.name}'", phase.span, d):
+            continue
+        try:
+            for a, depth in itertools.product(spec.assignments(names), depths):
+                interp.transitions(a, phase.name, depth)
+        except EvaluationError as exc:
+            _report(d, exc, phase.span)
+
+
+def _strengths(spec: ir.Spec, interp, d: Diagnostics) -> None:
+    phases = spec.trajectory.phase_names if spec.trajectory is not None else (None,)
+    for policy in spec.policies.values():
+        exprs = [x for r in policy.rules for x in (r.condition, r.strength)]
+        names, uses_depth, uses_phase = _reads(spec, exprs)
+        if uses_depth and spec.trajectory is None:
+            depths = range(1)
+        else:
+            depths = _depths(spec) if uses_depth else range(1)
+        ph = phases if uses_phase else phases[:1]
+        if not _budget_ok(spec, names, len(depths) * len(ph), f"the veto strengths of '{policy.name}'", policy.span, d):
+            continue
+        try:
+            for a, p, depth in itertools.product(spec.assignments(names), ph, depths):
+                interp.veto_probability(policy.name, a, p, depth)
+        except EvaluationError as exc:
+            _report(d, exc, policy.span)
+
+
+# ---- structure -------------------------------------------------------------------------------
+
+
+def _unreachable(spec: ir.Spec, d: Diagnostics) -> None:
+    traj = spec.trajectory
+    seen = {traj.start_phase}
+    todo = [traj.start_phase]
+    while todo:
+        p = traj.phase(todo.pop())
+        for t in p.transitions:
+            never = isinstance(t.prob, ir.Const) and t.prob.value == 0
+            if t.target not in ir.EXITS and not never and t.target not in seen:
+                seen.add(t.target)
+                todo.append(t.target)
+    for p in traj.phases:
+        if p.name not in seen:
+            d.warning(
+                "W101",
+                f"phase '{p.name}' is unreachable from the start phase '{traj.start_phase}'",
+                p.span,
+                hint="add a transition into it, or remove it",
+            )
+
+
+def _unused(spec: ir.Spec, checker, d: Diagnostics) -> None:
+    used: set[str] = set()
+    exprs: list[ir.Expr] = [x.expr for x in spec.defs.values()] + [v.expr for v in spec.values.values()]
+    if spec.trajectory is not None:
+        exprs.append(spec.trajectory.start_depth)
+        exprs += [t.prob for p in spec.trajectory.phases for t in p.transitions if t.prob is not None]
+    exprs += [x for pol in spec.policies.values() for r in pol.rules for x in (r.condition, r.strength)]
+    for e in exprs:
+        for node in ir.walk(e):
+            if isinstance(node, (ir.VarRef, ir.ParamRef, ir.DefRef)):
+                used.add(node.name)
+    for c in spec.checks:
+        used.update(getattr(c.prop, "variables", ()))
+        used.update(getattr(c.prop, "for_all", ()))
+        used.update(getattr(c.prop, "under", ()))
+    for e in spec.experiments.values():
+        used.update(v.name for v in e.vary)
+        used.update(n for n, _ in e.set)
+        used.update(e.worst_over)
+    for name, decl in checker.names.items():
+        if not decl.main or name in used or decl.kind == "value":
+            continue
+        table = {"variable": spec.variables, "param": spec.params, "def": spec.defs}[decl.kind]
+        if name in table:
+            d.warning(
+                "W102",
+                f"{decl.kind} '{name}' is never used",
+                table[name].span,
+                hint="remove it, or use it in a value, policy, transition or check",
+            )

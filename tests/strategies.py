@@ -1,0 +1,234 @@
+"""Hypothesis strategies for libet's own data: spec source text, assignments, states.
+
+Shared by every test module (and offered to users who test their own veto functions).
+
+``specs()`` draws the *source text* of a small, well-formed spec, so every property test also
+exercises the parser and checker. The specs are small on purpose (a few hundred assignments and
+a horizon of at most 8), so brute-force enumeration through the reference interpreter stays
+cheap. By construction each one checks clean:
+
+* transition probabilities are built so that at every state they lie in [0, 1] and the explicit
+  ones sum to at most 1, with an ``otherwise`` remainder;
+* veto strengths are constants or ``if``-expressions between constants in [0, 1];
+* reference values read substance only.
+
+What varies is what matters to the engines: domain kinds and sizes, conditions over every
+variable class, depth and phase, strengths below 1, `harmful` and `violates`, defs, params,
+prefill-style start depths, deliver/stop exits, several phases, and every check kind.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from hypothesis import strategies as st
+
+# ---- building blocks ---------------------------------------------------------------------------
+
+
+@st.composite
+def _domain(draw):
+    kind = draw(st.sampled_from(["bool", "int", "enum"]))
+    if kind == "bool":
+        return ("bool", "bool", [False, True])
+    if kind == "int":
+        lo = draw(st.integers(-1, 2))
+        hi = lo + draw(st.integers(0, 3))
+        return ("int", f"{lo}..{hi}", list(range(lo, hi + 1)))
+    n = draw(st.integers(1, 3))
+    members = ["a", "b", "c"][:n]
+    return ("enum", "{" + ", ".join(members) + "}", members)
+
+
+@st.composite
+def _variables(draw):
+    """(class, name, kind, domain text, values) for 1-2 substance, 0-2 framing, 0-2 context."""
+    out = []
+    for cls, prefix, lo, hi in (("substance", "s", 1, 2), ("framing", "f", 0, 2), ("context", "c", 0, 2)):
+        for i in range(draw(st.integers(lo, hi))):
+            kind, text, values = draw(_domain())
+            out.append((cls, f"{prefix}{i}", kind, text, values))
+    return out
+
+
+def _lit(kind, v) -> str:
+    if kind == "bool":
+        return "true" if v else "false"
+    return str(v)
+
+
+@st.composite
+def _atom(draw, variables, depth_ok: bool, phases: list[str] | None, values: list[str]):
+    """A boolean atom over the given variables (and depth / phase / values when allowed)."""
+    choices = ["var"] * 4
+    if depth_ok:
+        choices += ["depth"] * 2
+    if phases:
+        choices.append("phase")
+    if values:
+        choices += ["violates", "harmful"]
+    what = draw(st.sampled_from(choices))
+    if what == "depth":
+        op = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+        return f"depth {op} {draw(st.integers(0, 6))}"
+    if what == "phase":
+        return f"phase == {draw(st.sampled_from(phases))}"
+    if what == "violates":
+        return f"violates {draw(st.sampled_from(values))}"
+    if what == "harmful":
+        return "harmful"
+    cls, name, kind, _, dom = draw(st.sampled_from(variables))
+    if kind == "bool":
+        return name if draw(st.booleans()) else f"not {name}"
+    if kind == "int":
+        op = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+        return f"{name} {op} {draw(st.sampled_from(dom))}"
+    if draw(st.booleans()):
+        return f"{name} == {draw(st.sampled_from(dom))}"
+    picked = draw(st.lists(st.sampled_from(dom), min_size=1, max_size=len(dom), unique=True))
+    return f"{name} in {{{', '.join(picked)}}}"
+
+
+@st.composite
+def _condition(draw, variables, depth_ok=True, phases=None, values=(), max_atoms=3):
+    atoms = draw(st.lists(_atom(variables, depth_ok, phases, list(values)), min_size=1, max_size=max_atoms))
+    if len(atoms) == 1:
+        return atoms[0]
+    ops = [draw(st.sampled_from(["and", "or"])) for _ in atoms[1:]]
+    text = atoms[0]
+    for op, a in zip(ops, atoms[1:]):
+        text = f"({text}) {op} {a}" if draw(st.booleans()) else f"{text} {op} ({a})"
+    return text
+
+
+_PROBS = [Fraction(0), Fraction(1, 10), Fraction(1, 4), Fraction(1, 3), Fraction(1, 2), Fraction(3, 5), Fraction(1)]
+
+
+def _num(q: Fraction) -> str:
+    if q.denominator == 1:
+        return str(q.numerator)
+    return f"({q.numerator} / {q.denominator})"
+
+
+@st.composite
+def _prob(draw, variables, cap: Fraction, params: list[str]):
+    """A probability expression whose value lies in [0, cap] at every state."""
+    def const():
+        return draw(st.sampled_from([p for p in _PROBS if p <= cap]))
+
+    kind = draw(st.sampled_from(["const", "const", "ite", "momentum", "param"] if params else ["const", "const", "ite", "momentum"]))
+    if kind == "const":
+        return _num(const())
+    if kind == "ite":
+        c = draw(_condition(variables, depth_ok=True, max_atoms=2))
+        return f"if {c} then {_num(const())} else {_num(const())}"
+    if kind == "param":
+        # params are drawn in [0, 1]; scale into [0, cap]
+        return f"{_num(cap)} * {draw(st.sampled_from(params))}"
+    # momentum: cap * (1 - (1 - b) * exp(-g * depth)) stays in [0, cap] for b, g in [0, 1]
+    b = draw(st.sampled_from(["0.2", "0.5", "0"]))
+    g = draw(st.sampled_from(["0.3", "1", "0.05"]))
+    return f"{_num(cap)} * (1 - (1 - {b}) * exp(-{g} * depth))"
+
+
+# ---- whole specs --------------------------------------------------------------------------------
+
+
+@st.composite
+def specs(draw, max_horizon: int = 8, unbounded: bool = False, with_checks: bool = True, with_experiment: bool = False):
+    """Source text of a small, well-formed spec (see the module docstring).
+
+    Args:
+        max_horizon: the largest horizon drawn (at least 1).
+        unbounded: allow ``horizon none`` (then no quantitative checks or experiments).
+        with_checks: add a check block with every check kind for every policy.
+        with_experiment: add an experiment block (needs a finite horizon).
+    """
+    variables = draw(_variables())
+    subst = [v for v in variables if v[0] == "substance"]
+    lines = ['spec "generated"', ""]
+    for cls in ("substance", "framing", "context"):
+        decls = [v for v in variables if v[0] == cls]
+        if decls:
+            lines.append(cls + " {")
+            lines += [f"  {name}: {text}" for _, name, _, text, _ in decls]
+            lines.append("}")
+    params = []
+    for i in range(draw(st.integers(0, 2))):
+        params.append(f"k{i}")
+        lines.append(f"param k{i} = {draw(st.sampled_from(['0', '0.25', '0.5', '1']))} in [0, 1]")
+    values = []
+    for i in range(draw(st.integers(0, 2))):
+        values.append(f"v{i}")
+        lines.append(f"value v{i} = {draw(_condition(subst, depth_ok=False, max_atoms=2))}")
+    if draw(st.booleans()):
+        lines.append(f"def d0 = {draw(_condition(variables, depth_ok=True, max_atoms=2))}")
+    # trajectory
+    horizon = None if unbounded and draw(st.booleans()) else draw(st.integers(1, max_horizon))
+    n_phases = draw(st.integers(1, 3))
+    phases = [f"p{i}" for i in range(n_phases)]
+    start_depth = ""
+    ints = [v for v in variables if v[2] == "int" and v[0] == "framing" and min(v[4]) >= 0]
+    if ints and horizon is not None and draw(st.booleans()):
+        name, dom = ints[0][1], ints[0][4]
+        if max(dom) <= horizon:
+            start_depth = f" at depth {name}"
+    lines += ["trajectory {", f"  horizon {'none' if horizon is None else horizon}", f"  start p0{start_depth}"]
+    for p in phases:
+        lines.append(f"  phase {p} {{")
+        targets = draw(st.lists(st.sampled_from(phases + ["deliver", "stop"]), min_size=1, max_size=3, unique=True))
+        rest = draw(st.sampled_from(phases + ["deliver", "stop"]))
+        targets = [t for t in targets if t != rest]
+        cap = Fraction(1, max(1, len(targets)))
+        for t in targets:
+            lines.append(f"    -> {t} : {draw(_prob(variables, cap, params))}")
+        lines.append(f"    -> {rest} : otherwise")
+        lines.append("  }")
+    lines.append("}")
+    # policies
+    policies = []
+    for i in range(draw(st.integers(1, 3))):
+        policies.append(f"pol{i}")
+        lines.append(f"policy pol{i} {{")
+        for _ in range(draw(st.integers(0, 3))):
+            cond = draw(_condition(variables, True, phases, values))
+            strength = draw(st.sampled_from(["", "", " with strength 0.5", " with strength 0.9", " with strength 0"]))
+            lines.append(f"  veto when {cond}{strength}")
+        lines.append("}")
+    if with_checks:
+        under = draw(st.lists(st.sampled_from([v[1] for v in variables] + ["depth"] + sorted({v[0] for v in variables})), min_size=1, max_size=2, unique=True))
+        lines.append(f"check {', '.join(policies)} {{")
+        lines.append(f"  invariant under {', '.join(under)}")
+        lines += ["  complete", "  no over-refusal", "  safe"]
+        if horizon is not None:
+            quant_under = [u for u in under if u != "depth"]
+            suffix = f" for all {', '.join(quant_under)}" if quant_under else ""
+            lines.append(f"  P(harm) <= {draw(st.sampled_from(['0', '0.1', '0.5']))}{suffix}")
+            if quant_under:
+                lines.append(f"  gap P(harm) under {', '.join(quant_under)} <= {draw(st.sampled_from(['0', '0.2']))}")
+        lines.append("}")
+    if with_experiment and horizon is not None:
+        lines.append("experiment e {")
+        lines.append(f"  policies {', '.join(policies)}")
+        if params:
+            lines.append(f"  vary {params[0]} over 0..1 step 0.5")
+        else:
+            v = variables[-1]
+            lines.append(f"  vary {v[1]} over [{', '.join(_lit(v[2], x) for x in v[4])}]")
+        lines.append("  measure P(harm), P(vetoed), P(stopped), P(delivered), P(over-refusal), E(depth)")
+        lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def assignments(draw, spec):
+    """An assignment of every variable of an IR spec."""
+    return {name: draw(st.sampled_from(var.domain.values())) for name, var in spec.variables.items()}
+
+
+@st.composite
+def states(draw, spec):
+    """(assignment, phase, depth) with the depth below the horizon (or below 16 if unbounded)."""
+    traj = spec.trajectory
+    h = traj.horizon if traj.horizon is not None else 16
+    return (draw(assignments(spec)), draw(st.sampled_from(traj.phase_names)), draw(st.integers(0, h - 1)))

@@ -99,23 +99,32 @@ def summary(spec: ir.Spec) -> dict:
     }
 
 
+def _names(items, limit: int = 8) -> str:
+    items = list(items)
+    if not items:
+        return "none"
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", ... ({len(items)} in all)"
+
+
 def render_summary(path: str, s: dict) -> str:
     lines = [f"{path}: ok — {s['title']}"]
     for cls in ("substance", "framing", "context"):
         vs = [f"{n} {v['domain']} ({v['size']})" for n, v in s["variables"].items() if v["class"] == cls]
         if vs:
-            lines.append(f"  {cls + ':':11} " + ", ".join(vs))
+            lines.append(f"  {cls + ':':11} " + _names(vs))
     lines.append(f"  {'assignments:':11} {s['assignments']:,}")
     if s["params"]:
         lines.append(f"  {'params:':11} " + ", ".join(f"{n} = {v:g}" for n, v in s["params"].items()))
-    lines.append(f"  {'values:':11} " + (", ".join(s["values"]) or "none"))
-    lines.append(f"  {'policies:':11} " + (", ".join(s["policies"]) or "none"))
+    lines.append(f"  {'values:':11} " + _names(s["values"]))
+    lines.append(f"  {'policies:':11} " + _names(s["policies"]))
     if s["phases"]:
         horizon = "none" if s["horizon"] is None else s["horizon"]
         states = s["states_per_assignment"]
         per = f", {states:,} states per assignment" if states is not None else ", unbounded"
-        lines.append(f"  {'trajectory:':11} phases {', '.join(s['phases'])}; horizon {horizon}{per}")
-    lines.append(f"  {'checks:':11} {s['checks']}; experiments: " + (", ".join(s["experiments"]) or "none"))
+        lines.append(f"  {'trajectory:':11} phases {_names(s['phases'])}; horizon {horizon}{per}")
+    lines.append(f"  {'checks:':11} {s['checks']}; experiments: " + _names(s["experiments"]))
     return "\n".join(lines)
 
 

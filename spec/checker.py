@@ -752,7 +752,7 @@ class Checker:
         return ir.Policy(node.name.text, tuple(rules), span=node.name.span) if ok else None
 
     def _var_list(self, names: Iterable[ast.Name], allow_depth: bool, what: str) -> tuple[tuple[str, ...], bool] | None:
-        out: list[str] = []
+        out: dict[str, None] = {}  # ordered set
         depth = False
         ok = True
         for n in names:
@@ -762,14 +762,13 @@ class Checker:
                     ok = False
                 depth = True
             elif n.text in ("substance", "framing", "context"):
-                members = [v for v, var in self.variables.items() if var.cls.value == n.text]
+                members = self._by_class().get(n.text, [])
                 if not members:
                     self.d.error("E050", f"the spec declares no {n.text} variables", n.span)
                     ok = False
-                out.extend(m for m in members if m not in out)
+                out.update(dict.fromkeys(members))
             elif n.text in self.variables:
-                if n.text not in out:
-                    out.append(n.text)
+                out[n.text] = None
             else:
                 kind = self.names[n.text].kind if n.text in self.names else None
                 self.d.error(
@@ -782,6 +781,13 @@ class Checker:
                 )
                 ok = False
         return (tuple(out), depth) if ok else None
+
+    def _by_class(self) -> dict[str, list[str]]:
+        if not hasattr(self, "_class_cache"):
+            self._class_cache: dict[str, list[str]] = {}
+            for v, var in self.variables.items():
+                self._class_cache.setdefault(var.cls.value, []).append(v)
+        return self._class_cache
 
     def checks_ir(self, trajectory: ir.Trajectory | None) -> list[ir.Check]:
         out = []

@@ -135,15 +135,8 @@ class Interpreter:
         keep = one
         for cond, strength, rule in rules:
             if cond(assignment, depth, phase):
-                s = strength(assignment, depth, phase)
-                if not (-TOLERANCE <= s <= 1 + TOLERANCE):
-                    raise EvaluationError(
-                        f"veto strength {float(s):g} is outside [0, 1]",
-                        rule.strength.span or rule.span,
-                        state=_state(assignment, phase, depth),
-                        code="E042",
-                    )
-                keep *= one - min(max(s, 0), 1)
+                s = checked_strength(strength(assignment, depth, phase), rule, assignment, phase, depth)
+                keep *= one - s
         return one - keep
 
     # -- trajectory --------------------------------------------------------------------------
@@ -416,6 +409,18 @@ class Interpreter:
 
             return power
         raise TypeError(fn)
+
+
+def checked_strength(s, rule: ir.Rule, assignment: Mapping, phase: str | None, depth: int):
+    """``s`` clamped to [0, 1] if it lies there up to TOLERANCE; else EvaluationError (E042)."""
+    if not (-TOLERANCE <= s <= 1 + TOLERANCE):
+        raise EvaluationError(
+            f"veto strength {float(s):g} is outside [0, 1]",
+            rule.strength.span or rule.span,
+            state=_state(assignment, phase, depth),
+            code="E042",
+        )
+    return min(max(s, 0), 1)
 
 
 _CMP = {

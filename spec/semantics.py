@@ -19,6 +19,7 @@ import itertools
 
 from libet.errors import EvaluationError
 from libet.spec import ir
+from libet.spec.interpreter import Interpreter, checked_strength
 from libet.spec._expand import expand
 from libet.spec.diagnostics import Diagnostics
 
@@ -27,8 +28,6 @@ def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
     _values_read_substance_only(spec, d)
     if d.has_errors:
         return
-    from libet.spec.interpreter import Interpreter
-
     interp = Interpreter(spec)
     if spec.trajectory is not None:
         _start_depth(spec, interp, d)
@@ -142,22 +141,31 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics) -> None:
 
 
 def _strengths(spec: ir.Spec, interp, d: Diagnostics) -> None:
+    """Each rule's strength lies in [0, 1] wherever its condition holds.
+
+    Rules are checked one at a time, enumerating only what the rule reads; a constant strength
+    (the common case) is evaluated once.
+    """
     phases = spec.trajectory.phase_names if spec.trajectory is not None else (None,)
     for policy in spec.policies.values():
-        exprs = [x for r in policy.rules for x in (r.condition, r.strength)]
-        names, uses_depth, uses_phase = _reads(spec, exprs)
-        if uses_depth and spec.trajectory is None:
-            depths = range(1)
-        else:
-            depths = _depths(spec) if uses_depth else range(1)
-        ph = phases if uses_phase else phases[:1]
-        if not _budget_ok(spec, names, len(depths) * len(ph), f"the veto strengths of '{policy.name}'", policy.span, d):
-            continue
-        try:
-            for a, p, depth in itertools.product(spec.assignments(names), ph, depths):
-                interp.veto_probability(policy.name, a, p, depth)
-        except EvaluationError as exc:
-            _report(d, exc, policy.span)
+        for rule in policy.rules:
+            if isinstance(rule.strength, ir.Const):
+                names, uses_depth, uses_phase = (), False, False
+            else:
+                names, uses_depth, uses_phase = _reads(spec, [rule.condition, rule.strength])
+            depths = _depths(spec) if uses_depth and spec.trajectory is not None else range(1)
+            ph = phases if uses_phase else phases[:1]
+            what = f"the veto strength of a rule of '{policy.name}'"
+            if not _budget_ok(spec, names, len(depths) * len(ph), what, rule.span, d):
+                continue
+            cond, strength = interp.compile(rule.condition), interp.compile(rule.strength)
+            try:
+                for a, p, depth in itertools.product(spec.assignments(names), ph, depths):
+                    if names and not cond(a, depth, p):
+                        continue
+                    checked_strength(strength(a, depth, p), rule, a, p, depth)
+            except EvaluationError as exc:
+                _report(d, exc, rule.span)
 
 
 # ---- structure -------------------------------------------------------------------------------

@@ -1,0 +1,380 @@
+"""The exact engine: outcome probabilities by backward induction over the layered chain.
+
+Consumes: a :class:`~libet.simulator.model.Model` (one policy, its assignment classes).
+Produces: an :class:`~libet.simulator.table.OutcomeTable`: for every assignment of the variables
+that matter, P(delivered), P(stopped), P(vetoed), P(harm), P(over-refusal), and the expected
+depth at absorption (overall and per outcome).
+
+Every step raises depth by one, so the chain of each class is layered. Writing x(q, d) for the
+vector of quantities (probability of each outcome, and depth-weighted probability of each
+outcome) from state (q, d), one step is affine:
+
+    x_d = A_d x_{d+1} + b_d,      A_d[q, r] = (1 - v(q, d)) p_{q->r}(d),
+
+with x_H = (delivered with probability 1 at depth H) for every phase, since reaching the horizon
+delivers. The engine evaluates A and b for a whole block of depths at once (numpy, across
+phases and classes), then runs the recurrence blocked: the depth axis is cut into blocks, the
+affine maps of all blocks are composed side by side (one numpy call per position in a block),
+the short recurrence over block boundaries is solved the same way, and the values at the start
+depths that assignments actually use are filled in. Each transition is touched once; no
+division, so no loss of precision on long chains. Backward induction gives the value at every
+depth, so all start depths (a prefill attack starts deep) come from one pass.
+
+States whose probabilities have no valid value (``bad``) absorb into an extra quantity; if an
+assignment reaches one with positive probability, the reference interpreter replays that
+assignment and raises its error (naming phase, depth and assignment).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from libet.spec import ir
+
+from .model import CHUNK_STATES, Model, product_env, replay_error, full_assignment
+from .table import OutcomeTable, QUANTITIES
+from .vectorize import ArrayEval, harm_expr
+
+_SMALL = 256  # below this many depths the recurrence runs as a plain loop
+
+
+def _step(a, x, b, scalar: bool):
+    if scalar:
+        return a * x + b
+    return np.matmul(a, x) + b
+
+
+def backward(A, b, x_end, want, scalar: bool):
+    """Solve x_d = A_d x_{d+1} + b_d for d = n-1 .. 0 from x_n = ``x_end``.
+
+    Args:
+        A: (n, N, P, P) coefficients (object arrays in exact mode).
+        b: (n, N, P, Q) constant terms.
+        x_end: (N, P, Q).
+        want: sorted distinct depths in [0, n] whose values are returned.
+        scalar: P == 1 (elementwise products instead of matrix products).
+
+    Returns:
+        dict depth -> (N, P, Q) array.
+    """
+    n = A.shape[0]
+    want = sorted(set(int(w) for w in want))
+    out = {}
+    if n in want:
+        out[n] = x_end
+    inner = [w for w in want if w < n]
+    if not inner:
+        return out
+    if n <= _SMALL or A.dtype == object:
+        lowest = inner[0]
+        wanted = set(inner)
+        x = x_end
+        for d in range(n - 1, lowest - 1, -1):
+            x = _step(A[d], x, b[d], scalar)
+            if d in wanted:
+                out[d] = x
+        return out
+    B = 64
+    K = -(-n // B)
+    pad = K * B - n
+    if pad:
+        eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), (pad,) + A.shape[1:])
+        A = np.concatenate([A, eye])
+        b = np.concatenate([b, np.zeros((pad,) + b.shape[1:], dtype=b.dtype)])
+    Ab = A.reshape((K, B) + A.shape[1:])
+    bb = b.reshape((K, B) + b.shape[1:])
+    # Compose the affine maps of every block, all blocks at once.
+    Ac = Ab[:, B - 1].copy()
+    Sc = bb[:, B - 1].copy()
+    for j in range(B - 2, -1, -1):
+        a = Ab[:, j]
+        Sc = _step(a, Sc, bb[:, j], scalar)
+        Ac = a * Ac if scalar else np.matmul(a, Ac)
+    blocks = {w // B if w % B == 0 else w // B + 1 for w in inner}
+    coarse = backward(Ac, Sc, x_end, sorted(blocks), scalar)
+    fill = [w for w in inner if w % B]
+    for w in inner:
+        if w % B == 0:
+            out[w] = coarse[w // B]
+    if fill:
+        ks = np.asarray([w // B for w in fill])
+        offs = np.asarray([w % B for w in fill])
+        x = np.stack([coarse[k + 1] for k in ks])
+        shape = (len(fill),) + (1,) * (x.ndim - 1)
+        for j in range(B - 1, int(offs.min()) - 1, -1):
+            nxt = _step(Ab[ks, j], x, bb[ks, j], scalar)
+            x = np.where((offs <= j).reshape(shape), nxt, x)
+        for i, w in enumerate(fill):
+            out[w] = x[i]
+    return out
+
+
+def solve(model: Model, quantities=QUANTITIES) -> OutcomeTable:
+    """The outcome table of ``model`` (see module doc).
+
+    Raises:
+        EvaluationError: when some assignment reaches a state whose probabilities have no
+            valid value (the interpreter's message: phase, depth, assignment).
+    """
+    spec = model.spec
+    H = model.horizon
+    P = len(model.phases)
+    U = model.n_classes
+    exact = model.exact
+    # Which columns to carry: outcome probabilities, depth-weighted ones, and `bad`.
+    cols = _columns(quantities)
+    env = product_env(spec, model.names, model.values)
+    n = model.size
+    # Start depths and harmfulness per assignment of the relevant variables.
+    ev = ArrayEval(spec, model.params, env, exact=exact)
+    d0, err = ev(spec.trajectory.start_depth)
+    d0 = np.broadcast_to(np.asarray(d0, dtype=np.int64), (n,))
+    bad_start = np.broadcast_to(np.asarray(err, dtype=bool), (n,)) | (d0 < 0) | (d0 > H)
+    if bad_start.any():
+        i = int(np.argmax(bad_start))
+        replay_error(spec, model.param_overrides, model.policy, _assignment(model, i), exact, "start")
+    harmful, herr = ev(harm_expr(spec))
+    harmful = np.broadcast_to(np.asarray(harmful, dtype=bool), (n,))
+    herr = np.broadcast_to(np.asarray(herr, dtype=bool), (n,))
+    if herr.any():
+        i = int(np.argmax(herr))
+        replay_error(spec, model.param_overrides, model.policy, _assignment(model, i), exact, "harmful")
+    # The class of every assignment: its position among the dynamics' variables.
+    if model.dyn_vars:
+        pos = [model.names.index(v) for v in model.dyn_vars]
+        idx = np.unravel_index(np.arange(n), model.shape) if n else [np.zeros(0, np.int64)] * len(model.names)
+        dyn_index = np.ravel_multi_index(tuple(idx[p] for p in pos), model.dyn_shape) if n else np.zeros(0, np.int64)
+        cls = model.class_of[dyn_index]
+    else:
+        cls = np.zeros(n, dtype=np.int64)
+    want = np.unique(d0)
+    values, any_bad = _run(model, cols, want)
+    # Gather x(q0, d0) for every assignment.
+    wi = np.searchsorted(want, d0)
+    stacked = np.stack([values[int(w)] for w in want])  # (M, U, P, Q)
+    x = stacked[wi, cls, model.start_phase]  # (n, Q)
+    if any_bad:
+        hit = x[:, cols.index("bad")] > 0
+        if hit.any():
+            i = int(np.argmax(hit))
+            replay_error(spec, model.param_overrides, model.policy, _assignment(model, i), exact, "outcomes")
+    return OutcomeTable.from_columns(model, cols, x, harmful)
+
+
+def _assignment(model: Model, flat: int) -> dict:
+    idx = np.unravel_index(flat, model.shape) if model.shape else ()
+    partial = {n: model.values[n][int(i)] for n, i in zip(model.names, idx)}
+    return full_assignment(model.spec, partial, model.fixed)
+
+
+def _columns(quantities) -> list[str]:
+    q = set(quantities)
+    cols = []
+    for name in ("delivered", "stopped", "vetoed"):
+        if name in q:
+            cols.append(name)
+    for name in ("delivered", "stopped", "vetoed"):
+        if "depth" in q or f"depth_{name}" in q:
+            cols.append("d_" + name)
+    return cols
+
+
+def _run(model: Model, cols: list[str], want) -> tuple[dict, bool]:
+    if len(model.phases) == 1 and not model.exact and len(want) <= _FORWARD_STARTS:
+        return _run_forward(model, cols, want)
+    return _run_backward(model, cols, want)
+
+
+#: With one phase and at most this many distinct start depths, the forward pass (cumulative
+#: products of the continuation probability) is faster than backward induction.
+_FORWARD_STARTS = 8
+
+
+def _run_forward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
+    """One phase: the mass still in the chain at depth d, from start depth w, is the product
+    of the continuation probabilities a_j = (1 - v_j) p_{q->q}(j) for w <= j < d, a cumulative
+    product (no division; underflow to 0 only drops mass below 1e-308). Each outcome's
+    probability is then a dot product of the mass with its one-step probability."""
+    H = model.horizon
+    U = model.n_classes
+    want = [int(w) for w in want]
+    W = len(want)
+    kinds = list(cols)
+    acc = {c: np.zeros((W, U)) for c in kinds}
+    acc_bad = np.zeros((W, U))
+    carry = np.zeros((W, U))
+    bad_seen = False
+    chunk = max(1, min(H, CHUNK_STATES // max(1, U)))
+    q = model.phases[0]
+    lo = 0
+    while lo < H:
+        hi = min(H, lo + chunk)
+        active = [i for i, w in enumerate(want) if w < hi]
+        if not active:
+            lo = hi
+            continue
+        depth = np.arange(lo, hi, dtype=np.int64)[:, None]
+        lay = model.layer(q, depth)
+        h = hi - lo
+        g = lay.g
+        a = 0.0
+        step = {"delivered": 0.0, "stopped": 0.0}
+        for target, p in lay.transitions:
+            if target == ir.DELIVER:
+                step["delivered"] = g * p
+            elif target == ir.STOP:
+                step["stopped"] = g * p
+            else:
+                a = g * p
+        a = np.broadcast_to(a, (h, U))
+        imm = {}
+        for c in kinds:
+            base = c[2:] if c.startswith("d_") else c
+            x = lay.v if base == "vetoed" else step[base]
+            imm[c] = np.broadcast_to(x, (h, U))
+        if lay.bad is not False:
+            bad_seen = True
+            badf = np.broadcast_to(lay.bad, (h, U)).astype(np.float64)
+        dnow = np.arange(lo, hi, dtype=np.float64)
+        for i in active:
+            w = want[i]
+            s = max(lo, w) - lo
+            if w >= lo:
+                carry[i] = 1.0
+            seg = a[s:]
+            cp = np.cumprod(seg, axis=0)
+            m = np.empty(seg.shape)
+            m[0] = carry[i]
+            np.multiply(cp[:-1], carry[i], out=m[1:])
+            for c in kinds:
+                if c == "d_vetoed":
+                    acc[c][i] += np.einsum("h,hu,hu->u", dnow[s:], m, imm[c][s:])
+                elif c.startswith("d_"):
+                    acc[c][i] += np.einsum("h,hu,hu->u", dnow[s:] + 1, m, imm[c][s:])
+                else:
+                    acc[c][i] += np.einsum("hu,hu->u", m, imm[c][s:])
+            if bad_seen and lay.bad is not False:
+                acc_bad[i] += np.einsum("hu,hu->u", m, badf[s:])
+            carry[i] = carry[i] * cp[-1]
+        lo = hi
+    # Mass still in the chain at the horizon is delivered there.
+    if "delivered" in acc:
+        acc["delivered"] += carry
+    if "d_delivered" in acc:
+        acc["d_delivered"] += carry * H
+    out = {}
+    for i, w in enumerate(want):
+        x = np.stack([acc[c][i] for c in kinds] + ([acc_bad[i]] if bad_seen else []), axis=-1)  # (U, Q)
+        if w == H:
+            x = _terminal(kinds, 1, U, H, np.float64)[:, 0, :]
+            if bad_seen:
+                x = np.concatenate([x, np.zeros((U, 1))], axis=-1)
+        out[w] = x[:, None, :]
+    if bad_seen:
+        cols.append("bad")
+    return out, bad_seen
+
+
+def _run_backward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
+    """Values x(·, d) at the depths ``want`` for every class and phase, and whether any state
+    was bad (then the last column is the probability of reaching a bad state)."""
+    H = model.horizon
+    P = len(model.phases)
+    U = model.n_classes
+    exact = model.exact
+    dtype = object if exact else np.float64
+    Q = len(cols)
+    # The bad column is added lazily, the first time some state is bad; its values above that
+    # chunk are zero, so starting it at zero there is exact.
+    bad_seen = False
+    x = _terminal(cols, P, U, H, dtype)
+    out = {}
+    if H in set(int(w) for w in want):
+        out[H] = x
+    per_depth = max(1, U * P)
+    chunk = max(1, min(H, CHUNK_STATES // per_depth))
+    hi = H
+    while hi > 0:
+        lo = max(0, hi - chunk)
+        depth = np.arange(lo, hi, dtype=np.int64)[:, None]
+        A, b, bad = _assemble(model, depth, cols, dtype)
+        if bad and not bad_seen:
+            bad_seen = True
+            x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), dtype=dtype)], axis=-1)
+            for k in out:
+                out[k] = np.concatenate([out[k], np.zeros(out[k].shape[:-1] + (1,), dtype=dtype)], axis=-1)
+        if bad_seen and b.shape[-1] == Q:
+            b = np.concatenate([b, np.zeros(b.shape[:-1] + (1,), dtype=dtype)], axis=-1)
+            if bad is not None:
+                # Rows of bad states are already zero (PhaseLayer); they absorb into `bad`.
+                b[..., -1] = np.where(bad, 1, 0)
+        local = [int(w) - lo for w in want if lo <= w < hi] + [0]
+        vals = backward(A, b, x, local, P == 1)
+        for k, val in vals.items():
+            if k < hi - lo:
+                out[lo + k] = val
+        x = vals[0]
+        hi = lo
+    if bad_seen:
+        cols.append("bad")
+    return out, bad_seen
+
+
+def _terminal(cols, P, U, H, dtype):
+    x = np.zeros((U, P, len(cols)), dtype=dtype)
+    if dtype == object:
+        x[...] = 0
+    for i, c in enumerate(cols):
+        if c == "delivered":
+            x[..., i] = 1
+        elif c == "d_delivered":
+            x[..., i] = H
+    return x
+
+
+def _assemble(model: Model, depth, cols, dtype):
+    """A (h, U, P, P), b (h, U, P, Q) and the bad mask (h, U, P) or None for one chunk."""
+    h = depth.shape[0]
+    P = len(model.phases)
+    U = model.n_classes
+    Q = len(cols)
+    A = np.zeros((h, U, P, P), dtype=dtype)
+    b = np.zeros((h, U, P, Q), dtype=dtype)
+    if dtype == object:
+        A[...] = 0
+        b[...] = 0
+    bad_all = None
+    d_now = depth if dtype != object else depth.astype(object)
+    d_next = d_now + 1
+    for qi, q in enumerate(model.phases):
+        lay = model.layer(q, depth)
+        g = lay.g
+        t_del = t_stop = 0
+        for target, p in lay.transitions:
+            if target == ir.DELIVER:
+                t_del = p
+            elif target == ir.STOP:
+                t_stop = p
+            else:
+                A[:, :, qi, model.phase_index[target]] = g * p
+        pd = g * t_del
+        ps = g * t_stop
+        v = lay.v
+        for i, c in enumerate(cols):
+            if c == "delivered":
+                b[:, :, qi, i] = pd
+            elif c == "stopped":
+                b[:, :, qi, i] = ps
+            elif c == "vetoed":
+                b[:, :, qi, i] = v
+            elif c == "d_delivered":
+                b[:, :, qi, i] = pd * d_next
+            elif c == "d_stopped":
+                b[:, :, qi, i] = ps * d_next
+            elif c == "d_vetoed":
+                b[:, :, qi, i] = v * d_now
+        if lay.bad is not False:
+            if bad_all is None:
+                bad_all = np.zeros((h, U, P), dtype=bool)
+            bad_all[:, :, qi] = lay.bad
+    return A, b, bad_all

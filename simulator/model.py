@@ -1,0 +1,474 @@
+"""The trajectory chain of one policy, per assignment class, evaluated layer by layer.
+
+Consumes: a checked :class:`~libet.spec.ir.Spec`, a policy, param overrides and fixed variable
+values (``--set``).
+Produces: a :class:`Model`: which variables matter, the assignment classes, and for any range of
+depths the veto and transition probabilities of every (class, phase, depth) as numpy arrays,
+with a mask of the states that have no valid value (which the engines turn into errors when
+such a state is reachable).
+
+Assignment classes (docs/simulator.md): a variable that no transition, rule, start depth or
+reference value reads is *projected out*: no number depends on it. Among the variables the
+dynamics read (transitions and the policy's rules), assignments are grouped by the values of
+the maximal subterms that read a variable but not ``depth`` or ``phase``: two assignments that
+agree on all of them have the same veto and transition probabilities at every state, so the
+chain is solved once per class. ``violates v and depth < 5`` over a topic x uplift space of
+twelve assignments, say, has two classes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+from typing import Mapping
+
+import numpy as np
+
+from libet.errors import EvaluationError, UsageError
+from libet.spec import ir
+from libet.spec.interpreter import Interpreter
+
+from .vectorize import TOLERANCE, ArrayEval, Reads, domain_array, harm_expr
+
+#: States evaluated per chunk of depths (bounds the working memory of the exact engine).
+CHUNK_STATES = 1 << 19
+#: Refuse a model whose working set would exceed this many bytes (override: LIBET_MEMORY_LIMIT).
+DEFAULT_MEMORY_LIMIT = 8 << 30
+#: ``exact=True`` (Fractions) is for small models: at most this many (class, phase, depth) states.
+EXACT_STATE_LIMIT = 400_000
+
+
+def _usage(message: str, hint: str | None = None) -> UsageError:
+    """A UsageError carrying a hint (the CLI prints it under the message)."""
+    exc = UsageError(message)
+    exc.hint = hint
+    return exc
+
+
+def memory_limit() -> int:
+    text = os.environ.get("LIBET_MEMORY_LIMIT")
+    if text:
+        try:
+            return int(float(text))
+        except ValueError:
+            pass
+    try:
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return min(DEFAULT_MEMORY_LIMIT, phys // 2)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return DEFAULT_MEMORY_LIMIT
+
+
+def _gib(n: float) -> str:
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GiB"
+    return f"{n / (1 << 20):.0f} MiB"
+
+
+def param_values(spec: ir.Spec, overrides: Mapping[str, object] | None, exact: bool) -> dict:
+    """Every param's value with ``overrides`` applied, converted exactly as the interpreter does."""
+    values = spec.default_params()
+    for name, v in (overrides or {}).items():
+        if name not in spec.params:
+            raise UsageError(f"there is no param {name!r} (params: {', '.join(spec.params) or 'none'})")
+        q = Fraction(repr(v)) if isinstance(v, float) else Fraction(v)
+        p = spec.params[name]
+        if (p.lo is not None and q < p.lo) or (p.hi is not None and q > p.hi):
+            raise UsageError(f"{float(q):g} lies outside the range [{float(p.lo):g}, {float(p.hi):g}] of param {name}")
+        values[name] = q
+    return {n: (Fraction(v) if exact else float(v)) for n, v in values.items()}
+
+
+def check_fixed(spec: ir.Spec, fixed: Mapping[str, object] | None) -> dict:
+    out = {}
+    for name, value in (fixed or {}).items():
+        if name not in spec.variables:
+            raise UsageError(f"there is no variable {name!r} (variables: {', '.join(spec.variables) or 'none'})")
+        var = spec.variables[name]
+        if value not in var.domain.values() or isinstance(value, bool) != isinstance(var.domain, ir.BoolDomain):
+            raise UsageError(f"{value!r} is not a value of {name} (domain {var.domain})")
+        out[name] = value
+    return out
+
+
+class Model:
+    """The chain of ``policy`` on ``spec`` for every assignment, grouped into classes.
+
+    Args:
+        spec: a checked spec with a finite horizon.
+        policy: the policy's name.
+        params: param overrides (name -> number).
+        fixed: variables fixed to one value (name -> value); the others range over their domain.
+        exact: evaluate in exact rationals.
+
+    Raises:
+        UsageError: for an unknown policy/param/variable, an unbounded horizon, or a model too
+            large for memory (with the estimated size and how to shrink it).
+    """
+
+    def __init__(
+        self,
+        spec: ir.Spec,
+        policy: str,
+        params: Mapping[str, object] | None = None,
+        fixed: Mapping[str, object] | None = None,
+        *,
+        exact: bool = False,
+    ):
+        if spec.trajectory is None:
+            raise _usage("the spec has no trajectory to simulate")
+        if spec.trajectory.horizon is None:
+            raise _usage("the trajectory has `horizon none`; simulation needs a finite horizon", "give one, e.g. `horizon 64`")
+        if policy not in spec.policies:
+            raise UsageError(f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})")
+        self.spec = spec
+        self.policy = policy
+        self.exact = exact
+        self.param_overrides = dict(params or {})
+        self.params = param_values(spec, params, exact)
+        self.fixed = check_fixed(spec, fixed)
+        traj = spec.trajectory
+        self.horizon: int = traj.horizon
+        self.phases: tuple[str, ...] = traj.phase_names
+        self.phase_index = {p: i for i, p in enumerate(self.phases)}
+        self.start_phase = self.phase_index[traj.start_phase]
+        self.rules = spec.policies[policy].rules
+        reads = Reads(spec)
+        self.reads = reads
+        dyn = [t.prob for p in traj.phases for t in p.transitions if t.prob is not None]
+        dyn += [x for r in self.rules for x in (r.condition, r.strength)]
+        self._dyn_exprs = dyn
+
+        def ordered(names):
+            return tuple(n for n in spec.variables if n in names)
+
+        self.dyn_vars = ordered(reads.variables(dyn))
+        self.start_vars = ordered(reads.of(traj.start_depth)[0])
+        self.value_vars = ordered(reads.of(harm_expr(spec))[0])
+        self.names = ordered(set(self.dyn_vars) | set(self.start_vars) | set(self.value_vars))
+        self.projected = tuple(n for n in spec.variables if n not in self.names)
+        self.values: dict[str, tuple] = {}
+        self.weights: dict[str, tuple] = {}
+        for n in self.names:
+            var = spec.variables[n]
+            if n in self.fixed:
+                self.values[n] = (self.fixed[n],)
+                self.weights[n] = (Fraction(1),)
+            else:
+                self.values[n] = var.domain.values()
+                self.weights[n] = tuple(var.probability(v) for v in self.values[n])
+        self.shape = tuple(len(self.values[n]) for n in self.names)
+        self.size = math.prod(self.shape)
+        self.dyn_shape = tuple(len(self.values[n]) for n in self.dyn_vars)
+        self.dyn_size = math.prod(self.dyn_shape)
+        self._guard_sizes()
+        self._classes()
+
+    # -- sizes ---------------------------------------------------------------------------------
+
+    def _shrink_hint(self, names) -> str:
+        big = sorted(names, key=lambda n: -len(self.values[n]))[:3]
+        if not big:
+            return "reduce the horizon or the number of phases"
+        sets = " ".join(f"--set {n}={_show(self.values[n][0])}" for n in big)
+        return f"fix the largest variables, e.g. {sets}, or reduce the horizon"
+
+    def _guard_sizes(self) -> None:
+        limit = memory_limit()
+        n_static = max(1, len(self.reads.static_subterms(self._dyn_exprs)))
+        dyn_bytes = self.dyn_size * (len(self.dyn_vars) + 2 * n_static + 4) * 8
+        if dyn_bytes > limit:
+            raise _usage(
+                f"model too large: the dynamics of policy '{self.policy}' read "
+                + " x ".join(f"{n} ({len(self.values[n])})" for n in self.dyn_vars)
+                + f" = {self.dyn_size:,} assignments; grouping them needs about {_gib(dyn_bytes)} "
+                f"(limit {_gib(limit)})",
+                self._shrink_hint(self.dyn_vars),
+            )
+        table_bytes = self.size * (len(self.names) + 12) * 8
+        if table_bytes > limit:
+            raise _usage(
+                "model too large: the outcome table has "
+                + " x ".join(f"{n} ({len(self.values[n])})" for n in self.names)
+                + f" = {self.size:,} rows, about {_gib(table_bytes)} (limit {_gib(limit)})",
+                self._shrink_hint(self.names),
+            )
+
+    def estimate_bytes(self, n_classes: int | None = None) -> int:
+        """Working memory of the exact engine for one chunk of depths."""
+        u = self.n_classes if n_classes is None else n_classes
+        p = len(self.phases)
+        per_depth = u * p
+        hc = max(1, min(self.horizon, CHUNK_STATES // max(1, per_depth)))
+        return hc * per_depth * (p + 8) * 8 * 4
+
+    # -- classes -------------------------------------------------------------------------------
+
+    def dyn_env(self) -> dict:
+        """Arrays over the product of the dynamics' variables (last changing fastest)."""
+        return product_env(self.spec, self.dyn_vars, self.values)
+
+    def _classes(self) -> None:
+        statics = self.reads.static_subterms(self._dyn_exprs)
+        self.statics = statics
+        n = self.dyn_size
+        if not statics:
+            self.n_classes = 1
+            self.class_of = np.zeros(n, dtype=np.int64)
+            self.representatives = np.zeros(1, dtype=np.int64)
+            self.overrides = {}
+            self._check_memory()
+            return
+        ev = ArrayEval(self.spec, self.params, self.dyn_env(), exact=self.exact)
+        cols = []
+        evaluated = []
+        for s in statics:
+            v, err = ev(s)
+            v = np.broadcast_to(np.asarray(v), (n,))
+            err = np.broadcast_to(np.asarray(err, dtype=bool), (n,))
+            evaluated.append((v, err))
+            cols.append(err.astype(np.float64))
+            if v.dtype == object:
+                cols.append(None)  # exact mode: grouped through Python tuples below
+            else:
+                x = np.where(err, 0, v).astype(np.float64)
+                nan = np.isnan(x)
+                cols.append(np.where(nan, 0.0, x))
+                cols.append(nan.astype(np.float64))
+        if any(c is None for c in cols):
+            keys: dict = {}
+            inverse = np.empty(n, dtype=np.int64)
+            reps = []
+            for i in range(n):
+                k = tuple((bool(e[i]), None if e[i] else v[i]) for v, e in evaluated)
+                j = keys.get(k)
+                if j is None:
+                    j = keys[k] = len(reps)
+                    reps.append(i)
+                inverse[i] = j
+            representatives = np.asarray(reps, dtype=np.int64)
+        else:
+            mat = np.stack(cols, axis=1)
+            _, representatives, inverse = np.unique(mat, axis=0, return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            # Number classes in order of first appearance, so results do not depend on sorting.
+            order = np.argsort(representatives, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            representatives = representatives[order]
+            inverse = rank[inverse]
+        self.n_classes = len(representatives)
+        self.class_of = inverse
+        self.representatives = representatives
+        self.overrides = {}
+        for s, (v, err) in zip(statics, evaluated):
+            rv = v[representatives][None, :]
+            re = err[representatives][None, :]
+            self.overrides[id(s)] = (rv, re if re.any() else False)
+        self._check_memory()
+
+    def _check_memory(self) -> None:
+        limit = memory_limit()
+        need = self.estimate_bytes()
+        if need > limit:
+            raise _usage(
+                f"model too large: {self.n_classes:,} assignment classes x {len(self.phases)} phases per depth "
+                f"need about {_gib(need)} of working memory (limit {_gib(limit)})",
+                self._shrink_hint(self.dyn_vars),
+            )
+        if self.exact:
+            states = self.n_classes * len(self.phases) * self.horizon
+            if states > EXACT_STATE_LIMIT:
+                raise _usage(
+                    f"exact (rational) arithmetic is for small models: this one has {states:,} states "
+                    f"({self.n_classes:,} classes x {len(self.phases)} phases x horizon {self.horizon}), "
+                    f"the limit is {EXACT_STATE_LIMIT:,}",
+                    "drop --exact (float64 is accurate to about 1e-15 here), or fix variables with --set",
+                )
+
+    @property
+    def states(self) -> int:
+        """Transient states solved: classes x phases x depths."""
+        return self.n_classes * len(self.phases) * self.horizon
+
+    # -- layers --------------------------------------------------------------------------------
+
+    def layer(self, phase: str, depth) -> "PhaseLayer":
+        """Veto and transition probabilities of ``phase`` at the depths ``depth`` (an int array
+        of shape (n, 1)) for every class (axis 1)."""
+        rep_env = {}
+        if self.dyn_vars:
+            env = self.dyn_env()
+            rep_env = {n: env[n][self.representatives][None, :] for n in self.dyn_vars}
+        ev = ArrayEval(self.spec, self.params, rep_env, depth, phase, exact=self.exact, overrides=self.overrides)
+        return PhaseLayer.build(ev, self.spec.trajectory.phase(phase), self.rules, self.exact)
+
+
+class PhaseLayer:
+    """One phase over a block of depths: ``v`` (veto probability), ``g = 1 - v``, the
+    transitions as (target, probability) in declaration order, and ``bad``: the states where
+    the interpreter raises (an expression with no value, a probability outside [0, 1], a sum
+    other than 1). At bad states every probability is set to 0 so nothing downstream is NaN."""
+
+    __slots__ = ("v", "g", "transitions", "bad")
+
+    def __init__(self, v, g, transitions, bad):
+        self.v, self.g, self.transitions, self.bad = v, g, transitions, bad
+
+    @classmethod
+    def build(cls, ev: ArrayEval, phase: ir.Phase, rules, exact: bool) -> "PhaseLayer":
+        tol = TOLERANCE
+        one = ev.real(1)
+        keep = one
+        bad = False
+        with np.errstate(all="ignore"):
+            for rule in rules:
+                c, ec = ev(rule.condition)
+                s, es = ev(rule.strength)
+                s = ev.real(s)
+                out = _outside(s, -tol, 1 + tol)
+                bad = _or(bad, _or(ec, _and(c, _or(es, out))))
+                sc = np.minimum(np.maximum(s, 0), 1)
+                keep = keep * np.where(c, one - sc, one) if _is_array(c, sc) else (keep * (one - sc) if c else keep)
+            v = one - keep
+            g = one - v
+            probs = []
+            total = ev.real(0)
+            tbad = False
+            rest = None
+            for t in phase.transitions:
+                if t.prob is None:
+                    rest = t
+                    probs.append(None)
+                    continue
+                p, ep = ev(t.prob)
+                p = ev.real(p)
+                out = _outside(p, -tol, 1 + tol)
+                tbad = _or(tbad, _or(ep, out))
+                if out is not False:
+                    p = np.where(out, 0, p)
+                total = total + p
+                probs.append(p)
+            if rest is not None:
+                remainder = one - total
+                tbad = _or(tbad, _outside(remainder, -tol, None))
+                pr = np.maximum(remainder, 0) if isinstance(remainder, np.ndarray) else max(remainder, ev.real(0))
+                probs[[i for i, x in enumerate(probs) if x is None][0]] = pr
+            else:
+                slack = 0 if exact else tol
+                tbad = _or(tbad, _outside(total, 1 - slack, 1 + slack))
+            if tbad is not False:
+                bad = _or(bad, _and(g != 0, tbad))
+        if not _any(bad):
+            bad = False
+        else:
+            ok = ~bad
+            v = np.where(ok, v, 0)
+            g = np.where(ok, g, 0)
+            probs = [np.where(ok, p, 0) for p in probs]
+        transitions = tuple((t.target, p) for t, p in zip(phase.transitions, probs))
+        return cls(v, g, transitions, bad)
+
+
+def _outside(x, lo, hi):
+    """The mask of ``x`` outside [lo, hi] (NaN counts as outside), or False when nothing is.
+
+    Two reductions decide the common case (everything inside) without building a mask."""
+    if isinstance(x, np.ndarray) and x.dtype != object:
+        if x.size == 0:
+            return False
+        mn, mx = x.min(), x.max()
+        if mn == mn and mx == mx and (lo is None or mn >= lo) and (hi is None or mx <= hi):
+            return False
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        return ~inside
+    inside = True
+    if lo is not None:
+        inside = inside & (x >= lo)
+    if hi is not None:
+        inside = inside & (x <= hi)
+    if isinstance(inside, np.ndarray):
+        return ~inside if not inside.all() else False
+    return False if inside else np.bool_(True)
+
+
+def _is_array(*xs) -> bool:
+    return any(isinstance(x, np.ndarray) for x in xs)
+
+
+def _any(mask) -> bool:
+    if mask is False:
+        return False
+    return bool(np.any(mask))
+
+
+def _or(a, b):
+    if a is False or (not isinstance(a, np.ndarray) and not a):
+        return b if isinstance(b, np.ndarray) or b else False
+    if b is False or (not isinstance(b, np.ndarray) and not b):
+        return a
+    return a | b
+
+
+def _and(m, e):
+    if e is False or (not isinstance(e, np.ndarray) and not e):
+        return False
+    if not isinstance(m, np.ndarray):
+        return e if m else False
+    return m & e
+
+
+def product_env(spec: ir.Spec, names, values: Mapping[str, tuple]) -> dict:
+    """Arrays of encoded values over the product of ``names`` (flattened, last fastest)."""
+    shape = tuple(len(values[n]) for n in names)
+    size = math.prod(shape)
+    env = {}
+    if not names:
+        return env
+    grids = np.indices(shape).reshape(len(names), size) if size else np.zeros((len(names), 0), dtype=np.int64)
+    for i, n in enumerate(names):
+        env[n] = domain_array(spec.variables[n], values[n])[grids[i]]
+    return env
+
+
+def full_assignment(spec: ir.Spec, partial: Mapping, fixed: Mapping | None = None) -> dict:
+    """An assignment of every variable: ``partial``, then ``fixed``, then each domain's first value."""
+    out = {}
+    for n, v in spec.variables.items():
+        if n in partial:
+            out[n] = partial[n]
+        elif fixed and n in fixed:
+            out[n] = fixed[n]
+        else:
+            out[n] = v.domain.values()[0]
+    return out
+
+
+def replay_error(spec: ir.Spec, params: Mapping, policy: str | None, assignment: dict, exact: bool, what: str):
+    """Raise the interpreter's own error for ``assignment`` (an engine found a state with no
+    value); if the interpreter does not raise, raise a generic EvaluationError naming it."""
+    interp = Interpreter(spec, {n: v for n, v in params.items()}, exact=exact)
+    if what == "start":
+        interp.start(assignment)
+    elif what == "harmful":
+        interp.harmful(assignment)
+    else:
+        interp.outcomes(policy, assignment)
+    shown = ", ".join(f"{k}={_show(v)}" for k, v in assignment.items())
+    raise EvaluationError(
+        f"a state reachable under policy '{policy}' has no valid transition probabilities",
+        None,
+        state=f"assignment {{{shown}}}",
+        code="E041",
+    )
+
+
+def _show(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)

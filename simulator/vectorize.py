@@ -1,0 +1,489 @@
+"""Vectorised evaluation of IR expressions over whole arrays of states.
+
+Consumes: a checked :class:`~libet.spec.ir.Spec`, param values, and an *environment*: numpy
+arrays (broadcastable to one another) holding each variable's values, the depth, and the phase.
+Produces: for an expression, a pair ``(value, err)``: the value at every position, and a boolean
+mask of the positions where evaluating it raises in the reference interpreter.
+
+The numeric rules are the interpreter's (docs/semantics.md §2): float64 by default, exact
+rationals (numpy object arrays of :class:`fractions.Fraction`) with ``exact=True``; ``exp``,
+``log`` and ``pow`` with a non-integer exponent are computed in double precision in both modes
+(numpy's double-precision routines, which may differ from the C library's in the last bit);
+``pow`` with an integer exponent of magnitude at most 64 is exact in exact mode.
+
+Errors are not raised here. The interpreter short-circuits ``and``/``or``/``implies`` and
+evaluates only the taken branch of ``if``, so an expression such as ``x != 0 and 1 / x > 1`` has
+no error where ``x`` is 0. The mask follows the same rule: a child's error counts only where the
+interpreter would evaluate that child. The engines combine the masks into "this state has no
+value" and, when such a state is reachable, replay it with the interpreter to raise its exact
+message (phase, depth, assignment).
+
+Encodings: bools are numpy bools, ints int64, reals float64 (or Fraction objects), enum values
+the index of the member in the enum's declared order, the phase a Python string (the evaluator
+is run once per phase).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Mapping
+
+import numpy as np
+
+from libet.spec import ir
+
+TOLERANCE = 1e-9  # the interpreter's tolerance for [0, 1] and sums
+
+_NO_ERR = False
+
+
+def _or(a, b):
+    if a is _NO_ERR:
+        return b
+    if b is _NO_ERR:
+        return a
+    return a | b
+
+
+def _and(mask, err):
+    """``err`` restricted to where ``mask`` holds."""
+    if err is _NO_ERR:
+        return _NO_ERR
+    if mask is True or (isinstance(mask, (bool, np.bool_)) and mask):
+        return err
+    if isinstance(mask, (bool, np.bool_)) and not mask:
+        return _NO_ERR
+    return mask & err
+
+
+def _to_frac(x):
+    return Fraction(x)
+
+
+_frac_vec = np.frompyfunc(_to_frac, 1, 1)
+
+
+class ArrayEval:
+    """Evaluates expressions of one spec over arrays.
+
+    Args:
+        spec: the checked spec.
+        params: every param's value (float, or Fraction in exact mode).
+        env: variable name -> array of values (encoded as above); arrays broadcast together.
+        depth: the depth, an int array (or int) broadcastable with the variables; None if the
+            expressions evaluated do not read ``depth``.
+        phase: the current phase's name, or None.
+        exact: compute reals as Fractions.
+        overrides: ``id(node) -> (value, err)`` for nodes already evaluated elsewhere (the
+            engines substitute precomputed per-class values of depth-independent subterms).
+    """
+
+    def __init__(
+        self,
+        spec: ir.Spec,
+        params: Mapping[str, object],
+        env: Mapping[str, object],
+        depth=None,
+        phase: str | None = None,
+        *,
+        exact: bool = False,
+        overrides: Mapping[int, tuple] | None = None,
+    ):
+        self.spec = spec
+        self.params = params
+        self.env = env
+        self.depth = depth
+        self.phase = phase
+        self.exact = exact
+        self.overrides = overrides or {}
+        self._memo: dict[int, tuple] = {}
+        self._keep: list = []  # keeps memoised nodes alive so ids stay unique
+        self._real_cache: dict[int, tuple] = {}
+
+    # -- conversions -------------------------------------------------------------------------
+
+    def real(self, x):
+        """``x`` (bool/int/real array or scalar) as a real: float64, or Fractions in exact mode."""
+        if self.exact:
+            if isinstance(x, np.ndarray):
+                if x.dtype == object:
+                    return x
+                return _frac_vec(x.astype(object) if x.dtype != object else x)
+            return Fraction(x) if not isinstance(x, Fraction) else x
+        if isinstance(x, np.ndarray):
+            if x.dtype == np.float64:
+                return x
+            hit = self._real_cache.get(id(x))
+            if hit is not None and hit[0] is x:
+                return hit[1]
+            r = x.astype(np.float64)
+            self._real_cache[id(x)] = (x, r)
+            return r
+        return float(x)
+
+    def _encode_const(self, c: ir.Const):
+        v = c.value
+        kind = c.type.kind
+        if kind is ir.Kind.REAL:
+            return Fraction(v) if self.exact else float(v)
+        if kind is ir.Kind.ENUM:
+            return c.type.members.index(v)
+        if kind is ir.Kind.BOOL:
+            return bool(v)
+        return v  # int or a phase name
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def __call__(self, expr: ir.Expr):
+        """``(value, err)`` of ``expr``: ``err`` is False or a bool array (see module doc)."""
+        key = id(expr)
+        hit = self.overrides.get(key)
+        if hit is not None:
+            return hit
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        out = self._eval(expr)
+        self._memo[key] = out
+        self._keep.append(expr)
+        return out
+
+    def value(self, expr: ir.Expr):
+        return self(expr)[0]
+
+    def _eval(self, e: ir.Expr):
+        if isinstance(e, ir.Const):
+            return self._encode_const(e), _NO_ERR
+        if isinstance(e, ir.VarRef):
+            try:
+                return self.env[e.name], _NO_ERR
+            except KeyError:
+                raise KeyError(f"variable {e.name!r} is not in the evaluation environment") from None
+        if isinstance(e, ir.ParamRef):
+            return self.params[e.name], _NO_ERR
+        if isinstance(e, ir.DefRef):
+            return self(self.spec.defs[e.name].expr)
+        if isinstance(e, ir.ValueRef):
+            return self(self.spec.values[e.name].expr)
+        if isinstance(e, ir.Harmful):
+            return self(_harm_expr(self.spec))
+        if isinstance(e, ir.Depth):
+            if self.depth is None:
+                raise KeyError("'depth' is not in the evaluation environment")
+            return self.depth, _NO_ERR
+        if isinstance(e, ir.CurrentPhase):
+            if self.phase is None:
+                raise KeyError("'phase' is not in the evaluation environment")
+            return self.phase, _NO_ERR
+        if isinstance(e, ir.Not):
+            v, err = self(e.arg)
+            return np.logical_not(v) if isinstance(v, np.ndarray) else (not v), err
+        if isinstance(e, ir.Logic):
+            return self._logic(e)
+        if isinstance(e, ir.Compare):
+            return self._compare(e)
+        if isinstance(e, ir.Member):
+            v, err = self(e.arg)
+            t = e.arg.type
+            if t.kind is ir.Kind.ENUM:
+                allowed = [t.members.index(x) for x in e.values if x in t.members]
+            elif t.kind is ir.Kind.BOOL:
+                allowed = [bool(x) for x in e.values]
+            else:
+                allowed = list(e.values)
+            if isinstance(v, np.ndarray):
+                return np.isin(v, allowed), err
+            return v in allowed, err
+        if isinstance(e, ir.Arith):
+            return self._arith(e)
+        if isinstance(e, ir.Neg):
+            v, err = self(e.arg)
+            if e.type.kind is ir.Kind.REAL:
+                v = self.real(v)
+            return -v, err
+        if isinstance(e, ir.Ite):
+            c, ec = self(e.cond)
+            t, et = self(e.then)
+            o, eo = self(e.orelse)
+            if e.type.kind is ir.Kind.REAL:
+                t, o = self.real(t), self.real(o)
+            err = _or(ec, _or(_and(c, et), _and(np.logical_not(c), eo)))
+            if isinstance(c, (bool, np.bool_)) and not isinstance(t, np.ndarray) and not isinstance(o, np.ndarray):
+                return (t if c else o), err
+            return np.where(c, t, o), err
+        if isinstance(e, ir.Call):
+            return self._call(e)
+        raise TypeError(f"no vectorised evaluation for IR node {type(e).__name__}")
+
+    def _logic(self, e: ir.Logic):
+        vals = []
+        err = _NO_ERR
+        # `reach`: where the interpreter evaluates the next argument.
+        reach = True
+        if e.op is ir.BoolOp.IMPLIES:
+            f, ef = self(e.args[0])
+            g, eg = self(e.args[1])
+            err = _or(ef, _and(f, eg))
+            return np.logical_or(np.logical_not(f), g), err
+        for arg in e.args:
+            v, ea = self(arg)
+            err = _or(err, _and(reach, ea))
+            vals.append(v)
+            step = v if e.op is ir.BoolOp.AND else np.logical_not(v)
+            reach = step if reach is True else np.logical_and(reach, step)
+        if e.op is ir.BoolOp.AND:
+            return _reduce(np.logical_and, vals), err
+        return _reduce(np.logical_or, vals), err
+
+    def _compare(self, e: ir.Compare):
+        left, el = self(e.left)
+        right, er = self(e.right)
+        lt, rt = e.left.type, e.right.type
+        if lt.kind is ir.Kind.ENUM and rt.kind is ir.Kind.ENUM and lt.members != rt.members:
+            union = list(dict.fromkeys(lt.members + rt.members))
+            left = np.asarray([union.index(m) for m in lt.members])[left]
+            right = np.asarray([union.index(m) for m in rt.members])[right]
+        op = e.op
+        if op is ir.CmpOp.EQ:
+            v = left == right
+        elif op is ir.CmpOp.NE:
+            v = left != right
+        elif op is ir.CmpOp.LT:
+            v = left < right
+        elif op is ir.CmpOp.LE:
+            v = left <= right
+        elif op is ir.CmpOp.GT:
+            v = left > right
+        else:
+            v = left >= right
+        return v, _or(el, er)
+
+    def _arith(self, e: ir.Arith):
+        x, ex = self(e.left)
+        y, ey = self(e.right)
+        err = _or(ex, ey)
+        real = e.type.kind is ir.Kind.REAL
+        if e.op is ir.ArithOp.DIV:
+            zero = y == 0
+            x, y = self.real(x), self.real(y)
+            if isinstance(zero, np.ndarray):
+                if zero.any():
+                    err = _or(err, zero)
+                    y = np.where(zero, self.real(1), y)
+            elif zero:
+                return self.real(0) * (x if isinstance(x, np.ndarray) else 1), _or(err, _full_true(x))
+            return x / y, err
+        if real:
+            x, y = self.real(x), self.real(y)
+        if e.op is ir.ArithOp.ADD:
+            return x + y, err
+        if e.op is ir.ArithOp.SUB:
+            return x - y, err
+        return x * y, err
+
+    def _call(self, e: ir.Call):
+        args = [self(a) for a in e.args]
+        err = _NO_ERR
+        for _, ea in args:
+            err = _or(err, ea)
+        vals = [v for v, _ in args]
+        fn = e.func
+        real = e.type.kind is ir.Kind.REAL
+        if fn in (ir.Func.MIN, ir.Func.MAX):
+            if real:
+                vals = [self.real(v) for v in vals]
+            if not any(isinstance(v, np.ndarray) for v in vals):
+                return (min if fn is ir.Func.MIN else max)(vals), err
+            ufunc = np.minimum if fn is ir.Func.MIN else np.maximum
+            return _reduce(ufunc, vals), err
+        if fn is ir.Func.ABS:
+            return abs(vals[0]) if not isinstance(vals[0], np.ndarray) else np.abs(vals[0]), err
+        if fn is ir.Func.EXP:
+            return self._exp(vals[0], err)
+        if fn is ir.Func.LOG:
+            return self._log(vals[0], err)
+        if fn is ir.Func.POW:
+            return self._pow(vals[0], vals[1], err)
+        raise TypeError(fn)
+
+    # -- non-polynomial functions: double precision in both modes ------------------------------
+
+    def _as_float(self, x):
+        if isinstance(x, np.ndarray):
+            return x.astype(np.float64)
+        return float(x)
+
+    def _back(self, r):
+        """A double result back into the mode's reals."""
+        if not self.exact:
+            return r
+        if isinstance(r, np.ndarray):
+            return _frac_vec(r.astype(object))
+        return Fraction(r)
+
+    def _exp(self, x, err):
+        fx = self._as_float(x)
+        with np.errstate(all="ignore"):
+            r = np.exp(fx)
+        if np.max(r) == np.inf:  # rare: build the mask only then
+            over = np.isinf(r) & np.isfinite(fx)
+            if np.any(over):
+                err = _or(err, over)
+                r = np.where(over, 0.0, r)
+        return self._back(r), err
+
+    def _log(self, x, err):
+        bad = x <= 0
+        if np.any(bad):
+            err = _or(err, bad)
+            x = np.where(bad, 1, x)
+        with np.errstate(all="ignore"):
+            r = np.log(self._as_float(x))
+        return self._back(r), err
+
+    def _pow(self, x, y, err):
+        fx, fy = self._as_float(x), self._as_float(y)
+        with np.errstate(all="ignore"):
+            integral = (np.floor(fy) == fy) & (np.abs(fy) <= 64)
+            zero_neg = (fx == 0) & (fy < 0)
+            neg_frac = (fx < 0) & ~integral
+            bad = zero_neg | neg_frac
+            sx = np.where(bad, 1.0, fx)
+            r = np.power(sx, fy)
+            over = np.isinf(r) & np.isfinite(sx) & np.isfinite(fy)
+        bad = bad | over
+        if np.any(bad):
+            err = _or(err, bad)
+            r = np.where(bad, 0.0, r)
+        if not self.exact:
+            return r, err
+        # Exact mode: integer exponents of magnitude <= 64 by repeated multiplication.
+        xb = np.broadcast_to(np.asarray(x, dtype=object), np.broadcast(np.asarray(x), np.asarray(y), r).shape)
+        yb = np.broadcast_to(np.asarray(y, dtype=object), xb.shape)
+        rb = np.broadcast_to(np.asarray(r, dtype=np.float64), xb.shape)
+        ib = np.broadcast_to(np.asarray(integral & ~bad), xb.shape)
+        out = np.empty(xb.shape, dtype=object)
+        for idx in np.ndindex(xb.shape):
+            if ib[idx]:
+                out[idx] = Fraction(xb[idx]) ** int(yb[idx])
+            else:
+                out[idx] = Fraction(float(rb[idx]))
+        if out.shape == ():
+            return out[()], err
+        return out, err
+
+
+def _reduce(ufunc, vals):
+    out = vals[0]
+    for v in vals[1:]:
+        out = ufunc(out, v)
+    return out
+
+
+def _full_true(x):
+    if isinstance(x, np.ndarray):
+        return np.ones(x.shape, dtype=bool)
+    return np.bool_(True)
+
+
+_HARM_CACHE: dict[int, tuple] = {}
+
+
+def _harm_expr(spec: ir.Spec) -> ir.Expr:
+    """``spec.harm_expr()``, built once per spec so that memoisation by node identity works."""
+    hit = _HARM_CACHE.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        hit = (spec, spec.harm_expr())
+        _HARM_CACHE[id(spec)] = hit
+    return hit[1]
+
+
+def harm_expr(spec: ir.Spec) -> ir.Expr:
+    return _harm_expr(spec)
+
+
+# ---- static analysis: what an expression reads ----------------------------------------------
+
+
+class Reads:
+    """Memoised facts about expressions of one spec: the variables each node reads and whether
+    it reads ``depth`` or ``phase`` (through defs, values and ``harmful``)."""
+
+    def __init__(self, spec: ir.Spec):
+        self.spec = spec
+        self._memo: dict[int, tuple[frozenset, bool]] = {}
+        self._keep: list = []
+
+    def of(self, e: ir.Expr) -> tuple[frozenset, bool]:
+        """``(variables, dynamic)`` where ``dynamic`` means it reads depth or phase."""
+        hit = self._memo.get(id(e))
+        if hit is not None:
+            return hit
+        if isinstance(e, ir.VarRef):
+            out = (frozenset([e.name]), False)
+        elif isinstance(e, (ir.Depth, ir.CurrentPhase)):
+            out = (frozenset(), True)
+        elif isinstance(e, ir.DefRef):
+            out = self.of(self.spec.defs[e.name].expr)
+        elif isinstance(e, ir.ValueRef):
+            out = self.of(self.spec.values[e.name].expr)
+        elif isinstance(e, ir.Harmful):
+            out = self.of(_harm_expr(self.spec))
+        else:
+            names: set = set()
+            dyn = False
+            for c in e.children():
+                n, d = self.of(c)
+                names |= n
+                dyn |= d
+            out = (frozenset(names), dyn)
+        self._memo[id(e)] = out
+        self._keep.append(e)
+        return out
+
+    def variables(self, exprs) -> frozenset:
+        out: set = set()
+        for e in exprs:
+            out |= self.of(e)[0]
+        return frozenset(out)
+
+    def static_subterms(self, exprs) -> list[ir.Expr]:
+        """The maximal subterms of ``exprs`` that read some variable but neither depth nor
+        phase: their values per assignment determine the expressions' values at every state."""
+        out: list = []
+        seen: set = set()
+        stack = list(exprs)
+        while stack:
+            e = stack.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            names, dyn = self.of(e)
+            if not names:
+                continue
+            if not dyn:
+                out.append(e)
+                continue
+            if isinstance(e, ir.DefRef):
+                stack.append(self.spec.defs[e.name].expr)
+            else:
+                stack.extend(e.children())
+        return out
+
+
+def encode_value(var: ir.Variable, value) -> int | bool:
+    """A variable's value in the evaluator's encoding."""
+    if isinstance(var.domain, ir.EnumDomain):
+        return var.domain.members.index(value)
+    return value
+
+
+def domain_array(var: ir.Variable, values=None) -> np.ndarray:
+    """The encoded values of ``var`` (all of its domain, or ``values``) as an array."""
+    vals = var.domain.values() if values is None else values
+    if isinstance(var.domain, ir.BoolDomain):
+        return np.asarray([bool(v) for v in vals], dtype=bool)
+    if isinstance(var.domain, ir.EnumDomain):
+        return np.asarray([var.domain.members.index(v) for v in vals], dtype=np.int64)
+    return np.asarray(vals, dtype=np.int64)
+

@@ -82,6 +82,10 @@ class OutcomeTable:
 
     def array(self, m: ir.Measure) -> np.ndarray:
         """The measure for every assignment, shaped ``self.shape``."""
+        out = self._array(m)
+        return np.asarray(out, dtype=object if self.exact else np.float64).reshape(self.shape)
+
+    def _array(self, m: ir.Measure):
         if m is ir.Measure.HARM:
             return np.where(self.harmful, self._col("delivered"), 0 * self._col("delivered"))
         if m is ir.Measure.OVER_REFUSAL:

@@ -25,6 +25,7 @@ is run once per phase).
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Mapping
 
@@ -321,7 +322,26 @@ class ArrayEval:
             return _frac_vec(r.astype(object))
         return Fraction(r)
 
+    def _exact_elementwise(self, fn, *args):
+        """Exact mode: ``fn`` (a math function on doubles) element by element, as the
+        interpreter computes it, each result back as a Fraction; OverflowError marks an error."""
+        arrays = np.broadcast_arrays(*[np.asarray(a, dtype=object) for a in args])
+        out = np.empty(arrays[0].shape, dtype=object)
+        err = np.zeros(arrays[0].shape, dtype=bool)
+        for idx in np.ndindex(out.shape):
+            try:
+                r = fn(*[a[idx] for a in arrays])
+            except (OverflowError, ValueError, ZeroDivisionError):
+                r, err[idx] = Fraction(0), True
+            out[idx] = r
+        if out.shape == ():
+            return out[()], bool(err)
+        return out, err
+
     def _exp(self, x, err):
+        if self.exact:
+            r, e = self._exact_elementwise(lambda a: Fraction(math.exp(float(a))), x)
+            return r, (_or(err, e) if np.any(e) else err)
         fx = self._as_float(x)
         with np.errstate(all="ignore"):
             r = np.exp(fx)
@@ -333,6 +353,9 @@ class ArrayEval:
         return self._back(r), err
 
     def _log(self, x, err):
+        if self.exact:
+            r, e = self._exact_elementwise(lambda a: Fraction(math.log(float(a))) if a > 0 else _raise(), x)
+            return r, (_or(err, e) if np.any(e) else err)
         bad = x <= 0
         if np.any(bad):
             err = _or(err, bad)
@@ -342,6 +365,9 @@ class ArrayEval:
         return self._back(r), err
 
     def _pow(self, x, y, err):
+        if self.exact:
+            r, e = self._exact_elementwise(_exact_pow, x, y)
+            return r, (_or(err, e) if np.any(e) else err)
         fx, fy = self._as_float(x), self._as_float(y)
         with np.errstate(all="ignore"):
             integral = (np.floor(fy) == fy) & (np.abs(fy) <= 64)
@@ -355,22 +381,22 @@ class ArrayEval:
         if np.any(bad):
             err = _or(err, bad)
             r = np.where(bad, 0.0, r)
-        if not self.exact:
-            return r, err
-        # Exact mode: integer exponents of magnitude <= 64 by repeated multiplication.
-        xb = np.broadcast_to(np.asarray(x, dtype=object), np.broadcast(np.asarray(x), np.asarray(y), r).shape)
-        yb = np.broadcast_to(np.asarray(y, dtype=object), xb.shape)
-        rb = np.broadcast_to(np.asarray(r, dtype=np.float64), xb.shape)
-        ib = np.broadcast_to(np.asarray(integral & ~bad), xb.shape)
-        out = np.empty(xb.shape, dtype=object)
-        for idx in np.ndindex(xb.shape):
-            if ib[idx]:
-                out[idx] = Fraction(xb[idx]) ** int(yb[idx])
-            else:
-                out[idx] = Fraction(float(rb[idx]))
-        if out.shape == ():
-            return out[()], err
-        return out, err
+        return r, err
+
+
+def _raise():
+    raise ValueError
+
+
+def _exact_pow(x, y):
+    """The interpreter's pow in exact mode (docs/semantics.md §2)."""
+    if x == 0 and y < 0:
+        raise ZeroDivisionError
+    if y == int(y) and abs(y) <= 64:
+        return Fraction(x) ** int(y)
+    if x < 0:
+        raise ValueError
+    return Fraction(math.pow(float(x), float(y)))
 
 
 def _reduce(ufunc, vals):

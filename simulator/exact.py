@@ -123,6 +123,29 @@ def solve(model: Model, quantities=QUANTITIES) -> OutcomeTable:
     exact = model.exact
     # Which columns to carry: outcome probabilities, depth-weighted ones, and `bad`.
     cols = _columns(quantities)
+    n = model.size
+    d0, harmful, cls = assignment_facts(model)
+    want = np.unique(d0)
+    values, any_bad = _run(model, cols, want)
+    # Gather x(q0, d0) for every assignment.
+    wi = np.searchsorted(want, d0)
+    stacked = np.stack([values[int(w)] for w in want])  # (M, U, P, Q)
+    x = stacked[wi, cls, model.start_phase]  # (n, Q)
+    if any_bad:
+        hit = x[:, cols.index("bad")] > 0
+        if hit.any():
+            i = int(np.argmax(hit))
+            replay_error(spec, model.param_overrides, model.policy, _assignment(model, i), exact, "outcomes")
+    return OutcomeTable.from_columns(model, cols, x, harmful)
+
+
+def assignment_facts(model: Model):
+    """For every assignment of the relevant variables (flattened, last fastest): its start
+    depth, whether it is harmful, and its class. Raises the interpreter's error for an
+    assignment whose start depth or reference values have no valid value."""
+    spec = model.spec
+    H = model.horizon
+    exact = model.exact
     env = product_env(spec, model.names, model.values)
     n = model.size
     # Start depths and harmfulness per assignment of the relevant variables.
@@ -147,18 +170,7 @@ def solve(model: Model, quantities=QUANTITIES) -> OutcomeTable:
         cls = model.class_of[dyn_index]
     else:
         cls = np.zeros(n, dtype=np.int64)
-    want = np.unique(d0)
-    values, any_bad = _run(model, cols, want)
-    # Gather x(q0, d0) for every assignment.
-    wi = np.searchsorted(want, d0)
-    stacked = np.stack([values[int(w)] for w in want])  # (M, U, P, Q)
-    x = stacked[wi, cls, model.start_phase]  # (n, Q)
-    if any_bad:
-        hit = x[:, cols.index("bad")] > 0
-        if hit.any():
-            i = int(np.argmax(hit))
-            replay_error(spec, model.param_overrides, model.policy, _assignment(model, i), exact, "outcomes")
-    return OutcomeTable.from_columns(model, cols, x, harmful)
+    return d0, harmful, cls
 
 
 def _assignment(model: Model, flat: int) -> dict:

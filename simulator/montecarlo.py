@@ -1,0 +1,273 @@
+"""The Monte Carlo engine: many trajectories advanced together, one numpy call per step.
+
+Consumes: a :class:`~libet.simulator.model.Model` (one policy, its classes), a number of runs and
+a seed.
+Produces: :class:`MCEstimate`: for each measure an estimate with a confidence interval (Wilson
+for probabilities, normal for the expected depth), and the number of trajectory steps taken.
+
+Method: the veto and transition probabilities of every (class, phase, depth) are tabulated once
+(the exact engine's layers) as cumulative thresholds over the outcomes of one step: vetoed, then
+each transition in declaration order. Each trajectory draws its assignment from the declared
+distribution of the variables not fixed, then every step draws one uniform number per live
+trajectory and looks its outcome up in the table. Every step raises the depth, so all live
+trajectories are advanced by the same vectorised code until none is left.
+
+Reproducible bit for bit: all randomness comes from one ``numpy.random.Generator`` (PCG64)
+seeded with ``seed``; the batch size depends only on ``runs``.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Callable
+
+import attrs
+import numpy as np
+
+from libet.errors import UsageError
+from libet.spec import ir
+
+from .exact import _assignment, assignment_facts
+from .model import CHUNK_STATES, Model, memory_limit, replay_error, _gib
+
+BATCH = 1 << 18  # trajectories simulated together
+
+_VETO, _DELIVER, _STOP = -1, -2, -3
+
+
+def z_value(confidence: float) -> float:
+    """The two-sided normal quantile for ``confidence`` (e.g. 1.96 for 0.95)."""
+    from scipy.stats import norm
+
+    if not 0 < confidence < 1:
+        raise UsageError(f"the confidence must lie in (0, 1), not {confidence}")
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
+def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval for a proportion ``successes / n``."""
+    if n == 0:
+        return (0.0, 1.0)
+    z = z_value(confidence)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@attrs.frozen
+class Estimate:
+    """One measure estimated by Monte Carlo: ``value`` within [``low``, ``high``]."""
+
+    value: float
+    low: float
+    high: float
+
+    def to_json(self) -> dict:
+        return {"value": self.value, "low": self.low, "high": self.high}
+
+
+@attrs.frozen
+class MCEstimate:
+    """Monte Carlo estimates of one policy's measures over the assignments sampled.
+
+    Attributes:
+        policy, runs, seed, confidence, steps (trajectory steps simulated), seconds,
+        measures: measure name (``"P(harm)"``, ...) -> :class:`Estimate`.
+    """
+
+    policy: str
+    runs: int
+    seed: int
+    confidence: float
+    steps: int
+    measures: dict
+    counts: dict
+
+    def __getitem__(self, m) -> Estimate:
+        key = m.value if isinstance(m, ir.Measure) else m
+        return self.measures[key]
+
+    def to_json(self) -> dict:
+        return {
+            "policy": self.policy,
+            "runs": self.runs,
+            "seed": self.seed,
+            "confidence": self.confidence,
+            "steps": self.steps,
+            "measures": {k: v.to_json() for k, v in self.measures.items()},
+            "counts": dict(self.counts),
+        }
+
+
+class Tables:
+    """Cumulative step thresholds of every (class, phase, depth), flattened for lookups."""
+
+    def __init__(self, model: Model):
+        H, P, U = model.horizon, len(model.phases), model.n_classes
+        K = 1 + max(len(model.spec.trajectory.phase(q).transitions) for q in model.phases)
+        need = U * P * H * (K + 1) * 8
+        if need > memory_limit():
+            raise UsageError(
+                f"model too large for Monte Carlo: its step tables need about {_gib(need)} "
+                f"({U:,} classes x {P} phases x horizon {H} x {K} outcomes)"
+            )
+        self.K = K
+        self.cum = np.full((U, P, H, K), np.inf)
+        self.code = np.full((P, K), _STOP, dtype=np.int64)
+        self.bad = np.zeros((U, P, H), dtype=bool)
+        self.any_bad = False
+        chunk = max(1, min(H, CHUNK_STATES // max(1, U)))
+        for qi, q in enumerate(model.phases):
+            self.code[qi, 0] = _VETO
+            for j, t in enumerate(model.spec.trajectory.phase(q).transitions):
+                self.code[qi, 1 + j] = (
+                    _DELIVER if t.target == ir.DELIVER else _STOP if t.target == ir.STOP else model.phase_index[t.target]
+                )
+            lo = 0
+            while lo < H:
+                hi = min(H, lo + chunk)
+                depth = np.arange(lo, hi, dtype=np.int64)[:, None]
+                lay = model.layer(q, depth)
+                h = hi - lo
+                probs = [np.broadcast_to(np.asarray(lay.v, dtype=np.float64), (h, U))]
+                for _, p in lay.transitions:
+                    probs.append(np.broadcast_to(np.maximum(np.asarray(lay.g * p, dtype=np.float64), 0.0), (h, U)))
+                stack = np.stack(probs, axis=-1)  # (h, U, k)
+                cum = np.cumsum(stack, axis=-1)
+                # The last outcome with positive probability (and those after it) catches every
+                # draw, so rounding in the cumulative sums never loses a trajectory.
+                total = cum[..., -1:]
+                cum = np.where(cum >= total, np.inf, cum)
+                k = cum.shape[-1]
+                self.cum[:, qi, lo:hi, :k] = np.transpose(cum, (1, 0, 2))
+                if lay.bad is not False:
+                    self.any_bad = True
+                    self.bad[:, qi, lo:hi] = np.broadcast_to(lay.bad, (h, U)).T
+                lo = hi
+        self.flat = self.cum.reshape(U * P * H, K)
+        self.bad_flat = self.bad.reshape(-1)
+
+
+def run(
+    model: Model,
+    runs: int,
+    seed: int,
+    *,
+    confidence: float = 0.95,
+    tables: Tables | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> MCEstimate:
+    """Simulate ``runs`` trajectories of ``model`` (assignments drawn from the distribution of
+    the variables that are not fixed) and estimate every measure.
+
+    Raises:
+        UsageError: runs < 1.
+        EvaluationError: a simulated trajectory reached a state with no valid probabilities.
+    """
+    if runs < 1:
+        raise UsageError("runs must be at least 1")
+    if model.exact:
+        raise UsageError("Monte Carlo runs in float64; drop --exact")
+    tables = tables or Tables(model)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    H, P = model.horizon, len(model.phases)
+    d0_all, harmful_all, cls_all = assignment_facts(model)
+    w = _weights(model)
+    counts = {"delivered": 0, "stopped": 0, "vetoed": 0, "harm": 0, "over-refusal": 0}
+    depth_sum = 0.0
+    depth_sq = 0.0
+    steps = 0
+    done = 0
+    while done < runs:
+        n = min(BATCH, runs - done)
+        pick = rng.choice(len(w), size=n, p=w) if len(w) > 1 else np.zeros(n, dtype=np.int64)
+        outcome, depth, s = _simulate(model, tables, rng, cls_all[pick], d0_all[pick], pick, progress)
+        harmful = harmful_all[pick]
+        counts["delivered"] += int(np.count_nonzero(outcome == 0))
+        counts["stopped"] += int(np.count_nonzero(outcome == 1))
+        counts["vetoed"] += int(np.count_nonzero(outcome == 2))
+        counts["harm"] += int(np.count_nonzero((outcome == 0) & harmful))
+        counts["over-refusal"] += int(np.count_nonzero((outcome == 2) & ~harmful))
+        fd = depth.astype(np.float64)
+        depth_sum += float(fd.sum())
+        depth_sq += float((fd * fd).sum())
+        steps += s
+        done += n
+    measures = {}
+    names = {
+        ir.Measure.HARM: "harm",
+        ir.Measure.VETOED: "vetoed",
+        ir.Measure.STOPPED: "stopped",
+        ir.Measure.DELIVERED: "delivered",
+        ir.Measure.OVER_REFUSAL: "over-refusal",
+    }
+    for m, key in names.items():
+        lo, hi = wilson(counts[key], runs, confidence)
+        measures[m.value] = Estimate(counts[key] / runs, lo, hi)
+    mean = depth_sum / runs
+    var = max(0.0, depth_sq / runs - mean * mean) * runs / max(1, runs - 1)
+    half = z_value(confidence) * math.sqrt(var / runs)
+    measures[ir.Measure.DEPTH.value] = Estimate(mean, mean - half, mean + half)
+    return MCEstimate(model.policy, runs, seed, confidence, steps, measures, counts)
+
+
+def _weights(model: Model) -> np.ndarray:
+    w = np.ones(model.shape, dtype=np.float64)
+    for axis, n in enumerate(model.names):
+        ws = np.asarray([float(x) for x in model.weights[n]])
+        shape = [1] * len(model.shape)
+        shape[axis] = len(ws)
+        w = w * ws.reshape(shape)
+    w = w.reshape(-1)
+    return w / w.sum()
+
+
+def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress):
+    """Advance trajectories until all are absorbed: (outcome 0/1/2 = delivered/stopped/vetoed,
+    depth at absorption, steps taken)."""
+    H, P = model.horizon, len(model.phases)
+    n = len(cls)
+    outcome = np.zeros(n, dtype=np.int8)
+    depth = np.asarray(d0, dtype=np.int64).copy()
+    ids = np.flatnonzero(depth < H)  # a start at the horizon is delivered at once
+    if progress and n - len(ids):
+        progress(n - len(ids))
+    base = (np.asarray(cls, dtype=np.int64)[ids] * P + model.start_phase) * H
+    d = depth[ids]
+    ph = np.full(len(ids), model.start_phase, dtype=np.int64)
+    cls_live = np.asarray(cls, dtype=np.int64)[ids]
+    steps = 0
+    flat, code = tables.flat, tables.code
+    while len(ids):
+        idx = base + d
+        if tables.any_bad:
+            hit = tables.bad_flat[idx]
+            if hit.any():
+                j = int(np.flatnonzero(hit)[0])
+                replay_error(
+                    model.spec, model.param_overrides, model.policy, _assignment(model, int(pick[ids[j]])), False, "outcomes"
+                )
+        steps += len(ids)
+        u = rng.random(len(ids))
+        k = (u[:, None] >= flat[idx]).sum(axis=1)
+        nxt = code[ph, k]
+        vetoed = nxt == _VETO
+        delivered = (nxt == _DELIVER) | ((nxt >= 0) & (d + 1 >= H))
+        stopped = nxt == _STOP
+        outcome[ids[vetoed]] = 2
+        outcome[ids[stopped]] = 1
+        # delivered stays 0
+        d1 = d + 1
+        depth[ids] = np.where(vetoed, d, d1)
+        live = ~(vetoed | delivered | stopped)
+        if progress:
+            progress(int(len(ids) - np.count_nonzero(live)))
+        ids = ids[live]
+        ph = nxt[live]
+        d = d1[live]
+        cls_live = cls_live[live]
+        base = (cls_live * P + ph) * H
+    return outcome, depth, steps

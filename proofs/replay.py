@@ -1,0 +1,205 @@
+"""Replaying counterexamples through the reference interpreter.
+
+Consumes: a raw counterexample found by Z3 (concrete assignments, phases, depths).
+Produces: the counterexample objects of :mod:`libet.proofs.evidence`, with every number in them
+(veto probabilities, step and path probabilities) computed by the reference interpreter in exact
+mode, the ground truth (docs/semantics.md).
+
+A counterexample the interpreter does not confirm is a bug in the encoding: :class:`InternalError`
+is raised and nothing is reported as a result. An :class:`~libet.errors.EvaluationError` from
+the interpreter (an expression with no value at that state, a probability outside [0, 1]) is a
+spec error found only now; it propagates, and the command line reports it with its location.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Mapping
+
+from libet.errors import EvaluationError
+from libet.proofs.evidence import InvarianceCounterexample, StateCounterexample, Step, TraceCounterexample
+from libet.spec import ir
+from libet.spec.interpreter import Interpreter
+
+
+class InternalError(Exception):
+    """The Z3 encoding and the reference interpreter disagree: a bug in libet, never a result."""
+
+
+def _check_domain(spec: ir.Spec, a: Mapping, what: str) -> None:
+    for name, var in spec.variables.items():
+        if name not in a or a[name] not in var.domain.values():
+            raise InternalError(f"{what}: {name} = {a.get(name)!r} is outside its domain {var.domain}")
+
+
+def _check_state(spec: ir.Spec, phase, depth: int, what: str) -> None:
+    traj = spec.trajectory
+    if traj is not None:
+        if phase not in traj.phase_names:
+            raise InternalError(f"{what}: {phase!r} is not a phase")
+        if depth < 0 or (traj.horizon is not None and depth >= traj.horizon):
+            raise InternalError(f"{what}: depth {depth} is not a state (horizon {traj.horizon})")
+    elif depth < 0:
+        raise InternalError(f"{what}: negative depth {depth}")
+
+
+def violated_values(interp: Interpreter, a: Mapping) -> tuple[str, ...]:
+    return tuple(v for v in interp.spec.values if not interp.holds(v, a))
+
+
+def invariance(interp: Interpreter, policy: str, prop: ir.Invariance, raw: dict, shown=(), minimised=True):
+    spec = interp.spec
+    a, b = raw["first"], raw["second"]
+    phase, d1, d2 = raw["phase"], raw["depth"], raw["second_depth"]
+    _check_domain(spec, a, "invariance counterexample")
+    _check_domain(spec, b, "invariance counterexample")
+    _check_state(spec, phase, d1, "invariance counterexample")
+    _check_state(spec, phase, d2, "invariance counterexample")
+    for n in spec.variables:
+        if n not in prop.variables and a[n] != b[n]:
+            raise InternalError(f"invariance counterexample: the copies differ in {n}, which is not in V")
+    if d1 != d2 and not prop.depth:
+        raise InternalError("invariance counterexample: the depths differ but V does not hold depth")
+    v1 = interp.veto_probability(policy, a, phase, d1)
+    v2 = interp.veto_probability(policy, b, phase, d2)
+    if v1 == v2:
+        raise InternalError(
+            f"invariance counterexample not confirmed: the interpreter gives veto probability {v1} to both "
+            f"{a} (depth {d1}) and {b} (depth {d2}) at phase {phase}"
+        )
+    return InvarianceCounterexample(
+        policy=policy,
+        under=prop.written or prop.variables,
+        first=dict(a),
+        second=dict(b),
+        phase=phase,
+        depth=d1,
+        second_depth=d2,
+        veto=Fraction(v1),
+        second_veto=Fraction(v2),
+        context_names=tuple(shown),
+        minimised=minimised,
+    )
+
+
+def state(interp: Interpreter, policy: str, which: str, raw: dict, shown=(), minimised=True):
+    spec = interp.spec
+    a, phase, d = raw["assignment"], raw["phase"], raw["depth"]
+    _check_domain(spec, a, f"{which} counterexample")
+    _check_state(spec, phase, d, f"{which} counterexample")
+    harmful = interp.harmful(a)
+    v = interp.veto_probability(policy, a, phase, d)
+    if which == "complete":
+        ok = harmful and v != 1
+    else:
+        ok = (not harmful) and v != 0
+    if not ok:
+        raise InternalError(
+            f"{which} counterexample not confirmed: the interpreter gives harmful={harmful}, veto probability {v} "
+            f"for {a} at phase {phase}, depth {d}"
+        )
+    return StateCounterexample(
+        check=which,
+        policy=policy,
+        assignment=dict(a),
+        phase=phase,
+        depth=d,
+        veto=Fraction(v),
+        violated=violated_values(interp, a),
+        shown=tuple(shown),
+        minimised=minimised,
+    )
+
+
+def _step_distribution(interp: Interpreter, a, phase: str, depth: int) -> dict:
+    """target -> probability at (phase, depth), from the interpreter. If the exact interpreter
+    rejects sums that the float interpreter (the static checker's mode) accepts within its
+    tolerance, each probability is still the interpreter's value of its expression."""
+    try:
+        return dict(interp.transitions(a, phase, depth))
+    except EvaluationError as exc:
+        float_interp = Interpreter(interp.spec, _float_params(interp), exact=False)
+        float_interp.transitions(a, phase, depth)  # raises if the spec is wrong at this state
+        if exc.code != "E041":
+            raise
+        out, total, rest = {}, Fraction(0), None
+        for t in interp.spec.trajectory.phase(phase).transitions:
+            if t.prob is None:
+                rest = t.target
+                continue
+            x = Fraction(interp.evaluate(t.prob, a, depth, phase))
+            out[t.target] = x
+            total += x
+        if rest is not None:
+            out[rest] = max(1 - total, Fraction(0))
+        return out
+
+
+def _float_params(interp: Interpreter) -> dict:
+    return {n: v for n, v in interp.params.items()}
+
+
+def trace(interp: Interpreter, policy: str, raw: dict, shown=(), minimised=True) -> TraceCounterexample:
+    """Replay a safety trace: ``raw`` has the assignment and the list of phases visited (one per
+    step's source state), plus how it ends (``deliver``, ``horizon``, ``start at horizon``)."""
+    spec = interp.spec
+    traj = spec.trajectory
+    H = traj.horizon
+    a = raw["assignment"]
+    _check_domain(spec, a, "safety counterexample")
+    if not interp.harmful(a):
+        raise InternalError(f"safety counterexample not confirmed: {a} is not harmful")
+    q0, d0 = interp.start(a)
+    phases = list(raw["phases"])
+    end = raw["end"]
+    if end == "start at horizon":
+        if d0 != H or phases:
+            raise InternalError(f"safety counterexample not confirmed: start depth {d0}, horizon {H}")
+        return TraceCounterexample(policy, dict(a), violated_values(interp, a), q0, d0, (), end, d0, Fraction(1), H, tuple(shown), minimised)
+    if not phases or phases[0] != q0:
+        raise InternalError(f"safety counterexample not confirmed: it starts in {phases[:1]}, the start is {q0}")
+    if H is not None and d0 >= H:
+        raise InternalError("safety counterexample not confirmed: the start is at the horizon")
+    prob = Fraction(1)
+    steps = []
+    for i, q in enumerate(phases):
+        d = d0 + i
+        v = Fraction(interp.veto_probability(policy, a, q, d))
+        if v >= 1:
+            raise InternalError(f"safety counterexample not confirmed: vetoed with certainty at {q}, depth {d}")
+        dist = _step_distribution(interp, a, q, d)
+        last = i == len(phases) - 1
+        if not last:
+            target = phases[i + 1]
+            if H is not None and d + 1 >= H:
+                raise InternalError("safety counterexample not confirmed: the path runs past the horizon")
+        elif end == "deliver":
+            target = ir.DELIVER
+        elif end == "horizon":
+            if H is None or d + 1 != H:
+                raise InternalError(f"safety counterexample not confirmed: depth {d + 1} is not the horizon")
+            target = raw.get("last_target")
+        else:
+            raise InternalError(f"unknown trace end {end!r}")
+        p = Fraction(dist.get(target, 0))
+        if p <= 0:
+            raise InternalError(
+                f"safety counterexample not confirmed: '{q} -> {target}' has probability {p} at depth {d} for {a}"
+            )
+        prob *= (1 - v) * p
+        steps.append(Step(q, d, v, target, p))
+    delivered = d0 + len(phases)
+    return TraceCounterexample(
+        policy=policy,
+        assignment=dict(a),
+        violated=violated_values(interp, a),
+        start_phase=q0,
+        start_depth=d0,
+        steps=tuple(steps),
+        end=end,
+        delivered_depth=delivered,
+        probability=prob,
+        horizon=H,
+        shown=tuple(shown),
+        minimised=minimised,
+    )

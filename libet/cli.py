@@ -167,3 +167,4 @@ def fmt(files, check_only, diff):
 
 
 # The engines register their commands here (one line each).
+from libet.proofs.cli import prove as _prove; main.add_command(_prove)  # noqa: E402,E702

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import attrs
 import z3
@@ -64,6 +64,22 @@ def prove(
             spec error found only now; it names the expression and the state).
         InternalError: Z3 and the reference interpreter disagree (a bug in libet).
     """
+    pairs = iter_prove(spec, policies=policies, checks=checks, timeout=timeout, rlimit=rlimit, params=params, fixed=fixed)
+    return [run() for _, run in pairs]
+
+
+def iter_prove(
+    spec: ir.Spec,
+    *,
+    policies: Iterable[str] | None = None,
+    checks: Iterable[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    rlimit: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+) -> Iterator[tuple[ir.Check, Callable[[], CheckResult]]]:
+    """Like :func:`prove`, one check at a time: yields (check, run) pairs; ``run()`` decides
+    the check (so a caller can show progress). Arguments are validated before the first yield."""
     params = _params(spec, params)
     fixed = _fixed(spec, fixed)
     if timeout is None or not (timeout > 0):
@@ -72,7 +88,7 @@ def prove(
         raise UsageError(f"the resource limit must be a positive whole number, not {rlimit!r}")
     selected = select(spec, policies, checks)
     runner = _Runner(spec, float(timeout), rlimit, params, fixed)
-    return [runner.run(c) for c in selected]
+    return ((c, (lambda c=c: runner.run(c))) for c in selected)
 
 
 def select(spec: ir.Spec, policies: Iterable[str] | None, checks: Iterable[str] | None) -> list[ir.Check]:

@@ -44,6 +44,25 @@ class Specification:
         """The reference interpreter for this spec with the given param overrides."""
         return Interpreter(self.ir, params, exact=exact)
 
+    def prove(self, policy=None, check=None, timeout=30.0, rlimit=None, params=None):
+        """Decide the qualitative checks (invariance, complete, no over-refusal, safe) with Z3.
+
+        Args:
+            policy: a policy name or a list of names (default: every policy a check names).
+            check: a check name as written (``"safe"``, ``"invariant under framing"``) or a list.
+            timeout: seconds per check; a check not decided in time is UNKNOWN with the reason.
+            rlimit: Z3's deterministic resource limit per solver call.
+            params: param overrides, name -> number.
+
+        Returns:
+            a list of :class:`libet.results.CheckResult`, one per check, in the spec's order.
+        """
+        from libet.proofs import prove
+
+        policies = [policy] if isinstance(policy, str) else policy
+        checks = [check] if isinstance(check, str) else check
+        return prove(self.ir, policies=policies, checks=checks, timeout=timeout, rlimit=rlimit, params=params)
+
 
 def load(path: str | os.PathLike) -> Specification:
     """Read, parse and check a spec file and the files it uses.

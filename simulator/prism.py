@@ -1,0 +1,253 @@
+"""Export of a spec's trajectory model, under one policy, as a PRISM-language DTMC.
+
+Consumes: a checked spec, a policy, param overrides and fixed variable values.
+Produces: PRISM source text that PRISM or Storm can check, with the labels ``"harm"``,
+``"vetoed"``, ``"stopped"``, ``"delivered"`` and ``"over_refusal"``.
+
+The model (docs/simulator.md, "PRISM export"):
+
+* Variables fixed with ``--set`` become constants. Every other variable that some transition,
+  rule, start depth or reference value reads is a module variable, chosen at the start, one
+  after the other, by its declared distribution (uniform unless ``weights`` say otherwise);
+  variables nothing reads are left out. So ``P=? [F "harm"]`` from the initial state is the
+  probability of harm averaged over the unfixed variables, the number libet reports as the
+  average; with every variable fixed it is that assignment's probability.
+* ``ph`` is the phase (0 while choosing variables, then 1..P; P+1 delivered, P+2 stopped,
+  P+3 vetoed) and ``d`` the depth. One command per phase and depth band takes the veto step and
+  then the generator's step, exactly as docs/semantics.md §4 says; reaching the horizon delivers.
+* Enum values are encoded as their index in the declared order (a comment lists them).
+  PRISM has no ``exp``; ``exp(x)`` is written ``pow(E, x)`` with ``E`` the double nearest e,
+  and ``log(x)`` as ``log(x, E)``: equal to libet's doubles to about 1e-15 relative.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Mapping
+
+from libet.errors import UsageError
+from libet.spec import ir
+
+from .model import Model
+from .vectorize import harm_expr
+
+E_DOUBLE = "2.718281828459045"
+
+
+def _real(q: Fraction) -> str:
+    q = Fraction(q)
+    if q.denominator == 1:
+        return f"{q.numerator}.0" if q >= 0 else f"({q.numerator}.0)"
+    text = repr(float(q))
+    if Fraction(text) == q:
+        return text if q >= 0 else f"({text})"
+    return f"({q.numerator}.0/{q.denominator})"
+
+
+class _Printer:
+    def __init__(self, spec: ir.Spec, model: Model):
+        self.spec = spec
+        self.model = model
+        self.phase_code = {p: i + 1 for i, p in enumerate(model.phases)}
+
+    def var_value(self, var: ir.Variable, value) -> str:
+        if isinstance(var.domain, ir.BoolDomain):
+            return "true" if value else "false"
+        if isinstance(var.domain, ir.EnumDomain):
+            return str(var.domain.members.index(value))
+        return str(value) if value >= 0 else f"({value})"
+
+    def __call__(self, e: ir.Expr) -> str:
+        return self.p(self.spec.expand(e))
+
+    def p(self, e: ir.Expr) -> str:
+        if isinstance(e, ir.Const):
+            if e.type.kind is ir.Kind.BOOL:
+                return "true" if e.value else "false"
+            if e.type.kind is ir.Kind.REAL:
+                return _real(e.value)
+            if e.type.kind is ir.Kind.ENUM:
+                return str(e.type.members.index(e.value))
+            if e.type.kind is ir.Kind.PHASE:
+                return str(self.phase_code[e.value])
+            return str(e.value) if e.value >= 0 else f"({e.value})"
+        if isinstance(e, ir.VarRef):
+            if e.name in self.model.fixed:
+                return self.var_value(self.spec.variables[e.name], self.model.fixed[e.name])
+            return "v_" + e.name
+        if isinstance(e, ir.ParamRef):
+            return "p_" + e.name
+        if isinstance(e, ir.Depth):
+            return "d"
+        if isinstance(e, ir.CurrentPhase):
+            return "ph"
+        if isinstance(e, ir.Not):
+            return f"!({self.p(e.arg)})"
+        if isinstance(e, ir.Logic):
+            op = {ir.BoolOp.AND: " & ", ir.BoolOp.OR: " | ", ir.BoolOp.IMPLIES: " => "}[e.op]
+            return "(" + op.join(self.p(a) for a in e.args) + ")"
+        if isinstance(e, ir.Compare):
+            lt, rt = e.left.type, e.right.type
+            if lt.kind is ir.Kind.ENUM and rt.kind is ir.Kind.ENUM and lt.members != rt.members:
+                raise UsageError("the PRISM export cannot compare values of two different enums")
+            op = "=" if e.op is ir.CmpOp.EQ else e.op.value
+            return f"({self.p(e.left)} {op} {self.p(e.right)})"
+        if isinstance(e, ir.Member):
+            t = e.arg.type
+            arg = self.p(e.arg)
+            parts = []
+            for v in e.values:
+                if t.kind is ir.Kind.ENUM:
+                    lit = str(t.members.index(v))
+                elif t.kind is ir.Kind.BOOL:
+                    lit = "true" if v else "false"
+                else:
+                    lit = str(v) if v >= 0 else f"({v})"
+                parts.append(f"{arg} = {lit}")
+            return "(" + (" | ".join(parts) or "false") + ")"
+        if isinstance(e, ir.Arith):
+            left, right = self.p(e.left), self.p(e.right)
+            if e.op is ir.ArithOp.DIV:
+                return f"(({left}) * 1.0 / ({right}))"
+            return f"({left} {e.op.value} {right})"
+        if isinstance(e, ir.Neg):
+            return f"(-{self.p(e.arg)})"
+        if isinstance(e, ir.Ite):
+            t, o = self.p(e.then), self.p(e.orelse)
+            if e.type.kind is ir.Kind.REAL:
+                t, o = f"(({t}) * 1.0)", f"(({o}) * 1.0)"
+            return f"({self.p(e.cond)} ? {t} : {o})"
+        if isinstance(e, ir.Call):
+            args = [self.p(a) for a in e.args]
+            if e.func in (ir.Func.MIN, ir.Func.MAX):
+                if len(args) == 1:
+                    return args[0]
+                return f"{e.func.value}({', '.join(args)})"
+            if e.func is ir.Func.ABS:
+                return f"max({args[0]}, -({args[0]}))"
+            if e.func is ir.Func.EXP:
+                return f"pow(E, ({args[0]}) * 1.0)"
+            if e.func is ir.Func.LOG:
+                return f"log(({args[0]}) * 1.0, E)"
+            return f"pow(({args[0]}) * 1.0, {args[1]})"
+        raise TypeError(f"cannot export IR node {type(e).__name__}")
+
+
+def to_prism(
+    spec: ir.Spec,
+    policy: str,
+    *,
+    params: Mapping[str, object] | None = None,
+    fixed: Mapping[str, object] | None = None,
+) -> str:
+    """The PRISM DTMC of ``policy`` on ``spec`` (see module doc).
+
+    Raises:
+        UsageError: unknown names, an unbounded horizon, or an expression PRISM cannot state.
+    """
+    model = Model(spec, policy, params, fixed)
+    pr = _Printer(spec, model)
+    traj = spec.trajectory
+    H = model.horizon
+    P = len(model.phases)
+    DEL, STOP, VETO = P + 1, P + 2, P + 3
+    free = [n for n in model.names if n not in model.fixed]
+    lines = [
+        f"// libet export of spec {spec.title!r}, policy {policy!r}",
+        "// A DTMC: P=? [F \"harm\"] from the initial state is libet's P(harm) averaged over the",
+        "// variables below under their declared distribution (variables fixed with --set are constants).",
+        "dtmc",
+        "",
+        f"const double E = {E_DOUBLE}; // the double nearest e: exp(x) = pow(E, x)",
+    ]
+    for name, value in model.params.items():
+        q = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+        lines.append(f"const double p_{name} = {_real(q)};")
+    for name, value in model.fixed.items():
+        lines.append(f"// {name} = {value} (fixed)")
+    for n in model.projected:
+        if n not in model.fixed:
+            lines.append(f"// {n}: read by nothing, left out")
+    lines += ["", "module trajectory"]
+    for n in free:
+        var = spec.variables[n]
+        if isinstance(var.domain, ir.BoolDomain):
+            lines.append(f"  v_{n} : bool init false;")
+        elif isinstance(var.domain, ir.EnumDomain):
+            members = ", ".join(f"{i}={m}" for i, m in enumerate(var.domain.members))
+            lines.append(f"  v_{n} : [0..{len(var.domain.members) - 1}] init 0; // {members}")
+        else:
+            lo, hi = var.domain.lo, var.domain.hi
+            lines.append(f"  v_{n} : [{lo}..{hi}] init {lo};")
+    if free:
+        lines.append(f"  stage : [0..{len(free)}] init 0; // variables chosen so far")
+    codes = ", ".join(f"{i + 1}={p}" for i, p in enumerate(model.phases))
+    lines.append(f"  ph : [0..{VETO}] init 0; // 0=start, {codes}, {DEL}=delivered, {STOP}=stopped, {VETO}=vetoed")
+    lines.append(f"  d : [0..{max(H - 1, 0)}] init 0; // depth")
+    lines.append("")
+    for k, n in enumerate(free):
+        var = spec.variables[n]
+        ups = []
+        for v in var.domain.values():
+            w = var.probability(v)
+            if w == 0:
+                continue
+            ups.append(f"{_real(w)} : (v_{n}' = {pr.var_value(var, v)}) & (stage' = {k + 1})")
+        lines.append(f"  [] ph = 0 & stage = {k} -> " + " + ".join(ups) + ";")
+    ready = f"ph = 0 & stage = {len(free)}" if free else "ph = 0"
+    d0 = pr(traj.start_depth)
+    q0 = pr.phase_code[traj.start_phase]
+    lines.append(
+        f"  [] {ready} -> 1 : (ph' = (({d0}) = {H} ? {DEL} : {q0})) & (d' = (({d0}) = {H} ? 0 : ({d0})));"
+    )
+    veto = _veto_expr(pr, spec.policies[policy].rules)
+    for q in model.phases:
+        phase = traj.phase(q)
+        code = pr.phase_code[q]
+        probs = []
+        explicit = [pr(t.prob) for t in phase.transitions if t.prob is not None]
+        for t in phase.transitions:
+            if t.prob is None:
+                rest = "1.0" if not explicit else "1.0 - (" + " + ".join(f"({x})" for x in explicit) + ")"
+                probs.append((t.target, f"max(0.0, {rest})"))
+            else:
+                probs.append((t.target, f"max(0.0, ({pr(t.prob)}) * 1.0)"))
+        for band, last in ((f"d < {H - 1}", False), (f"d = {H - 1}", True)):
+            ups = []
+            if veto is not None:
+                ups.append(f"({veto}) : (ph' = {VETO}) & (d' = 0)")
+            go = "1.0" if veto is None else f"(1.0 - ({veto}))"
+            for target, p in probs:
+                if target == ir.DELIVER or (target not in ir.EXITS and last):
+                    effect = f"(ph' = {DEL}) & (d' = 0)"
+                elif target == ir.STOP:
+                    effect = f"(ph' = {STOP}) & (d' = 0)"
+                else:
+                    effect = f"(ph' = {pr.phase_code[target]}) & (d' = d + 1)"
+                ups.append(f"{go} * {p} : {effect}")
+            if H == 1 and not last:
+                continue
+            lines.append(f"  [] ph = {code} & {band} ->\n      " + "\n    + ".join(ups) + ";")
+    lines.append(f"  [] ph > {P} -> 1 : true; // absorbed")
+    lines.append("endmodule")
+    lines.append("")
+    harm = pr(harm_expr(spec))
+    lines += [
+        f'label "delivered" = ph = {DEL};',
+        f'label "stopped" = ph = {STOP};',
+        f'label "vetoed" = ph = {VETO};',
+        f'label "harm" = ph = {DEL} & ({harm});',
+        f'label "over_refusal" = ph = {VETO} & !({harm});',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _veto_expr(pr: _Printer, rules) -> str | None:
+    if not rules:
+        return None
+    parts = []
+    for r in rules:
+        s = f"min(max(({pr(r.strength)}) * 1.0, 0.0), 1.0)"
+        parts.append(f"(1.0 - ({pr(r.condition)} ? {s} : 0.0))")
+    return "1.0 - " + " * ".join(parts)

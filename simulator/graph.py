@@ -1,0 +1,132 @@
+"""Trajectory graphs: the phases of a spec, its transitions with their probability expressions,
+and where a policy's veto acts.
+
+Consumes: a checked spec and a policy.
+Produces: a :class:`graphviz.Digraph` (DOT source; rendered to SVG/PNG/PDF by the ``dot``
+program from the system package graphviz), and a plain-JSON description of the same graph.
+
+Expressions are shown as libet source, printed from the IR (defs by name).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from libet.spec import ir
+
+
+def expr_text(e: ir.Expr) -> str:
+    """``e`` as libet source text (fully parenthesised where precedence could mislead)."""
+    if isinstance(e, ir.Const):
+        v = e.value
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, Fraction):
+            if v.denominator == 1:
+                return str(v.numerator)
+            t = repr(float(v))
+            return t if Fraction(t) == v else f"{v.numerator}/{v.denominator}"
+        return str(v)
+    if isinstance(e, (ir.VarRef, ir.ParamRef, ir.DefRef, ir.ValueRef)):
+        return e.name
+    if isinstance(e, ir.Harmful):
+        return "harmful"
+    if isinstance(e, ir.Depth):
+        return "depth"
+    if isinstance(e, ir.CurrentPhase):
+        return "phase"
+    if isinstance(e, ir.Not):
+        if isinstance(e.arg, ir.ValueRef):
+            return f"violates {e.arg.name}"
+        return f"not {_wrap(e.arg)}"
+    if isinstance(e, ir.Logic):
+        return f" {e.op.value} ".join(_wrap(a) for a in e.args)
+    if isinstance(e, ir.Compare):
+        return f"{_wrap(e.left)} {e.op.value} {_wrap(e.right)}"
+    if isinstance(e, ir.Member):
+        vals = ", ".join(("true" if v else "false") if isinstance(v, bool) else str(v) for v in e.values)
+        return f"{_wrap(e.arg)} in {{{vals}}}"
+    if isinstance(e, ir.Arith):
+        return f"{_wrap(e.left)} {e.op.value} {_wrap(e.right)}"
+    if isinstance(e, ir.Neg):
+        return f"-{_wrap(e.arg)}"
+    if isinstance(e, ir.Ite):
+        return f"if {expr_text(e.cond)} then {expr_text(e.then)} else {expr_text(e.orelse)}"
+    if isinstance(e, ir.Call):
+        return f"{e.func.value}({', '.join(expr_text(a) for a in e.args)})"
+    return type(e).__name__
+
+
+def _wrap(e: ir.Expr) -> str:
+    text = expr_text(e)
+    if isinstance(e, (ir.Logic, ir.Compare, ir.Arith, ir.Ite, ir.Member)) or (
+        isinstance(e, ir.Not) and not isinstance(e.arg, ir.ValueRef)
+    ):
+        return f"({text})"
+    return text
+
+
+def graph_data(spec: ir.Spec, policy: str) -> dict:
+    """Nodes and edges of the trajectory graph as plain data (for ``--json``)."""
+    from libet.errors import UsageError
+
+    if spec.trajectory is None:
+        raise UsageError("the spec has no trajectory to draw")
+    if policy not in spec.policies:
+        raise UsageError(f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})")
+    traj = spec.trajectory
+    rules = [
+        {"when": expr_text(r.condition), "strength": expr_text(r.strength)} for r in spec.policies[policy].rules
+    ]
+    edges = []
+    for p in traj.phases:
+        for t in p.transitions:
+            edges.append({"from": p.name, "to": t.target, "probability": "otherwise" if t.prob is None else expr_text(t.prob)})
+    return {
+        "spec": spec.title,
+        "policy": policy,
+        "horizon": traj.horizon,
+        "start": {"phase": traj.start_phase, "depth": expr_text(traj.start_depth)},
+        "phases": list(traj.phase_names),
+        "veto": rules,
+        "transitions": edges,
+    }
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def trajectory_graph(spec: ir.Spec, policy: str):
+    """The graphviz Digraph of the trajectory under ``policy``."""
+    import graphviz
+
+    data = graph_data(spec, policy)
+    g = graphviz.Digraph("trajectory", graph_attr={"rankdir": "LR", "fontname": "Helvetica", "labelloc": "t"})
+    horizon = "none" if data["horizon"] is None else data["horizon"]
+    g.attr(label=f"{spec.title} — policy {policy} (horizon {horizon})", fontsize="12")
+    g.attr("node", fontname="Helvetica", fontsize="10")
+    g.attr("edge", fontname="Helvetica", fontsize="9")
+    g.node("__start", label=f"start\ndepth {data['start']['depth']}", shape="plaintext")
+    g.edge("__start", data["start"]["phase"])
+    veto_rows = "".join(
+        f'<TR><TD ALIGN="LEFT"><FONT COLOR="#b00020">veto when {_esc(r["when"])}'
+        + ("" if r["strength"] == "1" else f" with strength {_esc(r['strength'])}")
+        + "</FONT></TD></TR>"
+        for r in data["veto"]
+    )
+    for p in data["phases"]:
+        label = f'<<TABLE BORDER="0" CELLBORDER="0"><TR><TD><B>{_esc(p)}</B></TD></TR>{veto_rows}</TABLE>>'
+        g.node(p, label=label, shape="box", style="rounded")
+    g.node("deliver", label="delivered\n(harm if harmful)", shape="oval", peripheries="2", color="#1f6feb")
+    g.node("stop", label="stopped", shape="oval", peripheries="2", color="#57606a")
+    if data["veto"]:
+        g.node("__vetoed", label="vetoed", shape="oval", peripheries="2", color="#b00020")
+        for p in data["phases"]:
+            g.edge(p, "__vetoed", label="veto", style="dashed", color="#b00020", fontcolor="#b00020")
+    for e in data["transitions"]:
+        g.edge(e["from"], e["to"], label=e["probability"])
+    if data["horizon"] is not None:
+        g.node("__horizon", label=f"depth reaches {data['horizon']}: delivered", shape="note", fontsize="9")
+        g.edge("__horizon", "deliver", style="dotted", arrowhead="none")
+    return g

@@ -63,6 +63,36 @@ class Specification:
         checks = [check] if isinstance(check, str) else check
         return prove(self.ir, policies=policies, checks=checks, timeout=timeout, rlimit=rlimit, params=params)
 
+    def simulate(self, policy=None, *, engine="exact", runs=10_000, seed=0, params=None, fixed=None, exact=False):
+        """Outcome probabilities of the policies (exact backward induction, or Monte Carlo).
+
+        Args:
+            policy: a policy name or a list of names (default: every policy).
+            engine: ``"exact"`` or ``"mc"``.
+            runs, seed: Monte Carlo's trajectories and seed (reproducible bit for bit).
+            params: param overrides, name -> number; fixed: variables held at one value.
+            exact: rational arithmetic (small models, exact engine).
+
+        Returns:
+            a :class:`libet.simulator.simulation.SimulationResult`; ``.to_rows()`` gives one
+            dict per policy (averaged over the variables not fixed), ``[policy]`` the outcome
+            table (exact) or the estimates (Monte Carlo).
+        """
+        from libet.simulator.simulation import simulate
+
+        policies = [policy] if isinstance(policy, str) else policy
+        return simulate(self.ir, policies, engine=engine, runs=runs, seed=seed, params=params, fixed=fixed, exact=exact)
+
+    def experiment(self, name, *, engine=None, runs=None, seed=None, params=None, fixed=None):
+        """Run the experiment ``name``; returns a
+        :class:`libet.simulator.experiments.ExperimentResult` (``.to_rows()``, ``.to_csv()``,
+        ``.write(folder)`` for CSV, JSON and plots)."""
+        from libet.simulator.experiments import run_experiment
+
+        return run_experiment(
+            self.ir, name, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed, sources=self.sources
+        )
+
 
 def load(path: str | os.PathLike) -> Specification:
     """Read, parse and check a spec file and the files it uses.

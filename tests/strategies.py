@@ -232,3 +232,18 @@ def states(draw, spec):
     traj = spec.trajectory
     h = traj.horizon if traj.horizon is not None else 16
     return (draw(assignments(spec)), draw(st.sampled_from(traj.phase_names)), draw(st.integers(0, h - 1)))
+
+
+# ---- simulator additions (owned by the simulator; tests/test_sim_*.py) ----------------------
+
+
+@st.composite
+def long_horizon_specs(draw, lo: int = 257, hi: int = 1200):
+    """Like :func:`specs` (no checks), with a horizon in [lo, hi]: long enough that the exact
+    engine's blocked backward induction (not only its plain loop) runs. The probabilities of
+    generated specs are valid at every depth, so only the horizon line changes."""
+    import re
+
+    text = draw(specs(max_horizon=8, with_checks=False))
+    horizon = draw(st.integers(lo, hi))
+    return re.sub(r"horizon \d+", f"horizon {horizon}", text, count=1)

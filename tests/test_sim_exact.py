@@ -1,0 +1,250 @@
+"""The exact engine agrees with the reference interpreter (docs/semantics.md §6): on every
+example, on generated specs (float64 and rationals), on long horizons (blocked backward
+induction), with hand-computed numbers, and it reports bad states the way the interpreter does."""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import libet
+from libet.errors import EvaluationError, UsageError
+from libet.simulator import outcomes
+from libet.simulator.model import Model
+from libet.spec.interpreter import Interpreter
+from strategies import long_horizon_specs, specs
+
+EXAMPLES = sorted(glob.glob("examples/*.libet"))
+FIELDS = [
+    ("P(harm)", "harm"),
+    ("P(delivered)", "delivered"),
+    ("P(stopped)", "stopped"),
+    ("P(vetoed)", "vetoed"),
+    ("P(over-refusal)", "over_refusal"),
+    ("E(depth)", "depth"),
+]
+
+
+def agree(spec, assignments=None, *, exact=False, params=None, tol=1e-9, policies=None):
+    interp = Interpreter(spec, params, exact=exact)
+    for policy in policies or spec.policies:
+        table = outcomes(spec, policy, exact=exact, params=params)
+        for a in assignments if assignments is not None else spec.assignments():
+            want = interp.outcomes(policy, a)
+            got = table.at(a)
+            for key, attr in FIELDS:
+                w = getattr(want, attr)
+                if exact:
+                    assert got[key] == w, (policy, a, key)
+                else:
+                    assert abs(got[key] - w) <= tol * max(1.0, abs(w)), (policy, a, key, got[key], w)
+            for o in ("delivered", "stopped", "vetoed"):
+                w, g = want.depth_at[o], got[f"E(depth | {o})"]
+                assert (w is None) == (g is None), (policy, a, o)
+                if w is not None:
+                    assert g == w if exact else abs(g - w) <= tol * max(1.0, abs(w))
+
+
+def _sample(spec, k, seed=0):
+    every = list(spec.assignments())
+    if len(every) <= k:
+        return every
+    return random.Random(seed).sample(every, k)
+
+
+@pytest.mark.parametrize("path", [p for p in EXAMPLES if "prefill" not in p])
+def test_examples_agree_with_interpreter(path):
+    agree(libet.load(path).ir)
+
+
+@pytest.mark.slow
+def test_prefill_agrees_with_interpreter():
+    agree(libet.load("examples/prefill.libet").ir)
+
+
+def test_examples_exist():
+    assert len(EXAMPLES) >= 2
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(specs(with_checks=False))
+def test_generated_specs_float(src):
+    agree(libet.loads(src).ir)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(specs(with_checks=False))
+def test_generated_specs_rational_are_identical(src):
+    agree(libet.loads(src).ir, exact=True)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(long_horizon_specs())
+def test_long_horizons_blocked_induction(src):
+    spec = libet.loads(src).ir
+    agree(spec, _sample(spec, 3))
+
+
+ONE_PHASE = """
+spec "hand"
+substance { bad: bool }
+framing { pre: 0..3 }
+value ok = not bad
+trajectory {
+  horizon 3
+  start a at depth pre
+  phase a {
+    -> a : 0.5
+    -> stop : otherwise
+  }
+}
+policy half { veto when bad and depth == 1 with strength 0.5 }
+"""
+
+
+def test_hand_computed_numbers():
+    spec = libet.loads(ONE_PHASE).ir
+    t = outcomes(spec, "half")
+    # benign, start 0: continue 0.5 three times -> delivered 1/8, stopped 7/8.
+    r = t.at({"bad": False, "pre": 0})
+    assert r["P(delivered)"] == pytest.approx(0.125, abs=1e-15)
+    assert r["P(stopped)"] == pytest.approx(0.875, abs=1e-15)
+    # expected depth: stop at 1 (1/2), at 2 (1/4), at 3 (1/8); delivered at 3 (1/8)
+    assert r["E(depth)"] == pytest.approx(0.5 + 0.5 + 3 / 8 + 3 / 8, abs=1e-15)
+    # harmful, start 0: at depth 1 (mass 1/2) vetoed with 0.5 -> vetoed 1/4, delivered 1/16.
+    r = t.at({"bad": True, "pre": 0})
+    assert r["P(vetoed)"] == pytest.approx(0.25, abs=1e-15)
+    assert r["P(harm)"] == pytest.approx(1 / 16, abs=1e-15)
+    assert r["E(depth | vetoed)"] == pytest.approx(1.0)
+    # a start at the horizon delivers at once, at depth 3.
+    r = t.at({"bad": True, "pre": 3})
+    assert r["P(harm)"] == 1.0 and r["E(depth)"] == 3.0
+    # averaged over both variables under the uniform distribution
+    mean = sum(t.at({"bad": b, "pre": p})["P(harm)"] for b in (False, True) for p in range(4)) / 8
+    from libet.spec import ir
+
+    assert t.aggregate(ir.Measure.HARM).value == pytest.approx(mean, abs=1e-15)
+
+
+def test_classes_group_assignments_and_project_variables():
+    spec = libet.load("examples/prefill.libet").ir
+    m = Model(spec, "shallow")
+    assert m.n_classes == 2  # harmful or not: 12 substance assignments, two behaviours
+    assert "persona" in m.projected and "observed" in m.projected
+    assert m.names == ("topic", "uplift", "prefill")
+
+
+MANY_STARTS = """
+spec "many starts, two phases"
+framing { pre: 0..40 }
+param gain = 0.01
+trajectory {
+  horizon 900
+  start a at depth pre * 20
+  phase a {
+    -> b : 0.6 + 0.3 * exp(-gain * depth)
+    -> stop : otherwise
+  }
+  phase b {
+    -> a : 0.97
+    -> deliver : 0.01
+    -> stop : otherwise
+  }
+}
+policy late { veto when depth > 500 and phase == b with strength 0.01 }
+"""
+
+
+@pytest.mark.slow
+def test_many_start_depths_and_phases_backward_path():
+    spec = libet.loads(MANY_STARTS).ir
+    agree(spec, [{"pre": p} for p in (0, 1, 13, 25, 40)])
+
+
+ERRORS = """
+spec "errors"
+substance { s: bool }
+param gain = 0.01 in [0, 1]
+param k = 1 in [0, 2]
+trajectory {
+  horizon 10
+  start a
+  phase a {
+    -> a : 0.9 + gain * depth
+    -> stop : otherwise
+  }
+}
+policy wall { veto when depth >= 2 }
+policy none { }
+policy divide { veto when 1 / k > 2 }
+"""
+
+
+def test_probability_out_of_range_at_reachable_state_names_phase_depth_assignment():
+    spec = libet.loads(ERRORS).ir
+    with pytest.raises(EvaluationError) as info:
+        outcomes(spec, "none", params={"gain": 0.05})
+    text = str(info.value)
+    assert "phase 'a'" in text and "depth 3" in text and "s=false" in text
+    # the interpreter raises the same
+    with pytest.raises(EvaluationError) as ref:
+        Interpreter(spec, {"gain": 0.05}).outcomes("none", {"s": False})
+    assert str(ref.value) == text
+
+
+def test_bad_state_that_is_never_reached_is_no_error():
+    spec = libet.loads(ERRORS).ir
+    # `wall` vetoes with certainty at depth 2, so depth 3 (probability 1.05) is never reached.
+    agree(spec, params={"gain": 0.05}, assignments=[{"s": False}, {"s": True}], policies=["wall"])
+
+
+def test_division_by_zero_is_reported():
+    spec = libet.loads(ERRORS).ir
+    with pytest.raises(EvaluationError, match="division by zero"):
+        outcomes(spec, "divide", params={"k": 0})
+
+
+def test_model_too_large_is_refused_before_building():
+    decls = "\n".join(f"  f{i}: 0..99" for i in range(6))
+    src = f"""
+spec "huge"
+framing {{
+{decls}
+}}
+trajectory {{
+  horizon 10
+  start a
+  phase a {{
+    -> a : (f0 + f1 + f2 + f3 + f4 + f5) / 1000
+    -> stop : otherwise
+  }}
+}}
+policy p {{ }}
+"""
+    spec = libet.loads(src).ir
+    with pytest.raises(UsageError) as info:
+        Model(spec, "p")
+    msg = str(info.value)
+    assert "model too large" in msg and "1,000,000,000,000" in msg
+    assert "--set" in info.value.hint
+    # fixing variables shrinks it to something solvable
+    t = outcomes(spec, "p", fixed={f"f{i}": 1 for i in range(4)})
+    assert t.shape == (1, 1, 1, 1, 100, 100)  # fixed variables keep an axis of one value
+
+
+def test_unknown_names_are_usage_errors():
+    spec = libet.load("examples/prefill.libet").ir
+    with pytest.raises(UsageError):
+        outcomes(spec, "nope")
+    with pytest.raises(UsageError):
+        outcomes(spec, "deep", params={"nope": 1})
+    with pytest.raises(UsageError):
+        outcomes(spec, "deep", fixed={"topic": "nope"})
+    with pytest.raises(UsageError, match="outside the range"):
+        outcomes(spec, "deep", params={"gain": 5})

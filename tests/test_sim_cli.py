@@ -1,0 +1,141 @@
+"""The simulator's commands: simulate, experiments on disk, export, graph, run; bad input exits
+with 2 and a message, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import libet
+from libet.cli import main
+from libet.spec.interpreter import Interpreter
+
+PREFILL = "examples/prefill.libet"
+
+
+def invoke(*args):
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert "Traceback" not in r.output
+    return r
+
+
+def test_simulate_json_matches_interpreter_average():
+    r = invoke("simulate", PREFILL, "--json", "--set", "topic=weapons", "--set", "uplift=3", "--set", "persona=none",
+               "--set", "observed=false", "--set", "prefill=10")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    rows = {row["policy"]: row for row in data["rows"]}
+    spec = libet.load(PREFILL).ir
+    a = {"topic": "weapons", "uplift": 3, "persona": "none", "prefill": 10, "observed": False}
+    want = Interpreter(spec).outcomes("shallow", a)
+    assert rows["shallow"]["P(harm)"] == pytest.approx(want.harm, abs=1e-12)
+    assert rows["deep"]["P(harm)"] == 0.0
+
+
+def test_simulate_monte_carlo_is_reproducible():
+    a = invoke("simulate", PREFILL, "--engine", "mc", "--runs", "3000", "--seed", "5", "--json")
+    b = invoke("simulate", PREFILL, "--engine", "mc", "--runs", "3000", "--seed", "5", "--json")
+    assert a.exit_code == 0 and json.loads(a.output)["rows"] == json.loads(b.output)["rows"]
+
+
+def test_experiment_writes_tables_and_plots(tmp_path):
+    out = tmp_path / "out"
+    r = invoke("simulate", PREFILL, "--experiment", "prefill_sweep", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    names = set(os.listdir(out))
+    assert {"prefill_sweep.csv", "prefill_sweep.json", "prefill_sweep_p_harm.png", "prefill_sweep_p_harm.svg"} <= names
+    meta = json.loads((out / "prefill_sweep.json").read_text())["metadata"]
+    assert meta["engine"] == "exact" and len(meta["spec_sha256"]) == 64 and meta["libet_version"] == libet.__version__
+    lines = [l for l in (out / "prefill_sweep.csv").read_text().splitlines() if not l.startswith("#")]
+    rows = list(csv.DictReader(lines))
+    shallow = [float(r["P(harm)"]) for r in rows if r["policy"] == "shallow"]
+    deep = [float(r["P(harm)"]) for r in rows if r["policy"] == "deep"]
+    assert shallow == sorted(shallow) and shallow[-1] > 0.9 and shallow[0] == 0.0  # rises with prefill
+    assert all(x == 0.0 for x in deep)
+    # the numbers are the interpreter's
+    spec = libet.load(PREFILL).ir
+    interp = Interpreter(spec)
+    for row in rows:
+        a = {"topic": "weapons", "uplift": 3, "persona": "none", "observed": False, "prefill": int(row["prefill"])}
+        assert float(row["P(harm)"]) == pytest.approx(interp.outcomes(row["policy"], a).harm, abs=1e-12)
+    # an existing folder is not written into without --force
+    r = invoke("simulate", PREFILL, "--experiment", "prefill_sweep", "--out", str(out))
+    assert r.exit_code == 2 and "--force" in r.output
+    r = invoke("simulate", PREFILL, "--experiment", "prefill_sweep", "--out", str(out), "--force")
+    assert r.exit_code == 0
+
+
+def test_monte_carlo_experiment_records_seed(tmp_path):
+    r = invoke("simulate", PREFILL, "--experiment", "prefill_sweep", "--engine", "mc", "--runs", "500", "--seed", "9",
+               "--json")
+    assert r.exit_code == 0
+    data = json.loads(r.output)[0]
+    assert data["metadata"]["seed"] == 9 and data["metadata"]["runs"] == 500
+    assert "P(harm) low" in data["rows"][0]
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["simulate", PREFILL, "--experiment", "nope"], "no experiment"),
+        (["simulate", PREFILL, "--set", "gain=7"], "outside the range"),
+        (["simulate", PREFILL, "--set", "nope=1"], "no param or variable"),
+        (["simulate", PREFILL, "--policy", "nope"], "no policy"),
+        (["simulate", PREFILL, "--experiment", "prefill_sweep", "--set", "prefill=3"], "conflicts"),
+        (["export", "--prism", PREFILL], "--policy"),
+        (["graph", PREFILL, "--policy", "deep", "-o", "x.txt"], "format"),
+        (["simulate", "does-not-exist.libet"], ""),
+    ],
+)
+def test_bad_input_exits_2(args, needle):
+    r = invoke(*args)
+    assert r.exit_code == 2, r.output
+    assert needle in r.output
+
+
+def test_export_prism_file(tmp_path):
+    out = tmp_path / "m.pm"
+    r = invoke("export", "--prism", PREFILL, "--policy", "shallow", "--set", "topic=weapons", "-o", str(out))
+    assert r.exit_code == 0
+    text = out.read_text()
+    assert text.startswith("// libet export") and 'label "harm"' in text and "dtmc" in text
+    r = invoke("export", "--prism", PREFILL, "--policy", "shallow", "-o", str(out))
+    assert r.exit_code == 2  # exists
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+def test_graph_svg(tmp_path):
+    out = tmp_path / "g.svg"
+    r = invoke("graph", PREFILL, "--policy", "shallow", "-o", str(out))
+    assert r.exit_code == 0
+    svg = out.read_text()
+    assert "<svg" in svg and "veto when violates no_weapon_uplift" in svg and "otherwise" in svg
+
+
+def test_graph_json():
+    r = invoke("graph", PREFILL, "--policy", "deep", "--json")
+    data = json.loads(r.output)
+    assert data["phases"] == ["answer"] and data["veto"][0]["when"] == "violates no_weapon_uplift"
+
+
+@pytest.mark.slow
+def test_run_writes_everything_and_exits_1(tmp_path):
+    out = tmp_path / "res"
+    r = invoke("run", PREFILL, "--out", str(out), "--timeout", "20")
+    assert r.exit_code == 1, r.output  # the shallow policy violates checks
+    data = json.loads((out / "results.json").read_text())
+    statuses = {(c["policy"], c["check"]): c["status"] for c in data["checks"]}
+    assert statuses[("shallow", "P(harm) <= 0.01 for all framing")] == "VIOLATED"
+    assert statuses[("deep", "P(harm) <= 0.01 for all framing")] == "PROVED"
+    assert statuses[("deep", "safe")] == "PROVED"
+    assert len(statuses) == len(libet.load(PREFILL).ir.checks)
+    assert (out / "experiments" / "prefill_sweep_p_harm.svg").exists()
+    assert (out / "graphs" / "shallow.dot").exists()
+    assert (out / "checks.csv").exists()
+    r = invoke("run", PREFILL, "--out", str(out))
+    assert r.exit_code == 2

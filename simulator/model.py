@@ -32,7 +32,7 @@ from libet.spec.interpreter import Interpreter
 from .vectorize import TOLERANCE, ArrayEval, Reads, domain_array, harm_expr
 
 #: States evaluated per chunk of depths (bounds the working memory of the exact engine).
-CHUNK_STATES = 1 << 19
+CHUNK_STATES = 1 << 16
 #: Refuse a model whose working set would exceed this many bytes (override: LIBET_MEMORY_LIMIT).
 DEFAULT_MEMORY_LIMIT = 8 << 30
 #: ``exact=True`` (Fractions) is for small models: at most this many (class, phase, depth) states.

@@ -100,6 +100,12 @@ class ArrayEval:
         self._memo: dict[int, tuple] = {}
         self._keep: list = []  # keeps memoised nodes alive so ids stay unique
         self._real_cache: dict[int, tuple] = {}
+        if isinstance(depth, np.ndarray) and depth.dtype == np.int64 and not exact and depth.size > 1:
+            # A float copy of the depths, built directly (cheaper than converting).
+            flat = depth.reshape(-1)
+            lo = int(flat[0])
+            if int(flat[-1]) == lo + flat.size - 1:
+                self._real_cache[id(depth)] = (depth, np.arange(lo, lo + flat.size, dtype=np.float64).reshape(depth.shape))
 
     # -- conversions -------------------------------------------------------------------------
 
@@ -311,7 +317,7 @@ class ArrayEval:
 
     def _as_float(self, x):
         if isinstance(x, np.ndarray):
-            return x.astype(np.float64)
+            return self.real(x) if x.dtype != object else x.astype(np.float64)
         return float(x)
 
     def _back(self, r):

@@ -7,6 +7,7 @@ commands registered at the bottom of this module. Exit codes (DESIGN.md §5): 0 
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -32,7 +33,7 @@ class _Group(click.Group):
             click.echo("interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # pragma: no cover - only on a bug in libet
-            if "LIBET_DEBUG" in __import__("os").environ:
+            if "LIBET_DEBUG" in os.environ:
                 raise
             click.echo(
                 f"internal error: {type(exc).__name__}: {exc}\n"

@@ -33,6 +33,9 @@ RESERVED = frozenset(
 )
 #: Largest number of (assignment, phase, depth) states the probability checks enumerate.
 ENUMERATION_BUDGET = 200_000
+#: Largest domain of one variable, and largest horizon: beyond these a spec is surely a mistake.
+MAX_DOMAIN = 1_000_000
+MAX_HORIZON = 100_000_000
 #: Depths checked for a trajectory with ``horizon none``.
 UNBOUNDED_CHECK_DEPTHS = 1024
 
@@ -193,6 +196,15 @@ class Checker:
                     f"the domain {dom.lo}..{dom.hi} of '{node.name.text}' is empty",
                     dom.span,
                     hint=f"write the smaller bound first: {dom.hi}..{dom.lo}",
+                )
+                return None
+            if dom.hi - dom.lo + 1 > MAX_DOMAIN:
+                self.d.error(
+                    "E022",
+                    f"the domain {dom.lo}..{dom.hi} of '{node.name.text}' has {dom.hi - dom.lo + 1:,} values; "
+                    f"the limit is {MAX_DOMAIN:,}",
+                    dom.span,
+                    hint="a finite domain is enumerated; model a large quantity in coarser buckets",
                 )
                 return None
             domain = ir.IntDomain(dom.lo, dom.hi)
@@ -619,8 +631,9 @@ class Checker:
                 if h != "none":
                     self.d.error("E040", f"horizon must be a whole number or 'none', not '{h}'", horizons[0].span)
                     ok = False
-            elif h < 1:
-                self.d.error("E040", "the horizon must be at least 1", horizons[0].span)
+            elif not 1 <= h <= MAX_HORIZON:
+                self.d.error("E040", f"the horizon must lie in 1..{MAX_HORIZON:,}", horizons[0].span,
+                             hint="for an unbounded trajectory write `horizon none`")
                 ok = False
             else:
                 horizon = h
@@ -882,7 +895,7 @@ class Checker:
                 hint="simulation needs a finite horizon; replace `horizon none` with e.g. `horizon 64`",
             )
             ok = False
-        if "policies" not in fields:
+        if "policies" not in seen:
             self.d.error("E060", f"experiment '{node.name.text}' names no policies", node.name.span, hint="add `policies P, Q`")
             ok = False
         names = [v.name for v in fields["vary"]] + [n for n, _ in fields["set"]]
@@ -1026,6 +1039,16 @@ class Checker:
     # ---- the whole --------------------------------------------------------------------------------
 
     def run(self) -> ir.Spec | None:
+        main = self.modules[0][0]
+        if not main.items:
+            self.d.error(
+                "E004",
+                "the spec is empty: it declares nothing",
+                main.header_span or ir.Span(main.file, 1, 1, 1, 1),
+                hint="declare at least the substance of requests, e.g. `substance { topic: {benign, harmful} }`; "
+                "docs/tutorial.md walks through a first spec",
+            )
+            return None
         self.declare()
         self.build_variables()
         # Phase names are needed to resolve `phase == NAME` anywhere; collect them first.

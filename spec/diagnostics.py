@@ -22,6 +22,7 @@ CODES: dict[str, str] = {
     "E001": "syntax error",
     "E002": "the file cannot be read (missing, not UTF-8, or too large)",
     "E003": "expression nested too deeply",
+    "E004": "the spec is empty",
     "E010": "undefined name",
     "E011": "duplicate name",
     "E012": "reserved word used as a name",

@@ -196,14 +196,16 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str):
     line, col = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        # The lexer's list of what it could have read here is long and rarely helpful; name
+        # it only when it is short, and rely on the hint for the common slips.
         expected = _expected(exc.allowed)
+        if len(expected) > 5:
+            expected = []
         what = f"unexpected character {ch!r}"
         width = 1
     elif isinstance(exc, UnexpectedEOF):
         expected = _expected(exc.expected)
-        lines = text.split("\n")
-        line = len(lines)
-        col = len(lines[-1]) + 1
+        line, col = _end_position(text)
         what = "the file ends too early"
         width = 1
     else:
@@ -212,8 +214,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str):
         expected = _expected(getattr(exc, "accepts", None) or exc.expected)
         if tok.type == "$END":
             what = "the file ends too early"
-            lines = text.split("\n")
-            line, col = len(lines), len(lines[-1]) + 1
+            line, col = _end_position(text)
             width = 1
         else:
             what = f"unexpected {_token_words(tok)}"
@@ -224,6 +225,13 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str):
         shown = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
     message = f"{what}; expected {shown}" if expected else what
     return Diagnostic("E001", message, Span(file, line, col, line, col + width), hint=_hint(exc, expected))
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    """Line and column just after the last non-blank character (where the file 'ends')."""
+    body = text.rstrip()
+    lines = body.split("\n")
+    return len(lines), len(lines[-1]) + 1
 
 
 def _token_words(tok: Token) -> str:
@@ -237,15 +245,30 @@ def _token_words(tok: Token) -> str:
     return f"'{text}'"
 
 
+_CHAR_HINTS = {
+    "&": "write 'and' for conjunction",
+    "|": "write 'or' for disjunction",
+    "!": "write 'not' for negation (and '!=' for 'not equal')",
+    "'": 'strings use double quotes: "..."',
+    ";": "statements need no separator; remove the ';'",
+    "=": "write '==' to compare",
+}
+
+
 def _hint(exc: UnexpectedInput, expected: list[str]) -> str | None:
     if isinstance(exc, UnexpectedToken) and str(exc.token) == "=" and "an operator" in expected:
         return "to compare, write '=='"
-    if "'}'" in expected and isinstance(exc, (UnexpectedEOF, UnexpectedToken)) and (
-        isinstance(exc, UnexpectedEOF) or exc.token.type == "$END"
-    ):
-        return "a block opened with '{' is not closed"
-    if isinstance(exc, UnexpectedCharacters) and getattr(exc, "char", None) == "'":
-        return 'strings use double quotes: "..."'
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        if "'}'" in expected:
+            return "a block opened with '{' is not closed"
+        return None
+    if isinstance(exc, UnexpectedCharacters):
+        return _CHAR_HINTS.get(getattr(exc, "char", None))
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "NAME":
+        words = [w.strip("'") for w in expected if w.startswith("'")]
+        from libet.spec.diagnostics import did_you_mean
+
+        return did_you_mean(str(exc.token), words)
     return None
 
 
@@ -269,7 +292,20 @@ def _span(file: str, node) -> Span | None:
     return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-def _number(text: str):
+#: Largest decimal exponent a number literal may have (a double reaches about 1e308).
+MAX_EXPONENT = 300
+MAX_DIGITS = 300
+
+
+def _number(text: str, span: Span | None):
+    mantissa, _, exponent = text.lower().partition("e")
+    if len(mantissa) > MAX_DIGITS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
+        raise _AstError(
+            "E023",
+            f"the number {text[:40]}{'...' if len(text) > 40 else ''} is out of range",
+            span,
+            hint=f"numbers need at most {MAX_DIGITS} digits and an exponent within ±{MAX_EXPONENT}",
+        )
     if any(c in text for c in ".eE"):
         return Fraction(text)
     return int(text)
@@ -329,10 +365,11 @@ class _ToAst(Transformer):
         return (c[0], c[1])
 
     def signed_int(self, meta, c):
-        return int(c[0])
+        return _number(str(c[0]), _span(self.file, c[0]))
 
     def number(self, meta, c):
-        return ast.Num(str(c[0]), _number(str(c[0])), span=_span(self.file, c[0]))
+        span = _span(self.file, c[0])
+        return ast.Num(str(c[0]), _number(str(c[0]), span), span=span)
 
     def param(self, meta, c):
         rng = c[2] if len(c) > 2 else None
@@ -353,7 +390,7 @@ class _ToAst(Transformer):
 
     def horizon(self, meta, c):
         tok = c[0]
-        value = int(tok) if tok.type == "INT" else str(tok)
+        value = _number(str(tok), _span(self.file, tok)) if tok.type == "INT" else str(tok)
         return ast.Horizon(value, span=self._s(meta))
 
     def start_at(self, meta, c):
@@ -447,11 +484,15 @@ class _ToAst(Transformer):
     def engine(self, meta, c):
         return ast.ExpItem("engine", (self._name(c[0]),), span=self._s(meta))
 
+    def _int_item(self, kind, meta, tok):
+        span = _span(self.file, tok)
+        return ast.ExpItem(kind, (ast.Num(str(tok), _number(str(tok), span), span=span),), span=self._s(meta))
+
     def runs(self, meta, c):
-        return ast.ExpItem("runs", (ast.Num(str(c[0]), int(c[0]), span=_span(self.file, c[0])),), span=self._s(meta))
+        return self._int_item("runs", meta, c[0])
 
     def seed(self, meta, c):
-        return ast.ExpItem("seed", (ast.Num(str(c[0]), int(c[0]), span=_span(self.file, c[0])),), span=self._s(meta))
+        return self._int_item("seed", meta, c[0])
 
     def literal(self, meta, c):
         x = c[0]

@@ -110,7 +110,7 @@ def _budget_ok(spec, names, n_states, what, span, d) -> bool:
 
 
 def _report(d: Diagnostics, exc: EvaluationError, fallback_span) -> None:
-    d.error(exc.code, f"{exc.message} at {exc.state}", exc.span or fallback_span)
+    d.error(exc.code, f"{exc.message} (at {exc.state})", exc.span or fallback_span)
 
 
 def _start_depth(spec: ir.Spec, interp, d: Diagnostics) -> None:

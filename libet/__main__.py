@@ -1,0 +1,5 @@
+"""``python -m libet`` runs the command line."""
+
+from libet.cli import main
+
+main()

@@ -453,13 +453,20 @@ def replay_error(spec: ir.Spec, params: Mapping, policy: str | None, assignment:
     """Raise the interpreter's own error for ``assignment`` (an engine found a state with no
     value); if the interpreter does not raise, raise a generic EvaluationError naming it."""
     interp = Interpreter(spec, {n: v for n, v in params.items()}, exact=exact)
-    if what == "start":
-        interp.start(assignment)
-    elif what == "harmful":
-        interp.harmful(assignment)
-    else:
-        interp.outcomes(policy, assignment)
     shown = ", ".join(f"{k}={_show(v)}" for k, v in assignment.items())
+    try:
+        if what == "start":
+            interp.start(assignment)
+        elif what == "harmful":
+            interp.harmful(assignment)
+        else:
+            interp.outcomes(policy, assignment)
+    except (OverflowError, ValueError) as exc:
+        # The interpreter lets Python's own overflow escape from pow with an integer exponent
+        # (reported as a spec/ bug); it is still an expression with no value.
+        raise EvaluationError(
+            f"an expression overflows a double ({exc})", None, state=f"assignment {{{shown}}}"
+        ) from None
     raise EvaluationError(
         f"a state reachable under policy '{policy}' has no valid transition probabilities",
         None,

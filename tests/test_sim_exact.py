@@ -248,3 +248,15 @@ def test_unknown_names_are_usage_errors():
         outcomes(spec, "deep", fixed={"topic": "nope"})
     with pytest.raises(UsageError, match="outside the range"):
         outcomes(spec, "deep", params={"gain": 5})
+
+
+def test_pow_overflow_is_an_evaluation_error():
+    src = """
+spec "pow"
+param k = 1 in [0, 100000000000]
+trajectory { horizon 2 start a phase a { -> a : min(1, pow(k, 64)) -> stop : otherwise } }
+policy p { }
+"""
+    spec = libet.loads(src).ir
+    with pytest.raises(EvaluationError, match="overflow"):
+        outcomes(spec, "p", params={"k": 10**10})

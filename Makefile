@@ -24,8 +24,10 @@ install: $(BIN)/python graphviz
 install-dev: $(BIN)/python graphviz
 	$(PIP) install --quiet -e '.[dev]'
 
+# The main job on the bundled example: every check and experiment, results in demo-out/.
 demo: install
 	$(BIN)/libet check examples/*.libet
+	$(BIN)/libet run examples/prefill.libet --out demo-out --force
 
 test: install-dev
 	$(BIN)/python -m pytest -q -n 2 tests

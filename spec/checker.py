@@ -1039,7 +1039,7 @@ class Checker:
     # ---- the whole --------------------------------------------------------------------------------
 
     def run(self) -> ir.Spec | None:
-        main = self.modules[0][0]
+        main = next(m for m, is_main in self.modules if is_main)
         if not main.items:
             self.d.error(
                 "E004",
@@ -1084,7 +1084,7 @@ class Checker:
             policies=policies,
             checks=tuple(checks),
             experiments=experiments,
-            files=tuple(m.file for m, _ in self.modules),
+            files=(main.file,) + tuple(m.file for m, is_main in self.modules if not is_main),
         )
         from libet.spec import semantics
 
@@ -1096,7 +1096,8 @@ _MISSING = object()
 
 
 def check(modules: list[tuple[ast.Module, bool]], diags: Diagnostics) -> ir.Spec | None:
-    """Check the parsed modules of one spec (the main one first, marked True) into IR."""
+    """Check the parsed modules of one spec into IR: ``(module, is_main)`` pairs in declaration
+    order (used files first, the main file, marked True, last)."""
     return Checker(modules, diags).run()
 
 

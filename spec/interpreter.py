@@ -393,15 +393,21 @@ class Interpreter:
 
             def power(a, d, p):
                 x, y = f(a, d, p), g(a, d, p)
+                if not (math.isfinite(x) and math.isfinite(y)):
+                    raise EvaluationError("pow of a non-finite number", span, state=_state(a, p, d))
                 if x == 0 and y < 0:
                     raise EvaluationError("pow(0, negative) divides by zero", span, state=_state(a, p, d))
-                if y == int(y) and abs(y) <= 64:
-                    return num(num(x) ** int(y))
-                if x < 0:
+                integral = y == int(y) and abs(y) <= 64
+                if x < 0 and not integral:
                     raise EvaluationError(
                         f"pow of the negative {float(x):g} to the non-integer {float(y):g}", span, state=_state(a, p, d)
                     )
                 try:
+                    if integral:
+                        r = num(x) ** int(y)
+                        if not exact and not math.isfinite(r):
+                            raise OverflowError
+                        return num(r)
                     r = math.pow(float(x), float(y))
                 except OverflowError:
                     raise EvaluationError("pow overflows", span, state=_state(a, p, d)) from None

@@ -68,9 +68,11 @@ class _Loader:
         self.parsed[name] = parsed
         if parsed.module is None:
             return self._result(None)
-        self.order.append((parsed.module, True))
         self.done.add(_key(name))
         self._uses(parsed.module, [name])
+        # Used files come first, in the order of their `use` lines (each after the files it
+        # uses): their declarations precede the main file's, as the `use` lines do.
+        self.order.append((parsed.module, True))
         if self.d.has_errors:
             return self._result(None)
         return self._result(check(self.order, self.d))

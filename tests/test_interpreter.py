@@ -124,6 +124,8 @@ def test_functions():
         ("pow(n - 2, -1)", "pow(0, negative) divides by zero"),
         ("pow(n - 3, 0.5)", "pow of the negative -1 to the non-integer 0.5"),
         ("exp(n * 1000)", "exp overflows"),
+        ("pow(n * 1e10, 64)", "pow overflows"),
+        ("pow(1e300 * 1e300 * n, 2)", "pow of a non-finite number"),
     ],
 )
 def test_evaluation_errors_name_the_state(definition, message):

@@ -1,0 +1,89 @@
+"""`use "file"`: sharing declarations between files."""
+
+from __future__ import annotations
+
+import pytest
+
+import libet
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
+
+
+def test_use_shares_variables_values_and_policies(tmp_path):
+    write(tmp_path, "lib/values.libet", "substance { topic: {a, weapons} }\nvalue no_weapons = topic != weapons\n"
+                                          "policy deep { veto when violates no_weapons }\n")
+    main = write(tmp_path, "main.libet", 'use "lib/values.libet"\nframing { f: bool }\n'
+                                         "policy shallow { veto when violates no_weapons and not f }\n"
+                                         "check deep, shallow { invariant under f }\n")
+    spec = libet.load(main).ir
+    assert list(spec.variables) == ["topic", "f"] and list(spec.values) == ["no_weapons"]
+    assert set(spec.policies) == {"shallow", "deep"}
+    assert spec.files == (str(main), str(tmp_path / "lib/values.libet"))
+
+
+def test_paths_resolve_relative_to_the_using_file(tmp_path):
+    write(tmp_path, "a/b/base.libet", "substance { x: bool }\n")
+    write(tmp_path, "a/mid.libet", 'use "b/base.libet"\nvalue v = x\n')
+    main = write(tmp_path, "main.libet", 'use "a/mid.libet"\npolicy p { veto when violates v }\n')
+    assert set(libet.load(main).ir.values) == {"v"}
+
+
+def test_a_file_used_twice_is_read_once(tmp_path):
+    write(tmp_path, "base.libet", "substance { x: bool }\n")
+    write(tmp_path, "one.libet", 'use "base.libet"\nvalue v1 = x\n')
+    write(tmp_path, "two.libet", 'use "base.libet"\nvalue v2 = not x\n')
+    main = write(tmp_path, "main.libet", 'use "one.libet"\nuse "two.libet"\npolicy p { veto when harmful }\n')
+    assert set(libet.load(main).ir.values) == {"v1", "v2"}
+
+
+def test_missing_used_file_is_located_at_the_use(tmp_path):
+    main = write(tmp_path, "main.libet", 'substance { x: bool }\nuse "gone.libet"\n')
+    with pytest.raises(libet.SpecError) as info:
+        libet.load(main)
+    (d,) = info.value.diagnostics
+    assert d.code == "E070" and d.span.line == 2 and "gone.libet" in d.message
+
+
+def test_cycle_is_an_error_naming_the_chain(tmp_path):
+    write(tmp_path, "a.libet", 'use "b.libet"\nsubstance { x: bool }\n')
+    write(tmp_path, "b.libet", 'use "c.libet"\n')
+    write(tmp_path, "c.libet", 'use "a.libet"\n')
+    with pytest.raises(libet.SpecError) as info:
+        libet.load(tmp_path / "a.libet")
+    (d,) = info.value.diagnostics
+    assert d.code == "E070" and d.message == "import cycle: a.libet -> b.libet -> c.libet -> a.libet"
+    assert d.span.file == str(tmp_path / "c.libet")
+
+
+def test_used_file_may_not_hold_a_trajectory(tmp_path):
+    write(tmp_path, "lib.libet", "substance { x: bool }\ntrajectory { horizon 2 start a phase a { -> deliver : 1 } }\n")
+    main = write(tmp_path, "main.libet", 'use "lib.libet"\nvalue v = x\n')
+    with pytest.raises(libet.SpecError) as info:
+        libet.load(main)
+    (d,) = info.value.diagnostics
+    assert d.code == "E070" and d.message == "a used file cannot declare a trajectory"
+    assert d.notes[0].span.file == str(main)
+
+
+def test_errors_in_a_used_file_are_located_in_that_file(tmp_path):
+    write(tmp_path, "lib.libet", "substance { x: bool }\nvalue v = y\n")
+    main = write(tmp_path, "main.libet", 'use "lib.libet"\npolicy p { veto when violates v }\n')
+    with pytest.raises(libet.SpecError) as info:
+        libet.load(main)
+    assert [(d.code, d.span.file, d.span.line) for d in info.value.diagnostics] == [("E010", str(tmp_path / "lib.libet"), 2)]
+    assert "    2 | value v = y" in info.value.render()
+
+
+def test_duplicate_across_files(tmp_path):
+    write(tmp_path, "lib.libet", "substance { x: bool }\n")
+    main = write(tmp_path, "main.libet", 'use "lib.libet"\ncontext { x: bool }\nvalue v = x\n')
+    with pytest.raises(libet.SpecError) as info:
+        libet.load(main)
+    (d,) = info.value.diagnostics
+    assert d.code == "E011" and d.span.file == str(main)
+    assert d.notes[0].span.file == str(tmp_path / "lib.libet")

@@ -25,9 +25,11 @@ install-dev: $(BIN)/python graphviz
 	$(PIP) install --quiet -e '.[dev]'
 
 # The main job on the bundled example: every check and experiment, results in demo-out/.
+# The example's shallow policy is meant to fail some checks, so `run` exiting 1 (some check
+# violated) is the expected outcome here; 2 (bad spec) or 3 (unknown) still fail the demo.
 demo: install
 	$(BIN)/libet check examples/*.libet
-	$(BIN)/libet run examples/prefill.libet --out demo-out --force
+	$(BIN)/libet run examples/prefill.libet --out demo-out --force || [ $$? -eq 1 ]
 
 test: install-dev
 	$(BIN)/python -m pytest -q -n 2 tests

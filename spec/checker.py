@@ -29,7 +29,7 @@ from libet.spec.diagnostics import Diagnostics, Note, did_you_mean
 #: Words that name built-ins or keywords in expressions; they cannot be declared.
 RESERVED = frozenset(
     "depth phase harmful true false not and or implies if then else violates in "
-    "substance framing context deliver stop otherwise".split()
+    "substance framing context deliver stop otherwise weights".split()
 )
 #: Largest number of (assignment, phase, depth) states the probability checks enumerate.
 ENUMERATION_BUDGET = 200_000
@@ -642,6 +642,17 @@ class Checker:
             if not self._allowed_name(p.name):
                 ok = False
                 continue
+            if p.name.text in self.names:
+                decl = self.names[p.name.text]
+                first = decl.node[1] if decl.kind == "variable" else decl.node
+                self.d.error(
+                    "E011",
+                    f"phase '{p.name.text}' has the name of a {decl.kind}",
+                    p.name.span,
+                    hint="rename one of them: in `phase == NAME` the name would be ambiguous",
+                    notes=[Note(f"the {decl.kind} is declared here", first.name.span if first else None)],
+                )
+                ok = False
             if p.name.text in seen:
                 self.d.error(
                     "E011",
@@ -995,9 +1006,10 @@ class Checker:
             return tuple(self._setting(name, lit) for lit in sweep.values)
         lo, hi = Fraction(sweep.lo.value), Fraction(sweep.hi.value)
         if isinstance(target, ir.Variable) and not isinstance(target.domain, ir.IntDomain):
+            example = ", ".join(str(v).lower() for v in target.domain.values()[:2])
             self.d.error(
                 "E060",
-                f"'{name.text}' is {_a(target.type)}; sweep it over a list, e.g. [a, b]",
+                f"'{name.text}' is {_a(target.type)}; sweep it over a list, e.g. [{example}]",
                 sweep.span,
             )
             raise _Bad

@@ -150,7 +150,7 @@ class Interpreter:
             raise EvaluationError(
                 f"start depth {d} must be a non-negative integer{bound}",
                 traj.start_depth.span or traj.span,
-                state=_state(assignment, traj.start_phase, 0),
+                state=_state(assignment, None, None),
                 code="E043",
             )
         return traj.start_phase, int(d)
@@ -439,10 +439,17 @@ _CMP = {
 }
 
 
-def _state(assignment: Mapping, phase: str | None, depth: int) -> str:
+def _state(assignment: Mapping, phase: str | None, depth: int | None) -> str:
+    """A state in words: phase, depth (when given) and the assignment (when not empty)."""
     parts = ", ".join(f"{k}={_show(v)}" for k, v in assignment.items())
-    where = f"phase '{phase}', depth {depth}" if phase is not None else f"depth {depth}"
-    return f"{where}, assignment {{{parts}}}" if parts else where
+    where = []
+    if phase is not None:
+        where.append(f"phase '{phase}'")
+    if depth is not None:
+        where.append(f"depth {depth}")
+    if parts or not where:
+        where.append(f"assignment {{{parts}}}")
+    return ", ".join(where)
 
 
 def _show(v) -> str:

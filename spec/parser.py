@@ -258,6 +258,8 @@ _CHAR_HINTS = {
 def _hint(exc: UnexpectedInput, expected: list[str]) -> str | None:
     if isinstance(exc, UnexpectedToken) and str(exc.token) == "=" and "an operator" in expected:
         return "to compare, write '=='"
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "CMP_OP":
+        return "comparisons do not chain: write `a < b and b < c`"
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         if "'}'" in expected:
             return "a block opened with '{' is not closed"

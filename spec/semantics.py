@@ -49,7 +49,9 @@ def _values_read_substance_only(spec: ir.Spec, d: Diagnostics) -> None:
                 d.error("E030", f"reference value '{value.name}' reads {bad}", node.span or value.span, hint=hint)
 
 
-def _impurity(spec: ir.Spec, node: ir.Expr) -> str | None:
+def _impurity(spec: ir.Spec, node: ir.Expr, seen: frozenset[str] = frozenset()) -> str | None:
+    """What non-substance thing ``node`` reads, or None. Defs are followed (not expanded: a def
+    may mention ``harmful``, and expanding that would loop back into the values)."""
     if isinstance(node, ir.VarRef):
         cls = spec.variables[node.name].cls
         if cls is not ir.VarClass.SUBSTANCE:
@@ -62,11 +64,11 @@ def _impurity(spec: ir.Spec, node: ir.Expr) -> str | None:
         return f"the param '{node.name}'"
     elif isinstance(node, ir.Harmful):
         return "'harmful', which is defined by the values themselves"
-    elif isinstance(node, ir.DefRef):
-        for inner in ir.walk(expand(spec, spec.defs[node.name].expr)):
-            why = _impurity(spec, inner)
+    elif isinstance(node, ir.DefRef) and node.name not in seen:
+        for inner in ir.walk(spec.defs[node.name].expr):
+            why = _impurity(spec, inner, seen | {node.name})
             if why:
-                return f"{why} through the def '{node.name}'"
+                return why if "through the def" in why else f"{why} through the def '{node.name}'"
     return None
 
 
@@ -109,8 +111,17 @@ def _budget_ok(spec, names, n_states, what, span, d) -> bool:
     return True
 
 
+_HINTS = {
+    "E041": "at every state a phase's probabilities must lie in [0, 1] and sum to 1; "
+    "end the phase with `-> TARGET : otherwise` to give the remainder to one target",
+    "E042": "a strength is a probability; keep it in [0, 1], e.g. with min(1, max(0, ...))",
+    "E043": "the start depth must lie in 0..horizon: narrow the variable's domain or use min(...)",
+    "E044": "guard the expression with `if ... then ... else ...` where it has no value",
+}
+
+
 def _report(d: Diagnostics, exc: EvaluationError, fallback_span) -> None:
-    d.error(exc.code, f"{exc.message} (at {exc.state})", exc.span or fallback_span)
+    d.error(exc.code, f"{exc.message} (at {exc.state})", exc.span or fallback_span, hint=_HINTS.get(exc.code))
 
 
 def _start_depth(spec: ir.Spec, interp, d: Diagnostics) -> None:

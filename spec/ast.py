@@ -134,6 +134,15 @@ Expr = Union[Num, BoolLit, NameExpr, Keyword, Violates, Call, Unary, Chain, Comp
 Literal = Union[Num, BoolLit, NameExpr]
 
 
+def literal_text(lit: Literal) -> str:
+    """A literal as written in the source (numbers keep their spelling)."""
+    if isinstance(lit, Num):
+        return lit.text
+    if isinstance(lit, BoolLit):
+        return "true" if lit.value else "false"
+    return lit.name
+
+
 # ---- declarations ------------------------------------------------------------------------
 
 

@@ -560,7 +560,7 @@ class Checker:
             members = domain.members if domain is not None else ()
             if isinstance(lit, ast.NameExpr) and lit.name in members:
                 return lit.name
-            shown = lit.name if isinstance(lit, ast.NameExpr) else _lit_text(lit)
+            shown = lit.name if isinstance(lit, ast.NameExpr) else ast.literal_text(lit)
             self.d.error(
                 "E021",
                 f"{shown} is not a value of '{owner}' {{{', '.join(members)}}}",
@@ -571,7 +571,7 @@ class Checker:
         if isinstance(domain, ir.BoolDomain):
             if isinstance(lit, ast.BoolLit):
                 return lit.value
-            self.d.error("E021", f"{_lit_text(lit)} is not a value of '{owner}' (a bool)", lit.span, hint="write true or false")
+            self.d.error("E021", f"{ast.literal_text(lit)} is not a value of '{owner}' (a bool)", lit.span, hint="write true or false")
             return _MISSING
         # int domain (or an int expression)
         if isinstance(lit, ast.Num) and isinstance(lit.value, int):
@@ -584,7 +584,7 @@ class Checker:
                 )
                 return _MISSING
             return lit.value
-        self.d.error("E021", f"{_lit_text(lit)} is not a whole number, as '{owner}' needs", lit.span)
+        self.d.error("E021", f"{ast.literal_text(lit)} is not a whole number, as '{owner}' needs", lit.span)
         return _MISSING
 
     def _of_kind(self, kind: str) -> list[str]:
@@ -1144,14 +1144,6 @@ def _show(v) -> str:
 
 def _num(q) -> str:
     return "-inf" if q is None else f"{float(q):g}"
-
-
-def _lit_text(lit) -> str:
-    if isinstance(lit, ast.Num):
-        return lit.text
-    if isinstance(lit, ast.BoolLit):
-        return "true" if lit.value else "false"
-    return lit.name
 
 
 def _describe_expr(node) -> str:

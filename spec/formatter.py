@@ -230,12 +230,7 @@ def exp_item(e: ast.ExpItem) -> str:
     return f"{k} {a[0].text}"
 
 
-def literal(v) -> str:
-    if isinstance(v, ast.Num):
-        return v.text
-    if isinstance(v, ast.BoolLit):
-        return "true" if v.value else "false"
-    return v.name
+literal = ast.literal_text
 
 
 def expr(e) -> str:

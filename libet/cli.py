@@ -115,7 +115,9 @@ def render_summary(path: str, s: dict) -> str:
         vs = [f"{n} {v['domain']} ({v['size']})" for n, v in s["variables"].items() if v["class"] == cls]
         if vs:
             lines.append(f"  {cls + ':':11} " + _names(vs))
-    lines.append(f"  {'assignments:':11} {s['assignments']:,}")
+    n = s["assignments"]
+    shown = f"{n:,}" if n < 10**15 else f"about {str(n)[0]}.{str(n)[1:3]}e{len(str(n)) - 1}"
+    lines.append(f"  {'assignments:':11} {shown}")
     if s["params"]:
         lines.append(f"  {'params:':11} " + ", ".join(f"{n} = {v:g}" for n, v in s["params"].items()))
     lines.append(f"  {'values:':11} " + _names(s["values"]))

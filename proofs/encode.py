@@ -43,6 +43,9 @@ from libet.spec.interpreter import Interpreter
 
 #: Most input combinations a non-polynomial term is tabulated over.
 TABLE_LIMIT = 200_000
+#: Most evaluations of a phase's step distribution (over the variables its transitions read) to
+#: decide at encoding time that a transition is positive everywhere or nowhere.
+POSITIVITY_LIMIT = 4096
 #: Most distinct values a veto strength may take to have its product expanded into a table
 #: (which keeps the veto probability linear).
 STRENGTH_VALUES_LIMIT = 64
@@ -112,6 +115,7 @@ class Sym:
     terms: dict
     domain: dict  # name -> z3 Bool (or True)
     values: dict = attrs.field(factory=dict)  # reference value name -> Bool (cache)
+    cache: dict = attrs.field(factory=dict)  # terms that read neither depth nor phase
 
     def constraints(self) -> list:
         return [c for c in self.domain.values() if c is not True]
@@ -183,6 +187,14 @@ class Encoder:
         self.phases: tuple[str, ...] = traj.phase_names if traj is not None else ()
         self.horizon = traj.horizon if traj is not None else None
         self._reads_cache: dict[int, tuple] = {}
+        self._true = z3.BoolVal(True, self.ctx)
+        self._false = z3.BoolVal(False, self.ctx)
+        self._folds: dict = {}
+        self._pos_table: dict = {}
+        self._static_memo: dict = {}
+        self._reals: dict = {}
+        self._table_terms: dict = {}
+        self._phase_eq: dict = {}
 
     # -- small helpers -----------------------------------------------------------------------
 
@@ -191,14 +203,18 @@ class Encoder:
         return z3.Const(f"{prefix}!{n}", sort or z3.RealSort(self.ctx))
 
     def bool_val(self, b: bool):
-        return z3.BoolVal(bool(b), self.ctx)
+        return self._true if b else self._false
 
     def int_val(self, n: int):
         return z3.IntVal(int(n), self.ctx)
 
     def real_val(self, q):
         q = Fraction(q)
-        return z3.RealVal(f"{q.numerator}/{q.denominator}", self.ctx)
+        hit = self._reals.get(q)
+        if hit is None:
+            hit = z3.RealVal(f"{q.numerator}/{q.denominator}", self.ctx)
+            self._reals[q] = hit
+        return hit
 
     def as_bool(self, v):
         return self.bool_val(v) if isinstance(v, bool) else v
@@ -380,7 +396,12 @@ class Encoder:
     def phase_is(self, phase, name: str):
         if isinstance(phase, str) or phase is None:
             return phase == name
-        return phase == self.phase_rep(name)
+        key = (phase.get_id(), name)
+        hit = self._phase_eq.get(key)
+        if hit is None:
+            hit = (phase, phase == self.phase_rep(name))  # keep `phase` alive with its id
+            self._phase_eq[key] = hit
+        return hit[1]
 
     def decode_phase(self, model, t) -> str:
         if isinstance(t, str):
@@ -460,14 +481,34 @@ class Encoder:
         return self.as_bool(self.term(e, env))
 
     def term(self, e: ir.Expr, env: Env):
-        """The value of ``e`` in ``env``: a Python constant, a Z3 term, or an FD term."""
+        """The value of ``e`` in ``env``: a Python constant, a Z3 term, or an FD term.
+
+        Memoised per state; a term that reads neither depth nor phase is memoised per
+        assignment copy, so the frames of a trajectory share it."""
         key = id(e)
-        hit = env.cache.get(key)
+        cache = env.sym.cache if self._static(e) else env.cache
+        hit = cache.get(key)
         if hit is not None and hit[0] is e:
             return hit[1]
         v = self._term(e, env)
-        env.cache[key] = (e, v)
+        cache[key] = (e, v)
         return v
+
+    def _static(self, e: ir.Expr) -> bool:
+        """Whether ``e`` (through defs) reads neither depth nor phase."""
+        hit = self._static_memo.get(id(e))
+        if hit is not None and hit[0] is e:
+            return hit[1]
+        if isinstance(e, (ir.Depth, ir.CurrentPhase)):
+            out = False
+        elif isinstance(e, (ir.ValueRef, ir.Harmful)):
+            out = True  # values read substance only
+        elif isinstance(e, ir.DefRef):
+            out = self._static(self.spec.defs[e.name].expr)
+        else:
+            out = all(self._static(c) for c in e.children())
+        self._static_memo[id(e)] = (e, out)
+        return out
 
     def _term(self, e: ir.Expr, env: Env):
         if isinstance(e, ir.Const):
@@ -759,12 +800,19 @@ class Encoder:
         return self._tabulate(e, args, env)
 
     def _fold_call(self, e: ir.Call, args):
-        consts = tuple(ir.Const(a if not isinstance(a, bool) else a, x.type) for a, x in zip(args, e.args))
+        """The interpreter's value of ``e`` on constant arguments (memoised)."""
+        key = (e.func, tuple((type(a).__name__, a) for a in args), tuple(x.type for x in e.args))
+        hit = self._folds.get(key, self)
+        if hit is not self:
+            return hit if hit is not None else self.fresh("undefined")
+        consts = tuple(ir.Const(a, x.type) for a, x in zip(args, e.args))
         node = ir.Call(e.func, consts, e.type)
         try:
-            return Fraction(self.interp.evaluate(node, {}, 0, None))
+            value = Fraction(self.interp.compile(node)({}, 0, None))
         except EvaluationError:
-            return self.fresh("undefined")
+            value = None
+        self._folds[key] = value
+        return value if value is not None else self.fresh("undefined")
 
     def _reads(self, e: ir.Expr):
         hit = self._reads_cache.get(id(e))
@@ -790,8 +838,14 @@ class Encoder:
         free = [n for n in names if not _is_const(env.sym.terms[n])]
         fixed_vals = {n: self._const_value(n, env.sym.terms[n]) for n in names if n not in free}
         domains = [self.spec.variables[n].domain.values() for n in free]
-        depths = list(env.depth_values) if sym_depth else [env.depth if isinstance(env.depth, int) else 0]
-        phases = list(self.phases) if sym_phase else [env.phase]
+        if sym_depth:
+            depths = list(env.depth_values)
+        else:
+            depths = [env.depth if (reads_depth and isinstance(env.depth, int)) else 0]
+        if sym_phase:
+            phases = list(self.phases)
+        else:
+            phases = [env.phase if reads_phase else self.default_phase()]
         count = len(depths) * len(phases)
         for d in domains:
             count *= len(d)
@@ -799,7 +853,8 @@ class Encoder:
             raise Unencodable(
                 f"{e.func.value}(...) would need a table of {count:,} entries (limit {TABLE_LIMIT:,})", e.span
             )
-        key = (id(e), tuple(free), tuple(sorted(fixed_vals.items())), tuple(depths), tuple(map(str, phases)))
+        # keyed by the node's value (spans aside), so equal terms in several phases share a table
+        key = (e, tuple(free), tuple(sorted(fixed_vals.items())), tuple(depths), tuple(map(str, phases)))
         table = self._tables.get(key)
         if table is None:
             table = {}
@@ -827,6 +882,15 @@ class Encoder:
         if len(results) == 1 and None not in results and not undefined:
             return next(iter(results))
         arg_terms = [self.z3_real(a) if x.type.kind is ir.Kind.REAL else self.z3_int(a) for a, x in zip(args, e.args)]
+        term_key = (key, tuple(t.get_id() if _is_z3(t) else ("c", t) for t in arg_terms))
+        hit = self._table_terms.get(term_key)
+        if hit is not None:
+            return hit[1]
+        acc = self._lookup(table, arg_terms, e)
+        self._table_terms[term_key] = (arg_terms, acc)  # keep the argument terms alive with their ids
+        return acc
+
+    def _lookup(self, table: dict, arg_terms, e: ir.Call):
         acc = self.fresh("undefined")
         for argv, r in sorted(table.items(), key=lambda kv: kv[0], reverse=True):
             conds = []
@@ -925,9 +989,14 @@ class Encoder:
 
     # -- transitions --------------------------------------------------------------------------
 
-    def transition_probs(self, phase: str, env: Env) -> list[tuple[str, Any, ir.Transition]]:
+    def transition_probs(self, phase: str, env: Env, lazy: dict | None = None) -> list[tuple[str, Any, ir.Transition]]:
         """(target, probability, transition) for each transition of ``phase``; the
-        ``otherwise`` one is 1 minus the others, clamped at 0 like the interpreter."""
+        ``otherwise`` one is 1 minus the others, clamped at 0 like the interpreter. With
+        ``lazy`` (target -> known positivity) and every positivity known, no terms are built
+        (the probabilities are then ``None``)."""
+        if lazy is not None and all(v is not None for v in lazy.values()):
+            p = self.spec.trajectory.phase(phase)
+            return [(t.target, None, t) for t in p.transitions]
         key = ("probs", phase)
         hit = env.cache.get(key)
         if hit is not None:
@@ -955,21 +1024,102 @@ class Encoder:
         return out
 
     def transition_positive(self, phase: str, env: Env) -> dict[str, Any]:
-        """target -> Bool: the step from ``phase`` to ``target`` has positive probability."""
+        """target -> Bool: the step from ``phase`` to ``target`` has positive probability.
+
+        Where the reference interpreter can list the phase's step distribution at every input
+        (the variables the transitions read, times the depths ``env`` stands for) within
+        :data:`POSITIVITY_LIMIT` evaluations, a transition positive at all of them is ``True``
+        and one positive at none is ``False``, with no arithmetic left for the solver; the
+        others are compared with 0 symbolically."""
         key = ("pos", phase)
         hit = env.cache.get(key)
         if hit is not None:
             return hit
         from libet.proofs.text import expr_text
 
+        known = self._positivity(phase, env)
         out = {}
-        for target, x, t in self.transition_probs(phase, env):
-            pos = _gt(x, 0) if _is_const(x) else x > 0
+        for target, x, t in self.transition_probs(phase, env, lazy=known):
+            if known is not None and known.get(target) is not None:
+                pos = known[target]
+            else:
+                pos = _gt(x, 0) if _is_const(x) else x > 0
             text = f"{phase} -> {target} : " + ("otherwise" if t.prob is None else expr_text(t.prob))
-            if pos is not False:
-                pos = self._named(f"transition:{phase}->{target}", "transition", f"{phase} -> {target}", text, t.span, pos)
+            pos = self._named(f"transition:{phase}->{target}", "transition", f"{phase} -> {target}", text, t.span, pos)
             out[target] = pos
         env.cache[key] = out
+        return out
+
+    def _positivity(self, phase: str, env: Env) -> dict | None:
+        """target -> True/False when the interpreter shows the transition positive at every /
+        no input ``env`` stands for; ``None`` entries where it depends on them."""
+        if isinstance(env.depth, int):
+            depths = [env.depth]
+        elif env.depth_values is not None:
+            depths = list(env.depth_values)
+        else:
+            return None
+        per_depth = [self._positivity_at(phase, d) for d in depths]
+        if any(p is None for p in per_depth) or not per_depth:
+            return None
+        out = {}
+        for target in per_depth[0]:
+            flags = [p[target] for p in per_depth]
+            if all(f is True for f in flags):
+                out[target] = True
+            elif all(f is False for f in flags):
+                out[target] = False
+            else:
+                out[target] = None
+        return out
+
+    def _positivity_at(self, phase: str, depth: int) -> dict | None:
+        key = (phase, depth)
+        if key in self._pos_table:
+            return self._pos_table[key]
+        p = self.spec.trajectory.phase(phase)
+        names: set[str] = set()
+        reads_depth = False
+        for t in p.transitions:
+            if t.prob is not None:
+                names |= set(self._reads(t.prob)[0])
+                reads_depth |= self._reads(t.prob)[1]
+        if not reads_depth and depth != 0:
+            out = self._positivity_at(phase, 0)
+            self._pos_table[key] = out
+            return out
+        ordered = [n for n in self.spec.variables if n in names]
+        domains = [self.spec.variables[n].domain.values() for n in ordered]
+        count = 1
+        for dom in domains:
+            count *= len(dom)
+        out: dict | None = None
+        if count <= POSITIVITY_LIMIT:
+            seen: dict[str, set] = {}
+            try:
+                for combo in itertools.product(*domains):
+                    a = dict(zip(ordered, combo))
+                    for target, prob in self._distribution(phase, a, depth):
+                        seen.setdefault(target, set()).add(prob > 0)
+                out = {t: (True if v == {True} else False if v == {False} else None) for t, v in seen.items()}
+            except EvaluationError:
+                out = None
+        self._pos_table[key] = out
+        return out
+
+    def _distribution(self, phase: str, a: dict, depth: int):
+        """The interpreter's probabilities of each transition of ``phase`` (``otherwise`` as one
+        minus the others, clamped at 0, as in :meth:`transition_probs`)."""
+        out, total, rest = [], Fraction(0), None
+        for t in self.spec.trajectory.phase(phase).transitions:
+            if t.prob is None:
+                rest = t.target
+                continue
+            x = Fraction(self.interp.evaluate(t.prob, a, depth, phase))
+            out.append((t.target, x))
+            total += x
+        if rest is not None:
+            out.append((rest, max(1 - total, Fraction(0))))
         return out
 
     def start_depth(self, sym: Sym):

@@ -25,7 +25,7 @@ import attrs
 import z3
 
 from libet.proofs.encode import Encoder, FactInfo, default_value, reads_of_policy
-from libet.proofs.solve import Budget, Query, Rung, minimise
+from libet.proofs.solve import Budget, Query, Rung, minimise_model
 from libet.spec import ir
 
 #: Soft-constraint weights for minimised counterexamples: keeping two copies equal on a
@@ -128,6 +128,10 @@ def _default_softs(enc: Encoder, sym, names) -> list:
     return out
 
 
+def _minimised(q: Query, softs, budget: Budget, rung: Rung):
+    return minimise_model(q, [], softs, budget)
+
+
 def _finish(q: Query, enc: Encoder, ans, on_sat) -> Outcome:
     if ans.status == "unsat":
         labels, _ = q.core()
@@ -181,10 +185,7 @@ def invariance(
         softs += _default_softs(enc, a, [n for n in spec.variables if n in reads])
         softs += _default_softs(enc, b, moved)
         softs += states.softs()
-        model = minimise(q, [], softs, budget) if softs else None
-        minimised = model is not None
-        if model is None:
-            model = q.model()
+        model, minimised = _minimised(q, softs, budget, rung)
         phase, d1, d2 = states.decode(model)
         raw = {
             "first": enc.decode(model, a),
@@ -227,10 +228,7 @@ def state_check(
 
     def on_sat():
         softs = _default_softs(enc, a, [n for n in spec.variables if n in names]) + states.softs()
-        model = minimise(q, [], softs, budget) if softs else None
-        minimised = model is not None
-        if model is None:
-            model = q.model()
+        model, minimised = _minimised(q, softs, budget, rung)
         phase, d, _ = states.decode(model)
         return Outcome("violated", raw={"assignment": enc.decode(model, a), "phase": phase, "depth": d}, minimised=minimised)
 

@@ -26,13 +26,15 @@ from libet.proofs import policy as policy_checks
 from libet.proofs import replay, safety
 from libet.proofs.encode import FactInfo, Unencodable, reads_of_policy
 from libet.proofs.evidence import Fact, ProofSummary
-from libet.proofs.solve import RUNG_SHARE, SMT_INT, Budget, OutOfTime, Rung, ladder
+from libet.proofs.solve import BMC_INCREMENTAL, RUNG_SHARE, SMT_INT, UNBOUNDED_RACE, Budget, OutOfTime, Rung, ladder
 from libet.results import CheckResult, Status
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 
 DEFAULT_TIMEOUT = 30.0
+#: Share of the per-check timeout for the vacuity question "is `safe` true with no veto at all?"
+ALONE_SHARE = 0.25
 
 
 def prove(
@@ -348,13 +350,12 @@ class _Runner:
             while name in self.spec.policies:
                 name += "_"
             spec = attrs.evolve(self.spec, policies={**self.spec.policies, name: ir.Policy(name, ())})
-            budget = Budget(self.timeout, self.rlimit)
-            rung = ladder("bmc" if spec.trajectory.horizon is not None else "unbounded", "any")[0]
+            budget = Budget(self.timeout * ALONE_SHARE, self.rlimit)
             try:
-                if rung.method == "race":
-                    out = safety.unbounded(spec, name, rung, budget, self.params, self.fixed)
+                if spec.trajectory.horizon is None:
+                    out = safety.unbounded(spec, name, UNBOUNDED_RACE, budget, self.params, self.fixed)
                 else:
-                    out = safety.bmc_unrolled(spec, name, rung, budget, self.params, self.fixed, z3.Context())
+                    out = safety.bmc_incremental(spec, name, BMC_INCREMENTAL, budget, self.params, self.fixed, z3.Context(), trace=False)
                 self._alone = {"proved": True, "violated": False}.get(out.status)
             except (Unencodable, OutOfTime, z3.Z3Exception):
                 self._alone = None

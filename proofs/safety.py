@@ -34,10 +34,13 @@ import z3
 
 from libet.proofs.encode import Encoder, Unencodable, reads_of_policy
 from libet.proofs.policy import W_DEFAULT, Outcome, _default_softs
-from libet.proofs.solve import Budget, OutOfTime, Query, Rung, minimise
+from libet.proofs.solve import Budget, OutOfTime, Query, Rung, minimise_model
 from libet.spec import ir
 
 W_SIMPLE = 10  # weight of "the next step stays in the same phase" when simplifying a trace
+#: Incremental BMC adds frames in batches of 1, 2, 4, ... up to this many, asking once per
+#: batch whether any of its frames delivers (then bisecting for the first that does).
+BATCH_MAX = 16
 
 
 def _reads(spec: ir.Spec, policy: str) -> frozenset[str]:
@@ -269,10 +272,7 @@ def bmc_unrolled(
     exact_k = [steps_at_most(k)]
     if k > 0:
         exact_k.append(enc.as_bool(enc._not(steps_at_most(k - 1))))
-    better = minimise(q, exact_k, softs, budget)
-    minimised = better is not None
-    if better is not None:
-        model = better
+    model, minimised = minimise_model(q, exact_k, softs, budget, None, polish=False)
     raw = _trace_from_frames(enc, model, sym, d0, H, ph, end, steps)
     raw["shortest"] = shortest
     return Outcome("violated", raw=raw, minimised=minimised, details={"method": "bmc (one-shot)"})
@@ -349,6 +349,8 @@ class _Incremental:
                 if d >= self.H:
                     return False
             else:
+                if i >= self.H:  # the start depth is at least 0
+                    return False
                 self.q.add(d < self.H)
         if i > 0:
             ph, c = enc.phase_var(f"ph#{i}")
@@ -382,9 +384,11 @@ def bmc_incremental(
     ctx: z3.Context | None = None,
     stop: threading.Event | None = None,
     progress: dict | None = None,
+    trace: bool = True,
 ) -> Outcome:
     """Frame by frame; the first hit is the shortest trace. With ``horizon none`` it runs until
-    the budget ends (or ``stop`` is set) and can only refute or prove by an unreachable frame."""
+    the budget ends (or ``stop`` is set) and can only refute or prove by an unreachable frame.
+    ``trace=False`` skips simplifying the trace (a yes/no question)."""
     inc = _Incremental(spec, policy, rung, budget, params, fixed, ctx)
     enc, q = inc.enc, inc.q
     method = "bmc (incremental)"
@@ -400,44 +404,87 @@ def bmc_incremental(
         q.pop()
         if a.status == "unknown":
             return Outcome("unknown", reason=a.reason, details={"method": method, "bound": 0})
-    i = 0
+    i = 0  # frames 0..i-1 are on the solver and none of them delivers
+    batch = 1
+    goals: dict[int, Any] = {}
+
+    def any_goal(frames: list[int]):
+        lit = z3.Bool(f"goal#{frames[0]}-{frames[-1]}", enc.ctx)
+        q.add(z3.Implies(lit, z3.Or(*[goals[j] for j in frames]) if len(frames) > 1 else goals[frames[0]]))
+        return lit
+
+    def timeout(bound):
+        return Outcome("unknown", reason=f"timeout: no answer within the {budget.seconds:g} s budget", details={"method": method, "bound": bound})
+
     while True:
         if stop is not None and stop.is_set():
             return Outcome("unknown", reason="stopped", details={"method": method, "bound": i})
         if progress is not None:
             progress["bound"] = i
         try:
-            if not inc.add_frame(i):
-                q.sync()
+            frames = []
+            exhausted = False
+            for j in range(i, i + batch):
+                if not inc.add_frame(j):
+                    exhausted = True
+                    break
+                g = z3.Bool(f"goal#{j}", enc.ctx)
+                q.add(z3.Implies(g, enc.as_bool(inc.deliver_goal(j))))
+                goals[j] = g
+                frames.append(j)
+            if not frames:
                 a = q.check()
-                labels, _ = q.core() if a.status == "unsat" else (set(), [])
+                labels = q.core()[0] if a.status == "unsat" else set()
                 return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"method": method, "bound": i})
-            goal = inc.deliver_goal(i)
-            g = z3.Bool(f"goal#{i}", enc.ctx)
-            q.add(z3.Implies(g, enc.as_bool(goal)))
-            a = q.check(g)
+            lit = any_goal(frames)
+            a = q.check(lit)
         except OutOfTime:
-            return Outcome("unknown", reason=f"timeout: no answer within the {budget.seconds:g} s budget", details={"method": method, "bound": i})
-        if a.status == "sat":
-            model = q.model()
-            softs = []
-            for j in range(1, i + 1):
-                prev, cur = inc.ph[j - 1], inc.ph[j]
-                softs.append((enc.as_bool(inc.steps.is_phase(cur, prev)) if isinstance(prev, str) else cur == prev, W_SIMPLE))
-            softs += _default_softs(enc, inc.sym, [n for n in spec.variables if n in inc.names])
-            better = minimise(q, [g], softs, budget)
-            if better is not None:
-                model = better
-            raw = inc.trace(model, i)
-            raw["shortest"] = True
-            return Outcome("violated", raw=raw, minimised=better is not None, details={"method": method, "bound": i + 1})
+            return timeout(i)
         if a.status == "unknown":
             return Outcome("unknown", reason=a.reason, details={"method": method, "bound": i})
-        labels, others = q.core()
-        if not any(o.eq(g) for o in others):
-            # no path reaches frame i at all: nothing longer exists either
-            return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"method": method, "bound": i})
-        i += 1
+        if a.status == "unsat":
+            labels, others = q.core()
+            i = frames[-1] + 1
+            if exhausted or not any(o.eq(lit) for o in others):
+                # no later frame exists, or no path reaches these frames at all: nothing
+                # longer exists either
+                return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"method": method, "bound": i})
+            batch = min(batch * 2, BATCH_MAX)
+            continue
+        # some frame of the batch delivers; every earlier frame does not: bisect for the first
+        lo, hi = 0, len(frames) - 1
+        model = q.model()
+        try:
+            while lo < hi:
+                mid = (lo + hi) // 2
+                a = q.check(any_goal(frames[lo : mid + 1]))
+                if a.status == "sat":
+                    hi = mid
+                    model = q.model()
+                elif a.status == "unsat":
+                    lo = mid + 1
+                else:
+                    return Outcome("unknown", reason=a.reason, details={"method": method, "bound": i})
+            first = frames[lo]
+            if first != frames[-1] or a.status != "sat":
+                a = q.check(goals[first])
+                if a.status != "sat":
+                    return Outcome("unknown", reason=a.reason or "lost the model", details={"method": method, "bound": i})
+                model = q.model()
+        except OutOfTime:
+            return timeout(i)
+        g = goals[first]
+        if not trace:
+            return Outcome("violated", raw=inc.trace(model, first), minimised=False, details={"method": method, "bound": first + 1})
+        softs = []
+        for j in range(1, first + 1):
+            prev, cur = inc.ph[j - 1], inc.ph[j]
+            softs.append((enc.as_bool(inc.steps.is_phase(cur, prev)) if isinstance(prev, str) else cur == prev, W_SIMPLE))
+        softs += _default_softs(enc, inc.sym, [n for n in spec.variables if n in inc.names])
+        model, minimised = minimise_model(q, [g], softs, budget, model, polish=False)
+        raw = inc.trace(model, first)
+        raw["shortest"] = True
+        return Outcome("violated", raw=raw, minimised=minimised, details={"method": method, "bound": first + 1})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -297,8 +297,8 @@ class ProofSummary:
             lines += [f"    {_fact_line(f)}" for f in others]
         if shared:
             lines.append("  relied on both copies sharing: " + ", ".join(f.name for f in shared))
-        if not self.used and self.method != "syntax":
-            lines.append("  used: no spec fact (the property holds for any value of the named facts)")
+        if not self.used and self.invariant is None:
+            lines.append("  used: no named spec fact (it holds whatever the values, rules and transitions say)")
         unused = [f for f in self.unused if f.kind != "shared"]
         if unused:
             lines.append("  not needed: " + "; ".join(f"{f.kind} {f.name}" for f in unused))

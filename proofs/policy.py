@@ -118,13 +118,13 @@ class _States:
         return out
 
 
-def _default_softs(enc: Encoder, sym, names) -> list:
+def _default_softs(enc: Encoder, sym, names, weight: int = W_DEFAULT) -> list:
     out = []
     for n in names:
         t = sym.terms[n]
         if isinstance(t, (bool, int, str)):
             continue
-        out.append((enc.equal_value(enc.spec.variables[n], t, default_value(enc.spec.variables[n])), W_DEFAULT))
+        out.append((enc.equal_value(enc.spec.variables[n], t, default_value(enc.spec.variables[n])), weight))
     return out
 
 
@@ -182,7 +182,10 @@ def invariance(
             softs.append((enc.equal(a.terms[n], b.terms[n]), W_SAME))
         if prop.depth and not isinstance(states.depth, int):
             softs.append((enc.equal(states.depth, states.depth2), W_SAME))
-        softs += _default_softs(enc, a, [n for n in spec.variables if n in reads])
+            # if the veto changes with depth it changes between some two adjacent depths
+            softs.append((enc.z3_int(states.depth2) == enc.z3_int(states.depth) + 1, W_DEFAULT))
+        # the first copy leans to the neutral values, so the difference reads "none → fiction"
+        softs += _default_softs(enc, a, [n for n in spec.variables if n in reads], weight=2 * W_DEFAULT)
         softs += _default_softs(enc, b, moved)
         softs += states.softs()
         model, minimised = _minimised(q, softs, budget, rung)

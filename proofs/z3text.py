@@ -47,6 +47,11 @@ def _t(f, names, level) -> str:
         return f"({s})" if level > 1 else s
     if z3.is_not(f):
         inner = f.children()[0]
+        members = _enum_members(inner, names)
+        if members is not None:
+            name, idx, all_members = members
+            rest = [i for i in range(len(all_members)) if i not in idx]
+            return _set_text(name, all_members, rest)
         if z3.is_eq(inner):
             return _t(inner, names, 3).replace(" == ", " != ", 1)
         return "not " + _t(inner, names, 3)
@@ -54,28 +59,45 @@ def _t(f, names, level) -> str:
         a, b = f.children()
         return f"({_t(a, names, 1)} implies {_t(b, names, 1)})"
     if z3.is_app(f) and f.decl().kind() in _OPS and f.num_args() == 2:
+        members = _enum_members(f, names)
+        if members is not None:
+            name, idx, all_members = members
+            return _set_text(name, all_members, idx)
         op = _OPS[f.decl().kind()]
         a, b = f.children()
         if _num(a) is not None and _num(b) is None:
             a, b, op = b, a, _FLIP[op]
-        key = str(a)
-        if key in names and names[key][1] is not None and _num(b) is not None:
-            name, members = names[key]
-            k = _num(b)
-            idx = {
-                "==": [i for i in range(len(members)) if i == k],
-                "<=": [i for i in range(len(members)) if i <= k],
-                "<": [i for i in range(len(members)) if i < k],
-                ">=": [i for i in range(len(members)) if i >= k],
-                ">": [i for i in range(len(members)) if i > k],
-            }[op]
-            if len(idx) == 1:
-                return f"{name} == {members[idx[0]]}"
-            return f"{name} in {{{', '.join(members[i] for i in idx)}}}"
         return f"{_term(a, names)} {op} {_term(b, names)}"
     if z3.is_const(f) and str(f) in names:
         return names[str(f)][0]
     return _term(f, names)
+
+
+def _enum_members(f, names):
+    """(name, indices, members) when ``f`` compares an enum (or phase) index with a number."""
+    if not (z3.is_app(f) and f.decl().kind() in _OPS and f.num_args() == 2):
+        return None
+    op = _OPS[f.decl().kind()]
+    a, b = f.children()
+    if _num(a) is not None and _num(b) is None:
+        a, b, op = b, a, _FLIP[op]
+    key = str(a)
+    if key not in names or names[key][1] is None or _num(b) is None:
+        return None
+    name, members = names[key]
+    k = _num(b)
+    test = {"==": k.__eq__, "<=": k.__ge__, "<": k.__gt__, ">=": k.__le__, ">": k.__lt__}[op]
+    return name, [i for i in range(len(members)) if test(i)], members
+
+
+def _set_text(name: str, members, idx) -> str:
+    if not idx:
+        return "false"
+    if len(idx) == len(members):
+        return "true"
+    if len(idx) == 1:
+        return f"{name} == {members[idx[0]]}"
+    return f"{name} in {{{', '.join(members[i] for i in idx)}}}"
 
 
 def _term(t, names) -> str:

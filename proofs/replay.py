@@ -173,14 +173,17 @@ def trace(interp: Interpreter, policy: str, raw: dict, shown=(), minimised=True)
             target = phases[i + 1]
             if H is not None and d + 1 >= H:
                 raise InternalError("safety counterexample not confirmed: the path runs past the horizon")
-        elif end == "deliver":
-            target = ir.DELIVER
-        elif end == "horizon":
-            if H is None or d + 1 != H:
-                raise InternalError(f"safety counterexample not confirmed: depth {d + 1} is not the horizon")
-            target = raw.get("last_target")
+        elif dist.get(ir.DELIVER, 0) > 0:
+            target, end = ir.DELIVER, "deliver"
+        elif H is not None and d + 1 == H:
+            # reaching the horizon delivers: any phase step with positive probability will do
+            steps_ok = [t for t, p in dist.items() if t not in ir.EXITS and p > 0]
+            target = q if q in steps_ok else (steps_ok[0] if steps_ok else None)
+            end = "horizon"
+            if target is None:
+                raise InternalError(f"safety counterexample not confirmed: no step from {q} at depth {d} delivers")
         else:
-            raise InternalError(f"unknown trace end {end!r}")
+            raise InternalError(f"safety counterexample not confirmed: no step from {q} at depth {d} delivers")
         p = Fraction(dist.get(target, 0))
         if p <= 0:
             raise InternalError(

@@ -289,17 +289,10 @@ def _trace_from_frames(enc, model, sym, d0, H, ph, end, steps) -> dict:
 
 
 def _ending(enc, model, a, phases, start, H, steps) -> dict:
-    last_q, last_d = phases[-1], start + len(phases) - 1
-    pos = steps.pos(last_q, last_d)
-    dl = pos.get(ir.DELIVER, False)
-    if dl is True or (dl is not False and z3.is_true(model.eval(dl, model_completion=True))):
-        return {"assignment": a, "phases": phases, "end": "deliver"}
-    for t, p in pos.items():
-        if t in ir.EXITS:
-            continue
-        if p is True or (p is not False and z3.is_true(model.eval(p, model_completion=True))):
-            return {"assignment": a, "phases": phases, "end": "horizon", "last_target": t}
-    return {"assignment": a, "phases": phases, "end": "deliver"}  # the replay will object
+    """The raw trace. How its last step delivers (a ``-> deliver`` step, or a phase step that
+    reaches the horizon) is read off by the replay from the interpreter, not from the model:
+    terms for that state may never have been asserted."""
+    return {"assignment": a, "phases": phases, "end": "deliver"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,7 +314,7 @@ class _Incremental:
         self.steps = _Steps(enc, policy, self.sym, self.H)
         self.d0 = _start(enc, self.sym, self.H, q)
         self.ph: list = [traj.start_phase]
-        self.depth: list = []
+        self.on: list = []
         self.budget = budget
         self.spec = spec
 
@@ -341,9 +334,12 @@ class _Incremental:
         return (self.d0 == self.H) if not isinstance(self.d0, int) else self.d0 == self.H
 
     def add_frame(self, i: int) -> bool:
-        """Assert that frame i exists on the path; False when no frame i can exist."""
+        """Add frame i: a path may reach it (literal ``on#i``) only through frame i - 1 and a
+        possible step. False when no frame i can exist (the horizon). Frames are optional, so
+        frames added past the one a goal asks about do not constrain that goal."""
         enc = self.enc
         d = self.depth_at(i)
+        within = True
         if self.H is not None:
             if isinstance(d, int):
                 if d >= self.H:
@@ -351,18 +347,23 @@ class _Incremental:
             else:
                 if i >= self.H:  # the start depth is at least 0
                     return False
-                self.q.add(d < self.H)
-        if i > 0:
-            ph, c = enc.phase_var(f"ph#{i}")
-            self.q.add(c)
-            prev_d = self.depth_at(i - 1)
-            m = self.steps.move_sym(self.ph[i - 1], prev_d, ph, self.depth_values(i - 1))
-            self.q.add(m)
-            self.ph.append(ph)
+                within = d < self.H
+        if i == 0:
+            self.q.add(within)  # the start is a state (a start at the horizon was asked first)
+            self.on.append(True)
+            return True
+        ph, c = enc.phase_var(f"ph#{i}")
+        self.q.add(c)
+        prev_d = self.depth_at(i - 1)
+        m = self.steps.move_sym(self.ph[i - 1], prev_d, ph, self.depth_values(i - 1))
+        on = z3.Bool(f"on#{i}", enc.ctx)
+        self.q.add(z3.Implies(on, enc.as_bool(enc._and([self.on[i - 1], within, m]))))
+        self.ph.append(ph)
+        self.on.append(on)
         return True
 
     def deliver_goal(self, i: int):
-        return self.steps.deliver_sym(self.ph[i], self.depth_at(i), self.depth_values(i))
+        return self.enc._and([self.on[i], self.steps.deliver_sym(self.ph[i], self.depth_at(i), self.depth_values(i))])
 
     def trace(self, model, i: int | None) -> dict:
         enc = self.enc
@@ -446,8 +447,15 @@ def bmc_incremental(
             labels, others = q.core()
             i = frames[-1] + 1
             if exhausted or not any(o.eq(lit) for o in others):
-                # no later frame exists, or no path reaches these frames at all: nothing
-                # longer exists either
+                # no later frame exists, or the start itself is impossible
+                return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"method": method, "bound": i})
+            try:
+                reach = q.check(inc.on[frames[-1]]) if frames[-1] > 0 else None
+            except OutOfTime:
+                return timeout(i)
+            if reach is not None and reach.status == "unsat":
+                # no path reaches the last frame: no longer path exists either
+                labels, _ = q.core()
                 return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"method": method, "bound": i})
             batch = min(batch * 2, BATCH_MAX)
             continue

@@ -34,7 +34,11 @@ from libet.spec.interpreter import Interpreter
 
 DEFAULT_TIMEOUT = 30.0
 #: Share of the per-check timeout for the vacuity question "is `safe` true with no veto at all?"
+#: (asked once per run, after a `safe` check is proved, with what is left of that check's time)
 ALONE_SHARE = 0.25
+#: Share of the first check's timeout for the vacuity questions about its policy (never fires,
+#: always fires, no harmful or no benign assignment), asked once per policy.
+VACUITY_SHARE = 0.1
 
 
 def prove(
@@ -180,7 +184,9 @@ class _Runner:
 
     def run(self, check: ir.Check) -> CheckResult:
         t0 = time.monotonic()
-        budget = Budget(self.timeout, self.rlimit)
+        whole = Budget(self.timeout, self.rlimit, start=t0)
+        self.vacuity(check.policy, whole)  # once per policy, within a share of this budget
+        budget = Budget(whole.remaining(), self.rlimit)
         kind = _kind(check.prop)
         rungs = self._ladder(check, kind)
         tried = []
@@ -216,7 +222,7 @@ class _Runner:
         method = outcome.details.get("method")
         if kind == "safe" and method:
             engine = "z3 " + method.split(" (")[0] if method != "bmc (one-shot)" else "z3 bmc"
-        warnings = self._warnings(check, kind, outcome.status)
+        warnings = self._warnings(check, kind, outcome.status, whole)
         seconds = time.monotonic() - t0
         if outcome.status == "violated":
             cex = self._replay(check, kind, outcome)
@@ -225,6 +231,10 @@ class _Runner:
             proof = self._summary(check, kind, outcome)
             return CheckResult(check.policy, check.name, Status.PROVED, seconds, engine, proof=proof, warnings=warnings, details=details)
         reason = outcome.reason or "unknown"
+        if reason.startswith("timeout"):
+            reason = f"timeout: no answer within the {self.timeout:g} s budget"
+        if len(tried) > 1:
+            reason += " (configurations tried: " + ", ".join(t["config"] for t in tried) + ")"
         if "bound" in outcome.details and kind == "safe":
             reason += f" (bounded search reached {outcome.details['bound']} step(s) without a counterexample)"
         return CheckResult(check.policy, check.name, Status.UNKNOWN, seconds, engine, reason=reason, warnings=warnings, details=details)
@@ -332,17 +342,18 @@ class _Runner:
 
     # -- vacuity --------------------------------------------------------------------------------
 
-    def vacuity(self, policy: str) -> policy_checks.Vacuity:
+    def vacuity(self, policy: str, budget: Budget | None = None) -> policy_checks.Vacuity:
         hit = self._vacuity.get(policy)
         if hit is None:
+            share = (budget or Budget(self.timeout, self.rlimit)).slice(VACUITY_SHARE)
             try:
-                hit = policy_checks.vacuity(self.spec, policy, SMT_INT, Budget(self.timeout, self.rlimit), self.params, self.fixed, z3.Context())
+                hit = policy_checks.vacuity(self.spec, policy, SMT_INT, share, self.params, self.fixed, z3.Context())
             except (Unencodable, OutOfTime, z3.Z3Exception):
                 hit = policy_checks.Vacuity(None, None, None, None)
             self._vacuity[policy] = hit
         return hit
 
-    def generator_alone_safe(self) -> bool | None:
+    def generator_alone_safe(self, budget: Budget) -> bool | None:
         """Whether ``safe`` holds even for a policy with no rules (the generator never delivers
         a harmful assignment on its own)."""
         if self._alone == "unset":
@@ -350,7 +361,7 @@ class _Runner:
             while name in self.spec.policies:
                 name += "_"
             spec = attrs.evolve(self.spec, policies={**self.spec.policies, name: ir.Policy(name, ())})
-            budget = Budget(self.timeout * ALONE_SHARE, self.rlimit)
+            budget = Budget(min(budget.remaining(), self.timeout * ALONE_SHARE), self.rlimit)
             try:
                 if spec.trajectory.horizon is None:
                     out = safety.unbounded(spec, name, UNBOUNDED_RACE, budget, self.params, self.fixed)
@@ -361,7 +372,7 @@ class _Runner:
                 self._alone = None
         return self._alone
 
-    def _warnings(self, check: ir.Check, kind: str, status: str) -> tuple[str, ...]:
+    def _warnings(self, check: ir.Check, kind: str, status: str, budget: Budget) -> tuple[str, ...]:
         p = check.policy
         vac = self.vacuity(p)
         out = []
@@ -374,7 +385,7 @@ class _Runner:
         if kind == "no over-refusal" and vac.benign_exists is False:
             out.append("every assignment is harmful, so `no over-refusal` holds vacuously")
         if kind == "safe" and status == "proved" and vac.harmful_exists is not False:
-            if self.generator_alone_safe() is True:
+            if self.generator_alone_safe(budget) is True:
                 out.append("`safe` holds even with no veto: the generator alone never delivers a harmful assignment")
         return tuple(out)
 

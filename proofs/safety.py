@@ -41,6 +41,9 @@ W_SIMPLE = 10  # weight of "the next step stays in the same phase" when simplify
 #: Incremental BMC adds frames in batches of 1, 2, 4, ... up to this many, asking once per
 #: batch whether any of its frames delivers (then bisecting for the first that does).
 BATCH_MAX = 16
+#: With ``horizon none`` and a term no prover can encode (``exp`` of the unbounded depth), the
+#: BMC may still find a counterexample: it gets this share of the timeout before UNKNOWN.
+UNENCODABLE_SEARCH_SHARE = 0.2
 
 
 def _reads(spec: ir.Spec, policy: str) -> frozenset[str]:
@@ -717,9 +720,14 @@ def unbounded(
     unknowns: list[tuple[str, Outcome]] = []
     winner: Outcome | None = None
     spacer_sat = False
+    unencodable: Outcome | None = None
+    deadline = time.monotonic() + budget.remaining()
     while pending:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            break
         try:
-            name, out = results.get(timeout=max(0.05, budget.remaining() + 1.0))
+            name, out = results.get(timeout=wait + 0.05)
         except queue.Empty:
             break
         pending -= 1
@@ -736,8 +744,12 @@ def unbounded(
             break
         unknowns.append((name, out))
         if out.details.get("unencodable"):
-            winner = out
-            break
+            unencodable = out
+            if name == "bmc" or {n for n, o in unknowns if o.details.get("unencodable")} >= {"k-induction", "spacer"}:
+                # nothing can prove it; the BMC may still refute it, within a share of the time
+                deadline = min(deadline, time.monotonic() + budget.seconds * UNENCODABLE_SEARCH_SHARE)
+                if name == "bmc":
+                    break
     stop.set()
     for c in contexts.values():
         try:
@@ -748,8 +760,14 @@ def unbounded(
         t.join(timeout=5.0)
     if winner is not None:
         return winner
-    reasons = "; ".join(f"{n}: {o.reason}" for n, o in unknowns if o.reason != "stopped")
     bound = base.get("bound", -1)
+    if unencodable is not None:
+        return Outcome(
+            "unknown",
+            reason=f"{unencodable.reason}; bounded search found no counterexample",
+            details={"method": "k-induction, spacer, bmc", "bound": max(bound, 0)},
+        )
+    reasons = "; ".join(f"{n}: {o.reason}" for n, o in unknowns if o.reason != "stopped")
     note = " Spacer found a path to delivery, but no trace was extracted in time." if spacer_sat else ""
     return Outcome(
         "unknown",

@@ -118,12 +118,15 @@ class Answer:
 
 
 def unknown_reason(text: str, budget: Budget) -> str:
-    """A short, honest reason for a Z3 ``unknown``."""
+    """A short, honest reason for a Z3 ``unknown``. Z3 reports an exhausted resource limit as
+    "canceled" in some places, so a stop before the time is up, with a limit set, is that."""
     t = (text or "").lower()
-    if "timeout" in t or "canceled" in t or "cancelled" in t:
-        return f"timeout: no answer within the {budget.seconds:g} s budget"
     if "resource" in t or "rlimit" in t:
         return f"resource limit: Z3's rlimit of {budget.rlimit} was reached"
+    if "timeout" in t or "canceled" in t or "cancelled" in t:
+        if budget.rlimit and budget.remaining() > 0.01:
+            return f"resource limit: Z3's rlimit of {budget.rlimit} was reached"
+        return f"timeout: no answer within the {budget.seconds:g} s budget"
     if "nonlinear" in t or "non-linear" in t or "incomplete" in t:
         return f"non-linear arithmetic Z3 could not decide ({text})"
     return f"Z3 answered unknown ({text or 'no reason given'})"

@@ -247,3 +247,95 @@ def long_horizon_specs(draw, lo: int = 257, hi: int = 1200):
     text = draw(specs(max_horizon=8, with_checks=False))
     horizon = draw(st.integers(lo, hi))
     return re.sub(r"horizon \d+", f"horizon {horizon}", text, count=1)
+
+
+# ---- proofs additions (owned by proofs/; tests/test_proofs_*.py) -------------------------------
+
+
+@st.composite
+def arithmetic_policy_specs(draw, max_horizon: int = 6, unbounded: bool = False):
+    """A spec from :func:`specs` plus a policy ``xpol`` whose rules do arithmetic and whose
+    strengths vary, and a check block for it.
+
+    What this adds for the Z3 checker: weighted sums of int variables against a threshold (real
+    arithmetic), products of int variables (non-linear), ``min``/``max``/``abs``, ``if``
+    terms, and strengths that depend on depth, on a variable, on a param, or on ``exp`` of the
+    depth, so the veto probability is a product of non-constant factors. Every strength stays in
+    [0, 1] at every state by construction.
+    """
+    import libet
+
+    text = draw(specs(max_horizon=max_horizon, unbounded=unbounded, with_checks=False))
+    spec = libet.loads(text).ir
+    ints = [(n, v.domain.lo, v.domain.hi) for n, v in spec.variables.items() if hasattr(v.domain, "lo")]
+    enums = [(n, v.domain.members) for n, v in spec.variables.items() if hasattr(v.domain, "members")]
+    bools = [n for n, v in spec.variables.items() if not hasattr(v.domain, "lo") and not hasattr(v.domain, "members")]
+    params = list(spec.params)
+
+    def condition():
+        kinds = ["depth", "harm"]
+        if ints:
+            kinds += ["sum", "sum", "product", "minmax"]
+        if enums:
+            kinds.append("enum")
+        if bools:
+            kinds.append("bool")
+        kind = draw(st.sampled_from(kinds))
+        if kind == "sum":
+            terms = draw(st.lists(st.sampled_from(ints), min_size=1, max_size=3, unique=True))
+            ws = [draw(st.sampled_from(["0.5", "0.25", "1", "1.5", "-0.75"])) for _ in terms]
+            expr = " + ".join(f"{w} * {n}" for w, (n, _, _) in zip(ws, terms))
+            t = draw(st.sampled_from(["-1", "0", "0.5", "1", "2.25"]))
+            return f"{expr} {draw(st.sampled_from(['>=', '<', '>']))} {t}"
+        if kind == "product":
+            (a, _, _), (b, _, _) = draw(st.sampled_from(ints)), draw(st.sampled_from(ints))
+            return f"{a} * {b} {draw(st.sampled_from(['>=', '<', '==']))} {draw(st.integers(-2, 4))}"
+        if kind == "minmax":
+            (a, _, _), (b, _, _) = draw(st.sampled_from(ints)), draw(st.sampled_from(ints))
+            f = draw(st.sampled_from(["min", "max"]))
+            return f"{f}({a}, {b}) + abs({a} - 1) >= {draw(st.integers(-1, 3))}"
+        if kind == "enum":
+            n, members = draw(st.sampled_from(enums))
+            return f"{n} == {draw(st.sampled_from(members))}"
+        if kind == "bool":
+            return draw(st.sampled_from(bools))
+        if kind == "depth":
+            return f"depth {draw(st.sampled_from(['<', '>=']))} {draw(st.integers(0, 5))}"
+        return "harmful" if spec.values else "true"
+
+    def strength():
+        kinds = ["const", "depth_ite", "exp"]
+        if ints:
+            kinds.append("scaled")
+        if params:
+            kinds.append("param")
+        kind = draw(st.sampled_from(kinds))
+        if kind == "const":
+            return draw(st.sampled_from(["1", "0.5", "0.3", "0"]))
+        if kind == "depth_ite":
+            a, b = draw(st.sampled_from(["0", "0.5", "1"])), draw(st.sampled_from(["0.25", "0.75", "1"]))
+            return f"if depth < {draw(st.integers(0, 4))} then {a} else {b}"
+        if kind == "exp":
+            return "1 - exp(-0.5 * (depth + 1))"
+        if kind == "param":
+            return draw(st.sampled_from(params))
+        n, lo, hi = draw(st.sampled_from(ints))
+        return f"({n} - ({lo})) / {hi - lo + 1}"
+
+    lines = [text.rstrip("\n"), "policy xpol {"]
+    for _ in range(draw(st.integers(1, 3))):
+        c = condition()
+        if draw(st.booleans()):
+            c = f"({c}) and {condition()}"
+        lines.append(f"  veto when {c} with strength {strength()}")
+    lines.append("}")
+    under = draw(
+        st.lists(
+            st.sampled_from(list(spec.variables) + ["depth"] + sorted({v.cls.value for v in spec.variables.values()})),
+            min_size=1,
+            max_size=2,
+            unique=True,
+        )
+    )
+    lines += ["check xpol {", f"  invariant under {', '.join(under)}", "  complete", "  no over-refusal", "  safe", "}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,110 @@
+"""UNKNOWN is honest: a check that runs out of time or resources, or has no exact encoding, ends
+UNKNOWN with its reason, never PROVED (and never a wrong VIOLATED)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import libet
+from libet.proofs import prove
+from libet.results import Status
+
+
+def _threshold_spec(n: int = 120, size: int = 256) -> str:
+    xs = "\n".join(f"  x{i}: 0..{size - 1}" for i in range(n))
+    total = " + ".join(f"{0.01 + (i * 37 % 97) / 100:.2f} * x{i}" for i in range(n))
+    return f"""spec "threshold"
+substance {{ uplift: 0..3 }}
+framing {{
+{xs}
+}}
+value ok = uplift < 2
+trajectory {{ horizon 4  start p  phase p {{ -> p : 0.5  -> deliver : otherwise }} }}
+policy framed {{ veto when violates ok and {total} >= 9000 }}
+check framed {{ invariant under framing  complete  no over-refusal  safe }}
+"""
+
+
+def test_a_tiny_timeout_is_unknown_with_the_reason():
+    spec = libet.loads(_threshold_spec(), "threshold.libet").ir
+    t0 = time.monotonic()
+    results = prove(spec, timeout=0.001)
+    assert time.monotonic() - t0 < 10
+    assert [r.status for r in results] == [Status.UNKNOWN] * 4
+    for r in results:
+        assert r.reason.startswith("timeout: no answer within the 0.001 s budget"), r.reason
+        assert r.proof is None and r.counterexample is None
+
+
+def test_a_tiny_resource_limit_is_unknown_with_the_reason():
+    spec = libet.loads(_threshold_spec(), "threshold.libet").ir
+    results = prove(spec, timeout=60, rlimit=1, checks=["invariant under framing"])
+    assert [r.status for r in results] == [Status.UNKNOWN]
+    assert results[0].reason.startswith("resource limit: Z3's rlimit of 1 was reached"), results[0].reason
+
+
+FACTORING = """spec "factoring"
+substance { s: bool }
+framing { a: 2..999999  b: 2..999999 }
+value ok = not s
+trajectory { horizon 2  start p  phase p { -> deliver : 1 } }
+policy lock { veto when a * b == 1022117 }
+check lock { invariant under framing }
+"""
+
+
+def test_a_hard_non_linear_query_is_unknown_or_right_never_proved():
+    # invariance fails iff a * b == 1022117 = 1009 * 1013 has a solution: factoring, which
+    # Z3's non-linear integer arithmetic does not do in half a second on this machine
+    spec = libet.loads(FACTORING, "factoring.libet").ir
+    t0 = time.monotonic()
+    (r,) = prove(spec, timeout=0.5)
+    assert time.monotonic() - t0 < 3
+    assert r.status is not Status.PROVED
+    if r.status is Status.UNKNOWN:
+        assert r.reason.startswith("timeout: no answer within the 0.5 s budget"), r.reason
+    else:
+        cex = r.counterexample
+        products = {cex.first["a"] * cex.first["b"], cex.second["a"] * cex.second["b"]}
+        assert 1022117 in products
+
+
+UNBOUNDED_EXP = """spec "exp over an unbounded depth"
+substance { s: 0..2 }
+value ok = s < 2
+trajectory {
+  horizon none
+  start think
+  phase think { -> think : 0.5  -> answer : 0.25  -> stop : otherwise }
+  phase answer { -> deliver : 0.5  -> stop : otherwise }
+}
+# in `answer` the strength is 1 at every depth, but only an exact reading of exp over every depth
+# shows it; `think` loops for ever, so no bounded search ends either
+policy ramp { veto when violates ok and phase == answer with strength max(1 - exp(-depth), if depth >= 0 then 1 else 0) }
+policy steady { veto when violates ok and phase == answer }
+check ramp, steady { invariant under depth  safe }
+"""
+
+
+def test_a_non_polynomial_term_over_an_unbounded_depth_is_unknown_with_its_location():
+    spec = libet.loads(UNBOUNDED_EXP, "unbounded.libet").ir
+    results = {(r.policy, r.check): r for r in prove(spec, timeout=5)}
+    inv = results[("ramp", "invariant under depth")]
+    assert inv.status is Status.UNKNOWN
+    assert "depends on depth, which is unbounded" in inv.reason
+    assert "unbounded.libet:12:" in inv.reason  # the line of the exp term
+    safe = results[("ramp", "safe")]
+    assert safe.status is Status.UNKNOWN  # true (the veto is certain everywhere), but not provable here
+    assert "unbounded" in safe.reason and "no counterexample" in safe.reason
+    # the same shape without exp is decided
+    assert results[("steady", "invariant under depth")].status is Status.PROVED
+    assert results[("steady", "safe")].status is Status.PROVED
+
+
+@pytest.mark.parametrize("timeout", [0.2, 1.0])
+def test_a_check_stays_within_its_timeout(timeout):
+    spec = libet.loads(FACTORING, "factoring.libet").ir
+    (r,) = prove(spec, timeout=timeout)
+    assert r.seconds <= timeout + 0.5

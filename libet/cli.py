@@ -20,9 +20,32 @@ from libet.spec.diagnostics import render_all
 from libet.spec.loader import load_path
 
 
+#: The engines' commands, imported only when used, so that `libet check` and `libet fmt` start
+#: without loading Z3, numpy or matplotlib. Each engine registers its commands here.
+LAZY_COMMANDS = {
+    "prove": "libet.proofs.cli:prove",
+    "simulate": "libet.simulator.cli:simulate",
+    "export": "libet.simulator.cli:export",
+    "graph": "libet.simulator.cli:graph",
+    "run": "libet.simulator.cli:run",
+}
+
+
 class _Group(click.Group):
-    """Click's usage errors exit with 2 already; this also turns unexpected internal errors into
-    a short report that asks for a bug report instead of a bare traceback."""
+    """Loads the engines' commands lazily (LAZY_COMMANDS). Click's usage errors exit with 2
+    already; this also turns unexpected internal errors into a short report that asks for a bug
+    report instead of a bare traceback."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:
@@ -168,9 +191,3 @@ def fmt(files, check_only, diff):
             click.echo(f"{path}: reformatted")
     sys.exit(status)
 
-
-# The engines register their commands here (one line each).
-from libet.proofs.cli import prove as _prove; main.add_command(_prove)  # noqa: E402,E702
-from libet.simulator.cli import export as _export, graph as _graph, run as _run, simulate as _simulate  # noqa: E402
-for _c in (_simulate, _export, _graph, _run):  # noqa: E305
-    main.add_command(_c)

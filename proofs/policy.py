@@ -186,7 +186,12 @@ def invariance(
             softs.append((enc.z3_int(states.depth2) == enc.z3_int(states.depth) + 1, W_DEFAULT))
         # the first copy leans to the neutral values, so the difference reads "none → fiction"
         softs += _default_softs(enc, a, [n for n in spec.variables if n in reads], weight=2 * W_DEFAULT)
-        softs += _default_softs(enc, b, moved)
+        # and a moved number moves by one step when one step is enough
+        for n in moved:
+            if isinstance(spec.variables[n].domain, ir.IntDomain):
+                x, y = enc.z3_int(a.terms[n]), enc.z3_int(b.terms[n])
+                if not (isinstance(x, int) or isinstance(y, int)):
+                    softs.append((z3.Or(y == x, y == x + 1, y == x - 1), W_DEFAULT))
         softs += states.softs()
         model, minimised = _minimised(q, softs, budget, rung)
         phase, d1, d2 = states.decode(model)

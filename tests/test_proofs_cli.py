@@ -1,0 +1,202 @@
+"""`libet prove`: the table, evidence, JSON, DOT/SVG traces, exit codes 0/1/2/3, and bad input
+that exits with 2 and a message, never a traceback; and `Specification.prove`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import libet
+from libet.cli import main
+from libet.errors import UsageError
+from libet.results import Status
+
+PREFILL = "examples/prefill.libet"
+
+
+def invoke(*args):
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert "Traceback" not in r.output
+    return r
+
+
+def write(tmp_path, text: str, name: str = "spec.libet") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_table_with_counterexamples_and_proofs_exit_1():
+    r = invoke("prove", PREFILL)
+    assert r.exit_code == 1, r.output
+    lines = r.output.splitlines()
+    assert lines[0].split() == ["policy", "check", "result", "time"]
+    rows = {tuple(line.split()[:2]) + (line.split()[-3],) for line in lines[2:14]}
+    assert ("shallow", "safe", "VIOLATED") in rows and ("deep", "safe", "PROVED") in rows
+    assert "\nCounterexamples\n" in r.output and "\nProofs\n" in r.output
+    assert "only the depth differs: 4 → 5" in r.output
+    assert "reaching the horizon 64 delivers" in r.output
+
+
+def test_all_proved_exit_0_and_selection_by_policy_and_check():
+    r = invoke("prove", PREFILL, "--policy", "deep")
+    assert r.exit_code == 0, r.output
+    assert "shallow" not in r.output
+    r = invoke("prove", PREFILL, "--check", "invariant under depth", "--check", "safe", "--json")
+    data = json.loads(r.output)
+    assert [(d["policy"], d["check"]) for d in data] == [
+        ("shallow", "invariant under depth"),
+        ("deep", "invariant under depth"),
+        ("shallow", "safe"),
+        ("deep", "safe"),
+    ]
+
+
+def test_json_has_status_and_counterexample():
+    r = invoke("prove", PREFILL, "--json")
+    assert r.exit_code == 1
+    data = json.loads(r.output)
+    assert len(data) == 12
+    for d in data:
+        assert d["status"] in ("PROVED", "VIOLATED", "UNKNOWN")
+        assert ("counterexample" in d) == (d["status"] == "VIOLATED")
+        assert ("proof" in d) == (d["status"] == "PROVED")
+    safe = next(d for d in data if (d["policy"], d["check"]) == ("shallow", "safe"))
+    cex = safe["counterexample"]
+    assert cex["kind"] == "safe" and cex["assignment"]["prefill"] == 40
+    assert len(cex["steps"]) == 24 and cex["end"] == "horizon"
+    depth = next(d for d in data if (d["policy"], d["check"]) == ("shallow", "invariant under depth"))
+    assert depth["counterexample"]["first"]["veto"] == 1.0 and depth["counterexample"]["second"]["veto"] == 0.0
+
+
+def test_trace_dot_writes_dot_and_svg_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "traces"
+    r = invoke("prove", PREFILL, "--check", "safe", "--trace-dot", str(out))
+    assert r.exit_code == 1, r.output
+    dot = (out / "shallow-safe.dot").read_text()
+    assert dot.startswith("digraph trace {") and "delivered at depth 64" in dot
+    assert not (out / "deep-safe.dot").exists()  # deep is proved: no trace
+    if shutil.which("dot"):
+        assert (out / "shallow-safe.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    r = invoke("prove", PREFILL, "--check", "safe", "--trace-dot", str(out))
+    assert r.exit_code == 2 and "pass --force" in r.output
+    r = invoke("prove", PREFILL, "--check", "safe", "--trace-dot", str(out), "--force")
+    assert r.exit_code == 1
+
+
+def test_set_overrides_a_param_and_restricts_a_variable(tmp_path):
+    path = write(
+        tmp_path,
+        """spec "param"
+substance { s: bool }
+framing { f: 0..2 }
+param k = 1 in [0, 1]
+value ok = not s
+trajectory { horizon 3  start p at depth f  phase p { -> p : 1 } }
+policy strong { veto when violates ok with strength k }
+policy shallow { veto when violates ok and depth < 1 }
+check strong, shallow { complete  safe }
+""",
+    )
+    r = invoke("prove", path, "--policy", "strong", "--json")
+    assert {d["check"]: d["status"] for d in json.loads(r.output)} == {"complete": "PROVED", "safe": "PROVED"}
+    r = invoke("prove", path, "--policy", "strong", "--json", "--set", "k=0.5")
+    assert {d["check"]: d["status"] for d in json.loads(r.output)} == {"complete": "VIOLATED", "safe": "VIOLATED"}
+    # shallow is beaten by starting at depth f >= 1 (f = 3 would be the horizon: delivered at
+    # once, whatever the veto); restricted to f = 0 it is safe
+    r = invoke("prove", path, "--policy", "shallow", "--check", "safe", "--json")
+    assert json.loads(r.output)[0]["status"] == "VIOLATED"
+    r = invoke("prove", path, "--policy", "shallow", "--check", "safe", "--json", "--set", "f=0")
+    assert json.loads(r.output)[0]["status"] == "PROVED"
+    assert json.loads(r.output)[0]["details"]["fixed"] == {"f": 0}
+
+
+def test_unknown_exits_3(tmp_path):
+    xs = "\n".join(f"  x{i}: 0..255" for i in range(80))
+    total = " + ".join(f"0.{i % 9 + 1} * x{i}" for i in range(80))
+    path = write(
+        tmp_path,
+        f"""spec "big"
+substance {{ s: bool }}
+framing {{
+{xs}
+}}
+value ok = not s
+trajectory {{ horizon 2  start p  phase p {{ -> deliver : 1 }} }}
+policy framed {{ veto when violates ok and {total} >= 5000 }}
+check framed {{ invariant under framing }}
+""",
+    )
+    r = invoke("prove", path, "--rlimit", "1")
+    assert r.exit_code == 3, r.output
+    assert "UNKNOWN" in r.output and "resource limit" in r.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--policy", "nope"], "no policy 'nope'"),
+        (["--check", "invariant under nothing"], "no qualitative check"),
+        (["--set", "gain=7"], "outside the range"),
+        (["--set", "prefill=99"], "is not a value of prefill"),
+        (["--set", "nothing=1"], "no param or variable"),
+        (["--timeout", "0"], "0"),
+        (["--rlimit", "-3"], "-3"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(args, message):
+    r = invoke("prove", PREFILL, *args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+
+
+def test_bad_files_exit_2_with_diagnostics(tmp_path):
+    r = invoke("prove", str(tmp_path / "missing.libet"))
+    assert r.exit_code == 2 and "not found" in r.output
+    path = write(tmp_path, 'spec "broken"\npolicy p { veto when nothing_here }\n')
+    r = invoke("prove", path)
+    assert r.exit_code == 2 and "E010" in r.output
+    r = invoke("prove", path, "--json")
+    assert r.exit_code == 2 and json.loads(r.output)[0]["code"] == "E010"
+
+
+def test_a_spec_error_found_only_while_proving_is_a_diagnostic(tmp_path):
+    # 1000**3 states are too many for the checker to try every strength (warning W103); the
+    # strength exceeds 1 exactly where the rule fires, which the counterexample's replay meets
+    path = write(
+        tmp_path,
+        """spec "late error"
+substance { s: bool }
+framing { a: 0..999  b: 0..999  c: 0..999 }
+value ok = not s
+trajectory { horizon 2  start p  phase p { -> deliver : 1 } }
+policy loud { veto when a + b + c >= 2500 with strength (a + b + c) / 1000 }
+check loud { no over-refusal }
+""",
+    )
+    r = invoke("prove", path)
+    assert r.exit_code == 2, r.output
+    assert "E042" in r.output and "veto strength" in r.output
+    assert "spec.libet:6:" in r.output  # the location of the strength
+
+
+def test_python_api_prove():
+    spec = libet.load(PREFILL)
+    results = spec.prove(policy="shallow", check=["safe", "complete"], timeout=10)
+    assert [(r.check, r.status) for r in results] == [("complete", Status.VIOLATED), ("safe", Status.VIOLATED)]
+    assert results[1].counterexample.start_depth == 40
+    with pytest.raises(UsageError):
+        spec.prove(policy="nope")
+    with pytest.raises(UsageError):
+        spec.prove(params={"gain": 5})
+
+
+def test_demo_runs_on_every_example():
+    for path in sorted(os.listdir("examples")):
+        if path.endswith(".libet"):
+            r = invoke("prove", os.path.join("examples", path), "--timeout", "30")
+            assert r.exit_code in (0, 1), (path, r.output)

@@ -23,7 +23,7 @@ import z3
 
 from libet.errors import UsageError
 from libet.proofs import policy as policy_checks
-from libet.proofs import replay, safety
+from libet.proofs import replay, safety, wellformed
 from libet.proofs.encode import FactInfo, Unencodable, reads_of_policy
 from libet.proofs.evidence import Fact, ProofSummary
 from libet.proofs.solve import BMC_INCREMENTAL, RUNG_SHARE, SMT_INT, UNBOUNDED_RACE, Budget, OutOfTime, Rung, ladder
@@ -179,12 +179,15 @@ class _Runner:
         self.interp = Interpreter(spec, params, exact=True)
         self._vacuity: dict[str, policy_checks.Vacuity] = {}
         self._alone: bool | None | str = "unset"
+        self._strengths_done: set[str] = set()
+        self._transitions_done = False
 
     # -- one check ------------------------------------------------------------------------------
 
     def run(self, check: ir.Check) -> CheckResult:
         t0 = time.monotonic()
         whole = Budget(self.timeout, self.rlimit, start=t0)
+        self.wellformed(check, whole)  # once per policy (and trajectory), within a share
         self.vacuity(check.policy, whole)  # once per policy, within a share of this budget
         budget = Budget(whole.remaining(), self.rlimit)
         kind = _kind(check.prop)
@@ -341,6 +344,16 @@ class _Runner:
         )
 
     # -- vacuity --------------------------------------------------------------------------------
+
+    def wellformed(self, check: ir.Check, budget: Budget) -> None:
+        """Strengths (per policy) and, for `safe`, transitions, where the static checker could not
+        enumerate the states; a violation raises the interpreter's EvaluationError."""
+        if check.policy not in self._strengths_done:
+            self._strengths_done.add(check.policy)
+            wellformed.strengths(self.spec, check.policy, budget.slice(VACUITY_SHARE), self.params, self.fixed)
+        if isinstance(check.prop, ir.Safe) and not self._transitions_done:
+            self._transitions_done = True
+            wellformed.transitions(self.spec, budget.slice(VACUITY_SHARE), self.params, self.fixed)
 
     def vacuity(self, policy: str, budget: Budget | None = None) -> policy_checks.Vacuity:
         hit = self._vacuity.get(policy)

@@ -200,3 +200,22 @@ def test_demo_runs_on_every_example():
         if path.endswith(".libet"):
             r = invoke("prove", os.path.join("examples", path), "--timeout", "30")
             assert r.exit_code in (0, 1), (path, r.output)
+
+
+def test_a_probability_out_of_range_where_the_checker_could_not_look_is_a_diagnostic(tmp_path):
+    # the strength is fine (at most 2997/3000), the probability of `-> deliver` is not (2997/2500)
+    path = write(
+        tmp_path,
+        """spec "late error"
+substance { s: bool }
+framing { a: 0..999  b: 0..999  c: 0..999 }
+value ok = not s
+trajectory { horizon 2  start p  phase p { -> deliver : (a + b + c) / 2500  -> stop : otherwise } }
+policy loud { veto when a + b + c >= 2500 with strength (a + b + c) / 3000 }
+check loud { safe }
+""",
+    )
+    r = invoke("prove", path)
+    assert r.exit_code == 2, r.output
+    assert "E041" in r.output and "probability of '-> deliver'" in r.output
+    assert "spec.libet:5:" in r.output

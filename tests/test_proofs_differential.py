@@ -204,31 +204,33 @@ def _compare(text: str, timeout: float = 20.0) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=250, **SETTINGS)
 @given(specs(max_horizon=8))
 def test_bounded_specs_agree_with_brute_force(text):
     _compare(text)
 
 
 @pytest.mark.slow
-@settings(max_examples=50, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(specs(max_horizon=6, unbounded=True))
 def test_unbounded_specs_agree_with_brute_force(text):
-    _compare(text)
+    # a short timeout: where exp reads the unbounded depth nothing can prove `safe`, and the
+    # BMC searches for a counterexample for a fifth of the timeout before UNKNOWN
+    _compare(text, timeout=3.0)
 
 
 @pytest.mark.slow
-@settings(max_examples=70, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(arithmetic_policy_specs(max_horizon=6))
 def test_arithmetic_policies_agree_with_brute_force(text):
     _compare(text)
 
 
 @pytest.mark.slow
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=40, **SETTINGS)
 @given(arithmetic_policy_specs(max_horizon=5, unbounded=True))
 def test_arithmetic_policies_unbounded(text):
-    _compare(text)
+    _compare(text, timeout=3.0)
 
 
 # ---- a few fixed cases that the generators hit rarely --------------------------------------------

@@ -1,0 +1,146 @@
+"""Well-formedness where the static checker could not look: veto strengths and transition
+probabilities at states too many to enumerate.
+
+Consumes: a spec, a policy (for strengths), a budget.
+Produces: nothing, or raises :class:`~libet.errors.EvaluationError` with the location and the
+state (a spec error found only now: the command line reports it with exit code 2).
+
+The checker (spec/semantics.py) evaluates every strength and every phase's transitions at every
+state when the states number at most ``ENUMERATION_BUDGET``, and with ``horizon none`` up to
+depth ``UNBOUNDED_CHECK_DEPTHS``; beyond that it warns (W103). Here Z3 asks the same questions
+symbolically for what was skipped: "does some firing rule have a strength outside [0, 1]?",
+"does some phase have a probability outside [0, 1], or probabilities that do not sum to 1?",
+with the interpreter's tolerance. A state Z3 finds is replayed by the reference interpreter,
+whose error is what is reported.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Mapping
+
+import z3
+
+from libet.errors import EvaluationError
+from libet.proofs.encode import Encoder, Unencodable
+from libet.proofs.replay import InternalError
+from libet.proofs.solve import INT_ENCODING, Budget, OutOfTime, Query, SMT_INT
+from libet.spec import ir
+from libet.spec.interpreter import TOLERANCE, Interpreter
+
+_TOL = Fraction(TOLERANCE)
+
+
+def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
+    """Whether spec/semantics.py tried these expressions at every state."""
+    from libet.spec.checker import ENUMERATION_BUDGET
+
+    names: set[str] = set()
+    depth = phase = False
+    for e in exprs:
+        names |= spec.reads(e)
+        for node in ir.walk(spec.expand(e)):
+            depth |= isinstance(node, ir.Depth)
+            phase |= isinstance(node, ir.CurrentPhase)
+    traj = spec.trajectory
+    if depth and traj is not None and traj.horizon is None:
+        return False  # checked only up to a finite depth
+    n_depths = traj.horizon if (depth and traj is not None) else 1
+    n_phases = len(traj.phases) if (phase and traj is not None and not by_phase) else 1
+    return spec.assignment_count(tuple(n for n in spec.variables if n in names)) * n_depths * n_phases <= ENUMERATION_BUDGET
+
+
+def _state_vars(enc: Encoder, reads_depth: bool, reads_phase: bool, q: Query):
+    h = enc.horizon
+    if reads_phase and enc.phases:
+        ph, c = enc.phase_var("phase")
+        q.add(c)
+    else:
+        ph = enc.default_phase()
+    if reads_depth:
+        d, c = enc.depth_var("depth", 0, None if h is None else h - 1)
+        q.add(c)
+    else:
+        d = 0
+    return ph, d, (range(h) if h is not None else None)
+
+
+def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None, fixed: Mapping | None) -> None:
+    """Raise the interpreter's error (E042, E044) for a firing rule whose strength has no value
+    or lies outside [0, 1] at a state the checker did not try."""
+    interp = Interpreter(spec, params, exact=True)
+    for rule in spec.policies[policy].rules:
+        if isinstance(rule.strength, ir.Const) or _checker_enumerated(spec, [rule.condition, rule.strength], False):
+            continue
+        enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
+        names = spec.reads(rule.condition) | spec.reads(rule.strength)
+        sym = enc.new_assignment("", names)
+        q = Query(enc, SMT_INT, budget)
+        q.add(*sym.constraints())
+        rd = any(isinstance(n, ir.Depth) for e in (rule.condition, rule.strength) for n in ir.walk(spec.expand(e)))
+        rp = any(isinstance(n, ir.CurrentPhase) for e in (rule.condition, rule.strength) for n in ir.walk(spec.expand(e)))
+        try:
+            ph, d, dv = _state_vars(enc, rd, rp, q)
+            env = enc.env(sym, d, ph, depth_values=dv)
+            fires = enc.term(rule.condition, env)
+            s = enc.as_real(enc.term(rule.strength, env))
+            if fires is False:
+                continue
+            out = (s < -_TOL or s > 1 + _TOL) if isinstance(s, Fraction) else z3.Or(s < enc.real_val(-_TOL), s > enc.real_val(1 + _TOL))
+            if out is False:
+                continue
+            q.add(fires, out)
+            ans = q.check()
+        except (Unencodable, OutOfTime, z3.Z3Exception):
+            continue
+        if ans.status != "sat":
+            continue
+        m = q.model()
+        a = enc.decode(m, sym)
+        phase = ph if isinstance(ph, str) or ph is None else enc.decode_phase(m, ph)
+        depth = enc.decode_depth(m, d)
+        interp.veto_probability(policy, a, phase, depth)  # raises the spec error
+        raise InternalError(f"Z3 finds rule {rule.span} out of range at {a}, {phase}, depth {depth}; the interpreter does not")
+
+
+def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Mapping | None) -> None:
+    """Raise the interpreter's error (E041, E044) for a phase whose probabilities leave [0, 1] or
+    do not sum to 1 at a state the checker did not try. The replay uses the checker's float
+    mode, so a difference within its tolerance is not an error."""
+    traj = spec.trajectory
+    if traj is None:
+        return
+    float_interp = Interpreter(spec, params, exact=False)
+    for p in traj.phases:
+        exprs = [t.prob for t in p.transitions if t.prob is not None]
+        if not exprs or _checker_enumerated(spec, exprs, True):
+            continue
+        enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
+        names: set[str] = set()
+        for e in exprs:
+            names |= spec.reads(e)
+        sym = enc.new_assignment("", names)
+        q = Query(enc, SMT_INT, budget)
+        q.add(*sym.constraints())
+        rd = any(isinstance(n, ir.Depth) for e in exprs for n in ir.walk(spec.expand(e)))
+        try:
+            _, d, dv = _state_vars(enc, rd, False, q)
+            env = enc.env(sym, d, p.name, depth_values=dv)
+            xs = [enc.z3_real(enc.as_real(enc.term(e, env))) for e in exprs]
+            lo, hi = enc.real_val(-_TOL), enc.real_val(1 + _TOL)
+            total = z3.Sum(*xs) if len(xs) > 1 else xs[0]
+            bad = [z3.Or(x < lo, x > hi) for x in xs]
+            if any(t.prob is None for t in p.transitions):
+                bad.append(total > hi)
+            else:
+                bad.append(z3.Or(total < enc.real_val(1 - _TOL), total > hi))
+            q.add(z3.Or(*bad))
+            ans = q.check()
+        except (Unencodable, OutOfTime, z3.Z3Exception):
+            continue
+        if ans.status != "sat":
+            continue
+        m = q.model()
+        a = enc.decode(m, sym)
+        float_interp.transitions(a, p.name, enc.decode_depth(m, d))  # raises the spec error
+        # within the float mode's tolerance after rounding: not an error by the checker's rule

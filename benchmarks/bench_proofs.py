@@ -133,11 +133,34 @@ def bmc_spec(phases: int = 10, horizon: int = 64) -> str:
     return "\n".join(out) + "\n"
 
 
+def coloring_spec(n: int, k: int, p: float, seed: int = 1) -> str:
+    """Pure finite-domain logic: rules `veto when xi == xj` over the edges of a random graph
+    (fixed seed), so `complete` asks for a proper k-colouring of it (the QF_FD family)."""
+    import random
+
+    rnd = random.Random(seed)
+    cols = ", ".join(f"c{i}" for i in range(k))
+    out = [f'spec "colouring {n} nodes, {k} colours"', "substance { s: bool }", "framing {"]
+    out += [f"  x{i}: {{{cols}}}" for i in range(n)]
+    out += ["}", "value ok = not s", "trajectory { horizon 2  start p  phase p { -> deliver : 1 } }", "policy clash {"]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if rnd.random() < p:
+                out.append(f"  veto when x{i} == x{j}")
+    out += ["}", "check clash { complete }"]
+    return "\n".join(out) + "\n"
+
+
 FAMILIES = {
     "rule-list 50x64": (lambda: rule_list_spec(50, 64), 0.1, ("invariant",)),
     "threshold 50x64": (lambda: threshold_spec(50, 64), 2.0, ("invariant", "complete", "no over-refusal")),
     "threshold 200x256": (lambda: threshold_spec(200, 256), 2.0, ("invariant", "complete", "no over-refusal")),
     "bmc 10 phases, horizon 64": (lambda: bmc_spec(10, 64), 1.0, ("safe",)),
+}
+#: measured by --ladder only (no bar): where bit-blasting to SAT pays off
+LADDER_ONLY = {
+    "colouring 45 nodes, 4 colours": (lambda: coloring_spec(45, 4, 0.22), None, ("complete",)),
+    "colouring 80 nodes, 6 colours": (lambda: coloring_spec(80, 6, 0.15), None, ("complete",)),
 }
 
 
@@ -181,7 +204,7 @@ def run_ladder(repeat: int) -> None:
 
     rungs = [SMT_INT, ONESHOT_INT, QFFD_BV, SMT_BV, SMT_SORT]
     print(f"{'family':28} {'policy':12} {'check':26} " + " ".join(f"{r.name:>14}" for r in rungs))
-    for family, (make, _bar, prefixes) in FAMILIES.items():
+    for family, (make, _bar, prefixes) in {**FAMILIES, **LADDER_ONLY}.items():
         spec = libet.loads(make(), family).ir
         for c in spec.checks:
             if not c.qualitative or not c.name.startswith(prefixes):

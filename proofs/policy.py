@@ -45,20 +45,34 @@ class Outcome:
     details: dict = attrs.field(factory=dict)
 
 
-def policy_shape(spec: ir.Spec, policy: str) -> str:
-    """``boolean`` when every condition is logic over finite domains (no arithmetic on reals,
-    no functions) and every strength a constant 0 or 1; ``arith`` otherwise."""
+def policy_shape(spec: ir.Spec, policy: str, with_values: bool = False) -> str:
+    """The policy's shape, which picks its solver ladder (:data:`libet.proofs.solve.LADDERS`):
+
+    * ``finite``: every strength is the constant 0 or 1 and every condition is logic over
+      bools, enum (or phase) comparisons and depth, reading no int variable;
+    * ``boolean``: the same, but some condition compares an int variable;
+    * ``arith``: some condition does arithmetic, calls a function or reads a param, or some
+      strength is not 0 or 1.
+
+    With ``with_values`` the reference values count too (``complete`` and ``no over-refusal``
+    read them through ``harmful``)."""
+    exprs = []
     for r in spec.policies[policy].rules:
         if not (isinstance(r.strength, ir.Const) and Fraction(r.strength.value) in (0, 1)):
             return "arith"
-        for node in ir.walk(spec.expand(r.condition)):
-            if isinstance(node, (ir.Arith, ir.Call, ir.Neg, ir.Ite)):
+        exprs.append(r.condition)
+    if with_values:
+        exprs += [v.expr for v in spec.values.values()]
+    shape = "finite"
+    for e in exprs:
+        for node in ir.walk(spec.expand(e)):
+            if isinstance(node, (ir.Arith, ir.Call, ir.Neg, ir.Ite, ir.ParamRef)):
                 return "arith"
             if isinstance(node, ir.Compare) and ir.Kind.REAL in (node.left.type.kind, node.right.type.kind):
                 return "arith"
-            if isinstance(node, ir.ParamRef):
-                return "arith"
-    return "boolean"
+            if isinstance(node, ir.VarRef) and isinstance(spec.variables[node.name].domain, ir.IntDomain):
+                shape = "boolean"
+    return shape
 
 
 def _binary_strengths(spec: ir.Spec, policy: str) -> bool:

@@ -245,17 +245,8 @@ class _Runner:
     def _ladder(self, check: ir.Check, kind: str) -> tuple[Rung, ...]:
         if kind == "safe":
             return ladder("bmc" if self.spec.trajectory.horizon is not None else "unbounded", "any")
-        shape = policy_checks.policy_shape(self.spec, check.policy)
-        if kind != "invariance" and shape == "boolean":
-            # complete and no over-refusal also read the values
-            for v in self.spec.values.values():
-                for node in ir.walk(self.spec.expand(v.expr)):
-                    if isinstance(node, (ir.Arith, ir.Call, ir.Neg, ir.Ite, ir.ParamRef)):
-                        shape = "arith"
-        rungs = ladder("policy", shape)
-        if shape != "boolean":
-            rungs = tuple(r for r in rungs if r.solver != "qffd")
-        return rungs
+        shape = policy_checks.policy_shape(self.spec, check.policy, with_values=kind != "invariance")
+        return ladder("policy", shape)
 
     def _attempt(self, check: ir.Check, kind: str, rung: Rung, budget: Budget) -> policy_checks.Outcome:
         spec, p, f = self.spec, self.params, self.fixed

@@ -434,9 +434,8 @@ class Checker:
             raise _Bad
         types = self.members.get(name)
         if types:
-            if len(types) > 1 and want is None:
-                # Ambiguous alone; the comparison that uses it will re-resolve with a type.
-                return ir.Const(name, types[0], span=span)
+            # Without a type from context, a member of several enums takes the first; an
+            # operand beside it is then resolved against that enum (see _unify).
             return ir.Const(name, types[0], span=span)
         if name in self.phase_names:
             return ir.Const(name, ir.PHASE, span=span)

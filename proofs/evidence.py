@@ -301,7 +301,7 @@ class ProofSummary:
             lines.append("  used: no named spec fact (it holds whatever the values, rules and transitions say)")
         unused = [f for f in self.unused if f.kind != "shared"]
         if unused:
-            lines.append("  not needed: " + "; ".join(f"{f.kind} {f.name}" for f in unused))
+            lines.append("  not needed: " + "; ".join(_fact_name(f) for f in unused))
         if self.invariant is not None:
             lines.append(f"  inductive invariant: {self.invariant}")
         if self.recheck:
@@ -325,6 +325,14 @@ class ProofSummary:
         if self.notes:
             out["notes"] = list(self.notes)
         return out
+
+
+def _fact_name(f: Fact) -> str:
+    if f.kind == "start":
+        return "the start depth"
+    if f.kind == "rule":
+        return f.name
+    return f"{f.kind} {f.name}"
 
 
 def _fact_line(f: Fact) -> str:

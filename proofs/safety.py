@@ -396,6 +396,8 @@ def bmc_incremental(
     inc = _Incremental(spec, policy, rung, budget, params, fixed, ctx)
     enc, q = inc.enc, inc.q
     method = "bmc (incremental)"
+    # a proof is the conjunction of every unsat answer below: its facts are the union of cores
+    used: set[str] = set()
     imm = inc.immediate()
     if imm is not False:
         q.push()
@@ -405,6 +407,8 @@ def bmc_incremental(
             model = q.model()
             q.pop()
             return Outcome("violated", raw=inc.trace(model, None) | {"shortest": True}, minimised=True, details={"method": method})
+        if a.status == "unsat":
+            used |= q.core()[0]
         q.pop()
         if a.status == "unknown":
             return Outcome("unknown", reason=a.reason, details={"method": method, "bound": 0})
@@ -439,7 +443,7 @@ def bmc_incremental(
             if not frames:
                 a = q.check()
                 labels = q.core()[0] if a.status == "unsat" else set()
-                return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"method": method, "bound": i})
+                return Outcome("proved", core=frozenset(labels | used), facts=dict(enc.fact_info), details={"method": method, "bound": i})
             lit = any_goal(frames)
             a = q.check(lit)
         except OutOfTime:
@@ -448,10 +452,11 @@ def bmc_incremental(
             return Outcome("unknown", reason=a.reason, details={"method": method, "bound": i})
         if a.status == "unsat":
             labels, others = q.core()
+            used |= labels
             i = frames[-1] + 1
             if exhausted or not any(o.eq(lit) for o in others):
                 # no later frame exists, or the start itself is impossible
-                return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"method": method, "bound": i})
+                return Outcome("proved", core=frozenset(used), facts=dict(enc.fact_info), details={"method": method, "bound": i})
             try:
                 reach = q.check(inc.on[frames[-1]]) if frames[-1] > 0 else None
             except OutOfTime:
@@ -459,7 +464,7 @@ def bmc_incremental(
             if reach is not None and reach.status == "unsat":
                 # no path reaches the last frame: no longer path exists either
                 labels, _ = q.core()
-                return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"method": method, "bound": i})
+                return Outcome("proved", core=frozenset(labels | used), facts=dict(enc.fact_info), details={"method": method, "bound": i})
             batch = min(batch * 2, BATCH_MAX)
             continue
         # some frame of the batch delivers; every earlier frame does not: bisect for the first

@@ -55,12 +55,12 @@ class InvarianceCounterexample:
         else:
             head = f"{len(diffs)} differ: " + "; ".join(f"{n} {c}" for n, c in diffs)
         if self.depth == self.second_depth:
-            where = _state_text(self.phase, self.depth)
+            where = " at " + _state_text(self.phase, self.depth)
         else:
-            where = f"phase {self.phase}" if self.phase is not None else "the same phase"
+            where = f" at phase {self.phase}" if self.phase is not None else ""
         lines = [
             head,
-            f"  veto probability {number_text(self.veto)} → {number_text(self.second_veto)} at {where}",
+            f"  veto probability {number_text(self.veto)} → {number_text(self.second_veto)}{where}",
         ]
         shared = [n for n in self.context_names if self.first.get(n) == self.second.get(n)]
         if shared:

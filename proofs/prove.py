@@ -409,7 +409,12 @@ def _kind(prop: ir.Property) -> str:
 def _statement(spec: ir.Spec, check: ir.Check, kind: str) -> str:
     p = check.policy
     H = spec.trajectory.horizon if spec.trajectory is not None else None
-    where = "every phase and depth" if H is not None or spec.trajectory is None else "every phase and every depth (unbounded)"
+    if spec.trajectory is None:
+        where = "every depth (no trajectory: depth is unbounded)"
+    elif H is None:
+        where = "every phase and every depth (unbounded)"
+    else:
+        where = "every phase and depth"
     if kind == "invariance":
         prop = check.prop
         v = ", ".join(prop.written or prop.variables)

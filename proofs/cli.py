@@ -95,7 +95,7 @@ def _spec_error(exc: EvaluationError, loaded, as_json: bool):
         exc.code,
         f"{exc.message} at {exc.state}" if exc.state else exc.message,
         exc.span,
-        hint="found while replaying a counterexample; make the expression defined (and in range) at that state",
+        hint="found by the Z3 checker at a state the static checker did not try; make the expression defined (and in range) there",
     )
     if as_json:
         emit_json([d.to_json()])

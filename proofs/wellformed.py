@@ -111,6 +111,7 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
     if traj is None:
         return
     float_interp = Interpreter(spec, params, exact=False)
+    _start_depth(spec, budget, params, fixed, float_interp)
     for p in traj.phases:
         exprs = [t.prob for t in p.transitions if t.prob is not None]
         if not exprs or _checker_enumerated(spec, exprs, True):
@@ -144,3 +145,24 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
         a = enc.decode(m, sym)
         float_interp.transitions(a, p.name, enc.decode_depth(m, d))  # raises the spec error
         # within the float mode's tolerance after rounding: not an error by the checker's rule
+
+
+def _start_depth(spec: ir.Spec, budget: Budget, params, fixed, interp: Interpreter) -> None:
+    """Raise E043 for an assignment whose start depth is negative or beyond the horizon, when
+    the checker could not try them all."""
+    traj = spec.trajectory
+    if isinstance(traj.start_depth, ir.Const) or _checker_enumerated(spec, [traj.start_depth], True):
+        return
+    enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
+    sym = enc.new_assignment("", spec.reads(traj.start_depth))
+    q = Query(enc, SMT_INT, budget)
+    q.add(*sym.constraints())
+    try:
+        d0 = enc.z3_int(enc.start_depth(sym))
+        bad = d0 < 0 if traj.horizon is None else z3.Or(d0 < 0, d0 > traj.horizon)
+        q.add(bad)
+        ans = q.check()
+    except (Unencodable, OutOfTime, z3.Z3Exception):
+        return
+    if ans.status == "sat":
+        interp.start(enc.decode(q.model(), sym))  # raises the spec error

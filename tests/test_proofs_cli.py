@@ -219,3 +219,20 @@ check loud { safe }
     assert r.exit_code == 2, r.output
     assert "E041" in r.output and "probability of '-> deliver'" in r.output
     assert "spec.libet:5:" in r.output
+
+
+def test_a_start_depth_beyond_the_horizon_where_the_checker_could_not_look_is_a_diagnostic(tmp_path):
+    path = write(
+        tmp_path,
+        """spec "late error"
+substance { s: bool }
+framing { a: 0..999  b: 0..999 }
+value ok = not s
+trajectory { horizon 10  start p at depth (if a == 999 and b == 998 then 11 else 0)  phase p { -> deliver : 1 } }
+policy deep { veto when violates ok }
+check deep { safe }
+""",
+    )
+    r = invoke("prove", path)
+    assert r.exit_code == 2, r.output
+    assert "E043" in r.output and "a=999, b=998" in r.output

@@ -477,9 +477,6 @@ class Encoder:
         parts = [self._not(self.value(n, sym)) for n in self.spec.values]
         return self._or(parts)
 
-    def bool_term(self, e: ir.Expr, env: Env):
-        return self.as_bool(self.term(e, env))
-
     def term(self, e: ir.Expr, env: Env):
         """The value of ``e`` in ``env``: a Python constant, a Z3 term, or an FD term.
 
@@ -964,7 +961,7 @@ class Encoder:
         non-constant strength makes it a product of terms, expanded over the strength's few
         possible values when they can be listed (so it stays linear), else left non-linear."""
         keep: Any = Fraction(1)
-        for c, s in self.rules(policy, env):
+        for rule, (c, s) in zip(self.spec.policies[policy].rules, self.rules(policy, env)):
             if c is False:
                 continue
             if _is_const(s):
@@ -972,7 +969,7 @@ class Encoder:
                     continue
                 scaled = keep * (1 - s) if _is_const(keep) else keep * self.real_val(1 - s)
             else:
-                scaled = self._times(keep, s)
+                scaled = self._times(keep, s, self._strength_values(rule, env))
             if c is True:
                 keep = scaled
             elif _is_const(keep) and _is_const(scaled) and keep == scaled:
@@ -983,9 +980,56 @@ class Encoder:
             return 1 - keep
         return self.real_val(1) - keep
 
-    def _times(self, keep, s):
-        """keep * (1 - s) for a non-constant (clamped) strength ``s``."""
-        return self.z3_real(keep) * (self.real_val(1) - s)
+    def _times(self, keep, s, values: list | None):
+        """keep * (1 - s) for a non-constant (clamped) strength ``s``: with the list of values
+        ``s`` can take, a choice among constant multiples of ``keep`` (linear); else a product."""
+        k = self.z3_real(keep)
+        if not values:
+            return k * (self.real_val(1) - s)
+        acc = k * self.real_val(1 - values[-1]) if values[-1] != 0 else k
+        for v in reversed(values[:-1]):
+            acc = z3.If(s == self.real_val(v), k * self.real_val(1 - v) if v != 0 else k, acc)
+        return acc
+
+    def _strength_values(self, rule: ir.Rule, env: Env) -> list | None:
+        """The clamped values ``rule``'s strength takes over every input ``env`` stands for,
+        by the interpreter (at most :data:`STRENGTH_VALUES_LIMIT`); ``None`` if they cannot be
+        listed (too many, no finite depth range, or a value the interpreter cannot compute)."""
+        names, reads_depth, reads_phase = self._reads(rule.strength)
+        sym_depth = reads_depth and not isinstance(env.depth, int)
+        if sym_depth and env.depth_values is None:
+            return None
+        free = [n for n in names if not _is_const(env.sym.terms[n])]
+        fixed_vals = {n: self._const_value(n, env.sym.terms[n]) for n in names if n not in free}
+        domains = [self.spec.variables[n].domain.values() for n in free]
+        depths = list(env.depth_values) if sym_depth else [env.depth if isinstance(env.depth, int) else 0]
+        sym_phase = reads_phase and not isinstance(env.phase, str) and env.phase is not None
+        phases = list(self.phases) if sym_phase else [env.phase]
+        count = len(depths) * len(phases)
+        for dom in domains:
+            count *= len(dom)
+        if count > TABLE_LIMIT:
+            return None
+        key = ("strength", rule, tuple(free), tuple(sorted(fixed_vals.items())), tuple(depths), tuple(map(str, phases)))
+        if key in self._folds:
+            return self._folds[key]
+        values: set = set()
+        try:
+            for combo in itertools.product(*domains):
+                a = dict(fixed_vals)
+                a.update(zip(free, combo))
+                for d in depths:
+                    for p in phases:
+                        x = Fraction(self.interp.evaluate(rule.strength, a, d, p))
+                        values.add(min(max(x, Fraction(0)), Fraction(1)))
+                        if len(values) > STRENGTH_VALUES_LIMIT:
+                            raise OverflowError
+        except (EvaluationError, OverflowError):
+            self._folds[key] = None
+            return None
+        out = sorted(values)
+        self._folds[key] = out
+        return out
 
     # -- transitions --------------------------------------------------------------------------
 
@@ -1141,15 +1185,16 @@ def default_value(var: ir.Variable):
 
 
 def _ge(s, c):
-    return s >= c if _is_const(s) else s >= c
+    """``s >= c``: a bool for a constant ``s``, a Z3 Bool otherwise."""
+    return s >= c
 
 
 def _le(s, c):
-    return s <= c if _is_const(s) else s <= c
+    return s <= c
 
 
 def _gt(s, c):
-    return s > c if _is_const(s) else s > c
+    return s > c
 
 
 _PY_CMP = {

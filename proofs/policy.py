@@ -19,7 +19,7 @@ assignment that agree outside V (each agreement a named fact ``shared:x``), one 
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Mapping
 
 import attrs
 import z3

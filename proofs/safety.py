@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import z3
 
 from libet.proofs.encode import Encoder, Unencodable, reads_of_policy
-from libet.proofs.policy import W_DEFAULT, Outcome, _default_softs
+from libet.proofs.policy import Outcome, _default_softs
 from libet.proofs.solve import Budget, OutOfTime, Query, Rung, minimise_model
 from libet.spec import ir
 
@@ -150,10 +150,6 @@ def _start(enc: Encoder, sym, H: int | None, q: Query):
     return D0
 
 
-def _decode_sigma(enc: Encoder, model, sym) -> dict:
-    return enc.decode(model, sym)
-
-
 # ---------------------------------------------------------------------------------------------
 # Finite horizon, one shot: frames by absolute depth
 
@@ -210,7 +206,6 @@ def bmc_unrolled(
     immediate = (d0 == H) if not isinstance(d0, int) else (d0 == H)
     goal = enc._or([immediate] + list(end.values()))
     if goal is False:
-        ans_status = "unsat"
         q.sync()
         return Outcome("proved", core=frozenset(), facts=dict(enc.fact_info), details={"bound": H, "method": "bmc (one-shot)"})
     q.add(goal)

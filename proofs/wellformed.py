@@ -21,7 +21,6 @@ from typing import Mapping
 
 import z3
 
-from libet.errors import EvaluationError
 from libet.proofs.encode import Encoder, Unencodable
 from libet.proofs.replay import InternalError
 from libet.proofs.solve import INT_ENCODING, Budget, OutOfTime, Query, SMT_INT

@@ -675,6 +675,10 @@ def _show_invariant(enc: Encoder, f, free, sym) -> str:
     return z3_text(z3.simplify(f), names)
 
 
+#: (threads, contexts) of races whose threads outlived their join; see :func:`unbounded`.
+_LINGERING: list = []
+
+
 def unbounded(
     spec: ir.Spec,
     policy: str,
@@ -758,6 +762,11 @@ def unbounded(
             pass
     for t in threads:
         t.join(timeout=5.0)
+    if any(t.is_alive() for t in threads):
+        # a thread still busy in Python (not in Z3, which the interrupt stops) must not see its
+        # context freed under it: keep the contexts alive until it ends
+        _LINGERING.append((threads, contexts))
+    _LINGERING[:] = [(ts, cs) for ts, cs in _LINGERING if any(t.is_alive() for t in ts)]
     if winner is not None:
         return winner
     bound = base.get("bound", -1)

@@ -25,7 +25,7 @@ import attrs
 import z3
 
 from libet.proofs.encode import Encoder, FactInfo, default_value, reads_of_policy
-from libet.proofs.solve import Budget, Query, Rung, minimise_model
+from libet.proofs.solve import Budget, OutOfTime, Query, Rung, minimise_model
 from libet.spec import ir
 
 #: Soft-constraint weights for minimised counterexamples: keeping two copies equal on a
@@ -281,17 +281,16 @@ def vacuity(
     states = _States(enc, rd, rp)
     a = enc.new_assignment("", reads | _value_reads(spec))
     env = states.env(a)
-    base = [*a.constraints(), *states.domain]
+    q = Query(enc, rung, budget)
+    q.add(*a.constraints(), *states.domain)
 
-    def sat(*formulas) -> bool | None:
-        fs = [enc.as_bool(f) for f in formulas]
-        if any(f is False or (isinstance(f, bool) and not f) for f in fs):
-            return False
-        q = Query(enc, rung, budget)
-        q.add(*base, *fs)
+    def sat(f) -> bool | None:
+        """Whether ``f`` has a model (one incremental solver, a literal per question)."""
+        lit = z3.Bool(f"question!{id(f)}", enc.ctx)
+        q.add(z3.Implies(lit, enc.as_bool(f)))
         try:
-            ans = q.check()
-        except Exception:  # out of time
+            ans = q.check(lit)
+        except OutOfTime:
             return None
         return {"sat": True, "unsat": False}.get(ans.status)
 

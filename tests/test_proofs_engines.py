@@ -195,3 +195,48 @@ def test_evidence_serialises():
     trace = next(r for r in results if r.check == "safe" and r.policy == "shallow").counterexample
     dot = trace.to_dot()
     assert dot.count("->") >= 2 and "path probability 0.986241" in dot
+
+
+VACUOUS = """spec "vacuous"
+substance { s: 0..2 }
+framing { f: bool }
+value small = s < 5
+value tiny = s < 3
+trajectory { horizon 3  start p  phase p { -> p : 0.5  -> stop : otherwise } }
+policy never { veto when s > 2 }
+policy always { veto when true }
+policy ordinary { veto when f and s == 1 }
+check never, always, ordinary { invariant under framing  complete  no over-refusal  safe }
+"""
+
+
+def test_vacuity_warnings_say_why_a_verdict_is_hollow():
+    # `small` and `tiny` hold on every assignment (s is at most 2): nothing is harmful, so
+    # `complete` and `safe` hold for any policy; `never` cannot fire (s > 2 is impossible);
+    # `always` fires everywhere and so refuses benign requests
+    results = {(r.policy, r.check): r for r in libet.loads(VACUOUS, "vacuous.libet").prove(timeout=20)}
+    never = results[("never", "invariant under framing")]
+    assert never.status.value == "PROVED"
+    assert any("never fires" in w for w in never.warnings)
+    always = results[("always", "no over-refusal")]
+    assert always.status.value == "VIOLATED"
+    assert any("fires at every state of every assignment" in w for w in always.warnings)
+    for p in ("never", "always", "ordinary"):
+        assert results[(p, "complete")].status.value == "PROVED"
+        assert any("no assignment is harmful" in w for w in results[(p, "complete")].warnings)
+        assert any("no assignment is harmful" in w for w in results[(p, "safe")].warnings)
+    assert results[("ordinary", "invariant under framing")].status.value == "VIOLATED"
+    assert not any("fires" in w for w in results[("ordinary", "invariant under framing")].warnings)
+
+
+def test_safe_with_no_veto_needed_is_flagged():
+    text = """spec "the generator never delivers"
+substance { s: bool }
+value ok = not s
+trajectory { horizon none  start p  phase p { -> p : 0.5  -> stop : otherwise } }
+policy deep { veto when violates ok }
+check deep { safe }
+"""
+    (r,) = libet.loads(text, "g.libet").prove(timeout=20)
+    assert r.status.value == "PROVED"
+    assert any("holds even with no veto" in w for w in r.warnings)

@@ -357,22 +357,37 @@ def _check_within(query: Query, budget: Budget, *assumptions) -> str:
 #: Time cap (seconds) for the lighter tiers of soft constraints (neutral defaults) in the greedy
 #: minimiser; the heaviest tier (what differs, the trace's shape) always gets the full budget.
 LIGHT_TIER_SECONDS = 0.5
-#: Share of the remaining budget, and cap in seconds, for the Optimize polish.
+#: Up to this many soft constraints, Optimize minimises a policy counterexample first.
+OPTIMIZE_MAX_SOFTS = 24
+#: Share of the remaining budget, and cap in seconds, for each Optimize call.
 OPTIMIZE_SHARE = 0.25
 OPTIMIZE_CAP = 1.0
 
 
 def minimise_model(query: Query, extra, softs, budget: Budget, model=None, polish: bool = True):
-    """(model, minimised) for a counterexample: the greedy minimiser first (fast on every
-    family measured, docs/proofs.md), then, when it left two or more of the heaviest soft
-    constraints unsatisfied (so a better answer may exist) and ``polish`` is set, Z3's Optimize (MaxSMT over the same
-    soft constraints) within a capped share of the budget; the better of the two is kept."""
+    """(model, minimised) for a counterexample.
+
+    With ``polish`` (the policy checks) and at most :data:`OPTIMIZE_MAX_SOFTS` soft constraints,
+    Z3's Optimize (MaxSMT) answers first, within a capped share of the budget: the optimum.
+    Otherwise, or if it runs out, the greedy minimiser (fast on every family measured,
+    docs/proofs.md); then, with ``polish``, if it left two or more of the heaviest soft
+    constraints unsatisfied (so a better answer may exist), Optimize gets its share again and
+    the better of the two is kept. Traces (``polish=False``) use the greedy minimiser only:
+    Optimize over a whole unrolling took seconds where the greedy pass takes tenths."""
     softs = [(f, w) for f, w in softs if f is not True and f is not False]
     extra = list(extra)
     if model is None and not extra:
         model = query.model()
     if not softs:
         return model, True
+
+    def cap() -> Budget:
+        return Budget(min(budget.remaining() * OPTIMIZE_SHARE, OPTIMIZE_CAP), budget.rlimit)
+
+    if polish and len(softs) <= OPTIMIZE_MAX_SOFTS:
+        best = minimise(query, extra, softs, cap())
+        if best is not None:
+            return best, True
     got = greedy_minimise(query, extra, softs, budget, model, light_seconds=LIGHT_TIER_SECONDS)
     if got is None:
         return model, False
@@ -384,9 +399,8 @@ def minimise_model(query: Query, extra, softs, budget: Budget, model=None, polis
     def score(m) -> int:
         return sum(w for f, w in softs if z3.is_true(m.eval(f, model_completion=True)))
 
-    if polish and missed_top(got) >= 2 and not budget.expired():
-        cap = Budget(min(budget.remaining() * OPTIMIZE_SHARE, OPTIMIZE_CAP), budget.rlimit)
-        better = minimise(query, extra, softs, cap)
+    if polish and len(softs) > OPTIMIZE_MAX_SOFTS and missed_top(got) >= 2 and not budget.expired():
+        better = minimise(query, extra, softs, cap())
         if better is not None and score(better) > score(got):
             got = better
     return got, True

@@ -42,8 +42,8 @@ def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
             depth |= isinstance(node, ir.Depth)
             phase |= isinstance(node, ir.CurrentPhase)
     traj = spec.trajectory
-    if depth and traj is not None and traj.horizon is None:
-        return False  # checked only up to a finite depth
+    if depth and (traj is None or traj.horizon is None):
+        return False  # checked only up to a finite depth (only depth 0 without a trajectory)
     n_depths = traj.horizon if (depth and traj is not None) else 1
     n_phases = len(traj.phases) if (phase and traj is not None and not by_phase) else 1
     return spec.assignment_count(tuple(n for n in spec.variables if n in names)) * n_depths * n_phases <= ENUMERATION_BUDGET

@@ -356,8 +356,7 @@ class PhaseLayer:
                 pr = np.maximum(remainder, 0) if isinstance(remainder, np.ndarray) else max(remainder, ev.real(0))
                 probs[[i for i, x in enumerate(probs) if x is None][0]] = pr
             else:
-                slack = 0 if exact else tol
-                tbad = _or(tbad, _outside(total, 1 - slack, 1 + slack))
+                tbad = _or(tbad, _outside(total, 1 - tol, 1 + tol))
             if tbad is not False:
                 bad = _or(bad, _and(g != 0, tbad))
         if not _any(bad):

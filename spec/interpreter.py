@@ -32,7 +32,8 @@ from libet.spec import ir
 # A compiled expression: (assignment, depth, phase) -> value.
 Compiled = Callable[[Mapping, int, str], object]
 
-#: Absolute tolerance for "probabilities sum to 1" and "lies in [0, 1]" in float mode.
+#: Absolute tolerance for "probabilities sum to 1" and "lies in [0, 1]", in both modes: whether
+#: a spec is well formed must not depend on how it is computed (docs/semantics.md §4).
 TOLERANCE = 1e-9
 
 
@@ -194,7 +195,7 @@ class Interpreter:
                     code="E041",
                 )
             out[[i for i, x in enumerate(out) if x is None][0]] = (rest.target, max(remainder, self._num(0)))
-        elif abs(total - 1) > (0 if self.exact else TOLERANCE):
+        elif abs(total - 1) > TOLERANCE:
             raise EvaluationError(
                 f"transitions of phase '{phase}' sum to {float(total):g}, not 1",
                 p.span,

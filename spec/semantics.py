@@ -76,9 +76,11 @@ def _impurity(spec: ir.Spec, node: ir.Expr, seen: frozenset[str] = frozenset()) 
 
 
 def _depths(spec: ir.Spec) -> range:
-    h = spec.trajectory.horizon
+    """The depths the checker tries: below the horizon, or the first UNBOUNDED_CHECK_DEPTHS
+    when depth is unbounded (``horizon none``, or no trajectory at all)."""
     from libet.spec.checker import UNBOUNDED_CHECK_DEPTHS
 
+    h = spec.trajectory.horizon if spec.trajectory is not None else None
     return range(h if h is not None else UNBOUNDED_CHECK_DEPTHS)
 
 
@@ -164,7 +166,7 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics) -> None:
                 names, uses_depth, uses_phase = (), False, False
             else:
                 names, uses_depth, uses_phase = _reads(spec, [rule.condition, rule.strength])
-            depths = _depths(spec) if uses_depth and spec.trajectory is not None else range(1)
+            depths = _depths(spec) if uses_depth else range(1)
             ph = phases if uses_phase else phases[:1]
             what = f"the veto strength of a rule of '{policy.name}'"
             if not _budget_ok(spec, names, len(depths) * len(ph), what, rule.span, d):

@@ -301,7 +301,7 @@ class ProofSummary:
             lines.append("  used: no named spec fact (it holds whatever the values, rules and transitions say)")
         unused = [f for f in self.unused if f.kind != "shared"]
         if unused:
-            lines.append("  not needed: " + "; ".join(_fact_name(f) for f in unused))
+            lines.append("  not needed (the proof holds whatever these say): " + "; ".join(_fact_name(f) for f in unused))
         if self.invariant is not None:
             lines.append(f"  inductive invariant: {self.invariant}")
         if self.recheck:

@@ -288,11 +288,6 @@ class Checker:
 
     # ---- pass 2b: expressions -------------------------------------------------------------------
 
-    def resolve_named(self):
-        for name, decl in list(self.names.items()):
-            if decl.kind in ("def", "value"):
-                self._named(name)
-
     def _named(self, name: str):
         """Resolve a def or value (memoised); None if it has errors or is in a cycle."""
         table = self.defs if self.names[name].kind == "def" else self.values

@@ -384,8 +384,6 @@ class Func(enum.Enum):
     POW = "pow"
 
 
-NONPOLYNOMIAL = frozenset({Func.EXP, Func.LOG, Func.POW})
-
 
 @attrs.frozen(slots=True)
 class Call(Expr):

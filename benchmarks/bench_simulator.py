@@ -162,16 +162,17 @@ def mc_throughput(runs: int) -> dict:
 
 
 _MEMORY_CHILD = """
-import sys, tracemalloc
+import resource, sys, tracemalloc
 sys.path.insert(0, {root!r})
 import libet
 from libet.simulator.exact import solve
 from libet.simulator.model import Model
 spec = libet.loads({src!r}).ir
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tracemalloc.start()
 solve(Model(spec, "shallow", fixed={{"topic": "weapons"}}))
 current, peak = tracemalloc.get_traced_memory()
-print(peak)
+print(peak, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -181,7 +182,11 @@ def peak_memory() -> dict:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = _MEMORY_CHILD.format(root=root, src=ONE_PHASE)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    return {"peak MB allocated during the solve": int(out[0]) / 2**20}
+    return {
+        "peak MB allocated during the solve": int(out[0]) / 2**20,
+        "peak RSS of the whole process, MB (Python, numpy, libet, the spec, the solve)": int(out[2]) / 1024,
+        "of which before the solve, MB": int(out[1]) / 1024,
+    }
 
 
 def main() -> None:

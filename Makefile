@@ -24,11 +24,14 @@ install: $(BIN)/python graphviz
 install-dev: $(BIN)/python graphviz
 	$(PIP) install --quiet -e '.[dev]'
 
-# The main job on the bundled example: every check and experiment, results in demo-out/.
-# The example's shallow policy is meant to fail some checks, so `run` exiting 1 (some check
-# violated) is the expected outcome here; 2 (bad spec) or 3 (unknown) still fail the demo.
+# The main job on the bundled example: validate every example, prove the qualitative checks
+# of examples/prefill.libet (counterexamples and proof summaries), then run every check and
+# experiment of it, with results, plots and graphs in demo-out/.
+# The example's shallow policy is meant to fail some checks, so exit code 1 (some check
+# violated) is the expected outcome of prove and run; 2 (bad spec) or 3 (unknown) fail the demo.
 demo: install
 	$(BIN)/libet check examples/*.libet
+	$(BIN)/libet prove examples/prefill.libet || [ $$? -eq 1 ]
 	$(BIN)/libet run examples/prefill.libet --out demo-out --force || [ $$? -eq 1 ]
 
 test: install-dev

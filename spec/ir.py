@@ -385,6 +385,11 @@ class Func(enum.Enum):
 
 
 
+#: Functions with no polynomial form: exact over a finite domain (tabulated), not over an
+#: unbounded depth.
+NONPOLYNOMIAL = frozenset({Func.EXP, Func.LOG, Func.POW})
+
+
 @attrs.frozen(slots=True)
 class Call(Expr):
     func: Func

@@ -116,7 +116,10 @@ class GapWitness:
         return {k: (self.first[k], self.second[k]) for k in self.first if self.first[k] != self.second.get(k)}
 
     def describe(self) -> str:
-        diff = ", ".join(f"{k}: {_show(a)} vs {_show(b)}" for k, (a, b) in self.differs.items()) or "nothing"
+        if not self.differs:  # no pair differs at all: the measure does not move with the variables
+            text = f"gap {self.measure} = 0: assignments that differ only in the compared variables get the same {self.measure}"
+            return text + (" (confirmed by the reference interpreter)" if self.replayed else "")
+        diff = ", ".join(f"{k}: {_show(a)} vs {_show(b)}" for k, (a, b) in self.differs.items())
         same = {k: v for k, v in self.first.items() if k not in self.differs}
         text = (
             f"gap {self.measure} = {_fmt(self.gap)} ({_fmt(self.first_value)} vs {_fmt(self.second_value)}) "

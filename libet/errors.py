@@ -62,4 +62,17 @@ class EvaluationError(LibetError):
 
 class UsageError(LibetError):
     """Raised for a wrong command or API call (an unknown policy, a bad ``--set``, an output
-    folder that exists). The message says what to change."""
+    folder that exists). The message says what is wrong; ``hint``, when set, how to fix it."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        self.hint = hint
+        super().__init__(message)
+
+
+class InternalError(LibetError):
+    """Raised when two engines disagree, e.g. a Z3 counterexample or an exact-engine number that
+    the reference interpreter does not confirm. This is a bug in libet, never a verdict: please
+    report it with the spec and the command that showed it."""
+
+    def __init__(self, message: str):
+        super().__init__(f"internal error (a bug in libet; please report it): {message}")

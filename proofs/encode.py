@@ -38,7 +38,7 @@ import z3
 
 from libet.errors import EvaluationError
 from libet.spec import ir
-from libet.spec._expand import uses_depth_or_phase
+from libet.spec.expand import uses_depth_or_phase
 from libet.spec.interpreter import Interpreter
 
 #: Most input combinations a non-polynomial term is tabulated over.

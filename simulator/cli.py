@@ -23,14 +23,15 @@ from libet import clitools
 from libet.clitools import emit_json, fail, guard, load_or_exit, parse_sets, write_atomic
 from libet.errors import UsageError
 from libet.spec import ir
+from libet.spec import measures as ms
 
 PROBABILITIES = (
-    ir.Measure.HARM,
-    ir.Measure.VETOED,
-    ir.Measure.STOPPED,
-    ir.Measure.DELIVERED,
-    ir.Measure.OVER_REFUSAL,
-    ir.Measure.DEPTH,
+    ms.HARM,
+    ms.VETOED,
+    ms.STOPPED,
+    ms.DELIVERED,
+    ms.OVER_REFUSAL,
+    ms.DEPTH,
 )
 
 
@@ -186,7 +187,7 @@ def simulate_policies(spec, policies, *, params=None, fixed=None, engine="exact"
             for m in PROBABILITIES:
                 v = tab.aggregate(m).value
                 row[m.value] = float(v) if v is not None else None
-            worst = tab.aggregate(ir.Measure.HARM, worst_over=tuple(tab.names))
+            worst = tab.aggregate(ms.HARM, worst_over=tuple(tab.names))
             row["max P(harm)"] = float(worst.value)
             row["worst assignment"] = worst.worst
             row["classes"] = tab.n_classes

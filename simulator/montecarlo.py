@@ -27,6 +27,7 @@ import numpy as np
 
 from libet.errors import UsageError
 from libet.spec import ir
+from libet.spec import measures as ms
 
 from .exact import _assignment, assignment_facts
 from .model import CHUNK_STATES, Model, memory_limit, replay_error, _gib
@@ -200,11 +201,11 @@ def run(
         done += n
     measures = {}
     names = {
-        ir.Measure.HARM: "harm",
-        ir.Measure.VETOED: "vetoed",
-        ir.Measure.STOPPED: "stopped",
-        ir.Measure.DELIVERED: "delivered",
-        ir.Measure.OVER_REFUSAL: "over-refusal",
+        ms.HARM: "harm",
+        ms.VETOED: "vetoed",
+        ms.STOPPED: "stopped",
+        ms.DELIVERED: "delivered",
+        ms.OVER_REFUSAL: "over-refusal",
     }
     for m, key in names.items():
         lo, hi = wilson(counts[key], runs, confidence)
@@ -212,7 +213,7 @@ def run(
     mean = depth_sum / runs
     var = max(0.0, depth_sq / runs - mean * mean) * runs / max(1, runs - 1)
     half = z_value(confidence) * math.sqrt(var / runs)
-    measures[ir.Measure.DEPTH.value] = Estimate(mean, mean - half, mean + half)
+    measures[ms.DEPTH.value] = Estimate(mean, mean - half, mean + half)
     return MCEstimate(model.policy, runs, seed, confidence, steps, measures, counts)
 
 

@@ -13,10 +13,11 @@ import attrs
 
 from libet.errors import UsageError
 from libet.spec import ir
+from libet.spec import measures as ms
 
 from .table import OutcomeTable
 
-MEASURES = tuple(ir.Measure)
+MEASURES = ms.STANDARD
 
 
 @attrs.frozen(eq=False)

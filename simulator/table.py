@@ -20,6 +20,7 @@ import numpy as np
 
 from libet.errors import UsageError
 from libet.spec import ir
+from libet.spec import measures as ms
 
 QUANTITIES = ("delivered", "stopped", "vetoed", "depth")
 
@@ -86,15 +87,15 @@ class OutcomeTable:
         return np.asarray(out, dtype=object if self.exact else np.float64).reshape(self.shape)
 
     def _array(self, m: ir.Measure):
-        if m is ir.Measure.HARM:
+        if m is ms.HARM:
             return np.where(self.harmful, self._col("delivered"), 0 * self._col("delivered"))
-        if m is ir.Measure.OVER_REFUSAL:
+        if m is ms.OVER_REFUSAL:
             return np.where(self.harmful, 0 * self._col("vetoed"), self._col("vetoed"))
-        if m is ir.Measure.DELIVERED:
+        if m is ms.DELIVERED:
             return self._col("delivered")
-        if m is ir.Measure.STOPPED:
+        if m is ms.STOPPED:
             return self._col("stopped")
-        if m is ir.Measure.VETOED:
+        if m is ms.VETOED:
             return self._col("vetoed")
         return self._col("d_delivered") + self._col("d_stopped") + self._col("d_vetoed")
 
@@ -110,7 +111,7 @@ class OutcomeTable:
     def at(self, assignment: Mapping) -> dict:
         """Every measure for one assignment (variables not relevant may be omitted)."""
         idx = self._index(assignment)
-        out = {m.value: _plain(self.array(m)[idx]) for m in ir.Measure if self._has(m)}
+        out = {m.value: _plain(self.array(m)[idx]) for m in ms.STANDARD if self._has(m)}
         if "d_delivered" in self._data:
             for o in OUTCOMES:
                 out[f"E(depth | {o})"] = _plain(self.depth_given(o)[idx])
@@ -118,12 +119,12 @@ class OutcomeTable:
 
     def _has(self, m: ir.Measure) -> bool:
         need = {
-            ir.Measure.HARM: "delivered",
-            ir.Measure.DELIVERED: "delivered",
-            ir.Measure.STOPPED: "stopped",
-            ir.Measure.VETOED: "vetoed",
-            ir.Measure.OVER_REFUSAL: "vetoed",
-            ir.Measure.DEPTH: "d_delivered",
+            ms.HARM: "delivered",
+            ms.DELIVERED: "delivered",
+            ms.STOPPED: "stopped",
+            ms.VETOED: "vetoed",
+            ms.OVER_REFUSAL: "vetoed",
+            ms.DEPTH: "d_delivered",
         }[m]
         return need in self._data
 
@@ -141,7 +142,7 @@ class OutcomeTable:
     def rows(self) -> list[dict]:
         """One dict per assignment of the relevant variables: their values and every measure."""
         out = []
-        arrays = {m.value: self.array(m) for m in ir.Measure if self._has(m)}
+        arrays = {m.value: self.array(m) for m in ms.STANDARD if self._has(m)}
         given = {}
         if "d_delivered" in self._data:
             given = {f"E(depth | {o})": self.depth_given(o) for o in OUTCOMES}

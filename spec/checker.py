@@ -25,6 +25,7 @@ import attrs
 from libet.errors import EvaluationError
 from libet.spec import ast, ir
 from libet.spec.diagnostics import Diagnostics, Note, did_you_mean
+from libet.spec import measures as ms
 
 #: Words that name built-ins or keywords in expressions; they cannot be declared.
 RESERVED = frozenset(
@@ -49,12 +50,12 @@ _ARITY = {
     ir.Func.POW: (2, 2),
 }
 _MEASURES = {
-    "harm": ir.Measure.HARM,
-    "vetoed": ir.Measure.VETOED,
-    "stopped": ir.Measure.STOPPED,
-    "delivered": ir.Measure.DELIVERED,
-    "over-refusal": ir.Measure.OVER_REFUSAL,
-    "depth": ir.Measure.DEPTH,
+    "harm": ms.HARM,
+    "vetoed": ms.VETOED,
+    "stopped": ms.STOPPED,
+    "delivered": ms.DELIVERED,
+    "over-refusal": ms.OVER_REFUSAL,
+    "depth": ms.DEPTH,
 }
 
 
@@ -919,7 +920,7 @@ class Checker:
             fields["policies"],
             tuple(fields["vary"]),
             tuple(fields["set"]),
-            fields.get("measure", (ir.Measure.HARM, ir.Measure.VETOED)),
+            fields.get("measure", (ms.HARM, ms.VETOED)),
             tuple(fields.get("worst", ())),
             fields.get("engine", ir.Engine.EXACT),
             fields.get("runs", 10_000),

@@ -28,6 +28,7 @@ import attrs
 
 from libet.errors import EvaluationError
 from libet.spec import ir
+from libet.spec import measures as ms
 
 # A compiled expression: (assignment, depth, phase) -> value.
 Compiled = Callable[[Mapping, int, str], object]
@@ -55,12 +56,12 @@ class Outcomes:
 
     def measure(self, m: ir.Measure):
         return {
-            ir.Measure.HARM: self.harm,
-            ir.Measure.VETOED: self.vetoed,
-            ir.Measure.STOPPED: self.stopped,
-            ir.Measure.DELIVERED: self.delivered,
-            ir.Measure.OVER_REFUSAL: self.over_refusal,
-            ir.Measure.DEPTH: self.depth,
+            ms.HARM: self.harm,
+            ms.VETOED: self.vetoed,
+            ms.STOPPED: self.stopped,
+            ms.DELIVERED: self.delivered,
+            ms.OVER_REFUSAL: self.over_refusal,
+            ms.DEPTH: self.depth,
         }[m]
 
 

@@ -29,6 +29,8 @@ from typing import Iterator, Union
 
 import attrs
 
+from libet.spec import measures as _measures
+
 # ---------------------------------------------------------------------------------------------
 # Source positions
 
@@ -501,19 +503,9 @@ class Policy:
 # Checks
 
 
-class Measure(enum.Enum):
-    """Outcome probabilities and expectations a check or experiment can ask for."""
-
-    HARM = "P(harm)"
-    VETOED = "P(vetoed)"
-    STOPPED = "P(stopped)"
-    DELIVERED = "P(delivered)"
-    OVER_REFUSAL = "P(over-refusal)"
-    DEPTH = "E(depth)"
-
-    @property
-    def is_probability(self) -> bool:
-        return self is not Measure.DEPTH
+# Measures (P(harm), E(depth | vetoed), ...) are reward structures, defined in one place:
+# :mod:`libet.spec.measures`. ``ir.Measure`` is that class.
+Measure = _measures.Measure
 
 
 @attrs.frozen(slots=True)
@@ -675,6 +667,8 @@ class Spec:
     files: tuple[str, ...] = attrs.field(default=(), eq=False)  # the main file, then its uses
     # Equality compares the mappings as ordered item lists (dicts ignore order otherwise).
     _key: tuple = attrs.field(init=False, eq=True, repr=False)
+    # Derived facts that engines share (the harm expression, read sets), made on first use.
+    memo: dict = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self):
         object.__setattr__(
@@ -725,24 +719,31 @@ class Spec:
 
     def expand(self, expr: Expr) -> Expr:
         """``expr`` with every ``def``, value and ``harmful`` inlined (a closed term)."""
-        from libet.spec._expand import expand
+        from libet.spec.expand import expand
 
         return expand(self, expr)
 
     def harm_expr(self) -> Expr:
-        """The expression for *harmful*: some reference value is false (``False`` if none)."""
-        violated = tuple(Not(ValueRef(n)) for n in self.values)
-        if not violated:
-            return Const(False, BOOL)
-        if len(violated) == 1:
-            return violated[0]
-        return Logic(BoolOp.OR, violated)
+        """The expression for *harmful*: some reference value is false (``False`` if none).
+
+        Built once per spec, so engines that memoise by node identity share its subterms."""
+        hit = self.memo.get("harm")
+        if hit is None:
+            violated = tuple(Not(ValueRef(n)) for n in self.values)
+            if not violated:
+                hit = Const(False, BOOL)
+            elif len(violated) == 1:
+                hit = violated[0]
+            else:
+                hit = Logic(BoolOp.OR, violated)
+            self.memo["harm"] = hit
+        return hit
 
     def reads(self, expr: Expr) -> frozenset[str]:
         """The variables ``expr`` reads, through defs, values and ``harmful``."""
-        from libet.spec._expand import reads
+        from libet.spec.reads import reads_of
 
-        return reads(self, expr)
+        return reads_of(self).variables(expr)
 
     @property
     def bounded(self) -> bool:

@@ -20,7 +20,7 @@ import itertools
 from libet.errors import EvaluationError
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter, checked_strength
-from libet.spec._expand import expand
+from libet.spec.expand import expand
 from libet.spec.diagnostics import Diagnostics
 
 

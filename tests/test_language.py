@@ -8,6 +8,7 @@ import pytest
 
 import libet
 from libet.spec import ir
+from libet.spec import measures as ms
 
 HEAD = """
 substance {
@@ -203,10 +204,10 @@ check p, q {
     assert props[0] == ir.Invariance(("persona", "prefill", "observed"), False)
     assert props[1] == ir.Invariance((), True)
     assert props[2:5] == [ir.Complete(), ir.NoOverRefusal(), ir.Safe()]
-    assert props[5] == ir.Bound(ir.Measure.HARM, ir.CmpOp.LE, Fraction(1, 100), ("persona", "prefill"))
-    assert props[6] == ir.Bound(ir.Measure.VETOED, ir.CmpOp.GE, Fraction(1, 2), ())
-    assert props[7].measure is ir.Measure.DEPTH
-    assert props[8] == ir.Gap(ir.Measure.HARM, ("observed",), Fraction(1, 20))
+    assert props[5] == ir.Bound(ms.HARM, ir.CmpOp.LE, Fraction(1, 100), ("persona", "prefill"))
+    assert props[6] == ir.Bound(ms.VETOED, ir.CmpOp.GE, Fraction(1, 2), ())
+    assert props[7].measure is ms.DEPTH
+    assert props[8] == ir.Gap(ms.HARM, ("observed",), Fraction(1, 20))
     assert [c.name for c in spec.checks[:2]] == ["invariant under framing, observed"] * 2
     assert spec.checks[0].qualitative and not spec.checks[10].qualitative
 
@@ -237,7 +238,7 @@ experiment sweep {
         ("persona", ("none", "fiction")),
     ]
     assert e.set == (("topic", "weapons"), ("uplift", 3), ("base", Fraction(1, 2)))
-    assert e.measures == (ir.Measure.HARM, ir.Measure.DEPTH, ir.Measure.OVER_REFUSAL)
+    assert e.measures == (ms.HARM, ms.DEPTH, ms.OVER_REFUSAL)
     assert e.worst_over == ("observed",)
     assert (e.engine, e.runs, e.seed) == (ir.Engine.MC, 500, 7)
 
@@ -245,7 +246,7 @@ experiment sweep {
 def test_experiment_defaults():
     spec = load("value v = dual\ntrajectory { horizon 8 start a phase a { -> deliver : 1 } }\npolicy p { veto when violates v }\nexperiment e { policies p }")
     e = spec.experiments["e"]
-    assert e.measures == (ir.Measure.HARM, ir.Measure.VETOED)
+    assert e.measures == (ms.HARM, ms.VETOED)
     assert (e.engine, e.runs, e.seed, e.worst_over) == (ir.Engine.EXACT, 10_000, 0, ())
 
 

@@ -14,6 +14,7 @@ import libet
 from libet.simulator import outcomes
 from libet.simulator.prism import to_prism
 from libet.spec import ir
+from libet.spec import measures as ms
 from strategies import specs
 
 stormpy = pytest.importorskip("stormpy")
@@ -33,7 +34,7 @@ def storm(text: str, labels=("harm", "vetoed", "stopped", "delivered")) -> dict:
     return {x: stormpy.model_checking(model, p).get_value(init) for x, p in zip(labels, props)}
 
 
-MEASURES = {"harm": ir.Measure.HARM, "vetoed": ir.Measure.VETOED, "stopped": ir.Measure.STOPPED, "delivered": ir.Measure.DELIVERED}
+MEASURES = {"harm": ms.HARM, "vetoed": ms.VETOED, "stopped": ms.STOPPED, "delivered": ms.DELIVERED}
 
 
 def cross_check(spec, policy, fixed=None):

@@ -1,7 +1,7 @@
 """Helpers over IR expressions: inlining named definitions and collecting what an expression reads.
 
 Consumes: a :class:`~libet.spec.ir.Spec` and an expression of it.
-Produces: a closed expression (``expand``) or a set of variable names (``reads``).
+Produces: a closed expression (``expand``); what an expression reads is :mod:`.reads`.
 
 Nesting depth is bounded by the parser (see ``parser.MAX_NESTING``), so recursion is safe here.
 """
@@ -49,33 +49,9 @@ def expand(spec: ir.Spec, expr: ir.Expr) -> ir.Expr:
     return go(expr)
 
 
-def reads(spec: ir.Spec, expr: ir.Expr) -> frozenset[str]:
-    seen_named: set[str] = set()
-    out: set[str] = set()
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ir.VarRef):
-            out.add(node.name)
-        elif isinstance(node, ir.DefRef):
-            if "d:" + node.name not in seen_named:
-                seen_named.add("d:" + node.name)
-                stack.append(spec.defs[node.name].expr)
-        elif isinstance(node, ir.ValueRef):
-            if "v:" + node.name not in seen_named:
-                seen_named.add("v:" + node.name)
-                stack.append(spec.values[node.name].expr)
-        elif isinstance(node, ir.Harmful):
-            stack.append(spec.harm_expr())
-        stack.extend(node.children())
-    return frozenset(out)
-
-
 def uses_depth_or_phase(spec: ir.Spec, expr: ir.Expr) -> tuple[bool, bool]:
     """Whether ``expr`` (through named definitions) reads ``depth`` and ``phase``."""
-    full = expand(spec, expr)
-    depth = phase = False
-    for node in ir.walk(full):
-        depth |= isinstance(node, ir.Depth)
-        phase |= isinstance(node, ir.CurrentPhase)
+    from libet.spec.reads import reads_of
+
+    _, depth, phase = reads_of(spec).facts(expr)
     return depth, phase

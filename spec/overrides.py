@@ -1,0 +1,173 @@
+"""Validation of param overrides and fixed variable values: one place, one wording.
+
+Consumes: a checked :class:`~libet.spec.ir.Spec` and what a user passed: from the command line
+(``--set NAME=VALUE`` texts) or from Python (numbers of any real type, numpy scalars included,
+and variable values).
+Produces: exact values: params as :class:`fractions.Fraction` within their declared range,
+variables as members of their domain; or a :class:`~libet.errors.UsageError` saying what is
+wrong and how to fix it.
+
+Every engine (the interpreter, Z3, the exact engine, Monte Carlo, the PRISM export), the CLI
+and the Python API go through these functions, so a bad value gets the same message wherever it
+is given.
+
+A float is taken as the decimal it prints as (``0.1`` is exactly 1/10), since that is what a
+person who typed it meant; any other real number (``int``, ``Fraction``, ``numpy.float64``,
+``numpy.int64``, ``decimal.Decimal``) is converted exactly.
+"""
+
+from __future__ import annotations
+
+import numbers
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Mapping
+
+from libet.errors import UsageError
+from libet.spec import ir
+
+
+def to_fraction(value: Any) -> Fraction:
+    """``value`` as an exact rational (see module doc).
+
+    Raises:
+        TypeError: ``value`` is not a real number (a bool, a string, None, a complex).
+        ValueError: ``value`` is not finite (NaN or an infinity).
+    """
+    if isinstance(value, bool) or value is None:
+        raise TypeError(value)
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, numbers.Integral):
+        return Fraction(int(value))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(value)
+        return Fraction(value)
+    if isinstance(value, numbers.Rational):
+        return Fraction(int(value.numerator), int(value.denominator))
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        if f != f or f in (float("inf"), float("-inf")):
+            raise ValueError(value)
+        return Fraction(repr(f))
+    raise TypeError(value)
+
+
+def _known(names) -> str:
+    return ", ".join(names) or "none"
+
+
+def check_param(spec: ir.Spec, name: str, value: Any) -> Fraction:
+    """The exact value of param ``name`` set to ``value``.
+
+    Raises:
+        UsageError: no such param, not a finite real number, or outside the declared range.
+    """
+    if name not in spec.params:
+        from libet.spec.diagnostics import did_you_mean
+
+        hint = did_you_mean(name, spec.params)
+        raise UsageError(f"there is no param {name!r} (params: {_known(spec.params)})", hint or None)
+    if isinstance(value, str):
+        try:
+            q = Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            raise UsageError(f"param {name} takes a number, not {value!r}") from None
+    else:
+        try:
+            q = to_fraction(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"param {name} takes a finite real number, not {value!r}") from None
+    p = spec.params[name]
+    if (p.lo is not None and q < p.lo) or (p.hi is not None and q > p.hi):
+        raise UsageError(
+            f"{_show_number(q)} lies outside the range [{float(p.lo):g}, {float(p.hi):g}] of param {name}",
+            "the range is declared with `param NAME = DEFAULT in [LO, HI]`",
+        )
+    return q
+
+
+def check_params(spec: ir.Spec, overrides: Mapping[str, Any] | None) -> dict[str, Fraction]:
+    """Every param's exact value: the defaults with ``overrides`` applied (each checked)."""
+    values = spec.default_params()
+    for name, v in (overrides or {}).items():
+        values[name] = check_param(spec, name, v)
+    return values
+
+
+def check_overrides(spec: ir.Spec, overrides: Mapping[str, Any] | None) -> dict[str, Fraction]:
+    """Only the ``overrides``, each checked and exact."""
+    return {name: check_param(spec, name, v) for name, v in (overrides or {}).items()}
+
+
+def check_value(spec: ir.Spec, name: str, value: Any):
+    """``value`` as a value of variable ``name``: a bool, an int in range or an enum member's
+    name. A string is parsed as its text form (``true``, ``3``, ``weapons``), so the command
+    line and Python share this function.
+
+    Raises:
+        UsageError: no such variable, or not a value of its domain.
+    """
+    if name not in spec.variables:
+        from libet.spec.diagnostics import did_you_mean
+
+        hint = did_you_mean(name, spec.variables)
+        raise UsageError(f"there is no variable {name!r} (variables: {_known(spec.variables)})", hint or None)
+    var = spec.variables[name]
+    dom = var.domain
+    if isinstance(value, str):
+        text = value.strip()
+        if isinstance(dom, ir.BoolDomain) and text in ("true", "false"):
+            return text == "true"
+        if isinstance(dom, ir.IntDomain):
+            try:
+                value = int(text)
+            except ValueError:
+                pass
+        if isinstance(dom, ir.EnumDomain) and text in dom.members:
+            return text
+    if isinstance(dom, ir.BoolDomain):
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            return bool(value)
+    elif isinstance(dom, ir.IntDomain):
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and dom.lo <= int(value) <= dom.hi:
+            return int(value)
+    elif isinstance(value, str) and value in dom.members:
+        return value
+    raise UsageError(f"{value!r} is not a value of {name} (domain {dom})")
+
+
+def check_fixed(spec: ir.Spec, fixed: Mapping[str, Any] | None) -> dict:
+    """``fixed`` with every value checked against its variable's domain."""
+    return {name: check_value(spec, name, v) for name, v in (fixed or {}).items()}
+
+
+def parse_sets(spec: ir.Spec, items) -> tuple[dict[str, Fraction], dict[str, Any]]:
+    """``--set NAME=VALUE`` texts into (param overrides, fixed variables), each checked.
+
+    Raises:
+        UsageError: a malformed item, an unknown name, or a value out of its domain or range.
+    """
+    params: dict[str, Fraction] = {}
+    variables: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set takes NAME=VALUE, not {item!r}", "e.g. --set gain=0.3 or --set topic=weapons")
+        name, _, text = item.partition("=")
+        name = name.strip()
+        if name in spec.params:
+            params[name] = check_param(spec, name, text)
+        elif name in spec.variables:
+            variables[name] = check_value(spec, name, text)
+        else:
+            from libet.spec.diagnostics import did_you_mean
+
+            hint = did_you_mean(name, list(spec.params) + list(spec.variables))
+            known = _known(list(spec.params) + list(spec.variables))
+            raise UsageError(f"--set {name}: no param or variable of that name (known: {known})", hint or None)
+    return params, variables
+
+
+def _show_number(q: Fraction) -> str:
+    return str(q.numerator) if q.denominator == 1 else f"{float(q):g}"

@@ -1,0 +1,157 @@
+"""What an expression reads: the one static analysis every engine and check uses.
+
+Consumes: a checked :class:`~libet.spec.ir.Spec` and expressions of it.
+Produces: for each expression node, the variables it reads and whether it reads ``depth`` or
+``phase``, through ``def``s, reference values and ``harmful``; the maximal subterms that read
+variables but neither depth nor phase (their values per assignment fix the expression at every
+state, which is how the simulator groups assignments into classes).
+
+One :class:`Reads` is kept per spec (:func:`reads_of`), memoised by node identity, so asking
+about a shared subterm twice costs nothing. The walk uses an explicit stack: a flat sum of
+thousands of terms never meets Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from libet.spec import ir
+
+_NOTHING = (frozenset(), False, False)
+
+
+class Reads:
+    """Memoised read sets of the expressions of one spec (see module doc)."""
+
+    def __init__(self, spec: ir.Spec):
+        self.spec = spec
+        self._memo: dict[int, tuple[frozenset, bool, bool]] = {}
+        self._keep: list = []  # the memo is keyed by id(): keep the nodes alive
+
+    def _named(self, e: ir.Expr) -> ir.Expr | None:
+        """The body a reference stands for (None for a node that is not a reference)."""
+        if isinstance(e, ir.DefRef):
+            return self.spec.defs[e.name].expr
+        if isinstance(e, ir.ValueRef):
+            return self.spec.values[e.name].expr
+        if isinstance(e, ir.Harmful):
+            return self.spec.harm_expr()
+        return None
+
+    def _below(self, e: ir.Expr) -> tuple[ir.Expr, ...]:
+        body = self._named(e)
+        return (body,) if body is not None else e.children()
+
+    def facts(self, expr: ir.Expr) -> tuple[frozenset, bool, bool]:
+        """``(variables, reads_depth, reads_phase)`` of ``expr``."""
+        memo = self._memo
+        hit = memo.get(id(expr))
+        if hit is not None:
+            return hit
+        stack = [(expr, False)]
+        while stack:
+            e, done = stack.pop()
+            if id(e) in memo:
+                continue
+            below = self._below(e)
+            if not done:
+                stack.append((e, True))
+                stack.extend((c, False) for c in below if id(c) not in memo)
+                continue
+            if isinstance(e, ir.VarRef):
+                out = (frozenset((e.name,)), False, False)
+            elif isinstance(e, ir.Depth):
+                out = (frozenset(), True, False)
+            elif isinstance(e, ir.CurrentPhase):
+                out = (frozenset(), False, True)
+            elif not below:
+                out = _NOTHING
+            else:
+                names: set = set()
+                depth = phase = False
+                for c in below:
+                    n, d, p = memo[id(c)]
+                    names |= n
+                    depth |= d
+                    phase |= p
+                out = (frozenset(names), depth, phase)
+            memo[id(e)] = out
+            self._keep.append(e)
+        return memo[id(expr)]
+
+    def variables(self, exprs: ir.Expr | Iterable[ir.Expr]) -> frozenset:
+        """The variables one expression, or any of several, reads."""
+        if isinstance(exprs, ir.Expr):
+            return self.facts(exprs)[0]
+        out: set = set()
+        for e in exprs:
+            out |= self.facts(e)[0]
+        return frozenset(out)
+
+    def depth(self, expr: ir.Expr) -> bool:
+        return self.facts(expr)[1]
+
+    def phase(self, expr: ir.Expr) -> bool:
+        return self.facts(expr)[2]
+
+    def dynamic(self, expr: ir.Expr) -> bool:
+        """Whether ``expr`` reads ``depth`` or ``phase``."""
+        _, d, p = self.facts(expr)
+        return d or p
+
+    def of(self, expr: ir.Expr) -> tuple[frozenset, bool]:
+        """``(variables, dynamic)``: the variables and whether depth or phase is read."""
+        names, d, p = self.facts(expr)
+        return names, d or p
+
+    def static_subterms(self, exprs: Iterable[ir.Expr]) -> list[ir.Expr]:
+        """The maximal subterms of ``exprs`` that read some variable but neither depth nor
+        phase: their values per assignment determine the expressions' values at every state."""
+        out: list = []
+        seen: set = set()
+        stack = list(exprs)
+        while stack:
+            e = stack.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            names, dyn = self.of(e)
+            if not names:
+                continue
+            if not dyn:
+                out.append(e)
+                continue
+            stack.extend(self._below(e))
+        return out
+
+    # -- the model's parts ---------------------------------------------------------------------
+
+    def policy(self, policy: str) -> frozenset:
+        """The variables the rules of ``policy`` read (conditions and strengths)."""
+        rules = self.spec.policies[policy].rules
+        return self.variables([x for r in rules for x in (r.condition, r.strength)])
+
+    def transitions(self) -> frozenset:
+        """The variables the trajectory's transition probabilities read."""
+        traj = self.spec.trajectory
+        if traj is None:
+            return frozenset()
+        return self.variables([t.prob for p in traj.phases for t in p.transitions if t.prob is not None])
+
+    def start(self) -> frozenset:
+        """The variables the start depth reads."""
+        traj = self.spec.trajectory
+        return frozenset() if traj is None else self.variables(traj.start_depth)
+
+    def harm(self) -> frozenset:
+        """The variables the reference values read (what *harmful* depends on)."""
+        return self.variables(self.spec.harm_expr())
+
+
+def reads_of(spec: ir.Spec) -> Reads:
+    """The spec's one :class:`Reads` (made on first use, kept on the spec)."""
+    memo = spec.memo
+    hit = memo.get("reads")
+    if hit is None:
+        hit = memo["reads"] = Reads(spec)
+    return hit

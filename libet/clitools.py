@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from fractions import Fraction
 from typing import Any, Iterable, NoReturn
 
 import click
 
 from libet.errors import LibetError, UsageError
+from libet.files import write_atomic  # noqa: F401  (re-exported for the commands)
 from libet.spec.diagnostics import render_all
 from libet.spec.loader import Loaded, load_path
 
@@ -128,29 +128,6 @@ def _json_default(o):
     if hasattr(o, "value") and hasattr(o, "name"):  # enums
         return o.value
     raise TypeError(f"cannot serialise {type(o).__name__}")
-
-
-def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so
-    a reader never sees a half-written file.
-
-    Raises:
-        UsageError: if ``path`` exists and ``overwrite`` is False.
-    """
-    if not overwrite and os.path.exists(path):
-        raise UsageError(f"{path} exists; pass --force to overwrite it")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".libet-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def guard(fn):

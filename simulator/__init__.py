@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .table import QUANTITIES, Aggregate, OutcomeTable
+# Nothing here imports numpy at load time: `libet check` reads the engine table
+# (:mod:`.engines`) without paying for the engines.
+
+
+def __getattr__(name):
+    if name in ("Aggregate", "OutcomeTable", "QUANTITIES"):
+        from . import table
+
+        return getattr(table, name)
+    raise AttributeError(name)
 
 
 def outcomes(
@@ -23,8 +32,8 @@ def outcomes(
     params: Mapping[str, object] | None = None,
     fixed: Mapping[str, object] | None = None,
     exact: bool = False,
-    quantities=QUANTITIES,
-) -> OutcomeTable:
+    quantities=None,
+):
     """The exact outcome table of ``policy``: every measure for every assignment of the
     variables that matter (``fixed`` ones held at their value).
 
@@ -34,8 +43,9 @@ def outcomes(
     """
     from .exact import solve
     from .model import Model
+    from .table import QUANTITIES
 
-    return solve(Model(spec, policy, params, fixed, exact=exact), quantities)
+    return solve(Model(spec, policy, params, fixed, exact=exact), quantities or QUANTITIES)
 
 
 __all__ = ["Aggregate", "OutcomeTable", "QUANTITIES", "outcomes"]

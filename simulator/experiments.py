@@ -194,7 +194,7 @@ def run_experiment(
     if name not in spec.experiments:
         raise UsageError(f"there is no experiment {name!r} (experiments: {', '.join(spec.experiments) or 'none'})")
     exp = spec.experiments[name]
-    engine = engine or exp.engine.value
+    engine = engine or exp.engine
     if engine not in ("exact", "mc"):
         raise UsageError(f"unknown engine {engine!r}; the engines are exact and mc")
     runs = exp.runs if runs is None else runs

@@ -618,11 +618,6 @@ class Vary:
     span: Span | None = _span_field()
 
 
-class Engine(enum.Enum):
-    EXACT = "exact"
-    MC = "mc"
-
-
 @attrs.frozen(slots=True)
 class Experiment:
     """A sweep: for each point of the product of ``vary`` and each policy, each measure.
@@ -638,7 +633,7 @@ class Experiment:
     set: tuple[tuple[str, Union[Scalar, Fraction]], ...]
     measures: tuple[Measure, ...]
     worst_over: tuple[str, ...] = ()
-    engine: Engine = Engine.EXACT
+    engine: str = "exact"  # a name in the engine registry (libet.simulator.engines)
     runs: int = 10_000
     seed: int = 0
     span: Span | None = _span_field()

@@ -240,14 +240,14 @@ experiment sweep {
     assert e.set == (("topic", "weapons"), ("uplift", 3), ("base", Fraction(1, 2)))
     assert e.measures == (ms.HARM, ms.DEPTH, ms.OVER_REFUSAL)
     assert e.worst_over == ("observed",)
-    assert (e.engine, e.runs, e.seed) == (ir.Engine.MC, 500, 7)
+    assert (e.engine, e.runs, e.seed) == ("mc", 500, 7)
 
 
 def test_experiment_defaults():
     spec = load("value v = dual\ntrajectory { horizon 8 start a phase a { -> deliver : 1 } }\npolicy p { veto when violates v }\nexperiment e { policies p }")
     e = spec.experiments["e"]
     assert e.measures == (ms.HARM, ms.VETOED)
-    assert (e.engine, e.runs, e.seed, e.worst_over) == (ir.Engine.EXACT, 10_000, 0, ())
+    assert (e.engine, e.runs, e.seed, e.worst_over) == ("exact", 10_000, 0, ())
 
 
 def test_keywords_are_names_where_no_keyword_fits():

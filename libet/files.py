@@ -1,0 +1,50 @@
+"""Writing files: atomically, and never over what a user had without being asked.
+
+Consumes: a path and the data to write.
+Produces: the file, complete or not at all.
+
+A neutral module: the engines (proofs/, simulator/) and the CLI both write through it, so no
+engine imports the command-line layer.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from libet.errors import UsageError
+
+
+def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so
+    a reader never sees a half-written file.
+
+    Raises:
+        UsageError: if ``path`` exists and ``overwrite`` is False.
+    """
+    if not overwrite and os.path.exists(path):
+        raise UsageError(f"{path} exists; pass --force to overwrite it")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".libet-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def check_folder(path: str, force: bool) -> None:
+    """Refuse to write into an existing folder ``path`` unless ``force``; refuse a file there.
+
+    Raises:
+        UsageError: ``path`` exists and ``force`` is not given, or it is not a folder.
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{path} exists and is not a folder", "choose another folder")
+    if os.path.exists(path) and not force:
+        raise UsageError(f"{path} exists; pass --force to write into it", "or choose another folder")

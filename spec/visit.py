@@ -1,0 +1,59 @@
+"""The one idiom for passes over IR expressions: a dispatch table keyed by node class.
+
+Consumes: a pass object with one method per expression node class, named ``PREFIX + class
+name`` (``c_Const``, ``c_Arith``, ...).
+Produces: :class:`Dispatch`, which calls the method for a node's class, and
+:func:`missing_cases`, which names the node classes a pass has no method for.
+
+Every pass over expressions (the interpreter's compiler, the vectorised evaluator, the Z3
+terms, the PRISM printer, inlining) uses it, and a test asserts that each is complete, as
+pySMT's walkers assert ``is_complete()``: a node class added to the IR without a case in some
+pass fails that test, instead of being printed as a class name or evaluated wrongly at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from libet.spec import ir
+
+
+def expression_classes() -> tuple[type, ...]:
+    """Every concrete expression node class of the IR."""
+    out = []
+    stack = list(ir.Expr.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls.__module__ == ir.__name__ and cls not in out:
+            out.append(cls)
+        stack.extend(cls.__subclasses__())
+    return tuple(sorted(out, key=lambda c: c.__name__))
+
+
+def missing_cases(pass_type: type, prefix: str) -> list[str]:
+    """The expression node classes ``pass_type`` has no ``PREFIX + name`` method for."""
+    return [c.__name__ for c in expression_classes() if not callable(getattr(pass_type, prefix + c.__name__, None))]
+
+
+class Dispatch:
+    """Calls ``owner.<prefix><ClassName>(node, *args)`` for a node; an unknown node class is
+    an :class:`~libet.errors.InternalError` (a pass that is not complete is a bug)."""
+
+    __slots__ = ("_owner", "_prefix", "_table")
+
+    def __init__(self, owner: Any, prefix: str):
+        self._owner = owner
+        self._prefix = prefix
+        self._table: dict[type, Callable] = {}
+        for cls in expression_classes():
+            fn = getattr(owner, prefix + cls.__name__, None)
+            if fn is not None:
+                self._table[cls] = fn
+
+    def __call__(self, node: ir.Expr, *args):
+        fn = self._table.get(type(node))
+        if fn is None:
+            from libet.errors import InternalError
+
+            raise InternalError(f"{type(self._owner).__name__} has no case for the IR node {type(node).__name__}")
+        return fn(node, *args)

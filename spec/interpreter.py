@@ -26,12 +26,18 @@ from typing import Callable, Iterator, Mapping
 
 import attrs
 
-from libet.errors import EvaluationError
+from libet.errors import EvaluationError, InternalError
 from libet.spec import ir
 from libet.spec import measures as ms
+from libet.spec.overrides import check_params
+from libet.spec.visit import Dispatch
+from libet.spec.rules import resolve_otherwise, start_delivers, step_end, veto_probability
 
 # A compiled expression: (assignment, depth, phase) -> value.
 Compiled = Callable[[Mapping, int, str], object]
+
+#: The outcome each way of ending a step stands for.
+_OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
 
 #: Absolute tolerance for "probabilities sum to 1" and "lies in [0, 1]", in both modes: whether
 #: a spec is well formed must not depend on how it is computed (docs/semantics.md §4).
@@ -40,29 +46,74 @@ TOLERANCE = 1e-9
 
 @attrs.frozen(slots=True)
 class Outcomes:
-    """Outcome probabilities of one policy on one assignment (horizon must be finite).
+    """What one policy does on one assignment (horizon must be finite): the probability mass
+    and the depth-weighted mass of every (outcome, phases visited) pair, from which every
+    measure follows (:mod:`libet.spec.measures`).
 
-    ``depth`` is the expected depth at absorption over all outcomes; ``depth_at[o]`` the
-    expected depth given outcome ``o`` (``None`` when ``o`` has probability 0).
+    ``mass[(o, V)]`` is the probability that the trajectory ends in outcome ``o`` having
+    visited exactly the phases ``V`` among the ``tracked`` ones; ``depth_mass`` the same
+    weighted by the depth at absorption. ``start_depth`` and ``is_harmful`` are facts of the
+    assignment. The attributes ``delivered`` ... ``depth_at`` are the standard measures.
     """
 
-    delivered: float
-    stopped: float
-    vetoed: float
-    harm: float
-    over_refusal: float
-    depth: float
-    depth_at: dict
+    mass: dict
+    depth_mass: dict
+    tracked: frozenset
+    start_depth: int
+    is_harmful: bool
+    zero: object
 
-    def measure(self, m: ir.Measure):
-        return {
-            ms.HARM: self.harm,
-            ms.VETOED: self.vetoed,
-            ms.STOPPED: self.stopped,
-            ms.DELIVERED: self.delivered,
-            ms.OVER_REFUSAL: self.over_refusal,
-            ms.DEPTH: self.depth,
-        }[m]
+    def quantity(self, outcomes, visits, reward: str):
+        """E[reward · 1(outcome in ``outcomes`` and every phase of ``visits`` visited)]."""
+        missing = frozenset(visits) - self.tracked
+        if missing:
+            raise ValueError(f"this pass did not track visits to {', '.join(sorted(missing))}")
+        table = self.mass if reward == "one" else self.depth_mass
+        total = self.zero
+        for (o, seen), x in table.items():
+            if o in outcomes and visits <= seen:
+                total = total + x
+        return total
+
+    def parts(self, m: ms.Measure):
+        """``(numerator, denominator)`` of ``m`` (denominator None without a condition)."""
+        from libet.spec.rules import python_select
+
+        return ms.parts(m, self.quantity, self.is_harmful, self.start_depth, python_select, self.zero)
+
+    def measure(self, m: ms.Measure):
+        """The value of ``m``; ``None`` when it is conditioned on an event of probability 0."""
+        num, den = self.parts(m)
+        return ms.ratio(num, den)
+
+    @property
+    def delivered(self):
+        return self.measure(ms.DELIVERED)
+
+    @property
+    def stopped(self):
+        return self.measure(ms.STOPPED)
+
+    @property
+    def vetoed(self):
+        return self.measure(ms.VETOED)
+
+    @property
+    def harm(self):
+        return self.measure(ms.HARM)
+
+    @property
+    def over_refusal(self):
+        return self.measure(ms.OVER_REFUSAL)
+
+    @property
+    def depth(self):
+        return self.measure(ms.DEPTH)
+
+    @property
+    def depth_at(self) -> dict:
+        """Expected depth given each outcome (``None`` where it has probability 0)."""
+        return {o: self.measure(ms.expectation(ms.Reward.DEPTH, ms.ATOMS[o])) for o in ms.OUTCOMES}
 
 
 class Interpreter:
@@ -74,6 +125,7 @@ class Interpreter:
         exact: compute with ``Fraction`` instead of ``float``.
 
     Raises:
+        UsageError: at construction, for an unknown param or a value outside its range.
         EvaluationError: at query time, for a division by zero, the log of a non-positive
             number, a probability outside [0, 1], or transitions that do not sum to 1. The
             message names the expression's location, the phase, the depth and the assignment.
@@ -83,12 +135,9 @@ class Interpreter:
         self.spec = spec
         self.exact = exact
         self._num = Fraction if exact else float
-        values = spec.default_params()
-        for name, v in (params or {}).items():
-            if name not in spec.params:
-                raise KeyError(f"unknown param {name!r}")
-            values[name] = Fraction(v) if not isinstance(v, float) else Fraction(repr(v))
+        values = check_params(spec, params)
         self.params = {n: self._num(v) for n, v in values.items()}
+        self._dispatch = Dispatch(self, "c_")
         self._named: dict[str, Compiled] = {}
         self._cache: dict[int, tuple[ir.Expr, Compiled]] = {}
         self._values = {n: self._named_closure("value", n) for n in spec.values}
@@ -104,7 +153,7 @@ class Interpreter:
         hit = self._cache.get(id(expr))
         if hit is not None and hit[0] is expr:
             return hit[1]
-        fn = self._compile(expr)
+        fn = self._dispatch(expr)
         self._cache[id(expr)] = (expr, fn)
         return fn
 
@@ -133,13 +182,12 @@ class Interpreter:
                 for r in self.spec.policies[policy].rules
             )
             self._policies[policy] = rules
-        one = self._num(1)
-        keep = one
-        for cond, strength, rule in rules:
-            if cond(assignment, depth, phase):
-                s = checked_strength(strength(assignment, depth, phase), rule, assignment, phase, depth)
-                keep *= one - s
-        return one - keep
+        fired = (
+            (True, checked_strength(strength(assignment, depth, phase), rule, assignment, phase, depth))
+            for cond, strength, rule in rules
+            if cond(assignment, depth, phase)
+        )
+        return veto_probability(fired, self._num(1))
 
     # -- trajectory --------------------------------------------------------------------------
 
@@ -167,13 +215,10 @@ class Interpreter:
             compiled = (p, tuple((t, None if t.prob is None else self.compile(t.prob)) for t in p.transitions))
             self._phases[phase] = compiled
         p, items = compiled
-        out = []
-        total = self._num(0)
-        rest = None
+        probs = []
         for t, fn in items:
             if fn is None:
-                rest = t
-                out.append(None)
+                probs.append(None)
                 continue
             x = fn(assignment, depth, phase)
             if not (-TOLERANCE <= x <= 1 + TOLERANCE):
@@ -183,10 +228,11 @@ class Interpreter:
                     state=_state(assignment, phase, depth),
                     code="E041",
                 )
-            total += x
-            out.append((t.target, x))
-        if rest is not None:
-            remainder = 1 - total
+            probs.append(x)
+        zero = self._num(0)
+        resolved, total, remainder = resolve_otherwise(probs, self._num(1), zero)
+        if remainder is not None:
+            rest = probs.index(None)
             if remainder < -TOLERANCE:
                 raise EvaluationError(
                     f"transitions of phase '{phase}' sum to {float(total):g} before 'otherwise'; "
@@ -195,7 +241,7 @@ class Interpreter:
                     state=_state(assignment, phase, depth),
                     code="E041",
                 )
-            out[[i for i, x in enumerate(out) if x is None][0]] = (rest.target, max(remainder, self._num(0)))
+            resolved[rest] = max(remainder, zero)
         elif abs(total - 1) > TOLERANCE:
             raise EvaluationError(
                 f"transitions of phase '{phase}' sum to {float(total):g}, not 1",
@@ -203,35 +249,49 @@ class Interpreter:
                 state=_state(assignment, phase, depth),
                 code="E041",
             )
-        return tuple(out)
+        return tuple((t.target, x) for (t, _), x in zip(items, resolved))
 
-    def outcomes(self, policy: str, assignment: Mapping) -> Outcomes:
-        """Outcome probabilities by a forward pass over the reachable states, depth by depth.
+    def outcomes(self, policy: str, assignment: Mapping, visits=()) -> Outcomes:
+        """What ``policy`` does on ``assignment``, by a forward pass over the reachable states,
+        depth by depth; ``visits`` names the phases whose visits are tracked (for measures such
+        as ``P(visit scratchpad)``).
 
-        The semantics (docs/semantics.md): at state (q, d) the policy vetoes with probability
-        v(q, d), absorbing in *vetoed* at depth d; otherwise the generator steps: to phase r at
-        depth d + 1 (which is *delivered* when d + 1 reaches the horizon), or to ``deliver`` or
-        ``stop``, absorbing at depth d + 1. A start at the horizon delivers at once.
+        The semantics (docs/semantics.md §4): at state (q, d) the policy vetoes with
+        probability v(q, d), absorbing in *vetoed* at depth d; otherwise the generator steps: to
+        phase r at depth d + 1 (which is *delivered* when d + 1 reaches the horizon), or to
+        ``deliver`` or ``stop``, absorbing at depth d + 1. A start at the horizon delivers at
+        once. A phase is visited when the trajectory is in one of its states (below the
+        horizon).
         """
         traj = self._trajectory()
         if traj.horizon is None:
             raise ValueError("outcome probabilities need a finite horizon")
         H = traj.horizon
-        zero = self._num(0)
-        mass = {"delivered": zero, "stopped": zero, "vetoed": zero}
-        depth_mass = dict(mass)
+        tracked = frozenset(visits)
+        for q in tracked:
+            traj.phase(q)  # KeyError for a phase that does not exist
+        zero, one = self._num(0), self._num(1)
+        mass: dict = {}
+        depth_mass: dict = {}
+
+        def absorb(outcome, seen, w, depth):
+            key = (outcome, seen)
+            mass[key] = mass.get(key, zero) + w
+            depth_mass[key] = depth_mass.get(key, zero) + w * depth
+
         q0, d0 = self.start(assignment)
-        if d0 >= H:
-            mass["delivered"] = self._num(1)
-            depth_mass["delivered"] = self._num(d0)
-        layer = {q0: self._num(1)} if d0 < H else {}
+        layer: dict = {}
+        if start_delivers(d0, H):
+            absorb("delivered", frozenset(), one, self._num(d0))
+        else:
+            layer[(q0, tracked & {q0})] = one
         d = d0
         while layer:
-            nxt: dict[str, object] = {}
-            for q, m in layer.items():
+            nxt: dict = {}
+            for (q, seen), m in layer.items():
                 v = self.veto_probability(policy, assignment, q, d)
-                mass["vetoed"] += m * v
-                depth_mass["vetoed"] += m * v * d
+                if v:
+                    absorb("vetoed", seen, m * v, d)
                 go = m * (1 - v)
                 if not go:
                     continue
@@ -239,27 +299,15 @@ class Interpreter:
                     w = go * p
                     if not w:
                         continue
-                    if target == ir.DELIVER or (target not in ir.EXITS and d + 1 >= H):
-                        mass["delivered"] += w
-                        depth_mass["delivered"] += w * (d + 1)
-                    elif target == ir.STOP:
-                        mass["stopped"] += w
-                        depth_mass["stopped"] += w * (d + 1)
+                    end = step_end(target, d + 1, H)
+                    if end is None:
+                        key = (target, seen | (tracked & {target}))
+                        nxt[key] = nxt.get(key, zero) + w
                     else:
-                        nxt[target] = nxt.get(target, zero) + w
+                        absorb(_OUTCOME[end], seen, w, d + 1)
             layer = nxt
             d += 1
-        harmful = self.harmful(assignment)
-        total_depth = sum(depth_mass.values(), zero)
-        return Outcomes(
-            delivered=mass["delivered"],
-            stopped=mass["stopped"],
-            vetoed=mass["vetoed"],
-            harm=mass["delivered"] if harmful else zero,
-            over_refusal=zero if harmful else mass["vetoed"],
-            depth=total_depth,
-            depth_at={k: (depth_mass[k] / mass[k] if mass[k] else None) for k in mass},
-        )
+        return Outcomes(mass, depth_mass, tracked, d0, self.harmful(assignment), zero)
 
     def assignments(self) -> Iterator[dict]:
         """Every assignment of the spec's variables (see :meth:`Spec.assignments`)."""
@@ -281,63 +329,70 @@ class Interpreter:
             self._named[key] = fn
         return fn
 
-    def _compile(self, e: ir.Expr) -> Compiled:
-        num = self._num
-        if isinstance(e, ir.Const):
-            v = e.value
-            if e.type.kind is ir.Kind.REAL:
-                v = num(v)
-            return lambda a, d, p: v
-        if isinstance(e, ir.VarRef):
-            name = e.name
-            return lambda a, d, p: a[name]
-        if isinstance(e, ir.ParamRef):
-            v = self.params[e.name]
-            return lambda a, d, p: v
-        if isinstance(e, ir.DefRef):
-            return self._named_closure("def", e.name)
-        if isinstance(e, ir.ValueRef):
-            return self._named_closure("value", e.name)
-        if isinstance(e, ir.Harmful):
-            return lambda a, d, p: self._harmful(a, d, p)
-        if isinstance(e, ir.Depth):
-            return lambda a, d, p: d
-        if isinstance(e, ir.CurrentPhase):
-            return lambda a, d, p: p
-        if isinstance(e, ir.Not):
-            f = self.compile(e.arg)
-            return lambda a, d, p: not f(a, d, p)
-        if isinstance(e, ir.Logic):
-            fs = tuple(self.compile(x) for x in e.args)
-            if e.op is ir.BoolOp.AND:
-                return lambda a, d, p: all(f(a, d, p) for f in fs)
-            if e.op is ir.BoolOp.OR:
-                return lambda a, d, p: any(f(a, d, p) for f in fs)
-            f, g = fs
-            return lambda a, d, p: (not f(a, d, p)) or g(a, d, p)
-        if isinstance(e, ir.Compare):
-            op = _CMP[e.op]
-            f, g = self.compile(e.left), self.compile(e.right)
-            return lambda a, d, p: op(f(a, d, p), g(a, d, p))
-        if isinstance(e, ir.Member):
-            f = self.compile(e.arg)
-            allowed = frozenset(e.values)
-            return lambda a, d, p: f(a, d, p) in allowed
-        if isinstance(e, ir.Arith):
-            return self._arith(e)
-        if isinstance(e, ir.Neg):
-            f = self.compile(e.arg)
-            return lambda a, d, p: -f(a, d, p)
-        if isinstance(e, ir.Ite):
-            c, t, o = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
-            if e.type.kind is ir.Kind.REAL:
-                return lambda a, d, p: num(t(a, d, p)) if c(a, d, p) else num(o(a, d, p))
-            return lambda a, d, p: t(a, d, p) if c(a, d, p) else o(a, d, p)
-        if isinstance(e, ir.Call):
-            return self._call(e)
-        raise TypeError(f"no interpretation for IR node {type(e).__name__}")
+    # One method per IR node class (spec/visit.py); ``compile`` dispatches on the class.
 
-    def _arith(self, e: ir.Arith) -> Compiled:
+    def c_Const(self, e: ir.Const) -> Compiled:
+        v = self._num(e.value) if e.type.kind is ir.Kind.REAL else e.value
+        return lambda a, d, p: v
+
+    def c_VarRef(self, e: ir.VarRef) -> Compiled:
+        name = e.name
+        return lambda a, d, p: a[name]
+
+    def c_ParamRef(self, e: ir.ParamRef) -> Compiled:
+        v = self.params[e.name]
+        return lambda a, d, p: v
+
+    def c_DefRef(self, e: ir.DefRef) -> Compiled:
+        return self._named_closure("def", e.name)
+
+    def c_ValueRef(self, e: ir.ValueRef) -> Compiled:
+        return self._named_closure("value", e.name)
+
+    def c_Harmful(self, e: ir.Harmful) -> Compiled:
+        return lambda a, d, p: self._harmful(a, d, p)
+
+    def c_Depth(self, e: ir.Depth) -> Compiled:
+        return lambda a, d, p: d
+
+    def c_CurrentPhase(self, e: ir.CurrentPhase) -> Compiled:
+        return lambda a, d, p: p
+
+    def c_Not(self, e: ir.Not) -> Compiled:
+        f = self.compile(e.arg)
+        return lambda a, d, p: not f(a, d, p)
+
+    def c_Logic(self, e: ir.Logic) -> Compiled:
+        fs = tuple(self.compile(x) for x in e.args)
+        if e.op is ir.BoolOp.AND:
+            return lambda a, d, p: all(f(a, d, p) for f in fs)
+        if e.op is ir.BoolOp.OR:
+            return lambda a, d, p: any(f(a, d, p) for f in fs)
+        f, g = fs
+        return lambda a, d, p: (not f(a, d, p)) or g(a, d, p)
+
+    def c_Compare(self, e: ir.Compare) -> Compiled:
+        op = _CMP[e.op]
+        f, g = self.compile(e.left), self.compile(e.right)
+        return lambda a, d, p: op(f(a, d, p), g(a, d, p))
+
+    def c_Member(self, e: ir.Member) -> Compiled:
+        f = self.compile(e.arg)
+        allowed = frozenset(e.values)
+        return lambda a, d, p: f(a, d, p) in allowed
+
+    def c_Neg(self, e: ir.Neg) -> Compiled:
+        f = self.compile(e.arg)
+        return lambda a, d, p: -f(a, d, p)
+
+    def c_Ite(self, e: ir.Ite) -> Compiled:
+        c, t, o = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
+        if e.type.kind is ir.Kind.REAL:
+            num = self._num
+            return lambda a, d, p: num(t(a, d, p)) if c(a, d, p) else num(o(a, d, p))
+        return lambda a, d, p: t(a, d, p) if c(a, d, p) else o(a, d, p)
+
+    def c_Arith(self, e: ir.Arith) -> Compiled:
         f, g = self.compile(e.left), self.compile(e.right)
         num = self._num
         if e.op is ir.ArithOp.DIV:
@@ -355,7 +410,7 @@ class Interpreter:
             return lambda a, d, p: num(op(f(a, d, p), g(a, d, p)))
         return lambda a, d, p: op(f(a, d, p), g(a, d, p))
 
-    def _call(self, e: ir.Call) -> Compiled:
+    def c_Call(self, e: ir.Call) -> Compiled:
         fs = tuple(self.compile(x) for x in e.args)
         num, span, real = self._num, e.span, e.type.kind is ir.Kind.REAL
         fn = e.func
@@ -416,7 +471,7 @@ class Interpreter:
                 return Fraction(r) if exact else r
 
             return power
-        raise TypeError(fn)
+        raise InternalError(f"the interpreter has no case for the function {fn.value}")
 
 
 def checked_strength(s, rule: ir.Rule, assignment: Mapping, phase: str | None, depth: int):

@@ -6,12 +6,13 @@ import glob
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import libet
-from libet.errors import EvaluationError
+from libet.errors import EvaluationError, UsageError
 from libet.spec.interpreter import Interpreter
 
 from strategies import specs, states
@@ -100,8 +101,13 @@ def test_params_override_defaults():
     e = spec.defs["d"].expr
     assert Interpreter(spec).evaluate(e, {"x": True}) == 0.5
     assert Interpreter(spec, {"k": Fraction(1, 3)}, exact=True).evaluate(e, {"x": True}) == Fraction(2, 3)
-    with pytest.raises(KeyError):
+    with pytest.raises(UsageError, match="there is no param 'nope'"):
         Interpreter(spec, {"nope": 1})
+    # Any real number a user passes from Python, numpy scalars included (scipy's optimisers do).
+    assert Interpreter(spec, {"k": np.float64(0.25)}, exact=True).params["k"] == Fraction(1, 4)
+    assert Interpreter(spec, {"k": np.int64(1)}).params["k"] == 1.0
+    with pytest.raises(UsageError, match="finite real number"):
+        Interpreter(spec, {"k": float("nan")})
 
 
 def test_functions():

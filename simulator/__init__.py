@@ -18,7 +18,7 @@ from typing import Mapping
 
 
 def __getattr__(name):
-    if name in ("Aggregate", "OutcomeTable", "QUANTITIES"):
+    if name in ("Aggregate", "OutcomeTable", "DEFAULT_MEASURES"):
         from . import table
 
         return getattr(table, name)
@@ -32,10 +32,11 @@ def outcomes(
     params: Mapping[str, object] | None = None,
     fixed: Mapping[str, object] | None = None,
     exact: bool = False,
-    quantities=None,
+    measures=None,
 ):
-    """The exact outcome table of ``policy``: every measure for every assignment of the
-    variables that matter (``fixed`` ones held at their value).
+    """The exact outcome table of ``policy``: ``measures`` (default: the standard ones and
+    the expected depth given each outcome) for every assignment of the variables that matter
+    (``fixed`` ones held at their value).
 
     Raises:
         UsageError: unknown names, an unbounded horizon, a model too large for memory.
@@ -43,9 +44,9 @@ def outcomes(
     """
     from .exact import solve
     from .model import Model
-    from .table import QUANTITIES
+    from .table import DEFAULT_MEASURES
 
-    return solve(Model(spec, policy, params, fixed, exact=exact), quantities or QUANTITIES)
+    return solve(Model(spec, policy, params, fixed, exact=exact), measures or DEFAULT_MEASURES)
 
 
-__all__ = ["Aggregate", "OutcomeTable", "QUANTITIES", "outcomes"]
+__all__ = ["Aggregate", "DEFAULT_MEASURES", "OutcomeTable", "outcomes"]

@@ -18,6 +18,7 @@ small enough, and is UNKNOWN otherwise (float64 cannot tell which side it lies o
 
 from __future__ import annotations
 
+import math
 import time
 from fractions import Fraction
 from typing import Iterable, Mapping
@@ -25,13 +26,15 @@ from typing import Iterable, Mapping
 import attrs
 import numpy as np
 
-from libet.errors import LibetError, UsageError
+from libet.errors import InternalError, LibetError, UsageError
 from libet.results import CheckResult, Status
 from libet.spec import ir
+from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
+from libet.spec.overrides import check_fixed, check_overrides
 
 from .exact import solve
-from .model import EXACT_STATE_LIMIT, Model, full_assignment
+from .model import Model, full_assignment
 
 #: Interpreter replays of a verdict cost at most this many state visits.
 REPLAY_BUDGET = 2_000_000
@@ -141,6 +144,46 @@ class GapWitness:
         }
 
 
+class QuantitativeKind:
+    """A check kind decided by the exact engine: what it asks of the outcome table and how the
+    reference interpreter confirms the answer. Subclasses fill in :meth:`judge`."""
+
+    prop_type: type
+    engine = "exact"
+
+    def measures(self, prop) -> tuple:
+        return (prop.measure,)
+
+    def judge(self, spec, check: ir.Check, tab, params, fixed):
+        """``(status, witness, reason)``; status None when float64 cannot tell (the value lies
+        within NEAR of the bound)."""
+        raise NotImplementedError
+
+
+class BoundKind(QuantitativeKind):
+    """``P(m) <= ε for all V`` (or ``>=``): the worst case over V of m, averaged over the rest."""
+
+    prop_type = ir.Bound
+
+    def judge(self, spec, check, tab, params, fixed):
+        return _bound(spec, check, check.prop, tab, params, fixed)
+
+
+class GapKind(QuantitativeKind):
+    """``gap P(m) under V <= δ``: the largest difference in m between assignments that differ
+    only in V."""
+
+    prop_type = ir.Gap
+
+    def judge(self, spec, check, tab, params, fixed):
+        return _gap(spec, check, check.prop, tab, params, fixed)
+
+
+#: The check kinds the simulator decides, keyed by IR property type (the proofs' are in
+#: :mod:`libet.proofs.kinds`; :mod:`libet.registry` joins the two).
+KINDS: dict[type, QuantitativeKind] = {k.prop_type: k for k in (BoundKind(), GapKind())}
+
+
 def quantitative_checks(
     spec: ir.Spec,
     *,
@@ -150,38 +193,51 @@ def quantitative_checks(
     fixed: Mapping[str, object] | None = None,
     exact: bool = False,
 ) -> list[CheckResult]:
-    """Decide every ``P(m) <= ε`` and ``gap`` property of ``spec`` (optionally only for
+    """Decide every check of ``spec`` that the simulator decides (optionally only for
     ``policies`` and the checks whose canonical text is in ``checks``)."""
     pols = None if policies is None else set(policies)
     names = None if checks is None else set(checks)
-    tables: dict = {}
-    out = []
-    for c in spec.checks:
-        if c.qualitative:
-            continue
-        if pols is not None and c.policy not in pols:
-            continue
-        if names is not None and c.name not in names:
-            continue
-        out.append(decide(spec, c, params=params, fixed=fixed, exact=exact, cache=tables))
-    return out
+    selected = [
+        c
+        for c in spec.checks
+        if type(c.prop) in KINDS and (pols is None or c.policy in pols) and (names is None or c.name in names)
+    ]
+    return decide_all(spec, selected, params=params, fixed=fixed, exact=exact)
 
 
-def decide(spec: ir.Spec, check: ir.Check, *, params=None, fixed=None, exact=False, cache=None) -> CheckResult:
-    """One quantitative check (see module doc)."""
+def decide_all(spec: ir.Spec, checks, *, params=None, fixed=None, exact=False) -> list[CheckResult]:
+    """Decide ``checks`` (each of a kind in :data:`KINDS`), in order; one outcome table per
+    policy, solved for the measures all its checks need."""
+    params = check_overrides(spec, params)
+    fixed = check_fixed(spec, fixed)
+    needs: dict = {}
+    for c in checks:
+        needs.setdefault(c.policy, {}).update(dict.fromkeys(KINDS[type(c.prop)].measures(c.prop)))
+    cache: dict = {}
+    return [decide(spec, c, params=params, fixed=fixed, exact=exact, cache=cache, measures=tuple(needs[c.policy])) for c in checks]
+
+
+def decide(spec: ir.Spec, check: ir.Check, *, params=None, fixed=None, exact=False, cache=None, measures=None) -> CheckResult:
+    """One quantitative check (see module doc).
+
+    Raises:
+        InternalError: the exact engine and the reference interpreter disagree (a bug).
+    """
     start = time.perf_counter()
+    kind = KINDS[type(check.prop)]
     cache = {} if cache is None else cache
+    measures = measures or kind.measures(check.prop)
     engine = "exact (rational)" if exact else "exact"
 
     def table(ex: bool):
         key = (check.policy, ex)
         if key not in cache:
-            cache[key] = solve(Model(spec, check.policy, params, fixed, exact=ex))
+            cache[key] = solve(Model(spec, check.policy, params, fixed, exact=ex), measures)
         return cache[key]
 
     try:
         tab = table(exact)
-        verdict = _decide(spec, check, tab, params, fixed)
+        verdict = kind.judge(spec, check, tab, params, fixed)
         if verdict[0] is None and not exact:
             # Within float error of the bound: decide in rationals when that is affordable.
             try:
@@ -196,9 +252,11 @@ def decide(spec: ir.Spec, check: ir.Check, *, params=None, fixed=None, exact=Fal
                     reason=f"the value lies within {NEAR:g} of the bound in float64, and {exc}",
                     details=_details(tab),
                 )
-            verdict = _decide(spec, check, tab_q, params, fixed)
+            verdict = kind.judge(spec, check, tab_q, params, fixed)
             engine = "exact (rational)"
             tab = tab_q
+    except InternalError:
+        raise
     except LibetError as exc:
         return CheckResult(
             check.policy, check.name, Status.UNKNOWN, time.perf_counter() - start, engine, reason=str(exc)
@@ -229,54 +287,65 @@ def _details(tab) -> dict:
     }
 
 
-def _decide(spec, check, tab, params, fixed):
-    prop = check.prop
-    if isinstance(prop, ir.Bound):
-        return _bound(spec, check, prop, tab, params, fixed)
-    return _gap(spec, check, prop, tab, params, fixed)
+def _disagree(what: str):
+    raise InternalError(f"the exact engine and the reference interpreter disagree on {what}")
 
 
 def _bound(spec, check, prop: ir.Bound, tab, params, fixed):
     minimise = prop.op is ir.CmpOp.GE
     agg = tab.aggregate(prop.measure, worst_over=prop.for_all, minimise=minimise)
     value = agg.value
+    if value is None:
+        return Status.UNKNOWN, None, f"{prop.measure.text} is undefined everywhere: {prop.measure.given} has probability 0"
     bound = prop.bound if tab.exact else float(prop.bound)
     worst = dict(agg.worst or {})
     averaged = tuple(n for n in tab.names if n not in prop.for_all and len(tab.values[n]) > 1)
     holds = value <= bound if not minimise else value >= bound
     if not tab.exact and abs(value - bound) <= NEAR:
         return None, None, None
-    replayed, ok = _replay_bound(spec, check, tab, worst, averaged, value, params, fixed)
-    witness = BoundWitness(prop.measure.value, prop.op.value, prop.bound, value, worst, averaged, replayed)
-    if not ok:
-        return Status.UNKNOWN, None, "the exact engine and the reference interpreter disagree (a bug in libet)"
+    replayed = _replay_bound(spec, check, tab, worst, averaged, value, params, fixed)
+    witness = BoundWitness(prop.measure.text, prop.op.value, prop.bound, value, worst, averaged, replayed)
     return (Status.PROVED if holds else Status.VIOLATED), witness, None
 
 
-def _replay_bound(spec, check, tab, worst, averaged, value, params, fixed):
-    """Recompute the worst value with the interpreter when that is cheap: (replayed, agrees)."""
+def _replay_bound(spec, check, tab, worst, averaged, value, params, fixed) -> bool:
+    """Recompute the worst value with the interpreter when that is cheap; whether it was.
+
+    Raises:
+        InternalError: the interpreter's number differs from the exact engine's.
+    """
     n = 1
     for name in averaged:
         n *= len(tab.values[name])
     if n * _states(spec) > REPLAY_BUDGET:
-        return False, True
+        return False
+    m = check.prop.measure
     interp = Interpreter(spec, params, exact=tab.exact)
-    total = 0
+    num = den = 0
     base = {k: v for k, v in worst.items() if v != "any"}
     for combo in _product(tab, averaged):
         w = 1
         for name, v in combo.items():
             w *= tab.weights[name][tab.values[name].index(v)]
+        w = w if tab.exact else float(w)
         part = dict(base)
         part.update(combo)
         for name in tab.names:
             if name not in part:
                 part[name] = tab.values[name][0]
-        a = full_assignment(spec, part, fixed)
-        m = interp.outcomes(check.policy, a).measure(check.prop.measure)
-        total += (w if tab.exact else float(w)) * m
-    agrees = total == value if tab.exact else abs(total - value) <= 1e-9 * max(1.0, abs(value))
-    return True, agrees
+        a, b = interp.outcomes(check.policy, full_assignment(spec, part, fixed), m.visits).parts(m)
+        num += w * a
+        den += w * (b if b is not None else 0)
+    total = ms.ratio(num, den if m.given is not None else None)
+    if not _close(total, value, tab.exact):
+        _disagree(f"{m.text} of policy '{check.policy}' at {_assign_text(base) if base else 'the average'}")
+    return True
+
+
+def _close(a, b, exact: bool) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a == b if exact else abs(a - b) <= 1e-9 * max(1.0, abs(b))
 
 
 def _product(tab, names):
@@ -297,25 +366,33 @@ def _gap(spec, check, prop: ir.Gap, tab, params, fixed):
     under_axes = [names.index(n) for n in prop.under if n in names]
     other_axes = [i for i in range(len(names)) if i not in under_axes]
     bound = prop.bound if tab.exact else float(prop.bound)
+    flat_all = arr.reshape(-1)
     if not under_axes:
         # Nothing the measure depends on varies: every gap is 0.
         value = 0 if tab.exact else 0.0
         first = _full(spec, tab, tuple(0 for _ in names), fixed)
-        witness = GapWitness(prop.measure.value, prop.bound, first, first, arr.reshape(-1)[0] if arr.size else 0, arr.reshape(-1)[0] if arr.size else 0, False)
+        v = flat_all[0] if arr.size else 0
+        witness = GapWitness(prop.measure.text, prop.bound, first, first, v, v, False)
         return (Status.PROVED if value <= bound else Status.VIOLATED), witness, None
     moved = np.transpose(arr, other_axes + under_axes)
     other_shape = tuple(arr.shape[i] for i in other_axes)
-    flat = moved.reshape(other_shape + (-1,))
-    flat2 = flat.reshape(-1, flat.shape[-1])
+    flat2 = moved.reshape(-1, math.prod(arr.shape[i] for i in under_axes))
+    # Assignments where the measure is undefined (a condition of probability 0) take no part.
     if flat2.dtype == object:
-        hi = np.asarray([max(range(len(r)), key=lambda i: r[i]) for r in flat2])
-        lo = np.asarray([min(range(len(r)), key=lambda i: r[i]) for r in flat2])
+        hi = [_best(r, False) for r in flat2]
+        lo = [_best(r, True) for r in flat2]
+        gaps = [None if h is None else flat2[r][h] - flat2[r][lo[r]] for r, h in enumerate(hi)]
+        defined = [i for i, g in enumerate(gaps) if g is not None]
+        k = max(defined, key=lambda i: gaps[i]) if defined else None
     else:
-        hi = np.argmax(flat2, axis=1)
-        lo = np.argmin(flat2, axis=1)
-    rows = np.arange(flat2.shape[0])
-    gaps = np.asarray([flat2[r, hi[r]] - flat2[r, lo[r]] for r in rows], dtype=flat2.dtype)
-    k = int(np.argmax(gaps)) if gaps.dtype != object else max(range(len(gaps)), key=lambda i: gaps[i])
+        ok = ~np.isnan(flat2)
+        hi = np.argmax(np.where(ok, flat2, -np.inf), axis=1)
+        lo = np.argmin(np.where(ok, flat2, np.inf), axis=1)
+        rows = np.arange(flat2.shape[0])
+        gaps = np.where(ok.any(axis=1), flat2[rows, hi] - flat2[rows, lo], -np.inf)
+        k = int(np.argmax(gaps)) if ok.any() else None
+    if k is None:
+        return Status.UNKNOWN, None, f"{prop.measure.text} is undefined everywhere: {prop.measure.given} has probability 0"
     value = gaps[k]
     other_idx = np.unravel_index(k, other_shape) if other_shape else ()
     under_shape = tuple(arr.shape[i] for i in under_axes)
@@ -335,20 +412,28 @@ def _gap(spec, check, prop: ir.Gap, tab, params, fixed):
     v1, v2 = arr[index(i_hi)], arr[index(i_lo)]
     if not tab.exact and abs(value - bound) <= NEAR:
         return None, None, None
-    replayed = ok = False
+    replayed = False
     if 2 * _states(spec) <= REPLAY_BUDGET:
         interp = Interpreter(spec, params, exact=tab.exact)
-        r1 = interp.outcomes(check.policy, first).measure(prop.measure)
-        r2 = interp.outcomes(check.policy, second).measure(prop.measure)
+        m = prop.measure
+        r1 = interp.outcomes(check.policy, first, m.visits).measure(m)
+        r2 = interp.outcomes(check.policy, second, m.visits).measure(m)
         replayed = True
-        if tab.exact:
-            ok = r1 == v1 and r2 == v2
-        else:
-            ok = abs(r1 - v1) <= 1e-9 * max(1, abs(v1)) and abs(r2 - v2) <= 1e-9 * max(1, abs(v2))
-        if not ok:
-            return Status.UNKNOWN, None, "the exact engine and the reference interpreter disagree (a bug in libet)"
-    witness = GapWitness(prop.measure.value, prop.bound, first, second, _plain(v1), _plain(v2), replayed)
+        if not (_close(r1, _plain(v1), tab.exact) and _close(r2, _plain(v2), tab.exact)):
+            _disagree(f"the gap in {m.text} of policy '{check.policy}'")
+    witness = GapWitness(prop.measure.text, prop.bound, first, second, _plain(v1), _plain(v2), replayed)
     return (Status.PROVED if value <= bound else Status.VIOLATED), witness, None
+
+
+def _best(row, minimise: bool):
+    """The index of the largest (smallest) defined entry of ``row``, None if none is."""
+    best = None
+    for i, x in enumerate(row):
+        if x is None or x != x:
+            continue
+        if best is None or ((x < row[best]) if minimise else (x > row[best])):
+            best = i
+    return best
 
 
 def _plain(x):

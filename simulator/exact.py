@@ -31,9 +31,14 @@ import numpy as np
 
 from libet.spec import ir
 
-from .model import CHUNK_STATES, Model, product_env, replay_error, full_assignment
-from .table import OutcomeTable, QUANTITIES
-from .vectorize import ArrayEval, harm_expr
+from libet.spec import measures as ms
+from libet.spec.rules import step_end
+
+from .model import CHUNK_STATES, Model, full_assignment, product_env, replay_error
+from .table import DEFAULT_MEASURES, OutcomeTable
+from .vectorize import ArrayEval
+
+_OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
 
 _SMALL = 256  # below this many depths the recurrence runs as a plain loop
 
@@ -109,34 +114,58 @@ def backward(A, b, x_end, want, scalar: bool):
     return out
 
 
-def solve(model: Model, quantities=QUANTITIES) -> OutcomeTable:
-    """The outcome table of ``model`` (see module doc).
+def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
+    """The outcome table of ``model`` for ``measures`` (see module doc).
 
     Raises:
         EvaluationError: when some assignment reaches a state whose probabilities have no
             valid value (the interpreter's message: phase, depth, assignment).
     """
-    spec = model.spec
-    H = model.horizon
-    P = len(model.phases)
-    U = model.n_classes
-    exact = model.exact
-    # Which columns to carry: outcome probabilities, depth-weighted ones, and `bad`.
-    cols = _columns(quantities)
-    n = model.size
+    measures = tuple(measures)
+    cols = ms.columns(measures)
+    chain = _Chain(model, ms.tracked_phases(measures))
     d0, harmful, cls = assignment_facts(model)
     want = np.unique(d0)
-    values, any_bad = _run(model, cols, want)
-    # Gather x(q0, d0) for every assignment.
+    values, any_bad = _run(chain, cols, want)
+    # Gather x(q0 with its visit flags, d0) for every assignment.
     wi = np.searchsorted(want, d0)
-    stacked = np.stack([values[int(w)] for w in want])  # (M, U, P, Q)
-    x = stacked[wi, cls, model.start_phase]  # (n, Q)
+    stacked = np.stack([values[int(w)] for w in want])  # (M, U, P', Q)
+    start = np.where(d0 < model.horizon, chain.row(model.start_phase, chain.bit[model.start_phase]), chain.row(model.start_phase, 0))
+    x = stacked[wi, cls, start]  # (n, Q)
     if any_bad:
-        hit = x[:, cols.index("bad")] > 0
+        hit = x[:, -1] > 0
         if hit.any():
             i = int(np.argmax(hit))
-            replay_error(spec, model.param_overrides, model.policy, _assignment(model, i), exact, "outcomes")
-    return OutcomeTable.from_columns(model, cols, x, harmful)
+            replay_error(model.spec, model.param_overrides, model.policy, assignment_of(model, i), model.exact, "outcomes")
+    return OutcomeTable.from_columns(model, cols, x, harmful, d0, measures)
+
+
+def run(model: Model, measures=DEFAULT_MEASURES, **_options) -> OutcomeTable:
+    """The exact engine under the registry's signature (:mod:`.engines`): Monte Carlo's
+    options (runs, seed, confidence, progress) do not apply and are ignored."""
+    return solve(model, measures)
+
+
+class _Chain:
+    """The chain's transient states with the visit flags the measures need: state (q, f) for
+    each phase q and each subset f of the tracked phases visited so far (a bit mask), row
+    ``q * F + f``. With nothing tracked, F = 1 and the rows are the phases."""
+
+    def __init__(self, model: Model, tracked: tuple[str, ...]):
+        self.model = model
+        self.tracked = tracked
+        self.F = 1 << len(tracked)
+        self.bit = [(1 << tracked.index(q)) if q in tracked else 0 for q in model.phases]
+        self.P = len(model.phases) * self.F
+
+    def row(self, qi, f):
+        return qi * self.F + f
+
+    def mask(self, visits) -> int:
+        out = 0
+        for q in visits:
+            out |= 1 << self.tracked.index(q)
+        return out
 
 
 def assignment_facts(model: Model):
@@ -155,13 +184,13 @@ def assignment_facts(model: Model):
     bad_start = np.broadcast_to(np.asarray(err, dtype=bool), (n,)) | (d0 < 0) | (d0 > H)
     if bad_start.any():
         i = int(np.argmax(bad_start))
-        replay_error(spec, model.param_overrides, model.policy, _assignment(model, i), exact, "start")
-    harmful, herr = ev(harm_expr(spec))
+        replay_error(spec, model.param_overrides, model.policy, assignment_of(model, i), exact, "start")
+    harmful, herr = ev(spec.harm_expr())
     harmful = np.broadcast_to(np.asarray(harmful, dtype=bool), (n,))
     herr = np.broadcast_to(np.asarray(herr, dtype=bool), (n,))
     if herr.any():
         i = int(np.argmax(herr))
-        replay_error(spec, model.param_overrides, model.policy, _assignment(model, i), exact, "harmful")
+        replay_error(spec, model.param_overrides, model.policy, assignment_of(model, i), exact, "harmful")
     # The class of every assignment: its position among the dynamics' variables.
     if model.dyn_vars:
         pos = [model.names.index(v) for v in model.dyn_vars]
@@ -173,28 +202,17 @@ def assignment_facts(model: Model):
     return d0, harmful, cls
 
 
-def _assignment(model: Model, flat: int) -> dict:
+def assignment_of(model: Model, flat: int) -> dict:
     idx = np.unravel_index(flat, model.shape) if model.shape else ()
     partial = {n: model.values[n][int(i)] for n, i in zip(model.names, idx)}
     return full_assignment(model.spec, partial, model.fixed)
 
 
-def _columns(quantities) -> list[str]:
-    q = set(quantities)
-    cols = []
-    for name in ("delivered", "stopped", "vetoed"):
-        if name in q:
-            cols.append(name)
-    for name in ("delivered", "stopped", "vetoed"):
-        if "depth" in q or f"depth_{name}" in q:
-            cols.append("d_" + name)
-    return cols
-
-
-def _run(model: Model, cols: list[str], want) -> tuple[dict, bool]:
-    if len(model.phases) == 1 and not model.exact and len(want) <= _FORWARD_STARTS:
+def _run(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
+    model = chain.model
+    if chain.P == 1 and not model.exact and len(want) <= _FORWARD_STARTS:
         return _run_forward(model, cols, want)
-    return _run_backward(model, cols, want)
+    return _run_backward(chain, cols, want)
 
 
 #: With one phase and at most this many distinct start depths, the forward pass (cumulative
@@ -202,17 +220,16 @@ def _run(model: Model, cols: list[str], want) -> tuple[dict, bool]:
 _FORWARD_STARTS = 8
 
 
-def _run_forward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
-    """One phase: the mass still in the chain at depth d, from start depth w, is the product
-    of the continuation probabilities a_j = (1 - v_j) p_{q->q}(j) for w <= j < d, a cumulative
-    product (no division; underflow to 0 only drops mass below 1e-308). Each outcome's
-    probability is then a dot product of the mass with its one-step probability."""
+def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
+    """One phase, no visit flags: the mass still in the chain at depth d, from start depth w,
+    is the product of the continuation probabilities a_j = (1 - v_j) p_{q->q}(j) for
+    w <= j < d, a cumulative product (no division; underflow to 0 only drops mass below
+    1e-308). Each quantity is then a dot product of the mass with its one-step probability."""
     H = model.horizon
     U = model.n_classes
     want = [int(w) for w in want]
     W = len(want)
-    kinds = list(cols)
-    acc = {c: np.zeros((W, U)) for c in kinds}
+    acc = {c: np.zeros((W, U)) for c in cols}
     acc_bad = np.zeros((W, U))
     carry = np.zeros((W, U))
     bad_seen = False
@@ -232,18 +249,16 @@ def _run_forward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
         a = 0.0
         step = {"delivered": 0.0, "stopped": 0.0}
         for target, p in lay.transitions:
-            if target == ir.DELIVER:
-                step["delivered"] = g * p
-            elif target == ir.STOP:
-                step["stopped"] = g * p
-            else:
+            end = step_end(target, 0, None)
+            if end is None:
                 a = g * p
+            else:
+                step[_OUTCOME[end]] = g * p
         a = np.broadcast_to(a, (h, U))
         imm = {}
-        for c in kinds:
-            base = c[2:] if c.startswith("d_") else c
-            x = lay.v if base == "vetoed" else step[base]
-            imm[c] = np.broadcast_to(x, (h, U))
+        for c in cols:
+            o = c[0]
+            imm[c] = np.broadcast_to(lay.v if o == "vetoed" else step[o], (h, U))
         if lay.bad is not False:
             bad_seen = True
             badf = np.broadcast_to(lay.bad, (h, U)).astype(np.float64)
@@ -258,40 +273,39 @@ def _run_forward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
             m = np.empty(seg.shape)
             m[0] = carry[i]
             np.multiply(cp[:-1], carry[i], out=m[1:])
-            for c in kinds:
-                if c == "d_vetoed":
-                    acc[c][i] += np.einsum("h,hu,hu->u", dnow[s:], m, imm[c][s:])
-                elif c.startswith("d_"):
-                    acc[c][i] += np.einsum("h,hu,hu->u", dnow[s:] + 1, m, imm[c][s:])
-                else:
+            for c in cols:
+                o, _, reward = c
+                if reward == "one":
                     acc[c][i] += np.einsum("hu,hu->u", m, imm[c][s:])
+                else:  # depth at absorption: d for a veto, d + 1 after a step
+                    at = dnow[s:] if o == "vetoed" else dnow[s:] + 1
+                    acc[c][i] += np.einsum("h,hu,hu->u", at, m, imm[c][s:])
             if bad_seen and lay.bad is not False:
                 acc_bad[i] += np.einsum("hu,hu->u", m, badf[s:])
             carry[i] = carry[i] * cp[-1]
         lo = hi
     # Mass still in the chain at the horizon is delivered there.
-    if "delivered" in acc:
-        acc["delivered"] += carry
-    if "d_delivered" in acc:
-        acc["d_delivered"] += carry * H
+    for c in cols:
+        if c[0] == "delivered":
+            acc[c] += carry * (1 if c[2] == "one" else H)
     out = {}
     for i, w in enumerate(want):
-        x = np.stack([acc[c][i] for c in kinds] + ([acc_bad[i]] if bad_seen else []), axis=-1)  # (U, Q)
+        x = np.stack([acc[c][i] for c in cols] + ([acc_bad[i]] if bad_seen else []), axis=-1)  # (U, Q)
         if w == H:
-            x = _terminal(kinds, 1, U, H, np.float64)[:, 0, :]
+            x = _terminal(cols, 1, U, H, np.float64)[:, 0, :]
             if bad_seen:
                 x = np.concatenate([x, np.zeros((U, 1))], axis=-1)
         out[w] = x[:, None, :]
-    if bad_seen:
-        cols.append("bad")
     return out, bad_seen
 
 
-def _run_backward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
-    """Values x(·, d) at the depths ``want`` for every class and phase, and whether any state
-    was bad (then the last column is the probability of reaching a bad state)."""
+def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
+    """Values x(·, d) at the depths ``want`` for every class and state (phase and visit
+    flags), and whether any state was bad (then the last column is the probability of
+    reaching a bad state)."""
+    model = chain.model
     H = model.horizon
-    P = len(model.phases)
+    P = chain.P
     U = model.n_classes
     exact = model.exact
     dtype = object if exact else np.float64
@@ -299,7 +313,7 @@ def _run_backward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
     # The bad column is added lazily, the first time some state is bad; its values above that
     # chunk are zero, so starting it at zero there is exact.
     bad_seen = False
-    x = _terminal(cols, P, U, H, dtype)
+    x = _terminal(cols, P, U, H, dtype, chain)
     out = {}
     if H in set(int(w) for w in want):
         out[H] = x
@@ -309,7 +323,7 @@ def _run_backward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
     while hi > 0:
         lo = max(0, hi - chunk)
         depth = np.arange(lo, hi, dtype=np.int64)[:, None]
-        A, b, bad = _assemble(model, depth, cols, dtype)
+        A, b, bad = _assemble(chain, depth, cols, dtype)
         if bad and not bad_seen:
             bad_seen = True
             x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), dtype=dtype)], axis=-1)
@@ -327,27 +341,36 @@ def _run_backward(model: Model, cols: list[str], want) -> tuple[dict, bool]:
                 out[lo + k] = val
         x = vals[0]
         hi = lo
-    if bad_seen:
-        cols.append("bad")
     return out, bad_seen
 
 
-def _terminal(cols, P, U, H, dtype):
+def _terminal(cols, P, U, H, dtype, chain: _Chain | None = None):
+    """x at the horizon: every state delivers there, at depth H; a column that asks for
+    visits counts only in the states whose flags hold them."""
     x = np.zeros((U, P, len(cols)), dtype=dtype)
     if dtype == object:
         x[...] = 0
-    for i, c in enumerate(cols):
-        if c == "delivered":
-            x[..., i] = 1
-        elif c == "d_delivered":
-            x[..., i] = H
+    for i, (o, visits, reward) in enumerate(cols):
+        if o != "delivered":
+            continue
+        value = 1 if reward == "one" else H
+        if chain is None or not visits:
+            x[..., i] = value
+            continue
+        need = chain.mask(visits)
+        for row in range(P):
+            if row % chain.F & need == need:
+                x[:, row, i] = value
     return x
 
 
-def _assemble(model: Model, depth, cols, dtype):
-    """A (h, U, P, P), b (h, U, P, Q) and the bad mask (h, U, P) or None for one chunk."""
+def _assemble(chain: _Chain, depth, cols, dtype):
+    """A (h, U, P', P'), b (h, U, P', Q) and the bad mask (h, U, P') or None for one chunk,
+    P' = phases x visit flags."""
+    model = chain.model
+    H = model.horizon
     h = depth.shape[0]
-    P = len(model.phases)
+    P, F = chain.P, chain.F
     U = model.n_classes
     Q = len(cols)
     A = np.zeros((h, U, P, P), dtype=dtype)
@@ -358,35 +381,38 @@ def _assemble(model: Model, depth, cols, dtype):
     bad_all = None
     d_now = depth if dtype != object else depth.astype(object)
     d_next = d_now + 1
+    # A step from the last depth lands at the horizon, where it delivers: it visits nothing.
+    last = int(depth[-1, 0]) == H - 1
+    needs = [chain.mask(v) for _, v, _ in cols]
     for qi, q in enumerate(model.phases):
         lay = model.layer(q, depth)
         g = lay.g
-        t_del = t_stop = 0
+        ends = {"delivered": 0, "stopped": 0}
+        moves = []
         for target, p in lay.transitions:
-            if target == ir.DELIVER:
-                t_del = p
-            elif target == ir.STOP:
-                t_stop = p
+            end = step_end(target, 0, None)
+            if end is None:
+                moves.append((model.phase_index[target], g * p))
             else:
-                A[:, :, qi, model.phase_index[target]] = g * p
-        pd = g * t_del
-        ps = g * t_stop
-        v = lay.v
-        for i, c in enumerate(cols):
-            if c == "delivered":
-                b[:, :, qi, i] = pd
-            elif c == "stopped":
-                b[:, :, qi, i] = ps
-            elif c == "vetoed":
-                b[:, :, qi, i] = v
-            elif c == "d_delivered":
-                b[:, :, qi, i] = pd * d_next
-            elif c == "d_stopped":
-                b[:, :, qi, i] = ps * d_next
-            elif c == "d_vetoed":
-                b[:, :, qi, i] = v * d_now
-        if lay.bad is not False:
-            if bad_all is None:
-                bad_all = np.zeros((h, U, P), dtype=bool)
-            bad_all[:, :, qi] = lay.bad
+                ends[_OUTCOME[end]] = ends[_OUTCOME[end]] + g * p
+        immediate = {"delivered": ends["delivered"], "stopped": ends["stopped"], "vetoed": lay.v}
+        for f in range(F):
+            row = chain.row(qi, f)
+            for ri, w in moves:
+                col = chain.row(ri, f | chain.bit[ri])
+                A[:, :, row, col] = A[:, :, row, col] + w
+                if last and col != chain.row(ri, f):
+                    A[-1, :, row, chain.row(ri, f)] = A[-1, :, row, col]
+                    A[-1, :, row, col] = 0
+            for i, (o, _, reward) in enumerate(cols):
+                if f & needs[i] != needs[i]:
+                    continue
+                x = immediate[o]
+                if reward == "depth":
+                    x = x * (d_now if o == "vetoed" else d_next)
+                b[:, :, row, i] = x
+            if lay.bad is not False:
+                if bad_all is None:
+                    bad_all = np.zeros((h, U, P), dtype=bool)
+                bad_all[:, :, row] = lay.bad
     return A, b, bad_all

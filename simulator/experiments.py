@@ -31,7 +31,8 @@ import attrs
 from libet.errors import UsageError
 from libet.spec import ir
 
-from .exact import solve
+from libet.spec.overrides import check_fixed, check_overrides, check_params
+
 from .model import Model
 
 CONFIDENCE = 0.95
@@ -131,7 +132,7 @@ class ExperimentResult:
     def write(self, folder: str, *, plots: bool = True) -> list[str]:
         """Write ``NAME.csv``, ``NAME.json`` and, with ``plots``, one PNG and SVG per measure
         into ``folder`` (atomically); returns the paths written."""
-        from libet.clitools import write_atomic
+        from libet.files import write_atomic
 
         os.makedirs(folder, exist_ok=True)
         paths = []
@@ -180,75 +181,76 @@ def run_experiment(
     """Run the experiment ``name`` of ``spec``.
 
     Args:
-        params, fixed: command-line ``--set`` overrides (params, variables); they apply under
-            the experiment's own ``set`` and ``vary`` lines, which win.
-        engine, runs, seed: override the experiment's own.
+        params, fixed: overrides (``--set`` or Python); they apply under the experiment's own
+            ``set`` lines; a name the experiment varies may not be overridden.
+        engine, runs, seed: override the experiment's own (``engine`` a name in
+            :mod:`.engines`).
         sources: the spec's source texts (for the hash recorded with the results).
         progress: called with a number of units of work done (for a progress bar).
 
     Raises:
-        UsageError: unknown experiment, or an override that conflicts with it.
+        UsageError: unknown experiment or engine, or an override of a varied name.
     """
     import libet
 
+    from . import engines
+
     if name not in spec.experiments:
-        raise UsageError(f"there is no experiment {name!r} (experiments: {', '.join(spec.experiments) or 'none'})")
+        from libet.spec.diagnostics import did_you_mean
+
+        raise UsageError(
+            f"there is no experiment {name!r} (experiments: {', '.join(spec.experiments) or 'none'})",
+            did_you_mean(name, spec.experiments),
+        )
     exp = spec.experiments[name]
-    engine = engine or exp.engine
-    if engine not in ("exact", "mc"):
-        raise UsageError(f"unknown engine {engine!r}; the engines are exact and mc")
+    info = engines.get(engine or exp.engine)
     runs = exp.runs if runs is None else runs
     seed = exp.seed if seed is None else seed
     if runs < 1:
         raise UsageError("runs must be at least 1")
+    params = check_overrides(spec, params)
+    fixed = check_fixed(spec, fixed)
+    vary_names = tuple(v.name for v in exp.vary)
+    clash = [n for n in vary_names if n in params or n in fixed]
+    if clash:
+        raise UsageError(
+            f"{clash[0]} is varied by experiment {name!r}; it cannot also be set",
+            f"drop --set {clash[0]}=..., or run another experiment",
+        )
     started = time.perf_counter()
-    base_params = dict(params or {})
-    base_fixed = dict(fixed or {})
+    base_params = dict(params)
+    base_fixed = dict(fixed)
     for n, v in exp.set:
         if n in spec.params:
             base_params[n] = v
         else:
             base_fixed[n] = v
-    vary_names = tuple(v.name for v in exp.vary)
-    for n in vary_names:
-        base_params.pop(n, None)
-        base_fixed.pop(n, None)
     param_vary = [v for v in exp.vary if v.name in spec.params]
     var_vary = [v for v in exp.vary if v.name not in spec.params]
     measures = exp.measures
+    run_engine = info.load()
     rows_by_key: dict = {}
-    aggregation = ""
     points = list(itertools.product(*[v.values for v in exp.vary])) if exp.vary else [()]
+    var_points = list(itertools.product(*[v.values for v in var_vary])) if var_vary else [()]
     for pi, policy in enumerate(exp.policies):
-        pvals_list = list(itertools.product(*[v.values for v in param_vary])) if param_vary else [()]
-        for pvals in pvals_list:
+        for pvals in itertools.product(*[v.values for v in param_vary]) if param_vary else [()]:
             pset = dict(base_params)
             pset.update({v.name: x for v, x in zip(param_vary, pvals)})
-            if engine == "exact":
-                tab = solve(Model(spec, policy, pset, base_fixed))
-                for vvals in itertools.product(*[v.values for v in var_vary]) if var_vary else [()]:
-                    point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
-                    row = {}
-                    for m in measures:
-                        agg = tab.aggregate(m, fixed=point_fixed, worst_over=exp.worst_over)
-                        row[m.value] = agg.value
-                        aggregation = _aggregation_text(spec, exp, base_fixed)
-                    key = (policy, pvals, vvals)
-                    rows_by_key[key] = row
-                    if progress:
-                        progress(1)
-            else:
-                from . import montecarlo
-
-                for vvals in itertools.product(*[v.values for v in var_vary]) if var_vary else [()]:
-                    point_fixed = dict(base_fixed)
-                    point_fixed.update({v.name: x for v, x in zip(var_vary, vvals)})
+            # An engine whose one run answers for every assignment (exact) runs once per param
+            # point; one that samples a distribution (Monte Carlo) once per point and per
+            # combination of the worst-case variables, each with its own derived seed.
+            table = run_engine(Model(spec, policy, pset, base_fixed), measures) if info.covers_assignments else None
+            for vvals in var_points:
+                point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
+                if table is not None:
+                    row = {m.text: table.aggregate(m, fixed=point_fixed, worst_over=exp.worst_over) for m in measures}
+                else:
                     point_index = points.index(_point(exp, param_vary, var_vary, pvals, vvals))
-                    row = _mc_point(spec, exp, policy, pset, point_fixed, runs, seed, pi, point_index, confidence)
-                    rows_by_key[(policy, pvals, vvals)] = row
-                    aggregation = _aggregation_text(spec, exp, base_fixed)
-                    if progress:
-                        progress(1)
+                    row = _sampled_point(spec, exp, run_engine, policy, pset, {**base_fixed, **point_fixed},
+                                         runs, seed, pi, point_index, confidence)
+                rows_by_key[(policy, pvals, vvals)] = row
+                if progress:
+                    progress(1)
     rows = []
     for policy in exp.policies:
         for point in points:
@@ -257,27 +259,27 @@ def run_experiment(
             vvals = tuple(values[v.name] for v in var_vary)
             row = {"policy": policy}
             row.update({k: _plain(x) for k, x in values.items()})
-            for k, x in rows_by_key[(policy, pvals, vvals)].items():
-                row[k] = float(x) if isinstance(x, Fraction) else x
+            for text, agg in rows_by_key[(policy, pvals, vvals)].items():
+                row[text] = float(agg.value) if isinstance(agg.value, Fraction) else agg.value
+                if info.estimates:
+                    row[f"{text} low"], row[f"{text} high"] = agg.low, agg.high
             rows.append(row)
-    used_params = {}
-    from .model import param_values
-
-    used_params = {k: v for k, v in param_values(spec, {k: v for k, v in base_params.items()}, True).items()}
+    used_params = dict(check_params(spec, base_params))
     for v in param_vary:
         used_params[v.name] = "varied"
+    sampled = info.estimates
     return ExperimentResult(
         name=name,
         title=spec.title,
         policies=exp.policies,
         vary=vary_names,
-        measures=tuple(m.value for m in measures),
-        engine=engine,
-        runs=runs if engine == "mc" else None,
-        seed=seed if engine == "mc" else None,
-        confidence=confidence if engine == "mc" else None,
-        aggregation=aggregation or _aggregation_text(spec, exp, base_fixed),
-        fixed={k: v for k, v in base_fixed.items()},
+        measures=tuple(m.text for m in measures),
+        engine=info.name,
+        runs=runs if sampled else None,
+        seed=seed if sampled else None,
+        confidence=confidence if sampled else None,
+        aggregation=_aggregation_text(spec, exp, base_fixed),
+        fixed=dict(base_fixed),
         params=used_params,
         spec_hash=spec_hash(sources, spec),
         version=libet.__version__,
@@ -303,12 +305,12 @@ def _aggregation_text(spec, exp, fixed) -> str:
     return "; ".join(parts) or "every variable fixed"
 
 
-def _mc_point(spec, exp, policy, pset, fixed, runs, seed, policy_index, point_index, confidence) -> dict:
-    """Monte Carlo at one point: per assignment of ``worst over``, ``runs`` trajectories; the
-    worst estimate per measure. The seed of each run derives from (seed, policy, point)."""
+def _sampled_point(spec, exp, run_engine, policy, pset, fixed, runs, seed, policy_index, point_index, confidence) -> dict:
+    """A sampling engine at one point: per assignment of ``worst over``, ``runs``
+    trajectories; per measure the largest estimate (or the least, for nothing here: sweeps
+    report the worst case as the largest). The seed of each run derives from (seed, policy,
+    point, combination), so a point's numbers do not depend on the others."""
     import numpy as np
-
-    from . import montecarlo
 
     worst = [n for n in exp.worst_over if n not in fixed]
     combos = list(itertools.product(*[spec.variables[n].domain.values() for n in worst])) if worst else [()]
@@ -316,17 +318,11 @@ def _mc_point(spec, exp, policy, pset, fixed, runs, seed, policy_index, point_in
     for ci, combo in enumerate(combos):
         f = dict(fixed)
         f.update(dict(zip(worst, combo)))
-        model = Model(spec, policy, pset, f)
         sub = int(np.random.SeedSequence([seed, policy_index, point_index, ci]).generate_state(1)[0])
-        est = montecarlo.run(model, runs, sub, confidence=confidence)
+        result = run_engine(Model(spec, policy, pset, f), exp.measures, runs=runs, seed=sub, confidence=confidence)
         for m in exp.measures:
-            e = est[m]
-            if m.value not in best or e.value > best[m.value][0]:
-                best[m.value] = (e.value, e.low, e.high)
-    row = {}
-    for m in exp.measures:
-        v, lo, hi = best[m.value]
-        row[m.value] = v
-        row[f"{m.value} low"] = lo
-        row[f"{m.value} high"] = hi
-    return row
+            agg = result.aggregate(m, fixed=f)
+            old = best.get(m.text)
+            if old is None or (agg.value is not None and (old.value is None or agg.value > old.value)):
+                best[m.text] = agg
+    return best

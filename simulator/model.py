@@ -27,9 +27,13 @@ import numpy as np
 
 from libet.errors import EvaluationError, UsageError
 from libet.spec import ir
+from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
+from libet.spec.overrides import check_fixed, check_params
+from libet.spec.reads import reads_of
+from libet.spec.rules import resolve_otherwise, veto_probability
 
-from .vectorize import TOLERANCE, ArrayEval, Reads, domain_array, harm_expr
+from .vectorize import TOLERANCE, ArrayEval, domain_array
 
 #: States evaluated per chunk of depths (bounds the working memory of the exact engine).
 CHUNK_STATES = 1 << 16
@@ -37,13 +41,6 @@ CHUNK_STATES = 1 << 16
 DEFAULT_MEMORY_LIMIT = 8 << 30
 #: ``exact=True`` (Fractions) is for small models: at most this many (class, phase, depth) states.
 EXACT_STATE_LIMIT = 400_000
-
-
-def _usage(message: str, hint: str | None = None) -> UsageError:
-    """A UsageError carrying a hint (the CLI prints it under the message)."""
-    exc = UsageError(message)
-    exc.hint = hint
-    return exc
 
 
 def memory_limit() -> int:
@@ -60,36 +57,17 @@ def memory_limit() -> int:
         return DEFAULT_MEMORY_LIMIT
 
 
-def _gib(n: float) -> str:
+def gib(n: float) -> str:
+    """A byte count for people: MiB or GiB."""
     if n >= 1 << 30:
         return f"{n / (1 << 30):.1f} GiB"
     return f"{n / (1 << 20):.0f} MiB"
 
 
 def param_values(spec: ir.Spec, overrides: Mapping[str, object] | None, exact: bool) -> dict:
-    """Every param's value with ``overrides`` applied, converted exactly as the interpreter does."""
-    values = spec.default_params()
-    for name, v in (overrides or {}).items():
-        if name not in spec.params:
-            raise UsageError(f"there is no param {name!r} (params: {', '.join(spec.params) or 'none'})")
-        q = Fraction(repr(v)) if isinstance(v, float) else Fraction(v)
-        p = spec.params[name]
-        if (p.lo is not None and q < p.lo) or (p.hi is not None and q > p.hi):
-            raise UsageError(f"{float(q):g} lies outside the range [{float(p.lo):g}, {float(p.hi):g}] of param {name}")
-        values[name] = q
-    return {n: (Fraction(v) if exact else float(v)) for n, v in values.items()}
-
-
-def check_fixed(spec: ir.Spec, fixed: Mapping[str, object] | None) -> dict:
-    out = {}
-    for name, value in (fixed or {}).items():
-        if name not in spec.variables:
-            raise UsageError(f"there is no variable {name!r} (variables: {', '.join(spec.variables) or 'none'})")
-        var = spec.variables[name]
-        if value not in var.domain.values() or isinstance(value, bool) != isinstance(var.domain, ir.BoolDomain):
-            raise UsageError(f"{value!r} is not a value of {name} (domain {var.domain})")
-        out[name] = value
-    return out
+    """Every param's value with ``overrides`` applied (the one validation, spec/overrides.py),
+    in the engine's number type."""
+    return {n: (v if exact else float(v)) for n, v in check_params(spec, overrides).items()}
 
 
 class Model:
@@ -117,11 +95,14 @@ class Model:
         exact: bool = False,
     ):
         if spec.trajectory is None:
-            raise _usage("the spec has no trajectory to simulate")
+            raise UsageError("the spec has no trajectory to simulate")
         if spec.trajectory.horizon is None:
-            raise _usage("the trajectory has `horizon none`; simulation needs a finite horizon", "give one, e.g. `horizon 64`")
+            raise UsageError("the trajectory has `horizon none`; simulation needs a finite horizon", "give one, e.g. `horizon 64`")
         if policy not in spec.policies:
-            raise UsageError(f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})")
+            raise UsageError(
+                f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})",
+                did_you_mean(policy, spec.policies),
+            )
         self.spec = spec
         self.policy = policy
         self.exact = exact
@@ -134,7 +115,7 @@ class Model:
         self.phase_index = {p: i for i, p in enumerate(self.phases)}
         self.start_phase = self.phase_index[traj.start_phase]
         self.rules = spec.policies[policy].rules
-        reads = Reads(spec)
+        reads = reads_of(spec)
         self.reads = reads
         dyn = [t.prob for p in traj.phases for t in p.transitions if t.prob is not None]
         dyn += [x for r in self.rules for x in (r.condition, r.strength)]
@@ -145,7 +126,7 @@ class Model:
 
         self.dyn_vars = ordered(reads.variables(dyn))
         self.start_vars = ordered(reads.of(traj.start_depth)[0])
-        self.value_vars = ordered(reads.of(harm_expr(spec))[0])
+        self.value_vars = ordered(reads.harm())
         self.names = ordered(set(self.dyn_vars) | set(self.start_vars) | set(self.value_vars))
         self.projected = tuple(n for n in spec.variables if n not in self.names)
         self.values: dict[str, tuple] = {}
@@ -179,19 +160,19 @@ class Model:
         n_static = max(1, len(self.reads.static_subterms(self._dyn_exprs)))
         dyn_bytes = self.dyn_size * (len(self.dyn_vars) + 2 * n_static + 4) * 8
         if dyn_bytes > limit:
-            raise _usage(
+            raise UsageError(
                 f"model too large: the dynamics of policy '{self.policy}' read "
                 + " x ".join(f"{n} ({len(self.values[n])})" for n in self.dyn_vars)
-                + f" = {self.dyn_size:,} assignments; grouping them needs about {_gib(dyn_bytes)} "
-                f"(limit {_gib(limit)})",
+                + f" = {self.dyn_size:,} assignments; grouping them needs about {gib(dyn_bytes)} "
+                f"(limit {gib(limit)})",
                 self._shrink_hint(self.dyn_vars),
             )
         table_bytes = self.size * (len(self.names) + 12) * 8
         if table_bytes > limit:
-            raise _usage(
+            raise UsageError(
                 "model too large: the outcome table has "
                 + " x ".join(f"{n} ({len(self.values[n])})" for n in self.names)
-                + f" = {self.size:,} rows, about {_gib(table_bytes)} (limit {_gib(limit)})",
+                + f" = {self.size:,} rows, about {gib(table_bytes)} (limit {gib(limit)})",
                 self._shrink_hint(self.names),
             )
 
@@ -272,15 +253,15 @@ class Model:
         limit = memory_limit()
         need = self.estimate_bytes()
         if need > limit:
-            raise _usage(
+            raise UsageError(
                 f"model too large: {self.n_classes:,} assignment classes x {len(self.phases)} phases per depth "
-                f"need about {_gib(need)} of working memory (limit {_gib(limit)})",
+                f"need about {gib(need)} of working memory (limit {gib(limit)})",
                 self._shrink_hint(self.dyn_vars),
             )
         if self.exact:
             states = self.n_classes * len(self.phases) * self.horizon
             if states > EXACT_STATE_LIMIT:
-                raise _usage(
+                raise UsageError(
                     f"exact (rational) arithmetic is for small models: this one has {states:,} states "
                     f"({self.n_classes:,} classes x {len(self.phases)} phases x horizon {self.horizon}), "
                     f"the limit is {EXACT_STATE_LIMIT:,}",
@@ -320,8 +301,8 @@ class PhaseLayer:
     def build(cls, ev: ArrayEval, phase: ir.Phase, rules, exact: bool) -> "PhaseLayer":
         tol = TOLERANCE
         one = ev.real(1)
-        keep = one
         bad = False
+        fired = []
         with np.errstate(all="ignore"):
             for rule in rules:
                 c, ec = ev(rule.condition)
@@ -329,17 +310,13 @@ class PhaseLayer:
                 s = ev.real(s)
                 out = _outside(s, -tol, 1 + tol)
                 bad = _or(bad, _or(ec, _and(c, _or(es, out))))
-                sc = np.minimum(np.maximum(s, 0), 1)
-                keep = keep * np.where(c, one - sc, one) if _is_array(c, sc) else (keep * (one - sc) if c else keep)
-            v = one - keep
+                fired.append((c, np.minimum(np.maximum(s, 0), 1)))
+            v = veto_probability(fired, one, _select)
             g = one - v
             probs = []
-            total = ev.real(0)
             tbad = False
-            rest = None
             for t in phase.transitions:
                 if t.prob is None:
-                    rest = t
                     probs.append(None)
                     continue
                 p, ep = ev(t.prob)
@@ -348,13 +325,13 @@ class PhaseLayer:
                 tbad = _or(tbad, _or(ep, out))
                 if out is not False:
                     p = np.where(out, 0, p)
-                total = total + p
                 probs.append(p)
-            if rest is not None:
-                remainder = one - total
+            probs, total, remainder = resolve_otherwise(probs, one, ev.real(0))
+            if remainder is not None:
                 tbad = _or(tbad, _outside(remainder, -tol, None))
-                pr = np.maximum(remainder, 0) if isinstance(remainder, np.ndarray) else max(remainder, ev.real(0))
-                probs[[i for i, x in enumerate(probs) if x is None][0]] = pr
+                rest = [t.prob for t in phase.transitions].index(None)
+                zero = ev.real(0)
+                probs[rest] = np.maximum(remainder, zero) if isinstance(remainder, np.ndarray) else max(remainder, zero)
             else:
                 tbad = _or(tbad, _outside(total, 1 - tol, 1 + tol))
             if tbad is not False:
@@ -396,8 +373,11 @@ def _outside(x, lo, hi):
     return False if inside else np.bool_(True)
 
 
-def _is_array(*xs) -> bool:
-    return any(isinstance(x, np.ndarray) for x in xs)
+def _select(c, a, b):
+    """``a if c else b`` for masks or plain bools (the veto rule's ``select``)."""
+    if isinstance(c, np.ndarray) or isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.where(c, a, b)
+    return a if c else b
 
 
 def _any(mask) -> bool:

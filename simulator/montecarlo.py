@@ -29,8 +29,9 @@ from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 
-from .exact import _assignment, assignment_facts
-from .model import CHUNK_STATES, Model, memory_limit, replay_error, _gib
+from .exact import assignment_facts, assignment_of
+from .model import CHUNK_STATES, Model, gib, memory_limit, replay_error
+from .table import Aggregate
 
 BATCH = 1 << 18  # trajectories simulated together
 
@@ -62,14 +63,17 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
 
 @attrs.frozen
 class Estimate:
-    """One measure estimated by Monte Carlo: ``value`` within [``low``, ``high``]."""
+    """One measure estimated by Monte Carlo: ``value`` within [``low``, ``high``] (all
+    ``None`` when no sampled trajectory met the measure's condition), from ``n`` samples
+    (trajectories, or those that met the condition)."""
 
-    value: float
-    low: float
-    high: float
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int = 0
 
     def to_json(self) -> dict:
-        return {"value": self.value, "low": self.low, "high": self.high}
+        return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
 
 
 @attrs.frozen
@@ -77,8 +81,10 @@ class MCEstimate:
     """Monte Carlo estimates of one policy's measures over the assignments sampled.
 
     Attributes:
-        policy, runs, seed, confidence, steps (trajectory steps simulated), seconds,
-        measures: measure name (``"P(harm)"``, ...) -> :class:`Estimate`.
+        policy, runs, seed, confidence, steps (trajectory steps simulated),
+        measures: measure text (``"P(harm)"``, ...) -> :class:`Estimate`,
+        counts: trajectories per outcome (and harm, over-refusal),
+        fixed: the variables the sampled model held fixed.
     """
 
     policy: str
@@ -88,10 +94,34 @@ class MCEstimate:
     steps: int
     measures: dict
     counts: dict
+    fixed: dict = attrs.field(factory=dict)
 
     def __getitem__(self, m) -> Estimate:
-        key = m.value if isinstance(m, ir.Measure) else m
+        key = m.text if isinstance(m, ms.Measure) else m
         return self.measures[key]
+
+    def aggregate(self, m: ms.Measure, fixed=None, worst_over=(), minimise: bool = False) -> Aggregate:
+        """The estimate of ``m`` as an :class:`~libet.simulator.table.Aggregate` (the engine
+        protocol). Monte Carlo estimates the distribution it sampled, so ``fixed`` must agree
+        with the model's fixed values and ``worst_over`` be fixed there too.
+
+        Raises:
+            UsageError: ``fixed`` or ``worst_over`` asks for a distribution that was not sampled.
+        """
+        for n, v in (fixed or {}).items():
+            if self.fixed.get(n, v) != v or n not in self.fixed:
+                raise UsageError(
+                    f"Monte Carlo sampled {n} from its distribution; it cannot condition on {n} = {v} afterwards",
+                    f"run it with {n} fixed (--set {n}=...)",
+                )
+        free = [n for n in worst_over if n not in self.fixed]
+        if free:
+            raise UsageError(
+                f"Monte Carlo cannot take a worst case over {', '.join(free)} it sampled",
+                "an experiment runs one simulation per worst-case combination; fix them to do it by hand",
+            )
+        e = self[m]
+        return Aggregate(e.value, None, f"estimated from {e.n:,} trajectories", e.low, e.high, "estimated")
 
     def to_json(self) -> dict:
         return {
@@ -114,7 +144,7 @@ class Tables:
         need = U * P * H * (K + 1) * 8
         if need > memory_limit():
             raise UsageError(
-                f"model too large for Monte Carlo: its step tables need about {_gib(need)} "
+                f"model too large for Monte Carlo: its step tables need about {gib(need)} "
                 f"({U:,} classes x {P} phases x horizon {H} x {K} outcomes)"
             )
         self.K = K
@@ -154,6 +184,60 @@ class Tables:
         self.bad_flat = self.bad.reshape(-1)
 
 
+class _Tally:
+    """Sufficient statistics of one measure over the batches: for a probability the number of
+    trajectories in the event and in the condition; for an expectation the count, sum and sum
+    of squares of the reward over the trajectories in the condition."""
+
+    __slots__ = ("k", "n", "total", "squares")
+
+    def __init__(self):
+        self.k = self.n = 0
+        self.total = self.squares = 0.0
+
+
+def _mask(event: ms.Event, t) -> np.ndarray:
+    """The trajectories of batch ``t`` in ``event``."""
+    mask = np.isin(t["outcome"], [ms.OUTCOMES.index(o) for o in event.outcomes])
+    if event.harmful is not None:
+        mask &= t["harmful"] if event.harmful else ~t["harmful"]
+    need = t["bits"](event.visits)
+    if need:
+        mask &= (t["seen"] & need) == need
+    return mask
+
+
+def _reward(reward: ms.Reward, t) -> np.ndarray:
+    if reward is ms.Reward.DEPTH:
+        return t["depth"].astype(np.float64)
+    return (t["depth"] - t["d0"]).astype(np.float64)
+
+
+def _tally(m: ms.Measure, tally: _Tally, t) -> None:
+    given = np.ones(len(t["outcome"]), dtype=bool) if m.given is None else _mask(m.given, t)
+    if m.is_probability:
+        tally.k += int(np.count_nonzero(given & _mask(m.event, t)))
+        tally.n += int(np.count_nonzero(given))
+        return
+    x = _reward(m.reward, t)[given & _mask(m.event, t)]
+    tally.n += len(x)
+    tally.total += float(x.sum())
+    tally.squares += float((x * x).sum())
+
+
+def _estimate(m: ms.Measure, tally: _Tally, confidence: float) -> Estimate:
+    if tally.n == 0:
+        return Estimate(None, None, None, 0)
+    if m.is_probability:
+        lo, hi = wilson(tally.k, tally.n, confidence)
+        return Estimate(tally.k / tally.n, lo, hi, tally.n)
+    n = tally.n
+    mean = tally.total / n
+    var = max(0.0, tally.squares / n - mean * mean) * n / max(1, n - 1)
+    half = z_value(confidence) * math.sqrt(var / n)
+    return Estimate(mean, mean - half, mean + half, n)
+
+
 def run(
     model: Model,
     runs: int,
@@ -162,9 +246,13 @@ def run(
     confidence: float = 0.95,
     tables: Tables | None = None,
     progress: Callable[[int], None] | None = None,
+    measures=ms.STANDARD,
 ) -> MCEstimate:
     """Simulate ``runs`` trajectories of ``model`` (assignments drawn from the distribution of
-    the variables that are not fixed) and estimate every measure.
+    the variables that are not fixed) and estimate each of ``measures``.
+
+    A conditional measure is estimated on the trajectories that met its condition (a ratio
+    estimator of the joint distribution; its interval uses their number).
 
     Raises:
         UsageError: runs < 1.
@@ -174,47 +262,48 @@ def run(
         raise UsageError("runs must be at least 1")
     if model.exact:
         raise UsageError("Monte Carlo runs in float64; drop --exact")
+    measures = tuple(measures)
     tables = tables or Tables(model)
     rng = np.random.Generator(np.random.PCG64(seed))
-    H, P = model.horizon, len(model.phases)
+    tracked = ms.tracked_phases(measures)
+    bit = np.asarray([(1 << tracked.index(q)) if q in tracked else 0 for q in model.phases], dtype=np.int64)
+
+    def bits(visits) -> int:
+        out = 0
+        for q in visits:
+            out |= 1 << tracked.index(q)
+        return out
+
     d0_all, harmful_all, cls_all = assignment_facts(model)
     w = _weights(model)
     counts = {"delivered": 0, "stopped": 0, "vetoed": 0, "harm": 0, "over-refusal": 0}
-    depth_sum = 0.0
-    depth_sq = 0.0
+    tallies = {m.text: _Tally() for m in measures}
     steps = 0
     done = 0
     while done < runs:
         n = min(BATCH, runs - done)
         pick = rng.choice(len(w), size=n, p=w) if len(w) > 1 else np.zeros(n, dtype=np.int64)
-        outcome, depth, s = _simulate(model, tables, rng, cls_all[pick], d0_all[pick], pick, progress)
+        d0 = d0_all[pick]
+        outcome, depth, seen, s = _simulate(model, tables, rng, cls_all[pick], d0, pick, progress, bit)
         harmful = harmful_all[pick]
         counts["delivered"] += int(np.count_nonzero(outcome == 0))
         counts["stopped"] += int(np.count_nonzero(outcome == 1))
         counts["vetoed"] += int(np.count_nonzero(outcome == 2))
         counts["harm"] += int(np.count_nonzero((outcome == 0) & harmful))
         counts["over-refusal"] += int(np.count_nonzero((outcome == 2) & ~harmful))
-        fd = depth.astype(np.float64)
-        depth_sum += float(fd.sum())
-        depth_sq += float((fd * fd).sum())
+        batch = {"outcome": outcome, "depth": depth, "d0": d0, "harmful": harmful, "seen": seen, "bits": bits}
+        for m in measures:
+            _tally(m, tallies[m.text], batch)
         steps += s
         done += n
-    measures = {}
-    names = {
-        ms.HARM: "harm",
-        ms.VETOED: "vetoed",
-        ms.STOPPED: "stopped",
-        ms.DELIVERED: "delivered",
-        ms.OVER_REFUSAL: "over-refusal",
-    }
-    for m, key in names.items():
-        lo, hi = wilson(counts[key], runs, confidence)
-        measures[m.value] = Estimate(counts[key] / runs, lo, hi)
-    mean = depth_sum / runs
-    var = max(0.0, depth_sq / runs - mean * mean) * runs / max(1, runs - 1)
-    half = z_value(confidence) * math.sqrt(var / runs)
-    measures[ms.DEPTH.value] = Estimate(mean, mean - half, mean + half)
-    return MCEstimate(model.policy, runs, seed, confidence, steps, measures, counts)
+    estimates = {m.text: _estimate(m, tallies[m.text], confidence) for m in measures}
+    return MCEstimate(model.policy, runs, seed, confidence, steps, estimates, counts, dict(model.fixed))
+
+
+def run_engine(model: Model, measures=ms.STANDARD, *, runs: int = 10_000, seed: int = 0, confidence: float = 0.95,
+               progress: Callable[[int], None] | None = None) -> MCEstimate:
+    """Monte Carlo under the registry's signature (:mod:`.engines`)."""
+    return run(model, runs, seed, confidence=confidence, progress=progress, measures=measures)
 
 
 def _weights(model: Model) -> np.ndarray:
@@ -228,14 +317,18 @@ def _weights(model: Model) -> np.ndarray:
     return w / w.sum()
 
 
-def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress):
+def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
     """Advance trajectories until all are absorbed: (outcome 0/1/2 = delivered/stopped/vetoed,
-    depth at absorption, steps taken)."""
+    depth at absorption, the tracked phases each visited as a bit mask, steps taken).
+    ``bit[q]`` is the bit of phase q (0 for a phase not tracked)."""
     H, P = model.horizon, len(model.phases)
     n = len(cls)
     outcome = np.zeros(n, dtype=np.int8)
     depth = np.asarray(d0, dtype=np.int64).copy()
     ids = np.flatnonzero(depth < H)  # a start at the horizon is delivered at once
+    seen = np.zeros(n, dtype=np.int64)
+    seen[ids] = bit[model.start_phase]
+    track = bool(bit.any())
     if progress and n - len(ids):
         progress(n - len(ids))
     base = (np.asarray(cls, dtype=np.int64)[ids] * P + model.start_phase) * H
@@ -251,7 +344,7 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress):
             if hit.any():
                 j = int(np.flatnonzero(hit)[0])
                 replay_error(
-                    model.spec, model.param_overrides, model.policy, _assignment(model, int(pick[ids[j]])), False, "outcomes"
+                    model.spec, model.param_overrides, model.policy, assignment_of(model, int(pick[ids[j]])), False, "outcomes"
                 )
         steps += len(ids)
         u = rng.random(len(ids))
@@ -266,6 +359,9 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress):
         d1 = d + 1
         depth[ids] = np.where(vetoed, d, d1)
         live = ~(vetoed | delivered | stopped)
+        if track:
+            moved = ids[live]
+            seen[moved] |= bit[nxt[live]]
         if progress:
             progress(int(len(ids) - np.count_nonzero(live)))
         ids = ids[live]
@@ -273,4 +369,4 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress):
         d = d1[live]
         cls_live = cls_live[live]
         base = (cls_live * P + ph) * H
-    return outcome, depth, steps
+    return outcome, depth, seen, steps

@@ -28,8 +28,10 @@ from typing import Mapping
 from libet.errors import UsageError
 from libet.spec import ir
 
+from libet.spec import measures as ms
+from libet.spec.rules import resolve_otherwise, step_end, veto_probability
+
 from .model import Model
-from .vectorize import harm_expr
 
 E_DOUBLE = "2.718281828459045"
 
@@ -133,33 +135,125 @@ class _Printer:
         raise TypeError(f"cannot export IR node {type(e).__name__}")
 
 
+def export_measures(spec: ir.Spec) -> tuple:
+    """The measures an export carries labels and rewards for: the standard ones and every
+    measure the spec's checks and experiments name."""
+    out = dict.fromkeys(ms.STANDARD)
+    for c in spec.checks:
+        m = getattr(c.prop, "measure", None)
+        if m is not None:
+            out[m] = None
+    for e in spec.experiments.values():
+        out.update(dict.fromkeys(e.measures))
+    return tuple(out)
+
+
+class _Names:
+    """Labels and reward structures of one export, named once and reused."""
+
+    _STANDARD = {
+        ms.ATOMS["harm"]: "harm",
+        ms.ATOMS["vetoed"]: "vetoed",
+        ms.ATOMS["stopped"]: "stopped",
+        ms.ATOMS["delivered"]: "delivered",
+        ms.ATOMS["over-refusal"]: "over_refusal",
+    }
+
+    def __init__(self, codes: dict, harm: str, d0: str):
+        self.codes = codes  # outcome -> ph value
+        self.harm = harm
+        self.d0 = d0
+        self.labels: dict = {}  # Event -> (name, condition)
+        self.rewards: dict = {}  # (Event, Reward) -> (name, condition, value)
+        for event, name in self._STANDARD.items():
+            self.labels[event] = (name, self.condition(event))
+
+    def condition(self, event: ms.Event) -> str:
+        if not event.outcomes:
+            return "false"
+        parts = ["(" + " | ".join(f"ph = {self.codes[o]}" for o in ms.OUTCOMES if o in event.outcomes) + ")"]
+        if event.harmful is True:
+            parts.append(f"({self.harm})")
+        elif event.harmful is False:
+            parts.append(f"!({self.harm})")
+        parts += [f"vis_{q}" for q in sorted(event.visits)]
+        return " & ".join(parts)
+
+    def label(self, event: ms.Event) -> str:
+        hit = self.labels.get(event)
+        if hit is None:
+            if not event.outcomes - ms.ALL_OUTCOMES and event.outcomes == ms.ALL_OUTCOMES and event.harmful is None and len(event.visits) == 1:
+                name = "visit_" + next(iter(event.visits))
+            else:
+                name = f"event_{len(self.labels) - len(self._STANDARD) + 1}"
+            hit = self.labels[event] = (name, self.condition(event))
+        return hit[0]
+
+    def reward(self, event: ms.Event, reward: ms.Reward) -> str:
+        key = (event, reward)
+        hit = self.rewards.get(key)
+        if hit is None:
+            name = f"{reward.value}_{len(self.rewards) + 1}"
+            value = "d" if reward is ms.Reward.DEPTH else f"d - ({self.d0})"
+            hit = self.rewards[key] = (name, self.condition(event), value)
+        return hit[0]
+
+    def properties(self, m: ms.Measure) -> tuple[str, str | None]:
+        """The Storm/PRISM properties whose ratio is ``m`` (denominator None without a condition)."""
+        if m.is_probability:
+            num = f'P=? [F "{self.label(m.numerator)}"]'
+        else:
+            num = f'R{{"{self.reward(m.numerator, m.reward)}"}}=? [F "done"]'
+        den = None if m.given is None else f'P=? [F "{self.label(m.given)}"]'
+        return num, den
+
+
+def prism_properties(spec: ir.Spec, policy: str, measures=None, **kwargs) -> list[tuple[str, str, str | None]]:
+    """``(measure text, numerator property, denominator property or None)`` for each measure:
+    the properties to give Storm or PRISM on the export of ``to_prism(spec, policy, ...)``
+    with the same ``measures``; the measure is their ratio."""
+    return _export(spec, policy, measures, **kwargs)[1]
+
+
 def to_prism(
     spec: ir.Spec,
     policy: str,
     *,
     params: Mapping[str, object] | None = None,
     fixed: Mapping[str, object] | None = None,
+    measures=None,
 ) -> str:
-    """The PRISM DTMC of ``policy`` on ``spec`` (see module doc).
+    """The PRISM DTMC of ``policy`` on ``spec`` (see module doc), with labels and reward
+    structures for ``measures`` (default :func:`export_measures`).
 
     Raises:
         UsageError: unknown names, an unbounded horizon, or an expression PRISM cannot state.
     """
+    return _export(spec, policy, measures, params=params, fixed=fixed)[0]
+
+
+def _export(spec, policy, measures=None, *, params=None, fixed=None):
+    measures = tuple(export_measures(spec) if measures is None else measures)
     model = Model(spec, policy, params, fixed)
     pr = _Printer(spec, model)
     traj = spec.trajectory
     H = model.horizon
     P = len(model.phases)
-    DEL, STOP, VETO = P + 1, P + 2, P + 3
+    DEL, STOP, VETO, DONE = P + 1, P + 2, P + 3, P + 4
+    tracked = ms.tracked_phases(measures)
     free = [n for n in model.names if n not in model.fixed]
+    d0 = pr(traj.start_depth)
+    names = _Names({"delivered": DEL, "stopped": STOP, "vetoed": VETO}, pr(spec.harm_expr()), d0)
+    queries = [(m.text, *names.properties(m)) for m in measures]
     lines = [
         f"// libet export of spec {spec.title!r}, policy {policy!r}",
-        "// A DTMC: P=? [F \"harm\"] from the initial state is libet's P(harm) averaged over the",
-        "// variables below under their declared distribution (variables fixed with --set are constants).",
-        "dtmc",
-        "",
-        f"const double E = {E_DOUBLE}; // the double nearest e: exp(x) = pow(E, x)",
+        "// A DTMC: from the initial state each measure below is the ratio of the properties shown",
+        "// (a probability or expected reward alone when it has no condition), averaged over the variables",
+        "// below under their declared distribution (variables fixed with --set are constants).",
     ]
+    for text, num, den in queries:
+        lines.append(f"//   {text} = {num}" + (f" / {den}" if den else ""))
+    lines += ["dtmc", "", f"const double E = {E_DOUBLE}; // the double nearest e: exp(x) = pow(E, x)"]
     for name, value in model.params.items():
         q = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
         lines.append(f"const double p_{name} = {_real(q)};")
@@ -182,8 +276,12 @@ def to_prism(
     if free:
         lines.append(f"  stage : [0..{len(free)}] init 0; // variables chosen so far")
     codes = ", ".join(f"{i + 1}={p}" for i, p in enumerate(model.phases))
-    lines.append(f"  ph : [0..{VETO}] init 0; // 0=start, {codes}, {DEL}=delivered, {STOP}=stopped, {VETO}=vetoed")
-    lines.append(f"  d : [0..{max(H - 1, 0)}] init 0; // depth")
+    lines.append(
+        f"  ph : [0..{DONE}] init 0; // 0=start, {codes}, {DEL}=delivered, {STOP}=stopped, {VETO}=vetoed, {DONE}=done"
+    )
+    lines.append(f"  d : [0..{H}] init 0; // depth (kept at absorption, for the depth rewards)")
+    for q in tracked:
+        lines.append(f"  vis_{q} : bool init false; // the trajectory has visited phase {q}")
     lines.append("")
     for k, n in enumerate(free):
         var = spec.variables[n]
@@ -195,59 +293,85 @@ def to_prism(
             ups.append(f"{_real(w)} : (v_{n}' = {pr.var_value(var, v)}) & (stage' = {k + 1})")
         lines.append(f"  [] ph = 0 & stage = {k} -> " + " + ".join(ups) + ";")
     ready = f"ph = 0 & stage = {len(free)}" if free else "ph = 0"
-    d0 = pr(traj.start_depth)
     q0 = pr.phase_code[traj.start_phase]
-    lines.append(
-        f"  [] {ready} -> 1 : (ph' = (({d0}) = {H} ? {DEL} : {q0})) & (d' = (({d0}) = {H} ? 0 : ({d0})));"
-    )
+    start = f"(ph' = (({d0}) >= {H} ? {DEL} : {q0})) & (d' = ({d0}))"
+    if traj.start_phase in tracked:
+        start += f" & (vis_{traj.start_phase}' = (({d0}) < {H}))"
+    lines.append(f"  [] {ready} -> 1 : {start};")
     veto = _veto_expr(pr, spec.policies[policy].rules)
     for q in model.phases:
         phase = traj.phase(q)
         code = pr.phase_code[q]
-        probs = []
-        explicit = [pr(t.prob) for t in phase.transitions if t.prob is not None]
-        for t in phase.transitions:
-            if t.prob is None:
-                rest = "1.0" if not explicit else "1.0 - (" + " + ".join(f"({x})" for x in explicit) + ")"
-                probs.append((t.target, f"max(0.0, {rest})"))
-            else:
-                probs.append((t.target, f"max(0.0, ({pr(t.prob)}) * 1.0)"))
+        explicit = [None if t.prob is None else f"({pr(t.prob)}) * 1.0" for t in phase.transitions]
+        resolved, _, remainder = resolve_otherwise(explicit, _Text("1.0"), _Text("0.0"))
+        probs = [(t.target, f"max(0.0, {p})") for t, p in zip(phase.transitions, resolved)]
         for band, last in ((f"d < {H - 1}", False), (f"d = {H - 1}", True)):
             ups = []
             if veto is not None:
-                ups.append(f"({veto}) : (ph' = {VETO}) & (d' = 0)")
+                ups.append(f"({veto}) : (ph' = {VETO})")
             go = "1.0" if veto is None else f"(1.0 - ({veto}))"
             for target, p in probs:
-                if target == ir.DELIVER or (target not in ir.EXITS and last):
-                    effect = f"(ph' = {DEL}) & (d' = 0)"
-                elif target == ir.STOP:
-                    effect = f"(ph' = {STOP}) & (d' = 0)"
+                end = step_end(target, H if last else 0, H)
+                if end == ir.DELIVER:
+                    effect = f"(ph' = {DEL}) & (d' = d + 1)"
+                elif end == ir.STOP:
+                    effect = f"(ph' = {STOP}) & (d' = d + 1)"
                 else:
                     effect = f"(ph' = {pr.phase_code[target]}) & (d' = d + 1)"
+                    if target in tracked:
+                        effect += f" & (vis_{target}' = true)"
                 ups.append(f"{go} * {p} : {effect}")
             if H == 1 and not last:
                 continue
             lines.append(f"  [] ph = {code} & {band} ->\n      " + "\n    + ".join(ups) + ";")
-    lines.append(f"  [] ph > {P} -> 1 : true; // absorbed")
+    lines.append(f"  [] ph > {P} & ph < {DONE} -> 1 : (ph' = {DONE}); // absorbed; the depth rewards are read here")
+    lines.append(f"  [] ph = {DONE} -> 1 : true;")
     lines.append("endmodule")
     lines.append("")
-    harm = pr(harm_expr(spec))
-    lines += [
-        f'label "delivered" = ph = {DEL};',
-        f'label "stopped" = ph = {STOP};',
-        f'label "vetoed" = ph = {VETO};',
-        f'label "harm" = ph = {DEL} & ({harm});',
-        f'label "over_refusal" = ph = {VETO} & !({harm});',
-        "",
-    ]
-    return "\n".join(lines)
+    for name, cond in names.labels.values():
+        lines.append(f'label "{name}" = {cond};')
+    lines.append(f'label "done" = ph = {DONE};')
+    for name, cond, value in names.rewards.values():
+        lines += ["", f'rewards "{name}"', f"  {cond} : {value};", "endrewards"]
+    lines.append("")
+    return "\n".join(lines), queries
+
+
+class _Text(str):
+    """PRISM source as a number type for spec/rules.py: ``+`` and ``-`` build expressions."""
+
+    def __add__(self, other):
+        return _Text(f"{self} + {other}")
+
+    def __radd__(self, other):
+        return _Text(f"{other} + {self}")
+
+    def __sub__(self, other):
+        return _Text(f"{self} - ({other})")
+
+    def __rsub__(self, other):
+        return _Text(f"{other} - ({self})")
 
 
 def _veto_expr(pr: _Printer, rules) -> str | None:
     if not rules:
         return None
-    parts = []
-    for r in rules:
-        s = f"min(max(({pr(r.strength)}) * 1.0, 0.0), 1.0)"
-        parts.append(f"(1.0 - ({pr(r.condition)} ? {s} : 0.0))")
-    return "1.0 - " + " * ".join(parts)
+    fired = [(pr(r.condition), f"min(max(({pr(r.strength)}) * 1.0, 0.0), 1.0)") for r in rules]
+    return veto_probability(fired, _Product("1.0"), _prism_select)
+
+
+class _Product(str):
+    """PRISM source with ``*`` and ``-`` for the veto rule."""
+
+    def __mul__(self, other):
+        return _Product(f"{self} * {other}")
+
+    def __sub__(self, other):
+        return _Product(f"{self} - {other}")
+
+    def __rsub__(self, other):
+        return _Product(f"{other} - {self}")
+
+
+def _prism_select(c, a, b):
+    return _Product(f"({c} ? {a} : {b})")

@@ -22,23 +22,43 @@ from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 
-QUANTITIES = ("delivered", "stopped", "vetoed", "depth")
+#: What the exact engine solves when nobody asks for less: the standard measures and the
+#: expected depth given each outcome (all from the same six quantities).
+DEFAULT_MEASURES: tuple = ms.STANDARD + tuple(ms.expectation(ms.Reward.DEPTH, ms.ATOMS[o]) for o in ms.OUTCOMES)
 
-OUTCOMES = ("delivered", "stopped", "vetoed")
+OUTCOMES = ms.OUTCOMES
 
 
 @attrs.frozen(eq=False)
 class Aggregate:
     """A measure reduced over assignments.
 
-    ``value``: the number. ``worst``: for a worst case, the assignment of the worst-case
-    variables that attains it (``None`` for a plain average). ``how``: words saying what was
-    averaged and what was maximised.
+    ``value``: the number (``None`` when undefined: a condition of probability 0).
+    ``worst``: for a worst case, the assignment of the worst-case variables that attains it
+    (``None`` for a plain average). ``how``: words saying what was averaged and what was
+    maximised. ``low``/``high``: the confidence interval of an estimate (``None`` for a number
+    computed exactly). ``kind``: ``"computed"`` (exactly, by the exact engine) or
+    ``"estimated"`` (by sampling, with its interval).
     """
 
     value: object
     worst: dict | None
     how: str
+    low: float | None = None
+    high: float | None = None
+    kind: str = "computed"
+
+    def to_json(self) -> dict:
+        out = {"value": _plain(self.value), "kind": self.kind, "how": self.how}
+        if self.worst is not None:
+            out["worst"] = dict(self.worst)
+        if self.kind == "estimated":
+            out["low"], out["high"] = self.low, self.high
+        return out
+
+
+def _select(c, a, b):
+    return np.where(c, a, b)
 
 
 class OutcomeTable:
@@ -47,10 +67,11 @@ class OutcomeTable:
     Attributes:
         policy, names (the relevant variables, in declaration order), values (name -> the
         values each ranges over), weights (name -> their probabilities), shape, projected (the
-        variables no number depends on), exact, n_classes (the classes actually solved).
+        variables no number depends on), exact, n_classes (the classes actually solved),
+        measures (what it was solved for).
     """
 
-    def __init__(self, model, data: dict, harmful: np.ndarray):
+    def __init__(self, model, data: dict, harmful: np.ndarray, start_depth: np.ndarray, measures=DEFAULT_MEASURES):
         self.spec = model.spec
         self.policy = model.policy
         self.names = model.names
@@ -65,68 +86,61 @@ class OutcomeTable:
         self.n_dynamics = model.dyn_size
         self.horizon = model.horizon
         self.states = model.states
+        self.measures = tuple(measures)
         self._data = data
         self.harmful = harmful.reshape(self.shape)
+        self.start_depth = start_depth.reshape(self.shape)
 
     @classmethod
-    def from_columns(cls, model, cols: list[str], x: np.ndarray, harmful: np.ndarray) -> "OutcomeTable":
-        data = {c: x[:, i].reshape(model.shape) for i, c in enumerate(cols) if c != "bad"}
-        return cls(model, data, harmful)
+    def from_columns(cls, model, cols: list, x: np.ndarray, harmful, start_depth, measures) -> "OutcomeTable":
+        data = {c: x[:, i].reshape(model.shape) for i, c in enumerate(cols)}
+        return cls(model, data, harmful, start_depth, measures)
 
     # -- per assignment ------------------------------------------------------------------------
 
-    def _col(self, name: str):
-        try:
-            return self._data[name]
-        except KeyError:
-            raise UsageError(f"this table was solved without '{name}'") from None
+    def quantity(self, outcomes, visits, reward: str) -> np.ndarray:
+        """E[reward · 1(outcome in ``outcomes``, ``visits`` visited)] for every assignment
+        (the engine's side of :func:`libet.spec.measures.parts`)."""
+        total = None
+        for o in ms.OUTCOMES:
+            if o not in outcomes:
+                continue
+            try:
+                x = self._data[(o, frozenset(visits), reward)]
+            except KeyError:
+                raise UsageError(
+                    "this table was solved without the quantities that measure needs",
+                    "solve with the measure in `measures=` (libet.simulator.outcomes(..., measures=[...]))",
+                ) from None
+            total = x if total is None else total + x
+        return total
+
+    def parts(self, m: ir.Measure) -> tuple[np.ndarray, np.ndarray | None]:
+        """Numerator and denominator of ``m`` for every assignment (denominator ``None`` for
+        a measure without a condition)."""
+        zero = 0 if self.exact else 0.0
+        d0 = self.start_depth.astype(object) if self.exact else self.start_depth
+        num, den = ms.parts(m, self.quantity, self.harmful, d0, _select, zero)
+        return self._shaped(num), (None if den is None else self._shaped(den))
+
+    def _shaped(self, x) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=object if self.exact else np.float64), self.shape)
 
     def array(self, m: ir.Measure) -> np.ndarray:
-        """The measure for every assignment, shaped ``self.shape``."""
-        out = self._array(m)
-        return np.asarray(out, dtype=object if self.exact else np.float64).reshape(self.shape)
-
-    def _array(self, m: ir.Measure):
-        if m is ms.HARM:
-            return np.where(self.harmful, self._col("delivered"), 0 * self._col("delivered"))
-        if m is ms.OVER_REFUSAL:
-            return np.where(self.harmful, 0 * self._col("vetoed"), self._col("vetoed"))
-        if m is ms.DELIVERED:
-            return self._col("delivered")
-        if m is ms.STOPPED:
-            return self._col("stopped")
-        if m is ms.VETOED:
-            return self._col("vetoed")
-        return self._col("d_delivered") + self._col("d_stopped") + self._col("d_vetoed")
+        """The measure for every assignment, shaped ``self.shape`` (NaN, or None in exact
+        mode, where it is undefined: conditioned on an event of probability 0)."""
+        num, den = self.parts(m)
+        return _divide(num, den)
 
     def depth_given(self, outcome: str) -> np.ndarray:
-        """Expected depth given ``outcome`` (NaN where the outcome has probability 0)."""
-        p = self._col(outcome)
-        dm = self._col("d_" + outcome)
-        if p.dtype == object:
-            return np.asarray([(a / b if b else None) for a, b in zip(dm.ravel(), p.ravel())], dtype=object).reshape(p.shape)
-        with np.errstate(all="ignore"):
-            return np.where(p > 0, dm / np.where(p > 0, p, 1), np.nan)
+        """Expected depth given ``outcome`` (undefined where the outcome has probability 0)."""
+        return self.array(ms.expectation(ms.Reward.DEPTH, ms.ATOMS[outcome]))
 
     def at(self, assignment: Mapping) -> dict:
-        """Every measure for one assignment (variables not relevant may be omitted)."""
+        """Every measure the table was solved for, for one assignment (variables not relevant
+        may be omitted)."""
         idx = self._index(assignment)
-        out = {m.value: _plain(self.array(m)[idx]) for m in ms.STANDARD if self._has(m)}
-        if "d_delivered" in self._data:
-            for o in OUTCOMES:
-                out[f"E(depth | {o})"] = _plain(self.depth_given(o)[idx])
-        return out
-
-    def _has(self, m: ir.Measure) -> bool:
-        need = {
-            ms.HARM: "delivered",
-            ms.DELIVERED: "delivered",
-            ms.STOPPED: "stopped",
-            ms.VETOED: "vetoed",
-            ms.OVER_REFUSAL: "vetoed",
-            ms.DEPTH: "d_delivered",
-        }[m]
-        return need in self._data
+        return {m.text: _plain(self.array(m)[idx]) for m in self.measures}
 
     def _index(self, assignment: Mapping) -> tuple:
         idx = []
@@ -142,10 +156,7 @@ class OutcomeTable:
     def rows(self) -> list[dict]:
         """One dict per assignment of the relevant variables: their values and every measure."""
         out = []
-        arrays = {m.value: self.array(m) for m in ms.STANDARD if self._has(m)}
-        given = {}
-        if "d_delivered" in self._data:
-            given = {f"E(depth | {o})": self.depth_given(o) for o in OUTCOMES}
+        arrays = {m.text: self.array(m) for m in self.measures}
         weight = self.weight_array()
         for idx in np.ndindex(*self.shape):
             row = {"policy": self.policy}
@@ -153,7 +164,6 @@ class OutcomeTable:
             row["weight"] = float(weight[idx])
             row["harmful"] = bool(self.harmful[idx])
             row.update({k: _plain(a[idx]) for k, a in arrays.items()})
-            row.update({k: _plain(a[idx]) for k, a in given.items()})
             out.append(row)
         return out
 
@@ -178,8 +188,10 @@ class OutcomeTable:
     ) -> Aggregate:
         """``m`` with ``fixed`` variables held at their values, the worst case (largest, or
         smallest with ``minimise``) over ``worst_over``, averaged under the distribution over
-        every other variable."""
-        arr = self.array(m)
+        every other variable. For a conditional measure, numerator and denominator are
+        averaged first and then divided (docs/semantics.md §6); points where it is undefined
+        take no part in a worst case."""
+        num, den = self.parts(m)
         fixed = dict(fixed or {})
         names = list(self.names)
         for n, v in fixed.items():
@@ -191,19 +203,18 @@ class OutcomeTable:
                     i = self.values[n].index(v)
                 except ValueError:
                     raise UsageError(f"{v!r} is not a value {n} ranges over here") from None
-                arr = np.take(arr, [i], axis=axis)
+                num = np.take(num, [i], axis=axis)
+                den = None if den is None else np.take(den, [i], axis=axis)
         worst_axes = [names.index(n) for n in worst_over if n in names and n not in fixed]
         avg_axes = [i for i, n in enumerate(names) if i not in worst_axes and n not in fixed]
-        # Average over avg_axes with the weights.
         for axis in sorted(avg_axes, reverse=True):
-            n = names[axis]
-            ws = np.asarray([x if self.exact else float(x) for x in self.weights[n]], dtype=arr.dtype)
-            arr = np.tensordot(arr, ws, axes=([axis], [0])) if arr.dtype != object else _wsum(arr, ws, axis)
-            arr = np.expand_dims(arr, axis)
+            num = self._average(num, names[axis], axis)
+            den = None if den is None else self._average(den, names[axis], axis)
+        arr = _divide(num, den)
         flat = arr.reshape(-1)
-        k = int(np.argmin(flat) if minimise else np.argmax(flat)) if flat.dtype != object else _argbest(flat, minimise)
-        value = flat[k]
-        idx = np.unravel_index(k, arr.shape)
+        k = _argbest(flat, minimise)
+        value = None if k is None else flat[k]
+        idx = np.unravel_index(k or 0, arr.shape)
         worst = None
         parts = []
         if worst_over:
@@ -219,7 +230,28 @@ class OutcomeTable:
         averaged = [names[i] for i in avg_axes if len(self.values[names[i]]) > 1]
         if averaged:
             parts.append("average over " + ", ".join(averaged))
+        if value is None:
+            parts.append(f"undefined: {m.given} has probability 0" if m.given is not None else "undefined")
+            worst = None if not worst_over else worst
         return Aggregate(_plain(value), worst, "; ".join(parts) or "single assignment")
+
+    def _average(self, arr, name: str, axis: int):
+        ws = np.asarray([x if self.exact else float(x) for x in self.weights[name]], dtype=arr.dtype)
+        out = np.tensordot(arr, ws, axes=([axis], [0])) if arr.dtype != object else _wsum(arr, ws, axis)
+        return np.expand_dims(out, axis)
+
+
+def _divide(num, den):
+    """num / den elementwise; undefined (NaN, or None for rationals) where den is 0."""
+    if den is None:
+        return num
+    if num.dtype == object:
+        out = np.empty(num.shape, dtype=object)
+        for idx in np.ndindex(*num.shape):
+            out[idx] = num[idx] / den[idx] if den[idx] else None
+        return out
+    with np.errstate(all="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
 def _wsum(arr, ws, axis):
@@ -231,10 +263,17 @@ def _wsum(arr, ws, axis):
     return out
 
 
-def _argbest(flat, minimise):
-    best = 0
-    for i in range(1, len(flat)):
-        if (flat[i] < flat[best]) if minimise else (flat[i] > flat[best]):
+def _argbest(flat, minimise) -> int | None:
+    """The index of the largest (smallest) defined entry; None when none is defined."""
+    if flat.dtype != object:
+        if flat.size == 0 or np.isnan(flat).all():
+            return None
+        return int(np.nanargmin(flat) if minimise else np.nanargmax(flat))
+    best = None
+    for i, x in enumerate(flat):
+        if x is None:
+            continue
+        if best is None or ((x < flat[best]) if minimise else (x > flat[best])):
             best = i
     return best
 

@@ -31,7 +31,9 @@ from typing import Mapping
 
 import numpy as np
 
+from libet.errors import InternalError
 from libet.spec import ir
+from libet.spec.visit import Dispatch
 
 TOLERANCE = 1e-9  # the interpreter's tolerance for [0, 1] and sums
 
@@ -100,6 +102,7 @@ class ArrayEval:
         self._memo: dict[int, tuple] = {}
         self._keep: list = []  # keeps memoised nodes alive so ids stay unique
         self._real_cache: dict[int, tuple] = {}
+        self._dispatch = Dispatch(self, "v_")
         if isinstance(depth, np.ndarray) and depth.dtype == np.int64 and not exact and depth.size > 1:
             # A float copy of the depths, built directly (cheaper than converting).
             flat = depth.reshape(-1)
@@ -150,7 +153,7 @@ class ArrayEval:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        out = self._eval(expr)
+        out = self._dispatch(expr)
         self._memo[key] = out
         self._keep.append(expr)
         return out
@@ -158,71 +161,74 @@ class ArrayEval:
     def value(self, expr: ir.Expr):
         return self(expr)[0]
 
-    def _eval(self, e: ir.Expr):
-        if isinstance(e, ir.Const):
-            return self._encode_const(e), _NO_ERR
-        if isinstance(e, ir.VarRef):
-            try:
-                return self.env[e.name], _NO_ERR
-            except KeyError:
-                raise KeyError(f"variable {e.name!r} is not in the evaluation environment") from None
-        if isinstance(e, ir.ParamRef):
-            return self.params[e.name], _NO_ERR
-        if isinstance(e, ir.DefRef):
-            return self(self.spec.defs[e.name].expr)
-        if isinstance(e, ir.ValueRef):
-            return self(self.spec.values[e.name].expr)
-        if isinstance(e, ir.Harmful):
-            return self(_harm_expr(self.spec))
-        if isinstance(e, ir.Depth):
-            if self.depth is None:
-                raise KeyError("'depth' is not in the evaluation environment")
-            return self.depth, _NO_ERR
-        if isinstance(e, ir.CurrentPhase):
-            if self.phase is None:
-                raise KeyError("'phase' is not in the evaluation environment")
-            return self.phase, _NO_ERR
-        if isinstance(e, ir.Not):
-            v, err = self(e.arg)
-            return np.logical_not(v) if isinstance(v, np.ndarray) else (not v), err
-        if isinstance(e, ir.Logic):
-            return self._logic(e)
-        if isinstance(e, ir.Compare):
-            return self._compare(e)
-        if isinstance(e, ir.Member):
-            v, err = self(e.arg)
-            t = e.arg.type
-            if t.kind is ir.Kind.ENUM:
-                allowed = [t.members.index(x) for x in e.values if x in t.members]
-            elif t.kind is ir.Kind.BOOL:
-                allowed = [bool(x) for x in e.values]
-            else:
-                allowed = list(e.values)
-            if isinstance(v, np.ndarray):
-                return np.isin(v, allowed), err
-            return v in allowed, err
-        if isinstance(e, ir.Arith):
-            return self._arith(e)
-        if isinstance(e, ir.Neg):
-            v, err = self(e.arg)
-            if e.type.kind is ir.Kind.REAL:
-                v = self.real(v)
-            return -v, err
-        if isinstance(e, ir.Ite):
-            c, ec = self(e.cond)
-            t, et = self(e.then)
-            o, eo = self(e.orelse)
-            if e.type.kind is ir.Kind.REAL:
-                t, o = self.real(t), self.real(o)
-            err = _or(ec, _or(_and(c, et), _and(np.logical_not(c), eo)))
-            if isinstance(c, (bool, np.bool_)) and not isinstance(t, np.ndarray) and not isinstance(o, np.ndarray):
-                return (t if c else o), err
-            return np.where(c, t, o), err
-        if isinstance(e, ir.Call):
-            return self._call(e)
-        raise TypeError(f"no vectorised evaluation for IR node {type(e).__name__}")
+    # One method per IR node class (spec/visit.py); ``__call__`` memoises and dispatches.
 
-    def _logic(self, e: ir.Logic):
+    def v_Const(self, e: ir.Const):
+        return self._encode_const(e), _NO_ERR
+
+    def v_VarRef(self, e: ir.VarRef):
+        try:
+            return self.env[e.name], _NO_ERR
+        except KeyError:
+            raise InternalError(f"variable {e.name!r} is not in the evaluation environment") from None
+
+    def v_ParamRef(self, e: ir.ParamRef):
+        return self.params[e.name], _NO_ERR
+
+    def v_DefRef(self, e: ir.DefRef):
+        return self(self.spec.defs[e.name].expr)
+
+    def v_ValueRef(self, e: ir.ValueRef):
+        return self(self.spec.values[e.name].expr)
+
+    def v_Harmful(self, e: ir.Harmful):
+        return self(self.spec.harm_expr())
+
+    def v_Depth(self, e: ir.Depth):
+        if self.depth is None:
+            raise InternalError("'depth' is not in the evaluation environment")
+        return self.depth, _NO_ERR
+
+    def v_CurrentPhase(self, e: ir.CurrentPhase):
+        if self.phase is None:
+            raise InternalError("'phase' is not in the evaluation environment")
+        return self.phase, _NO_ERR
+
+    def v_Not(self, e: ir.Not):
+        v, err = self(e.arg)
+        return np.logical_not(v) if isinstance(v, np.ndarray) else (not v), err
+
+    def v_Member(self, e: ir.Member):
+        v, err = self(e.arg)
+        t = e.arg.type
+        if t.kind is ir.Kind.ENUM:
+            allowed = [t.members.index(x) for x in e.values if x in t.members]
+        elif t.kind is ir.Kind.BOOL:
+            allowed = [bool(x) for x in e.values]
+        else:
+            allowed = list(e.values)
+        if isinstance(v, np.ndarray):
+            return np.isin(v, allowed), err
+        return v in allowed, err
+
+    def v_Neg(self, e: ir.Neg):
+        v, err = self(e.arg)
+        if e.type.kind is ir.Kind.REAL:
+            v = self.real(v)
+        return -v, err
+
+    def v_Ite(self, e: ir.Ite):
+        c, ec = self(e.cond)
+        t, et = self(e.then)
+        o, eo = self(e.orelse)
+        if e.type.kind is ir.Kind.REAL:
+            t, o = self.real(t), self.real(o)
+        err = _or(ec, _or(_and(c, et), _and(np.logical_not(c), eo)))
+        if isinstance(c, (bool, np.bool_)) and not isinstance(t, np.ndarray) and not isinstance(o, np.ndarray):
+            return (t if c else o), err
+        return np.where(c, t, o), err
+
+    def v_Logic(self, e: ir.Logic):
         vals = []
         err = _NO_ERR
         # `reach`: where the interpreter evaluates the next argument.
@@ -242,7 +248,7 @@ class ArrayEval:
             return _reduce(np.logical_and, vals), err
         return _reduce(np.logical_or, vals), err
 
-    def _compare(self, e: ir.Compare):
+    def v_Compare(self, e: ir.Compare):
         left, el = self(e.left)
         right, er = self(e.right)
         lt, rt = e.left.type, e.right.type
@@ -265,7 +271,7 @@ class ArrayEval:
             v = left >= right
         return v, _or(el, er)
 
-    def _arith(self, e: ir.Arith):
+    def v_Arith(self, e: ir.Arith):
         x, ex = self(e.left)
         y, ey = self(e.right)
         err = _or(ex, ey)
@@ -288,7 +294,7 @@ class ArrayEval:
             return x - y, err
         return x * y, err
 
-    def _call(self, e: ir.Call):
+    def v_Call(self, e: ir.Call):
         args = [self(a) for a in e.args]
         err = _NO_ERR
         for _, ea in args:
@@ -311,7 +317,7 @@ class ArrayEval:
             return self._log(vals[0], err)
         if fn is ir.Func.POW:
             return self._pow(vals[0], vals[1], err)
-        raise TypeError(fn)
+        raise InternalError(f"no vectorised case for the function {fn.value}")
 
     # -- non-polynomial functions: double precision in both modes ------------------------------
 
@@ -416,91 +422,6 @@ def _full_true(x):
     if isinstance(x, np.ndarray):
         return np.ones(x.shape, dtype=bool)
     return np.bool_(True)
-
-
-_HARM_CACHE: dict[int, tuple] = {}
-
-
-def _harm_expr(spec: ir.Spec) -> ir.Expr:
-    """``spec.harm_expr()``, built once per spec so that memoisation by node identity works."""
-    hit = _HARM_CACHE.get(id(spec))
-    if hit is None or hit[0] is not spec:
-        hit = (spec, spec.harm_expr())
-        _HARM_CACHE[id(spec)] = hit
-    return hit[1]
-
-
-def harm_expr(spec: ir.Spec) -> ir.Expr:
-    return _harm_expr(spec)
-
-
-# ---- static analysis: what an expression reads ----------------------------------------------
-
-
-class Reads:
-    """Memoised facts about expressions of one spec: the variables each node reads and whether
-    it reads ``depth`` or ``phase`` (through defs, values and ``harmful``)."""
-
-    def __init__(self, spec: ir.Spec):
-        self.spec = spec
-        self._memo: dict[int, tuple[frozenset, bool]] = {}
-        self._keep: list = []
-
-    def of(self, e: ir.Expr) -> tuple[frozenset, bool]:
-        """``(variables, dynamic)`` where ``dynamic`` means it reads depth or phase."""
-        hit = self._memo.get(id(e))
-        if hit is not None:
-            return hit
-        if isinstance(e, ir.VarRef):
-            out = (frozenset([e.name]), False)
-        elif isinstance(e, (ir.Depth, ir.CurrentPhase)):
-            out = (frozenset(), True)
-        elif isinstance(e, ir.DefRef):
-            out = self.of(self.spec.defs[e.name].expr)
-        elif isinstance(e, ir.ValueRef):
-            out = self.of(self.spec.values[e.name].expr)
-        elif isinstance(e, ir.Harmful):
-            out = self.of(_harm_expr(self.spec))
-        else:
-            names: set = set()
-            dyn = False
-            for c in e.children():
-                n, d = self.of(c)
-                names |= n
-                dyn |= d
-            out = (frozenset(names), dyn)
-        self._memo[id(e)] = out
-        self._keep.append(e)
-        return out
-
-    def variables(self, exprs) -> frozenset:
-        out: set = set()
-        for e in exprs:
-            out |= self.of(e)[0]
-        return frozenset(out)
-
-    def static_subterms(self, exprs) -> list[ir.Expr]:
-        """The maximal subterms of ``exprs`` that read some variable but neither depth nor
-        phase: their values per assignment determine the expressions' values at every state."""
-        out: list = []
-        seen: set = set()
-        stack = list(exprs)
-        while stack:
-            e = stack.pop()
-            if id(e) in seen:
-                continue
-            seen.add(id(e))
-            names, dyn = self.of(e)
-            if not names:
-                continue
-            if not dyn:
-                out.append(e)
-                continue
-            if isinstance(e, ir.DefRef):
-                stack.append(self.spec.defs[e.name].expr)
-            else:
-                stack.extend(e.children())
-        return out
 
 
 def encode_value(var: ir.Variable, value) -> int | bool:

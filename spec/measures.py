@@ -237,7 +237,7 @@ def expected(
 ):
     """E[reward · 1(event)] per assignment, from the engine's quantities ``q``."""
     if not event.outcomes:
-        return zero * q(ALL_OUTCOMES, frozenset(), "one")
+        return zero * q(frozenset({OUTCOMES[0]}), frozenset(), "one")
     if reward is Reward.ONE:
         x = q(event.outcomes, event.visits, "one")
     elif reward is Reward.DEPTH:
@@ -278,3 +278,39 @@ def value(m: Measure, q: Quantities, harmful: bool, start_depth, zero=0) -> Any:
 
 def by_text(measures) -> Mapping[str, Measure]:
     return {m.text: m for m in measures}
+
+
+# ---- what engines must compute ------------------------------------------------------------------
+
+#: One quantity an engine computes per assignment: (outcome, phases that must have been
+#: visited, reward "one" or "depth").
+Column = tuple
+
+
+def columns(measures) -> list[Column]:
+    """The quantities an engine must compute so that :func:`parts` can answer every measure
+    of ``measures``: per outcome, visit set and reward, in a stable order."""
+    out: dict = {}
+
+    def need(event: Event, reward: Reward):
+        rewards = ("one",) if reward is Reward.ONE else ("one", "depth") if reward is Reward.STEPS else ("depth",)
+        for o in OUTCOMES:
+            if o in event.outcomes:
+                for r in rewards:
+                    out[(o, event.visits, r)] = None
+        if not event.outcomes:  # an impossible event: its value is zero times any quantity
+            out[(OUTCOMES[0], frozenset(), "one")] = None
+
+    for m in measures:
+        need(m.numerator, m.reward)
+        if m.given is not None:
+            need(m.given, Reward.ONE)
+    return list(out)
+
+
+def tracked_phases(measures) -> tuple[str, ...]:
+    """The phases whose visits ``measures`` ask about, sorted (engines track these)."""
+    out: set = set()
+    for m in measures:
+        out |= m.visits
+    return tuple(sorted(out))

@@ -35,20 +35,32 @@ def missing_cases(pass_type: type, prefix: str) -> list[str]:
     return [c.__name__ for c in expression_classes() if not callable(getattr(pass_type, prefix + c.__name__, None))]
 
 
+_TABLES: dict[tuple[type, str], dict[type, Callable]] = {}
+
+
+def _table(pass_type: type, prefix: str) -> dict[type, Callable]:
+    # Per pass class, not per pass object: a pass is made often (one per layer of the chain).
+    key = (pass_type, prefix)
+    hit = _TABLES.get(key)
+    if hit is None:
+        hit = {}
+        for cls in expression_classes():
+            fn = getattr(pass_type, prefix + cls.__name__, None)
+            if fn is not None:
+                hit[cls] = fn
+        _TABLES[key] = hit
+    return hit
+
+
 class Dispatch:
     """Calls ``owner.<prefix><ClassName>(node, *args)`` for a node; an unknown node class is
     an :class:`~libet.errors.InternalError` (a pass that is not complete is a bug)."""
 
-    __slots__ = ("_owner", "_prefix", "_table")
+    __slots__ = ("_owner", "_table")
 
     def __init__(self, owner: Any, prefix: str):
         self._owner = owner
-        self._prefix = prefix
-        self._table: dict[type, Callable] = {}
-        for cls in expression_classes():
-            fn = getattr(owner, prefix + cls.__name__, None)
-            if fn is not None:
-                self._table[cls] = fn
+        self._table = _table(type(owner), prefix)
 
     def __call__(self, node: ir.Expr, *args):
         fn = self._table.get(type(node))
@@ -56,4 +68,4 @@ class Dispatch:
             from libet.errors import InternalError
 
             raise InternalError(f"{type(self._owner).__name__} has no case for the IR node {type(node).__name__}")
-        return fn(node, *args)
+        return fn(self._owner, node, *args)

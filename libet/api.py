@@ -44,44 +44,62 @@ class Specification:
         """The reference interpreter for this spec with the given param overrides."""
         return Interpreter(self.ir, params, exact=exact)
 
-    def prove(self, policy=None, check=None, timeout=30.0, rlimit=None, params=None):
-        """Decide the qualitative checks (invariance, complete, no over-refusal, safe) with Z3.
+    def check(self, policy=None, check=None, *, timeout=30.0, rlimit=None, params=None, fixed=None, exact=False):
+        """Decide every check of the spec, qualitative (Z3) and quantitative (the exact engine).
 
         Args:
             policy: a policy name or a list of names (default: every policy a check names).
-            check: a check name as written (``"safe"``, ``"invariant under framing"``) or a list.
-            timeout: seconds per check; a check not decided in time is UNKNOWN with the reason.
+            check: a check name as written (``"safe"``, ``"P(harm) <= 0.01 for all framing"``)
+                or a list of them.
+            timeout: seconds per qualitative check; one not decided in time is UNKNOWN.
             rlimit: Z3's deterministic resource limit per solver call.
-            params: param overrides, name -> number.
+            params: param overrides, name -> number; fixed: variables held at one value.
+            exact: decide the quantitative checks in rational arithmetic (small models).
 
         Returns:
             a list of :class:`libet.results.CheckResult`, one per check, in the spec's order.
         """
-        from libet.proofs import prove
+        from libet import orchestrate
 
-        policies = [policy] if isinstance(policy, str) else policy
-        checks = [check] if isinstance(check, str) else check
-        return prove(self.ir, policies=policies, checks=checks, timeout=timeout, rlimit=rlimit, params=params)
+        return orchestrate.check(
+            self.ir, policies=_names(policy), checks=_names(check), timeout=timeout, rlimit=rlimit,
+            params=params, fixed=fixed, exact=exact,
+        )
 
-    def simulate(self, policy=None, *, engine="exact", runs=10_000, seed=0, params=None, fixed=None, exact=False):
-        """Outcome probabilities of the policies (exact backward induction, or Monte Carlo).
+    def prove(self, policy=None, check=None, timeout=30.0, rlimit=None, params=None, fixed=None):
+        """Decide only the qualitative checks (invariance, complete, no over-refusal, safe)
+        with Z3; arguments as :meth:`check`."""
+        from libet import orchestrate
+
+        return orchestrate.check(
+            self.ir, policies=_names(policy), checks=_names(check), families=["proofs"], timeout=timeout,
+            rlimit=rlimit, params=params, fixed=fixed,
+        )
+
+    def simulate(self, policy=None, *, engine="exact", runs=10_000, seed=0, params=None, fixed=None, exact=False,
+                 measures=None):
+        """Measures of the policies (the exact engine, or Monte Carlo).
 
         Args:
             policy: a policy name or a list of names (default: every policy).
-            engine: ``"exact"`` or ``"mc"``.
+            engine: a name in the engine registry: ``"exact"`` or ``"mc"``.
             runs, seed: Monte Carlo's trajectories and seed (reproducible bit for bit).
             params: param overrides, name -> number; fixed: variables held at one value.
             exact: rational arithmetic (small models, exact engine).
+            measures: measures as text (``"P(visit plan)"``) or :mod:`libet.spec.measures`
+                objects (default: the standard ones).
 
         Returns:
             a :class:`libet.simulator.simulation.SimulationResult`; ``.to_rows()`` gives one
             dict per policy (averaged over the variables not fixed), ``[policy]`` the outcome
             table (exact) or the estimates (Monte Carlo).
         """
-        from libet.simulator.simulation import simulate
+        from libet import orchestrate
 
-        policies = [policy] if isinstance(policy, str) else policy
-        return simulate(self.ir, policies, engine=engine, runs=runs, seed=seed, params=params, fixed=fixed, exact=exact)
+        return orchestrate.simulate(
+            self.ir, _names(policy), engine=engine, runs=runs, seed=seed, params=params, fixed=fixed, exact=exact,
+            measures=self._measures(measures),
+        )
 
     def experiment(self, name, *, engine=None, runs=None, seed=None, params=None, fixed=None):
         """Run the experiment ``name``; returns a
@@ -92,6 +110,35 @@ class Specification:
         return run_experiment(
             self.ir, name, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed, sources=self.sources
         )
+
+    def run(self, out, *, params=None, fixed=None, timeout=30.0, force=False):
+        """What ``libet run`` does: every check and experiment, and a graph per policy, written
+        into the folder ``out``; returns a :class:`libet.orchestrate.RunSummary`."""
+        from libet import orchestrate
+
+        return orchestrate.run(self.ir, out, sources=self.sources, params=params, fixed=fixed, timeout=timeout,
+                               force=force)
+
+    def _measures(self, measures):
+        if measures is None:
+            return None
+        from libet.errors import UsageError
+        from libet.spec import measures as ms
+
+        phases = self.ir.trajectory.phase_names if self.ir.trajectory else ()
+        out = []
+        for m in [measures] if isinstance(measures, (str, ms.Measure)) else measures:
+            if isinstance(m, str):
+                try:
+                    m = ms.parse(m, phases)
+                except ValueError as exc:
+                    raise UsageError(str(exc)) from None
+            out.append(m)
+        return out
+
+
+def _names(x):
+    return [x] if isinstance(x, str) else (None if x is None else list(x))
 
 
 def load(path: str | os.PathLike) -> Specification:

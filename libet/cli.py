@@ -24,10 +24,10 @@ from libet.spec.loader import load_path
 #: without loading Z3, numpy or matplotlib. Each engine registers its commands here.
 LAZY_COMMANDS = {
     "prove": "libet.proofs.cli:prove",
-    "simulate": "libet.simulator.cli:simulate",
-    "export": "libet.simulator.cli:export",
-    "graph": "libet.simulator.cli:graph",
-    "run": "libet.simulator.cli:run",
+    "simulate": "libet.commands.simulate:simulate",
+    "export": "libet.commands.simulate:export",
+    "graph": "libet.commands.simulate:graph",
+    "run": "libet.commands.run:run",
 }
 
 

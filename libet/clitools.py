@@ -67,60 +67,24 @@ def report(loaded: Loaded, as_json: bool) -> None:
 
 
 def parse_sets(items: Iterable[str], spec) -> tuple[dict[str, Fraction], dict[str, Any]]:
-    """``--set NAME=VALUE`` options into (param overrides, variable settings).
+    """``--set NAME=VALUE`` options into (param overrides, variable settings), through the one
+    validation (spec/overrides.py).
 
     Raises:
         UsageError: for an unknown name, a malformed item, or a value outside the domain/range.
     """
-    params: dict[str, Fraction] = {}
-    variables: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f"--set takes NAME=VALUE, not {item!r}")
-        name, _, text = item.partition("=")
-        name, text = name.strip(), text.strip()
-        if name in spec.params:
-            p = spec.params[name]
-            try:
-                v = Fraction(text)
-            except (ValueError, ZeroDivisionError):
-                raise UsageError(f"param {name} takes a number, not {text!r}") from None
-            if (p.lo is not None and v < p.lo) or (p.hi is not None and v > p.hi):
-                raise UsageError(f"{text} lies outside the range [{float(p.lo):g}, {float(p.hi):g}] of param {name}")
-            params[name] = v
-        elif name in spec.variables:
-            variables[name] = parse_scalar(spec.variables[name], text)
-        else:
-            known = ", ".join(list(spec.params) + list(spec.variables)) or "none"
-            raise UsageError(f"--set {name}: no param or variable of that name (known: {known})")
-    return params, variables
+    from libet.spec.overrides import parse_sets as parse
 
-
-def parse_scalar(var, text: str):
-    """A variable's value from its text form (true/false, an int, an enum member)."""
-    from libet.spec import ir
-
-    dom = var.domain
-    if isinstance(dom, ir.BoolDomain):
-        if text in ("true", "false"):
-            return text == "true"
-    elif isinstance(dom, ir.IntDomain):
-        try:
-            v = int(text)
-        except ValueError:
-            v = None
-        if v is not None and dom.lo <= v <= dom.hi:
-            return v
-    elif text in dom.members:
-        return text
-    raise UsageError(f"{text!r} is not a value of {var.name} (domain {dom})")
+    return parse(spec, items)
 
 
 def emit_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=_json_default))
+    click.echo(json.dumps(obj, indent=2, default=json_default))
 
 
-def _json_default(o):
+def json_default(o):
+    """JSON for what libet's results hold: Fractions as floats, results through ``to_json``,
+    enums by value."""
     if isinstance(o, Fraction):
         return float(o)
     if hasattr(o, "to_json"):

@@ -140,9 +140,10 @@ def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
     return OutcomeTable.from_columns(model, cols, x, harmful, d0, measures)
 
 
-def run(model: Model, measures=DEFAULT_MEASURES, **_options) -> OutcomeTable:
-    """The exact engine under the registry's signature (:mod:`.engines`): Monte Carlo's
-    options (runs, seed, confidence, progress) do not apply and are ignored."""
+def run(model: Model, measures=DEFAULT_MEASURES, *, runs=None, seed=None, confidence=None, progress=None) -> OutcomeTable:
+    """The exact engine under the registry's signature (:mod:`.engines`). ``runs``, ``seed``
+    and ``confidence`` are a sampling engine's and do not apply; ``progress`` is not called
+    (one solve is one step)."""
     return solve(model, measures)
 
 

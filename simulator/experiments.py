@@ -214,8 +214,8 @@ def run_experiment(
     clash = [n for n in vary_names if n in params or n in fixed]
     if clash:
         raise UsageError(
-            f"{clash[0]} is varied by experiment {name!r}; it cannot also be set",
-            f"drop --set {clash[0]}=..., or run another experiment",
+            f"--set {clash[0]} conflicts with experiment {name!r}, which varies it",
+            f"drop --set {clash[0]}=... for this experiment",
         )
     started = time.perf_counter()
     base_params = dict(params)

@@ -130,3 +130,25 @@ def trajectory_graph(spec: ir.Spec, policy: str):
         g.node("__horizon", label=f"depth reaches {data['horizon']}: delivered", shape="note", fontsize="9")
         g.edge("__horizon", "deliver", style="dotted", arrowhead="none")
     return g
+
+
+def render(g, fmt: str) -> bytes:
+    """Render a graphviz graph with the ``dot`` program.
+
+    Raises:
+        UsageError: ``dot`` (from the system package graphviz) is not installed; the hint
+            says how to install it or to write DOT instead.
+    """
+    import shutil
+
+    import graphviz
+
+    from libet.errors import UsageError
+
+    hint = "install it (apt-get install graphviz, or `make graphviz`), or write a .dot file"
+    if shutil.which("dot") is None:
+        raise UsageError("the `dot` program (from the system package graphviz) is not installed", hint)
+    try:
+        return g.pipe(format=fmt)
+    except graphviz.backend.ExecutableNotFound:  # pragma: no cover - raced with the check
+        raise UsageError("the `dot` program is not installed", hint) from None

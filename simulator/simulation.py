@@ -1,8 +1,11 @@
-"""Typed results of ``Specification.simulate()``: per policy, an exact outcome table or Monte
-Carlo estimates, converting to plain rows for notebooks and pandas.
+"""Simulation of policies: each policy's measures, averaged over the variables not fixed,
+through the engine registry. One path for ``libet simulate`` and ``Specification.simulate``.
 
-Consumes: a checked spec and the options of one simulation.
-Produces: :class:`SimulationResult`.
+Consumes: a checked spec, policies, an engine name (:mod:`.engines`) and its options, params
+and fixed variables (validated by the caller through spec/overrides.py), measures.
+Produces: :class:`SimulationResult`: per policy the engine's result (an exact
+:class:`~.table.OutcomeTable`, or Monte Carlo's :class:`~.montecarlo.MCEstimate`), with plain
+rows and JSON saying how every number was obtained.
 """
 
 from __future__ import annotations
@@ -15,98 +18,124 @@ from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 
-from .table import OutcomeTable
-
-MEASURES = ms.STANDARD
+from . import engines
 
 
 @attrs.frozen(eq=False)
 class SimulationResult:
-    """Outcomes of several policies.
+    """Outcomes of several policies under one engine.
 
     Attributes:
-        engine: ``"exact"`` or ``"mc"``.
-        tables: policy -> :class:`~libet.simulator.table.OutcomeTable` (exact engine).
-        estimates: policy -> :class:`~libet.simulator.montecarlo.MCEstimate` (Monte Carlo).
-        params, fixed: the overrides used; runs, seed: Monte Carlo's.
+        engine: the engine's name; estimates: whether its numbers are estimates (with
+            intervals) rather than computed exactly.
+        results: policy -> the engine's result (``aggregate(measure)`` gives each number).
+        measures: the measures reported.
+        params, fixed: the overrides used; runs, seed: a sampling engine's.
     """
 
+    spec: ir.Spec
     engine: str
     policies: tuple[str, ...]
-    tables: dict = attrs.field(factory=dict)
-    estimates: dict = attrs.field(factory=dict)
+    results: dict
+    measures: tuple
     params: dict = attrs.field(factory=dict)
     fixed: dict = attrs.field(factory=dict)
     runs: int | None = None
     seed: int | None = None
+    exact: bool = False
+
+    @property
+    def estimates(self) -> bool:
+        return engines.get(self.engine).estimates
 
     def __getitem__(self, policy: str):
-        if policy in self.tables:
-            return self.tables[policy]
-        if policy in self.estimates:
-            return self.estimates[policy]
-        raise KeyError(policy)
+        return self.results[policy]
 
     def to_rows(self, per_assignment: bool = False) -> list[dict]:
         """One row per policy: each measure averaged over the variables not fixed (with
-        ``low``/``high`` for Monte Carlo). ``per_assignment=True`` (exact engine): one row per
-        policy and assignment of the variables that matter, with its weight."""
+        ``low``/``high`` for estimates); for the exact engine also the largest P(harm) over
+        every assignment and where it is attained. ``per_assignment=True`` (exact engine): one
+        row per policy and assignment of the variables that matter, with its weight."""
         rows = []
         for p in self.policies:
-            if self.engine == "exact":
-                tab: OutcomeTable = self.tables[p]
-                if per_assignment:
-                    rows += tab.rows()
-                    continue
-                row = {"policy": p}
-                for m in MEASURES:
-                    v = tab.aggregate(m).value
-                    row[m.value] = float(v) if v is not None else None
-                rows.append(row)
-            else:
-                if per_assignment:
+            res = self.results[p]
+            if per_assignment:
+                if self.estimates:
                     raise UsageError("per-assignment rows need the exact engine")
-                est = self.estimates[p]
-                row = {"policy": p, "runs": est.runs, "seed": est.seed}
-                for m in MEASURES:
-                    e = est[m]
-                    row[m.value] = e.value
-                    row[f"{m.value} low"] = e.low
-                    row[f"{m.value} high"] = e.high
-                rows.append(row)
+                rows += res.rows()
+                continue
+            row: dict = {"policy": p}
+            for m in self.measures:
+                agg = res.aggregate(m)
+                row[m.text] = None if agg.value is None else float(agg.value)
+                if self.estimates:
+                    row[f"{m.text} low"], row[f"{m.text} high"] = agg.low, agg.high
+            if self.estimates:
+                row.update(runs=res.runs, seed=res.seed, steps=res.steps)
+            else:
+                worst = res.aggregate(ms.HARM, worst_over=tuple(res.names))
+                row["max P(harm)"] = float(worst.value)
+                row["worst assignment"] = worst.worst
+                row["classes"] = res.n_classes
+            rows.append(row)
         return rows
 
     rows = to_rows
+
+    def to_json(self) -> dict:
+        import libet
+
+        how = ", ".join(n for n in self.spec.variables if n not in self.fixed) or "nothing"
+        return {
+            "spec": self.spec.title,
+            "engine": self.engine + (" (rational)" if self.exact else ""),
+            "numbers": "estimated (with confidence intervals)" if self.estimates else "computed exactly",
+            "runs": self.runs,
+            "seed": self.seed,
+            "params": {n: float(v) for n, v in self.params.items()},
+            "set": dict(self.fixed),
+            "averaged_over": how,
+            "measures": [m.text for m in self.measures],
+            "libet_version": libet.__version__,
+            "rows": self.to_rows(),
+        }
 
 
 def simulate(
     spec: ir.Spec,
     policies: Iterable[str] | None = None,
     *,
-    engine: str = "exact",
+    engine: str = engines.DEFAULT,
     runs: int = 10_000,
     seed: int = 0,
     params: Mapping[str, object] | None = None,
     fixed: Mapping[str, object] | None = None,
     exact: bool = False,
+    measures=None,
     confidence: float = 0.95,
 ) -> SimulationResult:
-    """Solve (``engine="exact"``) or sample (``"mc"``) every policy in ``policies``."""
-    from . import montecarlo
-    from .exact import solve
+    """Run ``engine`` on every policy in ``policies`` (default all) for ``measures`` (default
+    the standard ones).
+
+    Raises:
+        UsageError: an unknown engine, policy, param or variable; ``exact`` with a sampling
+            engine.
+    """
     from .model import Model
 
+    info = engines.get(engine)
+    if exact and info.estimates:
+        raise UsageError(f"--exact (rational arithmetic) is for the exact engine, not {engine}")
     pols = tuple(spec.policies) if policies is None else tuple(policies)
-    if engine not in ("exact", "mc"):
-        raise UsageError(f"unknown engine {engine!r}; the engines are exact and mc")
-    tables, estimates = {}, {}
+    measures = tuple(measures or ms.STANDARD)
+    run = info.load()
+    # The exact engine's rows also report the largest P(harm) over every assignment.
+    solved = measures if info.estimates or ms.HARM in measures else measures + (ms.HARM,)
+    results = {}
     for p in pols:
-        model = Model(spec, p, params, fixed, exact=exact and engine == "exact")
-        if engine == "exact":
-            tables[p] = solve(model)
-        else:
-            estimates[p] = montecarlo.run(model, runs, seed, confidence=confidence)
+        results[p] = run(Model(spec, p, params, fixed, exact=exact), solved, runs=runs, seed=seed, confidence=confidence)
+    sampled = info.estimates
     return SimulationResult(
-        engine, pols, tables, estimates, dict(params or {}), dict(fixed or {}),
-        runs if engine == "mc" else None, seed if engine == "mc" else None,
+        spec, info.name, pols, results, measures, dict(params or {}), dict(fixed or {}),
+        runs if sampled else None, seed if sampled else None, exact,
     )

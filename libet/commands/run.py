@@ -1,0 +1,97 @@
+"""``libet run``: every check and experiment of a spec, one summary table, results in a folder.
+
+Consumes: command-line arguments.
+Produces: the folder :func:`libet.orchestrate.run` writes, a summary table on stdout (or the
+summary as JSON with ``--json``), and the exit code of the checks (0 all proved, 1 some check
+violated, 2 bad spec or command, 3 some check unknown).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from libet.clitools import emit_json, guard, load_or_exit, parse_sets
+
+from .simulate import console, progress_bar
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: FILE's name + '-results').")
+@click.option("--force", is_flag=True, help="Write into --out even if it exists.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a param or fix a variable.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Seconds per qualitative check.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@guard
+def run(file, out, force, sets, timeout, as_json):
+    """Run every check and experiment of FILE; write results, plots and graphs to a folder."""
+    from libet import orchestrate
+
+    loaded = load_or_exit(file, as_json)
+    spec = loaded.spec
+    params, fixed = parse_sets(sets, spec)
+    if out is None:
+        out = os.path.splitext(os.path.basename(file))[0] + "-results"
+    bars = _Bars()
+    try:
+        summary = orchestrate.run(spec, out, sources=loaded.sources, params=params, fixed=fixed, timeout=timeout,
+                                  force=force, progress=None if as_json else bars)
+    finally:
+        bars.close()
+    if as_json:
+        emit_json(summary.data)
+    else:
+        _print_summary(summary)
+    sys.exit(summary.exit_code)
+
+
+class _Bars:
+    """One progress bar at a time (a terminal shows one live display): asking for the next
+    closes the last."""
+
+    def __init__(self):
+        self._stack = None
+
+    def __call__(self, description: str, total: int):
+        import contextlib
+
+        self.close()
+        self._stack = contextlib.ExitStack()
+        return self._stack.enter_context(progress_bar(total, description))
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+
+
+def _short(text: str, width: int = 150) -> str:
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + " …"
+
+
+def _print_summary(summary) -> None:
+    from rich.table import Table
+
+    from libet.orchestrate import detail
+
+    out = console()
+    t = Table(title="checks")
+    for c in ("policy", "check", "status", "engine", "time", "detail"):
+        t.add_column(c, overflow="fold")
+    style = {"PROVED": "green", "VIOLATED": "red", "UNKNOWN": "yellow"}
+    for r in summary.results:
+        t.add_row(r.policy, r.check, f"[{style[r.status.value]}]{r.status.value}[/]", r.engine, f"{r.seconds:.2f}s",
+                  _short(detail(r)))
+    for e in summary.experiments:
+        t.add_row("", f"experiment {e.name}", "[cyan]DONE[/]", e.engine, f"{e.seconds:.2f}s",
+                  f"{len(e.rows)} rows; {', '.join(e.measures)} vs {', '.join(e.vary) or 'policy'}")
+    out.print(t)
+    counts: dict = {}
+    for r in summary.results:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    out.print(", ".join(f"{n} {k.lower()}" for k, n in counts.items()) or "no checks")
+    out.print(f"results, plots and graphs in {summary.out}/ (results.json, checks.csv, experiments/, graphs/)")

@@ -1,0 +1,262 @@
+"""``libet simulate``, ``libet export`` and ``libet graph``: thin layers over the facade.
+
+Consumes: command-line arguments.
+Produces: tables on stdout (or JSON with ``--json``), files written atomically, exit codes
+(DESIGN.md §5): 0 ok, 2 bad spec or command. Bad input never shows a traceback
+(``clitools.guard``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+
+import click
+
+from libet.clitools import emit_json, fail, guard, json_default, load_or_exit, parse_sets
+from libet.files import check_folder, write_atomic
+from libet.spec import measures as ms
+from libet.simulator import engines
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, description: str):
+    """A rich progress bar on stderr when it is a terminal and the job is long; yields a
+    callback ``advance(n)`` (or None)."""
+    if total <= 0 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        transient=True, console=console(stderr=True),
+    ) as prog:
+        task = prog.add_task(description, total=total)
+        yield lambda n: prog.advance(task, n)
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+# ---- simulate --------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--experiment", "experiments", multiple=True, metavar="NAME", help="Run this experiment (repeatable; 'all' for every one).")
+@click.option("--policy", "policies", multiple=True, metavar="P", help="Without --experiment: only these policies.")
+@click.option("--engine", type=click.Choice(list(engines.ENGINES)), help="Override the engine (default: the experiment's; exact otherwise).")
+@click.option("--runs", type=click.IntRange(min=1), help="Monte Carlo trajectories per point.")
+@click.option("--seed", type=int, help="Monte Carlo seed (recorded with the results).")
+@click.option("--measure", "measures", multiple=True, metavar="M", help='Without --experiment: report these measures, e.g. "P(visit plan)" (repeatable).')
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a param or fix a variable.")
+@click.option("--exact", "rational", is_flag=True, help="Exact engine in rational arithmetic (small models).")
+@click.option("--out", type=click.Path(file_okay=False), help="Write CSV, JSON and plots into this folder.")
+@click.option("--force", is_flag=True, help="Write into --out even if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@guard
+def simulate(file, experiments, policies, engine, runs, seed, measures, sets, rational, out, force, as_json):
+    """Compute outcome probabilities of FILE's policies, or run its experiments."""
+    from libet import orchestrate
+    from libet.simulator.experiments import run_experiment, spec_hash
+
+    loaded = load_or_exit(file, as_json)
+    spec = loaded.spec
+    params, fixed = parse_sets(sets, spec)
+    if out:
+        check_folder(out, force)
+    if experiments:
+        names = list(spec.experiments) if "all" in experiments else list(experiments)
+        results = []
+        for n in names:
+            exp = spec.experiments.get(n)
+            total = orchestrate._points(exp) if exp is not None else 0
+            with progress_bar(total, f"experiment {n}") as adv:
+                results.append(
+                    run_experiment(spec, n, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed,
+                                   sources=loaded.sources, progress=adv)
+                )
+        written = []
+        if out:
+            for r in results:
+                written += r.write(out)
+        if as_json:
+            emit_json([r.to_json() for r in results])
+        else:
+            for r in results:
+                _print_experiment(r)
+            for p in written:
+                click.echo(f"wrote {p}")
+        sys.exit(0)
+    # Plain simulation: each policy's measures averaged over the variables not fixed.
+    wanted = None
+    if measures:
+        phases = spec.trajectory.phase_names if spec.trajectory else ()
+        try:
+            wanted = [ms.parse(m, phases) for m in measures]
+        except ValueError as exc:
+            fail(str(exc), "quote the measure: --measure \"P(harm | delivered)\"")
+    result = orchestrate.simulate(spec, list(policies) or None, engine=engine or "exact", runs=runs or 10_000,
+                                  seed=0 if seed is None else seed, params=params, fixed=fixed, exact=rational,
+                                  measures=wanted)
+    data = result.to_json()
+    data["spec_sha256"] = spec_hash(loaded.sources, spec)
+    if out:
+        os.makedirs(out, exist_ok=True)
+        write_atomic(os.path.join(out, "simulation.json"), json.dumps(data, indent=2, default=json_default) + "\n")
+        write_atomic(os.path.join(out, "simulation.csv"), _rows_csv(data["rows"]))
+    if as_json:
+        emit_json(data)
+    else:
+        _print_rows(data, result.measures)
+        if out:
+            click.echo(f"wrote {os.path.join(out, 'simulation.json')} and simulation.csv")
+    sys.exit(0)
+
+
+def _rows_csv(rows) -> str:
+    buf = io.StringIO()
+    cols = list(dict.fromkeys(k for r in rows for k in r if k != "worst assignment"))
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return buf.getvalue()
+
+
+def _print_rows(result, measures) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{result['spec']} — {result['engine']}, average over {result['averaged_over']}")
+    t.add_column("policy")
+    for m in measures:
+        t.add_column(m.text, justify="right")
+    extra = "max P(harm)" in result["rows"][0] if result["rows"] else False
+    if extra:
+        t.add_column("max P(harm)", justify="right")
+    for r in result["rows"]:
+        cells = [r["policy"]]
+        for m in measures:
+            v = fmt(r[m.text])
+            if r.get(f"{m.text} low") is not None:
+                v += f" [{r[f'{m.text} low']:.3g}, {r[f'{m.text} high']:.3g}]"
+            cells.append(v)
+        if extra:
+            w = r["worst assignment"] or {}
+            cells.append(fmt(r["max P(harm)"]) + (" at " + ", ".join(f"{k}={fmt(v)}" for k, v in w.items()) if w and r["max P(harm)"] else ""))
+        t.add_row(*cells)
+    console().print(t)
+
+
+def _print_experiment(r) -> None:
+    from rich.table import Table
+
+    extra = f"runs {r.runs}, seed {r.seed}" if r.engine == "mc" else "exact"
+    t = Table(title=f"experiment {r.name} ({extra}; {r.aggregation})")
+    for c in ["policy", *r.vary, *r.measures]:
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for row in r.rows:
+        cells = [row["policy"], *[fmt(row[v]) for v in r.vary]]
+        for m in r.measures:
+            v = fmt(row[m])
+            if row.get(f"{m} low") is not None:
+                v += f" [{row[f'{m} low']:.3g}, {row[f'{m} high']:.3g}]"
+            cells.append(v)
+        t.add_row(*cells)
+    console().print(t)
+
+
+# ---- export ----------------------------------------------------------------------------------
+
+
+def _pick_policy(spec, policy):
+    if policy:
+        if policy not in spec.policies:
+            fail(f"there is no policy {policy!r}", f"policies: {', '.join(spec.policies) or 'none'}")
+        return policy
+    if len(spec.policies) == 1:
+        return next(iter(spec.policies))
+    fail("the spec has several policies; name one with --policy", f"policies: {', '.join(spec.policies) or 'none'}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--prism", "fmt", flag_value="prism", default=True, help="PRISM-language DTMC (the only format).")
+@click.option("--policy", metavar="P", help="The policy (needed when the spec has several).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a param or fix a variable.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: stdout).")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@guard
+def export(file, fmt, policy, sets, output, force):
+    """Export FILE's trajectory under a policy as a PRISM DTMC, for PRISM or Storm.
+
+    Variables not fixed with --set are chosen at the start by their declared distribution
+    (uniform unless weighted), so P=? [F "harm"] is libet's average P(harm)."""
+    from libet.simulator.prism import to_prism
+
+    loaded = load_or_exit(file)
+    spec = loaded.spec
+    params, fixed = parse_sets(sets, spec)
+    policy = _pick_policy(spec, policy)
+    text = to_prism(spec, policy, params=params, fixed=fixed)
+    if output:
+        write_atomic(output, text, overwrite=force)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(0)
+
+
+# ---- graph -----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--policy", metavar="P", help="The policy whose veto is drawn (needed when there are several).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="OUT.svg, .png, .pdf or .dot (default: DOT on stdout).")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the graph's nodes and edges as JSON.")
+@guard
+def graph(file, policy, output, force, as_json):
+    """Draw FILE's trajectory graph: phases, transitions with their probabilities, the veto."""
+    from libet.simulator.graph import graph_data, render, trajectory_graph
+
+    loaded = load_or_exit(file, as_json)
+    spec = loaded.spec
+    policy = _pick_policy(spec, policy)
+    if as_json:
+        emit_json(graph_data(spec, policy))
+        sys.exit(0)
+    g = trajectory_graph(spec, policy)
+    if not output:
+        click.echo(g.source, nl=False)
+        sys.exit(0)
+    ext = os.path.splitext(output)[1].lower().lstrip(".")
+    if ext in ("dot", "gv"):
+        write_atomic(output, g.source, overwrite=force)
+    elif ext in ("svg", "png", "pdf"):
+        if not force and os.path.exists(output):
+            fail(f"{output} exists; pass --force to overwrite it")
+        write_atomic(output, render(g, ext), overwrite=True)
+    else:
+        fail(f"cannot tell the format of {output!r}", "end it in .svg, .png, .pdf or .dot")
+    click.echo(f"wrote {output}", err=True)
+    sys.exit(0)

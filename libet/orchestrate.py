@@ -1,0 +1,286 @@
+"""Orchestration: "check everything", "simulate", "run everything", in one place.
+
+Consumes: a checked :class:`~libet.spec.ir.Spec`, selections (policies, check names), options
+(timeout, resource limit, params, fixed variables, engine) and an output folder for ``run``.
+Produces: :class:`~libet.results.CheckResult` lists in the spec's order, a
+:class:`~libet.simulator.simulation.SimulationResult`, and :class:`RunSummary` (what ``libet
+run`` writes and prints).
+
+This module only directs: it validates the options once (spec/overrides.py), looks every check
+up in the check-kind registry (:mod:`libet.registry`) and hands each family (the Z3 checker,
+the exact engine) the checks it decides. The Python API (:mod:`libet.api`) and the commands
+(:mod:`libet.commands`) are thin layers over it; no engine imports either.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import attrs
+
+from libet.errors import UsageError
+from libet.results import CheckResult, exit_code
+from libet.spec import ir
+from libet.spec.diagnostics import did_you_mean
+from libet.spec.overrides import check_fixed, check_overrides
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def _norm(name: str) -> str:
+    """A check name with its spacing made canonical (``invariant under a,b`` = ``a, b``)."""
+    return " ".join(name.replace(",", " , ").split()).replace(" ,", ",")
+
+
+def select(spec: ir.Spec, policies: Iterable[str] | None = None, checks: Iterable[str] | None = None) -> list[ir.Check]:
+    """The checks the selections name, in the spec's order.
+
+    Raises:
+        UsageError: a policy or a check name the spec does not have (with the closest name).
+    """
+    pols = list(policies) if policies is not None else None
+    names = list(checks) if checks is not None else None
+    for p in pols or ():
+        if p not in spec.policies:
+            raise UsageError(
+                f"no policy '{p}' in the spec (policies: {', '.join(spec.policies) or 'none'})",
+                did_you_mean(p, spec.policies),
+            )
+    available = list(dict.fromkeys(c.name for c in spec.checks))
+    for n in names or ():
+        if _norm(n) not in {_norm(a) for a in available}:
+            raise UsageError(
+                f"no check '{n}' in the spec (checks: {', '.join(available) or 'none'})", did_you_mean(n, available)
+            )
+    wanted = {_norm(n) for n in names} if names is not None else None
+    return [
+        c
+        for c in spec.checks
+        if (pols is None or c.policy in pols) and (wanted is None or _norm(c.name) in wanted)
+    ]
+
+
+def iter_check(
+    spec: ir.Spec,
+    *,
+    policies: Iterable[str] | None = None,
+    checks: Iterable[str] | None = None,
+    families: Iterable[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    rlimit: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    exact: bool = False,
+) -> Iterator[tuple[ir.Check, Callable[[], CheckResult]]]:
+    """The selected checks as ``(check, decide)`` pairs in the spec's order; ``decide()``
+    decides that one check (so a caller can show progress). Every option is validated before
+    the first pair is yielded. ``families`` limits the checks to those decided by the named
+    families (``"proofs"``, ``"simulator"``).
+
+    Raises:
+        UsageError: an unknown policy, check, param or variable; a bad timeout or limit.
+    """
+    from libet import registry
+
+    params = check_overrides(spec, params)
+    fixed = check_fixed(spec, fixed)
+    if timeout is None or not (timeout > 0):
+        raise UsageError(f"the timeout must be a positive number of seconds, not {timeout!r}")
+    if rlimit is not None and (int(rlimit) != rlimit or rlimit <= 0):
+        raise UsageError(f"the resource limit must be a positive whole number, not {rlimit!r}")
+    selected = select(spec, policies, checks)
+    kinds = registry.check_kinds()
+    if families is not None:
+        keep = set(families)
+        selected = [c for c in selected if kinds[type(c.prop)][0] in keep]
+    by_family: dict[str, list[ir.Check]] = {}
+    for c in selected:
+        by_family.setdefault(kinds[type(c.prop)][0], []).append(c)
+    thunks: dict[int, Callable[[], CheckResult]] = {}
+    if by_family.get("proofs"):
+        from libet.proofs.prove import iter_prove
+
+        mine = by_family["proofs"]
+        names = list(dict.fromkeys(c.name for c in mine))
+        pols = list(dict.fromkeys(c.policy for c in mine))
+        pairs = iter_prove(spec, policies=pols, checks=names, timeout=timeout, rlimit=rlimit, params=params, fixed=fixed)
+        wanted = {id(c) for c in mine}
+        for c, run in pairs:
+            if id(c) in wanted:
+                thunks[id(c)] = run
+    if by_family.get("simulator"):
+        from libet.simulator import checks as quantitative
+
+        mine = by_family["simulator"]
+        needs: dict = {}
+        for c in mine:
+            needs.setdefault(c.policy, {}).update(dict.fromkeys(quantitative.KINDS[type(c.prop)].measures(c.prop)))
+        cache: dict = {}
+        for c in mine:
+            thunks[id(c)] = (
+                lambda c=c: quantitative.decide(
+                    spec, c, params=params, fixed=fixed, exact=exact, cache=cache, measures=tuple(needs[c.policy])
+                )
+            )
+    for c in selected:
+        yield c, thunks[id(c)]
+
+
+def check(spec: ir.Spec, **options) -> list[CheckResult]:
+    """Decide every selected check, qualitative (Z3) and quantitative (the exact engine), in
+    the spec's order. Options as :func:`iter_check`."""
+    return [decide() for _, decide in iter_check(spec, **options)]
+
+
+def simulate(
+    spec: ir.Spec,
+    policies: Iterable[str] | None = None,
+    *,
+    engine: str = "exact",
+    runs: int = 10_000,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    exact: bool = False,
+    measures=None,
+    confidence: float = 0.95,
+):
+    """Each policy's measures, through the engine registry (``libet simulate`` and
+    ``Specification.simulate``). See :func:`libet.simulator.simulation.simulate`."""
+    from libet.simulator.simulation import simulate as run_simulation
+
+    pols = list(spec.policies) if policies is None else list(policies)
+    for p in pols:
+        if p not in spec.policies:
+            raise UsageError(
+                f"there is no policy {p!r} (policies: {', '.join(spec.policies) or 'none'})", did_you_mean(p, spec.policies)
+            )
+    return run_simulation(
+        spec, pols, engine=engine, runs=runs, seed=seed, params=check_overrides(spec, params),
+        fixed=check_fixed(spec, fixed), exact=exact, measures=measures, confidence=confidence,
+    )
+
+
+@attrs.frozen(eq=False)
+class RunSummary:
+    """What ``libet run`` did: every check's result, every experiment's table, the files
+    written, the summary as plain data (``results.json``) and the exit code."""
+
+    out: str
+    results: list
+    experiments: list
+    graphs: list
+    files: list
+    data: dict
+    exit_code: int
+
+
+def run(
+    spec: ir.Spec,
+    out: str,
+    *,
+    sources: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    force: bool = False,
+    progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
+) -> RunSummary:
+    """Every check and experiment of ``spec`` and a trajectory graph per policy, written into
+    the folder ``out``: ``results.json``, ``checks.csv``, ``experiments/`` (CSV, JSON, plots)
+    and ``graphs/`` (DOT, and SVG when graphviz's ``dot`` is installed).
+
+    ``progress(description, total)`` may return a callback ``advance(n)`` (a progress bar).
+
+    Raises:
+        UsageError: ``out`` exists and ``force`` is not given; a bad option.
+    """
+    import libet
+    from libet.files import check_folder, write_atomic
+    from libet.simulator.experiments import run_experiment, spec_hash
+
+    params = check_overrides(spec, params)
+    fixed = check_fixed(spec, fixed)
+    check_folder(out, force)
+    for name, exp in spec.experiments.items():
+        clash = [v.name for v in exp.vary if v.name in fixed or v.name in params]
+        if clash:
+            raise UsageError(
+                f"--set {clash[0]} conflicts with experiment {name!r}, which varies it",
+                f"drop --set {clash[0]}=..., or run the other experiments with `libet simulate --experiment`",
+            )
+    os.makedirs(out, exist_ok=True)
+    pairs = list(iter_check(spec, timeout=timeout, params=params, fixed=fixed))
+    advance = progress("checking", len(pairs)) if progress and pairs else None
+    results = []
+    for _, decide in pairs:
+        results.append(decide())
+        if advance:
+            advance(1)
+    files: list[str] = []
+    exps = []
+    for name, exp in spec.experiments.items():
+        adv = progress(f"experiment {name}", _points(exp)) if progress else None
+        r = run_experiment(spec, name, params=params, fixed=fixed, sources=sources, progress=adv)
+        files += r.write(os.path.join(out, "experiments"))
+        exps.append(r)
+    graphs = _graphs(spec, os.path.join(out, "graphs")) if spec.trajectory is not None else []
+    data = {
+        "spec": spec.title,
+        "spec_sha256": spec_hash(sources, spec),
+        "libet_version": libet.__version__,
+        "params": {k: float(v) for k, v in params.items()},
+        "set": dict(fixed),
+        "checks": [r.to_json() for r in results],
+        "experiments": [
+            {"name": r.name, **r.metadata(), "files": [f for f in files if os.path.basename(f).startswith(r.name)]}
+            for r in exps
+        ],
+        "graphs": graphs,
+    }
+    from libet.clitools import json_default
+
+    write_atomic(os.path.join(out, "results.json"), json.dumps(data, indent=2, default=json_default) + "\n")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["policy", "check", "status", "engine", "seconds", "detail"])
+    for r in results:
+        w.writerow([r.policy, r.check, r.status.value, r.engine, f"{r.seconds:.3f}", detail(r)])
+    write_atomic(os.path.join(out, "checks.csv"), buf.getvalue())
+    return RunSummary(out, results, exps, graphs, files, data, exit_code(results))
+
+
+def _points(exp: ir.Experiment) -> int:
+    import math
+
+    return len(exp.policies) * math.prod(len(v.values) for v in exp.vary)
+
+
+def _graphs(spec: ir.Spec, folder: str) -> list[str]:
+    from libet.files import write_atomic
+    from libet.simulator.graph import render, trajectory_graph
+
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    for p in spec.policies:
+        g = trajectory_graph(spec, p)
+        path = os.path.join(folder, f"{p}.dot")
+        write_atomic(path, g.source)
+        out.append(path)
+        if shutil.which("dot"):
+            svg = os.path.join(folder, f"{p}.svg")
+            write_atomic(svg, render(g, "svg"))
+            out.append(svg)
+    return out
+
+
+def detail(r: CheckResult) -> str:
+    """One line saying why a result is what it is: its evidence, or its reason."""
+    ev = r.counterexample or r.proof
+    text = ev.describe() if ev is not None and hasattr(ev, "describe") else (r.reason or "")
+    return " ".join(text.split())

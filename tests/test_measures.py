@@ -1,0 +1,224 @@
+"""The measures added through the registry (visits, conditional probabilities, expected steps,
+expected depth given an outcome) agree across every engine: the reference interpreter, the
+exact engine (float64 and rationals), Monte Carlo (within its interval) and Storm on the PRISM
+export, on every example and on generated specs. And the definitions themselves, by hand."""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import random
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import libet
+from libet.simulator import montecarlo, outcomes
+from libet.simulator.model import Model
+from libet.spec import measures as ms
+from libet.spec.interpreter import Interpreter
+from strategies import specs
+
+EXAMPLES = sorted(glob.glob("examples/*.libet"))
+
+
+def new_measures(spec) -> list[ms.Measure]:
+    """Every new kind of measure, over the spec's phases."""
+    phases = spec.trajectory.phase_names
+    texts = [
+        "P(harm | delivered)",
+        "P(vetoed | harm and delivered)",  # an impossible condition: undefined
+        "P(over-refusal | vetoed)",
+        "E(steps)",
+        "E(steps | delivered)",
+        "E(depth | vetoed)",
+        "E(depth | stopped)",
+    ]
+    for q in phases:
+        texts += [f"P(visit {q})", f"P(harm and visit {q})", f"P(vetoed | visit {q})", f"E(steps | visit {q})"]
+    if len(phases) > 1:
+        texts.append(f"P(visit {phases[0]} and visit {phases[-1]} | delivered)")
+    return [ms.parse(t, phases) for t in texts]
+
+
+def _close(a, b, tol=1e-9):
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+def _sample(spec, k, seed=0):
+    every = list(spec.assignments())
+    return every if len(every) <= k else random.Random(seed).sample(every, k)
+
+
+def interpreter_agrees(spec, measures, assignments, *, exact=False):
+    interp = Interpreter(spec, exact=exact)
+    visits = ms.tracked_phases(measures)
+    for policy in spec.policies:
+        table = outcomes(spec, policy, measures=measures, exact=exact)
+        for a in assignments:
+            want = interp.outcomes(policy, a, visits)
+            idx = table._index(a)
+            for m in measures:
+                got = table.array(m)[idx]
+                w = want.measure(m)
+                if exact:
+                    assert got == w, (policy, a, m.text, got, w)
+                else:
+                    got = None if got != got else float(got)
+                    assert _close(got, w), (policy, a, m.text, got, w)
+
+
+@pytest.mark.parametrize("path", EXAMPLES)
+def test_examples_exact_engine_agrees_with_interpreter(path):
+    spec = libet.load(path).ir
+    interpreter_agrees(spec, new_measures(spec), _sample(spec, 40))
+
+
+@pytest.mark.parametrize("path", EXAMPLES)
+def test_examples_storm_agrees(path):
+    pytest.importorskip("stormpy")
+    from test_sim_prism import cross_check
+
+    spec = libet.load(path).ir
+    for policy in spec.policies:
+        cross_check(spec, policy, measures=new_measures(spec))
+
+
+@pytest.mark.parametrize("path", EXAMPLES)
+def test_examples_monte_carlo_within_interval(path):
+    """Seeded, so deterministic: every exact value lies in Monte Carlo's 99.9% interval."""
+    spec = libet.load(path).ir
+    policy = next(iter(spec.policies))
+    measures = new_measures(spec) + list(ms.STANDARD)
+    model = Model(spec, policy)
+    est = montecarlo.run(model, 20_000, seed=3, confidence=0.999, measures=measures)
+    table = outcomes(spec, policy, measures=measures)
+    for m in measures:
+        want = table.aggregate(m).value
+        e = est[m]
+        if e.value is None:  # no sampled trajectory met the condition
+            assert want is None or table.aggregate(m.given and ms.probability(m.given)).value < 1e-3, m.text
+            continue
+        assert want is not None, m.text
+        slack = 1e-12
+        assert e.low - slack <= want <= e.high + slack, (m.text, want, e)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(specs(with_checks=False))
+def test_generated_specs_exact_engine_agrees_with_interpreter(src):
+    spec = libet.loads(src).ir
+    interpreter_agrees(spec, new_measures(spec), list(spec.assignments()))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(specs(with_checks=False, max_horizon=5))
+def test_generated_specs_rationals_agree_exactly(src):
+    spec = libet.loads(src).ir
+    interpreter_agrees(spec, new_measures(spec), _sample(spec, 30), exact=True)
+
+
+@pytest.mark.slow
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(specs(with_checks=False))
+def test_generated_specs_storm_agrees(src):
+    pytest.importorskip("stormpy")
+    from test_sim_prism import cross_check
+
+    spec = libet.loads(src).ir
+    for policy in spec.policies:
+        cross_check(spec, policy, measures=new_measures(spec) + list(ms.STANDARD))
+
+
+# ---- the definitions, by hand --------------------------------------------------------------------
+
+TWO_PHASES = """
+substance { bad: bool }
+value ok = not bad
+trajectory {
+  horizon 3
+  start plan
+  phase plan { -> act : 1/2  -> stop : otherwise }
+  phase act  { -> act : 1/2  -> deliver : otherwise }
+}
+policy p { veto when phase == act and bad with strength 1/2 }
+"""
+
+
+def test_hand_computed_values():
+    """bad = true: from plan (depth 0) the plan continues to act with 1/2 (else stops at 1).
+    In act: veto 1/2 at each state; if not vetoed, deliver (1/2) or go on (1/2); at depth 3
+    the horizon delivers."""
+    spec = libet.loads(TWO_PHASES).ir
+    interp = Interpreter(spec, exact=True)
+    o = interp.outcomes("p", {"bad": True}, visits=("act",))
+    half = Fraction(1, 2)
+    # Paths: stop at 1 (1/2). act at 1: veto (1/4); deliver at 2 (1/8); act at 2: veto (1/16),
+    # deliver at 3 (1/32), to the horizon: delivered at 3 (1/32).
+    assert o.measure(ms.parse("P(stopped)")) == half
+    assert o.measure(ms.parse("P(vetoed)")) == Fraction(1, 4) + Fraction(1, 16)
+    assert o.measure(ms.parse("P(delivered)")) == Fraction(1, 8) + Fraction(1, 32) * 2
+    assert o.measure(ms.parse("P(visit act)", ["plan", "act"])) == half
+    assert o.measure(ms.parse("P(harm | delivered)")) == 1
+    assert o.measure(ms.parse("P(vetoed | visit act)", ["plan", "act"])) == (Fraction(1, 4) + Fraction(1, 16)) / half
+    # Depth: stop at 1; vetoes at 1 and 2; deliveries at 2, 3, 3. Steps: depth minus 0.
+    e_depth_vetoed = (Fraction(1, 4) * 1 + Fraction(1, 16) * 2) / (Fraction(1, 4) + Fraction(1, 16))
+    assert o.measure(ms.parse("E(depth | vetoed)")) == e_depth_vetoed
+    steps = half * 1 + Fraction(1, 4) * 1 + Fraction(1, 8) * 2 + Fraction(1, 16) * 2 + Fraction(1, 32) * 3 * 2
+    assert o.measure(ms.parse("E(steps)")) == steps
+    # A benign assignment is never harmed; the over-refusal conditioned on a veto is 1 there.
+    b = interp.outcomes("p", {"bad": False}, visits=("act",))
+    assert b.measure(ms.parse("P(harm)")) == 0 and b.measure(ms.parse("P(vetoed)")) == 0
+    assert b.measure(ms.parse("E(depth | vetoed)")) is None  # undefined: no veto
+    # The exact engine says the same, per assignment and averaged over `bad` (numerator and
+    # denominator averaged first: P(vetoed | visit act) over both assignments).
+    measures = [ms.parse(t, ["plan", "act"]) for t in ("P(vetoed | visit act)", "E(depth | vetoed)", "E(steps)")]
+    table = outcomes(spec, "p", measures=measures, exact=True)
+    assert table.aggregate(measures[0]).value == (Fraction(1, 4) + Fraction(1, 16)) / 2 / half
+    assert table.aggregate(measures[1]).value == e_depth_vetoed  # only `bad` vetoes
+    assert table.aggregate(measures[2]).value == (steps + b.measure(ms.parse("E(steps)"))) / 2
+
+
+def test_steps_start_at_the_prefill():
+    """E(steps) counts generator steps: a start at depth k (a prefill) is not k steps."""
+    src = """
+    framing { k: 0..2 }
+    trajectory { horizon 4  start a at depth k  phase a { -> a : 1 } }
+    policy none { }
+    """
+    spec = libet.loads(src).ir
+    interp = Interpreter(spec)
+    for k in range(3):
+        o = interp.outcomes("none", {"k": k})
+        assert o.measure(ms.DEPTH) == 4 and o.measure(ms.STEPS) == 4 - k
+
+
+def test_visit_at_the_horizon_does_not_count():
+    """A step into a phase at the horizon delivers: the phase is not visited."""
+    src = """
+    trajectory { horizon 1  start a  phase a { -> b : 1 }  phase b { -> b : 1 } }
+    policy none { }
+    """
+    spec = libet.loads(src).ir
+    o = Interpreter(spec).outcomes("none", {}, visits=("b",))
+    assert o.measure(ms.parse("P(visit b)", ["a", "b"])) == 0
+    table = outcomes(spec, "none", measures=[ms.parse("P(visit b)", ["a", "b"])])
+    assert table.aggregate(ms.parse("P(visit b)", ["a", "b"])).value == 0
+
+
+def test_event_algebra():
+    harm, delivered, vetoed = ms.ATOMS["harm"], ms.ATOMS["delivered"], ms.ATOMS["vetoed"]
+    assert (harm & delivered).outcomes == harm.outcomes and (harm & delivered).harmful is True
+    assert not (harm & vetoed).outcomes  # impossible
+    assert not (harm & ms.ATOMS["over-refusal"]).outcomes  # harmful and benign
+    m = ms.parse("P( harm  |  visit  x )", ["x"])
+    assert m.text == "P(harm | visit x)" and m.visits == frozenset({"x"})
+    with pytest.raises(ValueError, match="not an event"):
+        ms.parse("P(visit nowhere)", ["x"])
+    with pytest.raises(ValueError, match="E\\(...\\) takes"):
+        ms.parse("E(harm)")
+    assert ms.columns([ms.STEPS]) == [(o, frozenset(), r) for o in ms.OUTCOMES for r in ("one", "depth")]
+    assert list(itertools.chain(ms.tracked_phases([m]))) == ["x"]

@@ -14,7 +14,6 @@ from fractions import Fraction
 from typing import Union
 
 import attrs
-
 from libet.spec.ir import Span
 
 
@@ -255,11 +254,49 @@ class PolicyDecl:
 
 
 @attrs.frozen(slots=True)
-class Measure:
-    """``P(outcome)`` or ``E(depth)`` (``outcome == "depth"``)."""
+class EventAtom:
+    """One atom of an event: a named event (``harm``, ``vetoed``, ... with ``phase`` None) or
+    ``visit PHASE`` (``word == "visit"``)."""
 
-    outcome: str
+    word: str
+    phase: Name | None = None
     span: Span | None = _span()
+
+    @property
+    def text(self) -> str:
+        return self.word if self.phase is None else f"visit {self.phase.text}"
+
+
+@attrs.frozen(slots=True)
+class Event:
+    """``ATOM and ATOM ...`` as written (one atom or more)."""
+
+    atoms: tuple[EventAtom, ...]
+    span: Span | None = _span()
+
+    @property
+    def text(self) -> str:
+        return " and ".join(a.text for a in self.atoms)
+
+
+@attrs.frozen(slots=True)
+class Measure:
+    """``P(event)`` / ``P(event | given)`` (``kind == "P"``, ``quantity`` None) or
+    ``E(quantity)`` / ``E(quantity | given)`` (``kind == "E"``, ``event`` None). The quantity
+    is the name written (``depth``, ``steps``, or a mistake the checker reports)."""
+
+    kind: str
+    event: Event | None = None
+    quantity: Name | None = None
+    given: Event | None = None
+    span: Span | None = _span()
+
+    @property
+    def text(self) -> str:
+        inner = self.event.text if self.kind == "P" else self.quantity.text
+        if self.given is not None:
+            inner += f" | {self.given.text}"
+        return f"{self.kind}({inner})"
 
 
 @attrs.frozen(slots=True)

@@ -41,11 +41,13 @@ CODES: dict[str, str] = {
     "E050": "malformed check",
     "E060": "malformed experiment",
     "E061": "experiment or quantitative check on a trajectory without a horizon",
+    "E062": "malformed measure (E(...) of something other than an accumulated quantity, `visit` without a trajectory)",
     "E070": "import error (missing file, cycle, or a declaration a used file may not hold)",
     "W101": "unreachable phase",
     "W102": "unused declaration",
     "W103": "probability check skipped: the state space is too large to enumerate",
     "W104": "policy has no rules",
+    "W105": "a measure names an event that can never happen (the measure is 0, or undefined if it is the condition)",
 }
 
 

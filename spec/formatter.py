@@ -16,7 +16,6 @@ as the original (spans aside).
 from __future__ import annotations
 
 import attrs
-
 from libet.spec import ast
 from libet.spec.diagnostics import Diagnostics
 from libet.spec.parser import Comment, Parsed, decode, parse
@@ -195,7 +194,9 @@ def rule(r: ast.RuleDecl) -> str:
 
 
 def measure(m: ast.Measure) -> str:
-    return "E(depth)" if m.outcome == "depth" else f"P({m.outcome})"
+    """``P(harm and visit scratchpad | delivered)``: atoms in the order written, one space
+    around ``and`` and ``|`` (the canonical text of spec/measures.py)."""
+    return m.text
 
 
 def check_item(c: ast.CheckItem) -> str:

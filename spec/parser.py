@@ -12,13 +12,14 @@ measured without recursion, so that 10,000 nested parentheses give a diagnostic,
 from __future__ import annotations
 
 import functools
+import re
 from fractions import Fraction
 from importlib import resources
 
 import attrs
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
-
+from lark.lexer import PatternStr
 from libet.spec import ast
 from libet.spec.diagnostics import Diagnostics
 from libet.spec.ir import Span
@@ -29,10 +30,32 @@ MAX_NESTING = 120
 MAX_BYTES = 4 * 1024 * 1024
 
 
+class _WholeWords:
+    """Lark post-lexer that asks the contextual lexer to try NAME in every state.
+
+    Without it a state that accepts only keywords lexes a keyword out of the front of a longer
+    word (``vetoo`` as ``veto`` then ``o``, ``substances`` as ``substance`` then ``s``) and the
+    syntax error names a fragment the user never wrote. With NAME always tried, a whole word
+    is one token: the keyword where the state accepts it, else a NAME the error can name and
+    match against the keywords it expected (did-you-mean)."""
+
+    always_accept = ("NAME",)
+
+    def process(self, stream):
+        return stream
+
+
 @functools.lru_cache(maxsize=1)
 def lark_parser() -> Lark:
     grammar = resources.files("libet.spec").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        postlex=_WholeWords(),
+    )
 
 
 @attrs.frozen
@@ -194,24 +217,28 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str):
     from libet.spec.diagnostics import Diagnostic
 
     line, col = max(exc.line, 1), max(exc.column, 1)
+    terminals: set[str] = set()
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         # The lexer's list of what it could have read here is long and rarely helpful; name
         # it only when it is short, and rely on the hint for the common slips.
-        expected = _expected(exc.allowed)
+        terminals = set(exc.allowed or ())
+        expected = _expected(terminals)
         if len(expected) > 5:
             expected = []
         what = f"unexpected character {ch!r}"
         width = 1
     elif isinstance(exc, UnexpectedEOF):
-        expected = _expected(exc.expected)
+        terminals = set(exc.expected or ())
+        expected = _expected(terminals)
         line, col = _end_position(text)
         what = "the file ends too early"
         width = 1
     else:
         assert isinstance(exc, UnexpectedToken)
         tok = exc.token
-        expected = _expected(getattr(exc, "accepts", None) or exc.expected)
+        terminals = set(getattr(exc, "accepts", None) or exc.expected)
+        expected = _expected(terminals)
         if tok.type == "$END":
             what = "the file ends too early"
             line, col = _end_position(text)
@@ -224,7 +251,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str):
     else:
         shown = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
     message = f"{what}; expected {shown}" if expected else what
-    return Diagnostic("E001", message, Span(file, line, col, line, col + width), hint=_hint(exc, expected))
+    hint = _hint(exc, expected, terminals)
+    return Diagnostic("E001", message, Span(file, line, col, line, col + width), hint=hint)
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -236,8 +264,9 @@ def _end_position(text: str) -> tuple[int, int]:
 
 def _token_words(tok: Token) -> str:
     text = str(tok)
-    if tok.type in ("NAME",):
-        return f"name '{text}'"
+    if tok.type == "NAME":
+        # A keyword where the grammar does not take it is lexed as a name; call it a word.
+        return f"'{text}'" if text in _all_keywords() else f"name '{text}'"
     if tok.type in ("SIGNED_NUMBER", "INT", "SIGNED_INT"):
         return f"number {text}"
     if tok.type == "STRING":
@@ -254,24 +283,120 @@ _CHAR_HINTS = {
     "=": "write '==' to compare",
 }
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
-def _hint(exc: UnexpectedInput, expected: list[str]) -> str | None:
-    if isinstance(exc, UnexpectedToken) and str(exc.token) == "=" and "an operator" in expected:
-        return "to compare, write '=='"
-    if isinstance(exc, UnexpectedToken) and exc.token.type == "CMP_OP":
-        return "comparisons do not chain: write `a < b and b < c`"
+
+def _literal(terminal: str) -> str | None:
+    """The text of a terminal that is one fixed string (a keyword, '<='), else None."""
+    try:
+        pattern = lark_parser().get_terminal(terminal).pattern
+    except KeyError:
+        return None
+    return pattern.value if isinstance(pattern, PatternStr) else None
+
+
+def _keywords(terminals) -> list[str]:
+    """The keywords among ``terminals``, as written (for did-you-mean)."""
+    words = []
+    for t in terminals:
+        if t == "VARCLASS":
+            words += ["substance", "framing", "context"]
+            continue
+        lit = _literal(t)
+        if lit is not None and _WORD.fullmatch(lit):
+            words.append(lit)
+    return sorted(words)
+
+
+@functools.lru_cache(maxsize=1)
+def _all_keywords() -> frozenset[str]:
+    return frozenset(_keywords(t.name for t in lark_parser().terminals))
+
+
+def _stack(exc: UnexpectedInput) -> list:
+    """What the parser had read before the error (tokens and subtrees), or []."""
+    parser = getattr(exc, "interactive_parser", None)
+    try:
+        return list(parser.parser_state.value_stack)
+    except AttributeError:
+        return []
+
+
+def _types(items) -> list[str | None]:
+    return [getattr(x, "type", None) for x in items]
+
+
+def _hint(exc: UnexpectedInput, expected: list[str], terminals: set[str]) -> str | None:
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         if "'}'" in expected:
             return "a block opened with '{' is not closed"
         return None
     if isinstance(exc, UnexpectedCharacters):
         return _CHAR_HINTS.get(getattr(exc, "char", None))
-    if isinstance(exc, UnexpectedToken) and exc.token.type == "NAME":
-        words = [w.strip("'") for w in expected if w.startswith("'")]
+    assert isinstance(exc, UnexpectedToken)
+    tok, text = exc.token, str(exc.token)
+    literals = {_literal(t) for t in terminals}
+    for hint in (_param_hint(exc, tok), _bound_hint(tok, terminals, literals)):
+        if hint:
+            return hint
+    if text == "=" and "an operator" in expected:
+        return "to compare, write '=='"
+    if (text == "==" and "=" in literals) or (text == "=" and _types(_stack(exc))[-1:] == ["EQUAL"]):
+        return "write one '=' here ('==' compares two values)"
+    if tok.type == "CMP_OP":
+        return "comparisons do not chain: write `a < b and b < c`"
+    if tok.type == "STRING" and "STRING" not in terminals:
+        inner = text[1:-1]
+        bare = f"write it without quotes: {inner}" if _WORD.fullmatch(inner) else "write names without quotes"
+        return f"strings appear only in `spec \"title\"` and `use \"path\"`; an enum value is a name: {bare}"
+    if text == "|" and "|" not in literals:
+        return "write 'or' for disjunction"
+    if "harm" in literals:  # inside P(...), where an event belongs
+        from libet.spec.measures import ACCUMULATORS
+
+        if text in ACCUMULATORS:
+            return f"P(...) takes an event; the expected {text} is E({text})"
+    if text == "or" and "|" in literals:  # after an event
+        return "events combine with `and` only; `or` is not an event operator"
+    if tok.type == "NAME":
         from libet.spec.diagnostics import did_you_mean
 
-        return did_you_mean(str(exc.token), words)
+        return did_you_mean(text, _keywords(terminals))
     return None
+
+
+def _param_hint(exc: UnexpectedToken, tok: Token) -> str | None:
+    """A param declared with something other than one number literal."""
+    stack = _stack(exc)
+    kinds = _types(stack)
+    if kinds[-3:] == ["PARAM", "NAME", "EQUAL"]:
+        name = str(stack[-2])
+        return (
+            f"a param is a real number, e.g. `param {name} = 0.5`; a quantity with a domain (bool, an enum, "
+            f"a range of whole numbers) is a variable, declared in a substance, framing or context block"
+        )
+    if kinds[-4:-1] == ["PARAM", "NAME", "EQUAL"] and isinstance(stack[-1], Tree):
+        name, value = str(stack[-3]), str(stack[-1].children[0])
+        if str(tok) == "..":
+            return (
+                f"a param is one real number; bound it with `param {name} = {value} in [LO, HI]`, or declare "
+                f"a variable `{name}: {value}..HI` in a substance, framing or context block"
+            )
+        if tok.type in ("ADD_OP", "MUL_OP"):
+            return "a param's value is one number literal; name a computed quantity with `def`"
+    return None
+
+
+def _bound_hint(tok: Token, terminals: set[str], literals: set) -> str | None:
+    """``P(harm) < 0.01`` and the like: a bound is <= or >=, a gap <=."""
+    if tok.type != "CMP_OP" or not ("BOUND_OP" in terminals or "<=" in literals):
+        return None
+    op = str(tok)
+    if "BOUND_OP" not in terminals:  # a gap
+        return f"a gap is bounded with <=: write `<=` instead of `{op}`"
+    if op in ("<", ">"):
+        return f"a bound is written with <= or >=: write `{op}=` instead of `{op}`"
+    return "a bound is written with <= or >=; an exact value is two bounds, `<= x` and `>= x`"
 
 
 # ---- parse tree to AST ---------------------------------------------------------------------
@@ -447,13 +572,27 @@ class _ToAst(Transformer):
         return ast.CheckItem("gap", under=c[1], measure=c[0], op="<=", bound=c[2], span=self._s(meta))
 
     def prob_measure(self, meta, c):
-        return ast.Measure(c[0], span=self._s(meta))
+        return ast.Measure("P", event=c[0], given=c[1] if len(c) > 1 else None, span=self._s(meta))
 
-    def depth_measure(self, meta, c):
-        return ast.Measure("depth", span=self._s(meta))
+    def expect_measure(self, meta, c):
+        return ast.Measure("E", quantity=c[0], given=c[1] if len(c) > 1 else None, span=self._s(meta))
 
-    def outcome(self, meta, c):
-        return str(c[0])
+    def quantity(self, meta, c):
+        if isinstance(c[0], ast.EventAtom):  # an event where a quantity belongs: the checker says so
+            return ast.Name(c[0].text, span=c[0].span)
+        return self._name(c[0])
+
+    def given(self, meta, c):
+        return c[0]
+
+    def event(self, meta, c):
+        return ast.Event(tuple(c), span=self._s(meta))
+
+    def named_event(self, meta, c):
+        return ast.EventAtom(str(c[0]), span=self._s(meta))
+
+    def visit(self, meta, c):
+        return ast.EventAtom("visit", self._name(c[0]), span=self._s(meta))
 
     # -- experiments --
     def experiment(self, meta, c):

@@ -6,8 +6,10 @@ diagnostic in a trailing comment::
     value v = topc == weapons     # error[E010]: undefined name 'topc'
 
 The test loads the file and asserts that the diagnostics reported are exactly those annotated:
-same line, severity, code and message, nothing missing and nothing extra. Read a data file to
-review the messages a user will see.
+same line, severity, code and message, nothing missing and nothing extra. A line holding only a
+comment ``# hint: ...`` asserts the hint of the diagnostic annotated on the line above it (and
+``# hint: none`` that it has none); diagnostics without such a line may have any hint. Read a
+data file to review the messages (and hints) a user will see.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from libet.spec.loader import load_path
 
 DATA = pathlib.Path(__file__).parent / "data" / "diagnostics"
 ANNOTATION = re.compile(r"#\s*(error|warning)\[(\w+)\]: (.*)$")
+HINT = re.compile(r"^\s*#\s*hint: (.*)$")
 
 
 def expected(path: pathlib.Path) -> set[tuple[int, str, str, str]]:
@@ -29,6 +32,19 @@ def expected(path: pathlib.Path) -> set[tuple[int, str, str, str]]:
         m = ANNOTATION.search(line)
         if m:
             out.add((lineno, m.group(1), m.group(2), m.group(3).strip()))
+    return out
+
+
+def expected_hints(path: pathlib.Path) -> dict[tuple[int, str], str | None]:
+    """(line, code) of an annotated diagnostic -> its hint, from ``# hint:`` lines below it."""
+    out = {}
+    lines = path.read_text().splitlines()
+    for lineno, line in enumerate(lines, start=1):
+        h = HINT.match(line)
+        if h:
+            above = ANNOTATION.search(lines[lineno - 2]) if lineno >= 2 else None
+            assert above, f"{path.name}:{lineno}: a '# hint:' line must follow an annotated line"
+            out[(lineno - 1, above.group(2))] = None if h.group(1).strip() == "none" else h.group(1).strip()
     return out
 
 
@@ -41,3 +57,6 @@ def test_golden_diagnostics(path):
     assert got == want, "\nmissing: " + repr(sorted(want - got)) + "\nunexpected: " + repr(sorted(got - want))
     for d in loaded.diagnostics:
         assert d.span.file == str(path) and d.span.col >= 1
+    hints = {(d.span.line, d.code): d.hint for d in loaded.diagnostics}
+    for key, hint in expected_hints(path).items():
+        assert hints[key] == hint, f"line {key[0]} {key[1]}: hint {hints[key]!r}, expected {hint!r}"

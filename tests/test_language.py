@@ -206,10 +206,9 @@ check p, q {
     assert props[2:5] == [ir.Complete(), ir.NoOverRefusal(), ir.Safe()]
     assert props[5] == ir.Bound(ms.HARM, ir.CmpOp.LE, Fraction(1, 100), ("persona", "prefill"))
     assert props[6] == ir.Bound(ms.VETOED, ir.CmpOp.GE, Fraction(1, 2), ())
-    assert props[7].measure is ms.DEPTH
+    assert props[7] == ir.Bound(ms.DEPTH, ir.CmpOp.LE, Fraction(8), ())
     assert props[8] == ir.Gap(ms.HARM, ("observed",), Fraction(1, 20))
     assert [c.name for c in spec.checks[:2]] == ["invariant under framing, observed"] * 2
-    assert spec.checks[0].qualitative and not spec.checks[10].qualitative
 
 
 def test_experiment():

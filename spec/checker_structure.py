@@ -1,0 +1,323 @@
+"""Structure: the trajectory, the policies and the checks.
+
+Consumes: the :class:`~libet.spec.checker_names.Scope` (the trajectory, policy and check
+declarations as written) and a :class:`~libet.spec.checker_exprs.Typer` (their expressions).
+Produces: the IR :class:`~libet.spec.ir.Trajectory` (or None), one
+:class:`~libet.spec.ir.Policy` per policy without errors, and one
+:class:`~libet.spec.ir.Check` per (policy, property) pair of every check block; it also
+narrows ``scope.phase_names`` to the phases that are validly declared.
+
+Diagnostics: E040 (a malformed trajectory: missing or repeated horizon or start, no phases, a
+phase without transitions, two transitions to one target, two `otherwise`), E010 (an unknown
+phase or policy), E011 (a phase named like a variable, or twice), E020 (a start depth, a
+probability, a condition or a strength of the wrong type), E050 (a malformed check), E061 (a
+quantitative check without a finite horizon), E023 (a bound out of range), W104 (a policy
+without rules), and those of :mod:`.checker_measures` for the measures of bounds and gaps.
+
+That probabilities and strengths lie in [0, 1] is checked later, on the IR
+(:mod:`libet.spec.semantics`).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from libet.spec import ast, ir
+from libet.spec.checker_exprs import Typer, type_words
+from libet.spec.checker_measures import measure as resolve_measure
+from libet.spec.checker_names import Scope
+from libet.spec.diagnostics import Note, did_you_mean
+
+#: Largest horizon: beyond this a spec is surely a mistake.
+MAX_HORIZON = 100_000_000
+
+
+class Structure:
+    """Builds the trajectory, the policies and the checks of one spec."""
+
+    def __init__(self, scope: Scope, typer: Typer):
+        self.scope = scope
+        self.typer = typer
+        self.d = scope.d
+
+    # ---- the trajectory ---------------------------------------------------------------------
+
+    def trajectory(self) -> ir.Trajectory | None:
+        scope = self.scope
+        if not scope.trajectories:
+            return None
+        for extra in scope.trajectories[1:]:
+            self.d.error(
+                "E040",
+                "a spec has one trajectory; this is a second",
+                extra.span,
+                notes=[Note("the first is here", scope.trajectories[0].span)],
+            )
+        node = scope.trajectories[0]
+        horizons = [i for i in node.items if isinstance(i, ast.Horizon)]
+        starts = [i for i in node.items if isinstance(i, ast.Start)]
+        phases = [i for i in node.items if isinstance(i, ast.PhaseDecl)]
+        ok = True
+        for label, items in (("horizon", horizons), ("start", starts)):
+            if not items:
+                self.d.error(
+                    "E040",
+                    f"the trajectory has no '{label}'",
+                    node.span,
+                    hint="write `horizon 64` (or `horizon none`, for proofs only)"
+                    if label == "horizon"
+                    else "write `start PHASE` or `start PHASE at depth EXPR`",
+                )
+                ok = False
+            for extra in items[1:]:
+                self.d.error("E040", f"the trajectory has a second '{label}'", extra.span)
+                ok = False
+        if not phases:
+            self.d.error("E040", "the trajectory has no phases", node.span, hint="add `phase NAME { -> deliver : 1 }`")
+            return None
+        horizon, ok_h = self._horizon(horizons)
+        ok &= ok_h
+        seen, ok_p = self._phase_names(phases)
+        ok &= ok_p
+        scope.phase_names = set(seen)
+        ir_phases = []
+        for p in seen.values():
+            phase = self._phase(p)
+            ok &= phase is not None
+            if phase is not None:
+                ir_phases.append(phase)
+        start_phase, start_depth = None, ir.Const(0, ir.INT)
+        if starts:
+            start_phase, start_depth, ok_s = self._start(starts[0], start_depth)
+            ok &= ok_s
+        if not ok:
+            return None
+        return ir.Trajectory(horizon, start_phase, start_depth, tuple(ir_phases), span=node.span)
+
+    def _horizon(self, horizons: list[ast.Horizon]) -> tuple[int | None, bool]:
+        if not horizons:
+            return None, True
+        h = horizons[0].value
+        if isinstance(h, str):
+            if h != "none":
+                self.d.error("E040", f"horizon must be a whole number or 'none', not '{h}'", horizons[0].span)
+                return None, False
+            return None, True
+        if not 1 <= h <= MAX_HORIZON:
+            self.d.error(
+                "E040",
+                f"the horizon must lie in 1..{MAX_HORIZON:,}",
+                horizons[0].span,
+                hint="for an unbounded trajectory write `horizon none`",
+            )
+            return None, False
+        return h, True
+
+    def _phase_names(self, phases: list[ast.PhaseDecl]) -> tuple[dict[str, ast.PhaseDecl], bool]:
+        scope = self.scope
+        ok = True
+        seen: dict[str, ast.PhaseDecl] = {}
+        for p in phases:
+            if not scope.allowed_name(p.name):
+                ok = False
+                continue
+            if p.name.text in scope.names:
+                decl = scope.names[p.name.text]
+                self.d.error(
+                    "E011",
+                    f"phase '{p.name.text}' has the name of a {decl.kind}",
+                    p.name.span,
+                    hint="rename one of them: in `phase == NAME` the name would be ambiguous",
+                    notes=[Note(f"the {decl.kind} is declared here", scope.decl_span(decl))],
+                )
+                ok = False
+            if p.name.text in seen:
+                self.d.error(
+                    "E011",
+                    f"phase '{p.name.text}' is declared twice",
+                    p.name.span,
+                    notes=[Note("first declared here", seen[p.name.text].name.span)],
+                )
+                ok = False
+            seen[p.name.text] = p
+        return seen, ok
+
+    def _start(self, s: ast.Start, default: ir.Expr) -> tuple[str, ir.Expr, bool]:
+        ok = True
+        if s.phase.text not in self.scope.phase_names:
+            self.d.error(
+                "E010",
+                f"there is no phase '{s.phase.text}' to start in",
+                s.phase.span,
+                hint=did_you_mean(s.phase.text, self.scope.phase_names),
+            )
+            ok = False
+        if s.depth is None:
+            return s.phase.text, default, ok
+        e = self.typer.expr_or_none(s.depth)
+        if e is None:
+            return s.phase.text, default, False
+        if e.type != ir.INT:
+            self.d.error("E020", f"the start depth must be a whole number, but this is {type_words(e.type)}", s.depth.span)
+            return s.phase.text, default, False
+        for n in ir.walk(e):
+            if isinstance(n, (ir.Depth, ir.CurrentPhase)):
+                self.d.error("E040", "the start depth cannot read 'depth' or 'phase'", n.span)
+                ok = False
+        return s.phase.text, e, ok
+
+    def _phase(self, p: ast.PhaseDecl) -> ir.Phase | None:
+        if not p.transitions:
+            self.d.error(
+                "E040",
+                f"phase '{p.name.text}' has no transitions",
+                p.span,
+                hint="every phase needs transitions whose probabilities sum to 1, e.g. `-> deliver : 1`",
+            )
+            return None
+        targets: dict[str, ast.TransitionDecl] = {}
+        otherwise = None
+        out = []
+        ok = True
+        phase_names = self.scope.phase_names
+        for t in p.transitions:
+            name = t.target.text
+            if name not in phase_names and name not in ir.EXITS:
+                self.d.error(
+                    "E010",
+                    f"'{name}' is not a phase, 'deliver' or 'stop'",
+                    t.target.span,
+                    hint=did_you_mean(name, list(phase_names) + list(ir.EXITS)),
+                )
+                ok = False
+            if name in targets:
+                self.d.error(
+                    "E040",
+                    f"phase '{p.name.text}' has two transitions to '{name}'",
+                    t.target.span,
+                    hint="merge them into one transition by adding their probabilities",
+                )
+                ok = False
+            targets[name] = t
+            if t.prob is None:
+                if otherwise is not None:
+                    self.d.error("E040", f"phase '{p.name.text}' has two 'otherwise' transitions", t.span)
+                    ok = False
+                otherwise = t
+                out.append(ir.Transition(name, None, span=t.span))
+                continue
+            e = self.typer.expr_or_none(t.prob)
+            if e is None:
+                ok = False
+                continue
+            if not e.type.numeric:
+                self.d.error("E020", f"a transition probability must be a number, but this is {type_words(e.type)}", t.prob.span)
+                ok = False
+                continue
+            out.append(ir.Transition(name, e, span=t.span))
+        return ir.Phase(p.name.text, tuple(out), span=p.span) if ok else None
+
+    # ---- policies -----------------------------------------------------------------------------
+
+    def policies(self) -> dict[str, ir.Policy]:
+        out = {}
+        for name, node in self.scope.policies.items():
+            p = self._policy(node)
+            if p is not None:
+                out[name] = p
+        return out
+
+    def _policy(self, node: ast.PolicyDecl) -> ir.Policy | None:
+        rules = []
+        ok = True
+        if not node.rules:
+            self.d.warning(
+                "W104",
+                f"policy '{node.name.text}' has no rules: it never vetoes",
+                node.name.span,
+                hint="fine as a baseline (the generator alone); otherwise add `veto when ...`",
+            )
+        for r in node.rules:
+            c = self.typer.expr_or_none(r.condition)
+            if c is not None and c.type != ir.BOOL:
+                self.d.error("E020", f"a veto condition must be a bool, but this is {type_words(c.type)}", r.condition.span)
+                c = None
+            s = ir.Const(Fraction(1), ir.REAL)
+            if r.strength is not None:
+                s = self.typer.expr_or_none(r.strength)
+                if s is not None and not s.type.numeric:
+                    self.d.error("E020", f"a veto strength must be a number, but this is {type_words(s.type)}", r.strength.span)
+                    s = None
+            if c is None or s is None:
+                ok = False
+                continue
+            rules.append(ir.Rule(c, s, span=r.span))
+        return ir.Policy(node.name.text, tuple(rules), span=node.name.span) if ok else None
+
+    # ---- checks -------------------------------------------------------------------------------
+
+    def checks(self, trajectory: ir.Trajectory | None) -> list[ir.Check]:
+        out = []
+        for block in self.scope.checks:
+            policies = []
+            for p in block.policies:
+                if p.text not in self.scope.policies:
+                    self.d.error(
+                        "E010", f"there is no policy '{p.text}'", p.span, hint=did_you_mean(p.text, self.scope.policies)
+                    )
+                else:
+                    policies.append(p.text)
+            for item in block.items:
+                prop = self._property(item, trajectory)
+                if prop is not None:
+                    out.extend(ir.Check(p, prop, span=item.span) for p in policies)
+        return out
+
+    def _property(self, item: ast.CheckItem, trajectory: ir.Trajectory | None) -> ir.Property | None:
+        written = tuple(n.text for n in item.under)
+        if item.kind == "invariant":
+            r = self.scope.var_list(item.under, True, "invariance")
+            return None if r is None else ir.Invariance(r[0], r[1], written=written)
+        if item.kind == "complete":
+            return ir.Complete()
+        if item.kind == "no-over-refusal":
+            return ir.NoOverRefusal()
+        if item.kind == "safe":
+            if not self.scope.trajectories:
+                self.d.error("E050", "'safe' needs a trajectory", item.span, hint="declare `trajectory { ... }`")
+                return None
+            return ir.Safe()
+        # bound and gap: decided by the exact engine, so they need a finite horizon
+        measure = resolve_measure(item.measure, self.scope)
+        if measure is None:
+            return None
+        bound = Fraction(item.bound.value)
+        if not self._quantitative_ok(item, trajectory, measure, bound):
+            return None
+        r = self.scope.var_list(item.under, False, "a quantitative check")
+        if r is None:
+            return None
+        if item.kind == "bound":
+            return ir.Bound(measure, ir.CmpOp(item.op), bound, r[0], written=written)
+        return ir.Gap(measure, r[0], bound, written=written)
+
+    def _quantitative_ok(self, item: ast.CheckItem, trajectory, measure, bound: Fraction) -> bool:
+        what = "a gap check" if item.kind == "gap" else f"'{measure.text} {item.op} ...'"
+        if not self.scope.trajectories:
+            self.d.error("E061", f"{what} needs a trajectory", item.span, hint="declare `trajectory { ... }`")
+            return False
+        if trajectory is not None and trajectory.horizon is None:
+            self.d.error(
+                "E061",
+                f"{what} needs a finite horizon; this trajectory has `horizon none`",
+                item.span,
+                hint="probabilities are computed exactly up to the horizon; give one, e.g. `horizon 64`",
+            )
+            return False
+        if measure.is_probability and not 0 <= bound <= 1:
+            self.d.error("E023", f"a probability bound must lie in [0, 1], not {item.bound.text}", item.bound.span)
+            return False
+        if bound < 0:
+            self.d.error("E023", f"the bound {item.bound.text} is negative", item.bound.span)
+            return False
+        return True

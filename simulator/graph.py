@@ -5,65 +5,15 @@ Consumes: a checked spec and a policy.
 Produces: a :class:`graphviz.Digraph` (DOT source; rendered to SVG/PNG/PDF by the ``dot``
 program from the system package graphviz), and a plain-JSON description of the same graph.
 
-Expressions are shown as libet source, printed from the IR (defs by name).
+Expressions are shown as libet source, printed from the IR (defs by name) by
+:mod:`libet.spec.printer`.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 from libet.spec import ir
-
-
-def expr_text(e: ir.Expr) -> str:
-    """``e`` as libet source text (fully parenthesised where precedence could mislead)."""
-    if isinstance(e, ir.Const):
-        v = e.value
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, Fraction):
-            if v.denominator == 1:
-                return str(v.numerator)
-            t = repr(float(v))
-            return t if Fraction(t) == v else f"{v.numerator}/{v.denominator}"
-        return str(v)
-    if isinstance(e, (ir.VarRef, ir.ParamRef, ir.DefRef, ir.ValueRef)):
-        return e.name
-    if isinstance(e, ir.Harmful):
-        return "harmful"
-    if isinstance(e, ir.Depth):
-        return "depth"
-    if isinstance(e, ir.CurrentPhase):
-        return "phase"
-    if isinstance(e, ir.Not):
-        if isinstance(e.arg, ir.ValueRef):
-            return f"violates {e.arg.name}"
-        return f"not {_wrap(e.arg)}"
-    if isinstance(e, ir.Logic):
-        return f" {e.op.value} ".join(_wrap(a) for a in e.args)
-    if isinstance(e, ir.Compare):
-        return f"{_wrap(e.left)} {e.op.value} {_wrap(e.right)}"
-    if isinstance(e, ir.Member):
-        vals = ", ".join(("true" if v else "false") if isinstance(v, bool) else str(v) for v in e.values)
-        return f"{_wrap(e.arg)} in {{{vals}}}"
-    if isinstance(e, ir.Arith):
-        return f"{_wrap(e.left)} {e.op.value} {_wrap(e.right)}"
-    if isinstance(e, ir.Neg):
-        return f"-{_wrap(e.arg)}"
-    if isinstance(e, ir.Ite):
-        return f"if {expr_text(e.cond)} then {expr_text(e.then)} else {expr_text(e.orelse)}"
-    if isinstance(e, ir.Call):
-        return f"{e.func.value}({', '.join(expr_text(a) for a in e.args)})"
-    return type(e).__name__
-
-
-def _wrap(e: ir.Expr) -> str:
-    text = expr_text(e)
-    if isinstance(e, (ir.Logic, ir.Compare, ir.Arith, ir.Ite, ir.Member)) or (
-        isinstance(e, ir.Not) and not isinstance(e.arg, ir.ValueRef)
-    ):
-        return f"({text})"
-    return text
+from libet.spec.printer import expr_text
 
 
 def graph_data(spec: ir.Spec, policy: str) -> dict:

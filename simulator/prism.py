@@ -2,7 +2,10 @@
 
 Consumes: a checked spec, a policy, param overrides and fixed variable values.
 Produces: PRISM source text that PRISM or Storm can check, with the labels ``"harm"``,
-``"vetoed"``, ``"stopped"``, ``"delivered"`` and ``"over_refusal"``.
+``"vetoed"``, ``"stopped"``, ``"delivered"``, ``"over_refusal"`` and ``"done"``, a label per
+further event and a reward structure per expectation the measures need; and, for each measure,
+the properties whose ratio it is (:func:`prism_properties`, also written as comments at the
+top of the model).
 
 The model (docs/simulator.md, "PRISM export"):
 
@@ -13,8 +16,14 @@ The model (docs/simulator.md, "PRISM export"):
   probability of harm averaged over the unfixed variables, the number libet reports as the
   average; with every variable fixed it is that assignment's probability.
 * ``ph`` is the phase (0 while choosing variables, then 1..P; P+1 delivered, P+2 stopped,
-  P+3 vetoed) and ``d`` the depth. One command per phase and depth band takes the veto step and
-  then the generator's step, exactly as docs/semantics.md §4 says; reaching the horizon delivers.
+  P+3 vetoed, P+4 done) and ``d`` the depth. One command per phase and depth band takes the
+  veto step and then the generator's step, exactly as docs/semantics.md §4 says; reaching the
+  horizon delivers. An absorbed trajectory keeps its depth for one step and then moves to
+  *done*: a reward structure that pays ``d`` (or ``d`` minus the start depth) in the absorbing
+  states of an event is E[depth · 1(event)] as ``R{"..."}=? [F "done"]``. A phase whose visits a
+  measure asks about has a boolean ``vis_PHASE``, set when the trajectory enters it below the
+  horizon. The model is built from spec/rules.py like every engine: the veto combination, the
+  ``otherwise`` remainder and the end of a step are the same functions.
 * Enum values are encoded as their index in the declared order (a comment lists them).
   PRISM has no ``exp``; ``exp(x)`` is written ``pow(E, x)`` with ``E`` the double nearest e,
   and ``log(x)`` as ``log(x, E)``: equal to libet's doubles to about 1e-15 relative.
@@ -27,9 +36,9 @@ from typing import Mapping
 
 from libet.errors import UsageError
 from libet.spec import ir
-
 from libet.spec import measures as ms
 from libet.spec.rules import resolve_otherwise, step_end, veto_probability
+from libet.spec.visit import Dispatch
 
 from .model import Model
 
@@ -51,6 +60,7 @@ class _Printer:
         self.spec = spec
         self.model = model
         self.phase_code = {p: i + 1 for i, p in enumerate(model.phases)}
+        self.p = Dispatch(self, "x_")
 
     def var_value(self, var: ir.Variable, value) -> str:
         if isinstance(var.domain, ir.BoolDomain):
@@ -62,77 +72,95 @@ class _Printer:
     def __call__(self, e: ir.Expr) -> str:
         return self.p(self.spec.expand(e))
 
-    def p(self, e: ir.Expr) -> str:
-        if isinstance(e, ir.Const):
-            if e.type.kind is ir.Kind.BOOL:
-                return "true" if e.value else "false"
-            if e.type.kind is ir.Kind.REAL:
-                return _real(e.value)
-            if e.type.kind is ir.Kind.ENUM:
-                return str(e.type.members.index(e.value))
-            if e.type.kind is ir.Kind.PHASE:
-                return str(self.phase_code[e.value])
-            return str(e.value) if e.value >= 0 else f"({e.value})"
-        if isinstance(e, ir.VarRef):
-            if e.name in self.model.fixed:
-                return self.var_value(self.spec.variables[e.name], self.model.fixed[e.name])
-            return "v_" + e.name
-        if isinstance(e, ir.ParamRef):
-            return "p_" + e.name
-        if isinstance(e, ir.Depth):
-            return "d"
-        if isinstance(e, ir.CurrentPhase):
-            return "ph"
-        if isinstance(e, ir.Not):
-            return f"!({self.p(e.arg)})"
-        if isinstance(e, ir.Logic):
-            op = {ir.BoolOp.AND: " & ", ir.BoolOp.OR: " | ", ir.BoolOp.IMPLIES: " => "}[e.op]
-            return "(" + op.join(self.p(a) for a in e.args) + ")"
-        if isinstance(e, ir.Compare):
-            lt, rt = e.left.type, e.right.type
-            if lt.kind is ir.Kind.ENUM and rt.kind is ir.Kind.ENUM and lt.members != rt.members:
-                raise UsageError("the PRISM export cannot compare values of two different enums")
-            op = "=" if e.op is ir.CmpOp.EQ else e.op.value
-            return f"({self.p(e.left)} {op} {self.p(e.right)})"
-        if isinstance(e, ir.Member):
-            t = e.arg.type
-            arg = self.p(e.arg)
-            parts = []
-            for v in e.values:
-                if t.kind is ir.Kind.ENUM:
-                    lit = str(t.members.index(v))
-                elif t.kind is ir.Kind.BOOL:
-                    lit = "true" if v else "false"
-                else:
-                    lit = str(v) if v >= 0 else f"({v})"
-                parts.append(f"{arg} = {lit}")
-            return "(" + (" | ".join(parts) or "false") + ")"
-        if isinstance(e, ir.Arith):
-            left, right = self.p(e.left), self.p(e.right)
-            if e.op is ir.ArithOp.DIV:
-                return f"(({left}) * 1.0 / ({right}))"
-            return f"({left} {e.op.value} {right})"
-        if isinstance(e, ir.Neg):
-            return f"(-{self.p(e.arg)})"
-        if isinstance(e, ir.Ite):
-            t, o = self.p(e.then), self.p(e.orelse)
-            if e.type.kind is ir.Kind.REAL:
-                t, o = f"(({t}) * 1.0)", f"(({o}) * 1.0)"
-            return f"({self.p(e.cond)} ? {t} : {o})"
-        if isinstance(e, ir.Call):
-            args = [self.p(a) for a in e.args]
-            if e.func in (ir.Func.MIN, ir.Func.MAX):
-                if len(args) == 1:
-                    return args[0]
-                return f"{e.func.value}({', '.join(args)})"
-            if e.func is ir.Func.ABS:
-                return f"max({args[0]}, -({args[0]}))"
-            if e.func is ir.Func.EXP:
-                return f"pow(E, ({args[0]}) * 1.0)"
-            if e.func is ir.Func.LOG:
-                return f"log(({args[0]}) * 1.0, E)"
-            return f"pow(({args[0]}) * 1.0, {args[1]})"
-        raise TypeError(f"cannot export IR node {type(e).__name__}")
+    # One method per IR node class (spec/visit.py). Named definitions never reach them:
+    # ``__call__`` inlines them first (PRISM has formulas, but inlining keeps one reading).
+
+    def x_Const(self, e: ir.Const) -> str:
+        if e.type.kind is ir.Kind.BOOL:
+            return "true" if e.value else "false"
+        if e.type.kind is ir.Kind.REAL:
+            return _real(e.value)
+        if e.type.kind is ir.Kind.ENUM:
+            return str(e.type.members.index(e.value))
+        if e.type.kind is ir.Kind.PHASE:
+            return str(self.phase_code[e.value])
+        return str(e.value) if e.value >= 0 else f"({e.value})"
+
+    def x_VarRef(self, e: ir.VarRef) -> str:
+        if e.name in self.model.fixed:
+            return self.var_value(self.spec.variables[e.name], self.model.fixed[e.name])
+        return "v_" + e.name
+
+    def x_ParamRef(self, e: ir.ParamRef) -> str:
+        return "p_" + e.name
+
+    def _named(self, e) -> str:
+        return self.p(self.spec.expand(e))
+
+    x_DefRef = x_ValueRef = x_Harmful = _named
+
+    def x_Depth(self, e: ir.Depth) -> str:
+        return "d"
+
+    def x_CurrentPhase(self, e: ir.CurrentPhase) -> str:
+        return "ph"
+
+    def x_Not(self, e: ir.Not) -> str:
+        return f"!({self.p(e.arg)})"
+
+    def x_Logic(self, e: ir.Logic) -> str:
+        op = {ir.BoolOp.AND: " & ", ir.BoolOp.OR: " | ", ir.BoolOp.IMPLIES: " => "}[e.op]
+        return "(" + op.join(self.p(a) for a in e.args) + ")"
+
+    def x_Compare(self, e: ir.Compare) -> str:
+        lt, rt = e.left.type, e.right.type
+        if lt.kind is ir.Kind.ENUM and rt.kind is ir.Kind.ENUM and lt.members != rt.members:
+            raise UsageError("the PRISM export cannot compare values of two different enums")
+        op = "=" if e.op is ir.CmpOp.EQ else e.op.value
+        return f"({self.p(e.left)} {op} {self.p(e.right)})"
+
+    def x_Member(self, e: ir.Member) -> str:
+        t = e.arg.type
+        arg = self.p(e.arg)
+        parts = []
+        for v in e.values:
+            if t.kind is ir.Kind.ENUM:
+                lit = str(t.members.index(v))
+            elif t.kind is ir.Kind.BOOL:
+                lit = "true" if v else "false"
+            else:
+                lit = str(v) if v >= 0 else f"({v})"
+            parts.append(f"{arg} = {lit}")
+        return "(" + (" | ".join(parts) or "false") + ")"
+
+    def x_Arith(self, e: ir.Arith) -> str:
+        left, right = self.p(e.left), self.p(e.right)
+        if e.op is ir.ArithOp.DIV:
+            return f"(({left}) * 1.0 / ({right}))"
+        return f"({left} {e.op.value} {right})"
+
+    def x_Neg(self, e: ir.Neg) -> str:
+        return f"(-{self.p(e.arg)})"
+
+    def x_Ite(self, e: ir.Ite) -> str:
+        t, o = self.p(e.then), self.p(e.orelse)
+        if e.type.kind is ir.Kind.REAL:
+            t, o = f"(({t}) * 1.0)", f"(({o}) * 1.0)"
+        return f"({self.p(e.cond)} ? {t} : {o})"
+
+    def x_Call(self, e: ir.Call) -> str:
+        args = [self.p(a) for a in e.args]
+        if e.func in (ir.Func.MIN, ir.Func.MAX):
+            if len(args) == 1:
+                return args[0]
+            return f"{e.func.value}({', '.join(args)})"
+        if e.func is ir.Func.ABS:
+            return f"max({args[0]}, -({args[0]}))"
+        if e.func is ir.Func.EXP:
+            return f"pow(E, ({args[0]}) * 1.0)"
+        if e.func is ir.Func.LOG:
+            return f"log(({args[0]}) * 1.0, E)"
+        return f"pow(({args[0]}) * 1.0, {args[1]})"
 
 
 def export_measures(spec: ir.Spec) -> tuple:

@@ -87,10 +87,11 @@ def machine() -> str:
 
 
 def libet_solve(src: str, fixed: dict, quantities):
-    import libet
     from libet.simulator.exact import solve
     from libet.simulator.model import Model
     from libet.spec import measures as ms
+
+    import libet
 
     spec = libet.loads(src).ir
     t = time.perf_counter()
@@ -123,8 +124,9 @@ def storm_check(prism_text: str):
 
 
 def compare(label: str, src: str, fixed: dict, repeat: int) -> dict:
-    import libet
     from libet.simulator.prism import to_prism
+
+    import libet
 
     spec = libet.loads(src).ir
     text = to_prism(spec, "shallow", fixed=fixed)
@@ -148,9 +150,10 @@ def compare(label: str, src: str, fixed: dict, repeat: int) -> dict:
 
 
 def mc_throughput(runs: int) -> dict:
-    import libet
     from libet.simulator import montecarlo
     from libet.simulator.model import Model
+
+    import libet
 
     spec = libet.loads(MC).ir
     model = Model(spec, "shallow", fixed={"topic": "weapons"})

@@ -19,7 +19,6 @@ from libet.spec import ir
 from libet.spec.diagnostics import render_all
 from libet.spec.loader import load_path
 
-
 #: The engines' commands, imported only when used, so that `libet check` and `libet fmt` start
 #: without loading Z3, numpy or matplotlib. Each engine registers its commands here.
 LAZY_COMMANDS = {

@@ -17,7 +17,7 @@ from typing import Any, Iterable, NoReturn
 
 import click
 
-from libet.errors import LibetError, UsageError
+from libet.errors import LibetError
 from libet.files import write_atomic  # noqa: F401  (re-exported for the commands)
 from libet.spec.diagnostics import render_all
 from libet.spec.loader import Loaded, load_path

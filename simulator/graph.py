@@ -11,7 +11,6 @@ Expressions are shown as libet source, printed from the IR (defs by name) by
 
 from __future__ import annotations
 
-
 from libet.spec import ir
 from libet.spec.printer import expr_text
 

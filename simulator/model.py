@@ -24,14 +24,14 @@ from fractions import Fraction
 from typing import Mapping
 
 import numpy as np
-
-from libet.errors import EvaluationError, UsageError
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_params
 from libet.spec.reads import reads_of
 from libet.spec.rules import resolve_otherwise, veto_probability
+
+from libet.errors import EvaluationError, UsageError
 
 from .vectorize import TOLERANCE, ArrayEval, domain_array
 
@@ -283,7 +283,7 @@ class Model:
             env = self.dyn_env()
             rep_env = {n: env[n][self.representatives][None, :] for n in self.dyn_vars}
         ev = ArrayEval(self.spec, self.params, rep_env, depth, phase, exact=self.exact, overrides=self.overrides)
-        return PhaseLayer.build(ev, self.spec.trajectory.phase(phase), self.rules, self.exact)
+        return PhaseLayer.build(ev, self.spec.trajectory.phase(phase), self.rules)
 
 
 class PhaseLayer:
@@ -298,7 +298,7 @@ class PhaseLayer:
         self.v, self.g, self.transitions, self.bad = v, g, transitions, bad
 
     @classmethod
-    def build(cls, ev: ArrayEval, phase: ir.Phase, rules, exact: bool) -> "PhaseLayer":
+    def build(cls, ev: ArrayEval, phase: ir.Phase, rules) -> "PhaseLayer":
         tol = TOLERANCE
         one = ev.real(1)
         bad = False

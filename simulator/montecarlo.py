@@ -19,15 +19,14 @@ seeded with ``seed``; the batch size depends only on ``runs``.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Callable
 
 import attrs
 import numpy as np
-
-from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
+
+from libet.errors import UsageError
 
 from .exact import assignment_facts, assignment_of
 from .model import CHUNK_STATES, Model, gib, memory_limit, replay_error

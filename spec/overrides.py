@@ -23,8 +23,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Mapping
 
-from libet.errors import UsageError
 from libet.spec import ir
+
+from libet.errors import UsageError
 
 
 def to_fraction(value: Any) -> Fraction:

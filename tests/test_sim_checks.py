@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-
-import libet
-from libet.results import Status
 from libet.simulator.checks import quantitative_checks
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 from strategies import specs
+
+import libet
+from libet.results import Status
 
 
 def brute_bound(spec, check):

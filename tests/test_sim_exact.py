@@ -5,20 +5,18 @@ induction), with hand-computed numbers, and it reports bad states the way the in
 from __future__ import annotations
 
 import glob
-import itertools
 import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from libet.simulator import outcomes
+from libet.simulator.model import Model
+from libet.spec import measures as ms
+from libet.spec.interpreter import Interpreter
+from strategies import long_horizon_specs, specs
 
 import libet
 from libet.errors import EvaluationError, UsageError
-from libet.simulator import outcomes
-from libet.simulator.model import Model
-from libet.spec.interpreter import Interpreter
-from strategies import long_horizon_specs, specs
-from libet.spec import measures as ms
 
 EXAMPLES = sorted(glob.glob("examples/*.libet"))
 FIELDS = [
@@ -128,7 +126,6 @@ def test_hand_computed_numbers():
     assert r["P(harm)"] == 1.0 and r["E(depth)"] == 3.0
     # averaged over both variables under the uniform distribution
     mean = sum(t.at({"bad": b, "pre": p})["P(harm)"] for b in (False, True) for p in range(4)) / 8
-    from libet.spec import ir
 
     assert t.aggregate(ms.HARM).value == pytest.approx(mean, abs=1e-15)
 

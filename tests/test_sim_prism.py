@@ -10,13 +10,11 @@ import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-
-import libet
 from libet.simulator import outcomes
 from libet.simulator.prism import to_prism
-from libet.spec import ir
-from libet.spec import measures as ms
 from strategies import specs
+
+import libet
 
 stormpy = pytest.importorskip("stormpy")
 

@@ -19,8 +19,8 @@ import click
 
 from libet.clitools import emit_json, fail, guard, json_default, load_or_exit, parse_sets
 from libet.files import check_folder, write_atomic
-from libet.spec import measures as ms
 from libet.simulator import engines
+from libet.spec import measures as ms
 
 
 def console(stderr: bool = False):

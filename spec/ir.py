@@ -516,20 +516,30 @@ class Invariance:
     depth: bool = False
     written: tuple[str, ...] = attrs.field(default=(), eq=False)  # as the user wrote it
 
+    @property
+    def name(self) -> str:
+        return "invariant under " + ", ".join(self.written or self.variables)
+
 
 @attrs.frozen(slots=True)
 class Complete:
     """Every harmful assignment is vetoed with probability 1 at every state."""
+
+    name = "complete"
 
 
 @attrs.frozen(slots=True)
 class NoOverRefusal:
     """No benign assignment is ever vetoed (veto probability 0 at every state)."""
 
+    name = "no over-refusal"
+
 
 @attrs.frozen(slots=True)
 class Safe:
     """No harmful assignment reaches *delivered* along positive-probability steps."""
+
+    name = "safe"
 
 
 @attrs.frozen(slots=True)
@@ -543,6 +553,13 @@ class Bound:
     for_all: tuple[str, ...]
     written: tuple[str, ...] = attrs.field(default=(), eq=False)
 
+    @property
+    def name(self) -> str:
+        text = f"{self.measure.text} {self.op.value} {_num(self.bound)}"
+        if self.written or self.for_all:
+            text += " for all " + ", ".join(self.written or self.for_all)
+        return text
+
 
 @attrs.frozen(slots=True)
 class Gap:
@@ -554,29 +571,18 @@ class Gap:
     bound: Fraction
     written: tuple[str, ...] = attrs.field(default=(), eq=False)
 
+    @property
+    def name(self) -> str:
+        return f"gap {self.measure.text} under {', '.join(self.written or self.under)} <= {_num(self.bound)}"
+
 
 Property = Union[Invariance, Complete, NoOverRefusal, Safe, Bound, Gap]
 
 
 def property_name(prop: Property) -> str:
-    """The canonical text of a property, as written in a check block (used to select checks)."""
-    if isinstance(prop, Invariance):
-        return "invariant under " + ", ".join(prop.written or prop.variables)
-    if isinstance(prop, Complete):
-        return "complete"
-    if isinstance(prop, NoOverRefusal):
-        return "no over-refusal"
-    if isinstance(prop, Safe):
-        return "safe"
-    if isinstance(prop, Bound):
-        text = f"{prop.measure.value} {prop.op.value} {_num(prop.bound)}"
-        if prop.written or prop.for_all:
-            text += " for all " + ", ".join(prop.written or prop.for_all)
-        return text
-    if isinstance(prop, Gap):
-        under = ", ".join(prop.written or prop.under)
-        return f"gap {prop.measure.value} under {under} <= {_num(prop.bound)}"
-    raise TypeError(prop)
+    """The canonical text of a property, as written in a check block (used to select checks);
+    each property class says it as its ``name``."""
+    return prop.name
 
 
 def _num(q: Fraction) -> str:
@@ -598,10 +604,6 @@ class Check:
     def name(self) -> str:
         return property_name(self.prop)
 
-    @property
-    def qualitative(self) -> bool:
-        """Decided by the Z3 checker (proofs/); the others by the exact engine (simulator/)."""
-        return not isinstance(self.prop, (Bound, Gap))
 
 
 # ---------------------------------------------------------------------------------------------

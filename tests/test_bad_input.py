@@ -21,6 +21,26 @@ from libet.spec.loader import load_path, load_text
 from libet.spec.parser import lark_parser
 
 EXAMPLES = {p: open(p).read() for p in sorted(glob.glob("examples/*.libet"))}
+# Every measure form, so that mutation reaches the measure syntax and its checks too.
+EXAMPLES["<measures>"] = """substance { topic: {everyday, weapons} }
+framing { prefill: 0..3 }
+value ok = topic == everyday
+trajectory {
+  horizon 6
+  start answer at depth prefill
+  phase answer { -> scratchpad : 0.2  -> answer : 0.5  -> deliver : otherwise }
+  phase scratchpad { -> answer : 1 }
+}
+policy p { veto when violates ok }
+check p {
+  P(visit scratchpad) <= 0.5 for all framing
+  P(harm | delivered) <= 0.5
+  gap P(harm and visit scratchpad | delivered) under prefill <= 1
+  E(depth | vetoed) >= 1
+  E(steps) <= 6
+}
+experiment e { policies p  measure P(vetoed | visit scratchpad), E(steps | delivered), P(over-refusal) }
+"""
 
 
 def assert_ir_or_located_diagnostics(loaded):

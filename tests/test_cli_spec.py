@@ -136,3 +136,40 @@ def test_load_raises_one_exception_with_every_diagnostic(tmp_path):
     assert [d.code for d in info.value.diagnostics] == ["E010", "E010"]
     assert isinstance(info.value, libet.LibetError)
     assert "b.libet:2:11" in info.value.render()
+
+
+def test_rendered_measure_diagnostics_point_at_the_phase_and_say_how_to_fix_it():
+    text = (
+        "substance { topic: {everyday, weapons} }\n"
+        "value ok = topic == everyday\n"
+        "trajectory { horizon 4  start answer  phase answer { -> scratchpad : 0.5  -> deliver : otherwise }\n"
+        "  phase scratchpad { -> answer : 1 } }\n"
+        "policy p { veto when violates ok }\n"
+        "check p { P(visit scratchpd) <= 0.05 }\n"
+    )
+    loaded = load_text(text, "m.libet")
+    assert render_all(loaded.diagnostics, loaded.sources) == (
+        "m.libet:6:19: error[E010]: there is no phase 'scratchpd' to visit\n"
+        "    6 | check p { P(visit scratchpd) <= 0.05 }\n"
+        "      |                   ^~~~~~~~~\n"
+        "  hint: did you mean 'scratchpad'?\n"
+        "1 error(s), 0 warning(s)"
+    )
+
+
+def test_check_json_reports_a_measure_warning_and_exits_0(tmp_path):
+    p = tmp_path / "w.libet"
+    p.write_text(
+        "substance { topic: {everyday, weapons} }\nvalue ok = topic == everyday\n"
+        "trajectory { horizon 4  start answer  phase answer { -> deliver : 1 } }\n"
+        "policy p { veto when violates ok }\ncheck p { P(harm | vetoed and stopped) <= 0.05 }\n"
+    )
+    r = invoke("check", "--json", str(p))
+    assert r.exit_code == 0
+    (entry,) = json.loads(r.output)
+    (d,) = entry["diagnostics"]
+    assert (d["code"], d["severity"]) == ("W105", "warning")
+    assert d["location"]["line"] == 5 and d["location"]["col"] == 20
+    assert d["message"] == (
+        "the condition 'vetoed and stopped' can never hold, so P(harm | vetoed and stopped) is undefined on every assignment"
+    )

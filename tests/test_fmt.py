@@ -7,6 +7,7 @@ import re
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import libet
 from libet.spec.formatter import format_text
@@ -89,3 +90,85 @@ def test_fmt_round_trip_on_generated_specs(text):
     once = format_text(text)
     assert format_text(once) == once
     assert libet.loads(once).ir == libet.loads(text).ir
+
+
+MEASURE_HEAD = """substance { t: {a, b} }
+framing { f: bool }
+value v = t == a
+trajectory { horizon 6 start s phase s { -> w : 0.5 -> deliver : otherwise } phase w { -> s : 1 } }
+policy p { veto when violates v and f }
+"""
+
+
+def test_measures_format_canonically_and_keep_comments():
+    text = MEASURE_HEAD + (
+        "check p {\n"
+        "  P( visit w )<=0.5 for all f   # visits\n"
+        "  P(harm|delivered)>= 0\n"
+        "  # the depth of the veto\n"
+        "  E( depth|vetoed ) <= 6\n"
+        "  gap P(harm   and visit w | delivered) under f <= 1\n"
+        "  E(steps|delivered and visit s)<=6\n"
+        "}\n"
+        "experiment e { policies p  measure P(visit w),E(steps),  P(vetoed|visit w) }  # sweep\n"
+    )
+    once = format_text(text)
+    assert once.endswith(
+        "check p {\n"
+        "  P(visit w) <= 0.5 for all f  # visits\n"
+        "  P(harm | delivered) >= 0\n"
+        "  # the depth of the veto\n"
+        "  E(depth | vetoed) <= 6\n"
+        "  gap P(harm and visit w | delivered) under f <= 1\n"
+        "  E(steps | delivered and visit s) <= 6\n"
+        "}\n"
+        "experiment e {  # sweep\n"
+        "  policies p\n"
+        "  measure P(visit w), E(steps), P(vetoed | visit w)\n"
+        "}\n"
+    )
+    assert format_text(once) == once
+    assert libet.loads(once).ir == libet.loads(text).ir
+
+
+_ATOMS = ["harm", "vetoed", "stopped", "delivered", "over-refusal", "visit s", "visit w"]
+
+
+@st.composite
+def measure_texts(draw):
+    """A measure as a person might type it (any spacing), and its canonical spelling."""
+    space = st.sampled_from(["", " ", "  ", "\n  "])
+
+    def event():
+        atoms = draw(st.lists(st.sampled_from(_ATOMS), min_size=1, max_size=3))
+        messy = (draw(space.filter(bool)) + "and" + draw(space.filter(bool))).join(
+            a.replace(" ", draw(st.sampled_from([" ", "   "]))) for a in atoms
+        )
+        return messy, " and ".join(atoms)
+
+    if draw(st.booleans()):
+        messy, canon = event()
+        head = ("P", messy, canon)
+    else:
+        q = draw(st.sampled_from(["depth", "steps"]))
+        head = ("E", q, q)
+    kind, messy, canon = head
+    if draw(st.booleans()):
+        m2, c2 = event()
+        messy += draw(space) + "|" + draw(space) + m2
+        canon += " | " + c2
+    return f"{kind}({draw(space)}{messy}{draw(space)})", f"{kind}({canon})"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(measure_texts(), min_size=1, max_size=4))
+def test_fmt_round_trip_on_generated_measures(measures):
+    lines = "".join(f"  {messy} >= 0\n" for messy, _ in measures)
+    text = MEASURE_HEAD + "check p {\n" + lines + "}\nexperiment e { policies p measure " + ", ".join(
+        m for m, _ in measures) + " }\n"
+    once = format_text(text)
+    assert format_text(once) == once
+    for _, canon in measures:
+        assert f"  {canon} >= 0\n" in once
+    assert libet.loads(once).ir == libet.loads(text).ir
+    assert [c.prop.measure.text for c in libet.loads(text).ir.checks] == [c for _, c in measures]

@@ -273,3 +273,182 @@ def test_empty_spec_is_an_error(text):
         libet.loads(text, "empty.libet")
     (d,) = info.value.diagnostics
     assert d.code == "E004" and d.span.file == "empty.libet" and d.span.line == 1
+
+
+# ---- measures ------------------------------------------------------------------------------
+
+MEASURED = """
+value v = uplift < 2
+trajectory {
+  horizon 8
+  start answer at depth prefill
+  phase answer { -> scratchpad : 0.25  -> answer : 0.5  -> deliver : otherwise }
+  phase scratchpad { -> answer : 1 }
+}
+policy p { veto when violates v }
+"""
+
+
+def bound_measures(*lines: str) -> list[ms.Measure]:
+    spec = load(MEASURED + "check p {\n" + "\n".join(f"  {m} <= 1" for m in lines) + "\n}\n")
+    return [c.prop.measure for c in spec.checks]
+
+
+def test_every_measure_form_builds_its_reward_structure():
+    harm, delivered, vetoed = (ms.ATOMS[w] for w in ("harm", "delivered", "vetoed"))
+    scratch = ms.visit("scratchpad")
+    got = bound_measures(
+        "P(visit scratchpad)",
+        "P(harm | delivered)",
+        "P(harm and visit scratchpad | delivered)",
+        "P(vetoed | visit scratchpad and over-refusal)",
+        "E(depth)",
+        "E(steps)",
+        "E(depth | vetoed)",
+        "E(steps | delivered and visit answer)",
+    )
+    assert got == [
+        ms.probability(scratch),
+        ms.probability(harm, delivered),
+        ms.probability(harm & scratch, delivered),
+        ms.probability(vetoed, scratch & ms.ATOMS["over-refusal"]),
+        ms.DEPTH,
+        ms.STEPS,
+        ms.expectation(ms.Reward.DEPTH, vetoed),
+        ms.expectation(ms.Reward.STEPS, delivered & ms.visit("answer")),
+    ]
+    assert got[2].numerator == ms.Event(frozenset({"delivered"}), True, frozenset({"scratchpad"}))
+    assert got[2].visits == {"scratchpad"} and got[7].visits == {"answer"}
+    assert [m.is_probability for m in got] == [True] * 4 + [False] * 4
+
+
+def test_measure_text_is_canonical_and_agrees_with_measures_parse():
+    written = [
+        "P(visit scratchpad)",
+        "P( harm|delivered )",
+        "P(harm   and visit scratchpad|delivered)",
+        "E( depth | vetoed )",
+        "E(steps)",
+    ]
+    got = bound_measures(*written)
+    assert [m.text for m in got] == [
+        "P(visit scratchpad)",
+        "P(harm | delivered)",
+        "P(harm and visit scratchpad | delivered)",
+        "E(depth | vetoed)",
+        "E(steps)",
+    ]
+    for m in got:  # the command line's parser reads the checker's spelling back to the same measure
+        again = ms.parse(m.text, phases=("answer", "scratchpad"))
+        assert again == m and again.text == m.text
+
+
+def test_measures_in_check_names_gaps_and_experiments():
+    spec = load(MEASURED + """
+check p {
+  P(visit scratchpad) <= 0.05 for all framing
+  gap E(depth | vetoed) under observed <= 2
+  E(steps) >= 1
+}
+experiment e {
+  policies p
+  measure P(visit scratchpad), E(steps | delivered), P(harm | delivered), P(visit scratchpad)
+}
+""")
+    assert [c.name for c in spec.checks] == [
+        "P(visit scratchpad) <= 0.05 for all framing",
+        "gap E(depth | vetoed) under observed <= 2",
+        "E(steps) >= 1",
+    ]
+    assert spec.checks[1].prop == ir.Gap(ms.expectation(ms.Reward.DEPTH, ms.ATOMS["vetoed"]), ("observed",), Fraction(2))
+    measures = spec.experiments["e"].measures  # a measure listed twice is measured once
+    assert [m.text for m in measures] == ["P(visit scratchpad)", "E(steps | delivered)", "P(harm | delivered)"]
+
+
+def test_the_grammar_offers_exactly_the_named_events_of_the_measures_table():
+    from libet.spec.parser import lark_parser
+
+    parser = lark_parser()
+    words = set()
+    for rule in parser.rules:
+        if rule.origin.name == "named_event":
+            for sym in rule.expansion:
+                words.add(parser.get_terminal(sym.name).pattern.value)
+    assert words == set(ms.ATOMS)
+
+
+def load_diagnostics(body: str):
+    """The diagnostics of HEAD + body, but for HEAD's variables and params that body leaves unused."""
+    from libet.spec.loader import load_text
+
+    return tuple(d for d in load_text(HEAD + body, "m.libet").diagnostics if d.code != "W102")
+
+
+@pytest.mark.parametrize(
+    "line, code, message, hint",
+    [
+        ("P(visit scratchpd) <= 0.1", "E010", "there is no phase 'scratchpd' to visit", "did you mean 'scratchpad'?"),
+        ("P(visit plan) <= 0.1", "E010", "there is no phase 'plan' to visit", "the phases are answer, scratchpad"),
+        ("E(harm) <= 1", "E062", "E(...) takes depth or steps, not 'harm'",
+         "E(...) is the expectation of an accumulated quantity; the probability of harm is P(harm)"),
+        ("E(over-refusal) <= 1", "E062", "E(...) takes depth or steps, not 'over-refusal'",
+         "E(...) is the expectation of an accumulated quantity; the probability of over-refusal is P(over-refusal)"),
+        ("E(visit answer) <= 1", "E062", "E(...) takes depth or steps, not 'visit answer'",
+         "E(...) is the expectation of an accumulated quantity; the probability of visit answer is P(visit answer)"),
+        ("E(step) <= 1", "E062", "E(...) takes depth or steps, not 'step'", "did you mean 'steps'?"),
+        ("P(visit answer | delivered) <= 2", "E023", "a probability bound must lie in [0, 1], not 2", None),
+        ("E(depth | vetoed) <= -1", "E023", "the bound -1 is negative", None),
+    ],
+)
+def test_measure_errors(line, code, message, hint):
+    (d,) = load_diagnostics(MEASURED + "check p {\n  " + line + "\n}\n")
+    assert (d.code, d.message, d.hint, d.severity) == (code, message, hint, "error")
+    assert d.span.line == HEAD.count("\n") + MEASURED.count("\n") + 2
+
+
+def test_visit_without_a_trajectory_is_one_error_at_the_visit():
+    (d,) = load_diagnostics("value v = dual\npolicy p { veto when violates v }\ncheck p { P(harm and visit plan) <= 0.1 }\n")
+    assert d.code == "E062" and d.message == "`visit plan` names a phase, but this spec has no trajectory"
+    assert (d.span.col, d.span.end_col) == (22, 32)  # under `visit plan`
+
+
+def test_a_measure_error_in_an_experiment_rejects_the_experiment():
+    ds = load_diagnostics(MEASURED + "experiment e {\n  policies p\n  measure P(harm), E(depth | visit nowhere)\n}\n")
+    assert [(d.code, d.message) for d in ds] == [("E010", "there is no phase 'nowhere' to visit")]
+
+
+@pytest.mark.parametrize(
+    "measure, message",
+    [
+        ("P(harm | vetoed and delivered)",
+         "the condition 'vetoed and delivered' can never hold, so P(harm | vetoed and delivered) is undefined on every assignment"),
+        ("E(steps | harm and over-refusal)",
+         "the condition 'harm and over-refusal' can never hold, so E(steps | harm and over-refusal) is undefined on every assignment"),
+        ("P(harm | over-refusal)",
+         "'harm' can never happen given 'over-refusal', so P(harm | over-refusal) is 0 wherever it is defined"),
+        ("P(stopped and visit scratchpad | vetoed)",
+         "'stopped and visit scratchpad' can never happen given 'vetoed', so P(stopped and visit scratchpad | vetoed) "
+         "is 0 wherever it is defined"),
+        ("P(harm and vetoed)", "'harm and vetoed' can never happen, so P(harm and vetoed) is 0"),
+    ],
+)
+def test_measures_decided_by_their_syntax_warn_and_still_load(measure, message):
+    from libet.spec.loader import load_text
+
+    loaded = load_text(HEAD + MEASURED + f"check p {{ {measure} <= 1 }}\n", "m.libet")
+    assert loaded.ok
+    (d,) = (d for d in loaded.diagnostics if d.code != "W102")
+    assert (d.code, d.severity, d.message) == ("W105", "warning", message)
+    assert d.hint
+
+
+@pytest.mark.parametrize("measure", ["P(harm | delivered)", "P(vetoed | visit scratchpad)", "E(depth | vetoed)",
+                                     "P(harm and visit answer)", "P(delivered | harm)"])
+def test_possible_conditions_do_not_warn(measure):
+    assert load_diagnostics(MEASURED + f"check p {{ {measure} <= 1 }}\n") == ()
+
+
+def test_a_parenthesised_enum_member_is_typed_like_a_bare_one():
+    # This used to raise AttributeError inside the checker.
+    assert value_expr("(weapons) == topic") == value_expr("weapons == topic")
+    assert value_expr("topic == ((weapons))") == value_expr("topic == weapons")

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test test-fast install install-dev graphviz bench clean
+.PHONY: demo test test-fast lint install install-dev graphviz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ demo: install
 	$(BIN)/libet prove examples/prefill.libet || [ $$? -eq 1 ]
 	$(BIN)/libet run examples/prefill.libet --out demo-out --force || [ $$? -eq 1 ]
 
-test: install-dev
+test: install-dev lint
 	$(BIN)/python -m pytest -q -n 2 tests
+
+# pyflakes and import order over the whole tree (pyproject.toml [tool.ruff.lint]).
+lint: install-dev
+	$(BIN)/ruff check .
 
 # Everything but the tests marked slow.
 test-fast: install-dev

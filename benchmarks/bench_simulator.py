@@ -86,7 +86,7 @@ def machine() -> str:
     return "\n".join(lscpu + [f"nproc: {os.cpu_count()}", f"python: {platform.python_version()}"])
 
 
-def libet_solve(src: str, fixed: dict, quantities):
+def libet_solve(src: str, fixed: dict, measures):
     from libet.simulator.exact import solve
     from libet.simulator.model import Model
     from libet.spec import measures as ms
@@ -95,7 +95,7 @@ def libet_solve(src: str, fixed: dict, quantities):
 
     spec = libet.loads(src).ir
     t = time.perf_counter()
-    table = solve(Model(spec, "shallow", fixed=fixed), quantities)
+    table = solve(Model(spec, "shallow", fixed=fixed), [ms.parse(m) for m in measures])
     value = table.aggregate(ms.HARM).value
     return time.perf_counter() - t, value
 
@@ -130,8 +130,9 @@ def compare(label: str, src: str, fixed: dict, repeat: int) -> dict:
 
     spec = libet.loads(src).ir
     text = to_prism(spec, "shallow", fixed=fixed)
-    harm_only = min(libet_solve(src, fixed, ("delivered",))[0] for _ in range(repeat))
-    t_full, value = min(libet_solve(src, fixed, ("delivered", "stopped", "vetoed", "depth")) for _ in range(repeat))
+    harm_only = min(libet_solve(src, fixed, ("P(harm)",))[0] for _ in range(repeat))
+    full = ("P(harm)", "P(vetoed)", "P(stopped)", "P(delivered)", "P(over-refusal)", "E(depth)")
+    t_full, value = min(libet_solve(src, fixed, full) for _ in range(repeat))
     s_time, s_value, config, states = min(storm_check(text) for _ in range(max(1, repeat - 1)))
     row = {
         "model": label,

@@ -13,16 +13,16 @@ import sys
 import click
 
 import libet
-from libet import clitools
 from libet.clitools import EXIT_BAD_INPUT, emit_json, guard, report, use_color
+from libet.files import write_atomic
 from libet.spec import ir
 from libet.spec.diagnostics import render_all
 from libet.spec.loader import load_path
 
-#: The engines' commands, imported only when used, so that `libet check` and `libet fmt` start
-#: without loading Z3, numpy or matplotlib. Each engine registers its commands here.
+#: The commands that drive the engines (libet/commands/), imported only when used, so that
+#: `libet check` and `libet fmt` start without loading Z3, numpy or matplotlib.
 LAZY_COMMANDS = {
-    "prove": "libet.proofs.cli:prove",
+    "prove": "libet.commands.prove:prove",
     "simulate": "libet.commands.simulate:simulate",
     "export": "libet.commands.simulate:export",
     "graph": "libet.commands.simulate:graph",
@@ -186,7 +186,7 @@ def fmt(files, check_only, diff):
                 click.echo(f"{path}: would reformat")
             status = max(status, 1)
         else:
-            clitools.write_atomic(path, result.formatted)
+            write_atomic(path, result.formatted)
             click.echo(f"{path}: reformatted")
     sys.exit(status)
 

@@ -37,12 +37,27 @@ def _norm(name: str) -> str:
     return " ".join(name.replace(",", " , ").split()).replace(" ,", ",")
 
 
-def select(spec: ir.Spec, policies: Iterable[str] | None = None, checks: Iterable[str] | None = None) -> list[ir.Check]:
-    """The checks the selections name, in the spec's order.
+def select(
+    spec: ir.Spec,
+    policies: Iterable[str] | None = None,
+    checks: Iterable[str] | None = None,
+    families: Iterable[str] | None = None,
+) -> list[ir.Check]:
+    """The checks the selections name, in the spec's order, among those the ``families``
+    decide (default: all).
 
     Raises:
         UsageError: a policy or a check name the spec does not have (with the closest name).
     """
+    from libet import registry
+
+    pool = list(spec.checks)
+    what = "check"
+    if families is not None:
+        keep = set(families)
+        pool = [c for c in pool if registry.family_of(c.prop) in keep]
+        if len(keep) == 1:
+            what = f"{registry.LABELS[next(iter(keep))]} check"
     pols = list(policies) if policies is not None else None
     names = list(checks) if checks is not None else None
     for p in pols or ():
@@ -51,18 +66,14 @@ def select(spec: ir.Spec, policies: Iterable[str] | None = None, checks: Iterabl
                 f"no policy '{p}' in the spec (policies: {', '.join(spec.policies) or 'none'})",
                 did_you_mean(p, spec.policies),
             )
-    available = list(dict.fromkeys(c.name for c in spec.checks))
+    available = list(dict.fromkeys(c.name for c in pool))
     for n in names or ():
         if _norm(n) not in {_norm(a) for a in available}:
             raise UsageError(
-                f"no check '{n}' in the spec (checks: {', '.join(available) or 'none'})", did_you_mean(n, available)
+                f"no {what} '{n}' in the spec ({what}s: {', '.join(available) or 'none'})", did_you_mean(n, available)
             )
     wanted = {_norm(n) for n in names} if names is not None else None
-    return [
-        c
-        for c in spec.checks
-        if (pols is None or c.policy in pols) and (wanted is None or _norm(c.name) in wanted)
-    ]
+    return [c for c in pool if (pols is None or c.policy in pols) and (wanted is None or _norm(c.name) in wanted)]
 
 
 def iter_check(
@@ -93,11 +104,8 @@ def iter_check(
         raise UsageError(f"the timeout must be a positive number of seconds, not {timeout!r}")
     if rlimit is not None and (int(rlimit) != rlimit or rlimit <= 0):
         raise UsageError(f"the resource limit must be a positive whole number, not {rlimit!r}")
-    selected = select(spec, policies, checks)
+    selected = select(spec, policies, checks, families)
     kinds = registry.check_kinds()
-    if families is not None:
-        keep = set(families)
-        selected = [c for c in selected if kinds[type(c.prop)][0] in keep]
     by_family: dict[str, list[ir.Check]] = {}
     for c in selected:
         by_family.setdefault(kinds[type(c.prop)][0], []).append(c)

@@ -25,6 +25,10 @@ FAMILIES: dict[str, str] = {
 }
 
 
+#: How each family's checks are called in messages.
+LABELS: dict[str, str] = {"proofs": "qualitative", "simulator": "quantitative"}
+
+
 def kinds_of(family: str) -> dict[type, Any]:
     """The ``KINDS`` table of ``family`` (importing it)."""
     return importlib.import_module(FAMILIES[family]).KINDS

@@ -189,8 +189,9 @@ def run_ladder(repeat: int) -> None:
     """Every rung of every ladder on every family, the decision alone (no vacuity, no replay)."""
     import z3
 
+    from libet.proofs import bmc
     from libet.proofs import policy as pc
-    from libet.proofs import safety
+    from libet.proofs.kinds import KINDS
     from libet.proofs.solve import (
         BMC_INCREMENTAL,
         BMC_UNROLLED,
@@ -201,28 +202,30 @@ def run_ladder(repeat: int) -> None:
         SMT_SORT,
         Budget,
     )
+    from libet.spec import ir
 
     rungs = [SMT_INT, ONESHOT_INT, QFFD_BV, SMT_BV, SMT_SORT]
     print(f"{'family':28} {'policy':12} {'check':26} " + " ".join(f"{r.name:>14}" for r in rungs))
     for family, (make, _bar, prefixes) in {**FAMILIES, **LADDER_ONLY}.items():
         spec = libet.loads(make(), family).ir
         for c in spec.checks:
-            if not c.qualitative or not c.name.startswith(prefixes):
+            if type(c.prop) not in KINDS or not c.name.startswith(prefixes):
                 continue
             cells = []
-            todo = [BMC_UNROLLED, BMC_INCREMENTAL] if c.name == "safe" else rungs
+            todo = [BMC_UNROLLED, BMC_INCREMENTAL] if isinstance(c.prop, ir.Safe) else rungs
             for rung in todo:
                 ts, st = [], ""
                 for _ in range(repeat):
                     t0 = time.perf_counter()
                     try:
-                        if c.name == "safe":
-                            fn = safety.bmc_unrolled if rung is BMC_UNROLLED else safety.bmc_incremental
+                        if isinstance(c.prop, ir.Safe):
+                            fn = bmc.unrolled if rung is BMC_UNROLLED else bmc.incremental
                             out = fn(spec, c.policy, rung, Budget(30), None, None, z3.Context())
-                        elif c.name.startswith("invariant"):
+                        elif isinstance(c.prop, ir.Invariance):
                             out = pc.invariance(spec, c.policy, c.prop, rung, Budget(30), ctx=z3.Context())
                         else:
-                            out = pc.state_check(spec, c.policy, c.name, rung, Budget(30), ctx=z3.Context())
+                            harmful = isinstance(c.prop, ir.Complete)
+                            out = pc.state_check(spec, c.policy, harmful, rung, Budget(30), ctx=z3.Context())
                         st = out.status
                     except Exception as exc:  # a rung that cannot take the query
                         st = "n/a:" + type(exc).__name__

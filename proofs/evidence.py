@@ -1,7 +1,8 @@
 """Counterexamples and proof summaries: what a verdict rests on, for people and for programs.
 
 Consumes: concrete assignments, states and numbers computed by the reference interpreter
-(:mod:`libet.proofs.replay` builds every counterexample), and the facts a proof used.
+(:mod:`libet.proofs.replay` builds every counterexample), and the facts a proof used
+(:mod:`libet.proofs.kinds` builds every proof summary).
 Produces: objects with ``describe() -> str`` (plain text) and ``to_json() -> dict``, as
 :mod:`libet.results` asks of every engine's evidence; traces also render as DOT.
 """
@@ -104,11 +105,9 @@ class StateCounterexample:
     def describe(self) -> str:
         names = self.shown or tuple(self.assignment)
         a = assignment_text(self.assignment, names) or "every assignment"
-        if self.check == "complete":
-            why = "harmful: violates " + ", ".join(self.violated)
-            lines = [f"{a} ({why})", f"  is vetoed with probability {number_text(self.veto)}, not 1, at {_state_text(self.phase, self.depth)}"]
-        else:
-            lines = [f"{a} (benign: every value holds)", f"  is vetoed with probability {number_text(self.veto)}, not 0, at {_state_text(self.phase, self.depth)}"]
+        # a harmful assignment must be vetoed with certainty, a benign one never
+        why, must = ("harmful: violates " + ", ".join(self.violated), 1) if self.violated else ("benign: every value holds", 0)
+        lines = [f"{a} ({why})", f"  is vetoed with probability {number_text(self.veto)}, not {must}, at {_state_text(self.phase, self.depth)}"]
         if not self.minimised:
             lines.append("  (not minimised: the optimiser ran out of time)")
         return "\n".join(lines)
@@ -327,22 +326,20 @@ class ProofSummary:
         return out
 
 
+#: How a proof summary names a fact of each kind, in a list and on a line of its own.
+_FACT_NAME = {"start": "the start depth", "rule": "{name}"}
+_FACT_LINE = {
+    "value": "value {name} = {text}",
+    "rule": "{name}: {text}",
+    "transition": "transition {text}",
+    "start": "start: {text}",
+}
+
+
 def _fact_name(f: Fact) -> str:
-    if f.kind == "start":
-        return "the start depth"
-    if f.kind == "rule":
-        return f.name
-    return f"{f.kind} {f.name}"
+    return _FACT_NAME.get(f.kind, "{kind} {name}").format(kind=f.kind, name=f.name)
 
 
 def _fact_line(f: Fact) -> str:
     where = f" ({f.where})" if f.where else ""
-    if f.kind == "value":
-        return f"value {f.name} = {f.text}{where}"
-    if f.kind == "rule":
-        return f"{f.name}: {f.text}{where}"
-    if f.kind == "transition":
-        return f"transition {f.text}{where}"
-    if f.kind == "start":
-        return f"start: {f.text}{where}"
-    return f"{f.kind} {f.name}: {f.text}{where}"
+    return _FACT_LINE.get(f.kind, "{kind} {name}: {text}").format(kind=f.kind, name=f.name, text=f.text) + where

@@ -1,11 +1,13 @@
 """Checks about the policy as a function of (assignment, phase, depth): invariance, completeness,
 no over-refusal, and vacuity.
 
-Consumes: a spec, a policy name, a property, one :class:`~libet.proofs.solve.Rung` and a budget.
-Produces: an :class:`Outcome`: PROVED with the facts in the unsat core, VIOLATED with a raw
-counterexample (concrete assignments, phase and depth, minimised with Z3's Optimize), or
-UNKNOWN with the reason. The caller (:mod:`libet.proofs.prove`) replays every counterexample
-through the reference interpreter before it becomes a result.
+Consumes: a spec, a policy name, what to ask (the property, or which side of *harmful*), one
+:class:`~libet.proofs.solve.Rung` and a budget.
+Produces: an :class:`~libet.proofs.solve.Outcome`: PROVED with the facts in the unsat core,
+VIOLATED with a raw counterexample (concrete assignments, phase and depth, minimised by
+:mod:`.minimise`), or UNKNOWN with the reason; for vacuity, a :class:`Vacuity`. The check kinds
+(:mod:`.kinds`) call these, and the runner replays every counterexample through the reference
+interpreter before it becomes a result.
 
 "At every state" means every phase and every depth 0 <= d < H (every d >= 0 with ``horizon
 none``), reachable or not (docs/semantics.md §7). A policy that does not read the phase (or the
@@ -18,31 +20,29 @@ assignment that agree outside V (each agreement a named fact ``shared:x``), one 
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from typing import Mapping
 
 import attrs
 import z3
 
-from libet.proofs.encode import Encoder, FactInfo, default_value, reads_of_policy
-from libet.proofs.solve import Budget, OutOfTime, Query, Rung, minimise_model
+from libet.proofs.minimise import W_DEFAULT, default_softs, minimise_model
+from libet.proofs.rules import Encoder
+from libet.proofs.solve import Budget, Outcome, OutOfTime, Query, Rung, proved
 from libet.spec import ir
+from libet.spec.reads import reads_of
 
-#: Soft-constraint weights for minimised counterexamples: keeping two copies equal on a
-#: variable weighs more than keeping a value at its neutral default.
+#: Soft-constraint weight of keeping two copies equal on a variable (more than keeping a value
+#: at its neutral default, :data:`~libet.proofs.minimise.W_DEFAULT`).
 W_SAME = 100
-W_DEFAULT = 1
 
 
-@attrs.frozen
-class Outcome:
-    status: str  # "proved" | "violated" | "unknown"
-    raw: dict | None = None
-    core: frozenset[str] | None = None
-    facts: dict[str, FactInfo] = attrs.field(factory=dict)
-    reason: str | None = None
-    minimised: bool = False
-    details: dict = attrs.field(factory=dict)
+def policy_reads(spec: ir.Spec, policy: str) -> tuple[frozenset[str], bool, bool]:
+    """The variables the rules of ``policy`` read, and whether they read depth and phase."""
+    reads = reads_of(spec)
+    exprs = [x for r in spec.policies[policy].rules for x in (r.condition, r.strength)]
+    return reads.policy(policy), any(reads.depth(e) for e in exprs), any(reads.phase(e) for e in exprs)
 
 
 def policy_shape(spec: ir.Spec, policy: str, with_values: bool = False) -> str:
@@ -56,11 +56,9 @@ def policy_shape(spec: ir.Spec, policy: str, with_values: bool = False) -> str:
 
     With ``with_values`` the reference values count too (``complete`` and ``no over-refusal``
     read them through ``harmful``)."""
-    exprs = []
-    for r in spec.policies[policy].rules:
-        if not (isinstance(r.strength, ir.Const) and Fraction(r.strength.value) in (0, 1)):
-            return "arith"
-        exprs.append(r.condition)
+    if not _binary_strengths(spec, policy):
+        return "arith"
+    exprs = [r.condition for r in spec.policies[policy].rules]
     if with_values:
         exprs += [v.expr for v in spec.values.values()]
     shape = "finite"
@@ -79,18 +77,11 @@ def _binary_strengths(spec: ir.Spec, policy: str) -> bool:
     return all(isinstance(r.strength, ir.Const) and Fraction(r.strength.value) in (0, 1) for r in spec.policies[policy].rules)
 
 
-def _value_reads(spec: ir.Spec) -> frozenset[str]:
-    out: set[str] = set()
-    for v in spec.values.values():
-        out |= spec.reads(v.expr)
-    return frozenset(out)
-
-
-class _States:
-    """The phase and depth(s) a policy query ranges over."""
+class States:
+    """The phase and depth(s) a query about the policy ranges over: symbolic where the policy
+    reads them, else the start phase and depth 0 (any other gives the same veto)."""
 
     def __init__(self, enc: Encoder, reads_depth: bool, reads_phase: bool, two_depths: bool = False):
-        spec = enc.spec
         self.enc = enc
         h = enc.horizon
         self.depth_values = range(h) if h is not None else None
@@ -111,7 +102,6 @@ class _States:
                 self.depth2 = self.depth
         else:
             self.depth = self.depth2 = 0
-        self.spec = spec
 
     def env(self, sym, second: bool = False):
         d = self.depth2 if second else self.depth
@@ -119,10 +109,10 @@ class _States:
 
     def decode(self, model) -> tuple[str | None, int, int]:
         enc = self.enc
-        phase = self.phase if isinstance(self.phase, str) or self.phase is None else enc.decode_phase(model, self.phase)
-        return phase, enc.decode_depth(model, self.depth), enc.decode_depth(model, self.depth2)
+        return enc.decode_phase(model, self.phase), enc.decode_depth(model, self.depth), enc.decode_depth(model, self.depth2)
 
     def softs(self) -> list:
+        """Soft constraints: the start phase and depth 0, where they are symbolic."""
         out = []
         enc = self.enc
         if not (isinstance(self.phase, str) or self.phase is None):
@@ -132,27 +122,12 @@ class _States:
         return out
 
 
-def _default_softs(enc: Encoder, sym, names, weight: int = W_DEFAULT) -> list:
-    out = []
-    for n in names:
-        t = sym.terms[n]
-        if isinstance(t, (bool, int, str)):
-            continue
-        out.append((enc.equal_value(enc.spec.variables[n], t, default_value(enc.spec.variables[n])), weight))
-    return out
-
-
-def _minimised(q: Query, softs, budget: Budget, rung: Rung):
-    return minimise_model(q, [], softs, budget)
-
-
 def _finish(q: Query, enc: Encoder, ans, on_sat) -> Outcome:
     if ans.status == "unsat":
-        labels, _ = q.core()
-        return Outcome("proved", core=frozenset(labels), facts=dict(enc.fact_info), details={"solver_seconds": ans.seconds})
+        return proved(enc, q.core()[0])
     if ans.status == "sat":
         return on_sat()
-    return Outcome("unknown", reason=ans.reason, details={"solver_seconds": ans.seconds})
+    return Outcome("unknown", reason=ans.reason)
 
 
 def invariance(
@@ -165,21 +140,24 @@ def invariance(
     fixed: Mapping | None = None,
     ctx: z3.Context | None = None,
 ) -> Outcome:
+    """Self-composition (module doc): do two copies that differ only in V get different veto
+    probabilities at some state?"""
     enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=True)
-    reads, rd, rp = reads_of_policy(spec, policy)
+    reads, rd, rp = policy_reads(spec, policy)
     under = set(prop.variables)
-    states = _States(enc, rd, rp, two_depths=prop.depth)
+    states = States(enc, rd, rp, two_depths=prop.depth)
     a = enc.new_assignment("", reads)
     b = enc.new_assignment("'", reads)
     q = Query(enc, rung, budget)
     q.add(*a.constraints(), *b.constraints(), *states.domain)
-    for name in spec.variables:
-        if name in reads and name not in under:
-            enc.add_fact(f"shared:{name}", "shared", name, f"{name} is the same in both", None, enc.equal(a.terms[name], b.terms[name]))
+    read = [n for n in spec.variables if n in reads]
+    for name in read:
+        if name not in under:
+            enc.facts.add(f"shared:{name}", "shared", name, f"{name} is the same in both", None, enc.equal(a.terms[name], b.terms[name]))
     env_a, env_b = states.env(a), states.env(b, second=True)
     if _binary_strengths(spec, policy):
         ca, cb = enc.veto_certain(policy, env_a), enc.veto_certain(policy, env_b)
-        differ = enc._not(ca == cb) if isinstance(ca, bool) and isinstance(cb, bool) else z3.Xor(enc.as_bool(ca), enc.as_bool(cb))
+        differ = ca != cb if isinstance(ca, bool) and isinstance(cb, bool) else z3.Xor(enc.as_bool(ca), enc.as_bool(cb))
     else:
         va, vb = enc.veto_probability(policy, env_a), enc.veto_probability(policy, env_b)
         if isinstance(va, Fraction) and isinstance(vb, Fraction):
@@ -190,16 +168,14 @@ def invariance(
     ans = q.check()
 
     def on_sat():
-        softs = []
-        moved = [n for n in spec.variables if n in reads and n in under]
-        for n in moved:
-            softs.append((enc.equal(a.terms[n], b.terms[n]), W_SAME))
+        moved = [n for n in read if n in under]
+        softs = [(enc.equal(a.terms[n], b.terms[n]), W_SAME) for n in moved]
         if prop.depth and not isinstance(states.depth, int):
             softs.append((enc.equal(states.depth, states.depth2), W_SAME))
             # if the veto changes with depth it changes between some two adjacent depths
             softs.append((enc.z3_int(states.depth2) == enc.z3_int(states.depth) + 1, W_DEFAULT))
         # the first copy leans to the neutral values, so the difference reads "none → fiction"
-        softs += _default_softs(enc, a, [n for n in spec.variables if n in reads], weight=2 * W_DEFAULT)
+        softs += default_softs(enc, a, read, weight=2 * W_DEFAULT)
         # and a moved number moves by one step when one step is enough
         for n in moved:
             if isinstance(spec.variables[n].domain, ir.IntDomain):
@@ -207,7 +183,7 @@ def invariance(
                 if not (isinstance(x, int) or isinstance(y, int)):
                     softs.append((z3.Or(y == x, y == x + 1, y == x - 1), W_DEFAULT))
         softs += states.softs()
-        model, minimised = _minimised(q, softs, budget, rung)
+        model, minimised = minimise_model(q, [], softs, budget)
         phase, d1, d2 = states.decode(model)
         raw = {
             "first": enc.decode(model, a),
@@ -224,33 +200,34 @@ def invariance(
 def state_check(
     spec: ir.Spec,
     policy: str,
-    which: str,
+    harmful: bool,
     rung: Rung,
     budget: Budget,
     params: Mapping | None = None,
     fixed: Mapping | None = None,
     ctx: z3.Context | None = None,
 ) -> Outcome:
-    """``which`` is ``complete`` (a harmful assignment with v < 1 somewhere?) or
-    ``no over-refusal`` (a benign assignment with v > 0 somewhere?)."""
+    """Is there an assignment with ``harmful(σ) == harmful`` whose veto probability at some
+    state is not what it must be (1 for a harmful one, ``complete``; 0 for a benign one, ``no
+    over-refusal``)?"""
     enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=True)
-    reads, rd, rp = reads_of_policy(spec, policy)
-    names = reads | _value_reads(spec)
-    states = _States(enc, rd, rp)
+    reads, rd, rp = policy_reads(spec, policy)
+    names = reads | reads_of(spec).harm()
+    states = States(enc, rd, rp)
     a = enc.new_assignment("", names)
     env = states.env(a)
     q = Query(enc, rung, budget)
     q.add(*a.constraints(), *states.domain)
-    harmful = enc.harmful(a)
-    if which == "complete":
-        q.add(harmful, enc._not(enc.veto_certain(policy, env)))
+    harm = enc.harmful(a)
+    if harmful:
+        q.add(harm, enc.not_(enc.veto_certain(policy, env)))
     else:
-        q.add(enc._not(harmful), enc.veto_positive(policy, env))
+        q.add(enc.not_(harm), enc.veto_positive(policy, env))
     ans = q.check()
 
     def on_sat():
-        softs = _default_softs(enc, a, [n for n in spec.variables if n in names]) + states.softs()
-        model, minimised = _minimised(q, softs, budget, rung)
+        softs = default_softs(enc, a, [n for n in spec.variables if n in names]) + states.softs()
+        model, minimised = minimise_model(q, [], softs, budget)
         phase, d, _ = states.decode(model)
         return Outcome("violated", raw={"assignment": enc.decode(model, a), "phase": phase, "depth": d}, minimised=minimised)
 
@@ -267,6 +244,9 @@ class Vacuity:
     benign_exists: bool | None
 
 
+UNDECIDED = Vacuity(None, None, None, None)
+
+
 def vacuity(
     spec: ir.Spec,
     policy: str,
@@ -276,33 +256,33 @@ def vacuity(
     fixed: Mapping | None = None,
     ctx: z3.Context | None = None,
 ) -> Vacuity:
+    """The four questions of :class:`Vacuity`, on one incremental solver."""
     enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=False)
-    reads, rd, rp = reads_of_policy(spec, policy)
-    states = _States(enc, rd, rp)
-    a = enc.new_assignment("", reads | _value_reads(spec))
+    reads, rd, rp = policy_reads(spec, policy)
+    states = States(enc, rd, rp)
+    a = enc.new_assignment("", reads | reads_of(spec).harm())
     env = states.env(a)
     q = Query(enc, rung, budget)
     q.add(*a.constraints(), *states.domain)
 
+    questions = itertools.count()
+
     def sat(f) -> bool | None:
-        """Whether ``f`` has a model (one incremental solver, a literal per question)."""
-        lit = z3.Bool(f"question!{id(f)}", enc.ctx)
-        q.add(z3.Implies(lit, enc.as_bool(f)))
+        """Whether ``f`` has a model (a literal per question); a constant answers itself."""
+        if isinstance(f, bool):
+            return f
+        lit = z3.Bool(f"question!{next(questions)}", enc.ctx)
+        q.add(z3.Implies(lit, f))
         try:
             ans = q.check(lit)
         except OutOfTime:
             return None
         return {"sat": True, "unsat": False}.get(ans.status)
 
-    def lit(f):
-        return f if not isinstance(f, bool) else z3.BoolVal(f, enc.ctx)
-
-    pos = enc.veto_positive(policy, env)
-    zero = enc.veto_zero(policy, env)
     harm = enc.harmful(a)
     return Vacuity(
-        fires=sat(lit(pos)) if not isinstance(pos, bool) else pos,
-        idles=sat(lit(zero)) if not isinstance(zero, bool) else zero,
-        harmful_exists=sat(lit(harm)) if not isinstance(harm, bool) else harm,
-        benign_exists=sat(lit(enc._not(harm))) if not isinstance(harm, bool) else (not harm),
+        fires=sat(enc.veto_positive(policy, env)),
+        idles=sat(enc.veto_zero(policy, env)),
+        harmful_exists=sat(harm),
+        benign_exists=sat(enc.not_(harm)),
     )

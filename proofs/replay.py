@@ -5,8 +5,8 @@ Produces: the counterexample objects of :mod:`libet.proofs.evidence`, with every
 (veto probabilities, step and path probabilities) computed by the reference interpreter in exact
 mode, the ground truth (docs/semantics.md).
 
-A counterexample the interpreter does not confirm is a bug in the encoding: :class:`InternalError`
-is raised and nothing is reported as a result. An :class:`~libet.errors.EvaluationError` from
+A counterexample the interpreter does not confirm is a bug in the encoding:
+:class:`~libet.errors.InternalError` is raised and nothing is reported as a result. An :class:`~libet.errors.EvaluationError` from
 the interpreter (an expression with no value at that state, a probability outside [0, 1]) is a
 spec error found only now; it propagates, and the command line reports it with its location.
 """
@@ -16,14 +16,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Mapping
 
-from libet.errors import EvaluationError
+from libet.errors import EvaluationError, InternalError
 from libet.proofs.evidence import InvarianceCounterexample, StateCounterexample, Step, TraceCounterexample
+from libet.proofs.rules import step_distribution
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
-
-
-class InternalError(Exception):
-    """The Z3 encoding and the reference interpreter disagree: a bug in libet, never a result."""
 
 
 def _check_domain(spec: ir.Spec, a: Mapping, what: str) -> None:
@@ -82,24 +79,23 @@ def invariance(interp: Interpreter, policy: str, prop: ir.Invariance, raw: dict,
     )
 
 
-def state(interp: Interpreter, policy: str, which: str, raw: dict, shown=(), minimised=True):
+def state(interp: Interpreter, policy: str, check: str, harmful: bool, raw: dict, shown=(), minimised=True):
+    """Replay a counterexample to ``complete`` (``harmful``: a harmful assignment vetoed with
+    probability below 1) or ``no over-refusal`` (a benign one vetoed with probability above 0);
+    ``check`` names the check in messages."""
     spec = interp.spec
     a, phase, d = raw["assignment"], raw["phase"], raw["depth"]
-    _check_domain(spec, a, f"{which} counterexample")
-    _check_state(spec, phase, d, f"{which} counterexample")
-    harmful = interp.harmful(a)
+    _check_domain(spec, a, f"{check} counterexample")
+    _check_state(spec, phase, d, f"{check} counterexample")
+    is_harmful = interp.harmful(a)
     v = interp.veto_probability(policy, a, phase, d)
-    if which == "complete":
-        ok = harmful and v != 1
-    else:
-        ok = (not harmful) and v != 0
-    if not ok:
+    if is_harmful != harmful or v == (1 if harmful else 0):
         raise InternalError(
-            f"{which} counterexample not confirmed: the interpreter gives harmful={harmful}, veto probability {v} "
+            f"{check} counterexample not confirmed: the interpreter gives harmful={is_harmful}, veto probability {v} "
             f"for {a} at phase {phase}, depth {d}"
         )
     return StateCounterexample(
-        check=which,
+        check=check,
         policy=policy,
         assignment=dict(a),
         phase=phase,
@@ -118,25 +114,10 @@ def _step_distribution(interp: Interpreter, a, phase: str, depth: int) -> dict:
     try:
         return dict(interp.transitions(a, phase, depth))
     except EvaluationError as exc:
-        float_interp = Interpreter(interp.spec, _float_params(interp), exact=False)
-        float_interp.transitions(a, phase, depth)  # raises if the spec is wrong at this state
+        Interpreter(interp.spec, interp.params, exact=False).transitions(a, phase, depth)  # raises if the spec is wrong here
         if exc.code != "E041":
             raise
-        out, total, rest = {}, Fraction(0), None
-        for t in interp.spec.trajectory.phase(phase).transitions:
-            if t.prob is None:
-                rest = t.target
-                continue
-            x = Fraction(interp.evaluate(t.prob, a, depth, phase))
-            out[t.target] = x
-            total += x
-        if rest is not None:
-            out[rest] = max(1 - total, Fraction(0))
-        return out
-
-
-def _float_params(interp: Interpreter) -> dict:
-    return {n: v for n, v in interp.params.items()}
+        return dict(step_distribution(interp, phase, a, depth))
 
 
 def trace(interp: Interpreter, policy: str, raw: dict, shown=(), minimised=True) -> TraceCounterexample:

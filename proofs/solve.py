@@ -1,8 +1,9 @@
-"""Solver plumbing: budgets, solver configurations (the ladder), and tracked queries.
+"""Solver plumbing: budgets, solver configurations (the ladder), tracked queries, outcomes.
 
-Consumes: an :class:`~libet.proofs.encode.Encoder` and the formulas a check builds.
-Produces: :class:`Answer` records (sat / unsat / unknown with the reason) and unsat cores named
-by the spec facts the encoder recorded.
+Consumes: an :class:`~libet.proofs.rules.Encoder` and the formulas a check builds.
+Produces: :class:`Answer` records (sat / unsat / unknown with the reason), unsat cores named
+by the spec facts the encoder recorded, and :class:`Outcome`, what every engine of a check
+returns to the runner (:mod:`.prove`).
 
 The ladder (docs/proofs.md has the measurements): each query family has an ordered list of
 :class:`Rung` configurations. A check runs the first rung with part of its time; if that ends
@@ -13,12 +14,16 @@ left, and the last rung gets all of it. Only when every rung has failed is the c
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import z3
 
-from libet.proofs.encode import BV_ENCODING, INT_ENCODING, SORT_ENCODING, Encoder, Encoding
+from libet.proofs.domains import BV_ENCODING, INT_ENCODING, SORT_ENCODING, Encoding
+from libet.proofs.facts import FactInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from libet.proofs.rules import Encoder
 
 
 @attrs.define
@@ -117,7 +122,27 @@ def make_solver(rung: Rung, ctx: z3.Context):
 class Answer:
     status: str  # "sat" | "unsat" | "unknown"
     reason: str | None = None
-    seconds: float = 0.0
+
+
+@attrs.frozen
+class Outcome:
+    """What one attempt at a check ends with: ``status`` is "proved", "violated" or "unknown";
+    ``raw`` the counterexample as Z3 found it (the replay makes it a result), ``core`` and
+    ``facts`` the facts a proof used and all it could have, ``details`` what the engine reports
+    (``method``, ``bound``, ``k``, an invariant and its re-check)."""
+
+    status: str
+    raw: dict | None = None
+    core: frozenset[str] | None = None
+    facts: dict[str, FactInfo] = attrs.field(factory=dict)
+    reason: str | None = None
+    minimised: bool = False
+    details: dict = attrs.field(factory=dict)
+
+
+def proved(enc: "Encoder", core, **details) -> Outcome:
+    """A proof whose unsat core names the facts ``core`` among the encoder's."""
+    return Outcome("proved", core=frozenset(core), facts=dict(enc.facts.info), details=details)
 
 
 def unknown_reason(text: str, budget: Budget) -> str:
@@ -143,15 +168,13 @@ class Query:
     Without tracking the facts are asserted as they are.
     """
 
-    def __init__(self, enc: Encoder, rung: Rung, budget: Budget):
+    def __init__(self, enc: "Encoder", rung: Rung, budget: Budget):
         self.enc = enc
         self.ctx = enc.ctx
-        self.rung = rung
         self.budget = budget
         self.solver = make_solver(rung, enc.ctx)
         self.lits: dict[str, Any] = {}
         self.hard: list = []  # every formula asserted (facts included, without literals)
-        self.last: Answer | None = None
         self._scopes: list[tuple[int, list]] = []
 
     def add(self, *formulas) -> None:
@@ -164,7 +187,7 @@ class Query:
 
     def _assert_fact(self, label: str, f) -> None:
         self.hard.append(f)
-        if self.enc.track:
+        if self.enc.facts.track:
             lit = self.lits.get(label)
             if lit is None:
                 lit = z3.Bool(f"@{label}", self.ctx)
@@ -174,7 +197,7 @@ class Query:
             self.solver.add(f)
 
     def sync(self) -> None:
-        for label, f in self.enc.take_facts():
+        for label, f in self.enc.facts.take():
             self._assert_fact(label, f)
             if self._scopes:
                 self._scopes[-1][1].append((label, f))
@@ -202,20 +225,15 @@ class Query:
         self.solver.set("timeout", self.budget.ms())
         if self.budget.rlimit:
             self.solver.set("rlimit", int(self.budget.rlimit))
-        t0 = time.monotonic()
         assumed = [a for a in assumptions if a is not True]
         if any(a is False for a in assumed):
-            self.last = Answer("unsat", None, 0.0)
-            return self.last
+            return Answer("unsat")
         r = self.solver.check(*(list(self.lits.values()) + assumed))
-        dt = time.monotonic() - t0
         if r == z3.sat:
-            self.last = Answer("sat", None, dt)
-        elif r == z3.unsat:
-            self.last = Answer("unsat", None, dt)
-        else:
-            self.last = Answer("unknown", unknown_reason(self.solver.reason_unknown(), self.budget), dt)
-        return self.last
+            return Answer("sat")
+        if r == z3.unsat:
+            return Answer("unsat")
+        return Answer("unknown", unknown_reason(self.solver.reason_unknown(), self.budget))
 
     def model(self):
         return self.solver.model()
@@ -232,175 +250,3 @@ class Query:
             else:
                 labels.add(label)
         return labels, others
-
-
-def minimise(query: Query, extra: Iterable, softs: Iterable[tuple[Any, int]], budget: Budget):
-    """A model of ``query``'s formulas plus ``extra`` that satisfies as many soft constraints
-    (weighted) as Z3's Optimize finds within ``budget``; ``None`` if it finds none in time."""
-    if budget.expired():
-        return None
-    opt = z3.Optimize(ctx=query.ctx)
-    opt.set("timeout", budget.ms())
-    if budget.rlimit:
-        opt.set("rlimit", int(budget.rlimit))
-    for f in query.hard:
-        opt.add(f)
-    for f in extra:
-        if f is not True:
-            opt.add(query.enc.as_bool(f))
-    for f, w in softs:
-        if f is True or f is False:
-            continue
-        opt.add_soft(f, w)
-    try:
-        r = opt.check()
-    except z3.Z3Exception:
-        return None
-    if r != z3.sat:
-        return None
-    return opt.model()
-
-
-def greedy_minimise(
-    query: Query, extra: Iterable, softs: Iterable[tuple[Any, int]], budget: Budget, model=None, light_seconds: float | None = None
-):
-    """A model of ``query`` plus ``extra`` that keeps soft constraints greedily, heaviest first,
-    on the query's own incremental solver: a soft constraint is kept when it is consistent with
-    those kept so far, and every model found keeps all the soft constraints it happens to
-    satisfy. The result is minimal (no further soft constraint can be added), not necessarily
-    optimal. ``model`` (optional) must satisfy ``extra``. ``None`` if no model is found in time.
-    ``light_seconds`` caps the time spent on the tiers below the heaviest one."""
-    ordered = sorted(((f, w) for f, w in softs if f is not True and f is not False), key=lambda fw: -fw[1])
-    if budget.expired():
-        return model
-    ctx = query.ctx
-    query.push()
-    try:
-        for f in extra:
-            if f is not True:
-                query.add(f)
-        lits = []
-        for i, (f, _) in enumerate(ordered):
-            lit = z3.Bool(f"soft#{i}", ctx)
-            query.solver.add(z3.Implies(lit, f))
-            lits.append(lit)
-        if model is None:
-            ans = _check_within(query, budget)
-            if ans != "sat":
-                return None
-            model = query.model()
-
-        def kept(m, upto: int) -> set[int]:
-            return {i for i in range(upto) if z3.is_true(m.eval(ordered[i][0], model_completion=True))}
-
-        # tiers of equal weight, heaviest first: a lighter constraint never blocks a heavier one.
-        # Within a tier, try the remaining constraints all at once and split on failure, so a
-        # counterexample where one of n constraints must go costs about 2 log2(n) checks.
-        state = {"model": model, "accepted": set(), "asserted": set(), "stop": False}
-
-        def commit() -> None:
-            # accepted constraints stay accepted: assert them instead of assuming them again
-            for k in sorted(state["accepted"] - state["asserted"]):
-                query.solver.add(lits[k])
-            state["asserted"] |= state["accepted"]
-
-        def grow(items: list[int], upto: int) -> None:
-            items = [k for k in items if k not in state["accepted"]]
-            if not items or state["stop"]:
-                return
-            if budget.expired() or (deadline is not None and time.monotonic() > deadline):
-                state["stop"] = True
-                return
-            commit()
-            ans = _check_within(query, budget, *[lits[k] for k in items])
-            if ans == "sat":
-                state["model"] = query.model()
-                state["accepted"] = kept(state["model"], upto)
-                return
-            if ans != "unsat":
-                state["stop"] = True
-                return
-            if len(items) == 1:
-                return
-            half = len(items) // 2
-            grow(items[:half], upto)
-            grow(items[half:], upto)
-
-        i = 0
-        deadline = None
-        while i < len(ordered) and not state["stop"]:
-            j = i
-            while j < len(ordered) and ordered[j][1] == ordered[i][1]:
-                j += 1
-            if i > 0 and light_seconds is not None:
-                deadline = time.monotonic() + light_seconds
-            state["accepted"] = kept(state["model"], j)
-            grow(list(range(i, j)), j)
-            i = j
-        model = state["model"]
-        return model
-    finally:
-        query.pop()
-
-
-def _check_within(query: Query, budget: Budget, *assumptions) -> str:
-    saved = query.budget
-    query.budget = budget
-    try:
-        return query.check(*assumptions).status
-    except OutOfTime:
-        return "unknown"
-    finally:
-        query.budget = saved
-
-
-#: Time cap (seconds) for the lighter tiers of soft constraints (neutral defaults) in the greedy
-#: minimiser; the heaviest tier (what differs, the trace's shape) always gets the full budget.
-LIGHT_TIER_SECONDS = 0.5
-#: Up to this many soft constraints, Optimize minimises a policy counterexample first.
-OPTIMIZE_MAX_SOFTS = 24
-#: Share of the remaining budget, and cap in seconds, for each Optimize call.
-OPTIMIZE_SHARE = 0.25
-OPTIMIZE_CAP = 1.0
-
-
-def minimise_model(query: Query, extra, softs, budget: Budget, model=None, polish: bool = True):
-    """(model, minimised) for a counterexample.
-
-    With ``polish`` (the policy checks) and at most :data:`OPTIMIZE_MAX_SOFTS` soft constraints,
-    Z3's Optimize (MaxSMT) answers first, within a capped share of the budget: the optimum.
-    Otherwise, or if it runs out, the greedy minimiser (fast on every family measured,
-    docs/proofs.md); then, with ``polish``, if it left two or more of the heaviest soft
-    constraints unsatisfied (so a better answer may exist), Optimize gets its share again and
-    the better of the two is kept. Traces (``polish=False``) use the greedy minimiser only:
-    Optimize over a whole unrolling took seconds where the greedy pass takes tenths."""
-    softs = [(f, w) for f, w in softs if f is not True and f is not False]
-    extra = list(extra)
-    if model is None and not extra:
-        model = query.model()
-    if not softs:
-        return model, True
-
-    def cap() -> Budget:
-        return Budget(min(budget.remaining() * OPTIMIZE_SHARE, OPTIMIZE_CAP), budget.rlimit)
-
-    if polish and len(softs) <= OPTIMIZE_MAX_SOFTS:
-        best = minimise(query, extra, softs, cap())
-        if best is not None:
-            return best, True
-    got = greedy_minimise(query, extra, softs, budget, model, light_seconds=LIGHT_TIER_SECONDS)
-    if got is None:
-        return model, False
-    top = max(w for _, w in softs)
-
-    def missed_top(m) -> int:
-        return sum(1 for f, w in softs if w == top and not z3.is_true(m.eval(f, model_completion=True)))
-
-    def score(m) -> int:
-        return sum(w for f, w in softs if z3.is_true(m.eval(f, model_completion=True)))
-
-    if polish and len(softs) > OPTIMIZE_MAX_SOFTS and missed_top(got) >= 2 and not budget.expired():
-        better = minimise(query, extra, softs, cap())
-        if better is not None and score(better) > score(got):
-            got = better
-    return got, True

@@ -21,26 +21,29 @@ from typing import Mapping
 
 import z3
 
-from libet.proofs.encode import Encoder, Unencodable
-from libet.proofs.replay import InternalError
-from libet.proofs.solve import INT_ENCODING, Budget, OutOfTime, Query, SMT_INT
+from libet.errors import InternalError
+from libet.proofs.domains import INT_ENCODING
+from libet.proofs.policy import States
+from libet.proofs.rules import Encoder
+from libet.proofs.solve import SMT_INT, Budget, OutOfTime, Query
+from libet.proofs.tables import Unencodable
 from libet.spec import ir
+from libet.spec.checker import ENUMERATION_BUDGET
 from libet.spec.interpreter import TOLERANCE, Interpreter
+from libet.spec.reads import reads_of
 
 _TOL = Fraction(TOLERANCE)
+#: Share of a check's budget for each of these questions (asked once per policy, or per run for
+#: the transitions and the start depth, by the first check that needs them).
+SHARE = 0.1
 
 
 def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
     """Whether spec/semantics.py tried these expressions at every state."""
-    from libet.spec.checker import ENUMERATION_BUDGET
-
-    names: set[str] = set()
-    depth = phase = False
-    for e in exprs:
-        names |= spec.reads(e)
-        for node in ir.walk(spec.expand(e)):
-            depth |= isinstance(node, ir.Depth)
-            phase |= isinstance(node, ir.CurrentPhase)
+    reads = reads_of(spec)
+    names = reads.variables(exprs)
+    depth = any(reads.depth(e) for e in exprs)
+    phase = any(reads.phase(e) for e in exprs)
     traj = spec.trajectory
     if depth and (traj is None or traj.horizon is None):
         return False  # checked only up to a finite depth (only depth 0 without a trajectory)
@@ -49,38 +52,23 @@ def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
     return spec.assignment_count(tuple(n for n in spec.variables if n in names)) * n_depths * n_phases <= ENUMERATION_BUDGET
 
 
-def _state_vars(enc: Encoder, reads_depth: bool, reads_phase: bool, q: Query):
-    h = enc.horizon
-    if reads_phase and enc.phases:
-        ph, c = enc.phase_var("phase")
-        q.add(c)
-    else:
-        ph = enc.default_phase()
-    if reads_depth:
-        d, c = enc.depth_var("depth", 0, None if h is None else h - 1)
-        q.add(c)
-    else:
-        d = 0
-    return ph, d, (range(h) if h is not None else None)
-
-
 def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None, fixed: Mapping | None) -> None:
     """Raise the interpreter's error (E042, E044) for a firing rule whose strength has no value
     or lies outside [0, 1] at a state the checker did not try."""
     interp = Interpreter(spec, params, exact=True)
+    reads = reads_of(spec)
     for rule in spec.policies[policy].rules:
-        if isinstance(rule.strength, ir.Const) or _checker_enumerated(spec, [rule.condition, rule.strength], False):
+        exprs = [rule.condition, rule.strength]
+        if isinstance(rule.strength, ir.Const) or _checker_enumerated(spec, exprs, False):
             continue
         enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
-        names = spec.reads(rule.condition) | spec.reads(rule.strength)
-        sym = enc.new_assignment("", names)
+        sym = enc.new_assignment("", reads.variables(exprs))
         q = Query(enc, SMT_INT, budget)
         q.add(*sym.constraints())
-        rd = any(isinstance(n, ir.Depth) for e in (rule.condition, rule.strength) for n in ir.walk(spec.expand(e)))
-        rp = any(isinstance(n, ir.CurrentPhase) for e in (rule.condition, rule.strength) for n in ir.walk(spec.expand(e)))
         try:
-            ph, d, dv = _state_vars(enc, rd, rp, q)
-            env = enc.env(sym, d, ph, depth_values=dv)
+            states = States(enc, any(reads.depth(e) for e in exprs), any(reads.phase(e) for e in exprs))
+            q.add(*states.domain)
+            env = states.env(sym)
             fires = enc.term(rule.condition, env)
             s = enc.as_real(enc.term(rule.strength, env))
             if fires is False:
@@ -96,8 +84,7 @@ def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None
             continue
         m = q.model()
         a = enc.decode(m, sym)
-        phase = ph if isinstance(ph, str) or ph is None else enc.decode_phase(m, ph)
-        depth = enc.decode_depth(m, d)
+        phase, depth, _ = states.decode(m)
         interp.veto_probability(policy, a, phase, depth)  # raises the spec error
         raise InternalError(f"Z3 finds rule {rule.span} out of range at {a}, {phase}, depth {depth}; the interpreter does not")
 
@@ -116,16 +103,13 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
         if not exprs or _checker_enumerated(spec, exprs, True):
             continue
         enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
-        names: set[str] = set()
-        for e in exprs:
-            names |= spec.reads(e)
-        sym = enc.new_assignment("", names)
+        sym = enc.new_assignment("", reads_of(spec).variables(exprs))
         q = Query(enc, SMT_INT, budget)
         q.add(*sym.constraints())
-        rd = any(isinstance(n, ir.Depth) for e in exprs for n in ir.walk(spec.expand(e)))
         try:
-            _, d, dv = _state_vars(enc, rd, False, q)
-            env = enc.env(sym, d, p.name, depth_values=dv)
+            states = States(enc, any(reads_of(spec).depth(e) for e in exprs), False)
+            q.add(*states.domain)
+            env = enc.env(sym, states.depth, p.name, depth_values=states.depth_values)
             xs = [enc.z3_real(enc.as_real(enc.term(e, env))) for e in exprs]
             lo, hi = enc.real_val(-_TOL), enc.real_val(1 + _TOL)
             total = z3.Sum(*xs) if len(xs) > 1 else xs[0]
@@ -142,7 +126,7 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
             continue
         m = q.model()
         a = enc.decode(m, sym)
-        float_interp.transitions(a, p.name, enc.decode_depth(m, d))  # raises the spec error
+        float_interp.transitions(a, p.name, enc.decode_depth(m, states.depth))  # raises the spec error
         # within the float mode's tolerance after rounding: not an error by the checker's rule
 
 
@@ -153,7 +137,7 @@ def _start_depth(spec: ir.Spec, budget: Budget, params, fixed, interp: Interpret
     if isinstance(traj.start_depth, ir.Const) or _checker_enumerated(spec, [traj.start_depth], True):
         return
     enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
-    sym = enc.new_assignment("", spec.reads(traj.start_depth))
+    sym = enc.new_assignment("", reads_of(spec).start())
     q = Query(enc, SMT_INT, budget)
     q.add(*sym.constraints())
     try:

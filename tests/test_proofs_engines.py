@@ -17,12 +17,13 @@ import z3
 from hypothesis import HealthCheck, given, settings
 
 import libet
+from libet.proofs import bmc
 from libet.proofs import policy as policy_checks
-from libet.proofs import safety
-from libet.proofs.encode import Encoder, Unencodable
+from libet.proofs.induction import k_induction
+from libet.proofs.kinds import KINDS
+from libet.proofs.rules import Encoder
 from libet.proofs.solve import (
     BMC_INCREMENTAL,
-    BMC_UNROLLED,
     ONESHOT_INT,
     QFFD_BV,
     SMT_BV,
@@ -31,6 +32,8 @@ from libet.proofs.solve import (
     UNBOUNDED_RACE,
     Budget,
 )
+from libet.proofs.spacer import spacer
+from libet.proofs.tables import Unencodable
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 from strategies import arithmetic_policy_specs, specs
@@ -43,12 +46,12 @@ SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandom
 def _every_rung_agrees(text: str) -> None:
     spec = libet.loads(text).ir
     for c in spec.checks:
-        if not c.qualitative:
+        if type(c.prop) not in KINDS:
             continue
         holds, shortest = oracle(spec, c)
         want = "proved" if holds else "violated"
         if isinstance(c.prop, ir.Safe):
-            for fn in (safety.bmc_incremental, safety.bmc_unrolled):
+            for fn in (bmc.incremental, bmc.unrolled):
                 out = fn(spec, c.policy, BMC_INCREMENTAL, Budget(20), None, None, z3.Context())
                 assert out.status == want, (fn.__name__, c.policy)
                 if not holds:
@@ -61,7 +64,8 @@ def _every_rung_agrees(text: str) -> None:
             if isinstance(c.prop, ir.Invariance):
                 out = policy_checks.invariance(spec, c.policy, c.prop, rung, Budget(20), ctx=z3.Context())
             else:
-                out = policy_checks.state_check(spec, c.policy, c.name, rung, Budget(20), ctx=z3.Context())
+                harmful = isinstance(c.prop, ir.Complete)
+                out = policy_checks.state_check(spec, c.policy, harmful, rung, Budget(20), ctx=z3.Context())
             assert out.status == want, (rung.name, c.policy, c.name)
 
 
@@ -98,12 +102,12 @@ def test_spacer_finds_and_rechecks_an_invariant_k_induction_cannot():
     # c and b are unreachable, but a path of k steps through c that ends in b exists for any k:
     # k-induction never closes; the invariant `phase == a` does
     spec = libet.loads(NEEDS_AN_INVARIANT, "invariant.libet").ir
-    out = safety.spacer(spec, "mild", UNBOUNDED_RACE, Budget(20), None, None, z3.Context())
+    out = spacer(spec, "mild", UNBOUNDED_RACE, Budget(20), None, None, z3.Context())
     assert out.status == "proved"
     assert dict(out.details["recheck"]) == {"initiation": True, "consecution": True, "safety": True}
     assert out.details["invariant"] == "phase == a"
-    kind = safety.k_induction(spec, "mild", UNBOUNDED_RACE, Budget(1.0), None, None, z3.Context())
-    assert kind.status == "unknown"
+    out = k_induction(spec, "mild", UNBOUNDED_RACE, Budget(1.0), None, None, z3.Context())
+    assert out.status == "unknown"
     (r,) = libet.loads(NEEDS_AN_INVARIANT, "invariant.libet").prove(timeout=20)
     assert r.proof.method == "spacer" and r.proof.invariant == "phase == a"
     assert "re-checked with a fresh solver: initiation ok, consecution ok, safety ok" in r.proof.describe()
@@ -129,14 +133,14 @@ check answer_only, depth_gate, fiction_gap { safe }
 def test_k_induction_and_bmc_on_an_unbounded_trajectory():
     spec = libet.loads(UNBOUNDED, "unbounded.libet").ir
     # no harmful state of `answer` is left unvetoed: no state at all can deliver (k = 0)
-    out = safety.k_induction(spec, "answer_only", UNBOUNDED_RACE, Budget(10), None, None, z3.Context())
+    out = k_induction(spec, "answer_only", UNBOUNDED_RACE, Budget(10), None, None, z3.Context())
     assert out.status == "proved" and out.details["k"] == 0
     # from depth 3 on everything is vetoed, and `answer` (the phase that delivers) is entered
     # at depth 3 at the earliest: one step of induction
-    out = safety.k_induction(spec, "depth_gate", UNBOUNDED_RACE, Budget(10), None, None, z3.Context())
+    out = k_induction(spec, "depth_gate", UNBOUNDED_RACE, Budget(10), None, None, z3.Context())
     assert out.status == "proved" and out.details["k"] == 1
     # the fiction persona is never vetoed: think x3, answer at depth 3, deliver
-    out = safety.bmc_incremental(spec, "fiction_gap", UNBOUNDED_RACE, Budget(10), None, None, z3.Context())
+    out = bmc.incremental(spec, "fiction_gap", UNBOUNDED_RACE, Budget(10), None, None, z3.Context())
     assert out.status == "violated"
     assert out.raw["phases"] == ["think", "think", "think", "think", "answer"]
     assert out.raw["assignment"]["persona"] == "fiction"

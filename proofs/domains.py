@@ -23,7 +23,6 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 import z3
-
 from libet.spec import ir
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import attrs
 import z3
-
 from libet.spec import ir
 
 

@@ -10,8 +10,9 @@ the needle is the one model of `harmful and not vetoed`, found by propagation in
 
 from __future__ import annotations
 
-import libet
 from libet.proofs import prove
+
+import libet
 from libet.results import Status
 
 N, SIZE = 50, 64

@@ -1,7 +1,9 @@
 """Text for people: IR expressions, values and probabilities as a spec author writes them.
 
 Consumes: IR expressions and concrete values.
-Produces: short strings for counterexamples and proof summaries (never Z3 syntax).
+Produces: short strings for counterexamples and proof summaries (never Z3 syntax): expressions
+as spec source (one case per IR node class; a test asserts none is missing), values, exact
+numbers and assignments.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import math
 from fractions import Fraction
 
 from libet.spec import ir
+from libet.spec.visit import Dispatch
 
 # binding strength, loosest first (spec/grammar.lark)
 _ITE, _IMPLIES, _OR, _AND, _NOT, _CMP, _SUM, _PRODUCT, _NEG, _ATOM = range(10)
@@ -17,7 +20,7 @@ _ITE, _IMPLIES, _OR, _AND, _NOT, _CMP, _SUM, _PRODUCT, _NEG, _ATOM = range(10)
 
 def expr_text(e: ir.Expr) -> str:
     """``e`` as spec source (names of defs and values kept, parentheses where needed)."""
-    return _text(e)[0]
+    return _PRINTER.text(e)[0]
 
 
 def _wrap(part: tuple[str, int], level: int, strict: bool = False) -> str:
@@ -27,42 +30,63 @@ def _wrap(part: tuple[str, int], level: int, strict: bool = False) -> str:
     return text
 
 
-def _text(e: ir.Expr) -> tuple[str, int]:
-    if isinstance(e, ir.Const):
+class SourceText:
+    """One method per IR node class (``s_<Node>``): its text and binding strength."""
+
+    def __init__(self):
+        self.text = Dispatch(self, "s_")
+
+    def s_Const(self, e: ir.Const):
         return value_text(e.value), _ATOM
-    if isinstance(e, (ir.VarRef, ir.ParamRef, ir.DefRef, ir.ValueRef)):
+
+    def _name(self, e):
         return e.name, _ATOM
-    if isinstance(e, ir.Harmful):
+
+    s_VarRef = s_ParamRef = s_DefRef = s_ValueRef = _name
+
+    def s_Harmful(self, e: ir.Harmful):
         return "harmful", _ATOM
-    if isinstance(e, ir.Depth):
+
+    def s_Depth(self, e: ir.Depth):
         return "depth", _ATOM
-    if isinstance(e, ir.CurrentPhase):
+
+    def s_CurrentPhase(self, e: ir.CurrentPhase):
         return "phase", _ATOM
-    if isinstance(e, ir.Not):
+
+    def s_Not(self, e: ir.Not):
         if isinstance(e.arg, ir.ValueRef):
             return f"violates {e.arg.name}", _ATOM
-        return "not " + _wrap(_text(e.arg), _NOT), _NOT
-    if isinstance(e, ir.Logic):
+        return "not " + _wrap(self.text(e.arg), _NOT), _NOT
+
+    def s_Logic(self, e: ir.Logic):
         if e.op is ir.BoolOp.IMPLIES:
             a, b = e.args
-            return f"{_wrap(_text(a), _IMPLIES, True)} implies {_wrap(_text(b), _IMPLIES)}", _IMPLIES
+            return f"{_wrap(self.text(a), _IMPLIES, True)} implies {_wrap(self.text(b), _IMPLIES)}", _IMPLIES
         level = _AND if e.op is ir.BoolOp.AND else _OR
-        return f" {e.op.value} ".join(_wrap(_text(x), level) for x in e.args), level
-    if isinstance(e, ir.Compare):
-        return f"{_wrap(_text(e.left), _SUM)} {e.op.value} {_wrap(_text(e.right), _SUM)}", _CMP
-    if isinstance(e, ir.Member):
+        return f" {e.op.value} ".join(_wrap(self.text(x), level) for x in e.args), level
+
+    def s_Compare(self, e: ir.Compare):
+        return f"{_wrap(self.text(e.left), _SUM)} {e.op.value} {_wrap(self.text(e.right), _SUM)}", _CMP
+
+    def s_Member(self, e: ir.Member):
         vals = ", ".join(value_text(v) for v in e.values)
-        return f"{_wrap(_text(e.arg), _SUM)} in {{{vals}}}", _CMP
-    if isinstance(e, ir.Arith):
+        return f"{_wrap(self.text(e.arg), _SUM)} in {{{vals}}}", _CMP
+
+    def s_Arith(self, e: ir.Arith):
         level = _SUM if e.op in (ir.ArithOp.ADD, ir.ArithOp.SUB) else _PRODUCT
-        return f"{_wrap(_text(e.left), level)} {e.op.value} {_wrap(_text(e.right), level, True)}", level
-    if isinstance(e, ir.Neg):
-        return "-" + _wrap(_text(e.arg), _NEG), _NEG
-    if isinstance(e, ir.Ite):
-        return f"if {expr_text(e.cond)} then {expr_text(e.then)} else {_wrap(_text(e.orelse), _ITE)}", _ITE
-    if isinstance(e, ir.Call):
+        return f"{_wrap(self.text(e.left), level)} {e.op.value} {_wrap(self.text(e.right), level, True)}", level
+
+    def s_Neg(self, e: ir.Neg):
+        return "-" + _wrap(self.text(e.arg), _NEG), _NEG
+
+    def s_Ite(self, e: ir.Ite):
+        return f"if {expr_text(e.cond)} then {expr_text(e.then)} else {_wrap(self.text(e.orelse), _ITE)}", _ITE
+
+    def s_Call(self, e: ir.Call):
         return f"{e.func.value}({', '.join(expr_text(a) for a in e.args)})", _ATOM
-    return type(e).__name__, _ATOM
+
+
+_PRINTER = SourceText()
 
 
 def value_text(v) -> str:

@@ -2,7 +2,8 @@
 
 * ``KINDS`` has a kind for every qualitative IR property type and nothing else (the
   quantitative ones, ``Bound`` and ``Gap``, belong to the simulator);
-* the IR -> Z3 term pass has a case for every IR expression node class;
+* the IR -> Z3 term pass and the printer of expressions have a case for every IR expression
+  node class;
 * ``decide`` decides exactly the checks it is given, in order, in one run (vacuity is asked
   once per policy), and refuses a check it does not decide;
 * params and fixed values go through the one validation (spec/overrides.py), numpy scalars
@@ -25,6 +26,7 @@ from libet.proofs.kinds import ProofKind
 from libet.proofs.rules import Encoder
 from libet.proofs.tables import Inputs
 from libet.proofs.terms import Terms
+from libet.proofs.text import SourceText
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 from libet.spec.visit import missing_cases
@@ -46,8 +48,9 @@ def test_every_qualitative_property_type_has_a_kind_and_nothing_else_does():
         assert isinstance(kind, ProofKind) and kind.prop_type is prop_type
 
 
-def test_the_term_pass_has_a_case_for_every_expression_node():
-    assert missing_cases(Terms, "t_") == []
+def test_every_pass_over_expressions_has_a_case_for_every_node():
+    assert missing_cases(Terms, "t_") == []  # IR -> Z3 terms
+    assert missing_cases(SourceText, "s_") == []  # IR -> spec source, in proof summaries
 
 
 def test_select_and_decide_take_checks_by_their_kind():

@@ -178,6 +178,7 @@ VIOLATED = {
             "complete",
             "safe",
             "P(harm) <= 0.05 for all substance, framing",
+            "P(harm | visit answer) <= 0.05 for all substance, framing",
         },
         "anchored": set(),
     },
@@ -260,7 +261,7 @@ def _brute_force(spec) -> dict[tuple[str, str], bool]:
     def outcome(p, a):
         key = (p, tuple(a.values()))
         if key not in outcomes:
-            outcomes[key] = it.outcomes(p, a)
+            outcomes[key] = it.outcomes(p, a, visits=phases)
         return outcomes[key]
 
     def groups(outside):
@@ -311,24 +312,30 @@ def _brute_force(spec) -> dict[tuple[str, str], bool]:
         elif isinstance(prop, ir.Safe):
             holds = not any(reaches_delivery(p, a) for a in assigns if it.harmful(a))
         elif isinstance(prop, ir.Bound):
+            # A conditional measure averages as a ratio of averages (docs/semantics.md §6);
+            # where its condition has probability 0 it is undefined and takes no part.
             rest = [n for n in s.variables if n not in prop.for_all]
-            totals: dict = {}
+            sums: dict = {}
             for a in assigns:
                 w = Fraction(1)
                 for n in rest:
                     w *= s.variables[n].probability(a[n])
                 key = tuple(a[n] for n in prop.for_all)
-                totals[key] = totals.get(key, 0.0) + float(w) * float(outcome(p, a).measure(prop.measure))
+                num, den = outcome(p, a).parts(prop.measure)
+                old = sums.get(key, (0.0, 0.0))
+                sums[key] = (old[0] + float(w) * float(num), old[1] + float(w) * float(1 if den is None else den))
+            totals = {k: n / d for k, (n, d) in sums.items() if d > 0}
             if prop.op is ir.CmpOp.LE:
                 holds = max(totals.values()) <= float(prop.bound) + _EPS
             else:
                 holds = min(totals.values()) >= float(prop.bound) - _EPS
         else:
             assert isinstance(prop, ir.Gap)
+            values = [[outcome(p, a).measure(prop.measure) for a in g] for g in groups(prop.under)]
             holds = all(
                 max(ms) - min(ms) <= float(prop.bound) + _EPS
-                for g in groups(prop.under)
-                for ms in [[float(outcome(p, a).measure(prop.measure)) for a in g]]
+                for ms in [[float(x) for x in v if x is not None] for v in values]
+                if ms
             )
         result[(p, c.name)] = holds
     return result

@@ -301,7 +301,8 @@ class Measure:
 
 @attrs.frozen(slots=True)
 class CheckItem:
-    """One line of a check block. ``kind`` is invariant, complete, no-over-refusal, safe,
+    """One line of a check block. ``kind`` is invariant, bound, gap, or the words of a keyword
+    check (``complete``, ``no over-refusal``, ``safe``: the ``name`` of its IR property);
     bound or gap; the other fields are set as the kind needs."""
 
     kind: str

@@ -278,15 +278,12 @@ class Structure:
         if item.kind == "invariant":
             r = self.scope.var_list(item.under, True, "invariance")
             return None if r is None else ir.Invariance(r[0], r[1], written=written)
-        if item.kind == "complete":
-            return ir.Complete()
-        if item.kind == "no-over-refusal":
-            return ir.NoOverRefusal()
-        if item.kind == "safe":
-            if not self.scope.trajectories:
-                self.d.error("E050", "'safe' needs a trajectory", item.span, hint="declare `trajectory { ... }`")
+        keyword = ir.KEYWORD_PROPERTIES.get(item.kind)
+        if keyword is not None:
+            if keyword.needs_trajectory and not self.scope.trajectories:
+                self.d.error("E050", f"'{item.kind}' needs a trajectory", item.span, hint="declare `trajectory { ... }`")
                 return None
-            return ir.Safe()
+            return keyword()
         # bound and gap: decided by the exact engine, so they need a finite horizon
         measure = resolve_measure(item.measure, self.scope)
         if measure is None:

@@ -203,9 +203,7 @@ def check_item(c: ast.CheckItem) -> str:
     under = ", ".join(n.text for n in c.under)
     if c.kind == "invariant":
         return f"invariant under {under}"
-    if c.kind == "no-over-refusal":
-        return "no over-refusal"
-    if c.kind in ("complete", "safe"):
+    if c.kind not in ("bound", "gap"):  # a keyword check is its own canonical text
         return c.kind
     if c.kind == "bound":
         return f"{measure(c.measure)} {c.op} {c.bound.text}" + (f" for all {under}" if c.under else "")

@@ -526,6 +526,7 @@ class Complete:
     """Every harmful assignment is vetoed with probability 1 at every state."""
 
     name = "complete"
+    needs_trajectory = False
 
 
 @attrs.frozen(slots=True)
@@ -533,6 +534,7 @@ class NoOverRefusal:
     """No benign assignment is ever vetoed (veto probability 0 at every state)."""
 
     name = "no over-refusal"
+    needs_trajectory = False
 
 
 @attrs.frozen(slots=True)
@@ -540,6 +542,7 @@ class Safe:
     """No harmful assignment reaches *delivered* along positive-probability steps."""
 
     name = "safe"
+    needs_trajectory = True
 
 
 @attrs.frozen(slots=True)
@@ -577,6 +580,10 @@ class Gap:
 
 
 Property = Union[Invariance, Complete, NoOverRefusal, Safe, Bound, Gap]
+
+#: The properties written as their own name in a check block (grammar rule ``keyword_check``),
+#: by that name. A new keyword check is a class with ``name`` and ``needs_trajectory`` here.
+KEYWORD_PROPERTIES: dict[str, type] = {cls.name: cls for cls in (Complete, NoOverRefusal, Safe)}
 
 
 def property_name(prop: Property) -> str:

@@ -555,14 +555,9 @@ class _ToAst(Transformer):
     def invariance(self, meta, c):
         return ast.CheckItem("invariant", under=c[0], span=self._s(meta))
 
-    def complete(self, meta, c):
-        return ast.CheckItem("complete", span=self._s(meta))
-
-    def no_over_refusal(self, meta, c):
-        return ast.CheckItem("no-over-refusal", span=self._s(meta))
-
-    def safe(self, meta, c):
-        return ast.CheckItem("safe", span=self._s(meta))
+    def keyword_check(self, meta, c):
+        # The words as one canonical name: "complete", "no over-refusal", "safe".
+        return ast.CheckItem(" ".join(str(t) for t in c), span=self._s(meta))
 
     def bound(self, meta, c):
         under = c[3] if len(c) > 3 else ()

@@ -24,9 +24,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from libet.proofs import prove  # noqa: E402
-
 import libet  # noqa: E402
+from libet.proofs import prove  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Spec generators (deterministic: the weights come from a fixed formula, no randomness)
@@ -189,6 +188,7 @@ def run_bars(repeat: int) -> bool:
 def run_ladder(repeat: int) -> None:
     """Every rung of every ladder on every family, the decision alone (no vacuity, no replay)."""
     import z3
+
     from libet.proofs import bmc
     from libet.proofs import policy as pc
     from libet.proofs.kinds import KINDS

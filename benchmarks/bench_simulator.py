@@ -87,11 +87,10 @@ def machine() -> str:
 
 
 def libet_solve(src: str, fixed: dict, measures):
+    import libet
     from libet.simulator.exact import solve
     from libet.simulator.model import Model
     from libet.spec import measures as ms
-
-    import libet
 
     spec = libet.loads(src).ir
     t = time.perf_counter()
@@ -124,9 +123,8 @@ def storm_check(prism_text: str):
 
 
 def compare(label: str, src: str, fixed: dict, repeat: int) -> dict:
-    from libet.simulator.prism import to_prism
-
     import libet
+    from libet.simulator.prism import to_prism
 
     spec = libet.loads(src).ir
     text = to_prism(spec, "shallow", fixed=fixed)
@@ -151,10 +149,9 @@ def compare(label: str, src: str, fixed: dict, repeat: int) -> dict:
 
 
 def mc_throughput(runs: int) -> dict:
+    import libet
     from libet.simulator import montecarlo
     from libet.simulator.model import Model
-
-    import libet
 
     spec = libet.loads(MC).ir
     model = Model(spec, "shallow", fixed={"topic": "weapons"})

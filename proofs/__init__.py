@@ -32,9 +32,8 @@ Usage::
     results = prove(libet.load("examples/prefill.libet").ir, timeout=10)
 """
 
+from libet.errors import InternalError
 from libet.proofs.kinds import KINDS
 from libet.proofs.prove import DEFAULT_TIMEOUT, decide, iter_prove, prove, select
-
-from libet.errors import InternalError
 
 __all__ = ["DEFAULT_TIMEOUT", "KINDS", "InternalError", "decide", "iter_prove", "prove", "select"]

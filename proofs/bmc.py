@@ -21,6 +21,7 @@ import threading
 from typing import Any, Mapping
 
 import z3
+
 from libet.proofs.minimise import minimise_model
 from libet.proofs.safety import Problem, raw_trace, start_at_horizon, start_value
 from libet.proofs.solve import Budget, Outcome, OutOfTime, Rung, proved

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 import z3
+
 from libet.spec import ir
 
 

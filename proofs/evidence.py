@@ -12,6 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import attrs
+
 from libet.proofs.text import assignment_text, format_float, json_value, number_text, value_text
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 import z3
+
 from libet.spec import ir
 
 

@@ -14,6 +14,7 @@ import time
 from typing import Mapping
 
 import z3
+
 from libet.proofs.safety import Problem
 from libet.proofs.solve import Budget, Outcome, OutOfTime, Rung, proved
 from libet.spec import ir

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 import attrs
 import z3
+
 from libet.proofs import bmc, policy, race, replay, wellformed
 from libet.proofs.policy import Vacuity, policy_reads, policy_shape
 from libet.proofs.safety import path_reads

@@ -13,6 +13,7 @@ import time
 from typing import Any, Iterable
 
 import z3
+
 from libet.proofs.domains import Sym, default_value
 from libet.proofs.solve import Budget, OutOfTime, Query
 

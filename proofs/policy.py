@@ -26,6 +26,7 @@ from typing import Mapping
 
 import attrs
 import z3
+
 from libet.proofs.minimise import W_DEFAULT, default_softs, minimise_model
 from libet.proofs.rules import Encoder
 from libet.proofs.solve import Budget, Outcome, OutOfTime, Query, Rung, proved

@@ -19,18 +19,18 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import z3
+
+from libet.errors import UsageError
 from libet.proofs import policy, wellformed
 from libet.proofs.evidence import Fact, ProofSummary
 from libet.proofs.kinds import KINDS, ProofKind
 from libet.proofs.solve import RUNG_SHARE, SMT_INT, Budget, Outcome, OutOfTime
 from libet.proofs.tables import Unencodable
+from libet.results import CheckResult, Status
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_overrides
-
-from libet.errors import UsageError
-from libet.results import CheckResult, Status
 
 DEFAULT_TIMEOUT = 30.0
 #: Share of the first check's timeout for the vacuity questions about its policy (never fires,

@@ -15,6 +15,7 @@ import time
 from typing import Mapping
 
 import z3
+
 from libet.proofs import bmc
 from libet.proofs.induction import k_induction
 from libet.proofs.solve import Budget, Outcome, OutOfTime, Rung

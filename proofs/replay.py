@@ -16,12 +16,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Mapping
 
+from libet.errors import EvaluationError, InternalError
 from libet.proofs.evidence import InvarianceCounterexample, StateCounterexample, Step, TraceCounterexample
 from libet.proofs.rules import step_distribution
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
-
-from libet.errors import EvaluationError, InternalError
 
 
 def _check_domain(spec: ir.Spec, a: Mapping, what: str) -> None:

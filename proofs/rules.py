@@ -25,6 +25,8 @@ from typing import Any
 
 import attrs
 import z3
+
+from libet.errors import EvaluationError
 from libet.proofs.domains import Env, Sym, is_const
 from libet.proofs.tables import TABLE_LIMIT, Inputs, inputs_at
 from libet.proofs.terms import Terms
@@ -32,8 +34,6 @@ from libet.proofs.text import expr_text
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 from libet.spec.rules import resolve_otherwise, veto_probability
-
-from libet.errors import EvaluationError
 
 #: Most evaluations of a phase's step distribution (over the variables its transitions read) to
 #: decide at encoding time that a transition is positive everywhere or nowhere.

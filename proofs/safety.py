@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import z3
+
 from libet.proofs.minimise import default_softs
 from libet.proofs.rules import Encoder
 from libet.proofs.solve import Budget, Query, Rung

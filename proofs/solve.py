@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import z3
+
 from libet.proofs.domains import BV_ENCODING, INT_ENCODING, SORT_ENCODING, Encoding
 from libet.proofs.facts import FactInfo
 

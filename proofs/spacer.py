@@ -13,6 +13,7 @@ import threading
 from typing import Mapping
 
 import z3
+
 from libet.proofs.rules import Encoder
 from libet.proofs.safety import Steps, path_reads
 from libet.proofs.solve import Budget, Outcome, Rung, unknown_reason

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import attrs
 import z3
+
+from libet.errors import EvaluationError
 from libet.proofs.domains import Env, is_const, is_z3
 from libet.spec import ir
 from libet.spec.reads import reads_of
-
-from libet.errors import EvaluationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from libet.proofs.terms import Terms

@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Any, Mapping
 
 import z3
+
 from libet.proofs.domains import FD, INT_ENCODING, Domains, Encoding, Env, Sym, is_const
 from libet.proofs.facts import Facts
 from libet.proofs.tables import Tables

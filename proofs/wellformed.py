@@ -20,6 +20,8 @@ from fractions import Fraction
 from typing import Mapping
 
 import z3
+
+from libet.errors import InternalError
 from libet.proofs.domains import INT_ENCODING
 from libet.proofs.policy import States
 from libet.proofs.rules import Encoder
@@ -29,8 +31,6 @@ from libet.spec import ir
 from libet.spec.checker import ENUMERATION_BUDGET
 from libet.spec.interpreter import TOLERANCE, Interpreter
 from libet.spec.reads import reads_of
-
-from libet.errors import InternalError
 
 _TOL = Fraction(TOLERANCE)
 #: Share of a check's budget for each of these questions (asked once per policy, or per run for

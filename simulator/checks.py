@@ -25,13 +25,13 @@ from typing import Iterable, Mapping
 
 import attrs
 import numpy as np
+
+from libet.errors import InternalError, LibetError, UsageError
+from libet.results import CheckResult, Status
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_overrides
-
-from libet.errors import InternalError, LibetError, UsageError
-from libet.results import CheckResult, Status
 
 from .exact import solve
 from .model import Model, full_assignment

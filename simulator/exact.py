@@ -28,6 +28,7 @@ assignment and raises its error (naming phase, depth and assignment).
 from __future__ import annotations
 
 import numpy as np
+
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.rules import step_end

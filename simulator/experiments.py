@@ -27,10 +27,10 @@ from fractions import Fraction
 from typing import Callable, Mapping
 
 import attrs
-from libet.spec import ir
-from libet.spec.overrides import check_fixed, check_overrides, check_params
 
 from libet.errors import UsageError
+from libet.spec import ir
+from libet.spec.overrides import check_fixed, check_overrides, check_params
 
 from .model import Model
 

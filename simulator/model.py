@@ -24,14 +24,14 @@ from fractions import Fraction
 from typing import Mapping
 
 import numpy as np
+
+from libet.errors import EvaluationError, UsageError
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_params
 from libet.spec.reads import reads_of
 from libet.spec.rules import resolve_otherwise, veto_probability
-
-from libet.errors import EvaluationError, UsageError
 
 from .vectorize import TOLERANCE, ArrayEval, domain_array
 

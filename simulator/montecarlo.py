@@ -23,10 +23,10 @@ from typing import Callable
 
 import attrs
 import numpy as np
-from libet.spec import ir
-from libet.spec import measures as ms
 
 from libet.errors import UsageError
+from libet.spec import ir
+from libet.spec import measures as ms
 
 from .exact import assignment_facts, assignment_of
 from .model import CHUNK_STATES, Model, gib, memory_limit, replay_error

@@ -34,12 +34,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Mapping
 
+from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.rules import resolve_otherwise, step_end, veto_probability
 from libet.spec.visit import Dispatch
-
-from libet.errors import UsageError
 
 from .model import Model
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 import attrs
-from libet.spec import ir
-from libet.spec import measures as ms
 
 from libet.errors import UsageError
+from libet.spec import ir
+from libet.spec import measures as ms
 
 from . import engines
 

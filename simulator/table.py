@@ -17,10 +17,10 @@ from typing import Mapping
 
 import attrs
 import numpy as np
-from libet.spec import ir
-from libet.spec import measures as ms
 
 from libet.errors import UsageError
+from libet.spec import ir
+from libet.spec import measures as ms
 
 #: What the exact engine solves when nobody asks for less: the standard measures and the
 #: expected depth given each outcome (all from the same six quantities).

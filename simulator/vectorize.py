@@ -30,10 +30,10 @@ from fractions import Fraction
 from typing import Mapping
 
 import numpy as np
-from libet.spec import ir
-from libet.spec.visit import Dispatch
 
 from libet.errors import InternalError
+from libet.spec import ir
+from libet.spec.visit import Dispatch
 
 TOLERANCE = 1e-9  # the interpreter's tolerance for [0, 1] and sums
 

@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Union
 
 import attrs
+
 from libet.spec.ir import Span
 
 

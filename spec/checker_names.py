@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Iterable
 
 import attrs
+
 from libet.spec import ast, ir
 from libet.spec.diagnostics import Diagnostics, Note, did_you_mean
 

@@ -9,6 +9,7 @@ Nesting depth is bounded by the parser (see ``parser.MAX_NESTING``), so recursio
 from __future__ import annotations
 
 import attrs
+
 from libet.spec import ir
 
 

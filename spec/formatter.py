@@ -16,6 +16,7 @@ as the original (spans aside).
 from __future__ import annotations
 
 import attrs
+
 from libet.spec import ast
 from libet.spec.diagnostics import Diagnostics
 from libet.spec.parser import Comment, Parsed, decode, parse

@@ -25,13 +25,13 @@ from fractions import Fraction
 from typing import Callable, Iterator, Mapping
 
 import attrs
+
+from libet.errors import EvaluationError, InternalError
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.overrides import check_params
 from libet.spec.rules import resolve_otherwise, start_delivers, step_end, veto_probability
 from libet.spec.visit import Dispatch
-
-from libet.errors import EvaluationError, InternalError
 
 # A compiled expression: (assignment, depth, phase) -> value.
 Compiled = Callable[[Mapping, int, str], object]

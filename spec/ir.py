@@ -28,6 +28,7 @@ from fractions import Fraction
 from typing import Iterator, Union
 
 import attrs
+
 from libet.spec import measures as _measures
 
 # ---------------------------------------------------------------------------------------------

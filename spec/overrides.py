@@ -23,9 +23,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Mapping
 
-from libet.spec import ir
-
 from libet.errors import UsageError
+from libet.spec import ir
 
 
 def to_fraction(value: Any) -> Fraction:

@@ -20,6 +20,7 @@ import attrs
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
+
 from libet.spec import ast
 from libet.spec.diagnostics import Diagnostics
 from libet.spec.ir import Span

@@ -19,9 +19,9 @@ import itertools
 
 from libet.errors import EvaluationError
 from libet.spec import ir
-from libet.spec.interpreter import Interpreter, checked_strength
-from libet.spec.expand import expand
 from libet.spec.diagnostics import Diagnostics
+from libet.spec.expand import expand
+from libet.spec.interpreter import Interpreter, checked_strength
 
 
 def check(spec: ir.Spec, checker, d: Diagnostics) -> None:

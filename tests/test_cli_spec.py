@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 import libet
 from libet.cli import main
-from libet.spec.loader import load_text
 from libet.spec.diagnostics import render_all
+from libet.spec.loader import load_text
 
 
 def invoke(*args):

@@ -21,10 +21,10 @@ import re
 from pathlib import Path
 
 import pytest
-from libet.spec.diagnostics import CODES
-from libet.spec.loader import load_path, load_text
 
 import libet
+from libet.spec.diagnostics import CODES
+from libet.spec.loader import load_path, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "docs" / "reference.md", ROOT / "docs" / "tutorial.md"]

@@ -8,11 +8,10 @@ import re
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from strategies import specs
 
 import libet
 from libet.spec.formatter import format_text
-
-from strategies import specs
 
 EXAMPLES = sorted(glob.glob("examples/**/*.libet", recursive=True))
 

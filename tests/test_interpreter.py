@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from libet.spec.interpreter import Interpreter
 from strategies import specs, states
 
 import libet
 from libet.errors import EvaluationError, UsageError
+from libet.spec.interpreter import Interpreter
 
 TINY = """
 substance { x: bool }

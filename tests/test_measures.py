@@ -12,13 +12,13 @@ from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from strategies import specs
+
+import libet
 from libet.simulator import montecarlo, outcomes
 from libet.simulator.model import Model
 from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
-from strategies import specs
-
-import libet
 
 EXAMPLES = sorted(glob.glob("examples/*.libet"))
 

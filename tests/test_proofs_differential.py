@@ -26,13 +26,13 @@ from fractions import Fraction
 import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from libet.proofs import KINDS, prove
-from libet.spec import ir
-from libet.spec.interpreter import Interpreter
 from strategies import arithmetic_policy_specs, specs
 
 import libet
+from libet.proofs import KINDS, prove
 from libet.results import Status
+from libet.spec import ir
+from libet.spec.interpreter import Interpreter
 
 #: every depth from here on behaves alike in generated specs (they compare depth with 0..6)
 COLLAPSE = 8

@@ -15,6 +15,10 @@ from fractions import Fraction
 import pytest
 import z3
 from hypothesis import HealthCheck, given, settings
+from strategies import arithmetic_policy_specs, specs
+from test_proofs_differential import oracle
+
+import libet
 from libet.proofs import bmc
 from libet.proofs import policy as policy_checks
 from libet.proofs.induction import k_induction
@@ -34,10 +38,6 @@ from libet.proofs.spacer import spacer
 from libet.proofs.tables import Unencodable
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
-from strategies import arithmetic_policy_specs, specs
-from test_proofs_differential import oracle
-
-import libet
 
 POLICY_RUNGS = (SMT_INT, ONESHOT_INT, SMT_BV, SMT_SORT, QFFD_BV)
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

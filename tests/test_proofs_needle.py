@@ -10,9 +10,8 @@ the needle is the one model of `harmful and not vetoed`, found by propagation in
 
 from __future__ import annotations
 
-from libet.proofs import prove
-
 import libet
+from libet.proofs import prove
 from libet.results import Status
 
 N, SIZE = 50, 64

@@ -20,6 +20,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import z3
+
+import libet
+from libet.errors import UsageError
 from libet.proofs import KINDS, decide, prove
 from libet.proofs import policy as policy_checks
 from libet.proofs.kinds import ProofKind
@@ -27,13 +30,10 @@ from libet.proofs.rules import Encoder
 from libet.proofs.tables import Inputs
 from libet.proofs.terms import Terms
 from libet.proofs.text import SourceText
+from libet.results import Status
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 from libet.spec.visit import missing_cases
-
-import libet
-from libet.errors import UsageError
-from libet.results import Status
 
 #: decided by the simulator's exact engine, not by Z3
 QUANTITATIVE = {ir.Bound, ir.Gap}

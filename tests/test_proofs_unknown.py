@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from libet.proofs import prove
 
 import libet
+from libet.proofs import prove
 from libet.results import Status
 
 

@@ -8,14 +8,14 @@ import glob
 import inspect
 
 import pytest
-from libet.simulator import engines
-from libet.spec import ir
-from libet.spec import measures as ms
-from libet.spec.visit import expression_classes, missing_cases
 
 import libet
 from libet import orchestrate, registry
 from libet.results import Status
+from libet.simulator import engines
+from libet.spec import ir
+from libet.spec import measures as ms
+from libet.spec.visit import expression_classes, missing_cases
 
 EXAMPLES = sorted(glob.glob("examples/*.libet"))
 
@@ -84,9 +84,8 @@ def test_every_expression_pass_is_complete(cls, prefix):
 
 
 def test_an_unknown_node_is_an_internal_error_not_a_class_name():
-    from libet.spec.printer import expr_text
-
     from libet.errors import InternalError
+    from libet.spec.printer import expr_text
 
     class Odd(ir.Expr):
         __slots__ = ()

@@ -6,13 +6,13 @@ import itertools
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from libet.simulator.checks import KINDS, quantitative_checks
-from libet.spec import ir
-from libet.spec.interpreter import Interpreter
 from strategies import specs
 
 import libet
 from libet.results import Status
+from libet.simulator.checks import KINDS, quantitative_checks
+from libet.spec import ir
+from libet.spec.interpreter import Interpreter
 
 
 def brute_bound(spec, check):

@@ -10,10 +10,10 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from libet.spec.interpreter import Interpreter
 
 import libet
 from libet.cli import main
+from libet.spec.interpreter import Interpreter
 
 PREFILL = "examples/prefill.libet"
 

@@ -9,14 +9,14 @@ import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from libet.simulator import outcomes
-from libet.simulator.model import Model
-from libet.spec import measures as ms
-from libet.spec.interpreter import Interpreter
 from strategies import long_horizon_specs, specs
 
 import libet
 from libet.errors import EvaluationError, UsageError
+from libet.simulator import outcomes
+from libet.simulator.model import Model
+from libet.spec import measures as ms
+from libet.spec.interpreter import Interpreter
 
 EXAMPLES = sorted(glob.glob("examples/*.libet"))
 FIELDS = [

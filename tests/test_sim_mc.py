@@ -7,12 +7,12 @@ import glob
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from libet.simulator import montecarlo, outcomes
-from libet.simulator.model import Model
-from libet.spec import measures as ms
 from strategies import specs
 
 import libet
+from libet.simulator import montecarlo, outcomes
+from libet.simulator.model import Model
+from libet.spec import measures as ms
 
 # Intervals this wide fail by chance about once in a million comparisons.
 CONFIDENCE = 1 - 1e-6

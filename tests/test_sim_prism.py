@@ -10,11 +10,11 @@ import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from libet.simulator import outcomes
-from libet.simulator.prism import to_prism
 from strategies import specs
 
 import libet
+from libet.simulator import outcomes
+from libet.simulator.prism import to_prism
 
 stormpy = pytest.importorskip("stormpy")
 

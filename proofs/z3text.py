@@ -1,7 +1,7 @@
 """Z3 formulas (inductive invariants) rendered in the spec's own terms.
 
-Consumes: a quantifier-free Z3 formula over the symbols :mod:`libet.proofs.encode` created, and
-a map from symbol names to (spec name, enum members or None).
+Consumes: a quantifier-free Z3 formula over the symbols the encoder (:mod:`libet.proofs.domains`)
+created, and a map from symbol names to (spec name, enum members or None).
 Produces: text such as ``phase in {answer} and depth >= 5 or topic in {everyday, chemistry}``.
 
 This module reads Z3 terms only to print them; it never builds terms from the IR.

@@ -125,9 +125,11 @@ def storm_check(prism_text: str):
 def compare(label: str, src: str, fixed: dict, repeat: int) -> dict:
     import libet
     from libet.simulator.prism import to_prism
+    from libet.spec import measures as ms
 
     spec = libet.loads(src).ir
-    text = to_prism(spec, "shallow", fixed=fixed)
+    # Storm answers P(harm): export just that (no depth rewards, so no extra absorbing states).
+    text = to_prism(spec, "shallow", fixed=fixed, measures=[ms.HARM])
     harm_only = min(libet_solve(src, fixed, ("P(harm)",))[0] for _ in range(repeat))
     full = ("P(harm)", "P(vetoed)", "P(stopped)", "P(delivered)", "P(over-refusal)", "E(depth)")
     t_full, value = min(libet_solve(src, fixed, full) for _ in range(repeat))

@@ -1,138 +1,17 @@
 """Text for people: IR expressions, values and probabilities as a spec author writes them.
 
 Consumes: IR expressions and concrete values.
-Produces: short strings for counterexamples and proof summaries (never Z3 syntax): expressions
-as spec source (one case per IR node class; a test asserts none is missing), values, exact
-numbers and assignments.
+Produces: short strings for counterexamples and proof summaries (never Z3 syntax). The
+expression and number texts are spec/printer.py's, shared with the trajectory graphs.
 """
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
-from libet.spec import ir
-from libet.spec.visit import Dispatch
+from libet.spec.printer import expr_text, format_float, number_text, value_text
 
-# binding strength, loosest first (spec/grammar.lark)
-_ITE, _IMPLIES, _OR, _AND, _NOT, _CMP, _SUM, _PRODUCT, _NEG, _ATOM = range(10)
-
-
-def expr_text(e: ir.Expr) -> str:
-    """``e`` as spec source (names of defs and values kept, parentheses where needed)."""
-    return _PRINTER.text(e)[0]
-
-
-def _wrap(part: tuple[str, int], level: int, strict: bool = False) -> str:
-    text, prec = part
-    if prec < level or (strict and prec == level):
-        return f"({text})"
-    return text
-
-
-class SourceText:
-    """One method per IR node class (``s_<Node>``): its text and binding strength."""
-
-    def __init__(self):
-        self.text = Dispatch(self, "s_")
-
-    def s_Const(self, e: ir.Const):
-        return value_text(e.value), _ATOM
-
-    def _name(self, e):
-        return e.name, _ATOM
-
-    s_VarRef = s_ParamRef = s_DefRef = s_ValueRef = _name
-
-    def s_Harmful(self, e: ir.Harmful):
-        return "harmful", _ATOM
-
-    def s_Depth(self, e: ir.Depth):
-        return "depth", _ATOM
-
-    def s_CurrentPhase(self, e: ir.CurrentPhase):
-        return "phase", _ATOM
-
-    def s_Not(self, e: ir.Not):
-        if isinstance(e.arg, ir.ValueRef):
-            return f"violates {e.arg.name}", _ATOM
-        return "not " + _wrap(self.text(e.arg), _NOT), _NOT
-
-    def s_Logic(self, e: ir.Logic):
-        if e.op is ir.BoolOp.IMPLIES:
-            a, b = e.args
-            return f"{_wrap(self.text(a), _IMPLIES, True)} implies {_wrap(self.text(b), _IMPLIES)}", _IMPLIES
-        level = _AND if e.op is ir.BoolOp.AND else _OR
-        return f" {e.op.value} ".join(_wrap(self.text(x), level) for x in e.args), level
-
-    def s_Compare(self, e: ir.Compare):
-        return f"{_wrap(self.text(e.left), _SUM)} {e.op.value} {_wrap(self.text(e.right), _SUM)}", _CMP
-
-    def s_Member(self, e: ir.Member):
-        vals = ", ".join(value_text(v) for v in e.values)
-        return f"{_wrap(self.text(e.arg), _SUM)} in {{{vals}}}", _CMP
-
-    def s_Arith(self, e: ir.Arith):
-        level = _SUM if e.op in (ir.ArithOp.ADD, ir.ArithOp.SUB) else _PRODUCT
-        return f"{_wrap(self.text(e.left), level)} {e.op.value} {_wrap(self.text(e.right), level, True)}", level
-
-    def s_Neg(self, e: ir.Neg):
-        return "-" + _wrap(self.text(e.arg), _NEG), _NEG
-
-    def s_Ite(self, e: ir.Ite):
-        return f"if {expr_text(e.cond)} then {expr_text(e.then)} else {_wrap(self.text(e.orelse), _ITE)}", _ITE
-
-    def s_Call(self, e: ir.Call):
-        return f"{e.func.value}({', '.join(expr_text(a) for a in e.args)})", _ATOM
-
-
-_PRINTER = SourceText()
-
-
-def value_text(v) -> str:
-    """A variable's value or a literal: ``true``, ``3``, ``weapons``, ``0.25``."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, Fraction):
-        return number_text(v)
-    return str(v)
-
-
-def number_text(q) -> str:
-    """An exact number, short: ``1``, ``0.25``, ``1/3`` when that is shorter than the decimal,
-    otherwise six significant digits marked as rounded (``≈0.812906``)."""
-    q = Fraction(q)
-    if q.denominator == 1:
-        return str(q.numerator)
-    f = float(q)
-    short = repr(f)
-    if Fraction(short) == q and len(short) <= 12:
-        return short
-    if q.denominator <= 1000:
-        return f"{q.numerator}/{q.denominator}"
-    return "≈" + format_float(q)
-
-
-def format_float(q) -> str:
-    """``q`` to six significant digits, even far below the smallest double."""
-    q = Fraction(q)
-    if q == 0:
-        return "0"
-    f = float(q)
-    if f != 0 and math.isfinite(f):
-        return f"{f:.6g}"
-    # below the double range: compute the exponent from the integers
-    sign = "-" if q < 0 else ""
-    q = abs(q)
-    exp10 = len(str(q.numerator)) - len(str(q.denominator))
-    mant = q / Fraction(10) ** exp10
-    while mant >= 10:
-        mant /= 10
-        exp10 += 1
-    while mant < 1:
-        mant *= 10
-        exp10 -= 1
-    return f"{sign}{float(mant):.5f}e{exp10}"
+__all__ = ["assignment_text", "expr_text", "format_float", "json_value", "number_text", "value_text"]
 
 
 def assignment_text(a: dict, names=None) -> str:

@@ -273,6 +273,10 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     d0 = pr(traj.start_depth)
     names = _Names({"delivered": DEL, "stopped": STOP, "vetoed": VETO}, pr(spec.harm_expr()), d0)
     queries = [(m.text, *names.properties(m)) for m in measures]
+    # Absorbed trajectories keep their depth only when some reward reads it; otherwise they
+    # reset it, and the model has no more states than the chain (what Storm is timed on).
+    keep = bool(names.rewards)
+    absorbed = "(d' = d + 1)" if keep else "(d' = 0)"
     lines = [
         f"// libet export of spec {spec.title!r}, policy {policy!r}",
         "// A DTMC: from the initial state each measure below is the ratio of the properties shown",
@@ -307,7 +311,10 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     lines.append(
         f"  ph : [0..{DONE}] init 0; // 0=start, {codes}, {DEL}=delivered, {STOP}=stopped, {VETO}=vetoed, {DONE}=done"
     )
-    lines.append(f"  d : [0..{H}] init 0; // depth (kept at absorption, for the depth rewards)")
+    if keep:
+        lines.append(f"  d : [0..{H}] init 0; // depth (kept at absorption, for the depth rewards)")
+    else:
+        lines.append(f"  d : [0..{max(H - 1, 0)}] init 0; // depth")
     for q in tracked:
         lines.append(f"  vis_{q} : bool init false; // the trajectory has visited phase {q}")
     lines.append("")
@@ -322,7 +329,9 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
         lines.append(f"  [] ph = 0 & stage = {k} -> " + " + ".join(ups) + ";")
     ready = f"ph = 0 & stage = {len(free)}" if free else "ph = 0"
     q0 = pr.phase_code[traj.start_phase]
-    start = f"(ph' = (({d0}) >= {H} ? {DEL} : {q0})) & (d' = ({d0}))"
+    start = f"(ph' = (({d0}) >= {H} ? {DEL} : {q0})) & (d' = ({d0}))" if keep else (
+        f"(ph' = (({d0}) >= {H} ? {DEL} : {q0})) & (d' = (({d0}) >= {H} ? 0 : ({d0})))"
+    )
     if traj.start_phase in tracked:
         start += f" & (vis_{traj.start_phase}' = (({d0}) < {H}))"
     lines.append(f"  [] {ready} -> 1 : {start};")
@@ -336,14 +345,14 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
         for band, last in ((f"d < {H - 1}", False), (f"d = {H - 1}", True)):
             ups = []
             if veto is not None:
-                ups.append(f"({veto}) : (ph' = {VETO})")
+                ups.append(f"({veto}) : (ph' = {VETO})" + ("" if keep else " & (d' = 0)"))
             go = "1.0" if veto is None else f"(1.0 - ({veto}))"
             for target, p in probs:
                 end = step_end(target, H if last else 0, H)
                 if end == ir.DELIVER:
-                    effect = f"(ph' = {DEL}) & (d' = d + 1)"
+                    effect = f"(ph' = {DEL}) & {absorbed}"
                 elif end == ir.STOP:
-                    effect = f"(ph' = {STOP}) & (d' = d + 1)"
+                    effect = f"(ph' = {STOP}) & {absorbed}"
                 else:
                     effect = f"(ph' = {pr.phase_code[target]}) & (d' = d + 1)"
                     if target in tracked:

@@ -128,7 +128,7 @@ def check_value(spec: ir.Spec, name: str, value: Any):
         if isinstance(dom, ir.EnumDomain) and text in dom.members:
             return text
     if isinstance(dom, ir.BoolDomain):
-        if isinstance(value, bool) or type(value).__name__ == "bool_":
+        if isinstance(value, bool) or _numpy_bool(value):
             return bool(value)
     elif isinstance(dom, ir.IntDomain):
         if isinstance(value, numbers.Integral) and not isinstance(value, bool) and dom.lo <= int(value) <= dom.hi:
@@ -136,6 +136,12 @@ def check_value(spec: ir.Spec, name: str, value: Any):
     elif isinstance(value, str) and value in dom.members:
         return value
     raise UsageError(f"{value!r} is not a value of {name} (domain {dom})")
+
+
+def _numpy_bool(value) -> bool:
+    """numpy's bool scalar (``bool_``; named ``bool`` in numpy 2), without importing numpy."""
+    t = type(value)
+    return t.__module__ == "numpy" and t.__name__ in ("bool_", "bool")
 
 
 def check_fixed(spec: ir.Spec, fixed: Mapping[str, Any] | None) -> dict:

@@ -13,6 +13,7 @@ pass fails that test, instead of being printed as a class name or evaluated wron
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable
 
 from libet.spec import ir
@@ -54,18 +55,23 @@ def _table(pass_type: type, prefix: str) -> dict[type, Callable]:
 
 class Dispatch:
     """Calls ``owner.<prefix><ClassName>(node, *args)`` for a node; an unknown node class is
-    an :class:`~libet.errors.InternalError` (a pass that is not complete is a bug)."""
+    an :class:`~libet.errors.InternalError` (a pass that is not complete is a bug).
+
+    It holds its owner weakly: a pass keeps its dispatcher as an attribute, and a strong
+    reference back would make every pass object a reference cycle, freed only by the garbage
+    collector (the simulator makes one per layer of the chain, each holding arrays)."""
 
     __slots__ = ("_owner", "_table")
 
     def __init__(self, owner: Any, prefix: str):
-        self._owner = owner
+        self._owner = weakref.ref(owner)
         self._table = _table(type(owner), prefix)
 
     def __call__(self, node: ir.Expr, *args):
         fn = self._table.get(type(node))
+        owner = self._owner()
         if fn is None:
             from libet.errors import InternalError
 
-            raise InternalError(f"{type(self._owner).__name__} has no case for the IR node {type(node).__name__}")
-        return fn(self._owner, node, *args)
+            raise InternalError(f"{type(owner).__name__} has no case for the IR node {type(node).__name__}")
+        return fn(owner, node, *args)

@@ -29,10 +29,10 @@ from libet.proofs.kinds import ProofKind
 from libet.proofs.rules import Encoder
 from libet.proofs.tables import Inputs
 from libet.proofs.terms import Terms
-from libet.proofs.text import SourceText
 from libet.results import Status
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
+from libet.spec.printer import Printer
 from libet.spec.visit import missing_cases
 
 #: decided by the simulator's exact engine, not by Z3
@@ -50,7 +50,7 @@ def test_every_qualitative_property_type_has_a_kind_and_nothing_else_does():
 
 def test_every_pass_over_expressions_has_a_case_for_every_node():
     assert missing_cases(Terms, "t_") == []  # IR -> Z3 terms
-    assert missing_cases(SourceText, "s_") == []  # IR -> spec source, in proof summaries
+    assert missing_cases(Printer, "p_") == []  # IR -> spec source, in proof summaries
 
 
 def test_select_and_decide_take_checks_by_their_kind():

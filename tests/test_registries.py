@@ -134,3 +134,5 @@ def test_numpy_scalars_are_accepted_everywhere():
     assert a == b
     assert spec.simulate("deep", params={"base": np.float32(0.25)}).to_rows()[0]["P(harm)"] == 0.0
     assert orchestrate.check(spec.ir, checks=["P(harm) <= 0.01 for all framing"], params={"gain": np.float64(0.3)})
+    fixed = {"observed": np.True_, "uplift": np.int64(3)}  # numpy's bool and int scalars as values
+    assert spec.simulate("deep", fixed=fixed).to_rows() == spec.simulate("deep", fixed={"observed": True, "uplift": 3}).to_rows()

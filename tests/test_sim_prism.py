@@ -15,6 +15,7 @@ from strategies import specs
 import libet
 from libet.simulator import outcomes
 from libet.simulator.prism import to_prism
+from libet.spec import measures as ms
 
 stormpy = pytest.importorskip("stormpy")
 
@@ -81,3 +82,14 @@ def test_generated_specs_storm_agrees(src):
     spec = libet.loads(src).ir
     for policy in spec.policies:
         cross_check(spec, policy)
+
+
+@pytest.mark.parametrize("path", ["examples/prefill.libet", "examples/cot_dilution.libet"])
+def test_probabilities_alone_export_the_plain_chain(path):
+    """Without a reward to read the depth, absorbed states reset it: the export has no more
+    states than the chain, and the probabilities are the same."""
+    spec = libet.load(path).ir
+    policy = next(iter(spec.policies))
+    plain = to_prism(spec, policy, measures=[ms.HARM, ms.VETOED])
+    assert '\nrewards "' not in plain and "(d' = 0)" in plain
+    cross_check(spec, policy, measures=[ms.HARM, ms.VETOED, ms.parse("P(harm | delivered)")])

@@ -167,15 +167,30 @@ def mc_throughput(runs: int) -> dict:
 _MEMORY_CHILD = """
 import resource, sys, tracemalloc
 sys.path.insert(0, {root!r})
+
+
+def high_water_kb():
+    # VmHWM belongs to this process's own address space; Linux keeps ru_maxrss across exec,
+    # so it would report the parent's peak (Storm's models) when that was larger.
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 import libet
 from libet.simulator.exact import solve
 from libet.simulator.model import Model
 spec = libet.loads({src!r}).ir
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = high_water_kb()
 tracemalloc.start()
 solve(Model(spec, "shallow", fixed={{"topic": "weapons"}}))
 current, peak = tracemalloc.get_traced_memory()
-print(peak, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(peak, before, high_water_kb())
 """
 
 

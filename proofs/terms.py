@@ -32,14 +32,6 @@ from libet.spec.interpreter import Interpreter
 from libet.spec.reads import reads_of
 from libet.spec.visit import Dispatch
 
-_CMP = {
-    ir.CmpOp.EQ: operator.eq,
-    ir.CmpOp.NE: operator.ne,
-    ir.CmpOp.LT: operator.lt,
-    ir.CmpOp.LE: operator.le,
-    ir.CmpOp.GT: operator.gt,
-    ir.CmpOp.GE: operator.ge,
-}
 _ARITH = {ir.ArithOp.ADD: operator.add, ir.ArithOp.SUB: operator.sub, ir.ArithOp.MUL: operator.mul}
 _FINITE = (ir.Kind.ENUM, ir.Kind.PHASE)
 #: Largest constant integer exponent ``pow`` is expanded into a product for.
@@ -162,13 +154,13 @@ class Terms(Domains):
             return r if op is ir.CmpOp.EQ else self.not_(r)
         # numeric
         if is_const(a) and is_const(b):
-            return _CMP[op](a, b)
+            return op(a, b)
         if lt.kind is ir.Kind.REAL or rt.kind is ir.Kind.REAL:
-            return _CMP[op](self.z3_real(a), self.z3_real(b))
+            return op(self.z3_real(a), self.z3_real(b))
         folded = self.fd_compare(a, b, op)
         if folded is not None:
             return folded
-        return _CMP[op](self.z3_int(a), self.z3_int(b))
+        return op(self.z3_int(a), self.z3_int(b))
 
     def _eq_finite(self, a, b, ty: ir.Type, op):
         if a is None or b is None:  # `phase` without a trajectory equals nothing

@@ -340,7 +340,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
         phase = traj.phase(q)
         code = pr.phase_code[q]
         explicit = [None if t.prob is None else f"({pr(t.prob)}) * 1.0" for t in phase.transitions]
-        resolved, _, remainder = resolve_otherwise(explicit, _Text("1.0"), _Text("0.0"))
+        resolved, _, remainder = resolve_otherwise(explicit, _Source("1.0"), _Source("0.0"))
         probs = [(t.target, f"max(0.0, {p})") for t, p in zip(phase.transitions, resolved)]
         for band, last in ((f"d < {H - 1}", False), (f"d = {H - 1}", True)):
             ups = []
@@ -374,41 +374,32 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     return "\n".join(lines), queries
 
 
-class _Text(str):
-    """PRISM source as a number type for spec/rules.py: ``+`` and ``-`` build expressions."""
+class _Source(str):
+    """PRISM source as a number type for spec/rules.py: ``+``, ``-`` and ``*`` build
+    expressions (a subtrahend in parentheses)."""
 
     def __add__(self, other):
-        return _Text(f"{self} + {other}")
+        return _Source(f"{self} + {other}")
 
     def __radd__(self, other):
-        return _Text(f"{other} + {self}")
+        return _Source(f"{other} + {self}")
 
     def __sub__(self, other):
-        return _Text(f"{self} - ({other})")
+        return _Source(f"{self} - ({other})")
 
     def __rsub__(self, other):
-        return _Text(f"{other} - ({self})")
+        return _Source(f"{other} - ({self})")
+
+    def __mul__(self, other):
+        return _Source(f"{self} * {other}")
 
 
 def _veto_expr(pr: _Printer, rules) -> str | None:
     if not rules:
         return None
     fired = [(pr(r.condition), f"min(max(({pr(r.strength)}) * 1.0, 0.0), 1.0)") for r in rules]
-    return veto_probability(fired, _Product("1.0"), _prism_select)
-
-
-class _Product(str):
-    """PRISM source with ``*`` and ``-`` for the veto rule."""
-
-    def __mul__(self, other):
-        return _Product(f"{self} * {other}")
-
-    def __sub__(self, other):
-        return _Product(f"{self} - {other}")
-
-    def __rsub__(self, other):
-        return _Product(f"{other} - {self}")
+    return veto_probability(fired, _Source("1.0"), _prism_select)
 
 
 def _prism_select(c, a, b):
-    return _Product(f"({c} ? {a} : {b})")
+    return _Source(f"({c} ? {a} : {b})")

@@ -372,7 +372,7 @@ class Interpreter:
         return lambda a, d, p: (not f(a, d, p)) or g(a, d, p)
 
     def c_Compare(self, e: ir.Compare) -> Compiled:
-        op = _CMP[e.op]
+        op = e.op
         f, g = self.compile(e.left), self.compile(e.right)
         return lambda a, d, p: op(f(a, d, p), g(a, d, p))
 
@@ -486,14 +486,6 @@ def checked_strength(s, rule: ir.Rule, assignment: Mapping, phase: str | None, d
     return min(max(s, 0), 1)
 
 
-_CMP = {
-    ir.CmpOp.EQ: operator.eq,
-    ir.CmpOp.NE: operator.ne,
-    ir.CmpOp.LT: operator.lt,
-    ir.CmpOp.LE: operator.le,
-    ir.CmpOp.GT: operator.gt,
-    ir.CmpOp.GE: operator.ge,
-}
 
 
 def _state(assignment: Mapping, phase: str | None, depth: int | None) -> str:

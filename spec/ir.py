@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import operator
 from fractions import Fraction
 from typing import Iterator, Union
 
@@ -305,6 +306,21 @@ class CmpOp(enum.Enum):
     LE = "<="
     GT = ">"
     GE = ">="
+
+    def __call__(self, a, b):
+        """The comparison itself, on any numbers with Python's operators (floats, Fractions,
+        numpy arrays, Z3 terms)."""
+        return _COMPARE[self](a, b)
+
+
+_COMPARE = {
+    CmpOp.EQ: operator.eq,
+    CmpOp.NE: operator.ne,
+    CmpOp.LT: operator.lt,
+    CmpOp.LE: operator.le,
+    CmpOp.GT: operator.gt,
+    CmpOp.GE: operator.ge,
+}
 
 
 @attrs.frozen(slots=True)

@@ -18,7 +18,7 @@ from typing import Any, Iterable, NoReturn
 import click
 
 from libet.errors import LibetError
-from libet.files import write_atomic  # noqa: F401  (re-exported for the commands)
+from libet.files import json_default
 from libet.spec.diagnostics import render_all
 from libet.spec.loader import Loaded, load_path
 
@@ -80,18 +80,6 @@ def parse_sets(items: Iterable[str], spec) -> tuple[dict[str, Fraction], dict[st
 
 def emit_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, default=json_default))
-
-
-def json_default(o):
-    """JSON for what libet's results hold: Fractions as floats, results through ``to_json``,
-    enums by value."""
-    if isinstance(o, Fraction):
-        return float(o)
-    if hasattr(o, "to_json"):
-        return o.to_json()
-    if hasattr(o, "value") and hasattr(o, "name"):  # enums
-        return o.value
-    raise TypeError(f"cannot serialise {type(o).__name__}")
 
 
 def guard(fn):

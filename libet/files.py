@@ -1,7 +1,7 @@
 """Writing files: atomically, and never over what a user had without being asked.
 
 Consumes: a path and the data to write.
-Produces: the file, complete or not at all.
+Produces: the file, complete or not at all; JSON for libet's results.
 
 A neutral module: the engines (proofs/, simulator/) and the CLI both write through it, so no
 engine imports the command-line layer.
@@ -13,6 +13,20 @@ import os
 import tempfile
 
 from libet.errors import UsageError
+
+
+def json_default(o):
+    """JSON for what libet's results hold (``json.dumps(..., default=json_default)``):
+    Fractions as floats, results through their ``to_json``, enums by value."""
+    from fractions import Fraction
+
+    if isinstance(o, Fraction):
+        return float(o)
+    if hasattr(o, "to_json"):
+        return o.to_json()
+    if hasattr(o, "value") and hasattr(o, "name"):  # enums
+        return o.value
+    raise TypeError(f"cannot serialise {type(o).__name__}")
 
 
 def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:

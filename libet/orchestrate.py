@@ -209,7 +209,7 @@ def run(
         UsageError: ``out`` exists and ``force`` is not given; a bad option.
     """
     import libet
-    from libet.files import check_folder, write_atomic
+    from libet.files import check_folder, json_default, write_atomic
     from libet.simulator.experiments import run_experiment, spec_hash
 
     params = check_overrides(spec, params)
@@ -251,8 +251,6 @@ def run(
         ],
         "graphs": graphs,
     }
-    from libet.clitools import json_default
-
     write_atomic(os.path.join(out, "results.json"), json.dumps(data, indent=2, default=json_default) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

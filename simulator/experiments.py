@@ -131,7 +131,7 @@ class ExperimentResult:
     def write(self, folder: str, *, plots: bool = True) -> list[str]:
         """Write ``NAME.csv``, ``NAME.json`` and, with ``plots``, one PNG and SVG per measure
         into ``folder`` (atomically); returns the paths written."""
-        from libet.files import write_atomic
+        from libet.files import json_default, write_atomic
 
         os.makedirs(folder, exist_ok=True)
         paths = []
@@ -139,7 +139,7 @@ class ExperimentResult:
         write_atomic(p, self.to_csv())
         paths.append(p)
         p = os.path.join(folder, f"{self.name}.json")
-        write_atomic(p, json.dumps(self.to_json(), indent=2, default=_json_default) + "\n")
+        write_atomic(p, json.dumps(self.to_json(), indent=2, default=json_default) + "\n")
         paths.append(p)
         if plots:
             from .plots import plot_experiment
@@ -156,12 +156,6 @@ def _csv(v):
     if isinstance(v, float):
         return repr(v)
     return v
-
-
-def _json_default(o):
-    if isinstance(o, Fraction):
-        return float(o)
-    raise TypeError(type(o).__name__)
 
 
 def run_experiment(

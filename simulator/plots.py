@@ -26,7 +26,7 @@ def plot_experiment(result, folder: str) -> list[str]:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from libet.clitools import write_atomic
+    from libet.files import write_atomic
 
     paths = []
     x_name = result.vary[0] if result.vary else None

@@ -136,3 +136,18 @@ def test_numpy_scalars_are_accepted_everywhere():
     assert orchestrate.check(spec.ir, checks=["P(harm) <= 0.01 for all framing"], params={"gain": np.float64(0.3)})
     fixed = {"observed": np.True_, "uplift": np.int64(3)}  # numpy's bool and int scalars as values
     assert spec.simulate("deep", fixed=fixed).to_rows() == spec.simulate("deep", fixed={"observed": True, "uplift": 3}).to_rows()
+
+
+def test_engines_never_import_the_cli_or_private_modules():
+    """spec/, proofs/ and simulator/ import neither the command line (libet.cli, clitools,
+    commands, click) nor the facade, and no module imports another package's private module."""
+    import pathlib
+    import re
+
+    bad = re.compile(r"^\s*(from|import)\s+(libet\.(cli|clitools|commands|orchestrate|api)\b|click\b)", re.M)
+    private = re.compile(r"^\s*from\s+libet\.(\w+)\.(_\w+)\s+import|^\s*import\s+libet\.\w+\._\w+", re.M)
+    for folder in ("spec", "proofs", "simulator"):
+        for path in pathlib.Path(folder).glob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert not bad.search(text), f"{path} imports the command line or the facade"
+            assert not private.search(text), f"{path} imports a private module"

@@ -17,8 +17,8 @@ import sys
 
 import click
 
-from libet.clitools import emit_json, fail, guard, json_default, load_or_exit, parse_sets
-from libet.files import check_folder, write_atomic
+from libet.clitools import emit_json, fail, guard, load_or_exit, parse_sets
+from libet.files import check_folder, json_default, write_atomic
 from libet.simulator import engines
 from libet.spec import measures as ms
 

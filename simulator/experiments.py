@@ -107,11 +107,18 @@ class ExperimentResult:
     def to_json(self) -> dict:
         return {"metadata": self.metadata(), "rows": self.to_rows()}
 
+    @property
+    def estimates(self) -> bool:
+        """Whether the numbers are estimates with intervals (a sampling engine)."""
+        from .engines import get
+
+        return get(self.engine).estimates
+
     def columns(self) -> list[str]:
         cols = ["policy", *self.vary]
         for m in self.measures:
             cols.append(m)
-            if self.engine == "mc":
+            if self.estimates:
                 cols += [f"{m} low", f"{m} high"]
         return cols
 

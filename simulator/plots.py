@@ -48,11 +48,11 @@ def plot_experiment(result, folder: str) -> list[str]:
                 categorical = any(isinstance(x, (str, bool)) for x in xs)
                 if categorical:
                     xs = [_v(x) for x in xs]
-            ys = [row[measure] for row in rows]
+            ys = [_y(row[measure]) for row in rows]
             ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.6, label=label)
-            if result.engine == "mc" and f"{measure} low" in rows[0]:
-                lo = [row[f"{measure} low"] for row in rows]
-                hi = [row[f"{measure} high"] for row in rows]
+            if result.estimates and f"{measure} low" in rows[0]:
+                lo = [_y(row[f"{measure} low"]) for row in rows]
+                hi = [_y(row[f"{measure} high"]) for row in rows]
                 if not categorical:
                     ax.fill_between(xs, lo, hi, alpha=0.18)
                 else:
@@ -61,7 +61,7 @@ def plot_experiment(result, folder: str) -> list[str]:
         ax.set_ylabel(measure)
         if measure.startswith("P("):
             ax.set_ylim(-0.02, 1.02)
-        engine = "Monte Carlo" if result.engine == "mc" else "exact"
+        engine = f"estimated: {result.engine}, {result.runs:,} runs" if result.estimates else "computed exactly"
         ax.set_title(f"{result.name}: {measure} vs {x_name or 'policy'} ({engine})", fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(title="policy", fontsize=8)
@@ -77,6 +77,11 @@ def plot_experiment(result, folder: str) -> list[str]:
             paths.append(f"{stem}.{ext}")
         plt.close(fig)
     return paths
+
+
+def _y(v) -> float:
+    """A number to plot; an undefined one (a condition of probability 0) is a gap."""
+    return float("nan") if v is None else v
 
 
 def _v(x) -> str:

@@ -169,7 +169,7 @@ def _print_rows(result, measures) -> None:
 def _print_experiment(r) -> None:
     from rich.table import Table
 
-    extra = f"runs {r.runs}, seed {r.seed}" if r.engine == "mc" else "exact"
+    extra = f"estimated: {r.engine}, runs {r.runs}, seed {r.seed}" if r.estimates else "computed exactly"
     t = Table(title=f"experiment {r.name} ({extra}; {r.aggregation})")
     for c in ["policy", *r.vary, *r.measures]:
         t.add_column(c, justify="left" if c == "policy" else "right")

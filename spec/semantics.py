@@ -20,8 +20,8 @@ import itertools
 from libet.errors import EvaluationError
 from libet.spec import ir
 from libet.spec.diagnostics import Diagnostics
-from libet.spec.expand import expand
 from libet.spec.interpreter import Interpreter, checked_strength
+from libet.spec.reads import reads_of
 
 
 def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
@@ -85,17 +85,13 @@ def _depths(spec: ir.Spec) -> range:
 
 
 def _reads(spec: ir.Spec, exprs) -> tuple[tuple[str, ...], bool, bool]:
-    names: set[str] = set()
-    depth = phase = False
-    for e in exprs:
-        full = expand(spec, e)
-        for node in ir.walk(full):
-            if isinstance(node, ir.VarRef):
-                names.add(node.name)
-            depth |= isinstance(node, ir.Depth)
-            phase |= isinstance(node, ir.CurrentPhase)
+    """The variables ``exprs`` read (in declaration order), and whether any reads depth and
+    phase (spec/reads.py, the one analysis)."""
+    reads = reads_of(spec)
+    exprs = list(exprs)
+    names = reads.variables(exprs)
     ordered = tuple(n for n in spec.variables if n in names)
-    return ordered, depth, phase
+    return ordered, any(reads.depth(e) for e in exprs), any(reads.phase(e) for e in exprs)
 
 
 def _budget_ok(spec, names, n_states, what, span, d) -> bool:

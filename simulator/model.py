@@ -138,7 +138,7 @@ class Model:
                 self.weights[n] = (Fraction(1),)
             else:
                 self.values[n] = var.domain.values()
-                self.weights[n] = tuple(var.probability(v) for v in self.values[n])
+                self.weights[n] = var.distribution()
         self.shape = tuple(len(self.values[n]) for n in self.names)
         self.size = math.prod(self.shape)
         self.dyn_shape = tuple(len(self.values[n]) for n in self.dyn_vars)

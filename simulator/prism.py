@@ -321,8 +321,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     for k, n in enumerate(free):
         var = spec.variables[n]
         ups = []
-        for v in var.domain.values():
-            w = var.probability(v)
+        for v, w in zip(var.domain.values(), var.distribution()):
             if w == 0:
                 continue
             ups.append(f"{_real(w)} : (v_{n}' = {pr.var_value(var, v)}) & (stage' = {k + 1})")

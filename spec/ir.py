@@ -174,11 +174,26 @@ class Variable:
     def type(self) -> Type:
         return self.domain.type
 
+    def size(self) -> int:
+        """The number of values, without building them."""
+        d = self.domain
+        if isinstance(d, IntDomain):
+            return d.hi - d.lo + 1
+        return len(d.values())
+
+    def distribution(self) -> tuple[Fraction, ...]:
+        """The probability of every value, in domain order (one pass, however many values)."""
+        if self.weights is not None:
+            return self.weights
+        n = self.size()
+        return (Fraction(1, n),) * n
+
     def probability(self, value: Scalar) -> Fraction:
-        values = self.domain.values()
         if self.weights is None:
-            return Fraction(1, len(values))
-        return self.weights[values.index(value)]
+            return Fraction(1, self.size())
+        d = self.domain
+        i = value - d.lo if isinstance(d, IntDomain) else d.values().index(value)
+        return self.weights[i]
 
 
 @attrs.frozen(slots=True)

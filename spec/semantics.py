@@ -29,11 +29,12 @@ def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
     if d.has_errors:
         return
     interp = Interpreter(spec)
+    budget = _Budget()
     if spec.trajectory is not None:
-        _start_depth(spec, interp, d)
-        _transitions(spec, interp, d)
+        _start_depth(spec, interp, d, budget)
+        _transitions(spec, interp, d, budget)
         _unreachable(spec, d)
-    _strengths(spec, interp, d)
+    _strengths(spec, interp, d, budget)
     _unused(spec, checker, d)
 
 
@@ -94,19 +95,35 @@ def _reads(spec: ir.Spec, exprs) -> tuple[tuple[str, ...], bool, bool]:
     return ordered, any(reads.depth(e) for e in exprs), any(reads.phase(e) for e in exprs)
 
 
-def _budget_ok(spec, names, n_states, what, span, d) -> bool:
-    from libet.spec.checker import ENUMERATION_BUDGET
+class _Budget:
+    """What is left of ENUMERATION_BUDGET for the whole spec: loading never enumerates more
+    states than that in all, however many phases and rules there are."""
 
-    total = spec.assignment_count(names) * n_states
-    if total > ENUMERATION_BUDGET:
-        d.warning(
-            "W103",
-            f"{what} not checked at every state: {total:,} states exceed the budget of {ENUMERATION_BUDGET:,}",
-            span,
-            hint="the simulator still checks every state it visits; `libet simulate` reports any violation",
-        )
-        return False
-    return True
+    def __init__(self):
+        from libet.spec.checker import ENUMERATION_BUDGET
+
+        self.total = ENUMERATION_BUDGET
+        self.left = ENUMERATION_BUDGET
+
+    def take(self, spec, names, n_states, what, span, d) -> bool:
+        """Spend ``assignments(names) x n_states`` evaluations, or warn (W103) and skip."""
+        need = spec.assignment_count(names) * n_states
+        if need > self.left:
+            spent = self.total - self.left
+            why = (
+                f"{need:,} states exceed the budget of {self.total:,}"
+                if not spent
+                else f"{need:,} states exceed what is left ({self.left:,}) of the budget of {self.total:,} for the whole spec"
+            )
+            d.warning(
+                "W103",
+                f"{what} not checked at every state: {why}",
+                span,
+                hint="the simulator and the Z3 checker still check every state they visit and report any violation",
+            )
+            return False
+        self.left -= need
+        return True
 
 
 _HINTS = {
@@ -122,10 +139,10 @@ def _report(d: Diagnostics, exc: EvaluationError, fallback_span) -> None:
     d.error(exc.code, f"{exc.message} (at {exc.state})", exc.span or fallback_span, hint=_HINTS.get(exc.code))
 
 
-def _start_depth(spec: ir.Spec, interp, d: Diagnostics) -> None:
+def _start_depth(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     traj = spec.trajectory
     names, _, _ = _reads(spec, [traj.start_depth])
-    if not _budget_ok(spec, names, 1, "the start depth", traj.start_depth.span, d):
+    if not budget.take(spec, names, 1, "the start depth", traj.start_depth.span, d):
         return
     for a in spec.assignments(names):
         try:
@@ -135,12 +152,12 @@ def _start_depth(spec: ir.Spec, interp, d: Diagnostics) -> None:
             return
 
 
-def _transitions(spec: ir.Spec, interp, d: Diagnostics) -> None:
+def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     for phase in spec.trajectory.phases:
         exprs = [t.prob for t in phase.transitions if t.prob is not None]
         names, uses_depth, _ = _reads(spec, exprs)
         depths = _depths(spec) if uses_depth else range(1)
-        if not _budget_ok(spec, names, len(depths), f"the probabilities of phase '{phase.name}'", phase.span, d):
+        if not budget.take(spec, names, len(depths), f"the probabilities of phase '{phase.name}'", phase.span, d):
             continue
         try:
             for a, depth in itertools.product(spec.assignments(names), depths):
@@ -149,7 +166,7 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics) -> None:
             _report(d, exc, phase.span)
 
 
-def _strengths(spec: ir.Spec, interp, d: Diagnostics) -> None:
+def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     """Each rule's strength lies in [0, 1] wherever its condition holds.
 
     Rules are checked one at a time, enumerating only what the rule reads; a constant strength
@@ -165,7 +182,7 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics) -> None:
             depths = _depths(spec) if uses_depth else range(1)
             ph = phases if uses_phase else phases[:1]
             what = f"the veto strength of a rule of '{policy.name}'"
-            if not _budget_ok(spec, names, len(depths) * len(ph), what, rule.span, d):
+            if not budget.take(spec, names, len(depths) * len(ph), what, rule.span, d):
                 continue
             cond, strength = interp.compile(rule.condition), interp.compile(rule.strength)
             try:

@@ -1,18 +1,23 @@
-"""The exact engine: outcome probabilities by backward induction over the layered chain.
+"""The exact engine: every measure by backward induction over the layered chain.
 
-Consumes: a :class:`~libet.simulator.model.Model` (one policy, its assignment classes).
+Consumes: a :class:`~libet.simulator.model.Model` (one policy, its assignment classes) and the
+measures wanted (:mod:`libet.spec.measures`).
 Produces: an :class:`~libet.simulator.table.OutcomeTable`: for every assignment of the variables
-that matter, P(delivered), P(stopped), P(vetoed), P(harm), P(over-refusal), and the expected
-depth at absorption (overall and per outcome).
+that matter, the quantities those measures need (``measures.columns``: per outcome and set of
+phases that must have been visited, the probability and the depth-weighted probability), from
+which the table answers each measure.
 
-Every step raises depth by one, so the chain of each class is layered. Writing x(q, d) for the
-vector of quantities (probability of each outcome, and depth-weighted probability of each
-outcome) from state (q, d), one step is affine:
+Every step raises depth by one, so the chain of each class is layered. When a measure asks
+about visits, a state also carries a flag per such phase (set on entering it below the
+horizon): states (q, f, d). Writing x(s, d) for the vector of quantities from state s at depth
+d, one step is affine:
 
-    x_d = A_d x_{d+1} + b_d,      A_d[q, r] = (1 - v(q, d)) p_{q->r}(d),
+    x_d = A_d x_{d+1} + b_d,      A_d[s, s'] = (1 - v(q, d)) p_{q->r}(d),
 
-with x_H = (delivered with probability 1 at depth H) for every phase, since reaching the horizon
-delivers. The engine evaluates A and b for a whole block of depths at once (numpy, across
+where s' is (r, f with r's flag set), and b holds the one-step absorptions counted by each
+column (a column that asks for visits counts only in states whose flags hold them). x_H is
+"delivered at depth H" for every state, since reaching the horizon delivers (and visits
+nothing). The engine evaluates A and b for a whole block of depths at once (numpy, across
 phases and classes), then runs the recurrence blocked: the depth axis is cut into blocks, the
 affine maps of all blocks are composed side by side (one numpy call per position in a block),
 the short recurrence over block boundaries is solved the same way, and the values at the start
@@ -29,15 +34,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.rules import step_end
 
-from .model import CHUNK_STATES, Model, full_assignment, product_env, replay_error
+from .model import CHUNK_STATES, Model, full_assignment, gib, memory_limit, product_env, replay_error
 from .table import DEFAULT_MEASURES, OutcomeTable
 from .vectorize import ArrayEval
 
 _OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
+
+#: Most phases whose visits one solve tracks (each doubles the states per depth).
+MAX_TRACKED = 8
 
 _SMALL = 256  # below this many depths the recurrence runs as a plain loop
 
@@ -152,9 +161,22 @@ class _Chain:
     ``q * F + f``. With nothing tracked, F = 1 and the rows are the phases."""
 
     def __init__(self, model: Model, tracked: tuple[str, ...]):
+        if len(tracked) > MAX_TRACKED:
+            raise UsageError(
+                f"the measures ask about visits to {len(tracked)} phases at once ({', '.join(tracked)}); "
+                f"the exact engine tracks at most {MAX_TRACKED} (each doubles the states)",
+                "ask about fewer phases per run, or use the Monte Carlo engine (--engine mc)",
+            )
         self.model = model
         self.tracked = tracked
         self.F = 1 << len(tracked)
+        need = model.estimate_bytes(phases=len(model.phases) * self.F)
+        if need > memory_limit():
+            raise UsageError(
+                f"model too large: {model.n_classes:,} classes x {len(model.phases) * self.F} states per depth "
+                f"(phases x visit flags) need about {gib(need)} of working memory (limit {gib(memory_limit())})",
+                "ask about fewer phases' visits at once, or fix variables with --set",
+            )
         self.bit = [(1 << tracked.index(q)) if q in tracked else 0 for q in model.phases]
         self.P = len(model.phases) * self.F
 
@@ -203,6 +225,7 @@ def assignment_facts(model: Model):
 
 
 def assignment_of(model: Model, flat: int) -> dict:
+    """The full assignment at position ``flat`` of the model's table (last variable fastest)."""
     idx = np.unravel_index(flat, model.shape) if model.shape else ()
     partial = {n: model.values[n][int(i)] for n, i in zip(model.names, idx)}
     return full_assignment(model.spec, partial, model.fixed)

@@ -176,10 +176,11 @@ class Model:
                 self._shrink_hint(self.names),
             )
 
-    def estimate_bytes(self, n_classes: int | None = None) -> int:
-        """Working memory of the exact engine for one chunk of depths."""
+    def estimate_bytes(self, n_classes: int | None = None, phases: int | None = None) -> int:
+        """Working memory of the exact engine for one chunk of depths (``phases``: the states
+        per depth and class, when visit flags multiply the phases)."""
         u = self.n_classes if n_classes is None else n_classes
-        p = len(self.phases)
+        p = len(self.phases) if phases is None else phases
         per_depth = u * p
         hc = max(1, min(self.horizon, CHUNK_STATES // max(1, per_depth)))
         return hc * per_depth * (p + 8) * 8 * 4

@@ -222,3 +222,18 @@ def test_event_algebra():
         ms.parse("E(harm)")
     assert ms.columns([ms.STEPS]) == [(o, frozenset(), r) for o in ms.OUTCOMES for r in ("one", "depth")]
     assert list(itertools.chain(ms.tracked_phases([m]))) == ["x"]
+
+
+def test_too_many_tracked_phases_are_refused_with_the_way_out():
+    from libet.errors import UsageError
+
+    phases = [f"q{i}" for i in range(9)]
+    body = " ".join(f"phase {p} {{ -> {phases[(i + 1) % 9]} : 1/2  -> stop : otherwise }}" for i, p in enumerate(phases))
+    spec = libet.loads(f"trajectory {{ horizon 4  start q0  {body} }}  policy none {{ }}").ir
+    measures = [ms.parse(f"P(visit {p})", phases) for p in phases]
+    with pytest.raises(UsageError, match="at most 8") as err:
+        outcomes(spec, "none", measures=measures)
+    assert "--engine mc" in err.value.hint
+    # Monte Carlo tracks them all (one bit each per trajectory)
+    est = montecarlo.run(Model(spec, "none"), 2000, seed=0, measures=measures)
+    assert est[measures[0]].value == 1.0 and est[measures[1]].value == pytest.approx(0.5, abs=0.05)

@@ -61,6 +61,8 @@ class _Printer:
         self.model = model
         self.phase_code = {p: i + 1 for i, p in enumerate(model.phases)}
         self.p = Dispatch(self, "x_")
+        self.defs: dict[str, None] = {}  # the defs and values printed so far, as formulas
+        self.values: dict[str, None] = {}
 
     def var_value(self, var: ir.Variable, value) -> str:
         if isinstance(var.domain, ir.BoolDomain):
@@ -70,10 +72,33 @@ class _Printer:
         return str(value) if value >= 0 else f"({value})"
 
     def __call__(self, e: ir.Expr) -> str:
-        return self.p(self.spec.expand(e))
+        return self.p(e)
 
-    # One method per IR node class (spec/visit.py). Named definitions never reach them:
-    # ``__call__`` inlines them first (PRISM has formulas, but inlining keeps one reading).
+    def formulas(self) -> list[str]:
+        """``formula`` lines for every def and reference value printed, each after those it
+        uses: a def is written once, not inlined wherever it is used (so a chain of a thousand
+        defs is a thousand short lines, not one term a thousand deep)."""
+        start = [("def", n) for n in self.defs] + [("value", n) for n in self.values]
+        order: list = []
+        seen: set = set()
+        stack = [(k, False) for k in reversed(start)]
+        while stack:  # post-order over the uses between defs and values (acyclic)
+            key, ready = stack.pop()
+            if key in seen and not ready:
+                continue
+            if ready:
+                order.append(key)
+                continue
+            seen.add(key)
+            stack.append((key, True))
+            stack.extend((u, False) for u in _named_uses(self.spec, key) if u not in seen)
+        out = []
+        for kind, name in order:
+            body = (self.spec.defs if kind == "def" else self.spec.values)[name].expr
+            out.append(f"formula {'f' if kind == 'def' else 'val'}_{name} = {self.p(body)};")
+        return out
+
+    # One method per IR node class (spec/visit.py). Defs and values are formulas.
 
     def x_Const(self, e: ir.Const) -> str:
         if e.type.kind is ir.Kind.BOOL:
@@ -94,10 +119,16 @@ class _Printer:
     def x_ParamRef(self, e: ir.ParamRef) -> str:
         return "p_" + e.name
 
-    def _named(self, e) -> str:
-        return self.p(self.spec.expand(e))
+    def x_DefRef(self, e: ir.DefRef) -> str:
+        self.defs[e.name] = None
+        return f"f_{e.name}"
 
-    x_DefRef = x_ValueRef = x_Harmful = _named
+    def x_ValueRef(self, e: ir.ValueRef) -> str:
+        self.values[e.name] = None
+        return f"val_{e.name}"
+
+    def x_Harmful(self, e: ir.Harmful) -> str:
+        return self.p(self.spec.harm_expr())
 
     def x_Depth(self, e: ir.Depth) -> str:
         return "d"
@@ -134,10 +165,12 @@ class _Printer:
         return "(" + (" | ".join(parts) or "false") + ")"
 
     def x_Arith(self, e: ir.Arith) -> str:
-        left, right = self.p(e.left), self.p(e.right)
         if e.op is ir.ArithOp.DIV:
-            return f"(({left}) * 1.0 / ({right}))"
-        return f"({left} {e.op.value} {right})"
+            return f"(({self.p(e.left)}) * 1.0 / ({self.p(e.right)}))"
+        # A flat sum or product as one flat PRISM expression (its operators associate to the
+        # left as libet's do): no recursion here, and no 10^4-deep parentheses for Storm.
+        leaf, nodes = e.spine()
+        return "(" + self.p(leaf) + "".join(f" {n.op.value} {self.p(n.right)}" for n in nodes) + ")"
 
     def x_Neg(self, e: ir.Neg) -> str:
         return f"(-{self.p(e.arg)})"
@@ -161,6 +194,24 @@ class _Printer:
         if e.func is ir.Func.LOG:
             return f"log(({args[0]}) * 1.0, E)"
         return f"pow(({args[0]}) * 1.0, {args[1]})"
+
+
+def _named_uses(spec: ir.Spec, key: tuple[str, str]) -> list[tuple[str, str]]:
+    """The defs and values the body of def or value ``key`` refers to directly."""
+    kind, name = key
+    stack = [(spec.defs if kind == "def" else spec.values)[name].expr]
+    out: dict = {}
+    while stack:
+        e = stack.pop()
+        if isinstance(e, ir.DefRef):
+            out[("def", e.name)] = None
+        elif isinstance(e, ir.ValueRef):
+            out[("value", e.name)] = None
+        elif isinstance(e, ir.Harmful):
+            stack.append(spec.harm_expr())
+        else:
+            stack.extend(e.children())
+    return list(out)
 
 
 def export_measures(spec: ir.Spec) -> tuple:
@@ -294,6 +345,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     for n in model.projected:
         if n not in model.fixed:
             lines.append(f"// {n}: read by nothing, left out")
+    formulas_at = len(lines)
     lines += ["", "module trajectory"]
     for n in free:
         var = spec.variables[n]
@@ -370,6 +422,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     for name, cond, value in names.rewards.values():
         lines += ["", f'rewards "{name}"', f"  {cond} : {value};", "endrewards"]
     lines.append("")
+    lines[formulas_at:formulas_at] = [""] + pr.formulas() if pr.defs or pr.values else []
     return "\n".join(lines), queries
 
 

@@ -33,6 +33,8 @@ import numpy as np
 
 from libet.errors import InternalError
 from libet.spec import ir
+from libet.spec.interpreter import DEEP_DEFS
+from libet.spec.reads import reads_of
 from libet.spec.visit import Dispatch
 
 TOLERANCE = 1e-9  # the interpreter's tolerance for [0, 1] and sums
@@ -176,6 +178,12 @@ class ArrayEval:
         return self.params[e.name], _NO_ERR
 
     def v_DefRef(self, e: ir.DefRef):
+        deps, depth = reads_of(self.spec).def_chain(e.name)
+        if depth >= DEEP_DEFS:
+            # A long chain of defs: evaluate it bottom-up, each body once (memoised), so
+            # reaching this one costs no recursion through the chain.
+            for dep in deps:
+                self(self.spec.defs[dep].expr)
         return self(self.spec.defs[e.name].expr)
 
     def v_ValueRef(self, e: ir.ValueRef):
@@ -272,8 +280,18 @@ class ArrayEval:
         return v, _or(el, er)
 
     def v_Arith(self, e: ir.Arith):
-        x, ex = self(e.left)
-        y, ey = self(e.right)
+        # A flat sum or product in a loop (ir.Arith.spine), from the innermost node whose
+        # value is already known (memoised, or an override) or the leftmost operand.
+        leaf, nodes = e.spine(lambda n: id(n) in self._memo or id(n) in self.overrides)
+        acc = self(leaf)
+        for n in nodes:
+            acc = self._arith(n, acc, self(n.right))
+        return acc
+
+    def _arith(self, e: ir.Arith, left, right):
+        """``e``'s operation on its operands' ``(value, err)`` pairs."""
+        x, ex = left
+        y, ey = right
         err = _or(ex, ey)
         real = e.type.kind is ir.Kind.REAL
         if e.op is ir.ArithOp.DIV:

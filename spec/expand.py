@@ -1,9 +1,11 @@
-"""Helpers over IR expressions: inlining named definitions and collecting what an expression reads.
+"""Inlining named definitions: a closed term for engines that prefer one.
 
 Consumes: a :class:`~libet.spec.ir.Spec` and an expression of it.
-Produces: a closed expression (``expand``); what an expression reads is :mod:`.reads`.
+Produces: the expression with every ``def``, reference value and ``harmful`` inlined
+(``expand``); what an expression reads is :mod:`.reads`.
 
-Nesting depth is bounded by the parser (see ``parser.MAX_NESTING``), so recursion is safe here.
+The walk uses an explicit stack and memoises by node, so a flat sum of 10^4 terms or a chain of
+a thousand defs each using the last costs no recursion, and a shared subterm is rebuilt once.
 """
 
 from __future__ import annotations
@@ -13,45 +15,48 @@ import attrs
 from libet.spec import ir
 
 
-def map_children(node: ir.Expr, f) -> ir.Expr:
-    """``node`` with ``f`` applied to each direct child expression."""
-    if isinstance(node, (ir.Not, ir.Neg)):
-        return attrs.evolve(node, arg=f(node.arg))
-    if isinstance(node, ir.Member):
-        return attrs.evolve(node, arg=f(node.arg))
+def _rebuild(node: ir.Expr, kids: list) -> ir.Expr:
+    """``node`` with its direct children replaced by ``kids`` (in ``children()`` order)."""
+    if not kids:
+        return node
+    if isinstance(node, (ir.Not, ir.Neg, ir.Member)):
+        return attrs.evolve(node, arg=kids[0])
     if isinstance(node, (ir.Logic, ir.Call)):
-        return attrs.evolve(node, args=tuple(f(a) for a in node.args))
+        return attrs.evolve(node, args=tuple(kids))
     if isinstance(node, (ir.Compare, ir.Arith)):
-        return attrs.evolve(node, left=f(node.left), right=f(node.right))
+        return attrs.evolve(node, left=kids[0], right=kids[1])
     if isinstance(node, ir.Ite):
-        return attrs.evolve(node, cond=f(node.cond), then=f(node.then), orelse=f(node.orelse))
-    return node
+        return attrs.evolve(node, cond=kids[0], then=kids[1], orelse=kids[2])
+    from libet.errors import InternalError
+
+    raise InternalError(f"expand cannot rebuild the IR node {type(node).__name__}")
 
 
 def expand(spec: ir.Spec, expr: ir.Expr) -> ir.Expr:
-    memo: dict[str, ir.Expr] = {}
+    """``expr`` with every ``def``, value and ``harmful`` inlined (a closed term)."""
 
-    def go(node: ir.Expr) -> ir.Expr:
+    def below(node: ir.Expr) -> tuple[ir.Expr, ...]:
         if isinstance(node, ir.DefRef):
-            key = "def:" + node.name
-            if key not in memo:
-                memo[key] = go(spec.defs[node.name].expr)
-            return memo[key]
+            return (spec.defs[node.name].expr,)
         if isinstance(node, ir.ValueRef):
-            key = "value:" + node.name
-            if key not in memo:
-                memo[key] = go(spec.values[node.name].expr)
-            return memo[key]
+            return (spec.values[node.name].expr,)
         if isinstance(node, ir.Harmful):
-            return go(spec.harm_expr())
-        return map_children(node, go)
+            return (spec.harm_expr(),)
+        return node.children()
 
-    return go(expr)
-
-
-def uses_depth_or_phase(spec: ir.Spec, expr: ir.Expr) -> tuple[bool, bool]:
-    """Whether ``expr`` (through named definitions) reads ``depth`` and ``phase``."""
-    from libet.spec.reads import reads_of
-
-    _, depth, phase = reads_of(spec).facts(expr)
-    return depth, phase
+    done: dict[int, ir.Expr] = {}
+    keep: list = []  # ids are keys: keep the nodes alive
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in done:
+            continue
+        kids = below(node)
+        if not ready:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in done)
+            continue
+        out = [done[id(k)] for k in kids]
+        done[id(node)] = out[0] if isinstance(node, (ir.DefRef, ir.ValueRef, ir.Harmful)) else _rebuild(node, out)
+        keep.append(node)
+    return done[id(expr)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 from fractions import Fraction
 from typing import Callable, Iterator, Mapping
 
@@ -30,11 +31,27 @@ from libet.errors import EvaluationError, InternalError
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.overrides import check_params
+from libet.spec.reads import reads_of
 from libet.spec.rules import resolve_otherwise, start_delivers, step_end, veto_probability
 from libet.spec.visit import Dispatch
 
 # A compiled expression: (assignment, depth, phase) -> value.
 Compiled = Callable[[Mapping, int, str], object]
+
+_ARITH = {ir.ArithOp.ADD: operator.add, ir.ArithOp.SUB: operator.sub, ir.ArithOp.MUL: operator.mul}
+
+#: A def with a chain of at least this many defs below it is evaluated bottom-up (_deep_def).
+DEEP_DEFS = 32
+
+
+class _Failed:
+    """A def of a deep chain with no value at the state: raised only if the evaluation reads it."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: EvaluationError):
+        self.exc = exc
+
 
 #: The outcome each way of ending a step stands for.
 _OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
@@ -138,6 +155,7 @@ class Interpreter:
         values = check_params(spec, params)
         self.params = {n: self._num(v) for n, v in values.items()}
         self._dispatch = Dispatch(self, "c_")
+        self._frames = threading.local()  # values of deep def chains, per evaluation (_deep_def)
         self._named: dict[str, Compiled] = {}
         self._cache: dict[int, tuple[ir.Expr, Compiled]] = {}
         self._values = {n: self._named_closure("value", n) for n in spec.values}
@@ -325,7 +343,21 @@ class Interpreter:
         fn = self._named.get(key)
         if fn is None:
             node = (self.spec.defs if kind == "def" else self.spec.values)[name].expr
-            fn = self.compile(node)
+            inner = self.compile(node)
+            if kind == "def":
+                frames = self._frames
+
+                def fn(a, d, p, inner=inner, name=name):
+                    # Inside a deep chain's frame (see _deep_def) the value is already there.
+                    frame = getattr(frames, "values", None)
+                    if frame is not None and name in frame:
+                        hit = frame[name]
+                        if type(hit) is _Failed:
+                            raise hit.exc
+                        return hit
+                    return inner(a, d, p)
+            else:
+                fn = inner
             self._named[key] = fn
         return fn
 
@@ -344,7 +376,38 @@ class Interpreter:
         return lambda a, d, p: v
 
     def c_DefRef(self, e: ir.DefRef) -> Compiled:
-        return self._named_closure("def", e.name)
+        deps, depth = reads_of(self.spec).def_chain(e.name)
+        if depth < DEEP_DEFS:
+            return self._named_closure("def", e.name)
+        return self._deep_def(e.name, deps)
+
+    def _deep_def(self, name: str, deps: tuple[str, ...]) -> Compiled:
+        """A def at the end of a long chain of defs (each using the last): evaluated bottom-up,
+        each def of the chain once per evaluation, in a frame of values kept for that one state,
+        so the chain costs no recursion. A def of the chain with no value at the state (a
+        division by zero, say) is an error only if the evaluation reads it, as without frames."""
+        for dep in deps:  # compile in order: no compile-time recursion through the chain
+            self._named_closure("def", dep)
+        bodies = tuple((dep, self._named_closure("def", dep)) for dep in deps)
+        body = self._named_closure("def", name)
+        frames = self._frames
+
+        def deep(a, d, p):
+            frame = getattr(frames, "values", None)
+            if frame is not None:  # inside another chain's frame: the named closure reads it
+                return body(a, d, p)
+            frames.values = frame = {}
+            try:
+                for dep, fn in bodies:
+                    try:
+                        frame[dep] = fn(a, d, p)
+                    except EvaluationError as exc:
+                        frame[dep] = _Failed(exc)
+                return body(a, d, p)
+            finally:
+                frames.values = None
+
+        return deep
 
     def c_ValueRef(self, e: ir.ValueRef) -> Compiled:
         return self._named_closure("value", e.name)
@@ -393,6 +456,9 @@ class Interpreter:
         return lambda a, d, p: t(a, d, p) if c(a, d, p) else o(a, d, p)
 
     def c_Arith(self, e: ir.Arith) -> Compiled:
+        leaf, nodes = e.spine()
+        if len(nodes) > 1:
+            return self._chain(leaf, nodes)
         f, g = self.compile(e.left), self.compile(e.right)
         num = self._num
         if e.op is ir.ArithOp.DIV:
@@ -405,10 +471,27 @@ class Interpreter:
                 return num(f(a, d, p)) / num(y)
 
             return div
-        op = {ir.ArithOp.ADD: operator.add, ir.ArithOp.SUB: operator.sub, ir.ArithOp.MUL: operator.mul}[e.op]
+        op = _ARITH[e.op]
         if e.type.kind is ir.Kind.REAL:
             return lambda a, d, p: num(op(f(a, d, p), g(a, d, p)))
         return lambda a, d, p: op(f(a, d, p), g(a, d, p))
+
+    def _chain(self, leaf: ir.Expr, nodes: tuple[ir.Arith, ...]) -> Compiled:
+        """A flat sum or product, one loop over its terms (each node keeps its own type: an
+        int partial sum becomes real where the chain does)."""
+        num = self._num
+        first = self.compile(leaf)
+        steps = tuple((_ARITH[n.op], self.compile(n.right), n.type.kind is ir.Kind.REAL) for n in nodes)
+
+        def chain(a, d, p):
+            x = first(a, d, p)
+            for op, g, real in steps:
+                x = op(x, g(a, d, p))
+                if real:
+                    x = num(x)
+            return x
+
+        return chain
 
     def c_Call(self, e: ir.Call) -> Compiled:
         fs = tuple(self.compile(x) for x in e.args)

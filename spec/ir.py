@@ -383,6 +383,27 @@ class Arith(Expr):
     def children(self):
         return (self.left, self.right)
 
+    def spine(self, stop=None) -> tuple[Expr, tuple["Arith", ...]]:
+        """A left-nested chain of ``+``/``-`` (or of ``*``) as its leftmost operand and its
+        nodes, innermost first: ``a + b - c`` is ``(a, (a + b, a + b - c))``; a division is a
+        chain of one. Passes walk the chain in a loop, so a flat sum or product of 10^4 terms
+        (a weighted score) costs no recursion; only real nesting, which the parser bounds,
+        does. ``stop(node)`` true ends the chain at ``node`` (a pass that already has its value
+        treats it as the leftmost operand)."""
+        group = _SPINE.get(self.op)
+        if group is None:
+            return self.left, (self,)
+        nodes = [self]
+        node: Expr = self.left
+        while isinstance(node, Arith) and _SPINE.get(node.op) == group and not (stop and stop(node)):
+            nodes.append(node)
+            node = node.left
+        nodes.reverse()
+        return node, tuple(nodes)
+
+
+_SPINE = {ArithOp.ADD: "sum", ArithOp.SUB: "sum", ArithOp.MUL: "product"}
+
 
 @attrs.frozen(slots=True)
 class Neg(Expr):

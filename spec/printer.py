@@ -75,7 +75,11 @@ class Printer:
 
     def p_Arith(self, e: ir.Arith):
         level = _SUM if e.op in (ir.ArithOp.ADD, ir.ArithOp.SUB) else _PRODUCT
-        return f"{_wrap(self.text(e.left), level)} {e.op.value} {_wrap(self.text(e.right), level, True)}", level
+        leaf, nodes = e.spine()  # a flat chain in a loop, no recursion
+        parts = [_wrap(self.text(leaf), level)]
+        for n in nodes:
+            parts.append(f" {n.op.value} {_wrap(self.text(n.right), level, True)}")
+        return "".join(parts), level
 
     def p_Neg(self, e: ir.Neg):
         return "-" + _wrap(self.text(e.arg), _NEG), _NEG

@@ -27,6 +27,7 @@ class Reads:
         self.spec = spec
         self._memo: dict[int, tuple[frozenset, bool, bool]] = {}
         self._keep: list = []  # the memo is keyed by id(): keep the nodes alive
+        self._defs: dict[str, tuple[tuple[str, ...], int]] = {}
 
     def _named(self, e: ir.Expr) -> ir.Expr | None:
         """The body a reference stands for (None for a node that is not a reference)."""
@@ -123,6 +124,49 @@ class Reads:
                 continue
             stack.extend(self._below(e))
         return out
+
+    # -- named definitions ---------------------------------------------------------------------
+
+    def def_chain(self, name: str) -> tuple[tuple[str, ...], int]:
+        """The defs that def ``name`` uses, directly or not, in an order where each comes after
+        those it uses, and the length of the longest chain of uses below it (0 when it uses
+        no def). A pass evaluates a long chain bottom-up in this order instead of recursing
+        through it."""
+        memo = self._defs
+        if name in memo:
+            return memo[name]
+        # Iterative post-order over the def-use graph (it is acyclic: the checker rejects cycles).
+        stack = [(name, False)]
+        while stack:
+            n, ready = stack.pop()
+            if n in memo:
+                continue
+            uses = self._uses(n)
+            if not ready:
+                stack.append((n, True))
+                stack.extend((u, False) for u in uses if u not in memo)
+                continue
+            order: dict = {}
+            depth = 0
+            for u in uses:
+                below, du = memo[u]
+                order.update(dict.fromkeys(below))
+                order[u] = None
+                depth = max(depth, du + 1)
+            memo[n] = (tuple(order), depth)
+        return memo[name]
+
+    def _uses(self, name: str) -> tuple[str, ...]:
+        """The defs the body of def ``name`` refers to directly."""
+        out: dict = {}
+        stack = [self.spec.defs[name].expr]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, ir.DefRef):
+                out[e.name] = None
+                continue
+            stack.extend(e.children())
+        return tuple(out)
 
     # -- the model's parts ---------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ LAZY_COMMANDS = {
     "export": "libet.commands.simulate:export",
     "graph": "libet.commands.simulate:graph",
     "run": "libet.commands.run:run",
+    "test": "libet.commands.test:test",
 }
 
 

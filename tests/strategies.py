@@ -1,6 +1,8 @@
 """Hypothesis strategies for libet's own data: spec source text, assignments, states.
 
-Shared by every test module (and offered to users who test their own veto functions).
+Shared by every test module. What users need to test their own veto functions (assignments,
+states, pairs, trajectories drawn from a spec) is installed as :mod:`libet.testing.strategies`;
+the spec-source generators below stay here, for libet's own tests.
 
 ``specs()`` draws the *source text* of a small, well-formed spec, so every property test also
 exercises the parser and checker. The specs are small on purpose (a few hundred assignments and
@@ -22,6 +24,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from hypothesis import strategies as st
+
+from libet.testing import strategies as lst
 
 # ---- building blocks ---------------------------------------------------------------------------
 
@@ -220,18 +224,20 @@ def specs(draw, max_horizon: int = 8, unbounded: bool = False, with_checks: bool
     return "\n".join(lines) + "\n"
 
 
-@st.composite
-def assignments(draw, spec):
-    """An assignment of every variable of an IR spec."""
-    return {name: draw(st.sampled_from(var.domain.values())) for name, var in spec.variables.items()}
+# ---- assignments and states: the installed strategies (libet.testing.strategies) -------------
 
 
-@st.composite
-def states(draw, spec):
-    """(assignment, phase, depth) with the depth below the horizon (or below 16 if unbounded)."""
-    traj = spec.trajectory
-    h = traj.horizon if traj.horizon is not None else 16
-    return (draw(assignments(spec)), draw(st.sampled_from(traj.phase_names)), draw(st.integers(0, h - 1)))
+def assignments(spec, **kwargs):
+    """An assignment of every variable of an IR spec (:func:`libet.testing.assignments`)."""
+    return lst.assignments(spec, **kwargs)
+
+
+def states(spec):
+    """(assignment, phase, depth) with the depth below the horizon (or below 16 if unbounded):
+    :func:`libet.testing.states` as a tuple, the shape the interpreter's tests unpack."""
+    return lst.states(spec, max_depth=None if spec.trajectory.horizon is not None else 15).map(
+        lambda s: (s.assignment, s.phase, s.depth)
+    )
 
 
 # ---- simulator additions (owned by the simulator; tests/test_sim_*.py) ----------------------

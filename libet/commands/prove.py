@@ -20,7 +20,7 @@ from libet.errors import EvaluationError, UsageError
 from libet.files import write_atomic
 from libet.results import Status, exit_code
 
-_STYLE = {Status.PROVED: "green", Status.VIOLATED: "red", Status.UNKNOWN: "yellow"}
+_STYLE = {Status.PROVED: "green", Status.TESTED: "cyan", Status.VIOLATED: "red", Status.UNKNOWN: "yellow"}
 
 
 @click.command("prove")

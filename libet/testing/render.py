@@ -1,0 +1,59 @@
+"""Text for people: a conformance :class:`~libet.testing.conformance.Report` as a table of
+property -> result, then the counterexamples, what was tested, the unknowns and the checks left
+out. Used by ``libet test``, :func:`~libet.testing.assert_conforms` and the pytest plugin."""
+
+from __future__ import annotations
+
+from libet.results import Status
+
+_STYLE = {Status.PROVED: "green", Status.TESTED: "cyan", Status.VIOLATED: "red", Status.UNKNOWN: "yellow"}
+
+
+def render(report, color: bool = False) -> str:
+    def paint(text, status):
+        if not color:
+            return text
+        import click
+
+        return click.style(text, fg=_STYLE[status], bold=True)
+
+    results = report.results
+    lines = [f"implementation {report.implementation} (seed {report.seed})"]
+    if results:
+        headers = ("property", "result", "examples", "time")
+        rows = [(r.check, r.status.value, _examples(r), f"{r.seconds:.3f} s") for r in results]
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
+        for r, row in zip(results, rows):
+            lines.append("  ".join([row[0].ljust(widths[0]), paint(row[1].ljust(widths[1]), r.status),
+                                    row[2].rjust(widths[2]), row[3].rjust(widths[3])]))
+
+    def section(title, items):
+        if not items:
+            return
+        lines.append("")
+        lines.append(title)
+        for head, body in items:
+            lines.append(f"- {head}")
+            lines.extend("  " + x for x in body.splitlines())
+
+    section("Counterexamples", [(r.check, r.counterexample.describe()) for r in results if r.status is Status.VIOLATED])
+    section("Held", [(r.check, r.proof.describe()) for r in results
+                     if r.status in (Status.PROVED, Status.TESTED) and r.proof is not None])
+    section("Unknown", [(r.check, r.reason or "") for r in results if r.status is Status.UNKNOWN])
+    if report.skipped:
+        section("Not tested on an implementation", [(s.split(":", 1)[0], s.split(":", 1)[1].strip()) for s in report.skipped])
+    return "\n".join(lines)
+
+
+def _examples(r) -> str:
+    n = r.details.get("examples")
+    if n is None:
+        return "-"
+    text = f"{n:,}"
+    if r.details.get("exhaustive") and r.status is not Status.VIOLATED:
+        text += " (all)"
+    elif r.details.get("samples"):
+        text += f" x {r.details['samples']}"
+    return text

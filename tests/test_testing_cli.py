@@ -1,0 +1,214 @@
+"""`libet test` end to end, the pytest plugin, and the real-guardrail example (better-profanity)."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+import libet
+from libet.cli import main
+from libet.results import Status
+
+pytest_plugins = ["pytester"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PREFILL = os.path.join(ROOT, "examples", "prefill.libet")
+GUARDS = os.path.join(ROOT, "examples", "guards")
+
+IMPL = '''
+import random
+_r = random.Random(0)
+
+def deep(s):
+    return s["topic"] == "weapons" and s["uplift"] >= 2
+
+def framed(s):
+    return deep(s) and s["persona"] == "none"
+
+def words(s):
+    return "yes"
+
+def boom(s):
+    raise RuntimeError("model not loaded")
+
+def noisy(s):
+    return deep(s) and _r.random() < (0.95 if s["persona"] == "none" else 0.5)
+'''
+
+
+@pytest.fixture
+def impl(tmp_path):
+    path = tmp_path / "impl.py"
+    path.write_text(IMPL)
+    return str(path)
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["test", *args])
+
+
+def test_a_conforming_implementation_exits_0_and_says_tested(impl):
+    r = run(PREFILL, "--veto", f"{impl}:deep", "--policy", "deep", "--no-db", "--examples", "300")
+    assert r.exit_code == 0, r.output
+    assert "TESTED" in r.output and "PROVED" not in r.output.split("Held")[0]
+    assert "no violation in 300 examples" in r.output and "safe" in r.output.split("Not tested")[1]
+
+
+def test_a_violation_exits_1_with_the_shrunk_pair_and_json(impl):
+    r = run(PREFILL, "--veto", f"{impl}:framed", "--property", "invariant under framing", "--no-db", "--json")
+    assert r.exit_code == 1
+    data = json.loads(r.output)
+    (res,) = data["results"]
+    assert res["status"] == "VIOLATED"
+    a, b = res["counterexample"]["requests"]
+    assert {k for k in a["assignment"] if a["assignment"][k] != b["assignment"][k]} == {"persona"}
+    assert res["details"]["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--veto", "IMPL:words"], "returned 'yes'"),
+        (["--veto", "IMPL:boom"], "raised RuntimeError: model not loaded"),
+        (["--veto", "IMPL:missing"], "has no 'missing'"),
+        (["--veto", "no_such_module_xyz:f"], "cannot import no_such_module_xyz"),
+        (["--veto", "justaname"], "expected module:function"),
+        (["--veto", "IMPL:deep", "--property", "safe-ish"], "not a property"),
+        (["--veto", "IMPL:deep", "--bind", "b.toml"], "--bind renders a corpus"),
+        (["--veto", "IMPL:deep", "--set", "persona=pirate"], "pirate"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message_and_no_traceback(impl, args, message):
+    args = [a.replace("IMPL", impl) for a in args]
+    r = run(PREFILL, *args, "--no-db")
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+
+
+def test_a_bad_spec_exits_2(impl, tmp_path):
+    bad = tmp_path / "bad.libet"
+    bad.write_text("spec \"x\"\nsubstance { a: bool }\nvalue v = b\n")
+    r = run(str(bad), "--veto", f"{impl}:deep")
+    assert r.exit_code == 2 and "b" in r.output
+
+
+def test_stochastic_measure_then_prove(impl, tmp_path):
+    out = tmp_path / "measured.libet"
+    r = run(PREFILL, "--veto", f"{impl}:noisy", "--samples", "100", "--set", "prefill=0", "--set", "observed=false",
+            "--property", "invariant under framing", "--exhaustive-limit", "20000", "--write-policy", str(out))
+    assert r.exit_code == 1, r.output
+    assert "intervals are disjoint" in r.output and f"wrote {out}" in r.output
+    spec = libet.load(out)
+    assert "measured" in spec.ir.policies
+    results = {x.check: x.status for x in spec.prove(policy="measured", check="no over-refusal")}
+    assert results == {"no over-refusal": Status.PROVED}
+    again = run(PREFILL, "--veto", f"{impl}:noisy", "--samples", "10", "--set", "prefill=0",
+                "--property", "complete", "--write-policy", str(out))
+    assert again.exit_code == 2 and "exists" in again.output  # nothing the user has is overwritten
+
+
+# ---- the real guardrail -------------------------------------------------------------------------
+
+better_profanity = pytest.importorskip("better_profanity", reason="pip install 'libet[guards]'")
+
+
+def test_better_profanity_against_its_spec():
+    """The worked example: which framings the real filter is and is not invariant under, with
+    shrunk counterexamples drawn from the shipped corpus."""
+    import importlib.util
+
+    from libet.testing import conform
+    from libet.testing.requests import Renderer
+
+    mod_spec = importlib.util.spec_from_file_location("guard", os.path.join(GUARDS, "guard.py"))
+    guard = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(guard)
+    # per encoding: a spec whose encoding domain is {plain, X}, bindings to match
+    src = open(os.path.join(GUARDS, "profanity.libet")).read()
+    import tomllib
+
+    binds = tomllib.load(open(os.path.join(GUARDS, "bindings.toml"), "rb"))
+    results = {}
+    for enc in ["upper", "leet", "homoglyphs", "base64", "rot13"]:
+        text = src.replace("encoding: {plain, upper, leet, spaced, zero_width, homoglyphs, base64, rot13, reversed}",
+                           f"encoding: {{plain, {enc}}}")
+        s2 = libet.loads(text, os.path.join(GUARDS, "profanity.libet"))
+        b2 = {"encoding": {"plain": [], enc: binds["framing"]["encoding"][enc]}, "wrapper": binds["framing"]["wrapper"]}
+        rr = Renderer.build(s2, os.path.join(GUARDS, "corpus.csv"), b2)
+        rep = conform(s2, guard.veto, properties=["invariant under encoding"], renderer=rr, deterministic=True,
+                      fixed={"wrapper": "none"}, database=None)
+        results[enc] = rep.results[0]
+    assert results["upper"].status is Status.TESTED
+    for enc in ("leet", "homoglyphs", "base64", "rot13"):
+        res = results[enc]
+        assert res.status is Status.VIOLATED, enc
+        a, b = res.counterexample.requests
+        assert a.state["offensive"] and a.state["encoding"] == "plain" and b.state["encoding"] == enc
+        assert res.counterexample.answers == (1.0, 0.0)
+        assert a.row == b.row
+    # shrunk to the first corpus row that shows it: better-profanity knows "5h17" but not "84574rd"
+    assert results["homoglyphs"].counterexample.requests[0].row == 2
+    assert results["leet"].counterexample.requests[0].text == "what a bastard thing to do"
+    # exhaustive over the corpus, still TESTED: the corpus samples the substance
+    assert "corpus" in results["upper"].proof.describe()
+
+
+def test_libet_test_on_the_guard_example_from_the_command_line():
+    r = run(os.path.join(GUARDS, "profanity.libet"), "--veto", os.path.join(GUARDS, "guard.py") + ":veto",
+            "--corpus", os.path.join(GUARDS, "corpus.csv"), "--bind", os.path.join(GUARDS, "bindings.toml"),
+            "--property", "invariant under wrapper", "--property", "complete", "--set", "encoding=plain",
+            "--deterministic", "--no-db")
+    assert r.exit_code == 1, r.output
+    assert "invariant under wrapper" in r.output and "VIOLATED" in r.output and "corpus line" in r.output
+
+
+# ---- the pytest plugin -------------------------------------------------------------------------
+
+
+def test_plugin_collects_checks_only_when_asked(pytester):
+    spec = pytester.path / "prefill.libet"
+    spec.write_text(open(PREFILL).read())
+    plain = pytester.runpytest_inprocess("-p", "no:xdist", "-q")
+    assert "no tests ran" in plain.stdout.str() or plain.ret == 5
+    result = pytester.runpytest_inprocess("-p", "no:xdist", "--libet", "-q", "-rs")
+    result.assert_outcomes(passed=12, failed=4)
+    out = result.stdout.str()
+    assert "shallow: complete VIOLATED" in out and "depth 5" in out
+
+
+def test_plugin_reports_spec_errors_and_unknown(pytester):
+    (pytester.path / "bad.libet").write_text('spec "bad"\nsubstance { a: bool }\nvalue v = nope\n')
+    result = pytester.runpytest_inprocess("-p", "no:xdist", "--libet", "-q")
+    result.assert_outcomes(failed=1)
+    assert "nope" in result.stdout.str()
+
+
+def test_libet_spec_fixture_and_assert_conforms(pytester):
+    (pytester.path / "prefill.libet").write_text(open(PREFILL).read())
+    pytester.makepyfile(test_mine=textwrap.dedent('''
+        import pytest
+        from libet.testing import assert_conforms
+
+        def deep(s):
+            return s["topic"] == "weapons" and s["uplift"] >= 2
+
+        @pytest.mark.libet_spec("prefill.libet")
+        def test_deep(libet_spec):
+            assert_conforms(libet_spec, deep, policy="deep", examples=200, database=None)
+
+        @pytest.mark.libet_spec("prefill.libet")
+        def test_framed(libet_spec):
+            assert_conforms(libet_spec, lambda s: deep(s) and s["persona"] == "none",
+                            properties=["invariant under framing"], database=None)
+
+        def test_unnamed(libet_spec):
+            pass
+    '''))
+    result = pytester.runpytest_inprocess("-p", "no:xdist", "-q")
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    out = result.stdout.str()
+    assert "they differ only in persona" in out and "no spec named" in out

@@ -1,0 +1,101 @@
+"""Scale benchmarks: how loading and solving grow with the shapes users write.
+
+Run:  .venv/bin/python benchmarks/bench_scale.py [--repeat 3]
+
+1. a variable with many values that only the reference values read (the prefill example with
+   `uplift: 0..N`): model construction and exact solve of P(harm);
+2. ten phases at a long horizon: loading (the static checks spend one budget for the spec);
+3. a flat weighted score of N terms and a chain of N/10 defs: load, one interpreter evaluation,
+   one exact solve.
+
+Every figure is an absolute wall time on the machine printed first (best of --repeat runs); the
+growth between rows is what to read: a linear cost doubles when N doubles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def many_values(repeat: int) -> None:
+    import libet
+    from libet.simulator.exact import solve
+    from libet.simulator.model import Model
+    from libet.spec import measures as ms
+
+    base = open(os.path.join(HERE, "..", "examples", "prefill.libet")).read()
+    print("## a variable read only by the reference values: prefill with uplift 0..N")
+    print("| N | assignments | model (s) | solve P(harm) (s) |")
+    print("|---:|---:|---:|---:|")
+    for n in (1_000, 10_000, 100_000):
+        src = base.replace("uplift: 0..3", f"uplift: 0..{n}")
+        spec = libet.loads(src, os.path.join(HERE, "..", "examples", "prefill_scale.libet")).ir
+        model_s = best(lambda: Model(spec, "shallow"), repeat)
+        model = Model(spec, "shallow")
+        solve_s = best(lambda: solve(model, [ms.HARM]), repeat)
+        print(f"| {n:,} | {model.size:,} | {model_s:.3f} | {solve_s:.3f} |")
+
+
+def ten_phases(repeat: int) -> None:
+    from test_scale import _ten_phases
+
+    import libet
+
+    print("\n## ten phases, loading (one static budget of 200,000 evaluations for the spec)")
+    print("| horizon | load (s) |")
+    print("|---:|---:|")
+    for h in (1_000, 10_000, 100_000, 1_000_000):
+        src = _ten_phases(h)
+        print(f"| {h:,} | {best(lambda: libet.loads(src), repeat):.3f} |")
+
+
+def chains(repeat: int) -> None:
+    from test_scale import _chains
+
+    import libet
+    from libet.simulator import outcomes
+    from libet.spec import measures as ms
+    from libet.spec.interpreter import Interpreter
+
+    print("\n## a weighted score of N terms, a product of N factors, a chain of N/10 defs")
+    print("| N | load (s) | one interpreter step (s) | exact solve, one assignment (s) |")
+    print("|---:|---:|---:|---:|")
+    a = {"bad": True, "f0": True, "f1": False, "f2": True, "f3": False, "f4": True}
+    for n in (1_000, 2_000, 4_000, 8_000):
+        src = _chains(n, n // 10)
+        load_s = best(lambda: libet.loads(src), repeat)
+        spec = libet.loads(src).ir
+        interp = Interpreter(spec)
+        step_s = best(lambda: interp.transitions(a, "a", 1), repeat)
+        solve_s = best(lambda: outcomes(spec, "weighted", fixed=a, measures=[ms.HARM]), repeat)
+        print(f"| {n:,} | {load_s:.2f} | {step_s:.4f} | {solve_s:.3f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}\n")
+    many_values(args.repeat)
+    ten_phases(args.repeat)
+    chains(args.repeat)
+
+
+if __name__ == "__main__":
+    main()

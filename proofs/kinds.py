@@ -206,8 +206,8 @@ class Safe(ProofKind):
 
     def prepare(self, run, check, budget):
         if not run.memo.get("transitions checked"):
-            run.memo["transitions checked"] = True
             wellformed.transitions(run.spec, budget.slice(wellformed.SHARE), run.params, run.fixed)
+            run.memo["transitions checked"] = True  # only once it has finished
 
     def engine_of(self, outcome):
         method = outcome.details.get("method")

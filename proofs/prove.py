@@ -24,7 +24,7 @@ from libet.errors import UsageError
 from libet.proofs import policy, wellformed
 from libet.proofs.evidence import Fact, ProofSummary
 from libet.proofs.kinds import KINDS, ProofKind
-from libet.proofs.solve import RUNG_SHARE, SMT_INT, Budget, Outcome, OutOfTime
+from libet.proofs.solve import RUNG_SHARE, SMT_INT, Budget, Outcome, OutOfTime, deadline
 from libet.proofs.tables import Unencodable
 from libet.results import CheckResult, Status
 from libet.spec import ir
@@ -170,10 +170,24 @@ class Runner:
         kind = KINDS[type(check.prop)]
         t0 = time.monotonic()
         whole = Budget(self.timeout, self.rlimit, start=t0)
-        if check.policy not in self._strengths_done:  # once per policy, within a share
-            self._strengths_done.add(check.policy)
-            wellformed.strengths(self.spec, check.policy, whole.slice(wellformed.SHARE), self.params, self.fixed)
-        kind.prepare(self, check, whole)
+        try:
+            # Enumerations and interpreter evaluations count against the budget too; a
+            # well-formedness question not finished in time is asked again by the next check.
+            with deadline(whole):
+                if check.policy not in self._strengths_done:  # once per policy, within a share
+                    wellformed.strengths(self.spec, check.policy, whole.slice(wellformed.SHARE), self.params, self.fixed)
+                    self._strengths_done.add(check.policy)
+                kind.prepare(self, check, whole)
+        except OutOfTime:
+            return CheckResult(
+                check.policy,
+                check.name,
+                Status.UNKNOWN,
+                seconds=time.monotonic() - t0,
+                engine=kind.engine,
+                reason=f"timeout: no answer within the {self.timeout:g} s budget (spent checking that the "
+                "policy's strengths and the transitions are well formed where the static checker could not)",
+            )
         vac = self.vacuity(check.policy, whole)  # once per policy, within a share of this budget
         outcome, tried = self._climb(kind, check, Budget(whole.remaining(), self.rlimit))
         details: dict = {"solver": tried[-1]["config"] if tried else None, "ladder": tried}
@@ -207,7 +221,8 @@ class Runner:
             sub = budget if i == len(rungs) - 1 else budget.slice(RUNG_SHARE)
             t1 = time.monotonic()
             try:
-                outcome = kind.attempt(self, check, rung, sub)
+                with deadline(sub):
+                    outcome = kind.attempt(self, check, rung, sub)
             except Unencodable as u:
                 tried.append({"config": rung.name, "status": "unencodable", "seconds": round(time.monotonic() - t1, 4)})
                 return Outcome("unknown", reason=u.text()), tried
@@ -246,8 +261,10 @@ class Runner:
         """What policy ``name`` does at all (asked once, within a share of ``budget``)."""
         hit = self._vacuity.get(name)
         if hit is None:
+            share = budget.slice(VACUITY_SHARE)
             try:
-                hit = policy.vacuity(self.spec, name, SMT_INT, budget.slice(VACUITY_SHARE), self.params, self.fixed)
+                with deadline(share):  # its encoding counts against the share too
+                    hit = policy.vacuity(self.spec, name, SMT_INT, share, self.params, self.fixed)
             except (Unencodable, OutOfTime, z3.Z3Exception):
                 hit = policy.UNDECIDED
             self._vacuity[name] = hit

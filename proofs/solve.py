@@ -13,6 +13,8 @@ left, and the last rung gets all of it. Only when every rung has failed is the c
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +55,28 @@ class Budget:
 
 class OutOfTime(Exception):
     """The check's budget ran out between solver calls (e.g. while encoding)."""
+
+
+_DEADLINE = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(budget: Budget):
+    """Within the block, :func:`check_deadline` raises OutOfTime once ``budget`` is spent: the
+    encoding of a large spec is part of a check's time, not only the solver calls."""
+    before = getattr(_DEADLINE, "at", None)
+    _DEADLINE.at = time.monotonic() + budget.remaining()
+    try:
+        yield
+    finally:
+        _DEADLINE.at = before
+
+
+def check_deadline() -> None:
+    """Raise OutOfTime when the enclosing :func:`deadline` has passed (cheap; call it often)."""
+    at = getattr(_DEADLINE, "at", None)
+    if at is not None and time.monotonic() > at:
+        raise OutOfTime
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ import z3
 
 from libet.errors import EvaluationError
 from libet.proofs.domains import Env, is_const, is_z3
+from libet.proofs.solve import check_deadline
 from libet.spec import ir
 from libet.spec.reads import reads_of
 
@@ -79,6 +80,7 @@ class Inputs:
             a.update(zip(names, combo))
             for d in self.depths:
                 for p in self.phases:
+                    check_deadline()  # each input is an interpreter evaluation: count its time
                     yield a, d, p
 
 

@@ -25,6 +25,7 @@ import z3
 
 from libet.proofs.domains import FD, INT_ENCODING, Domains, Encoding, Env, Sym, is_const
 from libet.proofs.facts import Facts
+from libet.proofs.solve import check_deadline
 from libet.proofs.tables import Tables
 from libet.proofs.text import expr_text
 from libet.spec import ir
@@ -67,6 +68,7 @@ class Terms(Domains):
         self.facts = Facts(self.ctx, track, self.counter)
         self.tables = Tables(self)
         self._dispatch = Dispatch(self, "t_")
+        self._built = 0  # terms built, to look at the check's deadline every thousand
 
     # -- reference values ----------------------------------------------------------------------
 
@@ -94,6 +96,9 @@ class Terms(Domains):
         hit = cache.get(key)
         if hit is not None and hit[0] is e:
             return hit[1]
+        self._built += 1
+        if not self._built & 1023:  # encoding a large spec counts against the check's budget
+            check_deadline()
         v = self._dispatch(e, env)
         cache[key] = (e, v)
         return v

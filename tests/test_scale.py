@@ -127,3 +127,17 @@ def test_flat_chains_past_the_recursion_limit():
 @pytest.mark.slow
 def test_flat_chains_of_ten_thousand_terms():
     _run_chains(10_000, 1_000)
+
+
+def test_a_proof_budget_covers_encoding_and_enumeration():
+    """A check whose encoding alone outlasts its timeout ends UNKNOWN near the timeout: the
+    encoding, the enumerations and the vacuity questions count against it (they did not, and
+    such a check took several times its budget). The margin is one uninterruptible step: one
+    exact interpreter evaluation of the 1,500-term expression."""
+    from libet.results import Status
+
+    src = _chains(1_500, 200).replace("check weighted { complete  P(harm) <= 0.5 }", "check weighted { invariant under framing  safe }")
+    spec = libet.loads(src, "budget.libet")
+    for r in spec.prove(timeout=0.2):
+        assert r.status is Status.UNKNOWN and r.reason.startswith("timeout"), (r.check, r.reason)
+        assert r.seconds < 0.2 + 2.0, (r.check, r.seconds)

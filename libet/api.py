@@ -40,6 +40,14 @@ class Specification:
     def title(self) -> str:
         return self.ir.title
 
+    def _repr_html_(self) -> str:
+        from libet.report import esc, spec_summary, summary_html
+
+        warn = f"<p>{len(self.warnings)} warning(s): " + esc("; ".join(d.message for d in self.warnings)) + "</p>" \
+            if self.warnings else ""
+        return (f"<div><p><b>{esc(self.title)}</b> <small>({esc(self.path)})</small></p>"
+                f"{summary_html(spec_summary(self.ir))}{warn}</div>")
+
     def interpreter(self, params: Mapping[str, object] | None = None, *, exact: bool = False) -> Interpreter:
         """The reference interpreter for this spec with the given param overrides."""
         return Interpreter(self.ir, params, exact=exact)
@@ -57,24 +65,28 @@ class Specification:
             exact: decide the quantitative checks in rational arithmetic (small models).
 
         Returns:
-            a list of :class:`libet.results.CheckResult`, one per check, in the spec's order.
+            a :class:`libet.results.CheckResults` (a list of :class:`libet.results.CheckResult`,
+            one per check, in the spec's order, that shows as a table in a notebook and has
+            ``.to_rows()`` and ``.to_pandas()``).
         """
         from libet import orchestrate
+        from libet.results import CheckResults
 
-        return orchestrate.check(
+        return CheckResults(orchestrate.check(
             self.ir, policies=_names(policy), checks=_names(check), timeout=timeout, rlimit=rlimit,
             params=params, fixed=fixed, exact=exact,
-        )
+        ))
 
     def prove(self, policy=None, check=None, timeout=30.0, rlimit=None, params=None, fixed=None):
         """Decide only the qualitative checks (invariance, complete, no over-refusal, safe)
         with Z3; arguments as :meth:`check`."""
         from libet import orchestrate
+        from libet.results import CheckResults
 
-        return orchestrate.check(
+        return CheckResults(orchestrate.check(
             self.ir, policies=_names(policy), checks=_names(check), families=["proofs"], timeout=timeout,
             rlimit=rlimit, params=params, fixed=fixed,
-        )
+        ))
 
     def simulate(self, policy=None, *, engine="exact", runs=10_000, seed=0, params=None, fixed=None, exact=False,
                  measures=None):
@@ -118,6 +130,16 @@ class Specification:
 
         return orchestrate.run(self.ir, out, sources=self.sources, params=params, fixed=fixed, timeout=timeout,
                                force=force)
+
+    def compare(self, a, b, *, timeout=30.0, params=None, fixed=None):
+        """Compare policies ``a`` and ``b`` (``libet diff``): are they equivalent, does one
+        veto whenever the other does, and if not the smallest assignment and state where they
+        differ with both veto probabilities; and the exact P(harm) and P(over-refusal) of
+        each. Returns a :class:`libet.compare.Comparison` (``.equivalent``, ``.a_covers_b``,
+        ``.differences``, ``.deltas()``, ``.to_json()``)."""
+        from libet.compare import compare
+
+        return compare(self.ir, a, b, timeout=timeout, params=params, fixed=fixed)
 
     def _measures(self, measures):
         if measures is None:

@@ -12,12 +12,18 @@ import sys
 
 import click
 
-import libet
-from libet.clitools import EXIT_BAD_INPUT, emit_json, guard, report, use_color
+from libet.clitools import (
+    EXIT_BAD_INPUT,
+    emit_error,
+    emit_json,
+    guard,
+    json_mode,
+    report,
+    set_json_mode,
+    use_color,
+    wants_json,
+)
 from libet.files import write_atomic
-from libet.spec import ir
-from libet.spec.diagnostics import render_all
-from libet.spec.loader import load_path
 
 #: The commands that drive the engines (libet/commands/), imported only when used, so that
 #: `libet check` and `libet fmt` start without loading Z3, numpy or matplotlib.
@@ -28,6 +34,20 @@ LAZY_COMMANDS = {
     "graph": "libet.commands.simulate:graph",
     "run": "libet.commands.run:run",
     "test": "libet.commands.test:test",
+    "report": "libet.commands.report:report",
+    "diff": "libet.commands.diff:diff",
+}
+
+#: One-line help of the lazy commands, so `libet --help` lists them without importing them
+#: (a command not listed here is imported for its help, which is correct, only slower).
+LAZY_HELP = {
+    "prove": "Prove or refute the qualitative checks of FILE with Z3.",
+    "simulate": "Compute outcome probabilities of FILE's policies, or run its experiments.",
+    "export": "Export FILE's trajectory under a policy as a PRISM DTMC.",
+    "graph": "Draw FILE's trajectory graph: phases, rules, transitions, the veto.",
+    "run": "Run every check and experiment of FILE; results and an HTML report.",
+    "report": "Rebuild the HTML report of a `libet run` results folder.",
+    "diff": "Compare two policies of FILE: equivalent, stronger, or where they differ.",
 }
 
 
@@ -47,27 +67,69 @@ class _Group(click.Group):
             self.add_command(getattr(importlib.import_module(module), attr), name)
         return super().get_command(ctx, name)
 
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_COMMANDS and name not in self.commands and name in LAZY_HELP:
+                rows.append((name, LAZY_HELP[name]))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            rows.append((name, cmd.get_short_help_str(limit=formatter.width - 6 - max(len(n) for n in self.list_commands(ctx)))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Under ``--json`` click's own usage errors (a missing argument, an unknown option, a
+        bad value) are one JSON object on stdout too, with the exit code click gives (2)."""
+        args = list(sys.argv[1:] if args is None else args)
+        set_json_mode(wants_json(args))
+        if not json_mode() or not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            emit_error(exc.format_message(), _usage_hint(exc), exit_code=exc.exit_code)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            emit_error("aborted", exit_code=1)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            if json_mode():
+                emit_error("interrupted", exit_code=130)
+            else:
+                click.echo("interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # pragma: no cover - only on a bug in libet
             if "LIBET_DEBUG" in os.environ:
                 raise
-            click.echo(
-                f"internal error: {type(exc).__name__}: {exc}\n"
-                "This is a bug in libet, not in your spec. Set LIBET_DEBUG=1 to see the traceback.",
-                err=True,
-            )
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            hint = "This is a bug in libet, not in your spec. Set LIBET_DEBUG=1 to see the traceback."
+            if json_mode():
+                emit_error(message, hint, kind="internal", exit_code=70)
+            else:
+                click.echo(f"{message}\n{hint}", err=True)
             sys.exit(70)
 
 
+def _usage_hint(exc: click.ClickException) -> str | None:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return None
+    return f"see `{ctx.command_path} --help`"
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(libet.__version__, "--version", prog_name="libet")
+@click.version_option(None, "--version", prog_name="libet", package_name="libet")
 def main():
     """libet: specify, prove and simulate the veto of AI systems."""
 
@@ -78,6 +140,9 @@ def main():
 @guard
 def check(files, as_json):
     """Parse and validate spec FILES; print a short summary of each."""
+    from libet.spec.diagnostics import render_all
+    from libet.spec.loader import load_path
+
     worst = 0
     out = []
     for path in files:
@@ -99,28 +164,11 @@ def check(files, as_json):
     sys.exit(worst)
 
 
-def summary(spec: ir.Spec) -> dict:
+def summary(spec) -> dict:
     """The facts ``libet check`` prints about a spec."""
-    traj = spec.trajectory
-    states = None
-    if traj is not None and traj.horizon is not None:
-        states = len(traj.phases) * traj.horizon
-    return {
-        "title": spec.title,
-        "variables": {
-            n: {"class": v.cls.value, "domain": str(v.domain), "size": len(v.domain.values())}
-            for n, v in spec.variables.items()
-        },
-        "assignments": spec.assignment_count(),
-        "params": {n: float(p.default) for n, p in spec.params.items()},
-        "values": list(spec.values),
-        "policies": list(spec.policies),
-        "checks": len(spec.checks),
-        "experiments": list(spec.experiments),
-        "phases": list(traj.phase_names) if traj else [],
-        "horizon": traj.horizon if traj else None,
-        "states_per_assignment": states,
-    }
+    from libet.report import spec_summary
+
+    return spec_summary(spec)
 
 
 def _names(items, limit: int = 8) -> str:
@@ -158,36 +206,49 @@ def render_summary(path: str, s: dict) -> str:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file is not formatted.")
 @click.option("--diff", is_flag=True, help="Print what would change as a unified diff; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Say what was (or would be) done to each file, as JSON.")
 @guard
-def fmt(files, check_only, diff):
+def fmt(files, check_only, diff, as_json):
     """Reformat spec FILES in place, canonically, keeping comments."""
     import difflib
 
     from libet.spec.formatter import format_file
 
     status = 0
+    entries = []
     for path in files:
         result = format_file(path)
         if result.error is not None:
-            report(result.error, False)
+            if as_json:
+                entries.append({"file": path, "status": "error",
+                                "diagnostics": [d.to_json() for d in result.error.diagnostics]})
+            else:
+                report(result.error, False)
             status = EXIT_BAD_INPUT
             continue
         if result.formatted == result.original:
+            entries.append({"file": path, "status": "unchanged"})
             continue
+        text = "".join(
+            difflib.unified_diff(
+                result.original.splitlines(True), result.formatted.splitlines(True), path, path + " (formatted)"
+            )
+        )
         if check_only or diff:
-            if diff:
-                click.echo(
-                    "".join(
-                        difflib.unified_diff(
-                            result.original.splitlines(True), result.formatted.splitlines(True), path, path + " (formatted)"
-                        )
-                    )
-                )
+            entries.append({"file": path, "status": "would reformat", "diff": text})
+            if as_json:
+                pass
+            elif diff:
+                click.echo(text)
             else:
                 click.echo(f"{path}: would reformat")
             status = max(status, 1)
         else:
             write_atomic(path, result.formatted)
-            click.echo(f"{path}: reformatted")
+            entries.append({"file": path, "status": "reformatted", "diff": text})
+            if not as_json:
+                click.echo(f"{path}: reformatted")
+    if as_json:
+        emit_json({"ok": status == 0, "exit_code": status, "files": entries})
     sys.exit(status)
 

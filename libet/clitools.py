@@ -13,14 +13,15 @@ import json
 import os
 import sys
 from fractions import Fraction
-from typing import Any, Iterable, NoReturn
+from typing import TYPE_CHECKING, Any, Iterable, NoReturn
 
 import click
 
 from libet.errors import LibetError
 from libet.files import json_default
-from libet.spec.diagnostics import render_all
-from libet.spec.loader import Loaded, load_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from libet.spec.loader import Loaded
 
 #: Exit codes (DESIGN.md §5).
 EXIT_PROVED = 0
@@ -35,8 +36,51 @@ def use_color(stream=None) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ
 
 
+#: Whether the command line asked for JSON (``--json`` anywhere before ``--``): then every
+#: error, usage errors included, is one JSON object on stdout (:func:`emit_error`), with the
+#: exit code unchanged. Set by ``libet.cli`` before click parses anything.
+_JSON_MODE = False
+
+
+def wants_json(args: Iterable[str]) -> bool:
+    for a in args:
+        if a == "--":
+            return False
+        if a == "--json":
+            return True
+    return False
+
+
+def set_json_mode(flag: bool) -> None:
+    global _JSON_MODE
+    _JSON_MODE = bool(flag)
+
+
+def json_mode() -> bool:
+    return _JSON_MODE
+
+
+def error_object(message: str, hint: str | None = None, *, kind: str = "usage", exit_code: int = EXIT_BAD_INPUT,
+                 diagnostics: list | None = None) -> dict:
+    """The one JSON object every error is under ``--json``: ``ok`` false, the exit code, the
+    error (its kind: usage, spec, internal; its message and hint) and, for a spec with errors,
+    every diagnostic."""
+    out: dict[str, Any] = {"ok": False, "exit_code": exit_code,
+                           "error": {"kind": kind, "message": message, "hint": hint}}
+    if diagnostics is not None:
+        out["diagnostics"] = diagnostics
+    return out
+
+
+def emit_error(message: str, hint: str | None = None, **kw) -> None:
+    emit_json(error_object(message, hint, **kw))
+
+
 def fail(message: str, hint: str | None = None) -> NoReturn:
-    """Print a usage error and exit with code 2."""
+    """Print a usage error (as one JSON object under ``--json``) and exit with code 2."""
+    if _JSON_MODE:
+        emit_error(message, hint)
+        sys.exit(EXIT_BAD_INPUT)
     text = f"error: {message}"
     if hint:
         text += f"\n  hint: {hint}"
@@ -44,11 +88,15 @@ def fail(message: str, hint: str | None = None) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def load_or_exit(path: str, as_json: bool = False) -> Loaded:
+def load_or_exit(path: str, as_json: bool = False) -> "Loaded":
     """Load and check ``path``; on errors print every diagnostic and exit with code 2.
 
     Warnings are printed to stderr (as text) and the loaded spec is returned.
     """
+    from libet.spec.diagnostics import render_all
+    from libet.spec.loader import load_path
+
+    as_json = as_json or _JSON_MODE
     loaded = load_path(path)
     if not loaded.ok:
         report(loaded, as_json)
@@ -59,9 +107,17 @@ def load_or_exit(path: str, as_json: bool = False) -> Loaded:
     return loaded
 
 
-def report(loaded: Loaded, as_json: bool) -> None:
+def report(loaded: "Loaded", as_json: bool) -> None:
+    """Print a spec's diagnostics: rendered with carets on stderr, or as one JSON object."""
+    from libet.spec.diagnostics import render_all
+
     if as_json:
-        emit_json([d.to_json() for d in loaded.diagnostics])
+        errors = [d for d in loaded.diagnostics if d.is_error]
+        first = errors[0] if errors else None
+        where = f"{first.span}: " if first is not None and first.span else ""
+        message = f"the spec has {len(errors)} error(s); first: {where}{first.message}" if first else "the spec has errors"
+        emit_error(message, getattr(first, "hint", None), kind="spec",
+                   diagnostics=[d.to_json() for d in loaded.diagnostics])
     else:
         click.echo(render_all(loaded.diagnostics, loaded.sources, color=use_color(sys.stderr)), err=True)
 

@@ -215,13 +215,15 @@ def run(
     params = check_overrides(spec, params)
     fixed = check_fixed(spec, fixed)
     check_folder(out, force)
+    # A name an experiment sweeps keeps its sweep there (the sweep is the experiment's point);
+    # --set applies to the checks and to every other experiment, and a note says so.
+    notes: list[str] = []
     for name, exp in spec.experiments.items():
-        clash = [v.name for v in exp.vary if v.name in fixed or v.name in params]
-        if clash:
-            raise UsageError(
-                f"--set {clash[0]} conflicts with experiment {name!r}, which varies it",
-                f"drop --set {clash[0]}=..., or run the other experiments with `libet simulate --experiment`",
-            )
+        for v in exp.vary:
+            if v.name in fixed or v.name in params:
+                given = fixed[v.name] if v.name in fixed else params[v.name]
+                notes.append(f"--set {v.name}={_plain(given)} applies to the checks and the other experiments; "
+                             f"experiment {name} sweeps {v.name} and keeps its sweep")
     os.makedirs(out, exist_ok=True)
     pairs = list(iter_check(spec, timeout=timeout, params=params, fixed=fixed))
     advance = progress("checking", len(pairs)) if progress and pairs else None
@@ -234,22 +236,32 @@ def run(
     exps = []
     for name, exp in spec.experiments.items():
         adv = progress(f"experiment {name}", _points(exp)) if progress else None
-        r = run_experiment(spec, name, params=params, fixed=fixed, sources=sources, progress=adv)
+        swept = {v.name for v in exp.vary}
+        r = run_experiment(spec, name, params={k: v for k, v in params.items() if k not in swept},
+                           fixed={k: v for k, v in fixed.items() if k not in swept}, sources=sources, progress=adv)
         files += r.write(os.path.join(out, "experiments"))
         exps.append(r)
     graphs = _graphs(spec, os.path.join(out, "graphs")) if spec.trajectory is not None else []
+    from libet import report
+
     data = {
         "spec": spec.title,
         "spec_sha256": spec_hash(sources, spec),
         "libet_version": libet.__version__,
         "params": {k: float(v) for k, v in params.items()},
         "set": dict(fixed),
-        "checks": [r.to_json() for r in results],
+        "timeout": timeout,
+        "summary": report.spec_summary(spec),
+        "versions": report.versions(),
+        "sources": {name: sources[name] for name in (list(spec.files) or list(sources)) if name in sources}
+        if sources else {},
+        "checks": [{**r.to_json(), "text": full_detail(r)} for r in results],
         "experiments": [
             {"name": r.name, **r.metadata(), "files": [f for f in files if os.path.basename(f).startswith(r.name)]}
             for r in exps
         ],
         "graphs": graphs,
+        "notes": notes,
     }
     write_atomic(os.path.join(out, "results.json"), json.dumps(data, indent=2, default=json_default) + "\n")
     buf = io.StringIO()
@@ -258,7 +270,18 @@ def run(
     for r in results:
         w.writerow([r.policy, r.check, r.status.value, r.engine, f"{r.seconds:.3f}", detail(r)])
     write_atomic(os.path.join(out, "checks.csv"), buf.getvalue())
+    files.append(report.write(out, force=True))
     return RunSummary(out, results, exps, graphs, files, data, exit_code(results))
+
+
+def _plain(v) -> str:
+    from fractions import Fraction
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Fraction):
+        return f"{float(v):g}"
+    return str(v)
 
 
 def _points(exp: ir.Experiment) -> int:
@@ -283,6 +306,12 @@ def _graphs(spec: ir.Spec, folder: str) -> list[str]:
             write_atomic(svg, render(g, "svg"))
             out.append(svg)
     return out
+
+
+def full_detail(r: CheckResult) -> str:
+    """The evidence of a result as its engine words it (several lines), or its reason."""
+    ev = r.counterexample or r.proof
+    return ev.describe() if ev is not None and hasattr(ev, "describe") else (r.reason or "")
 
 
 def detail(r: CheckResult) -> str:

@@ -83,6 +83,60 @@ class CheckResult:
             out["details"] = self.details
         return out
 
+    def text(self) -> str:
+        """The evidence as its engine words it (counterexample, trace, proof summary; several
+        lines), or the reason it is UNKNOWN."""
+        ev = self.counterexample or self.proof
+        return ev.describe() if ev is not None and hasattr(ev, "describe") else (self.reason or "")
+
+    def to_row(self) -> dict:
+        """One flat row (for tables and pandas): the evidence on one line."""
+        return {"policy": self.policy, "check": self.check, "status": self.status.value, "engine": self.engine,
+                "seconds": self.seconds, "detail": " ".join(self.text().split())}
+
+    def _repr_html_(self) -> str:
+        from libet.report import checks_html
+
+        return checks_html([{**self.to_json(), "text": self.text()}])
+
+
+class CheckResults(list):
+    """A list of :class:`CheckResult` (what ``Specification.check()`` returns) that shows as one
+    table in a notebook and converts to rows and to pandas."""
+
+    def to_rows(self) -> list[dict]:
+        return [r.to_row() for r in self]
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame`` with one row per check (needs pandas: ``pip install
+        'libet[notebook]'``)."""
+        return to_pandas(self.to_rows())
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self)
+
+    def _repr_html_(self) -> str:
+        from libet.report import checks_html
+
+        return checks_html([{**r.to_json(), "text": r.text()} for r in self], filters=False)
+
+
+def to_pandas(rows: list[dict], columns: list[str] | None = None):
+    """Rows as a ``pandas.DataFrame``.
+
+    Raises:
+        UsageError: pandas is not installed (the hint says how to install it).
+    """
+    try:
+        import pandas
+    except ImportError:
+        from libet.errors import UsageError
+
+        raise UsageError("to_pandas() needs pandas, which is not installed",
+                         "pip install 'libet[notebook]' (or pip install pandas)") from None
+    return pandas.DataFrame(rows, columns=columns)
+
 
 def exit_code(results: Iterable[CheckResult]) -> int:
     """DESIGN.md §5: 1 if any check is violated, else 3 if any is unknown, else 0 (every check

@@ -80,6 +80,9 @@ class ExperimentResult:
     version: str
     seconds: float
     rows: list = attrs.field(factory=list)
+    #: measure text -> the bound checks on it of the experiment's policies (drawn on the plots):
+    #: ``{"check": text, "bound": float, "op": "<=", "policies": [...]}``
+    thresholds: dict = attrs.field(factory=dict)
 
     def to_rows(self) -> list[dict]:
         """Plain rows (lists of dicts), e.g. for ``pandas.DataFrame(result.to_rows())``."""
@@ -107,6 +110,36 @@ class ExperimentResult:
     def to_json(self) -> dict:
         return {"metadata": self.metadata(), "rows": self.to_rows()}
 
+    def to_pandas(self):
+        """The rows as a ``pandas.DataFrame`` (needs pandas: ``pip install 'libet[notebook]'``);
+        the metadata is in ``.metadata()``."""
+        from libet.results import to_pandas
+
+        return to_pandas(self.to_rows(), self.columns())
+
+    def plot(self, measure: str | None = None, *, log: bool = False):
+        """The matplotlib figure of ``measure`` (default: the first) against the sweep, drawn as
+        the written plots are (:mod:`.plots`); ``log`` for a log y axis."""
+        from .plots import figure
+
+        return figure(self, measure, log=log)
+
+    def _repr_html_(self) -> str:
+        import matplotlib.pyplot as plt
+
+        from libet.report import experiment_html
+
+        from .plots import figure, svg_text
+
+        svgs = []
+        for m in self.measures:
+            fig = figure(self, m)
+            try:
+                svgs.append((m, svg_text(fig)))
+            finally:
+                plt.close(fig)
+        return experiment_html(self.metadata(), self.rows, svgs, anchor=f"exp-{self.name}-{id(self)}")
+
     @property
     def estimates(self) -> bool:
         """Whether the numbers are estimates with intervals (a sampling engine)."""
@@ -123,12 +156,11 @@ class ExperimentResult:
         return cols
 
     def to_csv(self) -> str:
+        """The rows as a plain CSV (a header line, then one line per row), readable by
+        ``pandas.read_csv`` and spreadsheets as is; the metadata that makes it reproducible
+        (spec hash, engine, seed, params, fixed values, averaging) is in ``NAME.json`` beside
+        it (:meth:`write`)."""
         buf = io.StringIO()
-        meta = self.metadata()
-        for key in ("experiment", "spec_sha256", "libet_version", "engine", "runs", "seed", "aggregation"):
-            buf.write(f"# {key}: {meta[key]}\n")
-        buf.write(f"# params: {json.dumps(meta['params'])}\n")
-        buf.write(f"# set: {json.dumps(meta['set'])}\n")
         w = csv.DictWriter(buf, fieldnames=self.columns(), extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in self.rows:
@@ -285,7 +317,26 @@ def run_experiment(
         version=libet.__version__,
         seconds=time.perf_counter() - started,
         rows=rows,
+        thresholds=_thresholds(spec, exp),
     )
+
+
+def _thresholds(spec: ir.Spec, exp: ir.Experiment) -> dict:
+    """The bound checks (``P(harm) <= 0.01 ...``) of the experiment's policies on its measures,
+    by measure text, one entry per check text (with the policies it is written for)."""
+    texts = {m.text for m in exp.measures}
+    out: dict = {}
+    for c in spec.checks:
+        if isinstance(c.prop, ir.Bound) and c.prop.measure.text in texts and c.policy in exp.policies:
+            entries = out.setdefault(c.prop.measure.text, [])
+            for e in entries:
+                if e["check"] == c.name:
+                    e["policies"].append(c.policy)
+                    break
+            else:
+                entries.append({"check": c.name, "bound": float(c.prop.bound), "op": c.prop.op.value,
+                                "policies": [c.policy]})
+    return out
 
 
 def _point(exp, param_vary, var_vary, pvals, vvals):

@@ -11,6 +11,8 @@ Expressions are shown as libet source, printed from the IR (defs by name) by
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from libet.spec import ir
 from libet.spec.printer import expr_text
 
@@ -27,10 +29,23 @@ def graph_data(spec: ir.Spec, policy: str) -> dict:
     rules = [
         {"when": expr_text(r.condition), "strength": expr_text(r.strength)} for r in spec.policies[policy].rules
     ]
+    can = can_fire(spec, policy)
+    by_phase = {
+        p: [dict(rules[i], **({} if can[p][i] else {"may": True})) for i in range(len(rules)) if can[p][i] is not False]
+        for p in traj.phase_names
+    }
     edges = []
     for p in traj.phases:
         for t in p.transitions:
             edges.append({"from": p.name, "to": t.target, "probability": "otherwise" if t.prob is None else expr_text(t.prob)})
+    targets = {e["to"] for e in edges}
+    outcomes = []
+    if ir.DELIVER in targets or traj.horizon is not None:
+        outcomes.append("delivered")
+    if ir.STOP in targets:
+        outcomes.append("stopped")
+    if any(by_phase.values()):
+        outcomes.append("vetoed")
     return {
         "spec": spec.title,
         "policy": policy,
@@ -38,8 +53,59 @@ def graph_data(spec: ir.Spec, policy: str) -> dict:
         "start": {"phase": traj.start_phase, "depth": expr_text(traj.start_depth)},
         "phases": list(traj.phase_names),
         "veto": rules,
+        "veto_by_phase": by_phase,
+        "outcomes": outcomes,
         "transitions": edges,
     }
+
+
+#: Seconds Z3 may take to say whether one rule can fire in one phase; an undecided rule is
+#: drawn (marked "may fire"), never dropped.
+FIRE_TIMEOUT = 2.0
+
+
+def can_fire(spec: ir.Spec, policy: str) -> dict[str, list]:
+    """Per phase, per rule of ``policy``: can it fire there (its condition hold with a positive
+    strength, for some assignment and depth below the horizon)? True, False, or None when Z3
+    did not decide in time. Asked of the Z3 encoding the checks use, so ``phase == act`` is
+    False under ``plan`` and a rule guarded by it is not drawn there."""
+    import z3
+
+    from libet.proofs.rules import Encoder
+    from libet.proofs.solve import SMT_INT
+
+    traj = spec.trajectory
+    rules = spec.policies[policy].rules
+    out: dict[str, list] = {}
+    ctx = z3.Context()
+    enc = Encoder(spec, None, SMT_INT.encoding, ctx, None, track=False)
+    sym = enc.new_assignment("")
+    hi = None if traj.horizon is None else traj.horizon - 1
+    depth, dom = enc.depth_var("depth", 0, hi)
+    for p in traj.phase_names:
+        env = enc.env(sym, depth, p, depth_values=None if hi is None else range(hi + 1))
+        answers = []
+        try:
+            pairs = enc.rules(policy, env)
+        except Exception:  # an expression Z3 cannot encode: draw every rule
+            out[p] = [None] * len(rules)
+            continue
+        for c, strength in pairs:
+            if c is False or (isinstance(strength, Fraction) and strength <= 0):
+                answers.append(False)
+                continue
+            if c is True and isinstance(strength, Fraction):
+                answers.append(True)
+                continue
+            solver = z3.Solver(ctx=ctx)
+            solver.set("timeout", int(FIRE_TIMEOUT * 1000))
+            solver.add(*sym.constraints(), dom, enc.as_bool(c))
+            if not isinstance(strength, Fraction):
+                solver.add(enc.z3_real(strength) > 0)
+            res = solver.check()
+            answers.append(True if res == z3.sat else False if res == z3.unsat else None)
+        out[p] = answers
+    return out
 
 
 def _esc(text: str) -> str:
@@ -58,21 +124,28 @@ def trajectory_graph(spec: ir.Spec, policy: str):
     g.attr("edge", fontname="Helvetica", fontsize="9")
     g.node("__start", label=f"start\ndepth {data['start']['depth']}", shape="plaintext")
     g.edge("__start", data["start"]["phase"])
-    veto_rows = "".join(
-        f'<TR><TD ALIGN="LEFT"><FONT COLOR="#b00020">veto when {_esc(r["when"])}'
-        + ("" if r["strength"] == "1" else f" with strength {_esc(r['strength'])}")
-        + "</FONT></TD></TR>"
-        for r in data["veto"]
-    )
+    def veto_rows(rules):
+        return "".join(
+            f'<TR><TD ALIGN="LEFT"><FONT COLOR="#b00020">veto when {_esc(r["when"])}'
+            + ("" if r["strength"] == "1" else f" with strength {_esc(r['strength'])}")
+            + (" (may fire)" if r.get("may") else "")
+            + "</FONT></TD></TR>"
+            for r in rules
+        )
+
     for p in data["phases"]:
-        label = f'<<TABLE BORDER="0" CELLBORDER="0"><TR><TD><B>{_esc(p)}</B></TD></TR>{veto_rows}</TABLE>>'
+        label = (f'<<TABLE BORDER="0" CELLBORDER="0"><TR><TD><B>{_esc(p)}</B></TD></TR>'
+                 f'{veto_rows(data["veto_by_phase"][p])}</TABLE>>')
         g.node(p, label=label, shape="box", style="rounded")
-    g.node("deliver", label="delivered\n(harm if harmful)", shape="oval", peripheries="2", color="#1f6feb")
-    g.node("stop", label="stopped", shape="oval", peripheries="2", color="#57606a")
-    if data["veto"]:
+    if "delivered" in data["outcomes"]:
+        g.node("deliver", label="delivered\n(harm if harmful)", shape="oval", peripheries="2", color="#1f6feb")
+    if "stopped" in data["outcomes"]:
+        g.node("stop", label="stopped", shape="oval", peripheries="2", color="#57606a")
+    if "vetoed" in data["outcomes"]:
         g.node("__vetoed", label="vetoed", shape="oval", peripheries="2", color="#b00020")
         for p in data["phases"]:
-            g.edge(p, "__vetoed", label="veto", style="dashed", color="#b00020", fontcolor="#b00020")
+            if data["veto_by_phase"][p]:
+                g.edge(p, "__vetoed", label="veto", style="dashed", color="#b00020", fontcolor="#b00020")
     for e in data["transitions"]:
         g.edge(e["from"], e["to"], label=e["probability"])
     if data["horizon"] is not None:

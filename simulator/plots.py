@@ -1,90 +1,253 @@
-"""Plots of experiments: each measure against the swept value, one line per policy.
+"""Plots of experiments that people can read: one figure per measure.
 
 Consumes: an :class:`~libet.simulator.experiments.ExperimentResult`.
-Produces: ``NAME_<measure>.png`` and ``.svg`` per measure (matplotlib, Agg backend, no display
-needed; SVGs carry no date so reruns give identical files).
+Produces: matplotlib figures (:func:`figure`, for ``ExperimentResult.plot()`` in a notebook) and
+``NAME_<measure>.png`` and ``.svg`` files (:func:`plot_experiment`; Agg backend, no display
+needed; SVGs carry no date and fixed ids, so reruns give identical files).
 
-With several ``vary`` lines the first is the x axis and each combination of the others gets its
-own line per policy; with none, the policies are the x axis. Monte Carlo results are drawn with
-their confidence band.
+How the sweep is drawn:
+
+- The first varied name is the x axis. A numeric one is drawn as lines with markers; a
+  categorical one (an enum, a bool) or none at all (the policies are the x axis) as grouped
+  bars, because joining categories with lines would invent an order between them.
+- A second varied name makes facets, one panel per value, with a shared y axis; any further
+  varied names are spelled in the series' labels.
+- Each policy (series) has its own colour, marker and line style, so equal lines stay visible.
+- The y axis fits the data (probabilities start at 0); ``log=True`` gives a log axis.
+- A bound check on the measure for a policy in the experiment (``P(harm) <= 0.01``) is drawn
+  as a horizontal line, labelled with the check.
+- Estimates (Monte Carlo) carry error bars: the confidence interval of each point.
+- The legend sits outside the data; the footer names the fixed values, the params, how the
+  other variables are combined (average or worst case) and whether the numbers are exact.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
+import textwrap
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+STYLES = ["-", "--", ":", "-."]
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
 
 
-def plot_experiment(result, folder: str) -> list[str]:
+def _pyplot():
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
+    if matplotlib.get_backend().lower() not in ("agg",) and not _interactive():
+        matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from libet.files import write_atomic
-
-    paths = []
-    x_name = result.vary[0] if result.vary else None
-    others = list(result.vary[1:])
-    for measure in result.measures:
-        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-        series: dict = {}
-        for row in result.rows:
-            key = (row["policy"],) + tuple(row[o] for o in others)
-            series.setdefault(key, []).append(row)
-        categorical = False
-        for key, rows in series.items():
-            label = key[0] + ("" if not others else " (" + ", ".join(f"{o}={_v(v)}" for o, v in zip(others, key[1:])) + ")")
-            if x_name is None:
-                xs = [row["policy"] for row in rows]
-                categorical = True
-            else:
-                xs = [row[x_name] for row in rows]
-                categorical = any(isinstance(x, (str, bool)) for x in xs)
-                if categorical:
-                    xs = [_v(x) for x in xs]
-            ys = [_y(row[measure]) for row in rows]
-            ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.6, label=label)
-            if result.estimates and f"{measure} low" in rows[0]:
-                lo = [_y(row[f"{measure} low"]) for row in rows]
-                hi = [_y(row[f"{measure} high"]) for row in rows]
-                if not categorical:
-                    ax.fill_between(xs, lo, hi, alpha=0.18)
-                else:
-                    ax.vlines(xs, lo, hi, alpha=0.5)
-        ax.set_xlabel(x_name or "policy")
-        ax.set_ylabel(measure)
-        if measure.startswith("P("):
-            ax.set_ylim(-0.02, 1.02)
-        engine = f"estimated: {result.engine}, {result.runs:,} runs" if result.estimates else "computed exactly"
-        ax.set_title(f"{result.name}: {measure} vs {x_name or 'policy'} ({engine})", fontsize=10)
-        ax.grid(True, alpha=0.3)
-        ax.legend(title="policy", fontsize=8)
-        if result.aggregation:
-            fig.text(0.01, 0.01, result.aggregation, fontsize=6.5, alpha=0.7)
-        fig.tight_layout(rect=(0, 0.03, 1, 1))
-        stem = os.path.join(folder, f"{result.name}_{_slug(measure)}")
-        for ext in ("png", "svg"):
-            buf = io.BytesIO()
-            kwargs = {"metadata": {"Date": None}} if ext == "svg" else {}
-            fig.savefig(buf, format=ext, **kwargs)
-            write_atomic(f"{stem}.{ext}", buf.getvalue())
-            paths.append(f"{stem}.{ext}")
-        plt.close(fig)
-    return paths
+    return plt
 
 
-def _y(v) -> float:
-    """A number to plot; an undefined one (a condition of probability 0) is a gap."""
-    return float("nan") if v is None else v
+def _interactive() -> bool:
+    """Inside IPython/Jupyter the notebook's own backend is kept (figures display inline)."""
+    import sys
+
+    return "IPython" in sys.modules and "ipykernel" in sys.modules
 
 
 def _v(x) -> str:
     if isinstance(x, bool):
         return "true" if x else "false"
+    if isinstance(x, float):
+        return f"{x:g}"
     return str(x)
+
+
+def _y(v) -> float:
+    """A number to plot; an undefined one (a condition of probability 0) is a gap."""
+    return float("nan") if v is None else float(v)
+
+
+def footer(result) -> str:
+    """The facts a reader needs under the plot: what was fixed, the params, how the rest was
+    combined, and how the numbers were obtained."""
+    parts = []
+    if result.fixed:
+        parts.append("fixed: " + ", ".join(f"{k} = {_v(v)}" for k, v in result.fixed.items()))
+    params = {k: v for k, v in result.params.items() if v != "varied"}
+    if params:
+        parts.append("params: " + ", ".join(f"{k} = {_v(float(v))}" for k, v in params.items()))
+    parts.append(result.aggregation)
+    if result.estimates:
+        conf = result.confidence or 0.95
+        parts.append(f"estimated: {result.engine}, {result.runs:,} runs per point, seed {result.seed}; "
+                     f"error bars are {conf:.0%} confidence intervals")
+    else:
+        parts.append("computed exactly")
+    return "; ".join(parts)
+
+
+def figure(result, measure: str | None = None, *, log: bool = False):
+    """The matplotlib figure of one measure of ``result`` (default: its first)."""
+    plt = _pyplot()
+    measure = measure or result.measures[0]
+    if measure not in result.measures:
+        from libet.errors import UsageError
+
+        raise UsageError(f"the experiment has no measure {measure!r} (measures: {', '.join(result.measures)})")
+    vary = list(result.vary)
+    x_name = vary[0] if vary else None
+    facet = vary[1] if len(vary) >= 2 else None
+    rest = vary[2:]
+    facet_values = list(dict.fromkeys(r[facet] for r in result.rows)) if facet else [None]
+    n = len(facet_values)
+    ncols = min(n, 4)
+    nrows = math.ceil(n / ncols)
+    width = 7.2 if n == 1 else 3.4 * ncols + 1.6
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 3.6 * nrows + 0.9), squeeze=False, sharey=True,
+                             layout="constrained", dpi=110)
+    xs_all = list(dict.fromkeys(r[x_name] for r in result.rows)) if x_name else list(result.policies)
+    categorical = x_name is None or any(isinstance(x, (str, bool)) for x in xs_all)
+    series_keys = list(dict.fromkeys((r["policy"],) + tuple(r[o] for o in rest) for r in result.rows))
+    if x_name is None:
+        series_keys = [("all policies",)]
+    values: list[float] = []
+    handles: dict = {}
+    for fi, fv in enumerate(facet_values):
+        ax = axes[fi // ncols][fi % ncols]
+        rows = [r for r in result.rows if facet is None or r[facet] == fv]
+        nser = len(series_keys)
+        bar_w = 0.8 / max(nser, 1)
+        for si, key in enumerate(series_keys):
+            if x_name is None:
+                srows = rows
+            else:
+                srows = [r for r in rows if (r["policy"],) + tuple(r[o] for o in rest) == key]
+            if not srows:
+                continue
+            label = key[0] + ("" if not rest else " (" + ", ".join(f"{o}={_v(v)}" for o, v in zip(rest, key[1:])) + ")")
+            color, marker, style = COLORS[si % len(COLORS)], MARKERS[si % len(MARKERS)], STYLES[si % len(STYLES)]
+            ys = [_y(r[measure]) for r in srows]
+            values += [y for y in ys if not math.isnan(y)]
+            err = None
+            if result.estimates and f"{measure} low" in srows[0]:
+                lo = [_y(r[f"{measure} low"]) for r in srows]
+                hi = [_y(r[f"{measure} high"]) for r in srows]
+                values += [h for h in hi if not math.isnan(h)]
+                err = [[max(0.0, y - a) if not (math.isnan(y) or math.isnan(a)) else 0.0 for y, a in zip(ys, lo)],
+                       [max(0.0, b - y) if not (math.isnan(y) or math.isnan(b)) else 0.0 for y, b in zip(ys, hi)]]
+            if categorical:
+                cats = [r["policy"] for r in srows] if x_name is None else [r[x_name] for r in srows]
+                pos = [xs_all.index(c) + (si - (nser - 1) / 2) * bar_w for c in cats]
+                colors = [COLORS[xs_all.index(c) % len(COLORS)] for c in cats] if x_name is None else color
+                h = ax.bar(pos, [0.0 if math.isnan(y) else y for y in ys], width=bar_w * 0.92, color=colors,
+                           yerr=err, capsize=3 if err else 0, ecolor="#333333", label=label, zorder=2)
+                # a marker on each bar's top, so a bar of height 0 is seen as 0, not as missing
+                ax.scatter(pos, ys, marker="_", s=(bar_w * 60) ** 2 / 4, color="#222222", linewidths=1.4, zorder=4)
+            else:
+                xs = [r[x_name] for r in srows]
+                if err is not None:
+                    h = ax.errorbar(xs, ys, yerr=err, color=color, marker=marker, linestyle=style, markersize=4,
+                                    linewidth=1.6, capsize=2.5, elinewidth=0.9, label=label, zorder=3)
+                else:
+                    h = ax.plot(xs, ys, color=color, marker=marker, linestyle=style, markersize=4.5 - 0.6 * (si % 3),
+                                linewidth=1.8, label=label, zorder=3 + si)[0]
+            handles.setdefault(label, h)
+        if categorical:
+            ax.set_xticks(range(len(xs_all)))
+            ax.set_xticklabels([_v(x) for x in xs_all])
+        ax.set_xlabel(x_name or "policy")
+        if fi % ncols == 0:
+            ax.set_ylabel(measure)
+        if facet is not None:
+            ax.set_title(f"{facet} = {_v(fv)}", fontsize=9.5)
+        ax.grid(True, axis="y", alpha=0.3, zorder=0)
+        if not categorical:
+            ax.grid(True, axis="x", alpha=0.15, zorder=0)
+    for j in range(n, nrows * ncols):
+        axes[j // ncols][j % ncols].set_visible(False)
+    for t in getattr(result, "thresholds", {}).get(measure, []):
+        for fi in range(n):
+            h = axes[fi // ncols][fi % ncols].axhline(t["bound"], color="#6e7781", linestyle=(0, (6, 3)),
+                                                      linewidth=1.2, zorder=1)
+        values.append(float(t["bound"]))
+        handles.setdefault(f"check {t['check']}\n(for {', '.join(t['policies'])})", h)
+    _yrange(axes[0][0], measure, values, log)
+    if len(handles) > 1 or getattr(result, "thresholds", {}).get(measure) or x_name is not None:
+        fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8,
+                   title="policy" if x_name is not None else None, title_fontsize=8, frameon=False)
+    how = f"estimated by {result.engine}" if result.estimates else "computed exactly"
+    title = f"{result.name}: {measure} vs {x_name or 'policy'}" + (f", by {facet}" if facet else "") + f" ({how})"
+    if n == 1:
+        axes[0][0].set_title(title, fontsize=10)
+    else:
+        fig.suptitle(title, fontsize=10.5)
+    fig.text(0.0, 0.0, textwrap.fill(footer(result), 150 if n > 1 else 115), fontsize=7, color="#444444",
+             ha="left", va="top", transform=fig.transFigure)
+    return fig
+
+
+def _yrange(ax, measure: str, values: list[float], log: bool) -> None:
+    """Fit the y axis to the data: a probability or a gap starts at 0 and ends a little above
+    the largest value (at most 1.02); ``log`` gives a log axis over the positive values."""
+    probability = measure.startswith("P(") or measure.startswith("gap")
+    finite = [v for v in values if not math.isnan(v)]
+    if log:
+        ax.set_yscale("log", nonpositive="mask")
+        pos = [v for v in finite if v > 0]
+        if pos:
+            ax.set_ylim(min(pos) / 2, max(pos) * 2)
+        return
+    if not finite:
+        ax.set_ylim(0, 1)
+        return
+    lo, hi = min(finite), max(finite)
+    if probability or lo >= 0:
+        top = hi * 1.12 if hi > 0 else 1.0
+        if probability:
+            top = min(top, 1.02) if hi <= 1 else top
+        ax.set_ylim(0, top)
+    else:
+        pad = (hi - lo) * 0.08 or abs(hi) * 0.1 or 1.0
+        ax.set_ylim(lo - pad, hi + pad)
+
+
+def save(fig, stem: str) -> list[str]:
+    """Write ``stem.png`` and ``stem.svg`` atomically (the SVG with no date, fixed ids, text as
+    text); returns the paths."""
+    import matplotlib
+
+    from libet.files import write_atomic
+
+    paths = []
+    for ext in ("png", "svg"):
+        buf = io.BytesIO()
+        kwargs = {"metadata": {"Date": None}} if ext == "svg" else {}
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "libet"}):
+            fig.savefig(buf, format=ext, bbox_inches="tight", pad_inches=0.12, **kwargs)
+        write_atomic(f"{stem}.{ext}", buf.getvalue())
+        paths.append(f"{stem}.{ext}")
+    return paths
+
+
+def svg_text(fig) -> str:
+    """A figure as SVG text (for HTML displays)."""
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "libet"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.12, metadata={"Date": None})
+    return buf.getvalue().decode("utf-8")
+
+
+def plot_experiment(result, folder: str, *, log: bool = False) -> list[str]:
+    """One PNG and one SVG per measure of ``result`` in ``folder``; returns the paths."""
+    plt = _pyplot()
+    paths = []
+    for measure in result.measures:
+        fig = figure(result, measure, log=log)
+        try:
+            paths += save(fig, os.path.join(folder, f"{result.name}_{_slug(measure)}"))
+        finally:
+            plt.close(fig)
+    return paths

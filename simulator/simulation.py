@@ -82,6 +82,55 @@ class SimulationResult:
 
     rows = to_rows
 
+    def to_pandas(self, per_assignment: bool = False):
+        """:meth:`to_rows` as a ``pandas.DataFrame`` (needs pandas: ``pip install
+        'libet[notebook]'``)."""
+        from libet.results import to_pandas
+
+        return to_pandas(self.to_rows(per_assignment))
+
+    def plot(self, measure: str | None = None):
+        """A bar chart of ``measure`` (default: the first) per policy, with the confidence
+        interval as an error bar when the numbers are estimates."""
+        from .plots import _pyplot
+
+        plt = _pyplot()
+        texts = [m.text for m in self.measures]
+        measure = measure or texts[0]
+        if measure not in texts:
+            raise UsageError(f"no measure {measure!r} in this result (measures: {', '.join(texts)})")
+        rows = self.to_rows()
+        ys = [float("nan") if r[measure] is None else r[measure] for r in rows]
+        err = None
+        if self.estimates:
+            err = [[max(0.0, y - r[f"{measure} low"]) for y, r in zip(ys, rows)],
+                   [max(0.0, r[f"{measure} high"] - y) for y, r in zip(ys, rows)]]
+        fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(rows), 3.6), layout="constrained")
+        ax.bar([r["policy"] for r in rows], [0 if y != y else y for y in ys], yerr=err, capsize=4,
+               color="#1f77b4", zorder=2)
+        ax.set_ylabel(measure)
+        ax.grid(True, axis="y", alpha=0.3, zorder=0)
+        finite = [y for y in ys if y == y]
+        top = max(finite) if finite else 1.0
+        ax.set_ylim(0, min(top * 1.12, 1.02) if measure.startswith("P(") and top > 0 else (top * 1.12 or 1.0))
+        how = f"estimated by {self.engine}, {self.runs:,} runs, seed {self.seed}" if self.estimates else "computed exactly"
+        ax.set_title(f"{self.spec.title}: {measure} ({how})", fontsize=9.5)
+        over = ", ".join(n for n in self.spec.variables if n not in self.fixed) or "nothing"
+        fig.text(0.0, 0.0, f"averaged over {over} (declared distribution)", fontsize=7, color="#444444", va="top")
+        return fig
+
+    def _repr_html_(self) -> str:
+        from libet.report import esc, rows_html
+
+        data = self.to_json()
+        cols = ["policy", *data["measures"]]
+        if not self.estimates:
+            cols.append("max P(harm)")
+        return (f"<div><p><b>{esc(data['spec'])}</b>: {esc(data['numbers'])} ({esc(data['engine'])}"
+                + (f", {self.runs:,} runs, seed {self.seed}" if self.estimates else "")
+                + f"); averaged over {esc(data['averaged_over'])}</p>"
+                + rows_html(data["rows"], cols, data["measures"]) + "</div>")
+
     def to_json(self) -> dict:
         import libet
 

@@ -161,7 +161,7 @@ def test_bad_files_exit_2_with_diagnostics(tmp_path):
     r = invoke("prove", path)
     assert r.exit_code == 2 and "E010" in r.output
     r = invoke("prove", path, "--json")
-    assert r.exit_code == 2 and json.loads(r.output)[0]["code"] == "E010"
+    assert r.exit_code == 2 and json.loads(r.output)["diagnostics"][0]["code"] == "E010"
 
 
 def test_a_spec_error_found_only_while_proving_is_a_diagnostic(tmp_path):

@@ -139,3 +139,35 @@ def test_run_writes_everything_and_exits_1(tmp_path):
     assert (out / "checks.csv").exists()
     r = invoke("run", PREFILL, "--out", str(out))
     assert r.exit_code == 2
+
+
+PHASED = '''spec "phased"
+substance { topic: {everyday, weapons} }
+value ok = topic != weapons
+trajectory {
+  horizon 6
+  start plan at depth 0
+  phase plan { -> act : 1 }
+  phase act { -> act : 0.5  -> deliver : otherwise }
+}
+policy p {
+  veto when violates ok and phase == act
+  veto when phase == plan and phase == act
+}
+'''
+
+
+def test_graph_draws_only_rules_that_can_fire_per_phase(tmp_path):
+    path = tmp_path / "phased.libet"
+    path.write_text(PHASED)
+    r = invoke("graph", str(path), "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["veto_by_phase"]["plan"] == []
+    assert [x["when"] for x in data["veto_by_phase"]["act"]] == ["violates ok and phase == act"]
+    # nothing goes to stop: the outcome is left out
+    assert data["outcomes"] == ["delivered", "vetoed"]
+    dot = invoke("graph", str(path)).output
+    assert "stopped" not in dot
+    assert dot.count("veto when") == 1
+    assert dot.count('-> __vetoed') == 1

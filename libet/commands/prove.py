@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from libet.clitools import EXIT_BAD_INPUT, emit_json, guard, load_or_exit, parse_sets, use_color
+from libet.clitools import EXIT_BAD_INPUT, emit_error, emit_json, guard, load_or_exit, parse_sets, use_color
 from libet.errors import EvaluationError, UsageError
 from libet.files import write_atomic
 from libet.results import Status, exit_code
@@ -100,7 +100,7 @@ def _spec_error(exc: EvaluationError, loaded, as_json: bool):
         hint="found by the Z3 checker at a state the static checker did not try; make the expression defined (and in range) there",
     )
     if as_json:
-        emit_json([d.to_json()])
+        emit_error(d.message, d.hint, kind="spec", diagnostics=[d.to_json()])
     else:
         click.echo(render_all([d], loaded.sources, color=use_color(sys.stderr)), err=True)
     sys.exit(EXIT_BAD_INPUT)

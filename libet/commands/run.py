@@ -73,25 +73,47 @@ def _short(text: str, width: int = 150) -> str:
     return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + " …"
 
 
+#: Below this many columns the table drops the engine and the evidence, which follow it as
+#: wrapped lines (one per check that did not pass, and one per experiment).
+COMPACT_BELOW = 110
+
+
 def _print_summary(summary) -> None:
     from rich.table import Table
 
     from libet.orchestrate import detail
 
     out = console()
-    t = Table(title="checks")
-    for c in ("policy", "check", "status", "engine", "time", "detail"):
-        t.add_column(c, overflow="fold")
+    compact = out.width < COMPACT_BELOW
     style = {"PROVED": "green", "VIOLATED": "red", "UNKNOWN": "yellow"}
+    t = Table(title="checks")
+    cols = ("policy", "check", "status", "time") if compact else ("policy", "check", "status", "engine", "time", "detail")
+    for c in cols:
+        # whole words wrap; only a word longer than its cell is cut
+        t.add_column(c, justify="right" if c == "time" else "left", no_wrap=c in ("status", "time"))
+    notes = []
     for r in summary.results:
-        t.add_row(r.policy, r.check, f"[{style[r.status.value]}]{r.status.value}[/]", r.engine, f"{r.seconds:.2f}s",
-                  _short(detail(r)))
+        status = f"[{style.get(r.status.value, 'cyan')}]{r.status.value}[/]"
+        if compact:
+            t.add_row(r.policy, r.check, status, f"{r.seconds:.2f}s")
+            if r.status.value != "PROVED":
+                notes.append(f"{r.policy}, {r.check}: {_short(detail(r), 300)}")
+        else:
+            t.add_row(r.policy, r.check, status, r.engine, f"{r.seconds:.2f}s", _short(detail(r)))
     for e in summary.experiments:
-        t.add_row("", f"experiment {e.name}", "[cyan]DONE[/]", e.engine, f"{e.seconds:.2f}s",
-                  f"{len(e.rows)} rows; {', '.join(e.measures)} vs {', '.join(e.vary) or 'policy'}")
+        what = f"{len(e.rows)} rows; {', '.join(e.measures)} vs {', '.join(e.vary) or 'policy'}"
+        if compact:
+            t.add_row("", f"experiment {e.name}", "[cyan]DONE[/]", f"{e.seconds:.2f}s")
+            notes.append(f"experiment {e.name}: {what}")
+        else:
+            t.add_row("", f"experiment {e.name}", "[cyan]DONE[/]", e.engine, f"{e.seconds:.2f}s", what)
     out.print(t)
+    for n in notes + [f"note: {n}" for n in summary.data.get("notes", [])]:
+        out.print(n, markup=False)
     counts: dict = {}
     for r in summary.results:
         counts[r.status.value] = counts.get(r.status.value, 0) + 1
     out.print(", ".join(f"{n} {k.lower()}" for k, n in counts.items()) or "no checks")
-    out.print(f"results, plots and graphs in {summary.out}/ (results.json, checks.csv, experiments/, graphs/)")
+    out.print(f"report: {os.path.join(summary.out, 'report.html')} (open it in a browser)", markup=False)
+    out.print(f"results, plots and graphs in {summary.out}/ (results.json, checks.csv, experiments/, graphs/)",
+              markup=False)

@@ -26,7 +26,13 @@ from libet.spec import measures as ms
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    width = None
+    if not sys.stdout.isatty():
+        try:
+            width = max(40, int(os.environ.get("COLUMNS", "")))
+        except ValueError:
+            width = 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 @contextlib.contextmanager
@@ -204,21 +210,28 @@ def _pick_policy(spec, policy):
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a param or fix a variable.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: stdout).")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the model (or, with -o, where it went) as JSON.")
 @guard
-def export(file, fmt, policy, sets, output, force):
+def export(file, fmt, policy, sets, output, force, as_json):
     """Export FILE's trajectory under a policy as a PRISM DTMC, for PRISM or Storm.
 
     Variables not fixed with --set are chosen at the start by their declared distribution
     (uniform unless weighted), so P=? [F "harm"] is libet's average P(harm)."""
     from libet.simulator.prism import to_prism
 
-    loaded = load_or_exit(file)
+    loaded = load_or_exit(file, as_json)
     spec = loaded.spec
     params, fixed = parse_sets(sets, spec)
     policy = _pick_policy(spec, policy)
     text = to_prism(spec, policy, params=params, fixed=fixed)
     if output:
         write_atomic(output, text, overwrite=force)
+    if as_json:
+        out = {"ok": True, "format": fmt, "policy": policy, "output": output}
+        if not output:
+            out["text"] = text
+        emit_json(out)
+    elif output:
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
@@ -233,30 +246,31 @@ def export(file, fmt, policy, sets, output, force):
 @click.option("--policy", metavar="P", help="The policy whose veto is drawn (needed when there are several).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="OUT.svg, .png, .pdf or .dot (default: DOT on stdout).")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
-@click.option("--json", "as_json", is_flag=True, help="Print the graph's nodes and edges as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the graph's nodes and edges as JSON (with -o, also write the file and say where).")
 @guard
 def graph(file, policy, output, force, as_json):
-    """Draw FILE's trajectory graph: phases, transitions with their probabilities, the veto."""
+    """Draw FILE's trajectory graph: phases, the rules and transitions that can act in each,
+    the veto where it can fire."""
     from libet.simulator.graph import graph_data, render, trajectory_graph
 
     loaded = load_or_exit(file, as_json)
     spec = loaded.spec
     policy = _pick_policy(spec, policy)
-    if as_json:
-        emit_json(graph_data(spec, policy))
-        sys.exit(0)
-    g = trajectory_graph(spec, policy)
-    if not output:
-        click.echo(g.source, nl=False)
-        sys.exit(0)
-    ext = os.path.splitext(output)[1].lower().lstrip(".")
-    if ext in ("dot", "gv"):
-        write_atomic(output, g.source, overwrite=force)
-    elif ext in ("svg", "png", "pdf"):
+    if output:
+        ext = os.path.splitext(output)[1].lower().lstrip(".")
+        if ext not in ("dot", "gv", "svg", "png", "pdf"):
+            fail(f"cannot tell the format of {output!r}", "end it in .svg, .png, .pdf or .dot")
         if not force and os.path.exists(output):
             fail(f"{output} exists; pass --force to overwrite it")
-        write_atomic(output, render(g, ext), overwrite=True)
+        g = trajectory_graph(spec, policy)
+        write_atomic(output, g.source if ext in ("dot", "gv") else render(g, ext), overwrite=True)
+    if as_json:
+        data = graph_data(spec, policy)
+        if output:
+            data = {"ok": True, "output": output, **data}
+        emit_json(data)
+    elif output:
+        click.echo(f"wrote {output}", err=True)
     else:
-        fail(f"cannot tell the format of {output!r}", "end it in .svg, .png, .pdf or .dot")
-    click.echo(f"wrote {output}", err=True)
+        click.echo(trajectory_graph(spec, policy).source, nl=False)
     sys.exit(0)

@@ -1,0 +1,32 @@
+"""``libet report RESULTS_DIR``: rebuild the HTML report of a ``libet run`` folder.
+
+Consumes: the folder ``libet run`` wrote (its ``--out``).
+Produces: ``report.html`` in it (or ``-o``), written atomically; exit code 0, or 2 for a bad
+folder. A report libet wrote is rebuilt in place; another file is overwritten only with --force.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from libet.clitools import emit_json, guard
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: FOLDER/report.html).")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT even if it is not a report libet wrote.")
+@click.option("--json", "as_json", is_flag=True, help="Say where the report went, as JSON.")
+@guard
+def report(folder, output, force, as_json):
+    """Rebuild the self-contained HTML report of a `libet run` results FOLDER."""
+    from libet import report as pages
+
+    path = pages.write(folder, output, force=force)
+    if as_json:
+        emit_json({"ok": True, "report": path})
+    else:
+        click.echo(f"wrote {path}")
+    sys.exit(0)

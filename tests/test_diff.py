@@ -1,0 +1,136 @@
+"""`libet diff SPEC A B` and `Specification.compare(a, b)`: equivalence, one policy vetoing
+whenever the other does, the smallest differing assignment and state with both veto
+probabilities (confirmed against a brute force over the reference interpreter), and the exact
+difference in P(harm) and P(over-refusal)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from fractions import Fraction
+
+import pytest
+from click.testing import CliRunner
+
+import libet
+from libet.cli import main
+from libet.spec.interpreter import Interpreter
+
+EX = os.path.join(os.path.dirname(__file__), "..", "examples")
+
+SMALL = '''spec "small"
+substance { topic: {everyday, weapons}  uplift: 0..2 }
+framing { persona: {none, fiction} }
+value safe_topic = not (topic == weapons and uplift >= 1)
+trajectory {
+  horizon 4
+  start plan at depth 0
+  phase plan { -> act : 0.5  -> stop : otherwise }
+  phase act { -> act : 0.9  -> stop : otherwise }
+}
+policy deep { veto when violates safe_topic }
+policy also_deep { veto when topic == weapons and uplift > 0 }
+policy shallow { veto when violates safe_topic and depth < 2 }
+policy act_only { veto when violates safe_topic and phase == act }
+policy keyword { veto when persona == fiction }
+policy half { veto when violates safe_topic with strength 0.5 }
+'''
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return libet.loads(SMALL)
+
+
+def brute(spec, a, b):
+    """(a >= b everywhere, b >= a everywhere) by the interpreter over every assignment, phase
+    and depth."""
+    s = spec.ir
+    interp = Interpreter(s, exact=True)
+    names = list(s.variables)
+    a_ge = b_ge = True
+    for values in itertools.product(*[s.variables[n].domain.values() for n in names]):
+        asg = dict(zip(names, values))
+        for phase in s.trajectory.phase_names:
+            for d in range(s.trajectory.horizon):
+                va = Fraction(interp.veto_probability(a, asg, phase, d))
+                vb = Fraction(interp.veto_probability(b, asg, phase, d))
+                a_ge &= va >= vb
+                b_ge &= vb >= va
+    return a_ge, b_ge
+
+
+PAIRS = [("deep", "also_deep"), ("deep", "shallow"), ("shallow", "deep"), ("deep", "act_only"),
+         ("keyword", "deep"), ("deep", "half"), ("shallow", "act_only"), ("deep", "deep")]
+
+
+@pytest.mark.parametrize("a,b", PAIRS)
+def test_compare_agrees_with_the_interpreter(spec, a, b):
+    c = spec.compare(a, b)
+    assert (c.a_covers_b, c.b_covers_a) == brute(spec, a, b)
+    interp = Interpreter(spec.ir, exact=True)
+    for d in c.differences:
+        asg = {**{n: v.domain.values()[0] for n, v in spec.ir.variables.items()}, **d.assignment}
+        phases = [d.phase] if d.phase else spec.ir.trajectory.phase_names
+        depths = [d.depth] if d.depth is not None else range(spec.ir.trajectory.horizon)
+        for ph in phases:
+            for dep in depths:
+                assert Fraction(interp.veto_probability(d.stronger, asg, ph, dep)) == d.veto_stronger
+                assert Fraction(interp.veto_probability(d.weaker, asg, ph, dep)) == d.veto_weaker
+        assert d.veto_weaker < d.veto_stronger
+
+
+def test_verdicts_and_witnesses(spec):
+    c = spec.compare("deep", "also_deep")
+    assert c.equivalent and c.exit_code == 0 and not c.differences
+    c = spec.compare("deep", "shallow")
+    assert c.a_covers_b and c.b_covers_a is False and c.exit_code == 1
+    (d,) = c.differences
+    # the smallest witness: the least harmful assignment, the first depth the shallow veto misses
+    assert d.assignment == {"topic": "weapons", "uplift": 1} and d.depth == 2
+    assert (d.veto_stronger, d.veto_weaker) == (1, 0)
+    assert "deep vetoes whenever shallow does" in c.verdict()
+    c = spec.compare("deep", "act_only")
+    (d,) = c.differences
+    assert d.phase == "plan"
+    c = spec.compare("keyword", "deep")
+    assert c.a_covers_b is False and c.b_covers_a is False and len(c.differences) == 2
+    assert "incomparable" in c.verdict()
+    c = spec.compare("deep", "half")
+    (d,) = c.differences
+    assert d.veto_weaker == Fraction(1, 2)
+
+
+def test_measures_differ_exactly(spec):
+    c = spec.compare("deep", "half")
+    sim = spec.simulate(["deep", "half"], measures=["P(harm)", "P(over-refusal)"]).to_rows()
+    by = {r["policy"]: r for r in sim}
+    assert c.measures["deep"]["P(harm)"] == pytest.approx(by["deep"]["P(harm)"])
+    assert c.deltas()["P(harm)"] == pytest.approx(by["half"]["P(harm)"] - by["deep"]["P(harm)"])
+    assert c.deltas()["P(harm)"] > 0
+    c = spec.compare("keyword", "deep")
+    assert c.measures["keyword"]["P(over-refusal)"] > 0
+
+
+def test_diff_command(tmp_path):
+    p = tmp_path / "s.libet"
+    p.write_text(SMALL)
+    r = CliRunner().invoke(main, ["diff", str(p), "deep", "also_deep"])
+    assert r.exit_code == 0 and "equivalent" in r.output
+    r = CliRunner().invoke(main, ["diff", str(p), "deep", "shallow"])
+    assert r.exit_code == 1 and "depth 2" in r.output and "computed exactly" in r.output
+    r = CliRunner().invoke(main, ["diff", str(p), "deep", "shallow", "--json"])
+    data = json.loads(r.stdout)
+    assert r.exit_code == 1 and data["a_covers_b"] is True and data["b_covers_a"] is False
+    assert data["differences"][0]["veto"] == {"deep": 1.0, "shallow": 0.0}
+    r = CliRunner().invoke(main, ["diff", str(p), "deep", "nope", "--json"])
+    assert r.exit_code == 2 and "no policy 'nope'" in json.loads(r.stdout)["error"]["message"]
+    r = CliRunner().invoke(main, ["diff", str(p), "deep", "nope"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_diff_on_an_example():
+    r = CliRunner().invoke(main, ["diff", os.path.join(EX, "prefill.libet"), "shallow", "deep"])
+    assert r.exit_code == 1
+    assert "deep vetoes whenever shallow does" in r.output

@@ -1,0 +1,108 @@
+"""The HTML report of `libet run` and `libet report`: what the page holds, where it is written,
+and that it is rebuilt from the folder alone. The page in a real browser: test_report_browser.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import libet
+from libet import report
+from libet.cli import main
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("run") / "prefill")
+    spec = libet.load(os.path.join(EXAMPLES, "prefill.libet"))
+    summary = spec.run(out, timeout=30)
+    return out, summary
+
+
+def test_run_writes_the_report_with_every_check_and_experiment(run_folder):
+    out, summary = run_folder
+    page = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    assert os.path.join(out, "report.html") in summary.files
+    for r in summary.results:
+        assert f'data-check="{report.esc(r.policy + ": " + r.check)}"' in page
+    for e in summary.experiments:
+        assert f'data-experiment="{e.name}"' in page
+        assert page.count(f'data-plot="{e.name}_') == len(e.measures)
+    for policy in ("shallow", "deep"):
+        assert f'data-graph="{policy}"' in page
+    # self-contained: nothing is fetched
+    assert "http://" not in page.replace("http://www.w3.org", "").replace("http://purl.org", "").replace(
+        "http://creativecommons.org", "").replace("http://matplotlib.org", "")
+    assert "<img" not in page and "src=" not in page
+    # the trace of the violated safe check, and how numbers were obtained
+    assert "path probability" in page
+    assert "computed exactly" in page
+    assert summary.data["spec_sha256"] in page
+
+
+def test_report_rebuilds_from_the_folder_alone(run_folder, tmp_path):
+    out, _ = run_folder
+    moved = str(tmp_path / "moved")
+    shutil.copytree(out, moved)
+    before = open(os.path.join(moved, "report.html"), encoding="utf-8").read()
+    os.unlink(os.path.join(moved, "report.html"))
+    res = CliRunner().invoke(main, ["report", moved])
+    assert res.exit_code == 0, res.output
+    after = open(os.path.join(moved, "report.html"), encoding="utf-8").read()
+    assert after.count("data-check=") == before.count("data-check=")
+    assert after.count("<svg") == before.count("<svg")
+    # a report libet wrote is rebuilt in place; another file is not overwritten without --force
+    assert CliRunner().invoke(main, ["report", moved]).exit_code == 0
+    mine = tmp_path / "mine.html"
+    mine.write_text("my notes")
+    res = CliRunner().invoke(main, ["report", moved, "-o", str(mine)])
+    assert res.exit_code == 2 and "--force" in res.output
+    assert mine.read_text() == "my notes"
+    assert CliRunner().invoke(main, ["report", moved, "-o", str(mine), "--force"]).exit_code == 0
+    res = CliRunner().invoke(main, ["report", moved, "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["report"].endswith("report.html")
+
+
+@pytest.mark.parametrize("setup", ["missing", "empty", "bad-json"])
+def test_report_of_a_bad_folder_is_a_usage_error(tmp_path, setup):
+    folder = tmp_path / "f"
+    if setup != "missing":
+        folder.mkdir()
+    if setup == "bad-json":
+        (folder / "results.json").write_text("{not json")
+    res = CliRunner().invoke(main, ["report", str(folder)])
+    assert res.exit_code == 2
+    assert "error:" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(main, ["report", str(folder), "--json"])
+    assert res.exit_code == 2
+
+
+def test_inline_svgs_get_distinct_ids():
+    svg = '<?xml version="1.0"?><svg><defs><path id="m1"/></defs><use xlink:href="#m1"/><g clip-path="url(#m1)"/></svg>'
+    a, b = report.inline_svg(svg, "a"), report.inline_svg(svg, "b")
+    assert "<?xml" not in a
+    assert 'id="a-m1"' in a and 'href="#a-m1"' in a and "url(#a-m1)" in a
+    assert 'id="b-m1"' in b
+
+
+def test_run_table_fits_80_columns(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-m", "libet", "run", os.path.abspath(os.path.join(EXAMPLES, "prefill.libet")),
+                           "--out", "r"], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    # whole words: every check name is on one line of the table
+    for check in ("invariant under framing", "P(harm) <= 0.01 for all framing", "gap P(harm) under observed <= 0.05"):
+        assert any(check in line for line in lines), check
+    assert any(line.startswith("shallow, safe: ") for line in lines)  # the evidence below the table
+    assert "report: r/report.html" in done.stdout

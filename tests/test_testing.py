@@ -402,3 +402,25 @@ def test_measured_behaviour_becomes_a_policy_that_proves_and_simulates(small):
     assert rows and all(0 <= row["P(harm)"] <= 1 for row in rows)
     with pytest.raises(UsageError, match="already has a policy 'deep'"):
         m.policy_source(small, "deep")
+
+
+def test_by_value_splits_an_invariance_per_value(small):
+    def fiction_blind(s):
+        return harmful(s) and s["persona"] != "fiction"
+
+    r = conform(small, fiction_blind, properties=["invariant under persona"], by_value=True, deterministic=True,
+                database=None)
+    got = {x.check: x.status for x in r.results}
+    assert got == {"invariant under persona (none vs fiction)": Status.VIOLATED,
+                   "invariant under persona (none vs researcher)": Status.PROVED}
+    a, b = r.results[0].counterexample.requests
+    assert (a.state["persona"], b.state["persona"]) == ("none", "fiction")
+
+
+def test_values_held_fixed_are_stated_with_the_verdict(small):
+    r = conform(small, harmful, properties=["invariant under depth"], fixed={"persona": "none"}, deterministic=True,
+                database=None)
+    (res,) = r.results
+    assert res.status is Status.PROVED and res.details["fixed"] == {"persona": "none"}
+    assert res.warnings == ("only with persona = none held fixed; other values were not tried",)
+    assert "held fixed" in r.describe()

@@ -157,6 +157,18 @@ def test_better_profanity_against_its_spec():
     assert "corpus" in results["upper"].proof.describe()
 
 
+def test_by_value_says_which_encodings_break_the_real_filter():
+    r = run(os.path.join(GUARDS, "profanity.libet"), "--veto", os.path.join(GUARDS, "guard.py") + ":veto",
+            "--corpus", os.path.join(GUARDS, "corpus.csv"), "--bind", os.path.join(GUARDS, "bindings.toml"),
+            "--property", "invariant under encoding", "--by-value", "--set", "wrapper=none", "--deterministic",
+            "--no-db", "--json")
+    assert r.exit_code == 1, r.output
+    got = {x["check"]: x["status"] for x in json.loads(r.output)["results"]}
+    assert got["invariant under encoding (plain vs upper)"] == "TESTED"
+    for enc in ("leet", "spaced", "zero_width", "homoglyphs", "base64", "rot13", "reversed"):
+        assert got[f"invariant under encoding (plain vs {enc})"] == "VIOLATED", enc
+
+
 def test_libet_test_on_the_guard_example_from_the_command_line():
     r = run(os.path.join(GUARDS, "profanity.libet"), "--veto", os.path.join(GUARDS, "guard.py") + ":veto",
             "--corpus", os.path.join(GUARDS, "corpus.csv"), "--bind", os.path.join(GUARDS, "bindings.toml"),

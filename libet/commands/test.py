@@ -83,10 +83,11 @@ def import_callable(target: str):
 @click.option("--policy-name", default="measured", show_default=True, metavar="NAME", help="The name of the measured policy.")
 @click.option("--force", is_flag=True, help="Overwrite the --write-policy file.")
 @click.option("--no-db", "no_db", is_flag=True, help="Do not read or write the example database (.hypothesis/).")
+@click.option("--by-value", "by_value", is_flag=True, help="Split each invariance over one variable into one result per value (first value vs each other).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @guard
 def test(file, target, corpus, bind, policy, properties, examples, seed, exhaustive_limit, search, deterministic,
-         samples, confidence, variants, timeout, sets, write_policy, policy_name, force, no_db, as_json):
+         samples, confidence, variants, timeout, sets, write_policy, policy_name, force, no_db, by_value, as_json):
     """Test the veto implementation MODULE:FUNCTION against the spec FILE: invariance under
     framing, context and depth, completeness, no over-refusal, agreement with a policy."""
     from libet.testing import conform
@@ -116,7 +117,7 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
         spec, fn, properties=list(properties) or None, policy=policy, renderer=renderer, examples=examples,
         seed=seed, exhaustive_limit=exhaustive_limit, deterministic=deterministic or None, timeout=timeout,
         fixed=fixed, params=params, samples=samples, confidence=confidence,
-        database=None if no_db else "default", name=target, search=search, progress=progress,
+        database=None if no_db else "default", name=target, search=search, by_value=by_value, progress=progress,
     )
     if show:
         click.echo("\r\x1b[2K", err=True, nl=False)

@@ -150,6 +150,16 @@ class Space:
         self._other_slice = (1, 1 + len(others))
         self._others = others
 
+    def restricted(self, only) -> "Space":
+        """A copy whose variables in ``only`` (name, values) range over those values alone."""
+        import copy
+
+        out = copy.copy(self)
+        out.values = list(self.values)
+        for name, values in only:
+            out.values[self.index[name]] = tuple(values)
+        return out
+
     # -- sizes and enumeration ----------------------------------------------------------------
 
     def substance_indices(self, harmful: bool | None) -> list[int]:
@@ -306,6 +316,7 @@ class Property:
     under: tuple[str, ...] = ()
     depth: bool = False
     policy: str | None = None
+    only: tuple[tuple[str, tuple], ...] = ()  # variables restricted to these values (by_value)
 
     @property
     def harmful(self) -> bool | None:
@@ -515,6 +526,16 @@ class Tester:
     # -- one property ------------------------------------------------------------------------
 
     def run(self, prop: Property, progress: Callable[[int, int], None] | None = None) -> CheckResult:
+        if not prop.only:
+            return self._run(prop, progress)
+        whole = self.space
+        self.space = whole.restricted(prop.only)
+        try:
+            return self._run(prop, progress)
+        finally:
+            self.space = whole
+
+    def _run(self, prop: Property, progress) -> CheckResult:
         start = time.perf_counter()
         space = self.space
         if space.rendered() and prop.kind == "invariant":
@@ -566,7 +587,12 @@ class Tester:
         else:
             status = Status.TESTED
         summary = TestSummary(n, exhaustive, size, how, note)
-        return self._result(prop, status, start, proof=summary, details=details, engine=how)
+        warnings = ()
+        if space.fixed:
+            held = ", ".join(f"{k} = {_show(v)}" for k, v in space.fixed.items())
+            details["fixed"] = dict(space.fixed)
+            warnings = (f"only with {held} held fixed; other values were not tried",)
+        return self._result(prop, status, start, proof=summary, details=details, engine=how, warnings=warnings)
 
     def _result(self, prop, status, start, *, engine="", **kw) -> CheckResult:
         return CheckResult(self.impl.name, prop.text, status, time.perf_counter() - start,
@@ -894,7 +920,8 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
             seed: int = 0, exhaustive_limit: int = DEFAULT_EXHAUSTIVE_LIMIT, deterministic: bool | None = None,
             timeout: float | None = None, fixed: Mapping | None = None, params: Mapping | None = None,
             samples: int = 1, confidence: float = 0.95, database: Any = "default", name: str | None = None,
-            max_depth: int | None = None, search: str = "sample", progress: Callable | None = None) -> Report:
+            max_depth: int | None = None, search: str = "sample", by_value: bool = False,
+            progress: Callable | None = None) -> Report:
     """Test the veto implementation ``veto`` against ``spec``'s properties.
 
     Args:
@@ -910,6 +937,9 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
             :class:`~libet.testing.requests.Corpus`) and bindings (path or dict) to build one.
         examples, seed: the budget (examples per property) and seed of the search.
         search: ``"sample"`` (default) or ``"hypothesis"`` (see ``SEARCHES``).
+        by_value: split each ``invariant under`` one variable into one property per value
+            after the first: ``invariant under encoding (plain vs leet)``, so the report says
+            which framings the implementation is and is not invariant under.
         exhaustive_limit: enumerate every point when the domain has at most this many.
         deterministic: declare that the implementation always answers a request the same way.
         timeout: seconds per call.
@@ -934,6 +964,8 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
         skipped = []
         if policy is not None and not any(p.kind == "agrees" for p in props):
             props.append(parse_property(ir_spec, f"agrees with {policy}"))
+    if by_value:
+        props = _by_value(ir_spec, props)
     if not props:
         raise UsageError("no property to test", hint="name one (--property 'invariant under framing') or a --policy whose "
                          "checks the spec states")
@@ -952,6 +984,20 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
     for p in props:
         results.append(tester.run(p, (lambda done, total, p=p: progress(p.text, done, total)) if progress else None))
     return Report(impl.name, tuple(results), tuple(skipped), seed)
+
+
+def _by_value(spec: ir.Spec, props: list[Property]) -> list[Property]:
+    out = []
+    for p in props:
+        if p.kind != "invariant" or p.depth or len(p.under) != 1:
+            out.append(p)
+            continue
+        (name,) = p.under
+        values = spec.variables[name].domain.values()
+        for v in values[1:]:
+            text = f"{p.text} ({_show(values[0])} vs {_show(v)})"
+            out.append(attrs.evolve(p, text=text, only=((name, (values[0], v)),)))
+    return out
 
 
 def _renderer(spec, renderer, corpus, bindings, variants, seed):

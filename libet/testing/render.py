@@ -42,6 +42,7 @@ def render(report, color: bool = False) -> str:
     section("Held", [(r.check, r.proof.describe()) for r in results
                      if r.status in (Status.PROVED, Status.TESTED) and r.proof is not None])
     section("Unknown", [(r.check, r.reason or "") for r in results if r.status is Status.UNKNOWN])
+    section("Warnings", [(r.check, "\n".join(r.warnings)) for r in results if r.warnings])
     if report.skipped:
         section("Not tested on an implementation", [(s.split(":", 1)[0], s.split(":", 1)[1].strip()) for s in report.skipped])
     return "\n".join(lines)

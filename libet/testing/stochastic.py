@@ -138,6 +138,10 @@ class Measurement:
             lines.append(f"  veto when {cond}{strength}  # n = {e.n}, {e.confidence:g} interval [{e.lo:.4f}, {e.hi:.4f}]")
         if never:
             lines.append(f"  # {never} measured class(es) never vetoed: no rule")
+        unmeasured = spec.assignment_count() - len(self.counts)
+        if unmeasured > 0:
+            lines.append(f"  # {unmeasured} class(es) not measured (held fixed or beyond the budget): no rule, "
+                         "so this policy never vetoes them")
         lines.append("}")
         return "\n".join(lines) + "\n"
 

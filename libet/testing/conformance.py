@@ -800,15 +800,14 @@ class Tester:
             varied.append(space.index["depth"])
         varied.sort()
 
-        @st.composite
-        def pair(draw):
-            x = draw(point)
+        def pair(drawn):
+            x, alt = drawn
             y = list(x)
-            for i in varied:
-                y[i] = draw(dims[i])
+            for i, v in zip(varied, alt):
+                y[i] = v
             return x, tuple(y)
 
-        return pair()
+        return st.tuples(point, st.tuples(*(dims[i] for i in varied))).map(pair)
 
     def _hypothesis(self, prop: Property, progress):
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings

@@ -27,7 +27,10 @@ class Specification:
     """
 
     def __init__(self, loaded: Loaded, path: str):
+        from libet.suppress import suppress
+
         assert loaded.spec is not None
+        loaded, _ = suppress(loaded)  # `# libet: ignore[CODE]` comments
         self.ir: ir.Spec = loaded.spec
         self.path = path
         self.sources = loaded.sources

@@ -14,12 +14,14 @@ import click
 
 from libet.clitools import (
     EXIT_BAD_INPUT,
+    controlled,
     emit_error,
     emit_json,
     guard,
     json_mode,
     report,
     set_json_mode,
+    set_warnings_as_errors,
     use_color,
     wants_json,
 )
@@ -130,33 +132,52 @@ def _usage_hint(exc: click.ClickException) -> str | None:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(None, "--version", prog_name="libet", package_name="libet")
-def main():
+@click.option("--warnings-as-errors", "werror", is_flag=True,
+              help="Treat every warning (not suppressed by a `# libet: ignore[CODE]` comment) as an error.")
+def main(werror):
     """libet: specify, prove and simulate the veto of AI systems."""
+    set_warnings_as_errors(werror)
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics and summaries as JSON.")
+@click.option("--warnings-as-errors", "werror", is_flag=True,
+              help="Treat every warning (not suppressed by a `# libet: ignore[CODE]` comment) as an error.")
 @guard
-def check(files, as_json):
-    """Parse and validate spec FILES; print a short summary of each."""
+def check(files, as_json, werror):
+    """Parse and validate spec FILES; print a short summary of each.
+
+    A warning is silenced by a comment on its line: `# libet: ignore[W102]` (several codes
+    separated by commas; `# libet: ignore` for every warning on the line)."""
     from libet.spec.diagnostics import render_all
     from libet.spec.loader import load_path
+    from libet.suppress import suppress, unknown_codes
 
     worst = 0
     out = []
     for path in files:
-        loaded = load_path(path)
+        loaded, dropped = suppress(load_path(path))
+        loaded = controlled(loaded, werror)
+        bad_codes = [f"{f}:{line}: unknown code {c} in a suppression comment (a typo suppresses nothing)"
+                     for f, line, c in unknown_codes(loaded.sources)]
         if as_json:
-            entry = {"file": path, "ok": loaded.ok, "diagnostics": [d.to_json() for d in loaded.diagnostics]}
+            entry = {"file": path, "ok": loaded.ok, "diagnostics": [d.to_json() for d in loaded.diagnostics],
+                     "suppressed": dropped}
+            if bad_codes:
+                entry["suppression_problems"] = bad_codes
             if loaded.ok:
                 entry["summary"] = summary(loaded.spec)
             out.append(entry)
         else:
             if loaded.diagnostics:
                 click.echo(render_all(loaded.diagnostics, loaded.sources, color=use_color(sys.stderr)), err=True)
+            for line in bad_codes:
+                click.echo(f"warning: {line}", err=True)
             if loaded.ok:
                 click.echo(render_summary(path, summary(loaded.spec)))
+                if dropped:
+                    click.echo(f"  ({dropped} warning(s) suppressed by `# libet: ignore` comments)")
         if not loaded.ok:
             worst = EXIT_BAD_INPUT
     if as_json:

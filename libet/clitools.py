@@ -51,6 +51,24 @@ def wants_json(args: Iterable[str]) -> bool:
     return False
 
 
+#: ``libet --warnings-as-errors``: every warning left after suppression comments is an error.
+_WERROR = False
+
+
+def set_warnings_as_errors(flag: bool) -> None:
+    global _WERROR
+    _WERROR = bool(flag)
+
+
+def controlled(loaded, warnings_as_errors: bool = False):
+    """A loaded spec with its suppression comments applied (libet/suppress.py) and, with
+    ``--warnings-as-errors``, its remaining warnings made errors."""
+    from libet.suppress import as_errors, suppress
+
+    loaded, _ = suppress(loaded)
+    return as_errors(loaded) if (warnings_as_errors or _WERROR) else loaded
+
+
 def set_json_mode(flag: bool) -> None:
     global _JSON_MODE
     _JSON_MODE = bool(flag)
@@ -97,7 +115,7 @@ def load_or_exit(path: str, as_json: bool = False) -> "Loaded":
     from libet.spec.loader import load_path
 
     as_json = as_json or _JSON_MODE
-    loaded = load_path(path)
+    loaded = controlled(load_path(path))
     if not loaded.ok:
         report(loaded, as_json)
         sys.exit(EXIT_BAD_INPUT)

@@ -385,7 +385,8 @@ def build(folder: str) -> str:
     seeds = [f"{e.get('name')}: seed {e.get('seed')}, {e.get('runs'):,} runs" for e in exps if e.get("runs") is not None]
     prov.append(("seeds", "; ".join(seeds) or "no sampling (every number computed exactly)"))
     for k, v in (data.get("versions") or {}).items():
-        prov.append((k, v))
+        if k != "libet":  # shown above
+            prov.append((k, v))
     if data.get("created"):
         prov.append(("created", data["created"]))
     parts += [f"<dt>{esc(k)}</dt><dd><code>{esc(v)}</code></dd>" for k, v in prov if v != ""]

@@ -104,6 +104,8 @@ def figure(result, measure: str | None = None, *, log: bool = False):
     ncols = min(n, 4)
     nrows = math.ceil(n / ncols)
     width = 7.2 if n == 1 else 3.4 * ncols + 1.6
+    if getattr(result, "thresholds", {}).get(measure):
+        width += 2.2  # the legend outside names the check; the data keeps its width
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, 3.6 * nrows + 0.9), squeeze=False, sharey=True,
                              layout="constrained", dpi=110)
     xs_all = list(dict.fromkeys(r[x_name] for r in result.rows)) if x_name else list(result.policies)

@@ -173,3 +173,50 @@ def test_check_json_reports_a_measure_warning_and_exits_0(tmp_path):
     assert d["message"] == (
         "the condition 'vetoed and stopped' can never hold, so P(harm | vetoed and stopped) is undefined on every assignment"
     )
+
+
+WARNED = '''spec "w"
+substance { a: bool }
+param unused = 0.5COMMENT
+value v = not a
+policy p { veto when violates v }
+'''
+
+
+@pytest.mark.parametrize("comment,suppressed", [
+    ("  # libet: ignore[W102]", True),
+    ("  # libet: ignore[w102, W101]", True),
+    ("  # libet: ignore", True),
+    ("  # libet: ignore[W101]", False),
+    ("", False),
+])
+def test_a_suppression_comment_silences_a_warning_on_its_line(tmp_path, comment, suppressed):
+    p = tmp_path / "w.libet"
+    p.write_text(WARNED.replace("COMMENT", comment))
+    r = invoke("check", "--json", str(p))
+    (entry,) = json.loads(r.output)
+    codes = [d["code"] for d in entry["diagnostics"]]
+    assert ("W102" not in codes) == suppressed
+    assert entry["suppressed"] == (1 if suppressed else 0)
+    assert r.exit_code == 0
+    spec = libet.load(str(p))
+    assert any(d.code == "W102" for d in spec.warnings) != suppressed
+
+
+def test_warnings_as_errors(tmp_path):
+    p = tmp_path / "w.libet"
+    p.write_text(WARNED.replace("COMMENT", ""))
+    r = invoke("check", "--warnings-as-errors", str(p))
+    assert r.exit_code == 2 and "made an error by --warnings-as-errors" in r.output
+    r = invoke("--warnings-as-errors", "simulate", str(p), "--json")
+    assert r.exit_code == 2 and json.loads(r.stdout)["error"]["kind"] == "spec"
+    p.write_text(WARNED.replace("COMMENT", "  # libet: ignore[W102]"))
+    assert invoke("check", "--warnings-as-errors", str(p)).exit_code == 0
+
+
+def test_an_unknown_code_in_a_suppression_comment_is_named(tmp_path):
+    p = tmp_path / "w.libet"
+    p.write_text(WARNED.replace("COMMENT", "  # libet: ignore[W1O2]"))
+    r = invoke("check", str(p))
+    assert r.exit_code == 0
+    assert "unknown code W1O2 in a suppression comment" in r.output

@@ -51,8 +51,13 @@ def test_experiment_writes_tables_and_plots(tmp_path):
     assert {"prefill_sweep.csv", "prefill_sweep.json", "prefill_sweep_p_harm.png", "prefill_sweep_p_harm.svg"} <= names
     meta = json.loads((out / "prefill_sweep.json").read_text())["metadata"]
     assert meta["engine"] == "exact" and len(meta["spec_sha256"]) == 64 and meta["libet_version"] == libet.__version__
-    lines = [l for l in (out / "prefill_sweep.csv").read_text().splitlines() if not l.startswith("#")]
+    # a plain CSV: the header first, no comment lines (the metadata is in the JSON beside it)
+    lines = (out / "prefill_sweep.csv").read_text().splitlines()
+    assert lines[0] == "policy,prefill,P(harm),P(vetoed)"
+    assert not any(line.startswith("#") for line in lines)
     rows = list(csv.DictReader(lines))
+    pandas = pytest.importorskip("pandas")
+    assert list(pandas.read_csv(out / "prefill_sweep.csv").columns) == ["policy", "prefill", "P(harm)", "P(vetoed)"]
     shallow = [float(r["P(harm)"]) for r in rows if r["policy"] == "shallow"]
     deep = [float(r["P(harm)"]) for r in rows if r["policy"] == "deep"]
     assert shallow == sorted(shallow) and shallow[-1] > 0.9 and shallow[0] == 0.0  # rises with prefill

@@ -10,8 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 import libet
+import libet.proofs.prove  # noqa: F401 - see below
+import libet.simulator.exact  # noqa: F401
 from libet.cli import main
 from libet.results import Status
+
+# pytester's in-process runs restore sys.modules afterwards, and a C extension (numpy, z3)
+# cannot be loaded twice in one process: the engines are imported above, before any such run,
+# so that they stay loaded.
 
 pytest_plugins = ["pytester"]
 
@@ -224,3 +230,26 @@ def test_libet_spec_fixture_and_assert_conforms(pytester):
     result.assert_outcomes(passed=1, failed=1, errors=1)
     out = result.stdout.str()
     assert "they differ only in persona" in out and "no spec named" in out
+
+
+def test_plugin_reports_unknown_as_such(pytester, monkeypatch):
+    """An UNKNOWN check is a skip whose reason says UNKNOWN and why (the engine's answer is
+    replaced here, in this process, since a real UNKNOWN needs a slow solver call)."""
+    import sys
+
+    import attrs
+
+    # the class the plugin's libet.load returns (an earlier in-process run may have left a
+    # fresh copy of libet.api behind the name)
+    cls = type(sys.modules["libet"].load(PREFILL))
+    real = cls.check
+
+    def check(self, *args, **kwargs):
+        return [attrs.evolve(r, status=Status.UNKNOWN, reason="timeout after 0.1 s", counterexample=None)
+                for r in real(self, *args, **kwargs)]
+
+    monkeypatch.setattr(cls, "check", check)
+    (pytester.path / "prefill.libet").write_text(open(PREFILL).read())
+    result = pytester.runpytest_inprocess("-p", "no:xdist", "--libet", "-q", "-rs")
+    result.assert_outcomes(skipped=16)
+    assert "UNKNOWN: timeout after 0.1 s" in result.stdout.str()

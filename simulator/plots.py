@@ -168,6 +168,11 @@ def figure(result, measure: str | None = None, *, log: bool = False):
             ax.grid(True, axis="x", alpha=0.15, zorder=0)
     for j in range(n, nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
+    data = [v for v in values if not math.isnan(v)]
+    if data and all(v == 0 for v in data):
+        for fi in range(n):  # bars of height 0 are hard to see: say it
+            axes[fi // ncols][fi % ncols].text(0.5, 0.55, f"{measure} = 0 everywhere", transform=axes[fi // ncols][fi % ncols].transAxes,
+                                               ha="center", va="center", fontsize=9, color="#57606a")
     for t in getattr(result, "thresholds", {}).get(measure, []):
         for fi in range(n):
             h = axes[fi // ncols][fi % ncols].axhline(t["bound"], color="#6e7781", linestyle=(0, (6, 3)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -106,3 +107,41 @@ def test_run_table_fits_80_columns(tmp_path):
         assert any(check in line for line in lines), check
     assert any(line.startswith("shallow, safe: ") for line in lines)  # the evidence below the table
     assert "report: r/report.html" in done.stdout
+
+
+MC_SPEC = '''spec "sampled"
+substance { topic: {everyday, weapons}  uplift: 0..2 }
+framing { persona: {none, fiction} }
+value safe_topic = not (topic == weapons and uplift >= 1)
+trajectory {
+  horizon 4
+  start go at depth 0
+  phase go { -> go : 0.8  -> stop : otherwise }
+}
+policy p { veto when violates safe_topic and persona == none }
+check p { P(harm) <= 0.01 for all framing }
+experiment sampled {
+  policies p
+  vary persona over [none, fiction]
+  set topic = weapons, uplift = 2
+  measure P(harm)
+  engine mc
+  runs 500
+  seed 11
+}
+'''
+
+
+def test_report_says_estimated_with_intervals_and_the_seed(tmp_path):
+    spec = libet.loads(MC_SPEC, "sampled.libet")
+    out = str(tmp_path / "r")
+    spec.run(out)
+    page = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    assert "estimated by mc (500 runs per point, seed 11)" in page
+    assert "95% confidence intervals" in page
+    assert re.search(r"<td class=\"num\">[0-9.]+ \[[0-9.]+, [0-9.]+\]</td>", page)
+    assert "sampled: seed 11, 500 runs" in page  # provenance
+    data = json.loads(open(os.path.join(out, "experiments", "sampled.json")).read())
+    assert data["metadata"]["seed"] == 11
+    csv_text = open(os.path.join(out, "experiments", "sampled.csv")).read()
+    assert csv_text.splitlines()[0] == "policy,persona,P(harm),P(harm) low,P(harm) high"

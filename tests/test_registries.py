@@ -151,3 +151,18 @@ def test_engines_never_import_the_cli_or_private_modules():
             text = path.read_text(encoding="utf-8")
             assert not bad.search(text), f"{path} imports the command line or the facade"
             assert not private.search(text), f"{path} imports a private module"
+
+
+def test_written_files_have_the_ordinary_mode(tmp_path):
+    """Atomic writes go through a private temporary file; the result is readable like any file
+    the user would have written (0666 less the umask), not 0600."""
+    import os
+    import stat
+
+    from libet.files import write_atomic
+
+    path = tmp_path / "out.txt"
+    write_atomic(str(path), "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

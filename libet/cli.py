@@ -50,6 +50,7 @@ LAZY_HELP = {
     "run": "Run every check and experiment of FILE; results and an HTML report.",
     "report": "Rebuild the HTML report of a `libet run` results folder.",
     "diff": "Compare two policies of FILE: equivalent, stronger, or where they differ.",
+    "test": "Test a real veto implementation (module:function) against FILE's properties.",
 }
 
 

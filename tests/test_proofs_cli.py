@@ -86,6 +86,12 @@ def test_trace_dot_writes_dot_and_svg_and_refuses_to_overwrite(tmp_path):
     assert r.exit_code == 2 and "pass --force" in r.output
     r = invoke("prove", PREFILL, "--check", "safe", "--trace-dot", str(out), "--force")
     assert r.exit_code == 1
+    # an existing folder, even one without traces in it, is not written into without --force
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    r = invoke("prove", PREFILL, "--check", "safe", "--trace-dot", str(other))
+    assert r.exit_code == 2 and "pass --force" in r.output and not (other / "shallow-safe.dot").exists()
 
 
 def test_set_overrides_a_param_and_restricts_a_variable(tmp_path):

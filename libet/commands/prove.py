@@ -16,8 +16,8 @@ import sys
 import click
 
 from libet.clitools import EXIT_BAD_INPUT, emit_error, emit_json, guard, load_or_exit, parse_sets, use_color
-from libet.errors import EvaluationError, UsageError
-from libet.files import write_atomic
+from libet.errors import EvaluationError
+from libet.files import check_folder, write_atomic
 from libet.results import Status, exit_code
 
 _STYLE = {Status.PROVED: "green", Status.TESTED: "cyan", Status.VIOLATED: "red", Status.UNKNOWN: "yellow"}
@@ -111,15 +111,8 @@ def _trace_name(policy: str) -> str:
 
 
 def _check_outputs(folder: str, policies, force: bool) -> None:
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise UsageError(f"--trace-dot {folder}: exists and is not a folder")
-    if force:
-        return
-    for p in policies:
-        for ext in ("dot", "svg"):
-            path = os.path.join(folder, f"{_trace_name(p)}.{ext}")
-            if os.path.exists(path):
-                raise UsageError(f"{path} exists; pass --force to overwrite it")
+    """An existing folder is written into only with --force, as every other command does."""
+    check_folder(folder, force)
 
 
 def _write_traces(folder: str, results) -> list[str]:

@@ -28,13 +28,9 @@ from libet.results import CheckResult, exit_code
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.overrides import check_fixed, check_overrides
+from libet.spec.select import select_checks
 
 DEFAULT_TIMEOUT = 30.0
-
-
-def _norm(name: str) -> str:
-    """A check name with its spacing made canonical (``invariant under a,b`` = ``a, b``)."""
-    return " ".join(name.replace(",", " , ").split()).replace(" ,", ",")
 
 
 def select(
@@ -51,29 +47,11 @@ def select(
     """
     from libet import registry
 
-    pool = list(spec.checks)
-    what = "check"
-    if families is not None:
-        keep = set(families)
-        pool = [c for c in pool if registry.family_of(c.prop) in keep]
-        if len(keep) == 1:
-            what = f"{registry.LABELS[next(iter(keep))]} check"
-    pols = list(policies) if policies is not None else None
-    names = list(checks) if checks is not None else None
-    for p in pols or ():
-        if p not in spec.policies:
-            raise UsageError(
-                f"no policy '{p}' in the spec (policies: {', '.join(spec.policies) or 'none'})",
-                did_you_mean(p, spec.policies),
-            )
-    available = list(dict.fromkeys(c.name for c in pool))
-    for n in names or ():
-        if _norm(n) not in {_norm(a) for a in available}:
-            raise UsageError(
-                f"no {what} '{n}' in the spec ({what}s: {', '.join(available) or 'none'})", did_you_mean(n, available)
-            )
-    wanted = {_norm(n) for n in names} if names is not None else None
-    return [c for c in pool if (pols is None or c.policy in pols) and (wanted is None or _norm(c.name) in wanted)]
+    if families is None:
+        return select_checks(spec, policies, checks)
+    keep = set(families)
+    what = f"{registry.LABELS[next(iter(keep))]} check" if len(keep) == 1 else "check"
+    return select_checks(spec, policies, checks, lambda c: registry.family_of(c.prop) in keep, what)
 
 
 def iter_check(
@@ -111,16 +89,10 @@ def iter_check(
         by_family.setdefault(kinds[type(c.prop)][0], []).append(c)
     thunks: dict[int, Callable[[], CheckResult]] = {}
     if by_family.get("proofs"):
-        from libet.proofs.prove import iter_prove
+        from libet.proofs.prove import iter_decide
 
-        mine = by_family["proofs"]
-        names = list(dict.fromkeys(c.name for c in mine))
-        pols = list(dict.fromkeys(c.policy for c in mine))
-        pairs = iter_prove(spec, policies=pols, checks=names, timeout=timeout, rlimit=rlimit, params=params, fixed=fixed)
-        wanted = {id(c) for c in mine}
-        for c, run in pairs:
-            if id(c) in wanted:
-                thunks[id(c)] = run
+        pairs = iter_decide(spec, by_family["proofs"], timeout=timeout, rlimit=rlimit, params=params, fixed=fixed)
+        thunks.update((id(c), run) for c, run in pairs)
     if by_family.get("simulator"):
         from libet.simulator import checks as quantitative
 

@@ -29,6 +29,24 @@ class Status(enum.Enum):
     UNKNOWN = "UNKNOWN"
 
 
+#: The colour of each verdict on a terminal.
+STATUS_COLOR = {Status.PROVED: "green", Status.TESTED: "cyan", Status.VIOLATED: "red", Status.UNKNOWN: "yellow"}
+
+
+def text_sections(sections: Iterable[tuple[str, list[tuple[str, str]]]]) -> list[str]:
+    """Titled lists for people, as text lines: each ``(title, [(head, body), ...])`` is a blank
+    line, the title, then ``- head`` with the body indented below; empty sections are left out."""
+    lines: list[str] = []
+    for title, items in sections:
+        if not items:
+            continue
+        lines += ["", title]
+        for head, body in items:
+            lines.append(f"- {head}")
+            lines.extend("  " + x for x in body.splitlines())
+    return lines
+
+
 class Evidence(Protocol):
     def describe(self) -> str: ...
 

@@ -28,9 +28,9 @@ from libet.proofs.solve import RUNG_SHARE, SMT_INT, Budget, Outcome, OutOfTime, 
 from libet.proofs.tables import Unencodable
 from libet.results import CheckResult, Status
 from libet.spec import ir
-from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_overrides
+from libet.spec.select import select_checks
 
 DEFAULT_TIMEOUT = 30.0
 #: Share of the first check's timeout for the vacuity questions about its policy (never fires,
@@ -84,12 +84,10 @@ def iter_prove(
 ) -> Iterator[tuple[ir.Check, Callable[[], CheckResult]]]:
     """Like :func:`prove`, one check at a time: yields (check, run) pairs; ``run()`` decides
     the check (so a caller can show progress). Arguments are validated before the first yield."""
-    runner = Runner(spec, timeout, rlimit, params, fixed)
-    selected = select(spec, policies, checks)
-    return ((c, (lambda c=c: runner.run(c))) for c in selected)
+    return iter_decide(spec, select(spec, policies, checks), timeout=timeout, rlimit=rlimit, params=params, fixed=fixed)
 
 
-def decide(
+def iter_decide(
     spec: ir.Spec,
     checks: list[ir.Check],
     *,
@@ -97,9 +95,10 @@ def decide(
     rlimit: int | None = None,
     params: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
-) -> list[CheckResult]:
-    """Decide exactly ``checks`` (qualitative checks of ``spec``), in order, in one run: the
-    vacuity questions are asked once per policy. Arguments as for :func:`prove`.
+) -> list[tuple[ir.Check, Callable[[], CheckResult]]]:
+    """Exactly ``checks`` (qualitative checks of ``spec``), in order, as (check, run) pairs
+    sharing one run: the vacuity questions are asked once per policy. Arguments as for
+    :func:`prove`, validated before the first pair.
 
     Raises:
         UsageError: a bad argument, or a check that is not qualitative or names no policy of
@@ -111,36 +110,17 @@ def decide(
             raise UsageError(f"check '{c.name}' of policy {c.policy} is not decided by libet.proofs (it is quantitative)")
         if c.policy not in spec.policies:
             raise UsageError(f"check '{c.name}' names no policy of the spec ({c.policy})")
-    return [runner.run(c) for c in checks]
+    return [(c, (lambda c=c: runner.run(c))) for c in checks]
+
+
+def decide(spec: ir.Spec, checks: list[ir.Check], **options) -> list[CheckResult]:
+    """Decide exactly ``checks``, in order, in one run (see :func:`iter_decide`)."""
+    return [run() for _, run in iter_decide(spec, checks, **options)]
 
 
 def select(spec: ir.Spec, policies: Iterable[str] | None, checks: Iterable[str] | None) -> list[ir.Check]:
     """The qualitative checks the selections name, in the spec's order."""
-    pols = list(policies) if policies is not None else None
-    names = list(checks) if checks is not None else None
-    for p in pols or ():
-        if p not in spec.policies:
-            hint = did_you_mean(p, spec.policies)
-            known = ", ".join(spec.policies) or "none"
-            raise UsageError(f"no policy '{p}' in the spec (policies: {known})" + (f"; {hint}" if hint else ""))
-    qualitative = [c for c in spec.checks if type(c.prop) in KINDS]
-    available = list(dict.fromkeys(c.name for c in qualitative))
-    for n in names or ():
-        if _norm(n) not in {_norm(a) for a in available}:
-            hint = did_you_mean(n, available)
-            raise UsageError(
-                f"no qualitative check '{n}' in the spec (checks: {', '.join(available) or 'none'})" + (f"; {hint}" if hint else "")
-            )
-    wanted = {_norm(n) for n in names} if names is not None else None
-    return [
-        c
-        for c in qualitative
-        if (pols is None or c.policy in pols) and (wanted is None or _norm(c.name) in wanted)
-    ]
-
-
-def _norm(name: str) -> str:
-    return " ".join(name.replace(",", " , ").split()).replace(" ,", ",")
+    return select_checks(spec, policies, checks, lambda c: type(c.prop) in KINDS, "qualitative check")
 
 
 class Runner:

@@ -18,9 +18,7 @@ import click
 from libet.clitools import EXIT_BAD_INPUT, emit_error, emit_json, guard, load_or_exit, parse_sets, use_color
 from libet.errors import EvaluationError
 from libet.files import check_folder, write_atomic
-from libet.results import Status, exit_code
-
-_STYLE = {Status.PROVED: "green", Status.TESTED: "cyan", Status.VIOLATED: "red", Status.UNKNOWN: "yellow"}
+from libet.results import STATUS_COLOR, Status, exit_code, text_sections
 
 
 @click.command("prove")
@@ -145,7 +143,7 @@ def render(results, color: bool = False) -> str:
     """The table, then counterexamples, proofs, unknowns and warnings."""
 
     def paint(text, status):
-        return click.style(text, fg=_STYLE[status], bold=True) if color else text
+        return click.style(text, fg=STATUS_COLOR[status], bold=True) if color else text
 
     if not results:
         return ""
@@ -161,17 +159,13 @@ def render(results, color: bool = False) -> str:
     if any(r.warnings for r in results):
         lines.append("(* has warnings, listed below)")
 
-    def section(title, items):
-        if not items:
-            return
-        lines.append("")
-        lines.append(title)
-        for head, body in items:
-            lines.append(f"- {head}")
-            lines.extend("  " + x for x in body.splitlines())
+    def name(r):
+        return f"{r.policy} · {r.check}"
 
-    section("Counterexamples", [(f"{r.policy} · {r.check}", r.counterexample.describe()) for r in results if r.status is Status.VIOLATED])
-    section("Proofs", [(f"{r.policy} · {r.check}", r.proof.describe()) for r in results if r.status is Status.PROVED and r.proof])
-    section("Unknown", [(f"{r.policy} · {r.check}", r.reason or "") for r in results if r.status is Status.UNKNOWN])
-    section("Warnings", [(f"{r.policy} · {r.check}", "\n".join(r.warnings)) for r in results if r.warnings])
+    lines += text_sections([
+        ("Counterexamples", [(name(r), r.counterexample.describe()) for r in results if r.status is Status.VIOLATED]),
+        ("Proofs", [(name(r), r.proof.describe()) for r in results if r.status is Status.PROVED and r.proof]),
+        ("Unknown", [(name(r), r.reason or "") for r in results if r.status is Status.UNKNOWN]),
+        ("Warnings", [(name(r), "\n".join(r.warnings)) for r in results if r.warnings]),
+    ])
     return "\n".join(lines)

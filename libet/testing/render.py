@@ -4,9 +4,7 @@ out. Used by ``libet test``, :func:`~libet.testing.assert_conforms` and the pyte
 
 from __future__ import annotations
 
-from libet.results import Status
-
-_STYLE = {Status.PROVED: "green", Status.TESTED: "cyan", Status.VIOLATED: "red", Status.UNKNOWN: "yellow"}
+from libet.results import STATUS_COLOR, Status, text_sections
 
 
 def render(report, color: bool = False) -> str:
@@ -15,7 +13,7 @@ def render(report, color: bool = False) -> str:
             return text
         import click
 
-        return click.style(text, fg=_STYLE[status], bold=True)
+        return click.style(text, fg=STATUS_COLOR[status], bold=True)
 
     results = report.results
     lines = [f"implementation {report.implementation} (seed {report.seed})"]
@@ -29,22 +27,14 @@ def render(report, color: bool = False) -> str:
             lines.append("  ".join([row[0].ljust(widths[0]), paint(row[1].ljust(widths[1]), r.status),
                                     row[2].rjust(widths[2]), row[3].rjust(widths[3])]))
 
-    def section(title, items):
-        if not items:
-            return
-        lines.append("")
-        lines.append(title)
-        for head, body in items:
-            lines.append(f"- {head}")
-            lines.extend("  " + x for x in body.splitlines())
-
-    section("Counterexamples", [(r.check, r.counterexample.describe()) for r in results if r.status is Status.VIOLATED])
-    section("Held", [(r.check, r.proof.describe()) for r in results
-                     if r.status in (Status.PROVED, Status.TESTED) and r.proof is not None])
-    section("Unknown", [(r.check, r.reason or "") for r in results if r.status is Status.UNKNOWN])
-    section("Warnings", [(r.check, "\n".join(r.warnings)) for r in results if r.warnings])
-    if report.skipped:
-        section("Not tested on an implementation", [(s.split(":", 1)[0], s.split(":", 1)[1].strip()) for s in report.skipped])
+    lines += text_sections([
+        ("Counterexamples", [(r.check, r.counterexample.describe()) for r in results if r.status is Status.VIOLATED]),
+        ("Held", [(r.check, r.proof.describe()) for r in results
+                  if r.status in (Status.PROVED, Status.TESTED) and r.proof is not None]),
+        ("Unknown", [(r.check, r.reason or "") for r in results if r.status is Status.UNKNOWN]),
+        ("Warnings", [(r.check, "\n".join(r.warnings)) for r in results if r.warnings]),
+        ("Not tested on an implementation", [(s.split(":", 1)[0], s.split(":", 1)[1].strip()) for s in report.skipped]),
+    ])
     return "\n".join(lines)
 
 

@@ -344,7 +344,7 @@ class Interpreter:
         if fn is None:
             node = (self.spec.defs if kind == "def" else self.spec.values)[name].expr
             inner = self.compile(node)
-            if kind == "def":
+            if kind == "def" and self._deep_chains():
                 frames = self._frames
 
                 def fn(a, d, p, inner=inner, name=name):
@@ -380,6 +380,15 @@ class Interpreter:
         if depth < DEEP_DEFS:
             return self._named_closure("def", e.name)
         return self._deep_def(e.name, deps)
+
+    def _deep_chains(self) -> bool:
+        """Whether some def of the spec ends a chain long enough for frames (_deep_def); only
+        then do def references look into a frame, so ordinary specs pay nothing for it."""
+        hit = self.spec.memo.get("deep def chains")
+        if hit is None:
+            reads = reads_of(self.spec)
+            hit = self.spec.memo["deep def chains"] = any(reads.def_chain(n)[1] >= DEEP_DEFS for n in self.spec.defs)
+        return hit
 
     def _deep_def(self, name: str, deps: tuple[str, ...]) -> Compiled:
         """A def at the end of a long chain of defs (each using the last): evaluated bottom-up,

@@ -119,7 +119,7 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
         try:
             wanted = [ms.parse(m, phases) for m in measures]
         except ValueError as exc:
-            fail(str(exc), "quote the measure: --measure \"P(harm | delivered)\"")
+            fail(str(exc), f"measures are written as in a spec, e.g. \"P(harm | delivered)\"; the phases are {', '.join(phases) or 'none'}")
     result = orchestrate.simulate(spec, list(policies) or None, engine=engine or "exact", runs=runs or 10_000,
                                   seed=0 if seed is None else seed, params=params, fixed=fixed, exact=rational,
                                   measures=wanted)

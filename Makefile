@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test test-fast lint install install-dev graphviz chromium bench clean
+.PHONY: demo test test-fast lint install install-dev graphviz chromium bench grammar clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ test-fast: install-dev
 
 bench: install-dev
 	$(BIN)/python benchmarks/run_all.py
+
+# After editing spec/grammar.lark: recompute the parser tables shipped beside it
+# (spec/grammar.tables.json; tests/test_lalr_tables.py fails while they are stale).
+grammar: install
+	$(BIN)/python -m libet.spec.lalr_tables
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

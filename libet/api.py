@@ -126,13 +126,14 @@ class Specification:
             self.ir, name, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed, sources=self.sources
         )
 
-    def run(self, out, *, params=None, fixed=None, timeout=30.0, force=False):
+    def run(self, out, *, params=None, fixed=None, timeout=30.0, force=False, log_y=False):
         """What ``libet run`` does: every check and experiment, and a graph per policy, written
-        into the folder ``out``; returns a :class:`libet.orchestrate.RunSummary`."""
+        into the folder ``out`` (``log_y``: the plots on log y axes); returns a
+        :class:`libet.orchestrate.RunSummary`."""
         from libet import orchestrate
 
         return orchestrate.run(self.ir, out, sources=self.sources, params=params, fixed=fixed, timeout=timeout,
-                               force=force)
+                               force=force, log_y=log_y)
 
     def compare(self, a, b, *, timeout=30.0, params=None, fixed=None):
         """Compare policies ``a`` and ``b`` (``libet diff``): are they equivalent, does one

@@ -169,11 +169,13 @@ def run(
     fixed: Mapping[str, Any] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     force: bool = False,
+    log_y: bool = False,
     progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
 ) -> RunSummary:
     """Every check and experiment of ``spec`` and a trajectory graph per policy, written into
     the folder ``out``: ``results.json``, ``checks.csv``, ``experiments/`` (CSV, JSON, plots)
-    and ``graphs/`` (DOT, and SVG when graphviz's ``dot`` is installed).
+    and ``graphs/`` (DOT, and SVG when graphviz's ``dot`` is installed). ``log_y`` draws the
+    experiments' plots on log y axes.
 
     ``progress(description, total)`` may return a callback ``advance(n)`` (a progress bar).
 
@@ -211,7 +213,7 @@ def run(
         swept = {v.name for v in exp.vary}
         r = run_experiment(spec, name, params={k: v for k, v in params.items() if k not in swept},
                            fixed={k: v for k, v in fixed.items() if k not in swept}, sources=sources, progress=adv)
-        files += r.write(os.path.join(out, "experiments"))
+        files += r.write(os.path.join(out, "experiments"), log=log_y)
         exps.append(r)
     graphs = _graphs(spec, os.path.join(out, "graphs")) if spec.trajectory is not None else []
     from libet import report

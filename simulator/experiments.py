@@ -167,9 +167,9 @@ class ExperimentResult:
             w.writerow({k: _csv(v) for k, v in r.items()})
         return buf.getvalue()
 
-    def write(self, folder: str, *, plots: bool = True) -> list[str]:
+    def write(self, folder: str, *, plots: bool = True, log: bool = False) -> list[str]:
         """Write ``NAME.csv``, ``NAME.json`` and, with ``plots``, one PNG and SVG per measure
-        into ``folder`` (atomically); returns the paths written."""
+        into ``folder`` (atomically; ``log`` for log y axes); returns the paths written."""
         from libet.files import json_default, write_atomic
 
         os.makedirs(folder, exist_ok=True)
@@ -183,7 +183,7 @@ class ExperimentResult:
         if plots:
             from .plots import plot_experiment
 
-            paths += plot_experiment(self, folder)
+            paths += plot_experiment(self, folder, log=log)
         return paths
 
 

@@ -115,6 +115,7 @@ def figure(result, measure: str | None = None, *, log: bool = False):
         series_keys = [("all policies",)]
     values: list[float] = []
     handles: dict = {}
+    zeros: dict[str, list[int]] = {}  # label -> [points at 0, points]: a log axis cannot show them
     for fi, fv in enumerate(facet_values):
         ax = axes[fi // ncols][fi % ncols]
         rows = [r for r in result.rows if facet is None or r[facet] == fv]
@@ -131,6 +132,9 @@ def figure(result, measure: str | None = None, *, log: bool = False):
             color, marker, style = COLORS[si % len(COLORS)], MARKERS[si % len(MARKERS)], STYLES[si % len(STYLES)]
             ys = [_y(r[measure]) for r in srows]
             values += [y for y in ys if not math.isnan(y)]
+            z = zeros.setdefault(label, [0, 0])
+            z[0] += sum(1 for y in ys if y <= 0)
+            z[1] += sum(1 for y in ys if not math.isnan(y))
             err = None
             if result.estimates and f"{measure} low" in srows[0]:
                 lo = [_y(r[f"{measure} low"]) for r in srows]
@@ -180,6 +184,11 @@ def figure(result, measure: str | None = None, *, log: bool = False):
         values.append(float(t["bound"]))
         handles.setdefault(f"check {t['check']}\n(for {', '.join(t['policies'])})", h)
     _yrange(axes[0][0], measure, values, log)
+    hidden = [(lab, z) for lab, z in zeros.items() if z[0]]
+    if log and hidden:
+        said = "; ".join(f"{lab} {'everywhere' if z[0] == z[1] else f'at {z[0]} of {z[1]} points'}" for lab, z in hidden)
+        axes[0][0].text(0.01, 0.015, textwrap.fill(f"= 0, not drawn on a log axis: {said}", 90),
+                        transform=axes[0][0].transAxes, fontsize=7.5, color="#57606a", ha="left", va="bottom")
     if len(handles) > 1 or getattr(result, "thresholds", {}).get(measure) or x_name is not None:
         fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8,
                    title="policy" if x_name is not None else None, title_fontsize=8, frameon=False)

@@ -90,6 +90,10 @@ def test_experiment_html_pandas_and_plot(spec):
                if len(set(line.get_ydata())) == 1)
     fig2 = r.plot("P(vetoed)", log=True)
     assert fig2.axes[0].get_yscale() == "log"
+    # P(harm) of the deep policy is 0 at every point, which a log axis cannot show: the plot says so
+    notes = [t.get_text() for t in r.plot("P(harm)", log=True).axes[0].texts]
+    assert any("not drawn on a log axis" in t and "deep everywhere" in t for t in notes), notes
+    assert not any("log axis" in t.get_text() for t in fig.axes[0].texts)
     with pytest.raises(libet.UsageError):
         r.plot("P(nothing)")
 

@@ -176,3 +176,26 @@ def test_graph_draws_only_rules_that_can_fire_per_phase(tmp_path):
     assert "stopped" not in dot
     assert dot.count("veto when") == 1
     assert dot.count('-> __vetoed') == 1
+
+
+@pytest.mark.parametrize("command", ["simulate", "run"])
+def test_log_y_draws_every_written_plot_on_a_log_axis(tmp_path, monkeypatch, command):
+    from libet.simulator import plots
+
+    drawn = []
+    figure = plots.figure
+
+    def spy(result, measure=None, *, log=False):
+        fig = figure(result, measure, log=log)
+        drawn.append((measure, fig.axes[0].get_yscale()))
+        return fig
+
+    monkeypatch.setattr(plots, "figure", spy)
+    out = str(tmp_path / "out")
+    args = ["simulate", PREFILL, "--experiment", "all"] if command == "simulate" else ["run", PREFILL, "--timeout", "5"]
+    r = invoke(*args, "--out", out, "--log-y")
+    assert r.exit_code in (0, 1), r.output
+    assert drawn and all(scale == "log" for _, scale in drawn), drawn
+    drawn.clear()
+    r = invoke(*args, "--out", out, "--force")
+    assert drawn and all(scale == "linear" for _, scale in drawn), drawn

@@ -25,9 +25,10 @@ from .simulate import console, progress_bar
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a param or fix a variable.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Seconds per qualitative check.")
+@click.option("--log-y", "log_y", is_flag=True, help="Draw the plots on a log y axis (small probabilities).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @guard
-def run(file, out, force, sets, timeout, as_json):
+def run(file, out, force, sets, timeout, log_y, as_json):
     """Run every check and experiment of FILE; write results, plots and graphs to a folder."""
     from libet import orchestrate
 
@@ -39,7 +40,7 @@ def run(file, out, force, sets, timeout, as_json):
     bars = _Bars()
     try:
         summary = orchestrate.run(spec, out, sources=loaded.sources, params=params, fixed=fixed, timeout=timeout,
-                                  force=force, progress=None if as_json else bars)
+                                  force=force, log_y=log_y, progress=None if as_json else bars)
     finally:
         bars.close()
     if as_json:

@@ -77,9 +77,10 @@ def fmt(v) -> str:
 @click.option("--exact", "rational", is_flag=True, help="Exact engine in rational arithmetic (small models).")
 @click.option("--out", type=click.Path(file_okay=False), help="Write CSV, JSON and plots into this folder.")
 @click.option("--force", is_flag=True, help="Write into --out even if it exists.")
+@click.option("--log-y", "log_y", is_flag=True, help="Draw the plots on a log y axis (small probabilities).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @guard
-def simulate(file, experiments, policies, engine, runs, seed, measures, sets, rational, out, force, as_json):
+def simulate(file, experiments, policies, engine, runs, seed, measures, sets, rational, out, force, log_y, as_json):
     """Compute outcome probabilities of FILE's policies, or run its experiments."""
     from libet import orchestrate
     from libet.simulator.experiments import run_experiment, spec_hash
@@ -103,7 +104,7 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
         written = []
         if out:
             for r in results:
-                written += r.write(out)
+                written += r.write(out, log=log_y)
         if as_json:
             emit_json([r.to_json() for r in results])
         else:

@@ -26,7 +26,7 @@ import enum
 import itertools
 import operator
 from fractions import Fraction
-from typing import Iterator, Union
+from typing import Iterator, NamedTuple, Union
 
 import attrs
 
@@ -36,9 +36,11 @@ from libet.spec import measures as _measures
 # Source positions
 
 
-@attrs.frozen(slots=True)
-class Span:
-    """A region of a source file: 1-based line and column, end exclusive."""
+class Span(NamedTuple):
+    """A region of a source file: 1-based line and column, end exclusive.
+
+    A named tuple rather than an attrs class: a long spec makes one per node, and a frozen
+    attrs instance costs ten times as much to build."""
 
     file: str
     line: int
@@ -48,6 +50,9 @@ class Span:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
+
+    def __repr__(self) -> str:
+        return f"Span({self.file!r}, {self.line}, {self.col}, {self.end_line}, {self.end_col})"
 
 
 def _span_field():

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
 from libet.spec.loader import load_path, load_text
-from libet.spec.parser import lark_parser
+from libet.spec.parser import build_parser, grammar_text
 
 EXAMPLES = {p: open(p).read() for p in sorted(glob.glob("examples/*.libet"))}
 # Every measure form, so that mutation reaches the measure syntax and its checks too.
@@ -84,7 +84,7 @@ def test_mutated_examples_give_ir_or_located_diagnostics(text):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(from_lark(lark_parser()))
+@given(from_lark(build_parser(grammar_text())))  # the tables read from JSON carry no Grammar
 def test_grammar_generated_inputs_give_ir_or_located_diagnostics(text):
     assert_ir_or_located_diagnostics(load_text(text, "generated.libet"))
 

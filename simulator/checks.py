@@ -34,7 +34,7 @@ from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_overrides
 
 from .exact import solve
-from .model import Model, full_assignment
+from .model import Model, expand, full_assignment
 
 #: Interpreter replays of a verdict cost at most this many state visits.
 REPLAY_BUDGET = 2_000_000
@@ -229,10 +229,14 @@ def decide(spec: ir.Spec, check: ir.Check, *, params=None, fixed=None, exact=Fal
     measures = measures or kind.measures(check.prop)
     engine = "exact (rational)" if exact else "exact"
 
+    # The variables the check names keep their axes; others read only through values may be
+    # summarised (model.Summary), so a huge substance domain costs its classes, not its size.
+    keep = tuple(getattr(check.prop, "for_all", ())) + tuple(getattr(check.prop, "under", ()))
+
     def table(ex: bool):
-        key = (check.policy, ex)
+        key = (check.policy, ex, keep)
         if key not in cache:
-            cache[key] = solve(Model(spec, check.policy, params, fixed, exact=ex), measures)
+            cache[key] = solve(Model(spec, check.policy, params, fixed, exact=ex, keep=keep), measures)
         return cache[key]
 
     try:
@@ -333,7 +337,7 @@ def _replay_bound(spec, check, tab, worst, averaged, value, params, fixed) -> bo
         for name in tab.names:
             if name not in part:
                 part[name] = tab.values[name][0]
-        a, b = interp.outcomes(check.policy, full_assignment(spec, part, fixed), m.visits).parts(m)
+        a, b = interp.outcomes(check.policy, full_assignment(spec, expand(part), fixed), m.visits).parts(m)
         num += w * a
         den += w * (b if b is not None else 0)
     total = ms.ratio(num, den if m.given is not None else None)
@@ -444,4 +448,4 @@ def _plain(x):
 
 def _full(spec, tab, idx, fixed) -> dict:
     part = {n: tab.values[n][i] for n, i in zip(tab.names, idx)}
-    return full_assignment(spec, part, fixed)
+    return full_assignment(spec, expand(part), fixed)

@@ -39,7 +39,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.rules import step_end
 
-from .model import CHUNK_STATES, Model, full_assignment, gib, memory_limit, product_env, replay_error
+from .model import CHUNK_STATES, Model, expand, full_assignment, gib, memory_limit, product_env, replay_error
 from .table import DEFAULT_MEASURES, OutcomeTable
 from .vectorize import ArrayEval
 
@@ -227,7 +227,7 @@ def assignment_facts(model: Model):
 def assignment_of(model: Model, flat: int) -> dict:
     """The full assignment at position ``flat`` of the model's table (last variable fastest)."""
     idx = np.unravel_index(flat, model.shape) if model.shape else ()
-    partial = {n: model.values[n][int(i)] for n, i in zip(model.names, idx)}
+    partial = expand({n: model.values[n][int(i)] for n, i in zip(model.names, idx)})
     return full_assignment(model.spec, partial, model.fixed)
 
 

@@ -271,7 +271,8 @@ def run_experiment(
             # An engine whose one run answers for every assignment (exact) runs once per param
             # point; one that samples a distribution (Monte Carlo) once per point and per
             # combination of the worst-case variables, each with its own derived seed.
-            table = run_engine(Model(spec, policy, pset, base_fixed), measures) if info.covers_assignments else None
+            keep = tuple(v.name for v in var_vary) + tuple(exp.worst_over)
+            table = run_engine(Model(spec, policy, pset, base_fixed, keep=keep), measures) if info.covers_assignments else None
             for vvals in var_points:
                 point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
                 if table is not None:

@@ -41,6 +41,18 @@ CHUNK_STATES = 1 << 16
 DEFAULT_MEMORY_LIMIT = 8 << 30
 #: ``exact=True`` (Fractions) is for small models: at most this many (class, phase, depth) states.
 EXACT_STATE_LIMIT = 400_000
+#: Variables read only through reference values are summarised (see :class:`Summary`) when
+#: their product has at least this many assignments; below it the table keeps every one.
+SUMMARY_MIN = 4096
+
+
+def float_weights(weights) -> np.ndarray:
+    """A distribution's weights as float64: one conversion when all are equal (a uniform
+    distribution is one Fraction repeated, which ``tuple.count`` sees by identity at C speed)."""
+    n = len(weights)
+    if n and weights.count(weights[0]) == n:
+        return np.full(n, float(weights[0]))
+    return np.fromiter((float(x) for x in weights), dtype=np.float64, count=n)
 
 
 def memory_limit() -> int:
@@ -70,6 +82,146 @@ def param_values(spec: ir.Spec, overrides: Mapping[str, object] | None, exact: b
     return {n: (v if exact else float(v)) for n, v in check_params(spec, overrides).items()}
 
 
+class Cell:
+    """One value of a :class:`Summary`'s axis: the assignments of the summarised variables
+    that give the reference values they feed one truth vector. ``assignment`` is the first
+    of them (in declaration order, last variable fastest), ``count`` how many there are."""
+
+    __slots__ = ("index", "assignment", "count")
+
+    def __init__(self, index: int, assignment: dict, count: int):
+        self.index, self.assignment, self.count = index, assignment, count
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in self.assignment.items())
+        return f"{shown} (and {self.count - 1:,} more alike)" if self.count > 1 else shown
+
+    __str__ = __repr__
+
+
+class Summary:
+    """Variables read only through reference values, replaced by one axis of classes.
+
+    A variable that no transition, rule or start depth reads except through ``violates V``
+    or ``harmful``, and that only values reading nothing else read, matters to every number
+    only through those values' truth. Its assignments are grouped by the truth vector they
+    give; the table gets one axis (named ``name``, e.g. ``{topic, uplift}``) whose values are
+    :class:`Cell` objects and whose weights are each class's probability mass, so averages
+    and worst cases are those over the variables themselves, computed from a summary as
+    large as the number of truth vectors (at most 2^values) however many values the
+    variables have. A worst case reports a cell's first assignment, which attains it.
+    """
+
+    def __init__(self, names: tuple, domains: dict, values_read: tuple, cells: tuple, masses: tuple,
+                 inverse: np.ndarray):
+        self.names = names  # the summarised variables, in declaration order
+        self.domains = domains  # name -> the values it ranges over here
+        self.values_read = values_read  # the reference values they feed
+        self.cells = cells
+        self.masses = masses
+        self.inverse = inverse  # flat index over the variables' product -> cell
+        self.name = "{" + ", ".join(names) + "}"
+
+    @classmethod
+    def of(cls, model: "Model", keep: frozenset) -> "Summary | None":
+        spec, reads = model.spec, model.reads
+        direct = reads.outside_values([*model._dyn_exprs, spec.trajectory.start_depth])
+        block = {n for n in model.value_vars if n not in keep and n not in direct}
+        value_vars = {name: reads.variables(v.expr) for name, v in spec.values.items()}
+        changed = True
+        while changed:  # a value that also reads a variable outside the block takes its own out
+            changed = False
+            for vs in value_vars.values():
+                if vs & block and not vs <= block:
+                    block -= vs
+                    changed = True
+        names = tuple(n for n in model.names if n in block)
+        size = math.prod(len(model.values[n]) for n in names)
+        if not names or size < SUMMARY_MIN or size * (len(names) + 4) * 8 > memory_limit():
+            return None  # too few to gain; or too many to enumerate (the size guard says so)
+        read = tuple(name for name, vs in value_vars.items() if vs and vs <= block)
+        env = product_env(spec, names, model.values)
+        ev = ArrayEval(spec, model.params, env)
+        key = np.zeros(size, dtype=np.int64)
+        for bit, name in enumerate(read):
+            truth, err = ev(spec.values[name].expr)
+            err = np.broadcast_to(np.asarray(err, dtype=bool), (size,))
+            if err.any():
+                i = int(np.argmax(err))
+                idx = np.unravel_index(i, tuple(len(model.values[n]) for n in names))
+                partial = {n: model.values[n][int(j)] for n, j in zip(names, idx)}
+                replay_error(spec, model.param_overrides, model.policy, full_assignment(spec, partial, model.fixed),
+                             False, "harmful")
+            key |= np.broadcast_to(np.asarray(truth, dtype=bool), (size,)).astype(np.int64) << bit
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")  # cells in order of first appearance
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        first, inverse = first[order], rank[inverse.reshape(-1)]
+        weight = np.ones(size)
+        shape = tuple(len(model.values[n]) for n in names)
+        for axis, n in enumerate(names):
+            ws = float_weights(model.weights[n])
+            dims = [1] * len(names)
+            dims[axis] = len(ws)
+            weight = (weight.reshape(shape) * ws.reshape(dims)).reshape(-1)
+        masses = np.bincount(inverse, weights=weight, minlength=len(first))
+        counts = np.bincount(inverse, minlength=len(first))
+        cells = []
+        for j, f in enumerate(first):
+            idx = np.unravel_index(int(f), shape)
+            cells.append(Cell(j, {n: model.values[n][int(i)] for n, i in zip(names, idx)}, int(counts[j])))
+        return cls(names, {n: model.values[n] for n in names}, read, tuple(cells), tuple(float(m) for m in masses),
+                   inverse)
+
+    def apply(self, model: "Model") -> None:
+        """Replace the summarised variables by the summary's axis in ``model``'s tables."""
+        block = set(self.names)
+
+        def swap(names):
+            out = []
+            for n in names:
+                if n in block:
+                    if self.name not in out:
+                        out.append(self.name)
+                else:
+                    out.append(n)
+            return tuple(out)
+
+        model.names = swap(model.names)
+        model.dyn_vars = swap(model.dyn_vars)
+        model.value_vars = swap(model.value_vars)
+        for n in self.names:
+            del model.values[n], model.weights[n]
+        model.values[self.name] = self.cells
+        model.weights[self.name] = self.masses
+
+    def cell_of(self, assignment: Mapping) -> Cell:
+        """The cell of the summarised variables' values in ``assignment``."""
+        flat = 0
+        for n in self.names:
+            vals = self.domains[n]
+            try:
+                i = vals.index(assignment[n])
+            except KeyError:
+                raise UsageError(f"the assignment gives no value to {n}") from None
+            except ValueError:
+                raise UsageError(f"{assignment[n]!r} is not a value {n} ranges over here") from None
+            flat = flat * len(vals) + i
+        return self.cells[int(self.inverse[flat])]
+
+
+def expand(partial: Mapping) -> dict:
+    """``partial`` with each summary cell replaced by the assignment it stands for."""
+    out: dict = {}
+    for k, v in partial.items():
+        if isinstance(v, Cell):
+            out.update(v.assignment)
+        else:
+            out[k] = v
+    return out
+
+
 class Model:
     """The chain of ``policy`` on ``spec`` for every assignment, grouped into classes.
 
@@ -79,6 +231,9 @@ class Model:
         params: param overrides (name -> number).
         fixed: variables fixed to one value (name -> value); the others range over their domain.
         exact: evaluate in exact rationals.
+        keep: the variables the caller will name when it reads the table (worst cases, gaps,
+            sweeps); the others may be summarised (:class:`Summary`). ``None`` (the default)
+            keeps every variable as an axis of its own.
 
     Raises:
         UsageError: for an unknown policy/param/variable, an unbounded horizon, or a model too
@@ -93,6 +248,7 @@ class Model:
         fixed: Mapping[str, object] | None = None,
         *,
         exact: bool = False,
+        keep=None,
     ):
         if spec.trajectory is None:
             raise UsageError("the spec has no trajectory to simulate")
@@ -139,6 +295,11 @@ class Model:
             else:
                 self.values[n] = var.domain.values()
                 self.weights[n] = var.distribution()
+        self.summary: Summary | None = None
+        if keep is not None and not exact:
+            self.summary = Summary.of(self, frozenset(keep))
+            if self.summary is not None:
+                self.summary.apply(self)
         self.shape = tuple(len(self.values[n]) for n in self.names)
         self.size = math.prod(self.shape)
         self.dyn_shape = tuple(len(self.values[n]) for n in self.dyn_vars)
@@ -149,7 +310,8 @@ class Model:
     # -- sizes ---------------------------------------------------------------------------------
 
     def _shrink_hint(self, names) -> str:
-        big = sorted(names, key=lambda n: -len(self.values[n]))[:3]
+        summary = self.summary.name if self.summary is not None else None
+        big = sorted((n for n in names if n != summary), key=lambda n: -len(self.values[n]))[:3]
         if not big:
             return "reduce the horizon or the number of phases"
         sets = " ".join(f"--set {n}={_show(self.values[n][0])}" for n in big)
@@ -282,7 +444,7 @@ class Model:
         rep_env = {}
         if self.dyn_vars:
             env = self.dyn_env()
-            rep_env = {n: env[n][self.representatives][None, :] for n in self.dyn_vars}
+            rep_env = {n: a[self.representatives][None, :] for n, a in env.items()}
         ev = ArrayEval(self.spec, self.params, rep_env, depth, phase, exact=self.exact, overrides=self.overrides)
         return PhaseLayer.build(ev, self.spec.trajectory.phase(phase), self.rules)
 
@@ -412,7 +574,12 @@ def product_env(spec: ir.Spec, names, values: Mapping[str, tuple]) -> dict:
         return env
     grids = np.indices(shape).reshape(len(names), size) if size else np.zeros((len(names), 0), dtype=np.int64)
     for i, n in enumerate(names):
-        env[n] = domain_array(spec.variables[n], values[n])[grids[i]]
+        vals = values[n]
+        if vals and isinstance(vals[0], Cell):  # a summary's axis: its variables at each cell's values
+            for var in vals[0].assignment:
+                env[var] = domain_array(spec.variables[var], [c.assignment[var] for c in vals])[grids[i]]
+        else:
+            env[n] = domain_array(spec.variables[n], vals)[grids[i]]
     return env
 
 

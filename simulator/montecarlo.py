@@ -29,7 +29,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 
 from .exact import assignment_facts, assignment_of
-from .model import CHUNK_STATES, Model, gib, memory_limit, replay_error
+from .model import CHUNK_STATES, Model, float_weights, gib, memory_limit, replay_error
 from .table import Aggregate
 
 BATCH = 1 << 18  # trajectories simulated together
@@ -308,7 +308,7 @@ def run_engine(model: Model, measures=ms.STANDARD, *, runs: int = 10_000, seed: 
 def _weights(model: Model) -> np.ndarray:
     w = np.ones(model.shape, dtype=np.float64)
     for axis, n in enumerate(model.names):
-        ws = np.asarray([float(x) for x in model.weights[n]])
+        ws = float_weights(model.weights[n])
         shape = [1] * len(model.shape)
         shape[axis] = len(ws)
         w = w * ws.reshape(shape)

@@ -182,7 +182,10 @@ def simulate(
     solved = measures if info.estimates or ms.HARM in measures else measures + (ms.HARM,)
     results = {}
     for p in pols:
-        results[p] = run(Model(spec, p, params, fixed, exact=exact), solved, runs=runs, seed=seed, confidence=confidence)
+        # keep=(): every number here is an average or the worst case over every assignment,
+        # so variables read only through values may be summarised (model.Summary)
+        results[p] = run(Model(spec, p, params, fixed, exact=exact, keep=()), solved, runs=runs, seed=seed,
+                         confidence=confidence)
     sampled = info.estimates
     return SimulationResult(
         spec, info.name, pols, results, measures, dict(params or {}), dict(fixed or {}),

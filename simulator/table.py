@@ -22,6 +22,8 @@ from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 
+from .model import expand, float_weights
+
 #: What the exact engine solves when nobody asks for less: the standard measures and the
 #: expected depth given each outcome (all from the same six quantities).
 DEFAULT_MEASURES: tuple = ms.STANDARD + tuple(ms.expectation(ms.Reward.DEPTH, ms.ATOMS[o]) for o in ms.OUTCOMES)
@@ -83,6 +85,7 @@ class OutcomeTable:
         self.params = dict(model.params)
         self.exact = model.exact
         self.n_classes = model.n_classes
+        self.summary = model.summary
         self.n_dynamics = model.dyn_size
         self.horizon = model.horizon
         self.states = model.states
@@ -145,6 +148,9 @@ class OutcomeTable:
     def _index(self, assignment: Mapping) -> tuple:
         idx = []
         for n in self.names:
+            if self.summary is not None and n == self.summary.name:
+                idx.append(self.summary.cell_of(assignment).index)
+                continue
             if n not in assignment:
                 raise UsageError(f"the assignment gives no value to {n}")
             try:
@@ -154,13 +160,18 @@ class OutcomeTable:
         return tuple(idx)
 
     def rows(self) -> list[dict]:
-        """One dict per assignment of the relevant variables: their values and every measure."""
+        """One dict per assignment of the relevant variables: their values and every measure.
+        Where variables are summarised (:class:`~.model.Summary`), one row per class of their
+        assignments: its first assignment, ``"assignments"`` (how many it stands for) and
+        their total weight."""
         out = []
         arrays = {m.text: self.array(m) for m in self.measures}
         weight = self.weight_array()
         for idx in np.ndindex(*self.shape):
             row = {"policy": self.policy}
-            row.update({n: self.values[n][i] for n, i in zip(self.names, idx)})
+            row.update(expand({n: self.values[n][i] for n, i in zip(self.names, idx)}))
+            if self.summary is not None:
+                row["assignments"] = self.values[self.summary.name][idx[self.names.index(self.summary.name)]].count
             row["weight"] = float(weight[idx])
             row["harmful"] = bool(self.harmful[idx])
             row.update({k: _plain(a[idx]) for k, a in arrays.items()})
@@ -173,7 +184,7 @@ class OutcomeTable:
         """The probability of each assignment (product of the variables' weights)."""
         w = np.ones(self.shape, dtype=object if self.exact else np.float64)
         for axis, n in enumerate(self.names):
-            ws = np.asarray([x if self.exact else float(x) for x in self.weights[n]], dtype=w.dtype)
+            ws = np.asarray(self.weights[n], dtype=object) if self.exact else float_weights(self.weights[n])
             shape = [1] * len(self.shape)
             shape[axis] = len(ws)
             w = w * ws.reshape(shape)
@@ -191,8 +202,16 @@ class OutcomeTable:
         every other variable. For a conditional measure, numerator and denominator are
         averaged first and then divided (docs/semantics.md §6); points where it is undefined
         take no part in a worst case."""
-        num, den = self.parts(m)
         fixed = dict(fixed or {})
+        if self.summary is not None:
+            asked = [n for n in (*fixed, *worst_over) if n in self.summary.names]
+            if asked:
+                raise UsageError(
+                    f"{', '.join(asked)} {'is' if len(asked) == 1 else 'are'} summarised in this table "
+                    f"({self.summary.name}: only the truth of the values they feed is kept)",
+                    "build the model with keep= naming the variables you will fix or maximise over",
+                )
+        num, den = self.parts(m)
         names = list(self.names)
         for n, v in fixed.items():
             if n not in self.spec.variables:
@@ -226,6 +245,10 @@ class OutcomeTable:
                     worst[n] = self.values[n][int(idx[names.index(n)])]
                 else:
                     worst[n] = "any"  # projected out: every value gives the same number
+            if self.summary is not None and self.summary.name in worst:  # asked by its axis name
+                worst = expand(worst)
+                order = list(self.spec.variables)
+                worst = dict(sorted(worst.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
             parts.append(("least" if minimise else "worst") + " case over " + ", ".join(worst_over))
         averaged = [names[i] for i in avg_axes if len(self.values[names[i]]) > 1]
         if averaged:
@@ -236,7 +259,7 @@ class OutcomeTable:
         return Aggregate(_plain(value), worst, "; ".join(parts) or "single assignment")
 
     def _average(self, arr, name: str, axis: int):
-        ws = np.asarray([x if self.exact else float(x) for x in self.weights[name]], dtype=arr.dtype)
+        ws = np.asarray(self.weights[name], dtype=object) if arr.dtype == object else float_weights(self.weights[name])
         out = np.tensordot(arr, ws, axes=([axis], [0])) if arr.dtype != object else _wsum(arr, ws, axis)
         return np.expand_dims(out, axis)
 

@@ -191,6 +191,28 @@ class Reads:
         """The variables the reference values read (what *harmful* depends on)."""
         return self.variables(self.spec.harm_expr())
 
+    def outside_values(self, exprs: Iterable[ir.Expr]) -> frozenset:
+        """The variables ``exprs`` read other than through a reference value (``violates V``,
+        ``harmful``): defs are looked into, values are not. A variable read only through
+        values matters to them only through the values' truth."""
+        out: set = set()
+        seen: set = set()
+        stack = list(exprs)
+        while stack:
+            e = stack.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            if isinstance(e, ir.VarRef):
+                out.add(e.name)
+            elif isinstance(e, (ir.ValueRef, ir.Harmful)):
+                continue
+            elif isinstance(e, ir.DefRef):
+                stack.append(self.spec.defs[e.name].expr)
+            else:
+                stack.extend(e.children())
+        return frozenset(out)
+
 
 def reads_of(spec: ir.Spec) -> Reads:
     """The spec's one :class:`Reads` (made on first use, kept on the spec)."""

@@ -313,14 +313,16 @@ def to_prism(
 
 def _export(spec, policy, measures=None, *, params=None, fixed=None):
     measures = tuple(export_measures(spec) if measures is None else measures)
-    model = Model(spec, policy, params, fixed)
+    # keep=(): the export writes every variable itself and uses the model only for its checked
+    # params, fixed values, phases and what is projected out, so the model may summarise.
+    model = Model(spec, policy, params, fixed, keep=())
     pr = _Printer(spec, model)
     traj = spec.trajectory
     H = model.horizon
     P = len(model.phases)
     DEL, STOP, VETO, DONE = P + 1, P + 2, P + 3, P + 4
     tracked = ms.tracked_phases(measures)
-    free = [n for n in model.names if n not in model.fixed]
+    free = [n for n in spec.variables if n not in model.projected and n not in model.fixed]
     d0 = pr(traj.start_depth)
     names = _Names({"delivered": DEL, "stopped": STOP, "vetoed": VETO}, pr(spec.harm_expr()), d0)
     queries = [(m.text, *names.properties(m)) for m in measures]
@@ -373,10 +375,14 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     for k, n in enumerate(free):
         var = spec.variables[n]
         ups = []
+        weight_text: dict = {}  # a weight's text, once per distinct weight (None for 0)
         for v, w in zip(var.domain.values(), var.distribution()):
-            if w == 0:
+            text = weight_text.get(w, False)
+            if text is False:
+                text = weight_text[w] = None if w == 0 else _real(w)
+            if text is None:
                 continue
-            ups.append(f"{_real(w)} : (v_{n}' = {pr.var_value(var, v)}) & (stage' = {k + 1})")
+            ups.append(f"{text} : (v_{n}' = {pr.var_value(var, v)}) & (stage' = {k + 1})")
         lines.append(f"  [] ph = 0 & stage = {k} -> " + " + ".join(ups) + ";")
     ready = f"ph = 0 & stage = {len(free)}" if free else "ph = 0"
     q0 = pr.phase_code[traj.start_phase]

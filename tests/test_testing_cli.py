@@ -253,3 +253,18 @@ def test_plugin_reports_unknown_as_such(pytester, monkeypatch):
     result = pytester.runpytest_inprocess("-p", "no:xdist", "--libet", "-q", "-rs")
     result.assert_outcomes(skipped=16)
     assert "UNKNOWN: timeout after 0.1 s" in result.stdout.str()
+
+
+def test_a_veto_file_is_loaded_from_its_path_whatever_its_name(tmp_path):
+    """Two files called impl.py in different folders, and one called json.py: each --veto
+    gets the code in the file it names (importing by name would reuse the first impl, or the
+    standard library's json)."""
+    from libet.commands.test import import_callable
+
+    for folder, verdict in (("a", True), ("b", False)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "impl.py").write_text(f"def veto(s):\n    return {verdict}\n")
+    (tmp_path / "json.py").write_text("def veto(s):\n    return 'mine'\n")
+    assert import_callable(f"{tmp_path / 'a' / 'impl.py'}:veto")({}) is True
+    assert import_callable(f"{tmp_path / 'b' / 'impl.py'}:veto")({}) is False
+    assert import_callable(f"{tmp_path / 'json.py'}:veto")({}) == "mine"

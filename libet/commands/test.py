@@ -33,17 +33,18 @@ def import_callable(target: str):
     module, sep, attr = target.partition(":")
     if not sep or not module or not attr:
         raise UsageError(f"--veto {target}: expected module:function", hint="e.g. --veto guards.profanity:veto")
+    path = None
     if module.endswith(".py") or os.sep in module:
         path = os.path.abspath(module)
         if not os.path.isfile(path):
             raise UsageError(f"--veto {target}: no file {module}")
-        folder, name = os.path.split(path)
-        module = os.path.splitext(name)[0]
-        sys.path.insert(0, folder)
+        folder = os.path.dirname(path)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # so that the file's own imports of its neighbours work
     elif os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        mod = importlib.import_module(module)
+        mod = _load_file(path) if path is not None else importlib.import_module(module)
     except ModuleNotFoundError as exc:
         raise UsageError(f"--veto {target}: cannot import {module} ({exc})",
                          hint="run libet test from the folder that holds it, or add that folder to PYTHONPATH") from None
@@ -60,6 +61,26 @@ def import_callable(target: str):
     if not callable(obj):
         raise UsageError(f"--veto {target}: {attr} is a {type(obj).__name__}, not a function")
     return obj
+
+
+def _load_file(path: str):
+    """The module in the file ``path``, loaded from that file whatever its name: importing it
+    by name would give an already imported module of the same name instead (a ``guard.py``
+    from another folder, or the standard library's ``json`` for a user's ``json.py``)."""
+    import hashlib
+    import importlib.util
+
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = f"libet_veto_{stem}_{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+    found = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(found)
+    sys.modules[name] = mod  # registered before running it, as an import does (dataclasses, pickling)
+    try:
+        found.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return mod
 
 
 @click.command("test")

@@ -3,7 +3,9 @@
 Run:  .venv/bin/python benchmarks/bench_scale.py [--repeat 3]
 
 1. a variable with many values that only the reference values read (the prefill example with
-   `uplift: 0..N`): model construction and exact solve of P(harm);
+   `uplift: 0..N-1`): model construction and exact solve of P(harm), summarised and with one
+   row per assignment, and `libet simulate` and `libet export --prism` as a user runs them;
+2b. 1,000 policies of three rules: loading and solving every one;
 2. ten phases at a long horizon: loading (the static checks spend one budget for the spec);
 3. a flat weighted score of N terms and a chain of N/10 defs: load, one interpreter evaluation,
    one exact solve.
@@ -34,22 +36,62 @@ def best(fn, repeat: int) -> float:
 
 
 def many_values(repeat: int) -> None:
+    import subprocess
+    import tempfile
+
     import libet
     from libet.simulator.exact import solve
     from libet.simulator.model import Model
     from libet.spec import measures as ms
 
     base = open(os.path.join(HERE, "..", "examples", "prefill.libet")).read()
-    print("## a variable read only by the reference values: prefill with uplift 0..N")
-    print("| N | assignments | model (s) | solve P(harm) (s) |")
-    print("|---:|---:|---:|---:|")
-    for n in (1_000, 10_000, 100_000):
-        src = base.replace("uplift: 0..3", f"uplift: 0..{n}")
+    print("## a variable read only by the reference values: prefill with uplift 0..N-1")
+    print("Summarised: Model(keep=()), as libet simulate builds it; full: one row per assignment (the peer).")
+    print("| N | assignments | table rows, summarised | model + solve, summarised (s) | model + solve, full (s) "
+          "| `libet simulate` (s) | `libet export --prism` (s) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n in (1_000, 10_000, 100_000, 1_000_000):
+        src = base.replace("uplift: 0..3", f"uplift: 0..{n - 1}")
         spec = libet.loads(src, os.path.join(HERE, "..", "examples", "prefill_scale.libet")).ir
-        model_s = best(lambda: Model(spec, "shallow"), repeat)
-        model = Model(spec, "shallow")
-        solve_s = best(lambda: solve(model, [ms.HARM]), repeat)
-        print(f"| {n:,} | {model.size:,} | {model_s:.3f} | {solve_s:.3f} |")
+        summarised = best(lambda: solve(Model(spec, "shallow", keep=()), [ms.HARM]), repeat)
+        rows = Model(spec, "shallow", keep=()).size
+        full_model = Model(spec, "shallow") if n <= 100_000 else None
+        full = best(lambda: solve(Model(spec, "shallow"), [ms.HARM]), repeat) if full_model else None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "big.libet")
+            with open(path, "w") as fh:
+                fh.write(src)
+            cli = [sys.executable, "-m", "libet"]
+            sim = best(lambda: subprocess.run([*cli, "simulate", path], check=True, capture_output=True), repeat)
+            out = os.path.join(tmp, "m.prism")
+            export = best(lambda: subprocess.run([*cli, "export", "--prism", path, "--policy", "shallow", "-o", out,
+                                                  "--force"], check=True, capture_output=True), repeat)
+        assignments = n * 3 * 41
+        full_text = f"{full:.3f}" if full is not None else "refused (table too large)"
+        print(f"| {n:,} | {assignments:,} | {rows} | {summarised:.3f} | {full_text} | {sim:.2f} | {export:.2f} |")
+
+
+def many_policies(repeat: int) -> None:
+    import libet
+    from libet.simulator import outcomes
+    from libet.spec import measures as ms
+
+    print("\n## policies of 3 rules each: loading, then P(harm) of every policy by the exact engine")
+    print("| policies | load (s) | solve all (s) | per policy (ms) |")
+    print("|---:|---:|---:|---:|")
+    for k in (100, 1_000):
+        lines = ['spec "many policies"', "substance { topic: {everyday, chemistry, weapons}", " uplift: 0..3 }",
+                 "framing { persona: {none, fiction, researcher} }", "value ok = not (topic == weapons and uplift >= 2)",
+                 "trajectory { horizon 32  start answer", " phase answer { -> answer : 0.9  -> stop : otherwise } }"]
+        for i in range(k):
+            lines.append(f"policy p{i} {{ veto when violates ok and depth < {i % 30}\n"
+                         f"  veto when persona == fiction and uplift >= {i % 4} with strength 0.{i % 9 + 1}\n"
+                         f"  veto when topic == chemistry and depth >= {i % 17} with strength 0.5 }}")
+        src = "\n".join(lines) + "\n"
+        load = best(lambda: libet.loads(src), repeat)
+        spec = libet.loads(src).ir
+        solve_all = best(lambda: [outcomes(spec, p, measures=[ms.HARM]) for p in spec.policies], repeat)
+        print(f"| {k:,} | {load:.2f} | {solve_all:.3f} | {solve_all / k * 1000:.2f} |")
 
 
 def ten_phases(repeat: int) -> None:
@@ -93,6 +135,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}\n")
     many_values(args.repeat)
+    many_policies(args.repeat)
     ten_phases(args.repeat)
     chains(args.repeat)
 

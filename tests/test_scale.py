@@ -70,10 +70,13 @@ def test_a_variable_with_many_values_is_one_pass():
 
 
 def _chains(n: int, defs: int) -> str:
-    """A weighted score of ``n`` terms, a product of ``n`` factors and a chain of ``defs`` defs,
-    each using the last: flat shapes a user writes, far past Python's recursion limit."""
+    """A weighted score of ``n`` terms, a product of ``n`` factors, an ``or`` and an ``and``
+    list of ``n`` terms each, and a chain of ``defs`` defs, each using the last: flat shapes a
+    user writes, far past Python's recursion limit."""
     terms = " + ".join(f"{(i % 7) / 100000:.5f} * (if f{i % 5} then 1 else 0)" for i in range(n))
     product = " * ".join("0.99999" for _ in range(n))
+    anyf = " or ".join(f"(f{i % 5} and bad)" for i in range(n))
+    allf = " and ".join(f"(bad or not f{i % 5})" for i in range(n))
     chain = "\n".join(f"def d{i} = min(1, d{i - 1} + 0.000001)" for i in range(1, defs))
     return f"""
 substance {{ bad: bool }}
@@ -81,10 +84,15 @@ framing {{ f0: bool  f1: bool  f2: bool  f3: bool  f4: bool }}
 value ok = not bad
 def score = {terms}
 def damp = {product}
+def anyf = {anyf}
+def allf = {allf}
 def d0 = 0.0
 {chain}
 trajectory {{ horizon 3 start a phase a {{ -> a : min(1, score * damp + d{defs - 1}) -> stop : otherwise }} }}
-policy weighted {{ veto when bad and score >= 0 with strength min(1, score + 0.5) }}
+policy weighted {{
+  veto when bad and score >= 0 with strength min(1, score + 0.5)
+  veto when anyf and allf with strength 0.25
+}}
 check weighted {{ complete  P(harm) <= 0.5 }}
 """
 
@@ -118,6 +126,14 @@ def _run_chains(n: int, defs: int) -> None:
     assert results["P(harm) <= 0.5"].status is Status.PROVED
     text = to_prism(spec.ir, "weighted")  # each def is one PRISM formula, after those it uses
     assert text.index(f"formula f_d{defs - 2} =") < text.index(f"formula f_d{defs - 1} =")
+    # the formatter prints them and what it prints means the same; the graph draws the rules
+    from libet.simulator.graph import graph_data
+    from libet.spec.formatter import format_text
+
+    again = libet.loads(format_text(_chains(n, defs), "chains.libet"), "chains.libet")
+    assert dict(Interpreter(again.ir).transitions(a, "a", 1))["a"] == p
+    assert Interpreter(again.ir).veto_probability("weighted", a, "a", 0) == interp.veto_probability("weighted", a, "a", 0)
+    assert graph_data(spec.ir, "weighted")
 
 
 def test_flat_chains_past_the_recursion_limit():

@@ -184,7 +184,9 @@ class Tables:
     def _lookup(self, table: dict, arg_terms, e: ir.Call):
         enc = self.enc
         acc = enc.fresh("undefined")
-        for argv, r in sorted(table.items(), key=lambda kv: kv[0], reverse=True):
+        for i, (argv, r) in enumerate(sorted(table.items(), key=lambda kv: kv[0], reverse=True)):
+            if not i & 255:
+                check_deadline()  # a table of 10^5 entries is seconds of Z3 calls
             conds = []
             for t, v, x in zip(arg_terms, argv, e.args):
                 if is_z3(t):

@@ -128,13 +128,15 @@ def parse(text: str, file: str, diags: Diagnostics) -> Parsed:
     except UnexpectedInput as exc:
         diags.items.append(_syntax_diagnostic(exc, text, file))
         return Parsed(None, (), text)
-    order, deep = _postorder(tree)
+    order, deep, ladder = _postorder(tree)
     if deep is not None:
         diags.error(
             "E003",
             f"expression nested more than {MAX_NESTING} levels deep",
             _span(file, deep),
-            hint="split it into named `def`s",
+            hint=("an `else if` ladder nests one level per branch: split it into defs of at most "
+                  f"{MAX_NESTING // 2} branches each (`else rest`, with `def rest = if ...`)")
+            if ladder else "split it into named `def`s",
         )
         return Parsed(None, (), text)
     _collect_comments(text, comments)
@@ -160,21 +162,23 @@ def _collect_comments(text: str, out: list[Comment]) -> None:
                 break
 
 
-def _postorder(tree: Tree) -> tuple[list[Tree], Tree | None]:
-    """The subtrees of ``tree``, every child before its parent, and the first subtree deeper
-    than MAX_NESTING (or None). Iterative: a deep or long tree costs no recursion."""
+def _postorder(tree: Tree) -> tuple[list[Tree], Tree | None, bool]:
+    """The subtrees of ``tree``, every child before its parent; the first subtree deeper than
+    MAX_NESTING (or None), and whether most of that depth is an ``else if`` ladder.
+    Iterative: a deep or long tree costs no recursion."""
     order: list[Tree] = []
-    stack = [(tree, 1)]
+    stack = [(tree, 1, 0)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, ites = stack.pop()
         if depth > MAX_NESTING:
-            return [], node
+            return [], node, ites > MAX_NESTING // 2
         order.append(node)
+        ites += node.data == "ite"
         for child in node.children:
             if isinstance(child, Tree):
-                stack.append((child, depth + 1))
+                stack.append((child, depth + 1, ites))
     order.reverse()  # pre-order reversed: children come before their parents
-    return order, None
+    return order, None, False
 
 
 # ---- syntax errors in plain words ----------------------------------------------------------

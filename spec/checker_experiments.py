@@ -159,6 +159,9 @@ class _Experiment:
             return scope.variables[name.text]
         if name.text in scope.params:
             return scope.params[name.text]
+        decl = scope.names.get(name.text)
+        if decl is not None and decl.kind in ("variable", "param"):
+            raise Bad  # declared, but its declaration was refused with its own error
         self.d.error(
             "E010",
             f"'{name.text}' is not a variable or param",

@@ -349,6 +349,8 @@ class Scope:
                 out.update(dict.fromkeys(members))
             elif n.text in self.variables:
                 out[n.text] = None
+            elif n.text in self.names and self.names[n.text].kind == "variable":
+                ok = False  # declared, but its declaration was refused with its own error
             else:
                 kind = self.names[n.text].kind if n.text in self.names else None
                 self.d.error(

@@ -204,3 +204,15 @@ def test_a_long_else_if_ladder_is_refused_with_a_hint_for_ladders():
     ok = "if f then 0.1 " + " ".join(f"else if f then 0.{i % 9 + 1}" for i in range(MAX_NESTING // 2)) + " else 0.2"
     spec = libet.loads(f'spec "ok"\nframing {{ f: bool }}\ndef d = {ok}\nvalue v = true\n', "ok.libet")
     assert "d" in spec.ir.defs
+
+
+@pytest.mark.parametrize("domain", ["3..0", "0..1000000", "{}"])
+def test_a_refused_declaration_is_one_error_not_a_cascade(domain):
+    """A variable whose domain is refused (E022) is still declared: its uses in expressions,
+    check lists and experiment settings add no second error ('not a variable (it is a
+    variable)')."""
+    text = EXAMPLES["examples/prefill.libet"].replace("uplift: 0..3", f"uplift: {domain}")
+    text = text.replace("check shallow, deep {\n", "check shallow, deep {\n  invariant under uplift\n"
+                        "  P(harm) <= 0.1 for all uplift\n  gap P(harm) under uplift <= 0.1\n")
+    diags = load_text(text, "prefill.libet").diagnostics
+    assert [d.code for d in diags if d.is_error] == ["E022"], [d.message for d in diags]

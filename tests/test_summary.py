@@ -150,3 +150,14 @@ def test_libet_simulate_on_twelve_million_assignments():
     assert rows["shallow"]["P(harm)"] == pytest.approx(per * (99_999 / 100_001) / 3, rel=1e-9)
     assert rows["shallow"]["worst assignment"] == {"topic": "weapons", "uplift": 2, "prefill": 40}
     assert rows["deep"]["P(harm)"] == 0
+
+
+def test_monte_carlo_samples_the_summary_by_its_masses():
+    """Monte Carlo draws the summary's cells with their masses: its interval covers the exact
+    value of the full distribution (uplift 0..20000, harmful for 2/3 of the weapons mass)."""
+    spec = libet.loads(_big_prefill(20_000)).ir
+    exact = solve(Model(spec, "shallow"), [ms.HARM]).aggregate(ms.HARM).value
+    from libet.simulator import montecarlo
+
+    est = montecarlo.run(Model(spec, "shallow", keep=()), 40_000, 7, measures=[ms.HARM]).aggregate(ms.HARM)
+    assert est.low <= exact <= est.high, (est, exact)

@@ -270,40 +270,50 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
         h = hi - lo
         g = lay.g
         a = 0.0
-        step = {"delivered": 0.0, "stopped": 0.0}
+        step = {}
         for target, p in lay.transitions:
             end = step_end(target, 0, None)
             if end is None:
                 a = g * p
             else:
-                step[_OUTCOME[end]] = g * p
+                step[_OUTCOME[end]] = p
         a = np.broadcast_to(a, (h, U))
+        # Only the one-step probabilities some column counts are formed; an outcome no
+        # transition of the phase reaches adds nothing (P(harm) alone, say, needs only the
+        # mass left at the horizon: a product, no cumulative product).
         imm = {}
         for c in cols:
             o = c[0]
-            imm[c] = np.broadcast_to(lay.v if o == "vetoed" else step[o], (h, U))
+            if o == "vetoed":
+                imm[c] = np.broadcast_to(lay.v, (h, U))
+            elif o in step:
+                imm[c] = np.broadcast_to(g * step[o], (h, U))
         if lay.bad is not False:
             bad_seen = True
             badf = np.broadcast_to(lay.bad, (h, U)).astype(np.float64)
-        dnow = np.arange(lo, hi, dtype=np.float64)
+        masses = bool(imm) or lay.bad is not False
+        dnow = np.arange(lo, hi, dtype=np.float64) if masses and any(c[2] != "one" for c in imm) else None
         for i in active:
             w = want[i]
             s = max(lo, w) - lo
             if w >= lo:
                 carry[i] = 1.0
             seg = a[s:]
+            if not masses:
+                carry[i] = carry[i] * np.prod(seg, axis=0)
+                continue
             cp = np.cumprod(seg, axis=0)
             m = np.empty(seg.shape)
             m[0] = carry[i]
             np.multiply(cp[:-1], carry[i], out=m[1:])
-            for c in cols:
+            for c, x in imm.items():
                 o, _, reward = c
                 if reward == "one":
-                    acc[c][i] += np.einsum("hu,hu->u", m, imm[c][s:])
+                    acc[c][i] += np.einsum("hu,hu->u", m, x[s:])
                 else:  # depth at absorption: d for a veto, d + 1 after a step
                     at = dnow[s:] if o == "vetoed" else dnow[s:] + 1
-                    acc[c][i] += np.einsum("h,hu,hu->u", at, m, imm[c][s:])
-            if bad_seen and lay.bad is not False:
+                    acc[c][i] += np.einsum("h,hu,hu->u", at, m, x[s:])
+            if lay.bad is not False:
                 acc_bad[i] += np.einsum("hu,hu->u", m, badf[s:])
             carry[i] = carry[i] * cp[-1]
         lo = hi

@@ -50,6 +50,25 @@ MAX_TRACKED = 8
 
 _SMALL = 256  # below this many depths the recurrence runs as a plain loop
 
+_allocator_warm = False
+
+
+def warm_allocator() -> None:
+    """Let the C allocator keep the engine's chunk-sized arrays, once per process.
+
+    glibc serves each allocation above its mmap threshold (128 KiB at start) with a fresh
+    mmap and returns heap memory above its trim threshold to the system at every free, so the
+    arrays of each chunk of depths (about 0.5 MiB each) would be faulted in page by page anew:
+    that was half the time of a large solve. glibc raises both thresholds itself when a mapped
+    block is freed (its dynamic threshold rule, for blocks up to 32 MiB); freeing one 16 MiB
+    block does that, after which the chunks reuse the same memory. No setting is changed, and
+    other allocators ignore it."""
+    global _allocator_warm
+    if not _allocator_warm:
+        _allocator_warm = True
+        block = np.empty(2 << 20)  # 16 MiB, never touched: an mmap and a munmap
+        del block
+
 
 def _step(a, x, b, scalar: bool):
     if scalar:
@@ -233,6 +252,8 @@ def assignment_of(model: Model, flat: int) -> dict:
 
 def _run(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     model = chain.model
+    if model.horizon * model.n_classes * chain.P > 1 << 14:
+        warm_allocator()
     if chain.P == 1 and not model.exact and len(want) <= _FORWARD_STARTS:
         return _run_forward(model, cols, want)
     return _run_backward(chain, cols, want)

@@ -49,6 +49,7 @@ _OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
 MAX_TRACKED = 8
 
 _SMALL = 256  # below this many depths the recurrence runs as a plain loop
+BLOCK = 64  # depths per block of the blocked recurrence
 
 _allocator_warm = False
 
@@ -106,7 +107,7 @@ def backward(A, b, x_end, want, scalar: bool):
             if d in wanted:
                 out[d] = x
         return out
-    B = 64
+    B = BLOCK
     K = -(-n // B)
     pad = K * B - n
     if pad:
@@ -116,12 +117,24 @@ def backward(A, b, x_end, want, scalar: bool):
     Ab = A.reshape((K, B) + A.shape[1:])
     bb = b.reshape((K, B) + b.shape[1:])
     # Compose the affine maps of every block, all blocks at once.
-    Ac = Ab[:, B - 1].copy()
-    Sc = bb[:, B - 1].copy()
-    for j in range(B - 2, -1, -1):
-        a = Ab[:, j]
-        Sc = _step(a, Sc, bb[:, j], scalar)
-        Ac = a * Ac if scalar else np.matmul(a, Ac)
+    if scalar:
+        Ac = Ab[:, B - 1].copy()
+        Sc = bb[:, B - 1].copy()
+        for j in range(B - 2, -1, -1):
+            a = Ab[:, j]
+            Sc = _step(a, Sc, bb[:, j], scalar)
+            Ac = a * Ac
+    else:
+        # [Ac | Sc] side by side: one matrix product per position composes both, written
+        # into two buffers in turn (no allocation per position).
+        P = A.shape[-1]
+        M = np.concatenate([Ab[:, B - 1], bb[:, B - 1]], axis=-1)
+        spare = np.empty_like(M)
+        for j in range(B - 2, -1, -1):
+            np.matmul(Ab[:, j], M, out=spare)
+            spare[..., P:] += bb[:, j]
+            M, spare = spare, M
+        Ac, Sc = M[..., :P], M[..., P:]
     blocks = {w // B if w % B == 0 else w // B + 1 for w in inner}
     coarse = backward(Ac, Sc, x_end, sorted(blocks), scalar)
     fill = [w for w in inner if w % B]
@@ -373,6 +386,8 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
         out[H] = x
     per_depth = max(1, U * P)
     chunk = max(1, min(H, CHUNK_STATES // per_depth))
+    if BLOCK < chunk < H:
+        chunk -= chunk % BLOCK  # whole blocks: only the last chunk is padded
     hi = H
     while hi > 0:
         lo = max(0, hi - chunk)

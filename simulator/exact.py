@@ -469,7 +469,7 @@ def _assemble(chain: _Chain, depth, cols, dtype):
             row = chain.row(qi, f)
             for ri, w in moves:
                 col = chain.row(ri, f | chain.bit[ri])
-                A[:, :, row, col] = A[:, :, row, col] + w
+                A[:, :, row, col] += w
                 if last and col != chain.row(ri, f):
                     A[-1, :, row, chain.row(ri, f)] = A[-1, :, row, col]
                     A[-1, :, row, col] = 0
@@ -477,6 +477,8 @@ def _assemble(chain: _Chain, depth, cols, dtype):
                 if f & needs[i] != needs[i]:
                     continue
                 x = immediate[o]
+                if not isinstance(x, np.ndarray) and x == 0:
+                    continue  # b starts at zero (an outcome this phase never reaches)
                 if reward == "depth":
                     x = x * (d_now if o == "vetoed" else d_next)
                 b[:, :, row, i] = x

@@ -246,12 +246,14 @@ class ArrayEval:
             g, eg = self(e.args[1])
             err = _or(ef, _and(f, eg))
             return np.logical_or(np.logical_not(f), g), err
-        for arg in e.args:
+        last = len(e.args) - 1
+        for i, arg in enumerate(e.args):
             v, ea = self(arg)
             err = _or(err, _and(reach, ea))
             vals.append(v)
-            step = v if e.op is ir.BoolOp.AND else np.logical_not(v)
-            reach = step if reach is True else np.logical_and(reach, step)
+            if i < last:  # nothing is evaluated after the last argument
+                step = v if e.op is ir.BoolOp.AND else np.logical_not(v)
+                reach = step if reach is True else np.logical_and(reach, step)
         if e.op is ir.BoolOp.AND:
             return _reduce(np.logical_and, vals), err
         return _reduce(np.logical_or, vals), err

@@ -375,9 +375,14 @@ class ArrayEval:
             r, e = self._exact_elementwise(lambda a: Fraction(math.exp(float(a))), x)
             return r, (_or(err, e) if np.any(e) else err)
         fx = self._as_float(x)
-        with np.errstate(all="ignore"):
-            r = np.exp(fx)
-        if np.max(r) == np.inf:  # rare: build the mask only then
+        try:
+            # numpy raises the overflow flag of a finite argument whose exp is infinite, so
+            # the common case needs no pass over the result to look for one.
+            with np.errstate(over="raise", under="ignore", invalid="ignore", divide="ignore"):
+                r = np.exp(fx)
+        except FloatingPointError:  # rare: build the mask only then
+            with np.errstate(all="ignore"):
+                r = np.exp(fx)
             over = np.isinf(r) & np.isfinite(fx)
             if np.any(over):
                 err = _or(err, over)

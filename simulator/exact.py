@@ -60,7 +60,7 @@ def warm_allocator() -> None:
     glibc serves each allocation above its mmap threshold (128 KiB at start) with a fresh
     mmap and returns heap memory above its trim threshold to the system at every free, so the
     arrays of each chunk of depths (about 0.5 MiB each) would be faulted in page by page anew:
-    that was half the time of a large solve. glibc raises both thresholds itself when a mapped
+    that was half the time of evaluating a layer of 2^16 states. glibc raises both thresholds itself when a mapped
     block is freed (its dynamic threshold rule, for blocks up to 32 MiB); freeing one 16 MiB
     block does that, after which the chunks reuse the same memory. No setting is changed, and
     other allocators ignore it."""

@@ -1,20 +1,30 @@
-"""Simulator benchmarks: libet's exact engine against Storm on the same model, Monte Carlo
-throughput, and the peak memory of a 10^6-state exact solve.
+"""Exact-engine benchmarks: libet, Storm and a hand-written numpy peer on the same chains, in one
+run, with the ratios; the fixed cost of a small solve; the peak memory of a 10^7-state solve.
 
-Run:  .venv/bin/python benchmarks/bench_simulator.py [--repeat 3]
+Run:  .venv/bin/python benchmarks/bench_simulator.py [--repeat 3] [--sizes 10000,...]
+      [--storm-repeat-big 1] [--no-storm]
 
-Models (written here as libet source, exported with libet's PRISM export for Storm):
+The chains (benchmarks/sim_models.py): one phase, and ten phases in a ring, each at 10^4, 10^5,
+10^6 and 10^7 transient states (horizon = states / phases), solved for the harmful assignment;
+plus 1,000 framing values x horizon 1,000 (every value its own class) against Storm alone.
 
-1. one phase, horizon 10^6 (10^6 transient states), momentum transitions with exp;
-2. 1,000 framing assignments x horizon 1,000 (10^6 states in all): the continuation
-   probability depends on the framing variable, so every assignment is its own class;
-3. Monte Carlo on a one-phase horizon-1,000 model: trajectory steps per second on one core.
+- libet: ``Model`` construction + the exact solve of P(harm), the question Storm and the peer
+  answer (the spec is parsed and checked beforehand, untimed); "all measures" solves the six
+  standard measures instead.
+- numpy peer: sim_models.exact_peer, the same chain written by hand (no libet code): the
+  probabilities of all depths from one numpy expression each, then the backward pass.
+- Storm (stormpy): parse of libet's own PRISM export of the same model (exported for P(harm),
+  untimed) + sparse build + ``P=? [F "harm"]``, the faster of the default engine and
+  ``only_initial_states=True``.
 
-libet's time is Model construction + exact solve of P(harm) (the question Storm answers), and
-separately the full outcome table (all measures and expected depths). Storm's time is parsing
-the exported PRISM file + building the sparse model + checking P=? [F "harm"]; the fastest of
-the configurations tried is reported. Peak memory of the exact solve is measured in a fresh
-subprocess (ru_maxrss minus the interpreter's baseline after imports).
+Every time is the best of --repeat runs (libet and the peer alternate, so a change in the
+machine's load hits both); at 10^7 states Storm runs --storm-repeat-big times. Times are the CPU
+time of this process (``time.process_time``: libet, numpy and Storm all run single-threaded in
+it), so that on a shared machine they do not count the time spent waiting for a core;
+``--clock wall`` measures wall-clock time instead. Values must
+agree to 1e-9 (libet against Storm and against the peer); the script exits 1 if any does not.
+The peak memory is the VmHWM of a fresh process that loads the spec and solves it (the whole
+process: Python, numpy, libet and the solve), read by that process itself from /proc/self/status.
 """
 
 from __future__ import annotations
@@ -27,22 +37,17 @@ import sys
 import tempfile
 import time
 
-ONE_PHASE = """
-spec "bench: one phase, horizon 10^6"
-substance { topic: {everyday, weapons} }
-param base = 0.2
-param gain = 0.000005
-value ok = topic != weapons
-trajectory {
-  horizon 1000000
-  start answer
-  phase answer {
-    -> answer : 1 - (1 - base) * exp(-gain * depth) * 0.00001
-    -> stop : otherwise
-  }
-}
-policy shallow { veto when violates ok and depth < 5 with strength 0.5 }
-"""
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import sim_models as sm  # noqa: E402
+
+SIZES = (10**4, 10**5, 10**6, 10**7)
+TOLERANCE = 1e-9
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = time.process_time  # main() sets it from --clock
+STANDARD = ("P(harm)", "P(vetoed)", "P(stopped)", "P(delivered)", "P(over-refusal)", "E(depth)")
 
 FRAMINGS = """
 spec "bench: 1,000 framings x horizon 1,000"
@@ -61,176 +66,290 @@ trajectory {
 policy shallow { veto when violates ok and depth < 3 with strength 0.5 }
 """
 
-MC = """
-spec "bench: Monte Carlo"
-substance { topic: {everyday, weapons} }
-param gain = 0.01
-value ok = topic != weapons
-trajectory {
-  horizon 1000
-  start answer
-  phase answer {
-    -> answer : 1 - 0.002 * exp(-gain * depth)
-    -> stop : otherwise
-  }
-}
-policy shallow { veto when violates ok and depth < 3 with strength 0.2 }
-"""
 
+def machine() -> list[str]:
+    """The machine, as docs/benchmarks.md records it."""
+    import numpy
 
-def machine() -> str:
+    model = ""
     try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()[:10]
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
     except OSError:
-        lscpu = []
-    return "\n".join(lscpu + [f"nproc: {os.cpu_count()}", f"python: {platform.python_version()}"])
+        pass
+    try:
+        import stormpy
+
+        storm = stormpy.__version__
+    except ImportError:
+        storm = "not installed"
+    return [
+        f"cpu: {model or platform.processor()}",
+        f"nproc: {os.cpu_count()}",
+        f"python {platform.python_version()}, numpy {numpy.__version__}, stormpy {storm}",
+        f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"load average at start: {load()}",
+    ]
 
 
-def libet_solve(src: str, fixed: dict, measures):
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def libet_solver(src: str, measures, fixed=None):
+    """A function that builds the model and solves it, returning P(harm) (parsing untimed)."""
     import libet
     from libet.simulator.exact import solve
     from libet.simulator.model import Model
     from libet.spec import measures as ms
 
     spec = libet.loads(src).ir
-    t = time.perf_counter()
-    table = solve(Model(spec, "shallow", fixed=fixed), [ms.parse(m) for m in measures])
-    value = table.aggregate(ms.HARM).value
-    return time.perf_counter() - t, value
+    parsed = [ms.parse(m) for m in measures]
+    fixed = sm.FIXED if fixed is None else fixed
+
+    def run():
+        return solve(Model(spec, "shallow", fixed=fixed), parsed).aggregate(ms.HARM).value
+
+    return run
 
 
-def storm_check(prism_text: str):
+def prism_text(src: str, fixed=None) -> str:
+    import libet
+    from libet.simulator.prism import to_prism
+    from libet.spec import measures as ms
+
+    return to_prism(libet.loads(src).ir, "shallow", fixed=sm.FIXED if fixed is None else fixed, measures=[ms.HARM])
+
+
+def storm_check(text: str, repeat: int):
+    """(seconds, value, configuration, states): the fastest run of Storm on ``text``."""
     import stormpy
 
     fd, path = tempfile.mkstemp(suffix=".pm")
     with os.fdopen(fd, "w") as fh:
-        fh.write(prism_text)
+        fh.write(text)
     best = None
     try:
-        for name, options in (("sparse, default", {}), ("sparse, only initial states", {"only_initial_states": True})):
-            t = time.perf_counter()
-            prog = stormpy.parse_prism_program(path)
-            props = stormpy.parse_properties('P=? [F "harm"]', prog)
-            model = stormpy.build_model(prog, props)
-            res = stormpy.model_checking(model, props[0], **options)
-            value = res.get_value(model.initial_states[0])
-            took = time.perf_counter() - t
-            if best is None or took < best[0]:
-                best = (took, value, name, model.nr_states)
+        for _ in range(repeat):
+            for name, options in (("default", {}), ("only initial states", {"only_initial_states": True})):
+                t, w = clock(), time.perf_counter()
+                prog = stormpy.parse_prism_program(path)
+                props = stormpy.parse_properties('P=? [F "harm"]', prog)
+                model = stormpy.build_model(prog, props)
+                res = stormpy.model_checking(model, props[0], **options)
+                value = res.get_value(model.initial_states[0])
+                took, wall = clock() - t, time.perf_counter() - w
+                if clock is time.process_time and took > 1.1 * wall:
+                    print(f"  note: Storm used {took:.2f} s of CPU in {wall:.2f} s: more than one thread")
+                if best is None or took < best[0]:
+                    best = (took, value, name, model.nr_states)
+                del model, res, prog
     finally:
         os.unlink(path)
     return best
 
 
-def compare(label: str, src: str, fixed: dict, repeat: int) -> dict:
-    import libet
-    from libet.simulator.prism import to_prism
-    from libet.spec import measures as ms
-
-    spec = libet.loads(src).ir
-    # Storm answers P(harm): export just that (no depth rewards, so no extra absorbing states).
-    text = to_prism(spec, "shallow", fixed=fixed, measures=[ms.HARM])
-    harm_only = min(libet_solve(src, fixed, ("P(harm)",))[0] for _ in range(repeat))
-    full = ("P(harm)", "P(vetoed)", "P(stopped)", "P(delivered)", "P(over-refusal)", "E(depth)")
-    t_full, value = min(libet_solve(src, fixed, full) for _ in range(repeat))
-    s_time, s_value, config, states = min(storm_check(text) for _ in range(max(1, repeat - 1)))
-    row = {
-        "model": label,
-        "storm states": states,
-        "libet P(harm) only (s)": harm_only,
-        "libet all measures (s)": t_full,
-        "storm build+check (s)": s_time,
-        "storm config": config,
-        "ratio (P(harm) only)": s_time / harm_only,
-        "ratio (all measures)": s_time / t_full,
-        "libet P(harm)": value,
-        "storm P(harm)": s_value,
-        "|difference|": abs(value - s_value),
-    }
-    return row
+def best_of(fns, repeat: int):
+    """Run each of ``fns`` in turn, ``repeat`` rounds; the best time and the value of each."""
+    times = [float("inf")] * len(fns)
+    values = [None] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t = clock()
+            values[i] = fn()
+            times[i] = min(times[i], clock() - t)
+    return times, values
 
 
-def mc_throughput(runs: int) -> dict:
-    import libet
-    from libet.simulator import montecarlo
-    from libet.simulator.model import Model
+def agree(a: float, b: float) -> bool:
+    return abs(a - b) <= TOLERANCE * max(1.0, abs(a))
 
-    spec = libet.loads(MC).ir
-    model = Model(spec, "shallow", fixed={"topic": "weapons"})
-    tables = montecarlo.Tables(model)
-    t = time.perf_counter()
-    est = montecarlo.run(model, runs, 1, tables=tables)
-    took = time.perf_counter() - t
-    return {"runs": runs, "steps": est.steps, "seconds": took, "steps per second": est.steps / took}
+
+def exact_rows(sizes, repeat: int, storm_repeat_big: int, with_storm: bool):
+    rows = []
+    for kind in sm.KINDS:
+        for states in sizes:
+            H = states // sm.PHASES[kind]
+            src = sm.source(kind, H)
+            harm = libet_solver(src, ("P(harm)",))
+            full = libet_solver(src, STANDARD)
+            harm()  # imports and first-use costs are not the chain's
+            peer_repeat = repeat if kind == "one" or H <= 10**5 else max(1, min(repeat, 2))
+            (t_harm, t_peer), (v_harm, v_peer) = best_of([harm, lambda: sm.exact_peer(kind, H)], peer_repeat)
+            (t_full,), (v_full,) = best_of([full], repeat)
+            row = {
+                "kind": kind,
+                "states": states,
+                "horizon": H,
+                "libet": t_harm,
+                "libet all": t_full,
+                "peer": t_peer,
+                "value": v_harm,
+                "peer value": v_peer,
+                "ok peer": agree(v_harm, v_peer) and agree(v_full, v_harm),
+            }
+            if with_storm:
+                s_time, s_value, config, s_states = storm_check(prism_text(src), storm_repeat_big if states >= 10**7 else repeat)
+                row.update({"storm": s_time, "storm value": s_value, "storm config": config, "storm states": s_states,
+                            "ok storm": agree(v_harm, s_value)})
+            rows.append(row)
+            print_row(row, with_storm)
+    return rows
+
+
+HEADER = (
+    "| chain | states | horizon | libet P(harm) | libet all measures | numpy peer | libet / peer "
+    "| Storm build + check | Storm / libet | P(harm) | \\|libet − peer\\| | \\|libet − Storm\\| |"
+)
+
+
+def print_header(with_storm: bool) -> None:
+    print(HEADER)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+
+
+def print_row(r: dict, with_storm: bool) -> None:
+    chain = "one phase" if r["kind"] == "one" else "ten phases"
+    storm = (
+        f"{r['storm']:.3g} s ({r['storm config']}, {r['storm states']:,} states) | {r['storm'] / r['libet']:.0f}×"
+        if with_storm else "– | –"
+    )
+    diff_storm = f"{abs(r['value'] - r['storm value']):.1e}" if with_storm else "–"
+    print(
+        f"| {chain} | {r['states']:,} | {r['horizon']:,} | {r['libet'] * 1e3:.2f} ms | {r['libet all'] * 1e3:.2f} ms "
+        f"| {r['peer'] * 1e3:.2f} ms | {r['libet'] / r['peer']:.2f}× | {storm} | {r['value']:.12g} "
+        f"| {abs(r['value'] - r['peer value']):.1e} | {diff_storm} |",
+        flush=True,
+    )
+
+
+def framings_row(repeat: int):
+    fixed = {"topic": "weapons"}
+    harm = libet_solver(FRAMINGS, ("P(harm)",), fixed)
+    harm()
+    (t,), (v,) = best_of([harm], repeat)
+    s_time, s_value, config, states = storm_check(prism_text(FRAMINGS, fixed), repeat)
+    print(
+        f"| 1,000 framings × horizon 1,000 | {states:,} Storm states | libet {t * 1e3:.1f} ms | Storm {s_time:.2f} s "
+        f"({config}) | {s_time / t:.0f}× | \\|libet − Storm\\| {abs(v - s_value):.1e} |",
+        flush=True,
+    )
+    return agree(v, s_value)
+
+
+def small_overhead(runs: int = 2000) -> dict:
+    """The whole cost of a small solve (one phase, horizon 10): Model + solve, P(harm) alone and
+    the six standard measures; median and best of ``runs``."""
+    out = {}
+    for label, measures in (("P(harm)", ("P(harm)",)), ("all measures", STANDARD)):
+        fn = libet_solver(sm.source("one", 10), measures)
+        for _ in range(50):
+            fn()
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        times.sort()
+        out[label] = (times[len(times) // 2], times[0])
+    return out
 
 
 _MEMORY_CHILD = """
-import resource, sys, tracemalloc
-sys.path.insert(0, {root!r})
+import sys
+sys.path.insert(0, {here!r})
 
 
 def high_water_kb():
-    # VmHWM belongs to this process's own address space; Linux keeps ru_maxrss across exec,
-    # so it would report the parent's peak (Storm's models) when that was larger.
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # This process's own peak resident set (ru_maxrss of a child can include its parent's peak).
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
 
 
+import sim_models as sm
 import libet
 from libet.simulator.exact import solve
 from libet.simulator.model import Model
-spec = libet.loads({src!r}).ir
+from libet.spec import measures as ms
+spec = libet.loads(sm.source({kind!r}, {horizon})).ir
 before = high_water_kb()
-tracemalloc.start()
-solve(Model(spec, "shallow", fixed={{"topic": "weapons"}}))
-current, peak = tracemalloc.get_traced_memory()
-print(peak, before, high_water_kb())
+table = solve(Model(spec, "shallow", fixed=sm.FIXED), ms.STANDARD)
+print(before, high_water_kb(), table.aggregate(ms.HARM).value)
 """
 
 
-def peak_memory() -> dict:
-    """Peak memory allocated during the solve (tracemalloc sees numpy's buffers), measured in a
-    fresh process so nothing else is counted."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = _MEMORY_CHILD.format(root=root, src=ONE_PHASE)
+def peak_memory(kind: str, states: int) -> tuple[float, float]:
+    """(VmHWM before the solve, VmHWM after it) in MB of a fresh process solving ``kind`` at
+    ``states`` for the six standard measures."""
+    code = _MEMORY_CHILD.format(here=HERE, kind=kind, horizon=states // sm.PHASES[kind])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    return {
-        "peak MB allocated during the solve": int(out[0]) / 2**20,
-        "peak RSS of the whole process, MB (Python, numpy, libet, the spec, the solve)": int(out[2]) / 1024,
-        "of which before the solve, MB": int(out[1]) / 1024,
-    }
+    return int(out[0]) / 1024, int(out[1]) / 1024
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--mc-runs", type=int, default=200_000)
+    ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES), help="transient states, comma-separated")
+    ap.add_argument("--storm-repeat-big", type=int, default=1, help="Storm runs at 10^7 states (each takes tens of seconds)")
+    ap.add_argument("--no-storm", action="store_true", help="skip Storm (the ratios against it are then not measured)")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="CPU time of this process (default) or wall time")
     args = ap.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    print("## machine\n" + machine() + "\n")
-    rows = [
-        compare("one phase, horizon 10^6", ONE_PHASE, {"topic": "weapons"}, args.repeat),
-        compare("1,000 framings x horizon 1,000", FRAMINGS, {"topic": "weapons"}, args.repeat),
-    ]
+    global clock
+    clock = CLOCKS[args.clock]
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    with_storm = not args.no_storm
+    if with_storm:
+        try:
+            import stormpy  # noqa: F401
+        except ImportError:
+            print("stormpy is not installed (pip install -e '.[dev]'); running without Storm")
+            with_storm = False
+    print("## machine")
+    for line in machine():
+        print("  " + line)
+    ok = True
+
+    print(f"\n## exact engine: libet, the numpy peer and Storm on the same chain (best of runs, {args.clock} time)\n")
+    print_header(with_storm)
+    rows = exact_rows(sizes, args.repeat, args.storm_repeat_big, with_storm)
+    ok &= all(r["ok peer"] and r.get("ok storm", True) for r in rows)
+    if with_storm:
+        print()
+        ok &= framings_row(args.repeat)
+
+    over = small_overhead()
+    print("\n## fixed cost of a small solve (one phase, horizon 10: Model + solve), 2,000 runs")
+    for label, (median, fastest) in over.items():
+        print(f"  {label}: median {median * 1e3:.3f} ms, best {fastest * 1e3:.3f} ms")
+
+    print("\n## peak memory of a 10^7-state solve (six standard measures), VmHWM of a fresh process")
+    mem = {}
+    for kind in sm.KINDS:
+        before, after = peak_memory(kind, 10**7)
+        mem[kind] = after
+        print(f"  {kind} phase(s): {after:.1f} MB (of which {before:.1f} MB before the solve: Python, numpy, libet, the spec)")
+
+    print("\n## bars")
+    big = [r for r in rows if r["states"] >= 10**6]
     for r in rows:
-        print(f"## {r['model']}")
-        for k, v in r.items():
-            print(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
-    mc = mc_throughput(args.mc_runs)
-    print("## Monte Carlo (one core)")
-    for k, v in mc.items():
-        print(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
-    mem = peak_memory()
-    print("## peak memory of the 10^6-state exact solve (all measures)")
-    for k, v in mem.items():
-        print(f"  {k}: {v:.1f}")
+        print(f"  {'met' if r['libet'] <= 1.3 * r['peer'] else 'NOT met'}: libet within 1.3x of the numpy peer, "
+              f"{r['kind']} phase(s), {r['states']:,} states: {r['libet'] / r['peer']:.2f}x")
+    if with_storm:
+        for r in big:
+            ratio = r["storm"] / r["libet"]
+            print(f"  {'met' if ratio >= 100 else 'NOT met'}: at least 100x faster than Storm, {r['kind']} phase(s), "
+                  f"{r['states']:,} states: {ratio:.0f}x")
+    median = over["P(harm)"][0]
+    print(f"  {'met' if median < 1e-3 else 'NOT met'}: small solve under 1 ms: median {median * 1e3:.3f} ms")
+    for kind, mb in mem.items():
+        print(f"  {'met' if mb < 150 else 'NOT met'}: 10^7-state solve under 150 MB, {kind} phase(s): {mb:.1f} MB")
+    print(f"  values agree to {TOLERANCE:g} (libet, peer, Storm): {'yes' if ok else 'NO'}")
+    print(f"  load average at the end: {load()}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

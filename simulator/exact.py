@@ -49,6 +49,26 @@ _OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
 MAX_TRACKED = 8
 
 _SMALL = 256  # below this many depths the recurrence runs as a plain loop
+BLOCK = 64  # depths per block of the blocked recurrence
+
+_allocator_warm = False
+
+
+def warm_allocator() -> None:
+    """Let the C allocator keep the engine's chunk-sized arrays, once per process.
+
+    glibc serves each allocation above its mmap threshold (128 KiB at start) with a fresh
+    mmap and returns heap memory above its trim threshold to the system at every free, so the
+    arrays of each chunk of depths (about 0.5 MiB each) would be faulted in page by page anew:
+    that was half the time of evaluating a layer of 2^16 states. glibc raises both thresholds itself when a mapped
+    block is freed (its dynamic threshold rule, for blocks up to 32 MiB); freeing one 16 MiB
+    block does that, after which the chunks reuse the same memory. No setting is changed, and
+    other allocators ignore it."""
+    global _allocator_warm
+    if not _allocator_warm:
+        _allocator_warm = True
+        block = np.empty(2 << 20)  # 16 MiB, never touched: an mmap and a munmap
+        del block
 
 
 def _step(a, x, b, scalar: bool):
@@ -87,7 +107,7 @@ def backward(A, b, x_end, want, scalar: bool):
             if d in wanted:
                 out[d] = x
         return out
-    B = 64
+    B = BLOCK
     K = -(-n // B)
     pad = K * B - n
     if pad:
@@ -97,12 +117,24 @@ def backward(A, b, x_end, want, scalar: bool):
     Ab = A.reshape((K, B) + A.shape[1:])
     bb = b.reshape((K, B) + b.shape[1:])
     # Compose the affine maps of every block, all blocks at once.
-    Ac = Ab[:, B - 1].copy()
-    Sc = bb[:, B - 1].copy()
-    for j in range(B - 2, -1, -1):
-        a = Ab[:, j]
-        Sc = _step(a, Sc, bb[:, j], scalar)
-        Ac = a * Ac if scalar else np.matmul(a, Ac)
+    if scalar:
+        Ac = Ab[:, B - 1].copy()
+        Sc = bb[:, B - 1].copy()
+        for j in range(B - 2, -1, -1):
+            a = Ab[:, j]
+            Sc = _step(a, Sc, bb[:, j], scalar)
+            Ac = a * Ac
+    else:
+        # [Ac | Sc] side by side: one matrix product per position composes both, written
+        # into two buffers in turn (no allocation per position).
+        P = A.shape[-1]
+        M = np.concatenate([Ab[:, B - 1], bb[:, B - 1]], axis=-1)
+        spare = np.empty_like(M)
+        for j in range(B - 2, -1, -1):
+            np.matmul(Ab[:, j], M, out=spare)
+            spare[..., P:] += bb[:, j]
+            M, spare = spare, M
+        Ac, Sc = M[..., :P], M[..., P:]
     blocks = {w // B if w % B == 0 else w // B + 1 for w in inner}
     coarse = backward(Ac, Sc, x_end, sorted(blocks), scalar)
     fill = [w for w in inner if w % B]
@@ -233,6 +265,8 @@ def assignment_of(model: Model, flat: int) -> dict:
 
 def _run(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     model = chain.model
+    if model.horizon * model.n_classes * chain.P > 1 << 14:
+        warm_allocator()
     if chain.P == 1 and not model.exact and len(want) <= _FORWARD_STARTS:
         return _run_forward(model, cols, want)
     return _run_backward(chain, cols, want)
@@ -270,40 +304,50 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
         h = hi - lo
         g = lay.g
         a = 0.0
-        step = {"delivered": 0.0, "stopped": 0.0}
+        step = {}
         for target, p in lay.transitions:
             end = step_end(target, 0, None)
             if end is None:
                 a = g * p
             else:
-                step[_OUTCOME[end]] = g * p
+                step[_OUTCOME[end]] = p
         a = np.broadcast_to(a, (h, U))
+        # Only the one-step probabilities some column counts are formed; an outcome no
+        # transition of the phase reaches adds nothing (P(harm) alone, say, needs only the
+        # mass left at the horizon: a product, no cumulative product).
         imm = {}
         for c in cols:
             o = c[0]
-            imm[c] = np.broadcast_to(lay.v if o == "vetoed" else step[o], (h, U))
+            if o == "vetoed":
+                imm[c] = np.broadcast_to(lay.v, (h, U))
+            elif o in step:
+                imm[c] = np.broadcast_to(g * step[o], (h, U))
         if lay.bad is not False:
             bad_seen = True
             badf = np.broadcast_to(lay.bad, (h, U)).astype(np.float64)
-        dnow = np.arange(lo, hi, dtype=np.float64)
+        masses = bool(imm) or lay.bad is not False
+        dnow = np.arange(lo, hi, dtype=np.float64) if masses and any(c[2] != "one" for c in imm) else None
         for i in active:
             w = want[i]
             s = max(lo, w) - lo
             if w >= lo:
                 carry[i] = 1.0
             seg = a[s:]
+            if not masses:
+                carry[i] = carry[i] * np.prod(seg, axis=0)
+                continue
             cp = np.cumprod(seg, axis=0)
             m = np.empty(seg.shape)
             m[0] = carry[i]
             np.multiply(cp[:-1], carry[i], out=m[1:])
-            for c in cols:
+            for c, x in imm.items():
                 o, _, reward = c
                 if reward == "one":
-                    acc[c][i] += np.einsum("hu,hu->u", m, imm[c][s:])
+                    acc[c][i] += np.einsum("hu,hu->u", m, x[s:])
                 else:  # depth at absorption: d for a veto, d + 1 after a step
                     at = dnow[s:] if o == "vetoed" else dnow[s:] + 1
-                    acc[c][i] += np.einsum("h,hu,hu->u", at, m, imm[c][s:])
-            if bad_seen and lay.bad is not False:
+                    acc[c][i] += np.einsum("h,hu,hu->u", at, m, x[s:])
+            if lay.bad is not False:
                 acc_bad[i] += np.einsum("hu,hu->u", m, badf[s:])
             carry[i] = carry[i] * cp[-1]
         lo = hi
@@ -342,6 +386,8 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
         out[H] = x
     per_depth = max(1, U * P)
     chunk = max(1, min(H, CHUNK_STATES // per_depth))
+    if BLOCK < chunk < H:
+        chunk -= chunk % BLOCK  # whole blocks: only the last chunk is padded
     hi = H
     while hi > 0:
         lo = max(0, hi - chunk)
@@ -423,7 +469,7 @@ def _assemble(chain: _Chain, depth, cols, dtype):
             row = chain.row(qi, f)
             for ri, w in moves:
                 col = chain.row(ri, f | chain.bit[ri])
-                A[:, :, row, col] = A[:, :, row, col] + w
+                A[:, :, row, col] += w
                 if last and col != chain.row(ri, f):
                     A[-1, :, row, chain.row(ri, f)] = A[-1, :, row, col]
                     A[-1, :, row, col] = 0
@@ -431,6 +477,8 @@ def _assemble(chain: _Chain, depth, cols, dtype):
                 if f & needs[i] != needs[i]:
                     continue
                 x = immediate[o]
+                if not isinstance(x, np.ndarray) and x == 0:
+                    continue  # b starts at zero (an outcome this phase never reaches)
                 if reward == "depth":
                     x = x * (d_now if o == "vetoed" else d_next)
                 b[:, :, row, i] = x

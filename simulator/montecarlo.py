@@ -135,7 +135,12 @@ class MCEstimate:
 
 
 class Tables:
-    """Cumulative step thresholds of every (class, phase, depth), flattened for lookups."""
+    """Cumulative step thresholds of every (class, phase, depth), flattened for lookups.
+
+    ``columns[j]`` holds threshold j of every state (row ``(class * P + phase) * H + depth``)
+    as its own contiguous array: a step gathers one number per trajectory from each (a gather
+    of whole rows and a sum along a short axis was most of a step's time). The last threshold
+    of every state is infinite (the last outcome catches every draw), so it is not stored."""
 
     def __init__(self, model: Model):
         H, P, U = model.horizon, len(model.phases), model.n_classes
@@ -147,7 +152,7 @@ class Tables:
                 f"({U:,} classes x {P} phases x horizon {H} x {K} outcomes)"
             )
         self.K = K
-        self.cum = np.full((U, P, H, K), np.inf)
+        self.cum = np.full((K - 1, U, P, H), np.inf)
         self.code = np.full((P, K), _STOP, dtype=np.int64)
         self.bad = np.zeros((U, P, H), dtype=bool)
         self.any_bad = False
@@ -173,13 +178,13 @@ class Tables:
                 # draw, so rounding in the cumulative sums never loses a trajectory.
                 total = cum[..., -1:]
                 cum = np.where(cum >= total, np.inf, cum)
-                k = cum.shape[-1]
-                self.cum[:, qi, lo:hi, :k] = np.transpose(cum, (1, 0, 2))
+                k = min(cum.shape[-1], K - 1)
+                self.cum[:k, :, qi, lo:hi] = np.transpose(cum[..., :k], (2, 1, 0))
                 if lay.bad is not False:
                     self.any_bad = True
                     self.bad[:, qi, lo:hi] = np.broadcast_to(lay.bad, (h, U)).T
                 lo = hi
-        self.flat = self.cum.reshape(U * P * H, K)
+        self.columns = list(self.cum.reshape(K - 1, U * P * H))
         self.bad_flat = self.bad.reshape(-1)
 
 
@@ -319,7 +324,12 @@ def _weights(model: Model) -> np.ndarray:
 def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
     """Advance trajectories until all are absorbed: (outcome 0/1/2 = delivered/stopped/vetoed,
     depth at absorption, the tracked phases each visited as a bit mask, steps taken).
-    ``bit[q]`` is the bit of phase q (0 for a phase not tracked)."""
+    ``bit[q]`` is the bit of phase q (0 for a phase not tracked).
+
+    A live trajectory is its row in the tables (``idx``), its phase and its depth; one step
+    draws a uniform per live trajectory, counts the thresholds at or below it (the outcome),
+    and moves the row. Absorbed trajectories are set aside as they end and written out once at
+    the end, so a step touches only the live ones."""
     H, P = model.horizon, len(model.phases)
     n = len(cls)
     outcome = np.zeros(n, dtype=np.int8)
@@ -330,14 +340,16 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
     track = bool(bit.any())
     if progress and n - len(ids):
         progress(n - len(ids))
-    base = (np.asarray(cls, dtype=np.int64)[ids] * P + model.start_phase) * H
     d = depth[ids]
     ph = np.full(len(ids), model.start_phase, dtype=np.int64)
-    cls_live = np.asarray(cls, dtype=np.int64)[ids]
+    idx = (np.asarray(cls, dtype=np.int64)[ids] * P + model.start_phase) * H + d
+    # An upper bound of the live depths: the horizon test is needed only once it can bite.
+    deepest = int(d.max()) if len(d) else 0
     steps = 0
-    flat, code = tables.flat, tables.code
+    columns, code = tables.columns, tables.code
+    code0 = code[0]
+    gone_ids, gone_code, gone_depth = [], [], []
     while len(ids):
-        idx = base + d
         if tables.any_bad:
             hit = tables.bad_flat[idx]
             if hit.any():
@@ -347,25 +359,39 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
                 )
         steps += len(ids)
         u = rng.random(len(ids))
-        k = (u[:, None] >= flat[idx]).sum(axis=1)
-        nxt = code[ph, k]
-        vetoed = nxt == _VETO
-        delivered = (nxt == _DELIVER) | ((nxt >= 0) & (d + 1 >= H))
-        stopped = nxt == _STOP
-        outcome[ids[vetoed]] = 2
-        outcome[ids[stopped]] = 1
-        # delivered stays 0
-        d1 = d + 1
-        depth[ids] = np.where(vetoed, d, d1)
-        live = ~(vetoed | delivered | stopped)
+        if columns:
+            k = (u >= columns[0][idx]).view(np.int8).copy()
+            for col in columns[1:]:
+                k += (u >= col[idx]).view(np.int8)
+        else:
+            k = np.zeros(len(ids), dtype=np.int8)
+        nxt = code0[k] if P == 1 else code[ph, k]
+        go = nxt >= 0
+        deepest += 1
+        if deepest >= H:  # a step to a phase that lands at the horizon delivers there
+            go &= d + 1 < H
         if track:
-            moved = ids[live]
-            seen[moved] |= bit[nxt[live]]
-        if progress:
-            progress(int(len(ids) - np.count_nonzero(live)))
-        ids = ids[live]
-        ph = nxt[live]
-        d = d1[live]
-        cls_live = cls_live[live]
-        base = (cls_live * P + ph) * H
+            seen[ids[go]] |= bit[nxt[go]]
+        if not go.all():
+            end = ~go
+            gone_ids.append(ids[end])
+            gone_code.append(nxt[end])
+            gone_depth.append(d[end])
+            if progress:
+                progress(len(gone_ids[-1]))
+            ids, nxt, idx, d = ids[go], nxt[go], idx[go], d[go]
+            if P > 1:
+                ph = ph[go]
+        if P > 1:
+            idx += (nxt - ph) * H
+            ph = nxt
+        idx += 1
+        d += 1
+    if gone_ids:
+        ids = np.concatenate(gone_ids)
+        last = np.concatenate(gone_code)
+        d = np.concatenate(gone_depth)
+        vetoed = last == _VETO
+        outcome[ids] = np.where(vetoed, 2, np.where(last == _STOP, 1, 0))
+        depth[ids] = np.where(vetoed, d, d + 1)
     return outcome, depth, seen, steps

@@ -246,12 +246,14 @@ class ArrayEval:
             g, eg = self(e.args[1])
             err = _or(ef, _and(f, eg))
             return np.logical_or(np.logical_not(f), g), err
-        for arg in e.args:
+        last = len(e.args) - 1
+        for i, arg in enumerate(e.args):
             v, ea = self(arg)
             err = _or(err, _and(reach, ea))
             vals.append(v)
-            step = v if e.op is ir.BoolOp.AND else np.logical_not(v)
-            reach = step if reach is True else np.logical_and(reach, step)
+            if i < last:  # nothing is evaluated after the last argument
+                step = v if e.op is ir.BoolOp.AND else np.logical_not(v)
+                reach = step if reach is True else np.logical_and(reach, step)
         if e.op is ir.BoolOp.AND:
             return _reduce(np.logical_and, vals), err
         return _reduce(np.logical_or, vals), err
@@ -373,9 +375,14 @@ class ArrayEval:
             r, e = self._exact_elementwise(lambda a: Fraction(math.exp(float(a))), x)
             return r, (_or(err, e) if np.any(e) else err)
         fx = self._as_float(x)
-        with np.errstate(all="ignore"):
-            r = np.exp(fx)
-        if np.max(r) == np.inf:  # rare: build the mask only then
+        try:
+            # numpy raises the overflow flag of a finite argument whose exp is infinite, so
+            # the common case needs no pass over the result to look for one.
+            with np.errstate(over="raise", under="ignore", invalid="ignore", divide="ignore"):
+                r = np.exp(fx)
+        except FloatingPointError:  # rare: build the mask only then
+            with np.errstate(all="ignore"):
+                r = np.exp(fx)
             over = np.isinf(r) & np.isfinite(fx)
             if np.any(over):
                 err = _or(err, over)

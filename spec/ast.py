@@ -335,7 +335,8 @@ class Sweep:
 @attrs.frozen(slots=True)
 class ExpItem:
     """One line of an experiment: ``kind`` is policies, vary, set, measure, worst, engine,
-    runs or seed; ``args`` holds what follows the keyword."""
+    runs, seed or data; ``args`` holds what follows the keyword (for data, the path as a
+    :class:`Name` whose span is the string's)."""
 
     kind: str
     args: tuple

@@ -227,6 +227,8 @@ def exp_item(e: ast.ExpItem) -> str:
         return "measure " + ", ".join(measure(m) for m in a)
     if k == "engine":
         return f"engine {a[0].text}"
+    if k == "data":
+        return f'data "{a[0].text}"'
     return f"{k} {a[0].text}"
 
 

@@ -697,7 +697,21 @@ class Experiment:
     engine: str = "exact"  # a name in the engine registry (libet.simulator.engines)
     runs: int = 10_000
     seed: int = 0
+    #: ``data "FILE"``: the measured points bound to the experiment, as written, and the span of
+    #: the string (paths resolve against the spec file's folder: :meth:`data_path`).
+    data: str | None = None
+    data_span: Span | None = _span_field()
     span: Span | None = _span_field()
+
+    def data_path(self) -> str | None:
+        """The data file's path, relative to the folder of the spec file that names it."""
+        import os
+
+        if self.data is None:
+            return None
+        if os.path.isabs(self.data) or self.data_span is None or self.data_span.file.startswith("<"):
+            return self.data
+        return os.path.join(os.path.dirname(self.data_span.file), self.data)
 
 
 # ---------------------------------------------------------------------------------------------

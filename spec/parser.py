@@ -349,7 +349,7 @@ def _hint(exc: UnexpectedInput, expected: list[str], terminals: set[str]) -> str
     if tok.type == "STRING" and "STRING" not in terminals:
         inner = text[1:-1]
         bare = f"write it without quotes: {inner}" if _WORD.fullmatch(inner) else "write names without quotes"
-        return f"strings appear only in `spec \"title\"` and `use \"path\"`; an enum value is a name: {bare}"
+        return f"strings appear only in `spec \"title\"`, `use \"path\"` and `data \"file\"`; an enum value is a name: {bare}"
     if text == "|" and "|" not in literals:
         return "write 'or' for disjunction"
     if "harm" in literals:  # inside P(...), where an event belongs
@@ -630,6 +630,10 @@ class _ToAst(Transformer):
 
     def seed(self, meta, c):
         return self._int_item("seed", meta, c[0])
+
+    def data(self, meta, c):
+        span = _span(self.file, c[0])
+        return ast.ExpItem("data", (ast.Name(str(c[0])[1:-1], span=span),), span=self._s(meta))
 
     def literal(self, meta, c):
         x = c[0]

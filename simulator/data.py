@@ -219,7 +219,12 @@ class _Reader:
             cells = {}
             for k, v in r.items():
                 at = self._find(base, f'"{k}"')
-                cells[k] = ("" if v is None else v, self._at(at, len(k) + 2))
+                colon = self.text.find(":", at + len(k) + 2)
+                if colon >= 0:  # point at the value, not the key
+                    at = colon + 1
+                    while at < len(self.text) and self.text[at] in " \t\r\n":
+                        at += 1
+                cells[k] = ("" if v is None else v, self._at(at, max(len(json.dumps(v)), 1)))
             for k in keys:
                 cells.setdefault(k, ("", self._at(base, 1)))
             out.append((i, cells))

@@ -353,21 +353,44 @@ def fit(
     def targets(rows):
         return tuple(num.Target(experiment, r.policy, r.measure, r.point) for r in rows)
 
+    int_names = tuple(n for n in names if spec.params[n].integer)
+    names = tuple(n for n in names if not spec.params[n].integer)  # the real params, optimised
     lo = tuple(float(spec.params[n].lo) for n in names)
     hi = tuple(float(spec.params[n].hi) for n in names)
     kind = dataset.kind
-    problem = num.Problem(
-        spec, targets(fit_rows), tuple(r.observed for r in fit_rows),
-        tuple(r.n for r in fit_rows) if kind == "binomial" else None,
-        tuple(r.std for r in fit_rows) if kind == "gaussian" else None,
-        kind, names, lo, hi, tuple((k, v) for k, v in base.items() if k not in names),
-    )
+    base_items = tuple((k, v) for k, v in base.items() if k not in names and k not in int_names)
+
+    def make(int_values) -> num.Problem:
+        return num.Problem(
+            spec, targets(fit_rows), tuple(r.observed for r in fit_rows),
+            tuple(r.n for r in fit_rows) if kind == "binomial" else None,
+            tuple(r.std for r in fit_rows) if kind == "gaussian" else None,
+            kind, names, lo, hi, base_items + tuple(zip(int_names, int_values)),
+        )
+
     defaults = [float(base.get(n, spec.params[n].default)) for n in names]
     run = mapper(workers, scheduler)
+    evaluations = 0
     try:
+        int_estimates: list = []
+        if int_names:  # a profile scan over every whole value in the ranges
+            grid = _int_grid(spec, int_names)
+            scans = run.map(num.optimise, [make(g) for g in grid], [tuple(defaults)] * len(grid))
+            evaluations += sum(o.evaluations for o in scans)
+            ok = [(o.stat, g) for o, g in zip(scans, grid) if o.converged]
+            if not ok:
+                raise FitError(f"the model has no valid value, or the fit did not converge, at any of the {len(grid)} "
+                               f"values of {', '.join(int_names)} scanned", exit_code=3)
+            best_int = min(ok)[1]
+            int_estimates = _int_profile(spec, int_names, grid, scans, best_int)
+            problem = make(best_int)
+        else:
+            problem = make(())
+        if not names:
+            starts = 1
         first = [problem] * starts
         opts = run.map(num.optimise, first, num.starts(problem, defaults, starts, seed))
-        evaluations = sum(o.evaluations for o in opts)
+        evaluations += sum(o.evaluations for o in opts)
         good = [o for o in opts if o.converged]
         if not good:
             why = "; ".join(dict.fromkeys(o.message for o in opts))
@@ -383,7 +406,17 @@ def fit(
                        list(range(len(names))))
         evaluations += sum(i.evaluations for i in ints)
         warnings = _warnings(spec, names, theta, lo, hi, ints, problem)
-        estimates = tuple(
+        for e in int_estimates:
+            if e.value in (e.lo, e.hi) and e.lo != e.hi:
+                warnings.append(f"int param {e.name} is fitted at the bound {e.value:g} of its range: the likelihood "
+                                "would rise beyond it; widen the range if values there make sense")
+            if e.low_at_bound and e.high_at_bound:
+                warnings.append(f"int param {e.name} is not pinned down by the data: every value in [{e.lo:g}, "
+                                f"{e.hi:g}] lies within the 95% cut-off (a flat profile)")
+        if int_names and names:
+            warnings.append(f"the intervals of {', '.join(names)} and the bootstrap hold the int params "
+                            f"({', '.join(int_names)}) at their estimates")
+        estimates = tuple(int_estimates) + tuple(
             Estimate(n, float(theta[i]), i_.low, i_.high, i_.low_at_bound, i_.high_at_bound, lo[i], hi[i], defaults[i])
             for i, (n, i_) in enumerate(zip(names, ints))
         )
@@ -451,6 +484,40 @@ def _f(x):
     return None if x is None else float(x)
 
 
+#: Most combinations of int-param values a fit scans.
+MAX_SCAN = 5000
+
+
+def _int_grid(spec: ir.Spec, names) -> list[tuple[int, ...]]:
+    import itertools
+
+    ranges = [range(int(spec.params[n].lo), int(spec.params[n].hi) + 1) for n in names]
+    count = math.prod(len(r) for r in ranges)
+    if count > MAX_SCAN:
+        raise UsageError(f"fitting int params {', '.join(names)} scans {count:,} combinations; the limit is "
+                         f"{MAX_SCAN:,}", "narrow their ranges, or fit fewer of them at once")
+    return list(itertools.product(*ranges))
+
+
+def _int_profile(spec, names, grid, scans, best) -> list[Estimate]:
+    """Per int param: the profile over the scan (for each value, the best statistic over the
+    other ints and the reals), and the values within the 95 % cut-off (their hull)."""
+    from libet.simulator.fit import CHI2_95
+
+    top = min(o.stat for o in scans if o.converged)
+    out = []
+    for i, n in enumerate(names):
+        prof: dict[int, float] = {}
+        for g, o in zip(grid, scans):
+            if o.converged:
+                prof[g[i]] = min(prof.get(g[i], math.inf), o.stat)
+        inside = [v for v, s in prof.items() if s - top <= CHI2_95]
+        lo, hi = int(spec.params[n].lo), int(spec.params[n].hi)
+        out.append(Estimate(n, float(best[i]), float(min(inside)), float(max(inside)), min(inside) == lo,
+                            max(inside) == hi, float(lo), float(hi), float(spec.params[n].default)))
+    return out
+
+
 def _choose_params(spec: ir.Spec, exp: ir.Experiment, params, base) -> tuple[str, ...]:
     policies = [spec.policies[p] for p in exp.policies]
     exprs = [x for pol in policies for r in pol.rules for x in (r.condition, r.strength)]
@@ -458,6 +525,9 @@ def _choose_params(spec: ir.Spec, exp: ir.Experiment, params, base) -> tuple[str
     if traj is not None:
         exprs += [t.prob for p in traj.phases for t in p.transitions if t.prob is not None]
         exprs.append(traj.start_depth)
+    from libet.spec.structural import expressions
+
+    exprs += expressions(spec)  # a horizon or weights over params
     read = params_read(spec, exprs)
     fixed_here = {v.name for v in exp.vary} | {n for n, _ in exp.set}
     if params is None:

@@ -212,6 +212,9 @@ def optimise(problem: Problem, start: Sequence[float], observed=None) -> Optimum
     from scipy.optimize import minimize
 
     f, count = _objective(problem, observed)
+    if not problem.names:  # nothing real to optimise (the int params are held by the caller)
+        v = f(np.empty(0))
+        return Optimum((), (), v, math.isfinite(v), "" if math.isfinite(v) else "no valid value", count[0])
     x0 = np.clip(np.asarray(start, dtype=float), problem.lo, problem.hi)
     if not math.isfinite(f(x0)):
         return Optimum(tuple(x0), tuple(x0), math.inf, False, "the model has no valid value at the start", count[0])

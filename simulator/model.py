@@ -32,6 +32,7 @@ from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_params
 from libet.spec.reads import reads_of
 from libet.spec.rules import resolve_otherwise, veto_probability
+from libet.spec.structural import bind
 
 from .vectorize import TOLERANCE, ArrayEval, domain_array
 
@@ -103,6 +104,7 @@ class Model:
                 f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})",
                 did_you_mean(policy, spec.policies),
             )
+        spec = bind(spec, params)  # a horizon or weights over params, at these params
         self.spec = spec
         self.policy = policy
         self.exact = exact

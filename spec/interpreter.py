@@ -148,7 +148,11 @@ class Interpreter:
             message names the expression's location, the phase, the depth and the assignment.
     """
 
-    def __init__(self, spec: ir.Spec, params: Mapping[str, object] | None = None, *, exact=False):
+    def __init__(self, spec: ir.Spec, params: Mapping[str, object] | None = None, *, exact=False, bind=True):
+        if bind:  # a horizon or weights written over params take their values at ``params``
+            from libet.spec.structural import bind as at_params
+
+            spec = at_params(spec, params)
         self.spec = spec
         self.exact = exact
         self._num = Fraction if exact else float

@@ -169,6 +169,10 @@ class Variable:
     domain: Domain
     weights: tuple[Fraction, ...] | None = None
     span: Span | None = _span_field()
+    #: weights written over params (``weights {a: w, b: (1 - w)}``), one per domain value; then
+    #: ``weights`` holds their values at the params' defaults, and an engine takes them at its
+    #: params through :func:`libet.spec.structural.bind`.
+    weight_exprs: tuple[Expr, ...] | None = attrs.field(default=None, kw_only=True)
 
     @property
     def type(self) -> Type:
@@ -198,13 +202,16 @@ class Variable:
 
 @attrs.frozen(slots=True)
 class Param:
-    """A real constant, overridable from the CLI and by experiments, within ``lo``..``hi``."""
+    """A real constant, overridable from the CLI and by experiments, within ``lo``..``hi``;
+    ``integer`` (``param n: int = ...``) takes whole values only (the horizon and the start
+    depth may read it)."""
 
     name: str
     default: Fraction
     lo: Fraction | None = None
     hi: Fraction | None = None
     span: Span | None = _span_field()
+    integer: bool = attrs.field(default=False, kw_only=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,6 +530,9 @@ class Trajectory:
     start_depth: Expr
     phases: tuple[Phase, ...]
     span: Span | None = _span_field()
+    #: a horizon written over int params (``horizon h``); then ``horizon`` is its value at the
+    #: defaults, and an engine takes it at its params (:func:`libet.spec.structural.bind`)
+    horizon_expr: Expr | None = attrs.field(default=None, kw_only=True)
 
     def phase(self, name: str) -> Phase:
         for p in self.phases:

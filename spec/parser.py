@@ -490,7 +490,12 @@ class _ToAst(Transformer):
         return tuple(c)
 
     def weight(self, meta, c):
-        return (c[0], c[1])
+        w = c[1]
+        if isinstance(w, Token):  # a param's name
+            w = ast.NameExpr(str(w), span=_span(self.file, w))
+        elif not isinstance(w, ast.Num):  # (expr)
+            w = ast.Paren(w, span=getattr(w, "span", None))
+        return (c[0], w)
 
     def signed_int(self, meta, c):
         return _number(str(c[0]), _span(self.file, c[0]))
@@ -500,8 +505,15 @@ class _ToAst(Transformer):
         return ast.Num(str(c[0]), _number(str(c[0]), span), span=span)
 
     def param(self, meta, c):
+        kind = None
+        if len(c) > 1 and isinstance(c[1], tuple) and c[1][0] == "kind":
+            kind = c[1][1]
+            c = [c[0]] + list(c[2:])
         rng = c[2] if len(c) > 2 else None
-        return ast.ParamDecl(self._name(c[0]), c[1], rng, span=self._s(meta))
+        return ast.ParamDecl(self._name(c[0]), c[1], rng, span=self._s(meta), kind=kind)
+
+    def param_kind(self, meta, c):
+        return ("kind", self._name(c[0]))
 
     def param_range(self, meta, c):
         return (c[0], c[1])
@@ -518,6 +530,8 @@ class _ToAst(Transformer):
 
     def horizon(self, meta, c):
         tok = c[0]
+        if not isinstance(tok, Token):  # (expr) over int params
+            return ast.Horizon(ast.Paren(tok, span=getattr(tok, "span", None)), span=self._s(meta))
         value = _number(str(tok), _span(self.file, tok)) if tok.type == "INT" else str(tok)
         return ast.Horizon(value, span=self._s(meta))
 

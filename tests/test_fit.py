@@ -201,3 +201,48 @@ def test_cli_fit_labels_numbers_writes_files_and_refuses_overwrite(tmp_path):
     assert r.exit_code == 2 and "--holdout 9: the data file has rows 1..3" in r.output
     r = invoke("fit", spec, "--experiment", "nope", "--no-spec")
     assert r.exit_code == 2 and "there is no experiment 'nope'" in r.output
+
+
+HORIZON = """spec "a horizon to fit"
+framing { k: 0..1 }
+param h: int = 3 in [2, 10]
+param p = 0.5 in [0.5, 1]
+trajectory {
+  horizon h
+  start go at depth k
+  phase go { -> go : p  -> stop : otherwise }
+}
+policy none_ { veto when false }
+experiment e {
+  policies none_
+  vary k over 0..1
+  measure P(delivered)
+}
+"""
+
+
+def test_int_params_are_fitted_by_a_profile_scan(tmp_path):
+    (tmp_path / "h.libet").write_text(HORIZON)
+    s = libet.load(str(tmp_path / "h.libet"))
+    # P(delivered) from depth k is p^(h - k); at p = 0.9, h = 6: 0.9^6 and 0.9^5 of 5000 trials
+    n = 5000
+    rows = f"k,successes,n\n0,{round(0.9 ** 6 * n)},{n}\n1,{round(0.9 ** 5 * n)},{n}\n"
+    (tmp_path / "h.csv").write_text(rows)
+    r = s.fit("e", data=str(tmp_path / "h.csv"))
+    est = {e.name: e for e in r.estimates}
+    assert est["h"].value == 6 and est["p"].value == pytest.approx(0.9, abs=0.01)
+    # an independent scan: for each h the best p on a fine grid, and the 95% cut-off
+    k = np.array([round(0.9 ** 6 * n), round(0.9 ** 5 * n)])
+    grid = np.linspace(0.5, 1 - 1e-9, 50_001)
+    prof = {}
+    for h in range(2, 11):
+        q = np.stack([grid ** h, grid ** (h - 1)])
+        ll = (k[:, None] * np.log(q) + (n - k[:, None]) * np.log1p(-q)).sum(axis=0)
+        prof[h] = -2 * ll.max()
+    top = min(prof.values())
+    inside = [h for h, v in prof.items() if v - top <= 3.841458820694124]
+    assert (est["h"].low, est["h"].high) == (min(inside), max(inside))
+    assert any("hold the int params (h) at their estimates" in w for w in r.warnings)
+    out = tmp_path / "h.fitted.libet"
+    r.write_spec(str(out))
+    assert libet.load(str(out)).ir.trajectory.horizon == 6

@@ -24,78 +24,19 @@ import os
 import re
 import time
 from fractions import Fraction
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
 import numpy as np
 
 from libet.errors import FitError, UsageError
+from libet.simulator.parallel import mapper
 from libet.spec import ir
 from libet.spec.overrides import check_overrides
 from libet.spec.reads import params_read
 
 #: The interval level of every reported interval.
 LEVEL = 0.95
-
-
-# ---------------------------------------------------------------------------------------------
-# Where independent calls run
-
-
-class Serial:
-    """Runs calls in order in this process (the default)."""
-
-    name = "serial"
-
-    def map(self, fn: Callable, *columns) -> list:
-        return [fn(*args) for args in zip(*columns)]
-
-    def close(self) -> None:
-        pass
-
-
-class DaskMapper:
-    """Runs calls on dask.distributed: a local cluster of ``workers`` processes, or the
-    scheduler at ``address``. Needs the extra: ``pip install 'libet[dask]'``."""
-
-    def __init__(self, workers: int | None = None, address: str | None = None):
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise UsageError("--workers and --scheduler need dask.distributed",
-                             "install it with: pip install 'libet[dask]'") from None
-        self.cluster = None
-        try:
-            if address:
-                self.client = Client(address, timeout=30)
-                self.name = f"dask scheduler {address}"
-            else:
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None)
-                self.client = Client(self.cluster)
-                self.name = f"dask local cluster of {workers} workers"
-        except OSError as exc:
-            raise UsageError(f"cannot reach the Dask scheduler {address}: {exc}") from None
-
-    def map(self, fn: Callable, *columns) -> list:
-        if not columns or not columns[0]:
-            return []
-        futures = self.client.map(fn, *columns, pure=False)
-        return self.client.gather(futures)
-
-    def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-def mapper(workers: int | None = None, scheduler: str | None = None):
-    """Serial by default; Dask when ``workers`` (at least 1) or ``scheduler`` is given."""
-    if workers is not None and (int(workers) != workers or workers < 1):
-        raise UsageError(f"--workers takes a positive whole number, not {workers!r}")
-    if workers is None and not scheduler:
-        return Serial()
-    return DaskMapper(workers, scheduler)
 
 
 # ---------------------------------------------------------------------------------------------

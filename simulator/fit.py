@@ -153,14 +153,15 @@ class Problem:
         n = len(y)
         return -n / 2 * (math.log(2 * math.pi * sse / n) + 1)
 
-    def goodness(self, values: np.ndarray) -> dict:
+    def goodness(self, values: np.ndarray, held: int = 0) -> dict:
         """A goodness-of-fit figure: the binomial deviance G² or Pearson's chi², with degrees of
-        freedom and p-value; for least squares the RMSE."""
+        freedom (rows less params fitted, ``held`` more of them fitted by the caller) and
+        p-value; for least squares the RMSE."""
         from scipy.stats import chi2
 
         y = np.asarray(self.observed, dtype=float)
-        df = len(y) - len(self.names)
-        out: dict = {"rows": len(y), "params": len(self.names), "df": df}
+        df = len(y) - len(self.names) - held
+        out: dict = {"rows": len(y), "params": len(self.names) + held, "df": df}
         if self.kind == "binomial":
             n = np.asarray(self.n)
             k = y * n
@@ -206,9 +207,10 @@ def _objective(problem: Problem, observed=None):
     return f, count
 
 
-def optimise(problem: Problem, start: Sequence[float], observed=None) -> Optimum:
-    """One bounded local optimisation (L-BFGS-B from scipy; Nelder–Mead style search for one
-    param is not needed: L-BFGS-B handles a box in any dimension) of :meth:`Problem.stat`."""
+def optimise(problem: Problem, start: Sequence[float], observed=None, tight: bool = True) -> Optimum:
+    """One bounded local optimisation (L-BFGS-B from scipy) of :meth:`Problem.stat`;
+    ``tight=False`` for the inner optimisations of a profile, which need the optimum's value
+    (to 1e-9), not the place."""
     from scipy.optimize import minimize
 
     f, count = _objective(problem, observed)
@@ -220,7 +222,8 @@ def optimise(problem: Problem, start: Sequence[float], observed=None) -> Optimum
         return Optimum(tuple(x0), tuple(x0), math.inf, False, "the model has no valid value at the start", count[0])
     span = np.asarray(problem.hi) - np.asarray(problem.lo)
     res = minimize(f, x0, method="L-BFGS-B", bounds=list(zip(problem.lo, problem.hi)),
-                   options={"maxiter": 200, "ftol": 1e-12, "gtol": 1e-9, "eps": 1e-7 * float(np.max(span) or 1)})
+                   options={"maxiter": 200, "ftol": 1e-11 if tight else 1e-9, "gtol": 1e-8 if tight else 1e-5,
+                            "eps": 1e-7 * float(np.max(span) or 1)})
     theta = tuple(float(x) for x in np.clip(res.x, problem.lo, problem.hi))
     ok = bool(res.success) and math.isfinite(float(res.fun))
     return Optimum(tuple(float(x) for x in x0), theta, float(res.fun), ok, str(res.message), count[0])
@@ -255,58 +258,72 @@ class Interval:
         return self.low_at_bound and self.high_at_bound
 
 
-def profile(problem: Problem, theta: Sequence[float], best: float, index: int, grid: int = 8) -> Interval:
+def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -> Interval:
     """The 95 % profile-likelihood interval of param ``index``: the values t where
-    min over the other params of stat(t, ·) - best <= CHI2_95 (Wilks). Each side is scanned from
-    the estimate towards the bound on ``grid`` points, then the crossing is refined by Brent's
-    method; a side that never crosses ends at the bound."""
+    min over the other params of stat(t, ·) - best <= CHI2_95 (Wilks). Each side is bracketed
+    from the estimate outwards, the first step guessed from the profile's curvature at the
+    estimate and each next step from the profile's growth so far (a quadratic profile is
+    bracketed in one or two steps), then the crossing is refined by Brent's method; a side
+    that does not cross before the bound ends at the bound."""
     from scipy.optimize import brentq
 
     theta = np.asarray(theta, dtype=float)
     lo, hi = problem.lo[index], problem.hi[index]
+    width = hi - lo
     evals = [0]
     others = [j for j in range(len(theta)) if j != index]
     warm = {"x": theta[others].copy()}
+    sub = None
+    if others:
+        sub = attrs.evolve(problem, names=tuple(problem.names[j] for j in others),
+                           lo=tuple(problem.lo[j] for j in others), hi=tuple(problem.hi[j] for j in others))
 
     def prof(t: float) -> float:
-        if not others:
+        if sub is None:
             f, c = _objective(problem)
             v = f(np.array([t]))
             evals[0] += c[0]
             return v - best
-        sub = attrs.evolve(problem, names=tuple(problem.names[j] for j in others),
-                           lo=tuple(problem.lo[j] for j in others), hi=tuple(problem.hi[j] for j in others),
-                           base=problem.base + ((problem.names[index], t),))
-        o = optimise(sub, warm["x"])
+        o = optimise(attrs.evolve(sub, base=problem.base + ((problem.names[index], t),)), warm["x"], tight=False)
         evals[0] += o.evaluations
         if o.converged:
             warm["x"] = np.asarray(o.theta)
         return o.stat - best
 
+    est = float(theta[index])
     ends = []
     for bound in (lo, hi):
-        est = float(theta[index])
-        if abs(bound - est) <= 1e-12 * max(1.0, abs(bound)):
+        room = abs(bound - est)
+        if room <= 1e-12 * max(1.0, abs(bound)):
             ends.append((bound, True))
             continue
+        sign = 1.0 if bound > est else -1.0
         warm["x"] = theta[others].copy()
-        prev_t = est
-        found = None
-        for i in range(1, grid + 1):
-            t = est + (bound - est) * (i / grid) ** 2  # finer near the estimate
+        h = min(room, 1e-3 * width)
+        v = prof(est + sign * h)
+        # quadratic guess of the distance to the cut-off
+        step = h * math.sqrt(CHI2_95 / v) if v > 1e-12 else room
+        prev_t, found = est, None
+        for _ in range(40):
+            step = min(step, room)
+            t = est + sign * step
             v = prof(t)
             if v > CHI2_95:
                 found = (prev_t, t)
                 break
+            if step >= room:
+                break
             prev_t = t
+            growth = math.sqrt(CHI2_95 / v) if v > 1e-12 else 4.0
+            step *= min(max(growth * 1.1, 1.25), 4.0)
         if found is None:
             ends.append((bound, True))
             continue
         a, b = found
-        root = brentq(lambda t: prof(t) - CHI2_95, a, b, xtol=1e-6 * (hi - lo), maxiter=60)
+        root = brentq(lambda t: prof(t) - CHI2_95, a, b, xtol=1e-5 * width, rtol=1e-8, maxiter=60)
         ends.append((float(root), False))
     (low, low_b), (high, high_b) = ends
-    return Interval(problem.names[index], float(theta[index]), low, high, low_b, high_b, evals[0])
+    return Interval(problem.names[index], est, low, high, low_b, high_b, evals[0])
 
 
 def simulate_observed(problem: Problem, values: np.ndarray, rng: np.random.Generator, sigma: float | None):

@@ -18,6 +18,7 @@ twelve assignments, say, has two classes.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from fractions import Fraction
@@ -51,6 +52,13 @@ def memory_limit() -> int:
             return int(float(text))
         except ValueError:
             pass
+    return _physical_limit()
+
+
+@functools.lru_cache(maxsize=1)
+def _physical_limit() -> int:
+    """Half the physical memory, at most DEFAULT_MEMORY_LIMIT (asked of the OS once: a fit
+    builds thousands of models)."""
     try:
         phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         return min(DEFAULT_MEMORY_LIMIT, phys // 2)

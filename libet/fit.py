@@ -316,7 +316,11 @@ def fit(
         int_estimates: list = []
         if int_names:  # a profile scan over every whole value in the ranges
             grid = _int_grid(spec, int_names)
-            scans = run.map(num.optimise, [make(g) for g in grid], [tuple(defaults)] * len(grid))
+            # every scan point starts where the reals' optimum lies at the spec's int values
+            at_default = num.optimise(make(tuple(int(spec.params[n].default) for n in int_names)), defaults)
+            evaluations += at_default.evaluations
+            begin = at_default.theta if at_default.converged else tuple(defaults)
+            scans = run.map(num.optimise, [make(g) for g in grid], [begin] * len(grid))
             evaluations += sum(o.evaluations for o in scans)
             ok = [(o.stat, g) for o, g in zip(scans, grid) if o.converged]
             if not ok:
@@ -412,7 +416,7 @@ def fit(
     )
     result_wo_source = dict(
         experiment=experiment, data_path=dataset.path, data_sha256=dataset.sha256, likelihood=kind,
-        estimates=estimates, loglik=problem.loglik(values), goodness=problem.goodness(values),
+        estimates=estimates, loglik=problem.loglik(values), goodness=problem.goodness(values, len(int_names)),
         warnings=tuple(warnings), rows=rows, holdout=held_out, predictions=preds, starts=starts,
         starts_agreeing=agree, seed=seed, bootstrap=bootstrap, bootstrap_failed=failed, runner=run.name,
         evaluations=evaluations, sources=dataset.sources,

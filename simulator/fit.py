@@ -224,9 +224,18 @@ def optimise(problem: Problem, start: Sequence[float], observed=None, tight: boo
     res = minimize(f, x0, method="L-BFGS-B", bounds=list(zip(problem.lo, problem.hi)),
                    options={"maxiter": 200, "ftol": 1e-11 if tight else 1e-9, "gtol": 1e-8 if tight else 1e-5,
                             "eps": 1e-7 * float(np.max(span) or 1)})
-    theta = tuple(float(x) for x in np.clip(res.x, problem.lo, problem.hi))
-    ok = bool(res.success) and math.isfinite(float(res.fun))
-    return Optimum(tuple(float(x) for x in x0), theta, float(res.fun), ok, str(res.message), count[0])
+    x, fun, ok, message = res.x, float(res.fun), bool(res.success), str(res.message)
+    if not ok and math.isfinite(fun):
+        # L-BFGS-B's line search gives up where finite-difference gradients are too rough (an
+        # exact fit, a kink of min/max): polish with Powell's derivative-free method from there
+        # and accept its point when that converges.
+        pol = minimize(f, x, method="Powell", bounds=list(zip(problem.lo, problem.hi)),
+                       options={"xtol": 1e-8, "ftol": 1e-12 if tight else 1e-10, "maxfev": 2000})
+        if pol.success and math.isfinite(float(pol.fun)) and float(pol.fun) <= fun + 1e-9 * max(1.0, abs(fun)):
+            x, fun, ok, message = pol.x, float(pol.fun), True, f"{message}; polished by Powell: {pol.message}"
+    theta = tuple(float(v) for v in np.clip(x, problem.lo, problem.hi))
+    ok = ok and math.isfinite(fun)
+    return Optimum(tuple(float(v) for v in x0), theta, fun, ok, message, count[0])
 
 
 def starts(problem: Problem, defaults: Sequence[float], count: int, seed: int) -> list[tuple[float, ...]]:

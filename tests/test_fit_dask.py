@@ -43,3 +43,13 @@ def test_workers_and_scheduler_are_exclusive_and_checked(setup, tmp_path):
     r = CliRunner().invoke(main, ["fit", "examples/prefill.libet", "--experiment", "prefill_sweep", "--data", data,
                                   "--workers", "0", "--no-spec"])
     assert r.exit_code == 2
+
+
+@pytest.mark.slow
+def test_experiment_sweep_on_two_workers_equals_serial():
+    s = libet.load("examples/cot_dilution.libet")
+    serial = s.experiment("dilution_rate")
+    dask = s.experiment("dilution_rate", workers=2)
+    assert serial.to_rows() == dask.to_rows() and len(serial.rows) == 22
+    mc = [s.experiment("preamble_sweep", engine="mc", runs=500, seed=3, **kw).to_rows() for kw in ({}, {"workers": 2})]
+    assert mc[0] == mc[1]

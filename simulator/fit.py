@@ -75,13 +75,15 @@ def predict(spec: ir.Spec, targets: Sequence[Target], params: Mapping[str, objec
         pset.update(ppoint)
         measures = tuple(dict.fromkeys(targets[i].measure for i in idx))
         table = solve(Model(spec, policy, pset, fixed), measures)
-        for i in idx:
-            t = targets[i]
-            point = {k: v for k, v in t.point if k not in spec.params}
-            agg = table.aggregate(t.measure, fixed=point, worst_over=exp.worst_over)
-            if agg.value is None:
-                raise EvaluationError(f"{t.measure.text} is undefined at {_label(t)}: its condition has probability 0")
-            out[i] = float(agg.value)
+        names = tuple(v.name for v in exp.vary if v.name not in spec.params)
+        for m in measures:
+            mine = [i for i in idx if targets[i].measure == m]
+            points = [tuple(dict(targets[i].point)[n] for n in names) for i in mine]
+            for i, value in zip(mine, table.values_at(m, names, points, exp.worst_over)):
+                if value is None:
+                    raise EvaluationError(f"{m.text} is undefined at {_label(targets[i])}: its condition has "
+                                          "probability 0")
+                out[i] = float(value)
     return out
 
 

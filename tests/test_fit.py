@@ -246,3 +246,18 @@ def test_int_params_are_fitted_by_a_profile_scan(tmp_path):
     out = tmp_path / "h.fitted.libet"
     r.write_spec(str(out))
     assert libet.load(str(out)).ir.trajectory.horizon == 6
+
+
+def test_values_at_equals_aggregate_point_by_point():
+    from libet.simulator.exact import solve
+    from libet.simulator.model import Model
+    from libet.spec import measures as ms
+
+    s = libet.load("examples/prefill.libet").ir
+    table = solve(Model(s, "shallow", {"gain": 0.2}, {"topic": "weapons"}), (ms.HARM, ms.VETOED))
+    points = [(k, p) for k in (0, 3, 17, 40) for p in ("none", "fiction")]
+    for m in (ms.HARM, ms.VETOED):
+        for worst in ((), ("uplift",)):
+            got = table.values_at(m, ("prefill", "persona"), points, worst)
+            want = [table.aggregate(m, fixed={"prefill": k, "persona": p}, worst_over=worst).value for k, p in points]
+            assert got == want

@@ -261,3 +261,11 @@ def test_values_at_equals_aggregate_point_by_point():
             got = table.values_at(m, ("prefill", "persona"), points, worst)
             want = [table.aggregate(m, fixed={"prefill": k, "persona": p}, worst_over=worst).value for k, p in points]
             assert got == want
+
+
+def test_a_bad_spec_is_one_json_object(tmp_path):
+    bad = tmp_path / "bad.libet"
+    bad.write_text('spec "x"\nsubstance { a: bool }\nvalue v = not b\n')
+    r = invoke("fit", bad, "--experiment", "e", "--json")
+    out = json.loads(r.output)
+    assert r.exit_code == 2 and out["error"]["kind"] == "spec" and out["diagnostics"][0]["code"] == "E010"

@@ -232,7 +232,7 @@ def optimise(problem: Problem, start: Sequence[float], observed=None, tight: boo
         # exact fit, a kink of min/max): polish with Powell's derivative-free method from there
         # and accept its point when that converges.
         pol = minimize(f, x, method="Powell", bounds=list(zip(problem.lo, problem.hi)),
-                       options={"xtol": 1e-8, "ftol": 1e-12 if tight else 1e-10, "maxfev": 2000})
+                       options={"xtol": 1e-8, "ftol": 1e-12 if tight else 1e-10, "maxfev": 400})
         if pol.success and math.isfinite(float(pol.fun)) and float(pol.fun) <= fun + 1e-9 * max(1.0, abs(fun)):
             x, fun, ok, message = pol.x, float(pol.fun), True, f"{message}; polished by Powell: {pol.message}"
     theta = tuple(float(v) for v in np.clip(x, problem.lo, problem.hi))

@@ -51,8 +51,12 @@ def test_example_fits_its_points_and_the_docs(name):
         assert abs(row.value - row.observed) <= 0.25 * row.error_bar, row
     text = section(name)
     rows = re.findall(r"^\| `(\w+)` \| ([\d.]+) \| \[([\d.]+), ([\d.]+)\] \|$", text, re.M)
-    assert rows or "QI_PREFILL_RESULTS" in text, f"no estimates table in the {name} section"
+    assert rows, f"no estimates table in the {name} section"
     est = {e.name: e for e in fit.estimates}
+    ints = re.findall(r"^\| `(\w+)` \(int\) \| (\d+) \| (\d+) to (\d+) ", text, re.M)
+    for param, value, low, high in ints:
+        e = est[param]
+        assert (e.value, e.low, e.high) == (int(value), int(low), int(high)), (param, e)
     for param, value, low, high in rows:
         e = est[param]
         assert close(e.value, value) and close(e.low, low) and close(e.high, high), (param, e)

@@ -8,7 +8,9 @@ Run:  .venv/bin/python benchmarks/bench_fit.py [--repeat N] [--refits N]
 The model (written to a temporary folder): a generator with momentum, 1 - (1 - base) *
 exp(-gain * depth), a veto in the first five tokens, swept over 8 prefill lengths; the data are
 binomial counts (n = 200) drawn once, with a fixed seed, from base = 0.3, gain = 0.12. Every fit
-includes the 95 % profile-likelihood intervals (four starts). The bootstrap refits are the
+includes the 95 % profile-likelihood intervals (four starts). The peer, measured in the same
+run, is the hand-written scipy loop around `spec.experiment(...)` the issue describes (one start,
+no intervals). The bootstrap refits are the
 `replicate` calls `libet fit --bootstrap` makes; the serial and the Dask runs compute the same
 numbers (checked), and the Dask time includes starting the cluster.
 """
@@ -87,6 +89,38 @@ def bench_api(path: str, repeat: int) -> tuple[list[float], object]:
     return times, result
 
 
+def bench_peer(path: str, repeat: int) -> tuple[list[float], int]:
+    """The peer, measured in the same run: what a researcher wrote before `libet fit` (issue 9),
+    a hand-written scipy L-BFGS-B loop around `spec.experiment(..., params=...)` with the same
+    binomial likelihood, one start, no intervals."""
+    import csv
+
+    from scipy.optimize import minimize
+
+    import libet
+
+    with open(os.path.join(os.path.dirname(path), "sweep.csv")) as fh:
+        rows = list(csv.DictReader(fh))
+    k = np.array([float(r["successes"]) for r in rows])
+    n = np.array([float(r["n"]) for r in rows])
+    times, calls = [], 0
+    for _ in range(repeat):
+        spec = libet.load(path)
+        count = [0]
+
+        def nll(x):
+            count[0] += 1
+            res = spec.experiment("sweep", params={"base": float(x[0]), "gain": float(x[1])})
+            p = np.clip([r["P(harm)"] for r in res.rows], 1e-12, 1 - 1e-12)
+            return float(-np.sum(k * np.log(p) + (n - k) * np.log1p(-p)))
+
+        t = time.perf_counter()
+        minimize(nll, [0.2, 0.15], method="L-BFGS-B", bounds=[(0, 0.9), (0, 1)])
+        times.append(time.perf_counter() - t)
+        calls = count[0]
+    return times, calls
+
+
 def bench_cli(path: str, repeat: int) -> list[float]:
     exe = os.path.join(os.path.dirname(sys.executable), "libet")
     times = []
@@ -158,13 +192,19 @@ def main() -> int:
         api, result = bench_api(path, args.repeat)
         print(f"fit, 2 params, 8 points, API: best {min(api):.3f} s, median {statistics.median(api):.3f} s "
               f"({result.evaluations} evaluations; base = {result.params['base']:.4f}, gain = {result.params['gain']:.4f})")
+        peer, calls = bench_peer(path, args.repeat)
+        print(f"peer in the same run, a scipy loop around spec.experiment (1 start, no intervals): best "
+              f"{min(peer):.3f} s ({calls} evaluations); libet fit (4 starts and both profile intervals) / peer: "
+              f"{min(api) / min(peer):.2f}")
         cli = bench_cli(path, max(3, args.repeat // 2))
         print(f"fit, 2 params, 8 points, `libet fit` in a fresh process: best {min(cli):.3f} s, "
               f"median {statistics.median(cli):.3f} s")
         print(f"one evaluation of a 3-state chain (fixed overhead): {bench_overhead(folder) * 1e3:.3f} ms")
+        if args.refits <= 0:
+            return 0
         t_serial, t_dask, same = bench_bootstrap(path, args.refits, result)
         print(f"{args.refits} bootstrap refits: serial {t_serial:.1f} s, 2-worker local Dask cluster {t_dask:.1f} s "
-              f"(including its start); {t_serial / t_dask:.2f}x; identical results: {same}")
+              f"(including its start); {t_serial / max(t_dask, 1e-9):.2f}x; identical results: {same}")
     return 0
 
 

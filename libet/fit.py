@@ -334,7 +334,9 @@ def fit(
         if not names:
             starts = 1
         first = [problem] * starts
-        opts = run.map(num.optimise, first, num.starts(problem, defaults, starts, seed))
+        # every start to a loose tolerance, then the best polished to a tight one
+        opts = run.map(num.optimise, first, num.starts(problem, defaults, starts, seed), [None] * starts,
+                       [False] * starts)
         evaluations += sum(o.evaluations for o in opts)
         good = [o for o in opts if o.converged]
         if not good:
@@ -344,6 +346,11 @@ def fit(
                            exit_code=3)
         best = min(good, key=lambda o: o.stat)
         agree = sum(1 for o in good if o.stat - best.stat <= 1e-6 * max(1.0, abs(best.stat)))
+        if names:
+            polished = num.optimise(problem, best.theta)
+            evaluations += polished.evaluations
+            if polished.converged and polished.stat <= best.stat:
+                best = polished
         theta = np.asarray(best.theta)
         values = problem.values(theta)
         _reachable(problem, dataset, fit_rows, values, opts)

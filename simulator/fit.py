@@ -289,16 +289,24 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
         sub = attrs.evolve(problem, names=tuple(problem.names[j] for j in others),
                            lo=tuple(problem.lo[j] for j in others), hi=tuple(problem.hi[j] for j in others))
 
+    path: list = []  # (t, optimum of the others) along the current side, for warm starts
+
     def prof(t: float) -> float:
         if sub is None:
             f, c = _objective(problem)
             v = f(np.array([t]))
             evals[0] += c[0]
             return v - best
-        o = optimise(attrs.evolve(sub, base=problem.base + ((problem.names[index], t),)), warm["x"], tight=False)
+        start = warm["x"]
+        if len(path) >= 2:  # the others' optimum moves smoothly with t: extrapolate it
+            (t1, x1), (t2, x2) = path[-2], path[-1]
+            if t2 != t1:
+                start = np.clip(x2 + (x2 - x1) * (t - t2) / (t2 - t1), sub.lo, sub.hi)
+        o = optimise(attrs.evolve(sub, base=problem.base + ((problem.names[index], t),)), start, tight=False)
         evals[0] += o.evaluations
         if o.converged:
             warm["x"] = np.asarray(o.theta)
+            path.append((t, np.asarray(o.theta)))
         return o.stat - best
 
     est = float(theta[index])
@@ -310,6 +318,7 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
             continue
         sign = 1.0 if bound > est else -1.0
         warm["x"] = theta[others].copy()
+        path[:] = [(est, theta[others].copy())]
         h = min(room, 1e-3 * width)
         v = prof(est + sign * h)
         # quadratic guess of the distance to the cut-off

@@ -117,8 +117,12 @@ class FitResult:
     runner: str
     seconds: float
     evaluations: int
-    fitted_source: str
+    fitted_source: str | None
     sources: tuple[str, ...] = ()
+    #: what the fitted spec is written from (so :meth:`write_spec` can place its data paths)
+    spec: Any = attrs.field(default=None, repr=False)
+    spec_sources: Any = attrs.field(default=None, repr=False)
+    out_path: str | None = attrs.field(default=None, repr=False)
 
     @property
     def params(self) -> dict[str, float]:
@@ -204,10 +208,19 @@ class FitResult:
         return [path]
 
     def write_spec(self, path: str, *, force: bool = False) -> str:
-        """Write the fitted spec to ``path`` (atomically; an existing file only with ``force``)."""
+        """Write the fitted spec to ``path`` (atomically; an existing file only with ``force``),
+        its ``data`` paths relative to ``path``'s folder."""
         from libet.files import write_atomic
 
-        write_atomic(path, self.fitted_source, overwrite=force)
+        text = self.fitted_source
+        if text is None:
+            raise UsageError("the fitted spec needs the spec's source text", "fit through libet.load(path).fit(...)")
+        if self.spec is not None and os.path.abspath(path) != os.path.abspath(self.out_path or ""):
+            info = {"experiment": self.experiment, "data_path": self.data_path, "data_sha256": self.data_sha256,
+                    "rows": self.rows, "likelihood": self.likelihood, "goodness": self.goodness,
+                    "loglik": self.loglik, "warnings": self.warnings}
+            text = fitted_source(self.spec, self.spec_sources, self.estimates, info, path)
+        write_atomic(path, text, overwrite=force)
         return path
 
 
@@ -428,8 +441,10 @@ def fit(
         starts_agreeing=agree, seed=seed, bootstrap=bootstrap, bootstrap_failed=failed, runner=run.name,
         evaluations=evaluations, sources=dataset.sources,
     )
-    text = fitted_source(spec, sources, estimates, result_wo_source, out_path)
-    return FitResult(**result_wo_source, seconds=time.perf_counter() - started, fitted_source=text)
+    # the fitted spec needs the source text (a Specification has it; a bare IR does not)
+    text = fitted_source(spec, sources, estimates, result_wo_source, out_path) if sources else None
+    return FitResult(**result_wo_source, seconds=time.perf_counter() - started, fitted_source=text, spec=spec,
+                     spec_sources=sources, out_path=out_path)
 
 
 def _f(x):

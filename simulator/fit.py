@@ -367,5 +367,8 @@ def replicate(problem: Problem, theta: Sequence[float], seed: int, index: int, s
     o = optimise(problem, theta, observed=y)
     if not o.converged:
         return None, None
-    preds = tuple(float(x) for x in predict(problem.spec, targets, problem.params(o.theta))) if targets else ()
+    try:
+        preds = tuple(float(x) for x in predict(problem.spec, targets, problem.params(o.theta))) if targets else ()
+    except EvaluationError:  # a refit where a target has no valid value counts as a failed refit
+        return None, None
     return o.theta, preds

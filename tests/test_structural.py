@@ -160,3 +160,35 @@ def test_generated_specs_with_a_param_horizon_match_literal_horizons(text, extra
     ra = [(r.policy, r.check, r.status) for r in a.check(params=params, check="safe", timeout=20)]
     rb = [(r.policy, r.check, r.status) for r in b.check(check="safe", timeout=20)]
     assert ra == rb
+
+
+def _values_of(text: str) -> list[str]:
+    if text == "bool":
+        return ["false", "true"]
+    if ".." in text:
+        lo, hi = (int(x) for x in text.split(".."))
+        return [str(v) for v in range(lo, hi + 1)]
+    return [m.strip() for m in text.strip("{}").split(",")]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs(max_horizon=5, with_checks=False, with_experiment=False), st.sampled_from(["0", "0.25", "0.5", "1"]))
+def test_generated_specs_with_param_weights_match_literal_weights(text, x):
+    m = re.search(r"^  s0: (.*)$", text, re.M)
+    values = _values_of(m.group(1))
+    if len(values) == 1:
+        par_w, lit_w = [f"{values[0]}: (1 + 0 * wq)"], [f"{values[0]}: 1"]
+    else:
+        rest = [f"{v}: 0" for v in values[2:]]
+        par_w = [f"{values[0]}: wq", f"{values[1]}: (1 - wq)"] + rest
+        lit_w = [f"{values[0]}: {x}", f"{values[1]}: {1 - float(x)}"] + rest
+    head = 'spec "generated"\n'
+    par = text.replace(m.group(0), m.group(0) + " weights {" + ", ".join(par_w) + "}").replace(
+        head, head + "param wq = 0.5 in [0, 1]\n")
+    lit = text.replace(m.group(0), m.group(0) + " weights {" + ", ".join(lit_w) + "}")
+    try:
+        a, b = libet.loads(par), libet.loads(lit)
+    except SpecError:
+        return
+    assert a.simulate(params={"wq": x}).to_rows() == b.simulate().to_rows()
+    assert a.interpreter({"wq": x}).spec.variables["s0"].weights == b.ir.variables["s0"].weights

@@ -140,6 +140,8 @@ class Interpreter:
         spec: the checked spec.
         params: overrides for parameter values (name -> number); the rest keep their defaults.
         exact: compute with ``Fraction`` instead of ``float``.
+        bind: take a horizon or weights written over params at ``params``
+            (:func:`libet.spec.structural.bind`); False only inside that function.
 
     Raises:
         UsageError: at construction, for an unknown param or a value outside its range.

@@ -276,8 +276,6 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
     estimate and each next step from the profile's growth so far (a quadratic profile is
     bracketed in one or two steps), then the crossing is refined by Brent's method; a side
     that does not cross before the bound ends at the bound."""
-    from scipy.optimize import brentq
-
     theta = np.asarray(theta, dtype=float)
     lo, hi = problem.lo[index], problem.hi[index]
     width = hi - lo
@@ -323,27 +321,57 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
         v = prof(est + sign * h)
         # quadratic guess of the distance to the cut-off
         step = h * math.sqrt(CHI2_95 / v) if v > 1e-12 else room
-        prev_t, found = est, None
+        prev_t, prev_v, found = est, 0.0, None
+        if v <= CHI2_95:
+            prev_t, prev_v = est + sign * h, v
         for _ in range(40):
             step = min(step, room)
             t = est + sign * step
             v = prof(t)
             if v > CHI2_95:
-                found = (prev_t, t)
+                found = (prev_t, prev_v, t, v)
                 break
             if step >= room:
                 break
-            prev_t = t
+            prev_t, prev_v = t, v
             growth = math.sqrt(CHI2_95 / v) if v > 1e-12 else 4.0
             step *= min(max(growth * 1.1, 1.25), 4.0)
         if found is None:
             ends.append((bound, True))
             continue
-        a, b = found
-        root = brentq(lambda t: prof(t) - CHI2_95, a, b, xtol=1e-5 * width, rtol=1e-8, maxiter=60)
+        a, fa, b, fb = found
+        root = _crossing(lambda t: prof(t) - CHI2_95, a, fa - CHI2_95, b, fb - CHI2_95, 1e-5 * width)
         ends.append((float(root), False))
     (low, low_b), (high, high_b) = ends
     return Interval(problem.names[index], est, low, high, low_b, high_b, evals[0])
+
+
+def _crossing(g, a: float, fa: float, b: float, fb: float, xtol: float, maxiter: int = 60) -> float:
+    """The root of ``g`` between ``a`` and ``b``, where ``g(a) = fa <= 0 < fb = g(b)`` are
+    already known (each value of a profile is an optimisation: none is computed twice): the
+    Illinois variant of regula falsi, bisecting when an interpolation leaves the bracket; stops
+    when the bracket or the step is below ``xtol``."""
+    side, c_prev = 0, None
+    c = a
+    for _ in range(maxiter):
+        c = b - fb * (b - a) / (fb - fa) if fb != fa else (a + b) / 2
+        if not min(a, b) < c < max(a, b):
+            c = (a + b) / 2
+        fc = g(c)
+        if fc == 0 or abs(b - a) <= xtol or (c_prev is not None and abs(c - c_prev) <= xtol / 2):
+            return c
+        c_prev = c
+        if (fc > 0) == (fb > 0):
+            b, fb = c, fc
+            if side == -1:
+                fa /= 2
+            side = -1
+        else:
+            a, fa = c, fc
+            if side == 1:
+                fb /= 2
+            side = 1
+    return c
 
 
 def simulate_observed(problem: Problem, values: np.ndarray, rng: np.random.Generator, sigma: float | None):

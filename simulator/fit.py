@@ -274,7 +274,7 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
     min over the other params of stat(t, ·) - best <= CHI2_95 (Wilks). Each side is bracketed
     from the estimate outwards, the first step guessed from the profile's curvature at the
     estimate and each next step from the profile's growth so far (a quadratic profile is
-    bracketed in one or two steps), then the crossing is refined by Brent's method; a side
+    bracketed in one or two steps), then the crossing is found by regula falsi; a side
     that does not cross before the bound ends at the bound."""
     theta = np.asarray(theta, dtype=float)
     lo, hi = problem.lo[index], problem.hi[index]

@@ -116,15 +116,44 @@ class Specification:
             measures=self._measures(measures),
         )
 
-    def experiment(self, name, *, engine=None, runs=None, seed=None, params=None, fixed=None):
+    def experiment(self, name, *, engine=None, runs=None, seed=None, params=None, fixed=None, workers=None,
+                   scheduler=None):
         """Run the experiment ``name``; returns a
         :class:`libet.simulator.experiments.ExperimentResult` (``.to_rows()``, ``.to_csv()``,
-        ``.write(folder)`` for CSV, JSON and plots)."""
+        ``.write(folder)`` for CSV, JSON and plots). ``workers`` / ``scheduler``: solve its
+        (policy, param point) pieces on dask.distributed (``libet[dask]``), same numbers."""
         from libet.simulator.experiments import run_experiment
 
         return run_experiment(
-            self.ir, name, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed, sources=self.sources
+            self.ir, name, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed, sources=self.sources,
+            workers=workers, scheduler=scheduler,
         )
+
+    def fit(self, experiment, *, data=None, params=None, holdout=(), starts=4, seed=0, bootstrap=0, predict=(),
+            overrides=None, workers=None, scheduler=None, out=None):
+        """Fit params to the measured points of ``experiment`` (``libet fit``): maximum
+        likelihood (binomial with n, Gaussian with std, least squares otherwise) within the
+        declared ranges, from ``starts`` seeded starts, with 95 % profile-likelihood intervals.
+
+        Args:
+            data: a CSV or JSON file (default: the experiment's ``data`` line).
+            params: names of the params to fit (default: every ranged param the experiment
+                reads and neither varies nor sets).
+            holdout: data row numbers (from 1) left out and predicted.
+            bootstrap: parametric bootstrap refits for prediction intervals.
+            predict: names of experiments to predict at every point.
+            overrides: values of other params; workers / scheduler: Dask (``libet[dask]``).
+            out: where the fitted spec will be written (``data`` paths are rewritten for it).
+
+        Returns:
+            a :class:`libet.fit.FitResult` (``.params``, ``.estimates``, ``.describe()``,
+            ``.to_json()``, ``.fitted_source``, ``.write_spec(path)``, ``.plot()``).
+        """
+        from libet.fit import fit
+
+        return fit(self.ir, experiment, data=data, params=_names(params), holdout=holdout, starts=starts, seed=seed,
+                   bootstrap=bootstrap, predict=_names(predict) or (), overrides=overrides, workers=workers,
+                   scheduler=scheduler, sources=self.sources, out_path=out)
 
     def run(self, out, *, params=None, fixed=None, timeout=30.0, force=False, log_y=False):
         """What ``libet run`` does: every check and experiment, and a graph per policy, written

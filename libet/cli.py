@@ -38,6 +38,7 @@ LAZY_COMMANDS = {
     "test": "libet.commands.test:test",
     "report": "libet.commands.report:report",
     "diff": "libet.commands.diff:diff",
+    "fit": "libet.commands.fit:fit",
 }
 
 #: One-line help of the lazy commands, so `libet --help` lists them without importing them
@@ -51,6 +52,7 @@ LAZY_HELP = {
     "report": "Rebuild the HTML report of a `libet run` results folder.",
     "diff": "Compare two policies of FILE: equivalent, stronger, or where they differ.",
     "test": "Test a real veto implementation (module:function) against FILE's properties.",
+    "fit": "Fit FILE's params to measured data by maximum likelihood, with intervals; write the fitted spec.",
 }
 
 

@@ -172,6 +172,9 @@ def compare(
         UsageError: an unknown policy, param or variable; a bad timeout.
     """
     started = time.perf_counter()
+    from libet.spec.structural import bind
+
+    spec = bind(spec, params)  # a horizon or weights over params, at these params
     for p in (a, b):
         if p not in spec.policies:
             raise UsageError(f"there is no policy {p!r} (policies: {', '.join(spec.policies) or 'none'})",

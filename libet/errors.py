@@ -42,6 +42,25 @@ class SpecError(LibetError):
         return render_all(self.diagnostics, self.sources, color=color)
 
 
+class DataError(SpecError):
+    """Raised when a measured data file (``data "FILE"``, ``libet fit --data``) does not fit
+    the spec: an unknown column, a value outside its variable's domain or its param's range, a
+    rate outside [0, 1], more successes than trials. ``diagnostics`` locates each problem by
+    file, line and column (the data row and column are named in the message)."""
+
+
+class FitError(LibetError):
+    """Raised when a fit cannot give an honest answer: the optimiser did not converge from any
+    start, the data ask for values the model cannot reach at any param value in the declared
+    ranges, or a param to fit is read by nothing in the experiment. ``exit_code`` is 2 for bad
+    input (the data or the choice of params) and 3 when the fit itself is undecided."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 2):
+        self.hint = hint
+        self.exit_code = exit_code
+        super().__init__(message)
+
+
 class EvaluationError(LibetError):
     """Raised when an expression has no value at a concrete state: a division by zero, the log
     of a non-positive number, a probability outside [0, 1], transitions that do not sum to 1.

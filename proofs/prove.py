@@ -31,6 +31,7 @@ from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_overrides
 from libet.spec.select import select_checks
+from libet.spec.structural import bind
 
 DEFAULT_TIMEOUT = 30.0
 #: Share of the first check's timeout for the vacuity questions about its policy (never fires,
@@ -105,6 +106,7 @@ def iter_decide(
             the spec. Otherwise as :func:`prove`.
     """
     runner = Runner(spec, timeout, rlimit, params, fixed)
+    spec = runner.spec
     for c in checks:
         if type(c.prop) not in KINDS:
             raise UsageError(f"check '{c.name}' of policy {c.policy} is not decided by libet.proofs (it is quantitative)")
@@ -134,6 +136,7 @@ class Runner:
     def __init__(self, spec: ir.Spec, timeout, rlimit, params, fixed):
         self.params = check_overrides(spec, params)
         self.fixed = check_fixed(spec, fixed)
+        spec = bind(spec, self.params)  # a horizon or weights over params, at these params
         if timeout is None or not (timeout > 0):
             raise UsageError(f"the timeout must be a positive number of seconds, not {timeout!r}")
         if rlimit is not None and (int(rlimit) != rlimit or rlimit <= 0):

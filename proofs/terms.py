@@ -31,6 +31,7 @@ from libet.proofs.text import expr_text
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 from libet.spec.reads import reads_of
+from libet.spec.structural import bind
 from libet.spec.visit import Dispatch
 
 _ARITH = {ir.ArithOp.ADD: operator.add, ir.ArithOp.SUB: operator.sub, ir.ArithOp.MUL: operator.mul}
@@ -61,6 +62,7 @@ class Terms(Domains):
         fixed: Mapping[str, Any] | None = None,
         track: bool = False,
     ):
+        spec = bind(spec, params)  # a horizon or weights over params, at these params
         super().__init__(spec, encoding, ctx, fixed)
         self.interp = Interpreter(spec, params, exact=True)
         self.params = dict(self.interp.params)  # exact Fractions

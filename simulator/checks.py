@@ -224,6 +224,9 @@ def decide(spec: ir.Spec, check: ir.Check, *, params=None, fixed=None, exact=Fal
         InternalError: the exact engine and the reference interpreter disagree (a bug).
     """
     start = time.perf_counter()
+    from libet.spec.structural import bind
+
+    spec = bind(spec, params)  # a horizon or weights over params, at these params
     kind = KINDS[type(check.prop)]
     cache = {} if cache is None else cache
     measures = measures or kind.measures(check.prop)

@@ -209,6 +209,8 @@ def run_experiment(
     sources: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
     confidence: float = CONFIDENCE,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> ExperimentResult:
     """Run the experiment ``name`` of ``spec``.
 
@@ -219,6 +221,9 @@ def run_experiment(
             :mod:`.engines`).
         sources: the spec's source texts (for the hash recorded with the results).
         progress: called with a number of units of work done (for a progress bar).
+        workers, scheduler: solve the (policy, param point) pieces on dask.distributed
+            (:mod:`.parallel`): a local cluster of N workers, or a running scheduler; the
+            numbers are the same as serially (each piece is a pure call with its own seed).
 
     Raises:
         UsageError: unknown experiment or engine, or an override of a varied name.
@@ -260,30 +265,26 @@ def run_experiment(
     param_vary = [v for v in exp.vary if v.name in spec.params]
     var_vary = [v for v in exp.vary if v.name not in spec.params]
     measures = exp.measures
-    run_engine = info.load()
     rows_by_key: dict = {}
     points = list(itertools.product(*[v.values for v in exp.vary])) if exp.vary else [()]
-    var_points = list(itertools.product(*[v.values for v in var_vary])) if var_vary else [()]
-    for pi, policy in enumerate(exp.policies):
-        for pvals in itertools.product(*[v.values for v in param_vary]) if param_vary else [()]:
-            pset = dict(base_params)
-            pset.update({v.name: x for v, x in zip(param_vary, pvals)})
-            # An engine whose one run answers for every assignment (exact) runs once per param
-            # point; one that samples a distribution (Monte Carlo) once per point and per
-            # combination of the worst-case variables, each with its own derived seed.
-            keep = tuple(v.name for v in var_vary) + tuple(exp.worst_over)
-            table = run_engine(Model(spec, policy, pset, base_fixed, keep=keep), measures) if info.covers_assignments else None
-            for vvals in var_points:
-                point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
-                if table is not None:
-                    row = {m.text: table.aggregate(m, fixed=point_fixed, worst_over=exp.worst_over) for m in measures}
-                else:
-                    point_index = points.index(_point(exp, param_vary, var_vary, pvals, vvals))
-                    row = _sampled_point(spec, exp, run_engine, policy, pset, {**base_fixed, **point_fixed},
-                                         runs, seed, pi, point_index, confidence)
-                rows_by_key[(policy, pvals, vvals)] = row
-                if progress:
-                    progress(1)
+    pieces = [(pi, policy, pvals) for pi, policy in enumerate(exp.policies)
+              for pvals in (itertools.product(*[v.values for v in param_vary]) if param_vary else [()])]
+    from .parallel import Serial, mapper
+
+    run = mapper(workers, scheduler) if (workers or scheduler) else Serial()
+    try:
+        n = len(pieces)
+        done = run.map(_piece, [spec] * n, [name] * n, [info.name] * n, [p[0] for p in pieces],
+                       [p[1] for p in pieces], [p[2] for p in pieces], [base_params] * n, [base_fixed] * n,
+                       [runs] * n, [seed] * n, [confidence] * n,
+                       [progress if isinstance(run, Serial) else None] * n)
+    finally:
+        run.close()
+    for (pi, policy, pvals), rows in zip(pieces, done):
+        for vvals, row in rows.items():
+            rows_by_key[(policy, pvals, vvals)] = row
+        if progress and not isinstance(run, Serial):
+            progress(len(rows))
     rows = []
     for policy in exp.policies:
         for point in points:
@@ -320,6 +321,42 @@ def run_experiment(
         rows=rows,
         thresholds=_thresholds(spec, exp),
     )
+
+
+def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs, seed, confidence, progress):
+    """The rows of one (policy, param point) of experiment ``name``: a pure call (Dask runs it
+    on a worker). An engine whose one run answers for every assignment (exact) runs once; one
+    that samples a distribution (Monte Carlo) once per point and per combination of the
+    worst-case variables, each with its own derived seed."""
+    from . import engines
+
+    exp = spec.experiments[name]
+    info = engines.get(engine)
+    run_engine = info.load()
+    param_vary = [v for v in exp.vary if v.name in spec.params]
+    var_vary = [v for v in exp.vary if v.name not in spec.params]
+    points = list(itertools.product(*[v.values for v in exp.vary])) if exp.vary else [()]
+    var_points = list(itertools.product(*[v.values for v in var_vary])) if var_vary else [()]
+    pset = dict(base_params)
+    pset.update({v.name: x for v, x in zip(param_vary, pvals)})
+    measures = exp.measures
+    # the variables swept or maximised over keep their axes; others read only through values
+    # may be summarised (model.Summary)
+    keep = tuple(v.name for v in var_vary) + tuple(exp.worst_over)
+    table = run_engine(Model(spec, policy, pset, base_fixed, keep=keep), measures) if info.covers_assignments else None
+    out = {}
+    for vvals in var_points:
+        point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
+        if table is not None:
+            row = {m.text: table.aggregate(m, fixed=point_fixed, worst_over=exp.worst_over) for m in measures}
+        else:
+            point_index = points.index(_point(exp, param_vary, var_vary, pvals, vvals))
+            row = _sampled_point(spec, exp, run_engine, policy, pset, {**base_fixed, **point_fixed},
+                                 runs, seed, pi, point_index, confidence)
+        out[vvals] = row
+        if progress:
+            progress(1)
+    return out
 
 
 def _thresholds(spec: ir.Spec, exp: ir.Experiment) -> dict:

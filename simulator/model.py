@@ -18,6 +18,7 @@ twelve assignments, say, has two classes.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from fractions import Fraction
@@ -32,6 +33,7 @@ from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_params
 from libet.spec.reads import reads_of
 from libet.spec.rules import resolve_otherwise, veto_probability
+from libet.spec.structural import bind
 
 from .vectorize import TOLERANCE, ArrayEval, domain_array
 
@@ -62,6 +64,13 @@ def memory_limit() -> int:
             return int(float(text))
         except ValueError:
             pass
+    return _physical_limit()
+
+
+@functools.lru_cache(maxsize=1)
+def _physical_limit() -> int:
+    """Half the physical memory, at most DEFAULT_MEMORY_LIMIT (asked of the OS once: a fit
+    builds thousands of models)."""
     try:
         phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         return min(DEFAULT_MEMORY_LIMIT, phys // 2)
@@ -259,6 +268,7 @@ class Model:
                 f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})",
                 did_you_mean(policy, spec.policies),
             )
+        spec = bind(spec, params)  # a horizon or weights over params, at these params
         self.spec = spec
         self.policy = policy
         self.exact = exact

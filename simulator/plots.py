@@ -267,3 +267,51 @@ def plot_experiment(result, folder: str, *, log: bool = False) -> list[str]:
         finally:
             plt.close(fig)
     return paths
+
+
+def png_bytes(fig) -> bytes:
+    """A figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.12)
+    return buf.getvalue()
+
+
+def fit_figure(result):
+    """Predicted versus observed for a fit (:class:`libet.fit.FitResult`): one point per data
+    row, observed (with its error bar: the std, or the binomial standard error at the observed
+    rate) on x, the model's value on y (with its bootstrap interval when there is one); rows the
+    fit used are *fitted*, held-out rows *predicted*; the diagonal is perfect agreement."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    everything = []
+    for rows, label, marker, color in ((result.rows, "fitted (rows the fit used)", "o", "#1f77b4"),
+                                       (result.holdout, "predicted (held-out rows)", "s", "#d62728")):
+        if not rows:
+            continue
+        x = [r.observed for r in rows]
+        y = [r.value for r in rows]
+        xerr = [r.error_bar or 0.0 for r in rows]
+        yerr = [[max(r.value - r.low, 0.0) if r.low is not None else 0.0 for r in rows],
+                [max(r.high - r.value, 0.0) if r.high is not None else 0.0 for r in rows]]
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=color, ecolor=color, capsize=3, label=label)
+        for r in rows:
+            ax.annotate(f"row {r.row}", (r.observed, r.value), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        everything += x + y + [r.high for r in rows if r.high is not None] + [r.low for r in rows if r.low is not None]
+    lo = min(everything + [0.0])
+    hi = max(everything + [1e-9])
+    pad = 0.05 * (hi - lo or 1)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="#888", lw=0.8, ls="--", label="perfect agreement")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlabel("observed (error bar: one standard error)")
+    intervals = f", {int(LEVEL_PCT)}% bootstrap interval" if result.bootstrap else ""
+    ax.set_ylabel(f"model (fitted or predicted{intervals})")
+    ax.set_title(f"{result.experiment}: model versus data", fontsize=10)
+    est = "; ".join(f"{e.name} = {e.value:.4g}" for e in result.estimates)
+    ax.text(0.01, -0.16, textwrap.fill(f"fitted: {est}; data sha256 {result.data_sha256[:12]}", 90),
+            transform=ax.transAxes, fontsize=7, va="top")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+LEVEL_PCT = 95

@@ -312,6 +312,9 @@ def to_prism(
 
 
 def _export(spec, policy, measures=None, *, params=None, fixed=None):
+    from libet.spec.structural import bind
+
+    spec = bind(spec, params)  # a horizon or weights over params, at these params
     measures = tuple(export_measures(spec) if measures is None else measures)
     # keep=(): the export writes every variable itself and uses the model only for its checked
     # params, fixed values, phases and what is projected out, so the model may summarise.
@@ -341,7 +344,10 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     lines += ["dtmc", "", f"const double E = {E_DOUBLE}; // the double nearest e: exp(x) = pow(E, x)"]
     for name, value in model.params.items():
         q = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-        lines.append(f"const double p_{name} = {_real(q)};")
+        if spec.params[name].integer:  # `param n: int`: an int constant (start depths read it)
+            lines.append(f"const int p_{name} = {q.numerator};")
+        else:
+            lines.append(f"const double p_{name} = {_real(q)};")
     for name, value in model.fixed.items():
         lines.append(f"// {name} = {value} (fixed)")
     for n in model.projected:

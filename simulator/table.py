@@ -258,6 +258,38 @@ class OutcomeTable:
             worst = None if not worst_over else worst
         return Aggregate(_plain(value), worst, "; ".join(parts) or "single assignment")
 
+    def values_at(self, m: ir.Measure, names, points, worst_over=()) -> list:
+        """``aggregate(m, fixed=dict(zip(names, point)), worst_over=worst_over).value`` for
+        every point (a tuple of values of the variables ``names``), in one pass: the other
+        variables are averaged once for all the points (a fit asks for many). None where the
+        measure is undefined."""
+        if self.exact:
+            return [self.aggregate(m, fixed=dict(zip(names, p)), worst_over=worst_over).value for p in points]
+        num, den = self.parts(m)
+        tnames = list(self.names)
+        held = set(names)
+        worst_axes = [tnames.index(n) for n in worst_over if n in tnames and n not in held]
+        avg_axes = [i for i, n in enumerate(tnames) if i not in worst_axes and n not in held]
+        for axis in sorted(avg_axes, reverse=True):
+            num = self._average(num, tnames[axis], axis)
+            den = None if den is None else self._average(den, tnames[axis], axis)
+        arr = _divide(num, den)
+        out = []
+        for p in points:
+            idx: list = [slice(None)] * arr.ndim
+            for n, v in zip(names, p):
+                if n not in self.spec.variables:
+                    raise UsageError(f"there is no variable {n!r}")
+                if n in tnames:
+                    try:
+                        idx[tnames.index(n)] = self.values[n].index(v)
+                    except ValueError:
+                        raise UsageError(f"{v!r} is not a value {n} ranges over here") from None
+            flat = np.asarray(arr[tuple(idx)]).reshape(-1)
+            k = _argbest(flat, False)
+            out.append(None if k is None else _plain(flat[k]))
+        return out
+
     def _average(self, arr, name: str, axis: int):
         ws = np.asarray(self.weights[name], dtype=object) if arr.dtype == object else float_weights(self.weights[name])
         out = np.tensordot(arr, ws, axes=([axis], [0])) if arr.dtype != object else _wsum(arr, ws, axis)

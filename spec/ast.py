@@ -174,7 +174,7 @@ class EnumDom:
 class VarDecl:
     name: Name
     domain: Union[BoolDom, IntDom, EnumDom]
-    weights: tuple | None  # of (literal, Num)
+    weights: tuple | None  # of (literal, Num | NameExpr | Paren): a name or (expr) reads params
     span: Span | None = _span()
 
 
@@ -191,6 +191,7 @@ class ParamDecl:
     default: Num
     range: tuple[Num, Num] | None
     span: Span | None = _span()
+    kind: Name | None = None  # `param n: int = ...`
 
 
 @attrs.frozen(slots=True)
@@ -209,7 +210,7 @@ class ValueDecl:
 
 @attrs.frozen(slots=True)
 class Horizon:
-    value: Union[int, str]  # an int, or the word written (must be "none")
+    value: Union[int, str, "Paren"]  # an int, the word written (`none` or an int param), or (expr)
     span: Span | None = _span()
 
 
@@ -335,7 +336,8 @@ class Sweep:
 @attrs.frozen(slots=True)
 class ExpItem:
     """One line of an experiment: ``kind`` is policies, vary, set, measure, worst, engine,
-    runs or seed; ``args`` holds what follows the keyword."""
+    runs, seed or data; ``args`` holds what follows the keyword (for data, the path as a
+    :class:`Name` whose span is the string's)."""
 
     kind: str
     args: tuple

@@ -75,6 +75,9 @@ class Checker:
         scope.declare()
         typer = Typer(scope)
         typer.resolve_declarations()
+        from libet.spec import structural
+
+        structural.type_weights(scope, typer, self.d)
         structure = Structure(scope, typer)
         trajectory = structure.trajectory()
         policies = structure.policies()
@@ -98,6 +101,9 @@ class Checker:
             experiments=experiments,
             files=(main.file,) + tuple(m.file for m, is_main in self.modules if not is_main),
         )
+        spec = structural.defaults(spec, self.d)
+        if spec is None:
+            return None
         from libet.spec import semantics
 
         semantics.check(spec, self, self.d)

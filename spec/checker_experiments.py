@@ -102,6 +102,8 @@ class _Experiment:
             fields.get("engine", "exact"),
             fields.get("runs", 10_000),
             fields.get("seed", 0),
+            data=fields["data"].text if "data" in fields else None,
+            data_span=fields["data"].span if "data" in fields else None,
             span=node.name.span,
         )
 
@@ -145,6 +147,12 @@ class _Experiment:
                 )
                 raise Bad
             fields["engine"] = word.text
+        elif k == "data":
+            path = item.args[0]
+            if not path.text.strip():
+                self.d.error("E060", "`data` needs a file name", path.span, hint='e.g. data "measured.csv"')
+                raise Bad
+            fields["data"] = path
         elif k in ("runs", "seed"):
             n = item.args[0]
             if k == "runs" and n.value < 1:

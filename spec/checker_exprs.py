@@ -170,7 +170,7 @@ class Typer:
             if decl.kind == "param":
                 if name not in scope.params:
                     raise Bad
-                return ir.ParamRef(name, span=span)
+                return ir.ParamRef(name, ir.INT if scope.params[name].integer else ir.REAL, span=span)
             if decl.kind == "def":
                 d = self.named(name)
                 return ir.DefRef(name, d.type, span=span)

@@ -69,6 +69,8 @@ class Scope:
         self.trajectories: list[ast.TrajectoryDecl] = []
         self.checks: list[ast.CheckDecl] = []
         self.variables: dict[str, ir.Variable] = {}
+        #: variables whose weights are written over params: the weight per domain value (AST)
+        self.weight_asts: dict[str, tuple] = {}
         self.params: dict[str, ir.Param] = {}
         self.members: dict[str, list[ir.Type]] = {}  # enum member name -> enum types having it
         self.phase_names: set[str] = set()
@@ -235,6 +237,7 @@ class Scope:
     def _weights(self, node: ast.VarDecl, domain) -> tuple[Fraction, ...] | None:
         values = domain.values()
         given: dict = {}
+        written = any(not isinstance(num, ast.Num) for _, num in node.weights)
         for key, num in node.weights:
             v = self.domain_literal(key, domain, node.name.text)
             if v is MISSING:
@@ -242,6 +245,9 @@ class Scope:
             if v in given:
                 self.d.error("E023", f"weight for {show(v)} given twice", key.span)
                 return None
+            if written:  # over params: typed and checked once the params are known (structural.py)
+                given[v] = num
+                continue
             if num.value < 0:
                 self.d.error("E023", f"weight {num.text} is negative", num.span, hint="weights are probabilities")
                 return None
@@ -255,6 +261,9 @@ class Scope:
                 hint="give a weight (possibly 0) to every value of the domain",
             )
             return None
+        if written:
+            self.weight_asts[node.name.text] = tuple(given[v] for v in values)
+            return tuple(Fraction(1, len(values)) for _ in values)  # replaced by their values at the defaults
         total = sum(given.values())
         if total != 1:
             self.d.error(
@@ -268,6 +277,17 @@ class Scope:
 
     def _param(self, node: ast.ParamDecl) -> ir.Param | None:
         default = Fraction(node.default.value)
+        integer = node.kind is not None
+        if integer:
+            if node.kind.text != "int":
+                self.d.error("E020", f"a param is real, or `int` for whole numbers; not '{node.kind.text}'",
+                             node.kind.span, hint=f"write `param {node.name.text}: int = ...` or drop the kind")
+                return None
+            whole = [n for n in (node.default, *(node.range or ())) if Fraction(n.value).denominator != 1]
+            if whole:
+                self.d.error("E023", f"int param '{node.name.text}' takes whole numbers, not {whole[0].text}",
+                             whole[0].span)
+                return None
         lo = hi = None
         if node.range is not None:
             lo, hi = Fraction(node.range[0].value), Fraction(node.range[1].value)
@@ -282,7 +302,7 @@ class Scope:
                     node.default.span,
                 )
                 return None
-        return ir.Param(node.name.text, default, lo, hi, span=node.name.span)
+        return ir.Param(node.name.text, default, lo, hi, span=node.name.span, integer=integer)
 
     # ---- literals and variable lists ----------------------------------------------------------
 

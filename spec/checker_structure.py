@@ -92,12 +92,16 @@ class Structure:
             ok &= ok_s
         if not ok:
             return None
-        return ir.Trajectory(horizon, start_phase, start_depth, tuple(ir_phases), span=node.span)
+        return ir.Trajectory(horizon, start_phase, start_depth, tuple(ir_phases), span=node.span,
+                             horizon_expr=self.horizon_expr)
 
     def _horizon(self, horizons: list[ast.Horizon]) -> tuple[int | None, bool]:
+        self.horizon_expr = None
         if not horizons:
             return None, True
         h = horizons[0].value
+        if isinstance(h, ast.Paren) or (isinstance(h, str) and h in self.scope.params):
+            return self._horizon_expr(horizons[0])
         if isinstance(h, str):
             if h != "none":
                 self.d.error("E040", f"horizon must be a whole number or 'none', not '{h}'", horizons[0].span)
@@ -112,6 +116,28 @@ class Structure:
             )
             return None, False
         return h, True
+
+    def _horizon_expr(self, node: ast.Horizon) -> tuple[int | None, bool]:
+        """``horizon h`` or ``horizon (expr)`` over int params: the expression is kept
+        (``horizon_expr``); its value at the defaults, and at every corner of the params'
+        ranges, is checked by :mod:`.structural` once the spec is built."""
+        h = node.value
+        src = h if isinstance(h, ast.Paren) else ast.NameExpr(h, span=node.span)
+        e = self.typer.expr_or_none(src)
+        if e is None:
+            return None, False
+        if e.type != ir.INT:
+            self.d.error("E040", f"the horizon must be a whole number, but this is {type_words(e.type)}", node.span,
+                         hint="a horizon over params reads `int` params: `param h: int = 64 in [16, 512]`")
+            return None, False
+        for n in ir.walk(e):
+            if not isinstance(n, (ir.ParamRef, ir.Const, ir.Arith, ir.Neg, ir.Call, ir.Ite, ir.Compare, ir.Logic,
+                                  ir.Not)):
+                self.d.error("E040", "the horizon may read params and numbers only (it is fixed for a whole run)",
+                             n.span or node.span)
+                return None, False
+        self.horizon_expr = e
+        return 1, True  # a placeholder: structural.defaults() puts the value at the defaults
 
     def _phase_names(self, phases: list[ast.PhaseDecl]) -> tuple[dict[str, ast.PhaseDecl], bool]:
         scope = self.scope

@@ -43,6 +43,8 @@ CODES: dict[str, str] = {
     "E061": "experiment or quantitative check on a trajectory without a horizon",
     "E062": "malformed measure (E(...) of something other than an accumulated quantity, `visit` without a trajectory)",
     "E070": "import error (missing file, cycle, or a declaration a used file may not hold)",
+    "E080": "malformed data file (unknown or missing column, bad row, mixed likelihoods)",
+    "E081": "a data value out of range (outside a variable's domain or a param's range, a rate outside [0, 1], successes above n)",
     "W101": "unreachable phase",
     "W102": "unused declaration",
     "W103": "probability check skipped: the state space is too large to enumerate",

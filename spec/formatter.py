@@ -144,7 +144,8 @@ class _Printer:
             self.block(it.span, 0, it.cls, it.decls, lambda d, lv: self.emit(d.span, lv, self.var_decl(d)))
         elif isinstance(it, ast.ParamDecl):
             rng = f" in [{it.range[0].text}, {it.range[1].text}]" if it.range else ""
-            self.emit(it.span, 0, f"param {it.name.text} = {it.default.text}{rng}")
+            kind = f": {it.kind.text}" if it.kind is not None else ""
+            self.emit(it.span, 0, f"param {it.name.text}{kind} = {it.default.text}{rng}")
         elif isinstance(it, ast.DefDecl):
             self.emit(it.span, 0, f"def {it.name.text} = {expr(it.expr)}")
         elif isinstance(it, ast.ValueDecl):
@@ -170,12 +171,13 @@ class _Printer:
         else:
             text = "{" + ", ".join(m.text for m in dom.members) + "}"
         if d.weights is not None:
-            text += " weights {" + ", ".join(f"{literal(k)}: {v.text}" for k, v in d.weights) + "}"
+            text += " weights {" + ", ".join(f"{literal(k)}: {v.text if isinstance(v, ast.Num) else expr(v)}"
+                                             for k, v in d.weights) + "}"
         return f"{d.name.text}: {text}"
 
     def traj_item(self, it, level):
         if isinstance(it, ast.Horizon):
-            self.emit(it.span, level, f"horizon {it.value}")
+            self.emit(it.span, level, f"horizon {expr(it.value) if isinstance(it.value, ast.Paren) else it.value}")
         elif isinstance(it, ast.Start):
             at = f" at depth {expr(it.depth)}" if it.depth is not None else ""
             self.emit(it.span, level, f"start {it.phase.text}{at}")
@@ -227,6 +229,8 @@ def exp_item(e: ast.ExpItem) -> str:
         return "measure " + ", ".join(measure(m) for m in a)
     if k == "engine":
         return f"engine {a[0].text}"
+    if k == "data":
+        return f'data "{a[0].text}"'
     return f"{k} {a[0].text}"
 
 

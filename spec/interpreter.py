@@ -140,6 +140,8 @@ class Interpreter:
         spec: the checked spec.
         params: overrides for parameter values (name -> number); the rest keep their defaults.
         exact: compute with ``Fraction`` instead of ``float``.
+        bind: take a horizon or weights written over params at ``params``
+            (:func:`libet.spec.structural.bind`); False only inside that function.
 
     Raises:
         UsageError: at construction, for an unknown param or a value outside its range.
@@ -148,7 +150,11 @@ class Interpreter:
             message names the expression's location, the phase, the depth and the assignment.
     """
 
-    def __init__(self, spec: ir.Spec, params: Mapping[str, object] | None = None, *, exact=False):
+    def __init__(self, spec: ir.Spec, params: Mapping[str, object] | None = None, *, exact=False, bind=True):
+        if bind:  # a horizon or weights written over params take their values at ``params``
+            from libet.spec.structural import bind as at_params
+
+            spec = at_params(spec, params)
         self.spec = spec
         self.exact = exact
         self._num = Fraction if exact else float

@@ -174,6 +174,10 @@ class Variable:
     domain: Domain
     weights: tuple[Fraction, ...] | None = None
     span: Span | None = _span_field()
+    #: weights written over params (``weights {a: w, b: (1 - w)}``), one per domain value; then
+    #: ``weights`` holds their values at the params' defaults, and an engine takes them at its
+    #: params through :func:`libet.spec.structural.bind`.
+    weight_exprs: tuple[Expr, ...] | None = attrs.field(default=None, kw_only=True)
 
     @property
     def type(self) -> Type:
@@ -203,13 +207,16 @@ class Variable:
 
 @attrs.frozen(slots=True)
 class Param:
-    """A real constant, overridable from the CLI and by experiments, within ``lo``..``hi``."""
+    """A real constant, overridable from the CLI and by experiments, within ``lo``..``hi``;
+    ``integer`` (``param n: int = ...``) takes whole values only (the horizon and the start
+    depth may read it)."""
 
     name: str
     default: Fraction
     lo: Fraction | None = None
     hi: Fraction | None = None
     span: Span | None = _span_field()
+    integer: bool = attrs.field(default=False, kw_only=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,6 +535,9 @@ class Trajectory:
     start_depth: Expr
     phases: tuple[Phase, ...]
     span: Span | None = _span_field()
+    #: a horizon written over int params (``horizon h``); then ``horizon`` is its value at the
+    #: defaults, and an engine takes it at its params (:func:`libet.spec.structural.bind`)
+    horizon_expr: Expr | None = attrs.field(default=None, kw_only=True)
 
     def phase(self, name: str) -> Phase:
         for p in self.phases:
@@ -702,7 +712,21 @@ class Experiment:
     engine: str = "exact"  # a name in the engine registry (libet.simulator.engines)
     runs: int = 10_000
     seed: int = 0
+    #: ``data "FILE"``: the measured points bound to the experiment, as written, and the span of
+    #: the string (paths resolve against the spec file's folder: :meth:`data_path`).
+    data: str | None = None
+    data_span: Span | None = _span_field()
     span: Span | None = _span_field()
+
+    def data_path(self) -> str | None:
+        """The data file's path, relative to the folder of the spec file that names it."""
+        import os
+
+        if self.data is None:
+            return None
+        if os.path.isabs(self.data) or self.data_span is None or self.data_span.file.startswith("<"):
+            return self.data
+        return os.path.join(os.path.dirname(self.data_span.file), self.data)
 
 
 # ---------------------------------------------------------------------------------------------

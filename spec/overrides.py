@@ -80,6 +80,9 @@ def check_param(spec: ir.Spec, name: str, value: Any) -> Fraction:
         except (TypeError, ValueError):
             raise UsageError(f"param {name} takes a finite real number, not {value!r}") from None
     p = spec.params[name]
+    if p.integer and q.denominator != 1:
+        raise UsageError(f"param {name} is an int param; {_show_number(q)} is not a whole number",
+                         f"give a whole number, e.g. {round(q)}")
     if (p.lo is not None and q < p.lo) or (p.hi is not None and q > p.hi):
         raise UsageError(
             f"{_show_number(q)} lies outside the range [{float(p.lo):g}, {float(p.hi):g}] of param {name}",

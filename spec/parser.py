@@ -364,7 +364,7 @@ def _hint(exc: UnexpectedInput, expected: list[str], terminals: set[str]) -> str
     if tok.type == "STRING" and "STRING" not in terminals:
         inner = text[1:-1]
         bare = f"write it without quotes: {inner}" if _WORD.fullmatch(inner) else "write names without quotes"
-        return f"strings appear only in `spec \"title\"` and `use \"path\"`; an enum value is a name: {bare}"
+        return f"strings appear only in `spec \"title\"`, `use \"path\"` and `data \"file\"`; an enum value is a name: {bare}"
     if text == "|" and "|" not in literals:
         return "write 'or' for disjunction"
     if "harm" in literals:  # inside P(...), where an event belongs
@@ -523,7 +523,12 @@ class _ToAst:
         return tuple(c)
 
     def weight(self, meta, c):
-        return (c[0], c[1])
+        w = c[1]
+        if isinstance(w, Token):  # a param's name
+            w = ast.NameExpr(str(w), span=_span(self.file, w))
+        elif not isinstance(w, ast.Num):  # (expr)
+            w = ast.Paren(w, span=getattr(w, "span", None))
+        return (c[0], w)
 
     def signed_int(self, meta, c):
         return _number(str(c[0]), _span(self.file, c[0]))
@@ -533,8 +538,15 @@ class _ToAst:
         return ast.Num(str(c[0]), _number(str(c[0]), span), span=span)
 
     def param(self, meta, c):
+        kind = None
+        if len(c) > 1 and isinstance(c[1], tuple) and c[1][0] == "kind":
+            kind = c[1][1]
+            c = [c[0]] + list(c[2:])
         rng = c[2] if len(c) > 2 else None
-        return ast.ParamDecl(self._name(c[0]), c[1], rng, span=self._s(meta))
+        return ast.ParamDecl(self._name(c[0]), c[1], rng, span=self._s(meta), kind=kind)
+
+    def param_kind(self, meta, c):
+        return ("kind", self._name(c[0]))
 
     def param_range(self, meta, c):
         return (c[0], c[1])
@@ -551,6 +563,8 @@ class _ToAst:
 
     def horizon(self, meta, c):
         tok = c[0]
+        if not isinstance(tok, Token):  # (expr) over int params
+            return ast.Horizon(ast.Paren(tok, span=getattr(tok, "span", None)), span=self._s(meta))
         value = _number(str(tok), _span(self.file, tok)) if tok.type == "INT" else str(tok)
         return ast.Horizon(value, span=self._s(meta))
 
@@ -663,6 +677,10 @@ class _ToAst:
 
     def seed(self, meta, c):
         return self._int_item("seed", meta, c[0])
+
+    def data(self, meta, c):
+        span = _span(self.file, c[0])
+        return ast.ExpItem("data", (ast.Name(str(c[0])[1:-1], span=span),), span=self._s(meta))
 
     def literal(self, meta, c):
         x = c[0]

@@ -214,6 +214,24 @@ class Reads:
         return frozenset(out)
 
 
+def params_read(spec: ir.Spec, exprs: Iterable[ir.Expr]) -> frozenset[str]:
+    """The params ``exprs`` read, through defs, values and ``harmful`` (what a fit asks of an
+    experiment: a param nothing reads cannot be learned from its data)."""
+    reads = reads_of(spec)
+    seen: set[int] = set()
+    out: set[str] = set()
+    stack = list(exprs)
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ir.ParamRef):
+            out.add(e.name)
+        stack.extend(reads._below(e))
+    return frozenset(out)
+
+
 def reads_of(spec: ir.Spec) -> Reads:
     """The spec's one :class:`Reads` (made on first use, kept on the spec)."""
     memo = spec.memo

@@ -225,6 +225,9 @@ def _unused(spec: ir.Spec, checker, d: Diagnostics) -> None:
         exprs.append(spec.trajectory.start_depth)
         exprs += [t.prob for p in spec.trajectory.phases for t in p.transitions if t.prob is not None]
     exprs += [x for pol in spec.policies.values() for r in pol.rules for x in (r.condition, r.strength)]
+    from libet.spec.structural import expressions as structural_exprs
+
+    exprs += structural_exprs(spec)  # a horizon or weights over params
     for e in exprs:
         for node in ir.walk(e):
             if isinstance(node, (ir.VarRef, ir.ParamRef, ir.DefRef)):

@@ -28,7 +28,7 @@ def parsed(r):
         raise AssertionError(f"not JSON (exit {r.exit_code}):\n{r.output}") from None
 
 
-COMMANDS = ["check", "fmt", "prove", "simulate", "export", "graph", "run", "report"]
+COMMANDS = ["check", "fmt", "prove", "simulate", "export", "graph", "run", "report", "fit"]
 
 
 def test_every_command_has_json():

@@ -99,8 +99,9 @@ def test_table_lists_every_code():
         assert meaning == CODES[code], f"{code}: the table says {meaning!r}, CODES says {CODES[code]!r}"
 
 
-# Codes whose trigger cannot be written as one line of source: the test builds the input.
-_SPECIAL = {"E002", "E003", "E004"}
+# Codes whose trigger cannot be written as one line of source: the test builds the input
+# (E080 and E081 are about data files, not specs: tests/test_fit_data.py triggers each).
+_SPECIAL = {"E002", "E003", "E004", "E080", "E081"}
 
 
 @pytest.mark.parametrize("code", sorted(set(_table()) - _SPECIAL))

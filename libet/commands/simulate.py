@@ -79,8 +79,11 @@ def fmt(v) -> str:
 @click.option("--force", is_flag=True, help="Write into --out even if it exists.")
 @click.option("--log-y", "log_y", is_flag=True, help="Draw the plots on a log y axis (small probabilities).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--workers", type=click.IntRange(min=1), help="With --experiment: solve its points on a local Dask cluster of N workers.")
+@click.option("--scheduler", metavar="ADDRESS", help="With --experiment: solve its points on an existing Dask scheduler.")
 @guard
-def simulate(file, experiments, policies, engine, runs, seed, measures, sets, rational, out, force, log_y, as_json):
+def simulate(file, experiments, policies, engine, runs, seed, measures, sets, rational, out, force, log_y, as_json,
+             workers, scheduler):
     """Compute outcome probabilities of FILE's policies, or run its experiments."""
     from libet import orchestrate
     from libet.simulator.experiments import run_experiment, spec_hash
@@ -99,7 +102,7 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
             with progress_bar(total, f"experiment {n}") as adv:
                 results.append(
                     run_experiment(spec, n, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed,
-                                   sources=loaded.sources, progress=adv)
+                                   sources=loaded.sources, progress=adv, workers=workers, scheduler=scheduler)
                 )
         written = []
         if out:

@@ -1,0 +1,402 @@
+"""The numerics of calibration: a pure per-point evaluation, likelihoods, maximum likelihood
+with several starts, profile-likelihood intervals and parametric bootstrap replicates.
+
+Consumes: a :class:`Problem` (a checked spec, the measured rows of one experiment, the params
+to fit with their declared ranges, the other params' values).
+Produces: model values at points (:func:`predict`), the fit statistic (:meth:`Problem.stat`:
+-2 log-likelihood, or N log SSE for least squares), :class:`Optimum` per start, profile
+intervals (:func:`profile`), and bootstrap replicates (:func:`replicate`).
+
+Every function here is pure and its arguments pickle (a :class:`Problem` holds the frozen IR and
+plain values), so :mod:`libet.fit` can hand the same calls to a Dask cluster or run them in
+order, and get the same numbers: the random draws of a replicate come from its own
+``numpy.random.SeedSequence([seed, index])``. The model values come from the exact engine
+(backward induction, deterministic floating point), never from sampling: an optimiser cannot
+climb a noisy likelihood.
+
+Likelihoods (docs/calibration.md): rows with ``n`` are binomial (successes ~ Bin(n, p)), rows
+with ``std`` Gaussian (observed ~ N(value, std²)), rows with neither least squares (Gaussian
+with one unknown variance, profiled out: -2 log L = N log(SSE/N) + const).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import attrs
+import numpy as np
+
+from libet.errors import EvaluationError
+from libet.spec import ir
+from libet.spec import measures as ms
+
+#: The likelihood-ratio cut-off of a 95 % profile interval: the 0.95 quantile of chi-squared(1).
+CHI2_95 = 3.841458820694124
+#: Probabilities are kept this far inside (0, 1) in the binomial likelihood.
+EPS = 1e-12
+
+
+@attrs.frozen
+class Target:
+    """A point to evaluate: an experiment's point for one policy and one measure."""
+
+    experiment: str
+    policy: str
+    measure: ms.Measure
+    point: tuple[tuple[str, object], ...]
+
+
+def predict(spec: ir.Spec, targets: Sequence[Target], params: Mapping[str, object]) -> np.ndarray:
+    """The exact engine's value of every target with ``params`` (name -> number) applied on top
+    of each experiment's ``set`` lines. One solve per (experiment, policy, param point): a
+    table covers every value of the varied variables at once.
+
+    Raises:
+        EvaluationError: the model has no valid value at these params (a probability outside
+            [0, 1], a measure conditioned on an event of probability 0).
+    """
+    from .exact import solve
+    from .model import Model
+
+    groups: dict = {}
+    for i, t in enumerate(targets):
+        exp = spec.experiments[t.experiment]
+        ppoint = tuple((k, v) for k, v in t.point if k in spec.params)
+        groups.setdefault((t.experiment, t.policy, ppoint), []).append(i)
+    out = np.empty(len(targets))
+    for (name, policy, ppoint), idx in groups.items():
+        exp = spec.experiments[name]
+        pset: dict = {}
+        fixed: dict = {}
+        for k, v in exp.set:
+            (pset if k in spec.params else fixed)[k] = v
+        pset.update(params)
+        pset.update(ppoint)
+        measures = tuple(dict.fromkeys(targets[i].measure for i in idx))
+        table = solve(Model(spec, policy, pset, fixed), measures)
+        names = tuple(v.name for v in exp.vary if v.name not in spec.params)
+        for m in measures:
+            mine = [i for i in idx if targets[i].measure == m]
+            points = [tuple(dict(targets[i].point)[n] for n in names) for i in mine]
+            for i, value in zip(mine, table.values_at(m, names, points, exp.worst_over)):
+                if value is None:
+                    raise EvaluationError(f"{m.text} is undefined at {_label(targets[i])}: its condition has "
+                                          "probability 0")
+                out[i] = float(value)
+    return out
+
+
+def _label(t: Target) -> str:
+    return ", ".join([f"{k}={v}" for k, v in t.point] + [f"policy {t.policy}"])
+
+
+@attrs.frozen
+class Problem:
+    """What a fit is asked: the model, the rows, the params to fit and their box.
+
+    ``kind`` is ``binomial``, ``gaussian`` or ``least squares`` (one for all rows)."""
+
+    spec: ir.Spec
+    targets: tuple[Target, ...]
+    observed: tuple[float, ...]
+    n: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+    kind: str
+    names: tuple[str, ...]
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    #: other param overrides (name -> number), applied under the fitted ones
+    base: tuple[tuple[str, object], ...] = ()
+
+    def params(self, theta) -> dict:
+        out = dict(self.base)
+        for name, x, lo, hi in zip(self.names, theta, self.lo, self.hi):
+            out[name] = min(max(float(x), lo), hi)  # the optimiser may step a hair outside
+        return out
+
+    def values(self, theta) -> np.ndarray:
+        return predict(self.spec, self.targets, self.params(theta))
+
+    def stat(self, theta, observed=None) -> float:
+        """-2 log-likelihood up to a constant (least squares: N log SSE); smaller is better.
+        ``observed`` replaces the measured values (a bootstrap replicate's)."""
+        return self.stat_of(self.values(theta), observed)
+
+    def stat_of(self, values: np.ndarray, observed=None) -> float:
+        y = np.asarray(self.observed if observed is None else observed, dtype=float)
+        if self.kind == "binomial":
+            n = np.asarray(self.n)
+            k = y * n
+            p = np.clip(values, EPS, 1 - EPS)
+            return float(-2 * np.sum(k * np.log(p) + (n - k) * np.log1p(-p)))
+        if self.kind == "gaussian":
+            s = np.asarray(self.std)
+            return float(np.sum(((y - values) / s) ** 2))
+        sse = float(np.sum((y - values) ** 2))
+        return len(y) * math.log(max(sse, 1e-300))
+
+    def loglik(self, values: np.ndarray) -> float:
+        """The log-likelihood with its constants (comparable across fits of the same data)."""
+        from scipy.special import gammaln
+
+        y = np.asarray(self.observed, dtype=float)
+        if self.kind == "binomial":
+            n = np.asarray(self.n)
+            k = y * n
+            const = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+            return float(np.sum(const) - self.stat_of(values) / 2)
+        if self.kind == "gaussian":
+            s = np.asarray(self.std)
+            return float(-self.stat_of(values) / 2 - np.sum(np.log(s)) - len(y) * 0.5 * math.log(2 * math.pi))
+        sse = float(np.sum((y - values) ** 2))
+        if sse <= 0:
+            return math.inf
+        n = len(y)
+        return -n / 2 * (math.log(2 * math.pi * sse / n) + 1)
+
+    def goodness(self, values: np.ndarray, held: int = 0) -> dict:
+        """A goodness-of-fit figure: the binomial deviance G² or Pearson's chi², with degrees of
+        freedom (rows less params fitted, ``held`` more of them fitted by the caller) and
+        p-value; for least squares the RMSE."""
+        from scipy.stats import chi2
+
+        y = np.asarray(self.observed, dtype=float)
+        df = len(y) - len(self.names) - held
+        out: dict = {"rows": len(y), "params": len(self.names) + held, "df": df}
+        if self.kind == "binomial":
+            n = np.asarray(self.n)
+            k = y * n
+            p = np.clip(values, EPS, 1 - EPS)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a = np.where(k > 0, k * np.log(k / (n * p)), 0.0)
+                b = np.where(n - k > 0, (n - k) * np.log((n - k) / (n * (1 - p))), 0.0)
+            stat = float(2 * np.sum(a + b))
+            out.update(statistic="deviance G2", value=stat)
+        elif self.kind == "gaussian":
+            stat = self.stat_of(values)
+            out.update(statistic="chi2", value=stat)
+        else:
+            rmse = math.sqrt(float(np.mean((y - values) ** 2)))
+            out.update(statistic="RMSE", value=rmse, p_value=None)
+            return out
+        out["p_value"] = float(chi2.sf(stat, df)) if df > 0 else None
+        return out
+
+
+@attrs.frozen
+class Optimum:
+    """One local optimisation: where it started and ended, the statistic, whether it converged."""
+
+    start: tuple[float, ...]
+    theta: tuple[float, ...]
+    stat: float
+    converged: bool
+    message: str
+    evaluations: int
+
+
+def _objective(problem: Problem, observed=None):
+    count = [0]
+
+    def f(theta):
+        count[0] += 1
+        try:
+            return problem.stat(theta, observed)
+        except EvaluationError:
+            return math.inf
+
+    return f, count
+
+
+def optimise(problem: Problem, start: Sequence[float], observed=None, tight: bool = True) -> Optimum:
+    """One bounded local optimisation (L-BFGS-B from scipy) of :meth:`Problem.stat`;
+    ``tight=False`` for the inner optimisations of a profile, which need the optimum's value
+    (to 1e-9), not the place."""
+    from scipy.optimize import minimize
+
+    f, count = _objective(problem, observed)
+    if not problem.names:  # nothing real to optimise (the int params are held by the caller)
+        v = f(np.empty(0))
+        return Optimum((), (), v, math.isfinite(v), "" if math.isfinite(v) else "no valid value", count[0])
+    x0 = np.clip(np.asarray(start, dtype=float), problem.lo, problem.hi)
+    if not math.isfinite(f(x0)):
+        return Optimum(tuple(x0), tuple(x0), math.inf, False, "the model has no valid value at the start", count[0])
+    span = np.asarray(problem.hi) - np.asarray(problem.lo)
+    res = minimize(f, x0, method="L-BFGS-B", bounds=list(zip(problem.lo, problem.hi)),
+                   options={"maxiter": 200, "ftol": 1e-11 if tight else 1e-9, "gtol": 1e-8 if tight else 1e-5,
+                            "eps": 1e-7 * float(np.max(span) or 1)})
+    x, fun, ok, message = res.x, float(res.fun), bool(res.success), str(res.message)
+    if not ok and math.isfinite(fun):
+        # L-BFGS-B's line search gives up where finite-difference gradients are too rough (an
+        # exact fit, a kink of min/max): polish with Powell's derivative-free method from there
+        # and accept its point when that converges.
+        pol = minimize(f, x, method="Powell", bounds=list(zip(problem.lo, problem.hi)),
+                       options={"xtol": 1e-8, "ftol": 1e-12 if tight else 1e-10, "maxfev": 400})
+        if pol.success and math.isfinite(float(pol.fun)) and float(pol.fun) <= fun + 1e-9 * max(1.0, abs(fun)):
+            x, fun, ok, message = pol.x, float(pol.fun), True, f"{message}; polished by Powell: {pol.message}"
+    theta = tuple(float(v) for v in np.clip(x, problem.lo, problem.hi))
+    ok = ok and math.isfinite(fun)
+    return Optimum(tuple(float(v) for v in x0), theta, fun, ok, message, count[0])
+
+
+def starts(problem: Problem, defaults: Sequence[float], count: int, seed: int) -> list[tuple[float, ...]]:
+    """The starting points: the spec's values of the params (clipped into their box), then
+    ``count - 1`` points drawn uniformly in the box from ``seed``."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A17]))
+    lo, hi = np.asarray(problem.lo), np.asarray(problem.hi)
+    out = [tuple(float(x) for x in np.clip(defaults, lo, hi))]
+    for _ in range(max(count, 1) - 1):
+        out.append(tuple(float(x) for x in lo + rng.random(len(lo)) * (hi - lo)))
+    return out
+
+
+@attrs.frozen
+class Interval:
+    """A profile-likelihood interval of one param: ``low``/``high``, and whether each end is
+    the declared bound (the data do not exclude anything beyond)."""
+
+    name: str
+    estimate: float
+    low: float
+    high: float
+    low_at_bound: bool
+    high_at_bound: bool
+    evaluations: int
+
+    @property
+    def flat(self) -> bool:
+        return self.low_at_bound and self.high_at_bound
+
+
+def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -> Interval:
+    """The 95 % profile-likelihood interval of param ``index``: the values t where
+    min over the other params of stat(t, ·) - best <= CHI2_95 (Wilks). Each side is bracketed
+    from the estimate outwards, the first step guessed from the profile's curvature at the
+    estimate and each next step from the profile's growth so far (a quadratic profile is
+    bracketed in one or two steps), then the crossing is found by regula falsi; a side
+    that does not cross before the bound ends at the bound."""
+    theta = np.asarray(theta, dtype=float)
+    lo, hi = problem.lo[index], problem.hi[index]
+    width = hi - lo
+    evals = [0]
+    others = [j for j in range(len(theta)) if j != index]
+    warm = {"x": theta[others].copy()}
+    sub = None
+    if others:
+        sub = attrs.evolve(problem, names=tuple(problem.names[j] for j in others),
+                           lo=tuple(problem.lo[j] for j in others), hi=tuple(problem.hi[j] for j in others))
+
+    path: list = []  # (t, optimum of the others) along the current side, for warm starts
+
+    def prof(t: float) -> float:
+        if sub is None:
+            f, c = _objective(problem)
+            v = f(np.array([t]))
+            evals[0] += c[0]
+            return v - best
+        start = warm["x"]
+        if len(path) >= 2:  # the others' optimum moves smoothly with t: extrapolate it
+            (t1, x1), (t2, x2) = path[-2], path[-1]
+            if t2 != t1:
+                start = np.clip(x2 + (x2 - x1) * (t - t2) / (t2 - t1), sub.lo, sub.hi)
+        o = optimise(attrs.evolve(sub, base=problem.base + ((problem.names[index], t),)), start, tight=False)
+        evals[0] += o.evaluations
+        if o.converged:
+            warm["x"] = np.asarray(o.theta)
+            path.append((t, np.asarray(o.theta)))
+        return o.stat - best
+
+    est = float(theta[index])
+    ends = []
+    for bound in (lo, hi):
+        room = abs(bound - est)
+        if room <= 1e-12 * max(1.0, abs(bound)):
+            ends.append((bound, True))
+            continue
+        sign = 1.0 if bound > est else -1.0
+        warm["x"] = theta[others].copy()
+        path[:] = [(est, theta[others].copy())]
+        h = min(room, 1e-3 * width)
+        v = prof(est + sign * h)
+        # quadratic guess of the distance to the cut-off
+        step = h * math.sqrt(CHI2_95 / v) if v > 1e-12 else room
+        prev_t, prev_v, found = est, 0.0, None
+        if v <= CHI2_95:
+            prev_t, prev_v = est + sign * h, v
+        for _ in range(40):
+            step = min(step, room)
+            t = est + sign * step
+            v = prof(t)
+            if v > CHI2_95:
+                found = (prev_t, prev_v, t, v)
+                break
+            if step >= room:
+                break
+            prev_t, prev_v = t, v
+            growth = math.sqrt(CHI2_95 / v) if v > 1e-12 else 4.0
+            step *= min(max(growth * 1.1, 1.25), 4.0)
+        if found is None:
+            ends.append((bound, True))
+            continue
+        a, fa, b, fb = found
+        root = _crossing(lambda t: prof(t) - CHI2_95, a, fa - CHI2_95, b, fb - CHI2_95, 1e-5 * width)
+        ends.append((float(root), False))
+    (low, low_b), (high, high_b) = ends
+    return Interval(problem.names[index], est, low, high, low_b, high_b, evals[0])
+
+
+def _crossing(g, a: float, fa: float, b: float, fb: float, xtol: float, maxiter: int = 60) -> float:
+    """The root of ``g`` between ``a`` and ``b``, where ``g(a) = fa <= 0 < fb = g(b)`` are
+    already known (each value of a profile is an optimisation: none is computed twice): the
+    Illinois variant of regula falsi, bisecting when an interpolation leaves the bracket; stops
+    when the bracket or the step is below ``xtol``."""
+    side, c_prev = 0, None
+    c = a
+    for _ in range(maxiter):
+        c = b - fb * (b - a) / (fb - fa) if fb != fa else (a + b) / 2
+        if not min(a, b) < c < max(a, b):
+            c = (a + b) / 2
+        fc = g(c)
+        if fc == 0 or abs(b - a) <= xtol or (c_prev is not None and abs(c - c_prev) <= xtol / 2):
+            return c
+        c_prev = c
+        if (fc > 0) == (fb > 0):
+            b, fb = c, fc
+            if side == -1:
+                fa /= 2
+            side = -1
+        else:
+            a, fa = c, fc
+            if side == 1:
+                fb /= 2
+            side = 1
+    return c
+
+
+def simulate_observed(problem: Problem, values: np.ndarray, rng: np.random.Generator, sigma: float | None):
+    """A synthetic data set drawn from the fitted model (a parametric bootstrap replicate)."""
+    if problem.kind == "binomial":
+        n = np.asarray(problem.n)
+        trials = np.maximum(np.rint(n), 1).astype(np.int64)
+        return rng.binomial(trials, np.clip(values, 0, 1)) / trials
+    scale = np.asarray(problem.std) if problem.kind == "gaussian" else np.full(len(values), sigma)
+    return values + rng.standard_normal(len(values)) * scale
+
+
+def replicate(problem: Problem, theta: Sequence[float], seed: int, index: int, sigma: float | None,
+              targets: tuple[Target, ...] = ()) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+    """Bootstrap replicate ``index``: draw data from the model at ``theta`` (its own seed
+    ``SeedSequence([seed, index])``), refit from ``theta``, and evaluate ``targets`` at the
+    refitted params. Returns (params, target values), or (None, None) when the refit failed."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
+    values = problem.values(theta)
+    y = simulate_observed(problem, values, rng, sigma)
+    o = optimise(problem, theta, observed=y)
+    if not o.converged:
+        return None, None
+    try:
+        preds = tuple(float(x) for x in predict(problem.spec, targets, problem.params(o.theta))) if targets else ()
+    except EvaluationError:  # a refit where a target has no valid value counts as a failed refit
+        return None, None
+    return o.theta, preds

@@ -1,0 +1,74 @@
+"""Where independent calls run: in order in this process, or on dask.distributed.
+
+Consumes: a pure, picklable function and columns of arguments (the starts of a fit, its
+profiles, bootstrap replicates, the param points of a sweep).
+Produces: the list of results in the order of the arguments, the same whichever runs them
+(every random draw in libet's calls has its own seed).
+
+``mapper()`` is serial by default; ``workers=N`` starts a local cluster of N worker processes,
+``scheduler=ADDRESS`` joins a running one. dask is an optional extra (``pip install
+'libet[dask]'``) and is imported only here, only when asked for. A script that starts a local
+cluster must guard its entry point (``if __name__ == "__main__":``), as multiprocessing needs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from libet.errors import UsageError
+
+
+class Serial:
+    """Runs calls in order in this process (the default)."""
+
+    name = "serial"
+
+    def map(self, fn: Callable, *columns) -> list:
+        return [fn(*args) for args in zip(*columns)]
+
+    def close(self) -> None:
+        pass
+
+
+class DaskMapper:
+    """Runs calls on dask.distributed: a local cluster of ``workers`` processes, or the
+    scheduler at ``address``. Needs the extra: ``pip install 'libet[dask]'``."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise UsageError("--workers and --scheduler need dask.distributed",
+                             "install it with: pip install 'libet[dask]'") from None
+        self.cluster = None
+        try:
+            if address:
+                self.client = Client(address, timeout=10)
+                self.name = f"dask scheduler {address}"
+            else:
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=":0")
+                self.client = Client(self.cluster)
+                self.name = f"dask local cluster of {workers} workers"
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"cannot reach the Dask scheduler {address}: {exc}") from None
+
+    def map(self, fn: Callable, *columns) -> list:
+        if not columns or not columns[0]:
+            return []
+        futures = self.client.map(fn, *columns, pure=False)
+        return self.client.gather(futures)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def mapper(workers: int | None = None, scheduler: str | None = None):
+    """Serial by default; Dask when ``workers`` (at least 1) or ``scheduler`` is given."""
+    if workers is not None and (int(workers) != workers or workers < 1):
+        raise UsageError(f"--workers takes a positive whole number, not {workers!r}")
+    if workers is None and not scheduler:
+        return Serial()
+    return DaskMapper(workers, scheduler)

@@ -1,0 +1,271 @@
+"""libet fit and Specification.fit: estimates and intervals checked against closed forms and
+independent searches, the fitted spec, predictions, warnings, and bad input (exit 2 or 3)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy.optimize import brentq
+
+import libet
+from libet.cli import main
+from libet.errors import FitError
+
+# P(delivered) from depth k is step^(3 - k): each of the 3 - k steps goes on with `step`.
+SPEC = """spec "geometric"
+framing {{ k: 0..2 }}
+param p = 0.5 in [0, 1]
+param r = 0.5 in [0, 1]
+param unused = 0.5 in [0, 1]
+trajectory {{
+  horizon 3
+  start go at depth k
+  phase go {{ -> go : {step}  -> stop : otherwise }}
+}}
+policy none_ {{ veto when false }}
+experiment e {{
+  policies none_
+  vary k over 0..2
+  measure P(delivered)
+  data "e.csv"
+}}
+"""
+
+
+def make(tmp_path, rows: str, step: str = "p"):
+    (tmp_path / "s.libet").write_text(SPEC.format(step=step))
+    (tmp_path / "e.csv").write_text(rows)
+    return libet.load(str(tmp_path / "s.libet"))
+
+
+def invoke(*args):
+    r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert "Traceback" not in r.output
+    return r
+
+
+def test_binomial_estimate_and_profile_interval_match_the_closed_form(tmp_path):
+    s = make(tmp_path, "k,successes,n\n0,30,80\n")
+    r = s.fit("e", params=["p"])
+    # P = p^3, so the MLE is the cube root of the observed rate.
+    (est,) = r.estimates
+    assert est.value == pytest.approx((30 / 80) ** (1 / 3), abs=1e-5)
+    # The profile interval is invariant under q = p^3: solve the binomial likelihood ratio on q.
+
+    def ll(q):
+        return 30 * math.log(q) + 50 * math.log(1 - q)
+
+    top = ll(30 / 80)
+    low = brentq(lambda q: 2 * (top - ll(q)) - 3.841458820694124, 1e-9, 30 / 80)
+    high = brentq(lambda q: 2 * (top - ll(q)) - 3.841458820694124, 30 / 80, 1 - 1e-9)
+    assert est.low == pytest.approx(low ** (1 / 3), abs=1e-4)
+    assert est.high == pytest.approx(high ** (1 / 3), abs=1e-4)
+    assert not est.low_at_bound and not est.high_at_bound
+    assert r.likelihood == "binomial" and r.goodness["df"] == 0 and r.goodness["p_value"] is None
+    # the saturated binomial log-likelihood: log C(80, 30) + 30 log(3/8) + 50 log(5/8)
+    want = math.lgamma(81) - math.lgamma(31) - math.lgamma(51) + ll(30 / 80)
+    assert r.loglik == pytest.approx(want, abs=1e-6)
+    assert r.rows[0].kind == "fitted" and r.rows[0].value == pytest.approx(30 / 80, abs=1e-6)
+
+
+def test_gaussian_and_least_squares_agree_with_a_grid_search(tmp_path):
+    grid = np.linspace(0, 1, 200_001)
+    s = make(tmp_path, "k,observed,std\n1,0.30,0.02\n2,0.60,0.05\n")
+    r = s.fit("e", params=["p"])
+    chi = ((0.30 - grid ** 2) / 0.02) ** 2 + ((0.60 - grid) / 0.05) ** 2
+    assert r.params["p"] == pytest.approx(grid[np.argmin(chi)], abs=2e-5)
+    assert r.goodness["statistic"] == "chi2" and r.goodness["value"] == pytest.approx(chi.min(), rel=1e-4)
+    inside = grid[chi - chi.min() <= 3.841458820694124]
+    assert r.estimates[0].low == pytest.approx(inside.min(), abs=1e-4)
+    assert r.estimates[0].high == pytest.approx(inside.max(), abs=1e-4)
+    s = make(tmp_path, "k,observed\n1,0.30\n2,0.60\n")
+    r = s.fit("e", params=["p"])
+    sse = (0.30 - grid ** 2) ** 2 + (0.60 - grid) ** 2
+    assert r.likelihood == "least squares" and r.params["p"] == pytest.approx(grid[np.argmin(sse)], abs=2e-5)
+    assert r.goodness["value"] == pytest.approx(math.sqrt(sse.min() / 2), rel=1e-3)
+
+
+def test_default_params_are_the_ranged_ones_the_experiment_reads(tmp_path):
+    s = make(tmp_path, "k,successes,n\n0,30,80\n1,40,80\n", step="p * (1 - 0.5 * r)")
+    r = s.fit("e")
+    assert [e.name for e in r.estimates] == ["p", "r"]  # `unused` is read by nothing
+
+
+def test_a_param_nothing_reads_is_refused(tmp_path):
+    s = make(tmp_path, "k,successes,n\n0,30,80\n")
+    with pytest.raises(FitError, match="nothing in experiment 'e' reads param unused") as info:
+        s.fit("e", params=["p", "unused"])
+    assert info.value.exit_code == 2
+    r = invoke("fit", tmp_path / "s.libet", "--experiment", "e", "--params", "p,unused", "--no-spec")
+    assert r.exit_code == 2 and "reads param unused" in r.output
+
+
+def test_data_the_model_cannot_reach(tmp_path):
+    # at most 0.5^3 = 0.125 from depth 0, whatever p
+    s = make(tmp_path, "k,successes,n\n0,90,100\n", step="0.5 * p")
+    with pytest.raises(FitError, match="the data contradict the model: row 1 .*observed 0.9, but the model reaches at "
+                       "most 0.125") as info:
+        s.fit("e", params=["p"])
+    assert info.value.exit_code == 2
+    r = invoke("fit", tmp_path / "s.libet", "--experiment", "e", "--params", "p", "--no-spec")
+    assert r.exit_code == 2 and "contradict" in r.output
+
+
+def test_no_convergence_exits_3(tmp_path):
+    # the model has no valid value anywhere but at the spec's start: every start fails
+    s = make(tmp_path, "k,successes,n\n0,90,100\n", step="p / (1 - r) - 0.1")
+    spec_text = (tmp_path / "s.libet").read_text().replace("param r = 0.5 in [0, 1]", "param r = 0.5 in [0.5, 0.9]")
+    (tmp_path / "s.libet").write_text(spec_text.replace("param p = 0.5 in [0, 1]", "param p = 0.05 in [0, 1]"))
+    s = libet.load(str(tmp_path / "s.libet"))
+    with pytest.raises(FitError) as info:
+        s.fit("e", params=["r"], starts=1, overrides={"p": 0.9})
+    assert info.value.exit_code == 3 and "did not converge" in str(info.value)
+
+
+def test_flat_profile_and_bound_warnings(tmp_path):
+    # r changes the model by at most 0.1 %: the data cannot pin it down
+    s = make(tmp_path, "k,successes,n\n0,8,10\n", step="p * (1 - 0.001 * r)")
+    r = s.fit("e", params=["p", "r"])
+    assert any("param r is not pinned down by the data" in w for w in r.warnings)
+    est = {e.name: e for e in r.estimates}
+    assert est["r"].low_at_bound and est["r"].high_at_bound
+    # every trial a success: the MLE is p = 1, the top of the range
+    s = make(tmp_path, "k,successes,n\n0,10,10\n")
+    r = s.fit("e", params=["p"])
+    assert r.params["p"] == pytest.approx(1.0, abs=1e-6)
+    assert any("param p is fitted at the bound 1 of its range" in w for w in r.warnings)
+
+
+def test_fitted_spec_records_the_fit_and_loads(tmp_path):
+    s = make(tmp_path, "k,successes,n\n0,30,80\n1,30,60\n")
+    out = tmp_path / "sub" / "fitted.libet"
+    r = s.fit("e", params=["p"])  # where it is written is decided by write_spec
+    r.write_spec(str(out))
+    text = out.read_text()
+    assert f"sha256 {r.data_sha256}" in text and "95% profile-likelihood interval" in text
+    f = libet.load(str(out))
+    assert float(f.ir.params["p"].default) == pytest.approx(r.params["p"], abs=1e-6)
+    assert float(f.ir.params["r"].default) == 0.5  # untouched
+    assert f.ir.experiments["e"].data == "../e.csv"  # still finds the data from the new folder
+    again = f.fit("e", params=["p"])
+    assert again.params["p"] == pytest.approx(r.params["p"], abs=1e-6)
+    with pytest.raises(libet.LibetError, match="exists; pass --force"):
+        r.write_spec(str(out))
+
+
+def test_holdout_and_predictions_with_bootstrap_intervals(tmp_path):
+    s = make(tmp_path, "k,successes,n\n0,27,200\n1,90,200\n2,150,200\n")
+    a = s.fit("e", params=["p"], holdout=[2], bootstrap=40, seed=3, predict=["e"])
+    assert [r.row for r in a.rows] == [1, 3] and [r.row for r in a.holdout] == [2]
+    (h,) = a.holdout
+    p = a.params["p"]
+    assert h.kind == "predicted" and h.value == pytest.approx(p ** 2, abs=1e-9)
+    assert h.low < h.value < h.high and h.observed == 0.45
+    assert [(x.kind, x.point["k"]) for x in a.predictions] == [("predicted", 0), ("predicted", 1), ("predicted", 2)]
+    assert a.predictions[0].value == pytest.approx(p ** 3, abs=1e-9)
+    b = s.fit("e", params=["p"], holdout=[2], bootstrap=40, seed=3, predict=["e"])
+    assert (b.holdout[0].low, b.holdout[0].high) == (h.low, h.high)  # seeded: identical
+    c = s.fit("e", params=["p"], holdout=[2], bootstrap=40, seed=4, predict=["e"])
+    assert (c.holdout[0].low, c.holdout[0].high) != (h.low, h.high)
+    assert a.holdout_error()["mae"] == pytest.approx(abs(p ** 2 - 0.45), abs=1e-9)
+
+
+def test_python_numbers_of_any_type_are_accepted(tmp_path):
+    s = make(tmp_path, "k,successes,n\n0,30,80\n", step="p * r")
+    results = [s.fit("e", params=["p"], overrides={"r": v}).params["p"] for v in (1, np.int64(1), np.float64(1.0))]
+    assert results[0] == results[1] == results[2] == pytest.approx((30 / 80) ** (1 / 3), abs=1e-5)
+
+
+def test_cli_fit_labels_numbers_writes_files_and_refuses_overwrite(tmp_path):
+    make(tmp_path, "k,successes,n\n0,27,200\n1,90,200\n2,150,200\n")
+    spec = tmp_path / "s.libet"
+    r = invoke("fit", spec, "--experiment", "e", "--params", "p", "--holdout", "2", "--bootstrap", "20",
+               "--plot", tmp_path / "pv.svg")
+    assert r.exit_code == 0, r.output
+    assert "fitted params (95% profile-likelihood intervals):" in r.output
+    assert "  fitted    none_ P(delivered)" in r.output or "fitted    e: none_ P(delivered) at k=0" in r.output
+    assert "predicted e: none_ P(delivered) at k=1" in r.output
+    assert (tmp_path / "s.fitted.libet").exists() and "<svg" in (tmp_path / "pv.svg").read_text()
+    r = invoke("fit", spec, "--experiment", "e", "--params", "p")
+    assert r.exit_code == 2 and "exists; pass --force" in r.output
+    r = invoke("fit", spec, "--experiment", "e", "--params", "p", "--json", "--force", "--holdout", "1-2",
+               "--bootstrap", "10")
+    out = json.loads(r.output)
+    assert r.exit_code == 0 and out["estimates"][0]["kind"] == "fitted"
+    assert [x["kind"] for x in out["holdout"]] == ["predicted", "predicted"]
+    r = invoke("fit", spec, "--experiment", "e", "--holdout", "9", "--no-spec")
+    assert r.exit_code == 2 and "--holdout 9: the data file has rows 1..3" in r.output
+    r = invoke("fit", spec, "--experiment", "nope", "--no-spec")
+    assert r.exit_code == 2 and "there is no experiment 'nope'" in r.output
+
+
+HORIZON = """spec "a horizon to fit"
+framing { k: 0..1 }
+param h: int = 3 in [2, 10]
+param p = 0.5 in [0.5, 1]
+trajectory {
+  horizon h
+  start go at depth k
+  phase go { -> go : p  -> stop : otherwise }
+}
+policy none_ { veto when false }
+experiment e {
+  policies none_
+  vary k over 0..1
+  measure P(delivered)
+}
+"""
+
+
+def test_int_params_are_fitted_by_a_profile_scan(tmp_path):
+    (tmp_path / "h.libet").write_text(HORIZON)
+    s = libet.load(str(tmp_path / "h.libet"))
+    # P(delivered) from depth k is p^(h - k); at p = 0.9, h = 6: 0.9^6 and 0.9^5 of 5000 trials
+    n = 5000
+    rows = f"k,successes,n\n0,{round(0.9 ** 6 * n)},{n}\n1,{round(0.9 ** 5 * n)},{n}\n"
+    (tmp_path / "h.csv").write_text(rows)
+    r = s.fit("e", data=str(tmp_path / "h.csv"))
+    est = {e.name: e for e in r.estimates}
+    assert est["h"].value == 6 and est["p"].value == pytest.approx(0.9, abs=0.01)
+    # an independent scan: for each h the best p on a fine grid, and the 95% cut-off
+    k = np.array([round(0.9 ** 6 * n), round(0.9 ** 5 * n)])
+    grid = np.linspace(0.5, 1 - 1e-9, 50_001)
+    prof = {}
+    for h in range(2, 11):
+        q = np.stack([grid ** h, grid ** (h - 1)])
+        ll = (k[:, None] * np.log(q) + (n - k[:, None]) * np.log1p(-q)).sum(axis=0)
+        prof[h] = -2 * ll.max()
+    top = min(prof.values())
+    inside = [h for h, v in prof.items() if v - top <= 3.841458820694124]
+    assert (est["h"].low, est["h"].high) == (min(inside), max(inside))
+    assert any("hold the int params (h) at their estimates" in w for w in r.warnings)
+    out = tmp_path / "h.fitted.libet"
+    r.write_spec(str(out))
+    assert libet.load(str(out)).ir.trajectory.horizon == 6
+
+
+def test_values_at_equals_aggregate_point_by_point():
+    from libet.simulator.exact import solve
+    from libet.simulator.model import Model
+    from libet.spec import measures as ms
+
+    s = libet.load("examples/prefill.libet").ir
+    table = solve(Model(s, "shallow", {"gain": 0.2}, {"topic": "weapons"}), (ms.HARM, ms.VETOED))
+    points = [(k, p) for k in (0, 3, 17, 40) for p in ("none", "fiction")]
+    for m in (ms.HARM, ms.VETOED):
+        for worst in ((), ("uplift",)):
+            got = table.values_at(m, ("prefill", "persona"), points, worst)
+            want = [table.aggregate(m, fixed={"prefill": k, "persona": p}, worst_over=worst).value for k, p in points]
+            assert got == want
+
+
+def test_a_bad_spec_is_one_json_object(tmp_path):
+    bad = tmp_path / "bad.libet"
+    bad.write_text('spec "x"\nsubstance { a: bool }\nvalue v = not b\n')
+    r = invoke("fit", bad, "--experiment", "e", "--json")
+    out = json.loads(r.output)
+    assert r.exit_code == 2 and out["error"]["kind"] == "spec" and out["diagnostics"][0]["code"] == "E010"

@@ -1,0 +1,55 @@
+"""Fits on dask.distributed: a two-worker local cluster gives exactly the serial numbers (the
+per-point evaluation is pure and every random draw has its own seed)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+import libet
+from libet.cli import main
+
+pytest.importorskip("dask.distributed")
+
+DATA = "prefill,policy,measure,successes,n\n5,shallow,P(harm),10,200\n10,shallow,P(harm),54,200\n" \
+       "20,shallow,P(harm),148,200\n40,shallow,P(harm),198,200\n"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dask")
+    (d / "p.csv").write_text(DATA)
+    return libet.load("examples/prefill.libet"), str(d / "p.csv")
+
+
+@pytest.mark.slow
+def test_two_worker_cluster_equals_serial(setup):
+    s, data = setup
+    options = dict(data=data, holdout=[2], bootstrap=24, starts=3, seed=11, predict=["prefill_sweep"])
+    serial = s.fit("prefill_sweep", **options)
+    dask = s.fit("prefill_sweep", workers=2, **options)
+    assert serial.runner == "serial" and dask.runner == "dask local cluster of 2 workers"
+    a, b = serial.to_json(), dask.to_json()
+    for key in ("estimates", "log_likelihood", "goodness_of_fit", "rows", "holdout", "predictions", "warnings"):
+        assert a[key] == b[key], key
+    assert a["holdout"][0]["interval"][0] < a["holdout"][0]["value"] < a["holdout"][0]["interval"][1]
+
+
+def test_workers_and_scheduler_are_exclusive_and_checked(setup, tmp_path):
+    _, data = setup
+    r = CliRunner().invoke(main, ["fit", "examples/prefill.libet", "--experiment", "prefill_sweep", "--data", data,
+                                  "--workers", "2", "--scheduler", "tcp://127.0.0.1:1", "--no-spec"])
+    assert r.exit_code == 2 and "give --workers or --scheduler, not both" in r.output
+    r = CliRunner().invoke(main, ["fit", "examples/prefill.libet", "--experiment", "prefill_sweep", "--data", data,
+                                  "--workers", "0", "--no-spec"])
+    assert r.exit_code == 2
+
+
+@pytest.mark.slow
+def test_experiment_sweep_on_two_workers_equals_serial():
+    s = libet.load("examples/cot_dilution.libet")
+    serial = s.experiment("dilution_rate")
+    dask = s.experiment("dilution_rate", workers=2)
+    assert serial.to_rows() == dask.to_rows() and len(serial.rows) == 22
+    mc = [s.experiment("preamble_sweep", engine="mc", runs=500, seed=3, **kw).to_rows() for kw in ({}, {"workers": 2})]
+    assert mc[0] == mc[1]

@@ -1,0 +1,155 @@
+"""Measured data files: the `data` line, CSV and JSON rows checked against the spec, every
+problem located (file, line, column) with a stable code and exit code 2 on the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import libet
+from libet.cli import main
+from libet.errors import DataError, UsageError
+from libet.simulator import data
+
+SPEC = """spec "one step family"
+framing { k: 0..2  persona: {none, fiction} }
+param p = 0.5 in [0, 1]
+param q = 0.5 in [0, 1]
+trajectory {
+  horizon 3
+  start go at depth k
+  phase go { -> go : p  -> stop : otherwise }
+}
+policy none_ { veto when false }
+policy half { veto when persona == fiction with strength q }
+experiment e {
+  policies none_
+  vary k over 0..2
+  set persona = none
+  measure P(delivered)
+  data "e.csv"
+}
+experiment two {
+  policies none_, half
+  vary k over 0..2
+  vary persona over [none, fiction]
+  measure P(delivered), P(vetoed)
+}
+"""
+
+
+@pytest.fixture
+def spec_dir(tmp_path):
+    (tmp_path / "s.libet").write_text(SPEC)
+    (tmp_path / "e.csv").write_text("k,observed,n,source\n0,0.125,100,made up\n1,0.25,40,made up\n")
+    return tmp_path
+
+
+def load(d):
+    return libet.load(str(d / "s.libet"))
+
+
+def errors(spec, exp, path):
+    with pytest.raises(DataError) as info:
+        data.load(spec.ir, exp, str(path))
+    return info.value
+
+
+def test_data_line_parses_formats_and_resolves_beside_the_spec(spec_dir):
+    s = load(spec_dir)
+    exp = s.ir.experiments["e"]
+    assert exp.data == "e.csv"
+    assert exp.data_path() == str(spec_dir / "e.csv")
+    from libet.spec.formatter import format_text
+
+    assert '  data "e.csv"\n' in format_text(SPEC, "s.libet")
+    d = data.load(s.ir, "e")  # the file the data line names
+    assert [(r.row, dict(r.point), r.observed, r.n, r.successes, r.kind) for r in d.rows] == [
+        (1, {"k": 0}, 0.125, 100.0, 12.5, "binomial"),
+        (2, {"k": 1}, 0.25, 40.0, 10.0, "binomial"),
+    ]
+    assert d.sources == ("made up",) and len(d.sha256) == 64
+
+
+def test_json_rows_equal_csv_rows(spec_dir):
+    s = load(spec_dir)
+    (spec_dir / "e.json").write_text(json.dumps({"rows": [
+        {"k": 0, "observed": 0.125, "n": 100, "source": "made up"},
+        {"k": 1, "observed": 0.25, "n": 40, "source": "made up"}]}, indent=1))
+    a = data.load(s.ir, "e", str(spec_dir / "e.json"))
+    b = data.load(s.ir, "e")
+    assert a.rows == b.rows
+
+
+def test_every_problem_is_located(spec_dir):
+    s = load(spec_dir)
+    bad = spec_dir / "bad.csv"
+    bad.write_text("k,observed,n,successes\n3,0.5,10,5\n1,1.5,10,\n2,0.5,10,11\n1,0.5,0,\n")
+    e = errors(s, "e", bad)
+    got = [(d.code, d.span.line, d.span.col, d.message) for d in e.diagnostics]
+    assert got == [
+        ("E081", 2, 1, "row 1, column 'k': 3 is not a value of k (domain 0..2)"),
+        ("E081", 3, 3, "row 2: observed 1.5 is a probability (P(delivered)) and must lie in [0, 1]"),
+        ("E081", 4, 10, "row 3: 11 successes lie outside 0..n = 0..10"),
+        ("E081", 5, 7, "row 4: n must be a positive count, not 0"),
+    ]
+    text = e.render()
+    assert "bad.csv:4:10: error[E081]" in text and "    4 | 2,0.5,10,11\n      |          ^~" in text
+
+
+def test_unknown_and_missing_columns(spec_dir):
+    s = load(spec_dir)
+    bad = spec_dir / "cols.csv"
+    bad.write_text("kk,persona,observed\n1,none,0.5\n")
+    msgs = [(d.code, d.span.col, d.message) for d in errors(s, "e", bad).diagnostics]
+    assert msgs[0][:2] == ("E080", 1) and "column 'kk' is no variable or param" in msgs[0][2]
+    assert msgs[1][:2] == ("E080", 4) and "does not vary variable persona" in msgs[1][2]
+    assert any("no column 'k'" in m for _, _, m in msgs)
+
+
+def test_several_policies_and_measures_need_their_columns(spec_dir):
+    s = load(spec_dir)
+    bad = spec_dir / "two.csv"
+    bad.write_text("k,persona,observed\n1,none,0.5\n")
+    msgs = [d.message for d in errors(s, "two", bad).diagnostics]
+    assert msgs == ["no column 'policy': experiment 'two' has 2 policies (none_, half)",
+                    "no column 'measure': experiment 'two' has 2 measures (P(delivered), P(vetoed))"]
+    good = spec_dir / "two_ok.csv"
+    good.write_text("k,persona,policy,measure,observed,std\n1,fiction,half,P(vetoed),0.5,0.1\n")
+    (row,) = data.load(s.ir, "two", str(good)).rows
+    assert row.policy == "half" and row.measure.text == "P(vetoed)" and row.kind == "gaussian"
+
+
+def test_mixed_likelihoods_and_json_errors(spec_dir):
+    s = load(spec_dir)
+    bad = spec_dir / "mixed.csv"
+    bad.write_text("k,observed,n,std\n0,0.5,10,\n1,0.5,,0.1\n")
+    (d,) = errors(s, "e", bad).diagnostics
+    assert d.code == "E080" and d.message.startswith("rows take different likelihoods: binomial (first in row 1)")
+    j = spec_dir / "bad.json"
+    j.write_text('[\n  {"k": 0, "observed": 0.5},\n  {"k": 1, "observed": "lots"}\n]\n')
+    (d,) = errors(s, "e", j).diagnostics
+    assert (d.code, d.span.line, d.span.col) == ("E081", 3, 24) and "'lots' is not a number" in d.message
+    j.write_text("[{")
+    (d,) = errors(s, "e", j).diagnostics
+    assert d.code == "E080" and "not valid JSON" in d.message
+
+
+def test_missing_data_is_a_usage_error(spec_dir):
+    s = load(spec_dir)
+    with pytest.raises(UsageError, match="experiment 'two' has no data file"):
+        data.load(s.ir, "two")
+    with pytest.raises(UsageError, match="cannot read the data file"):
+        data.load(s.ir, "e", str(spec_dir / "nope.csv"))
+
+
+def test_cli_data_errors_exit_2_with_carets(spec_dir):
+    (spec_dir / "e.csv").write_text("k,observed\n9,0.5\n")
+    r = CliRunner().invoke(main, ["fit", str(spec_dir / "s.libet"), "--experiment", "e", "--no-spec"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "e.csv:2:1: error[E081]: row 1, column 'k': 9 is not a value of k (domain 0..2)" in r.output
+    r = CliRunner().invoke(main, ["fit", str(spec_dir / "s.libet"), "--experiment", "e", "--no-spec", "--json"])
+    out = json.loads(r.output)
+    assert r.exit_code == 2 and out["error"]["kind"] == "data" and out["diagnostics"][0]["code"] == "E081"

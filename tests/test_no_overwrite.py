@@ -15,6 +15,7 @@ from libet.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREFILL = os.path.join(ROOT, "examples", "prefill.libet")
+GREENBLATT = os.path.join(ROOT, "examples", "calibration", "greenblatt.libet")
 SENTINEL = "the user's own file\n"
 
 IMPL = "def deep(s):\n    return s['topic'] == 'weapons' and s['uplift'] >= 2\n"
@@ -31,6 +32,8 @@ def _args(command: str, tmp) -> list[str]:
         impl = tmp / "impl.py"
         impl.write_text(IMPL)
         return ["test", PREFILL, "--veto", f"{impl}:deep", "--property", "complete", "--set", "prefill=0"]
+    if command == "fit":
+        return ["fit", GREENBLATT, "--experiment", "compliance_gap", "--starts", "1"]
     return {
         "export": ["export", "--prism", PREFILL, "--policy", "deep"],
         "graph": ["graph", PREFILL, "--policy", "deep"],
@@ -43,6 +46,8 @@ def _args(command: str, tmp) -> list[str]:
 #: (command, option, what it writes, the name the output gets): every output of every command.
 OUTPUTS = [
     ("export", "-o", "file", "model.prism"),
+    ("fit", "--out", "file", "fitted.libet"),
+    ("fit", "--plot", "file", "fit.png"),
     ("graph", "-o", "file", "graph.svg"),
     ("prove", "--trace-dot", "folder", "traces"),
     ("report", "-o", "file", "page.html"),
@@ -52,7 +57,8 @@ OUTPUTS = [
 ]
 
 #: Path options and arguments that are only read.
-INPUTS = {("check", "files"), ("diff", "file"), ("export", "file"), ("fmt", "files"), ("graph", "file"),
+INPUTS = {("check", "files"), ("diff", "file"), ("export", "file"), ("fit", "file"), ("fit", "data"),
+          ("fmt", "files"), ("graph", "file"),
           ("prove", "file"), ("report", "folder"), ("run", "file"), ("simulate", "file"), ("test", "file"),
           ("test", "corpus"), ("test", "bind")}
 
@@ -90,7 +96,7 @@ def _user_folder(path):
 
 def _untouched(path, kind):
     if kind == "file":
-        return path.is_file() and path.read_text() == SENTINEL
+        return path.is_file() and path.read_bytes() == SENTINEL.encode()
     return path.is_dir() and sorted(os.listdir(path)) == ["notes.txt"] and (path / "notes.txt").read_text() == SENTINEL
 
 

@@ -21,7 +21,7 @@ SENTINEL = "the user's own file\n"
 IMPL = "def deep(s):\n    return s['topic'] == 'weapons' and s['uplift'] >= 2\n"
 
 
-def _args(command: str, tmp) -> list[str]:
+def _args(command: str, tmp, option: str | None = None) -> list[str]:
     """Arguments that make ``command`` produce output (its output option comes after them)."""
     if command == "report":
         results = tmp / "results"
@@ -33,7 +33,9 @@ def _args(command: str, tmp) -> list[str]:
         impl.write_text(IMPL)
         return ["test", PREFILL, "--veto", f"{impl}:deep", "--property", "complete", "--set", "prefill=0"]
     if command == "fit":
-        return ["fit", GREENBLATT, "--experiment", "compliance_gap", "--starts", "1"]
+        # with --plot, no fitted spec (it would go beside the example, in the repository)
+        return ["fit", GREENBLATT, "--experiment", "compliance_gap", "--starts", "1"] + (
+            ["--no-spec"] if option == "--plot" else [])
     return {
         "export": ["export", "--prism", PREFILL, "--policy", "deep"],
         "graph": ["graph", PREFILL, "--policy", "deep"],
@@ -103,7 +105,7 @@ def _untouched(path, kind):
 @pytest.mark.parametrize("command,option,kind,name", OUTPUTS, ids=[f"{c} {o}" for c, o, _, _ in OUTPUTS])
 @pytest.mark.parametrize("existing", ["file", "folder"])
 def test_an_existing_output_is_refused_without_force(tmp_path, command, option, kind, name, existing):
-    args = _args(command, tmp_path)
+    args = _args(command, tmp_path, option)
     target = tmp_path / name
     (_user_file if existing == "file" else _user_folder)(target)
     r = invoke([*args, option, str(target)])
@@ -114,7 +116,7 @@ def test_an_existing_output_is_refused_without_force(tmp_path, command, option, 
 
 @pytest.mark.parametrize("command,option,kind,name", OUTPUTS, ids=[f"{c} {o}" for c, o, _, _ in OUTPUTS])
 def test_force_writes_over_an_existing_output_of_its_kind(tmp_path, command, option, kind, name):
-    args = _args(command, tmp_path)
+    args = _args(command, tmp_path, option)
     target = tmp_path / name
     (_user_file if kind == "file" else _user_folder)(target)
     r = invoke([*args, option, str(target), "--force"])

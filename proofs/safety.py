@@ -14,7 +14,7 @@ shortest, then simplified), or UNKNOWN with the reason and the bound reached.
 One step from state (q, d) of assignment σ (docs/semantics.md §4, §7) is possible when the veto
 is not certain (v < 1) and the transition has probability > 0. Delivery happens by a
 ``-> deliver`` step, by a phase step from depth H - 1 (reaching the horizon delivers), or at
-once when the start depth is H.
+once when the start depth is H; with ``horizon N then stop`` only by a ``-> deliver`` step.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Steps:
         enc = self.enc
         pos = self.pos(q, d, dv)
         ways = [pos.get(ir.DELIVER, False)]
-        if self.H is not None:
+        if self.H is not None and self.enc.spec.trajectory.at_horizon == ir.DELIVER:
             at_edge = (d + 1 == self.H) if isinstance(d, int) else (enc.z3_int(d) + 1 == self.H)
             if at_edge is not False:
                 phase_steps = enc.or_([pos[t] for t in pos if t not in ir.EXITS])

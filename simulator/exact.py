@@ -17,7 +17,7 @@ d, one step is affine:
 where s' is (r, f with r's flag set), and b holds the one-step absorptions counted by each
 column (a column that asks for visits counts only in states whose flags hold them). x_H is
 "delivered at depth H" for every state, since reaching the horizon delivers (and visits
-nothing). The engine evaluates A and b for a whole block of depths at once (numpy, across
+nothing), or "stopped at depth H" with ``horizon N then stop``. The engine evaluates A and b for a whole block of depths at once (numpy, across
 phases and classes), then runs the recurrence blocked: the depth axis is cut into blocks, the
 affine maps of all blocks are composed side by side (one numpy call per position in a block),
 the short recurrence over block boundaries is solved the same way, and the values at the start
@@ -307,15 +307,17 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
                 acc_bad[i] += np.einsum("hu,hu->u", m, badf[s:])
             carry[i] = carry[i] * cp[-1]
         lo = hi
-    # Mass still in the chain at the horizon is delivered there.
+    # Mass still in the chain at the horizon ends there as the trajectory says (delivered by
+    # default, stopped with `horizon N then stop`).
+    at_h = model.at_horizon
     for c in cols:
-        if c[0] == "delivered":
+        if c[0] == at_h:
             acc[c] += carry * (1 if c[2] == "one" else H)
     out = {}
     for i, w in enumerate(want):
         x = np.stack([acc[c][i] for c in cols] + ([acc_bad[i]] if bad_seen else []), axis=-1)  # (U, Q)
         if w == H:
-            x = _terminal(cols, 1, U, H, np.float64)[:, 0, :]
+            x = _terminal(cols, 1, U, H, np.float64, at_h)[:, 0, :]
             if bad_seen:
                 x = np.concatenate([x, np.zeros((U, 1))], axis=-1)
         out[w] = x[:, None, :]
@@ -336,7 +338,7 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     # The bad column is added lazily, the first time some state is bad; its values above that
     # chunk are zero, so starting it at zero there is exact.
     bad_seen = False
-    x = _terminal(cols, P, U, H, dtype, chain)
+    x = _terminal(cols, P, U, H, dtype, model.at_horizon, chain)
     out = {}
     if H in set(int(w) for w in want):
         out[H] = x
@@ -367,14 +369,15 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     return out, bad_seen
 
 
-def _terminal(cols, P, U, H, dtype, chain: _Chain | None = None):
-    """x at the horizon: every state delivers there, at depth H; a column that asks for
-    visits counts only in the states whose flags hold them."""
+def _terminal(cols, P, U, H, dtype, at_horizon: str, chain: _Chain | None = None):
+    """x at the horizon: every state ends there as ``at_horizon`` says (``delivered``, or
+    ``stopped`` with ``horizon N then stop``), at depth H; a column that asks for visits counts
+    only in the states whose flags hold them."""
     x = np.zeros((U, P, len(cols)), dtype=dtype)
     if dtype == object:
         x[...] = 0
     for i, (o, visits, reward) in enumerate(cols):
-        if o != "delivered":
+        if o != at_horizon:
             continue
         value = 1 if reward == "one" else H
         if chain is None or not visits:
@@ -404,7 +407,7 @@ def _assemble(chain: _Chain, depth, cols, dtype):
     bad_all = None
     d_now = depth if dtype != object else depth.astype(object)
     d_next = d_now + 1
-    # A step from the last depth lands at the horizon, where it delivers: it visits nothing.
+    # A step from the last depth lands at the horizon, where the trajectory ends: it visits nothing.
     last = int(depth[-1, 0]) == H - 1
     needs = [chain.mask(v) for _, v, _ in cols]
     for qi, q in enumerate(model.phases):

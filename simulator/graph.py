@@ -40,9 +40,10 @@ def graph_data(spec: ir.Spec, policy: str) -> dict:
             edges.append({"from": p.name, "to": t.target, "probability": "otherwise" if t.prob is None else expr_text(t.prob)})
     targets = {e["to"] for e in edges}
     outcomes = []
-    if ir.DELIVER in targets or traj.horizon is not None:
+    at_stop = traj.at_horizon == ir.STOP
+    if ir.DELIVER in targets or (traj.horizon is not None and not at_stop):
         outcomes.append("delivered")
-    if ir.STOP in targets:
+    if ir.STOP in targets or (traj.horizon is not None and at_stop):
         outcomes.append("stopped")
     if any(by_phase.values()):
         outcomes.append("vetoed")
@@ -50,6 +51,7 @@ def graph_data(spec: ir.Spec, policy: str) -> dict:
         "spec": spec.title,
         "policy": policy,
         "horizon": traj.horizon,
+        "at_horizon": "stopped" if at_stop else "delivered",
         "start": {"phase": traj.start_phase, "depth": expr_text(traj.start_depth)},
         "phases": list(traj.phase_names),
         "veto": rules,
@@ -149,8 +151,9 @@ def trajectory_graph(spec: ir.Spec, policy: str):
     for e in data["transitions"]:
         g.edge(e["from"], e["to"], label=e["probability"])
     if data["horizon"] is not None:
-        g.node("__horizon", label=f"depth reaches {data['horizon']}: delivered", shape="note", fontsize="9")
-        g.edge("__horizon", "deliver", style="dotted", arrowhead="none")
+        at = data.get("at_horizon", "delivered")
+        g.node("__horizon", label=f"depth reaches {data['horizon']}: {at}", shape="note", fontsize="9")
+        g.edge("__horizon", "deliver" if at == "delivered" else "stop", style="dotted", arrowhead="none")
     return g
 
 

@@ -111,6 +111,8 @@ class Model:
         self.fixed = check_fixed(spec, fixed)
         traj = spec.trajectory
         self.horizon: int = traj.horizon
+        #: the outcome reaching the horizon is: "delivered", or "stopped" (`horizon N then stop`)
+        self.at_horizon: str = "stopped" if traj.at_horizon == ir.STOP else "delivered"
         self.phases: tuple[str, ...] = traj.phase_names
         self.phase_index = {p: i for i, p in enumerate(self.phases)}
         self.start_phase = self.phase_index[traj.start_phase]

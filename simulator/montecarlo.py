@@ -322,9 +322,11 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
     ``bit[q]`` is the bit of phase q (0 for a phase not tracked)."""
     H, P = model.horizon, len(model.phases)
     n = len(cls)
-    outcome = np.zeros(n, dtype=np.int8)
+    # reaching the horizon (or starting there) ends as the trajectory says: 0 delivered, 1 stopped
+    at_h = 1 if model.at_horizon == "stopped" else 0
+    outcome = np.full(n, at_h, dtype=np.int8)
     depth = np.asarray(d0, dtype=np.int64).copy()
-    ids = np.flatnonzero(depth < H)  # a start at the horizon is delivered at once
+    ids = np.flatnonzero(depth < H)  # a start at the horizon ends at once
     seen = np.zeros(n, dtype=np.int64)
     seen[ids] = bit[model.start_phase]
     track = bool(bit.any())
@@ -350,11 +352,14 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
         k = (u[:, None] >= flat[idx]).sum(axis=1)
         nxt = code[ph, k]
         vetoed = nxt == _VETO
-        delivered = (nxt == _DELIVER) | ((nxt >= 0) & (d + 1 >= H))
+        horizon = (nxt >= 0) & (d + 1 >= H)
+        delivered = nxt == _DELIVER
         stopped = nxt == _STOP
         outcome[ids[vetoed]] = 2
         outcome[ids[stopped]] = 1
-        # delivered stays 0
+        outcome[ids[delivered]] = 0
+        # a step that reaches the horizon keeps at_h
+        delivered = delivered | horizon
         d1 = d + 1
         depth[ids] = np.where(vetoed, d, d1)
         live = ~(vetoed | delivered | stopped)

@@ -18,7 +18,7 @@ The model (docs/simulator.md, "PRISM export"):
 * ``ph`` is the phase (0 while choosing variables, then 1..P; P+1 delivered, P+2 stopped,
   P+3 vetoed, P+4 done) and ``d`` the depth. One command per phase and depth band takes the
   veto step and then the generator's step, exactly as docs/semantics.md §4 says; reaching the
-  horizon delivers. An absorbed trajectory keeps its depth for one step and then moves to
+  horizon delivers (stops, with ``horizon N then stop``). An absorbed trajectory keeps its depth for one step and then moves to
   *done*: a reward structure that pays ``d`` (or ``d`` minus the start depth) in the absorbing
   states of an event is E[depth · 1(event)] as ``R{"..."}=? [F "done"]``. A phase whose visits a
   measure asks about has a boolean ``vis_PHASE``, set when the trajectory enters it below the
@@ -380,8 +380,10 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
         lines.append(f"  [] ph = 0 & stage = {k} -> " + " + ".join(ups) + ";")
     ready = f"ph = 0 & stage = {len(free)}" if free else "ph = 0"
     q0 = pr.phase_code[traj.start_phase]
-    start = f"(ph' = (({d0}) >= {H} ? {DEL} : {q0})) & (d' = ({d0}))" if keep else (
-        f"(ph' = (({d0}) >= {H} ? {DEL} : {q0})) & (d' = (({d0}) >= {H} ? 0 : ({d0})))"
+    # a start at the horizon ends at once, as reaching the horizon does (`horizon N then stop|deliver`)
+    AT_H = STOP if traj.at_horizon == ir.STOP else DEL
+    start = f"(ph' = (({d0}) >= {H} ? {AT_H} : {q0})) & (d' = ({d0}))" if keep else (
+        f"(ph' = (({d0}) >= {H} ? {AT_H} : {q0})) & (d' = (({d0}) >= {H} ? 0 : ({d0})))"
     )
     if traj.start_phase in tracked:
         start += f" & (vis_{traj.start_phase}' = (({d0}) < {H}))"
@@ -399,7 +401,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
                 ups.append(f"({veto}) : (ph' = {VETO})" + ("" if keep else " & (d' = 0)"))
             go = "1.0" if veto is None else f"(1.0 - ({veto}))"
             for target, p in probs:
-                end = step_end(target, H if last else 0, H)
+                end = step_end(target, H if last else 0, H, traj.at_horizon)
                 if end == ir.DELIVER:
                     effect = f"(ph' = {DEL}) & {absorbed}"
                 elif end == ir.STOP:

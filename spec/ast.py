@@ -210,6 +210,7 @@ class ValueDecl:
 @attrs.frozen(slots=True)
 class Horizon:
     value: Union[int, str]  # an int, or the word written (must be "none")
+    end: str | None = None  # `then stop` / `then deliver` as written, None when not written
     span: Span | None = _span()
 
 
@@ -302,9 +303,10 @@ class Measure:
 
 @attrs.frozen(slots=True)
 class CheckItem:
-    """One line of a check block. ``kind`` is invariant, bound, gap, or the words of a keyword
-    check (``complete``, ``no over-refusal``, ``safe``: the ``name`` of its IR property);
-    bound or gap; the other fields are set as the kind needs."""
+    """One line of a check block. ``kind`` is invariant, outcome invariant (``invariant P(m)
+    under V``), complete at (``under`` holds the phases), bound, gap, or the words of a keyword
+    check (``complete``, ``no over-refusal``, ``safe``: the ``name`` of its IR property); the
+    other fields are set as the kind needs."""
 
     kind: str
     under: tuple[Name, ...] = ()

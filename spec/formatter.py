@@ -175,7 +175,8 @@ class _Printer:
 
     def traj_item(self, it, level):
         if isinstance(it, ast.Horizon):
-            self.emit(it.span, level, f"horizon {it.value}")
+            end = f" then {it.end}" if it.end is not None else ""
+            self.emit(it.span, level, f"horizon {it.value}{end}")
         elif isinstance(it, ast.Start):
             at = f" at depth {expr(it.depth)}" if it.depth is not None else ""
             self.emit(it.span, level, f"start {it.phase.text}{at}")
@@ -204,6 +205,10 @@ def check_item(c: ast.CheckItem) -> str:
     under = ", ".join(n.text for n in c.under)
     if c.kind == "invariant":
         return f"invariant under {under}"
+    if c.kind == "outcome invariant":
+        return f"invariant {measure(c.measure)} under {under}"
+    if c.kind == "complete at":
+        return f"complete at {under}"
     if c.kind not in ("bound", "gap"):  # a keyword check is its own canonical text
         return c.kind
     if c.kind == "bound":

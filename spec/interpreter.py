@@ -32,7 +32,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.overrides import check_params
 from libet.spec.reads import reads_of
-from libet.spec.rules import resolve_otherwise, start_delivers, step_end, veto_probability
+from libet.spec.rules import resolve_otherwise, start_end, step_end, veto_probability
 from libet.spec.visit import Dispatch
 
 # A compiled expression: (assignment, depth, phase) -> value.
@@ -276,9 +276,9 @@ class Interpreter:
 
         The semantics (docs/semantics.md §4): at state (q, d) the policy vetoes with
         probability v(q, d), absorbing in *vetoed* at depth d; otherwise the generator steps: to
-        phase r at depth d + 1 (which is *delivered* when d + 1 reaches the horizon), or to
-        ``deliver`` or ``stop``, absorbing at depth d + 1. A start at the horizon delivers at
-        once. A phase is visited when the trajectory is in one of its states (below the
+        phase r at depth d + 1 (which is *delivered* when d + 1 reaches the horizon, or
+        *stopped* with ``horizon N then stop``), or to ``deliver`` or ``stop``, absorbing at
+        depth d + 1. A start at the horizon ends at once, the same way. A phase is visited when the trajectory is in one of its states (below the
         horizon).
         """
         traj = self._trajectory()
@@ -299,8 +299,9 @@ class Interpreter:
 
         q0, d0 = self.start(assignment)
         layer: dict = {}
-        if start_delivers(d0, H):
-            absorb("delivered", frozenset(), one, self._num(d0))
+        ends = start_end(d0, H, traj.at_horizon)
+        if ends is not None:
+            absorb(_OUTCOME[ends], frozenset(), one, self._num(d0))
         else:
             layer[(q0, tracked & {q0})] = one
         d = d0
@@ -317,7 +318,7 @@ class Interpreter:
                     w = go * p
                     if not w:
                         continue
-                    end = step_end(target, d + 1, H)
+                    end = step_end(target, d + 1, H, traj.at_horizon)
                     if end is None:
                         key = (target, seen | (tracked & {target}))
                         nxt[key] = nxt.get(key, zero) + w

@@ -519,7 +519,10 @@ class _ToAst(Transformer):
     def horizon(self, meta, c):
         tok = c[0]
         value = _number(str(tok), _span(self.file, tok)) if tok.type == "INT" else str(tok)
-        return ast.Horizon(value, span=self._s(meta))
+        return ast.Horizon(value, c[1] if len(c) > 1 else None, span=self._s(meta))
+
+    def horizon_end(self, meta, c):
+        return str(c[1])
 
     def start_at(self, meta, c):
         return ast.Start(self._name(c[0]), c[1] if len(c) > 1 else None, span=self._s(meta))
@@ -555,6 +558,12 @@ class _ToAst(Transformer):
 
     def invariance(self, meta, c):
         return ast.CheckItem("invariant", under=c[0], span=self._s(meta))
+
+    def outcome_invariance(self, meta, c):
+        return ast.CheckItem("outcome invariant", under=c[1], measure=c[0], span=self._s(meta))
+
+    def complete_at(self, meta, c):
+        return ast.CheckItem("complete at", under=c[0], span=self._s(meta))
 
     def keyword_check(self, meta, c):
         # The words as one canonical name: "complete", "no over-refusal", "safe".

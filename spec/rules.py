@@ -61,35 +61,44 @@ def resolve_otherwise(probs: Sequence[Any], one, zero=None) -> tuple[list, Any, 
     return [remainder if p is None else p for p in probs], total, remainder
 
 
-def step_end(target: str, next_depth, horizon: int | None):
+def step_end(target: str, next_depth, horizon: int | None, at_horizon: str = DELIVER):
     """Where one generator step to ``target`` ends, landing at depth ``next_depth``.
 
-    Returns ``"deliver"`` (the target is ``deliver``, or a phase at or past the horizon:
-    reaching the horizon delivers), ``"stop"``, or ``None``: the trajectory goes on in phase
-    ``target``. ``next_depth`` may be an array (then so is a mixed answer; see
+    Returns ``"deliver"`` (the target is ``deliver``), ``"stop"`` (the target is ``stop``),
+    ``at_horizon`` (a phase at or past the horizon: reaching the horizon ends the trajectory as
+    ``horizon N then deliver|stop`` says, deliver by default), or ``None``: the trajectory goes
+    on in phase ``target``. ``next_depth`` may be an array (then so is a mixed answer; see
     :func:`delivers_at`)."""
     if target == DELIVER:
         return DELIVER
     if target == STOP:
         return STOP
     if horizon is not None and next_depth >= horizon:
-        return DELIVER
+        return at_horizon
     return None
 
 
-def delivers_at(target: str, next_depth, horizon: int | None):
+def delivers_at(target: str, next_depth, horizon: int | None, at_horizon: str = DELIVER):
     """Whether a step to ``target`` landing at ``next_depth`` delivers (works on arrays)."""
     if target == DELIVER:
         return True
-    if target in EXITS or horizon is None:
+    if target in EXITS or horizon is None or at_horizon != DELIVER:
         return False
     return next_depth >= horizon
 
 
-def start_delivers(start_depth, horizon: int | None):
-    """Whether a trajectory that starts at ``start_depth`` is delivered before any step: a
-    start at the horizon delivers at once (a prefill as long as the whole answer)."""
-    return horizon is not None and start_depth >= horizon
+def start_end(start_depth, horizon: int | None, at_horizon: str = DELIVER) -> str | None:
+    """How a trajectory that starts at ``start_depth`` ends before any step: a start at the
+    horizon (a prefill as long as the whole answer) ends at once, as reaching the horizon does
+    (``at_horizon``); ``None`` when it starts below the horizon."""
+    if horizon is not None and start_depth >= horizon:
+        return at_horizon
+    return None
+
+
+def start_delivers(start_depth, horizon: int | None, at_horizon: str = DELIVER):
+    """Whether a trajectory that starts at ``start_depth`` is delivered before any step."""
+    return start_end(start_depth, horizon, at_horizon) == DELIVER
 
 
 __all__ = [
@@ -99,6 +108,7 @@ __all__ = [
     "python_select",
     "resolve_otherwise",
     "start_delivers",
+    "start_end",
     "step_end",
     "veto_probability",
 ]

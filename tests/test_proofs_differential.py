@@ -64,18 +64,20 @@ def oracle(spec: ir.Spec, check: ir.Check):
         groups: dict = {}
         for a in assignments:
             groups.setdefault(tuple(a[n] for n in spec.variables if n not in prop.variables), []).append(a)
+        # the states compared with each other: all phases together when V holds phase, all
+        # depths together when V holds depth; otherwise one phase (depth) at a time
+        phase_groups = [phases] if prop.phase else [[q] for q in phases]
+        depth_groups = [list(depths)] if prop.depth else [[d] for d in depths]
         for g in groups.values():
-            for q in phases:
-                if prop.depth:
-                    if len({v(a, q, d) for a in g for d in depths}) > 1:
+            for qs in phase_groups:
+                for ds in depth_groups:
+                    if len({v(a, q, d) for a in g for q in qs for d in ds}) > 1:
                         return False, None
-                else:
-                    for d in depths:
-                        if len({v(a, q, d) for a in g}) > 1:
-                            return False, None
         return True, None
     if isinstance(prop, ir.Complete):
         return all(v(a, q, d) == 1 for a in assignments if interp.harmful(a) for q in phases for d in depths), None
+    if isinstance(prop, ir.CompleteAt):
+        return all(v(a, q, d) == 1 for a in assignments if interp.harmful(a) for q in prop.phases for d in depths), None
     if isinstance(prop, ir.NoOverRefusal):
         return all(v(a, q, d) == 0 for a in assignments if not interp.harmful(a) for q in phases for d in depths), None
     assert isinstance(prop, ir.Safe)
@@ -98,8 +100,9 @@ def _shortest_delivery(interp: Interpreter, policy: str, a: dict, H) -> int | No
     """Steps of the shortest positive-probability path from the start to delivered."""
     spec = interp.spec
     q0, d0 = interp.start(a)
+    delivers_at_horizon = spec.trajectory.at_horizon == ir.DELIVER
     if H is not None and d0 == H:
-        return 0
+        return 0 if delivers_at_horizon else None
     g = nx.DiGraph()
     g.add_node("delivered")
     for q in spec.trajectory.phase_names:
@@ -109,8 +112,10 @@ def _shortest_delivery(interp: Interpreter, policy: str, a: dict, H) -> int | No
             for target, p in interp.transitions(a, q, d):
                 if p <= 0 or target == ir.STOP:
                     continue
-                if target == ir.DELIVER or (H is not None and d + 1 >= H):
+                if target == ir.DELIVER or (H is not None and d + 1 >= H and delivers_at_horizon):
                     g.add_edge((q, d), "delivered")
+                elif H is not None and d + 1 >= H:
+                    continue  # reaching the horizon stops (`horizon N then stop`)
                 else:
                     g.add_edge((q, d), (target, _node_depth(d + 1, H)))
     start = (q0, _node_depth(d0, H))
@@ -143,13 +148,17 @@ def _check_counterexample(spec: ir.Spec, check: ir.Check, cex) -> None:
                 assert cex.first[n] == cex.second[n], n
         if not prop.depth:
             assert cex.depth == cex.second_depth
+        if not prop.phase:
+            assert cex.phase == cex.second_phase
         v1 = interp.veto_probability(check.policy, cex.first, cex.phase, cex.depth)
-        v2 = interp.veto_probability(check.policy, cex.second, cex.phase, cex.second_depth)
+        v2 = interp.veto_probability(check.policy, cex.second, cex.second_phase, cex.second_depth)
         assert v1 != v2
         assert (Fraction(v1), Fraction(v2)) == (cex.veto, cex.second_veto)
-    elif isinstance(prop, ir.Complete):
+    elif isinstance(prop, (ir.Complete, ir.CompleteAt)):
         assert interp.harmful(cex.assignment)
         assert interp.veto_probability(check.policy, cex.assignment, cex.phase, cex.depth) < 1
+        if isinstance(prop, ir.CompleteAt):
+            assert cex.phase in prop.phases
     elif isinstance(prop, ir.NoOverRefusal):
         assert not interp.harmful(cex.assignment)
         assert interp.veto_probability(check.policy, cex.assignment, cex.phase, cex.depth) > 0
@@ -170,9 +179,10 @@ def _check_counterexample(spec: ir.Spec, check: ir.Check, cex) -> None:
                 assert cex.steps[i + 1].phase == s.target
         if cex.steps:
             last = cex.steps[-1]
-            assert last.target == ir.DELIVER or (H is not None and last.depth + 1 == H)
+            at_h = spec.trajectory.at_horizon == ir.DELIVER
+            assert last.target == ir.DELIVER or (at_h and H is not None and last.depth + 1 == H)
         else:
-            assert cex.start_depth == H
+            assert cex.start_depth == H and spec.trajectory.at_horizon == ir.DELIVER
         assert prob == cex.probability
 
 
@@ -265,6 +275,30 @@ EDGE_CASES = {
         trajectory { horizon 2  start p  phase p { -> deliver : 1 } }
         policy two { veto when violates ok with strength 0.5  veto when f with strength 0.5 }
         check two { invariant under f  complete  no over-refusal }
+    """,
+    "horizon then stop: neither the horizon nor a start there delivers": """
+        substance { s: 0..2 }
+        framing { f: 0..3 }
+        value ok = s < 2
+        trajectory { horizon 3 then stop  start p at depth f  phase p { -> p : 1 } }
+        policy none { }
+        check none { safe }
+    """,
+    "horizon then stop: a deliver step still delivers": """
+        substance { s: 0..2 }
+        value ok = s < 2
+        trajectory { horizon 3 then stop  start p  phase p { -> p : 0.5  -> deliver : otherwise } }
+        policy none { }
+        check none { safe }
+    """,
+    "invariant under phase: a veto keyed on the phase differs between phases": """
+        substance { s: bool }
+        framing { f: bool }
+        value ok = not s
+        trajectory { horizon 3  start p  phase p { -> q : 1 }  phase q { -> p : 1 } }
+        policy keyed { veto when violates ok and phase == q }
+        policy even { veto when violates ok }
+        check keyed, even { invariant under phase  invariant under phase, f  complete at q  complete at p }
     """,
 }
 

@@ -133,13 +133,16 @@ class StateCounterexample:
 @attrs.frozen
 class Step:
     """One step of a trace: at (phase, depth) the policy lets the generator go on with
-    probability ``1 - veto``, which then takes ``target`` with ``probability``."""
+    probability ``1 - veto``, which then takes ``target`` with ``probability``; or, with
+    ``refused``, the policy refuses and the trajectory goes on in ``target`` (``veto ... then ->
+    target``) with ``probability``, the probability of that refusal."""
 
     phase: str
     depth: int
     veto: Fraction
     target: str
     probability: Fraction
+    refused: bool = False
 
 
 @attrs.frozen
@@ -164,7 +167,7 @@ class TraceCounterexample:
         """Consecutive steps with the same phase and target, as (first, last, count)."""
         out: list[list] = []
         for s in self.steps:
-            if out and out[-1][0].phase == s.phase and out[-1][0].target == s.target:
+            if out and out[-1][0].phase == s.phase and out[-1][0].target == s.target and out[-1][0].refused == s.refused:
                 out[-1][1] = s
                 out[-1][2] += 1
             else:
@@ -190,7 +193,10 @@ class TraceCounterexample:
                 p = f"{number_text(first.probability)}..{number_text(last.probability)}"
             times = f" ×{count}" if count > 1 else ""
             target = first.target
-            lines.append(f"  {depths}: {first.phase} -> {target}{times}   (veto {veto}, p {p})")
+            if first.refused:
+                lines.append(f"  {depths}: {first.phase} refused, goes on in {target}{times}   (refusal p {p})")
+            else:
+                lines.append(f"  {depths}: {first.phase} -> {target}{times}   (veto {veto}, p {p})")
         if self.end == "horizon":
             lines.append(f"  reaching the horizon {self.horizon} delivers, at depth {self.delivered_depth}")
         elif self.end == "deliver":
@@ -215,6 +221,7 @@ class TraceCounterexample:
                     "veto": float(s.veto),
                     "target": s.target,
                     "probability": float(s.probability),
+                    "refused": s.refused,
                 }
                 for s in self.steps
             ],

@@ -147,35 +147,46 @@ def trace(interp: Interpreter, policy: str, raw: dict, shown=(), minimised=True)
         raise InternalError("safety counterexample not confirmed: the start is at the horizon")
     prob = Fraction(1)
     steps = []
+    at_h = traj.at_horizon == ir.DELIVER
     for i, q in enumerate(phases):
         d = d0 + i
-        v = Fraction(interp.veto_probability(policy, a, q, d))
-        if v >= 1:
-            raise InternalError(f"safety counterexample not confirmed: vetoed with certainty at {q}, depth {d}")
-        dist = _step_distribution(interp, a, q, d)
+        split, v = interp.veto_ends(policy, a, q, d)
+        v = Fraction(v)
+        refusal = {t: Fraction(x) for t, x in split.items() if t is not None and x > 0}
+        dist = _step_distribution(interp, a, q, d) if v < 1 else {}
         last = i == len(phases) - 1
+        refused = False
         if not last:
             target = phases[i + 1]
             if H is not None and d + 1 >= H:
                 raise InternalError("safety counterexample not confirmed: the path runs past the horizon")
-        elif dist.get(ir.DELIVER, 0) > 0:
+            refused = not (v < 1 and dist.get(target, 0) > 0) and target in refusal
+        elif v < 1 and dist.get(ir.DELIVER, 0) > 0:
             target, end = ir.DELIVER, "deliver"
-        elif H is not None and d + 1 == H and traj.at_horizon == ir.DELIVER:
-            # reaching the horizon delivers: any phase step with positive probability will do
-            steps_ok = [t for t, p in dist.items() if t not in ir.EXITS and p > 0]
+        elif H is not None and d + 1 == H and at_h:
+            # reaching the horizon delivers: any phase step (or refusal that goes on) will do
+            steps_ok = [t for t, p in dist.items() if t not in ir.EXITS and p > 0] if v < 1 else []
             target = q if q in steps_ok else (steps_ok[0] if steps_ok else None)
+            if target is None and refusal:
+                target, refused = next(iter(refusal)), True
             end = "horizon"
             if target is None:
                 raise InternalError(f"safety counterexample not confirmed: no step from {q} at depth {d} delivers")
         else:
             raise InternalError(f"safety counterexample not confirmed: no step from {q} at depth {d} delivers")
-        p = Fraction(dist.get(target, 0))
-        if p <= 0:
-            raise InternalError(
-                f"safety counterexample not confirmed: '{q} -> {target}' has probability {p} at depth {d} for {a}"
-            )
-        prob *= (1 - v) * p
-        steps.append(Step(q, d, v, target, p))
+        if refused:
+            p = refusal[target]
+            prob *= p
+        else:
+            if v >= 1:
+                raise InternalError(f"safety counterexample not confirmed: vetoed with certainty at {q}, depth {d}")
+            p = Fraction(dist.get(target, 0))
+            if p <= 0:
+                raise InternalError(
+                    f"safety counterexample not confirmed: '{q} -> {target}' has probability {p} at depth {d} for {a}"
+                )
+            prob *= (1 - v) * p
+        steps.append(Step(q, d, v, target, p, refused))
     delivered = d0 + len(phases)
     return TraceCounterexample(
         policy=policy,

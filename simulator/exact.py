@@ -131,15 +131,27 @@ def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
     """
     measures = tuple(measures)
     cols = ms.columns(measures)
-    chain = _Chain(model, ms.tracked_phases(measures))
+    # A refusal column is the reward half of its event's probability column (see _run_backward).
+    inner = list(dict.fromkeys((o, v, "one" if r == "refusals" else r) for o, v, r in cols))
+    refusals = any(r == "refusals" for _, _, r in cols)
+    chain = _Chain(model, ms.tracked_phases(measures), refusals)
     d0, harmful, cls = assignment_facts(model)
     want = np.unique(d0)
-    values, any_bad = _run(chain, cols, want)
+    values, any_bad = _run(chain, inner, want)
     # Gather x(q0 with its visit flags, d0) for every assignment.
     wi = np.searchsorted(want, d0)
     stacked = np.stack([values[int(w)] for w in want])  # (M, U, P', Q)
     start = np.where(d0 < model.horizon, chain.row(model.start_phase, chain.bit[model.start_phase]), chain.row(model.start_phase, 0))
-    x = stacked[wi, cls, start]  # (n, Q)
+    top = stacked[wi, cls, start]  # (n, Q)
+    picks = []
+    for o, v, r in cols:
+        if r == "refusals":
+            picks.append(stacked[wi, cls, start + chain.P, inner.index((o, v, "one"))])
+        else:
+            picks.append(top[:, inner.index((o, v, r))])
+    if any_bad:
+        picks.append(top[:, -1])
+    x = np.stack(picks, axis=-1) if picks else top[:, :0]
     if any_bad:
         hit = x[:, -1] > 0
         if hit.any():
@@ -160,7 +172,10 @@ class _Chain:
     each phase q and each subset f of the tracked phases visited so far (a bit mask), row
     ``q * F + f``. With nothing tracked, F = 1 and the rows are the phases."""
 
-    def __init__(self, model: Model, tracked: tuple[str, ...]):
+    def __init__(self, model: Model, tracked: tuple[str, ...], refusals: bool = False):
+        #: whether the refusals on the way are counted: then every state has a reward copy
+        #: (rows P .. 2P - 1 of the solve, see _run_backward)
+        self.refusals = refusals
         if len(tracked) > MAX_TRACKED:
             raise UsageError(
                 f"the measures ask about visits to {len(tracked)} phases at once ({', '.join(tracked)}); "
@@ -170,7 +185,7 @@ class _Chain:
         self.model = model
         self.tracked = tracked
         self.F = 1 << len(tracked)
-        need = model.estimate_bytes(phases=len(model.phases) * self.F)
+        need = model.estimate_bytes(phases=len(model.phases) * self.F * (2 if refusals else 1))
         if need > memory_limit():
             raise UsageError(
                 f"model too large: {model.n_classes:,} classes x {len(model.phases) * self.F} states per depth "
@@ -233,7 +248,7 @@ def assignment_of(model: Model, flat: int) -> dict:
 
 def _run(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     model = chain.model
-    if chain.P == 1 and not model.exact and len(want) <= _FORWARD_STARTS:
+    if chain.P == 1 and not model.exact and len(want) <= _FORWARD_STARTS and not chain.refusals:
         return _run_forward(model, cols, want)
     return _run_backward(chain, cols, want)
 
@@ -277,11 +292,13 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
                 a = g * p
             else:
                 step[_OUTCOME[end]] = g * p
+        for _, p in lay.refusals:  # a refusal goes on in the one phase, as a step does
+            a = a + p
         a = np.broadcast_to(a, (h, U))
         imm = {}
         for c in cols:
             o = c[0]
-            imm[c] = np.broadcast_to(lay.v if o == "vetoed" else step[o], (h, U))
+            imm[c] = np.broadcast_to(lay.v_end if o == "vetoed" else step[o], (h, U))
         if lay.bad is not False:
             bad_seen = True
             badf = np.broadcast_to(lay.bad, (h, U)).astype(np.float64)
@@ -339,6 +356,11 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     # chunk are zero, so starting it at zero there is exact.
     bad_seen = False
     x = _terminal(cols, P, U, H, dtype, model.at_horizon, chain)
+    if chain.refusals:
+        # Rows P..2P-1 hold y = E[refusals · 1(event)] beside x = P(event) (the "one" columns):
+        # y_d = A_d y_{d+1} + C_d x_{d+1} + r_d, with C the refusal part of A and r the final
+        # vetoes, each counting one refusal. One affine map over the doubled states solves both.
+        x = np.concatenate([x, np.zeros_like(x)], axis=1)
     out = {}
     if H in set(int(w) for w in want):
         out[H] = x
@@ -348,8 +370,22 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     while hi > 0:
         lo = max(0, hi - chunk)
         depth = np.arange(lo, hi, dtype=np.int64)[:, None]
-        A, b, bad = _assemble(chain, depth, cols, dtype)
-        if bad and not bad_seen:
+        A, b, bad, C, r = _assemble(chain, depth, cols, dtype)
+        if chain.refusals:
+            h = A.shape[0]
+            A2 = np.zeros((h, U, 2 * P, 2 * P), dtype=dtype)
+            if dtype == object:
+                A2[...] = 0
+            A2[:, :, :P, :P] = A
+            A2[:, :, P:, P:] = A
+            A2[:, :, P:, :P] = C
+            A = A2
+            b = np.concatenate([b, r], axis=2)
+            if bad is not None:
+                bad = np.concatenate([bad, np.zeros_like(bad)], axis=2)
+        if bad is not None and bad is not False and not bad.any():
+            bad = None
+        if bad is not None and not bad_seen:
             bad_seen = True
             x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), dtype=dtype)], axis=-1)
             for k in out:
@@ -360,7 +396,7 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
                 # Rows of bad states are already zero (PhaseLayer); they absorb into `bad`.
                 b[..., -1] = np.where(bad, 1, 0)
         local = [int(w) - lo for w in want if lo <= w < hi] + [0]
-        vals = backward(A, b, x, local, P == 1)
+        vals = backward(A, b, x, local, A.shape[-1] == 1)
         for k, val in vals.items():
             if k < hi - lo:
                 out[lo + k] = val
@@ -391,8 +427,9 @@ def _terminal(cols, P, U, H, dtype, at_horizon: str, chain: _Chain | None = None
 
 
 def _assemble(chain: _Chain, depth, cols, dtype):
-    """A (h, U, P', P'), b (h, U, P', Q) and the bad mask (h, U, P') or None for one chunk,
-    P' = phases x visit flags."""
+    """A (h, U, P', P'), b (h, U, P', Q), the bad mask (h, U, P') or None for one chunk,
+    P' = phases x visit flags; with refusals counted, also C (h, U, P', P'), the refusal part
+    of A, and r (h, U, P', Q), the final vetoes of each probability column (else None, None)."""
     model = chain.model
     H = model.horizon
     h = depth.shape[0]
@@ -410,6 +447,13 @@ def _assemble(chain: _Chain, depth, cols, dtype):
     # A step from the last depth lands at the horizon, where the trajectory ends: it visits nothing.
     last = int(depth[-1, 0]) == H - 1
     needs = [chain.mask(v) for _, v, _ in cols]
+    C = r = None
+    if chain.refusals:
+        C = np.zeros((h, U, P, P), dtype=dtype)
+        r = np.zeros((h, U, P, Q), dtype=dtype)
+        if dtype == object:
+            C[...] = 0
+            r[...] = 0
     for qi, q in enumerate(model.phases):
         lay = model.layer(q, depth)
         g = lay.g
@@ -421,15 +465,30 @@ def _assemble(chain: _Chain, depth, cols, dtype):
                 moves.append((model.phase_index[target], g * p))
             else:
                 ends[_OUTCOME[end]] = ends[_OUTCOME[end]] + g * p
-        immediate = {"delivered": ends["delivered"], "stopped": ends["stopped"], "vetoed": lay.v}
+        immediate = {"delivered": ends["delivered"], "stopped": ends["stopped"], "vetoed": lay.v_end}
+        # a refusal with `then -> r` goes on in r at the next depth, as a step does
+        refused = {}
+        for target, p in lay.refusals:
+            ri = model.phase_index[target]
+            refused[ri] = refused.get(ri, 0) + p
+        merged: dict = {}
+        for ri, w in moves + list(refused.items()):
+            merged[ri] = merged[ri] + w if ri in merged else w
         for f in range(F):
             row = chain.row(qi, f)
-            for ri, w in moves:
+            for ri, w in merged.items():
                 col = chain.row(ri, f | chain.bit[ri])
+                # the last depth lands at the horizon, which visits nothing
+                land = chain.row(ri, f) if last else col
                 A[:, :, row, col] = A[:, :, row, col] + w
-                if last and col != chain.row(ri, f):
-                    A[-1, :, row, chain.row(ri, f)] = A[-1, :, row, col]
+                if last and col != land:
+                    A[-1, :, row, land] = A[-1, :, row, col]
                     A[-1, :, row, col] = 0
+                if C is not None and ri in refused:
+                    C[:, :, row, col] = C[:, :, row, col] + refused[ri]
+                    if last and col != land:
+                        C[-1, :, row, land] = C[-1, :, row, col]
+                        C[-1, :, row, col] = 0
             for i, (o, _, reward) in enumerate(cols):
                 if f & needs[i] != needs[i]:
                     continue
@@ -437,8 +496,10 @@ def _assemble(chain: _Chain, depth, cols, dtype):
                 if reward == "depth":
                     x = x * (d_now if o == "vetoed" else d_next)
                 b[:, :, row, i] = x
+                if r is not None and o == "vetoed" and reward == "one":
+                    r[:, :, row, i] = x  # a final veto is one refusal
             if lay.bad is not False:
                 if bad_all is None:
                     bad_all = np.zeros((h, U, P), dtype=bool)
                 bad_all[:, :, row] = lay.bad
-    return A, b, bad_all
+    return A, b, bad_all, C, r

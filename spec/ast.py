@@ -245,6 +245,7 @@ class TrajectoryDecl:
 class RuleDecl:
     condition: object
     strength: object | None
+    then: Name | None = None  # `then -> PHASE`: the phase a refusal continues in
     span: Span | None = _span()
 
 

@@ -259,10 +259,23 @@ class Structure:
                 if s is not None and not s.type.numeric:
                     self.d.error("E020", f"a veto strength must be a number, but this is {type_words(s.type)}", r.strength.span)
                     s = None
+            then = None
+            if r.then is not None:
+                then = r.then.text
+                if then not in self.scope.phase_names:
+                    self.d.error(
+                        "E010",
+                        f"the refusal target '{then}' is not a phase",
+                        r.then.span,
+                        hint=did_you_mean(then, self.scope.phase_names)
+                        or ("a refusal that ends the trajectory needs no `then`; `then -> PHASE` goes on in a phase"
+                            if then in ir.EXITS else "declare the phase in the trajectory"),
+                    )
+                    ok = False
             if c is None or s is None:
                 ok = False
                 continue
-            rules.append(ir.Rule(c, s, span=r.span))
+            rules.append(ir.Rule(c, s, span=r.span, then=then))
         return ir.Policy(node.name.text, tuple(rules), span=node.name.span) if ok else None
 
     # ---- checks -------------------------------------------------------------------------------

@@ -192,6 +192,8 @@ def rule(r: ast.RuleDecl) -> str:
     text = f"veto when {expr(r.condition)}"
     if r.strength is not None:
         text += f" with strength {expr(r.strength)}"
+    if r.then is not None:
+        text += f" then -> {r.then.text}"
     return text
 
 

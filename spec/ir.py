@@ -540,11 +540,15 @@ class Trajectory:
 
 @attrs.frozen(slots=True)
 class Rule:
-    """``veto when condition [with strength s]``; ``strength`` defaults to ``Const(1)``."""
+    """``veto when condition [with strength s] [then -> PHASE]``; ``strength`` defaults to
+    ``Const(1)``. ``then`` is ``None`` for a veto that ends the trajectory (*vetoed*), or the
+    phase a refusal continues in: the refusal ends the turn, and the conversation goes on in
+    ``then`` at the next depth."""
 
     condition: Expr
     strength: Expr
     span: Span | None = _span_field()
+    then: str | None = None
 
 
 @attrs.frozen(slots=True)

@@ -542,7 +542,12 @@ class _ToAst(Transformer):
         return ast.PolicyDecl(self._name(c[0]), tuple(c[1:]), span=self._s(meta))
 
     def rule(self, meta, c):
-        return ast.RuleDecl(c[0], c[1] if len(c) > 1 else None, span=self._s(meta))
+        then = c[-1][1] if len(c) > 1 and isinstance(c[-1], tuple) and c[-1][:1] == ("then",) else None
+        rest = c[:-1] if then is not None else c
+        return ast.RuleDecl(rest[0], rest[1] if len(rest) > 1 else None, then, span=self._s(meta))
+
+    def refusal_target(self, meta, c):
+        return ("then", self._name(c[0]))
 
     def check(self, meta, c):
         return ast.CheckDecl(c[0], tuple(c[1:]), span=self._s(meta))

@@ -35,6 +35,31 @@ def veto_probability(fired: Iterable[tuple[Any, Any]], one, select: Callable = p
     return one - keep
 
 
+def veto_split(fired: Iterable[tuple[Any, Any, Any]], one, select: Callable = python_select, zero=None):
+    """How a veto ends, by where each rule sends the trajectory.
+
+    ``fired`` holds ``(condition, strength, then)`` per rule, in the policy's order; ``then`` is
+    ``None`` for a veto that ends the trajectory, or a phase for a refusal that goes on there.
+    The rules act as independent vetoes (so the veto probability is 1 − Π(1 − sᵢ) as in
+    :func:`veto_probability`) and the first rule, in the policy's order, that vetoes decides
+    where the trajectory goes: rule i decides with probability sᵢ Π_{j<i, cⱼ} (1 − sⱼ).
+
+    Returns ``(ends, total)``: ``ends`` maps ``None`` and each refusal target to its
+    probability (targets in order of first appearance; ``None`` first), and ``total`` is the
+    veto probability, ``one - Π(1 − sᵢ)``."""
+    zero = one - one if zero is None else zero
+    keep = one
+    ends: dict = {None: zero}
+    for condition, strength, then in fired:
+        decide = select(condition, keep * strength, zero)
+        ends[then] = ends.get(then, zero) + decide
+        keep = keep * select(condition, one - strength, one)
+    total = one - keep
+    if len(ends) == 1:
+        ends[None] = total  # every veto ends the trajectory: the total itself, not a sum of parts
+    return ends, total
+
+
 def resolve_otherwise(probs: Sequence[Any], one, zero=None) -> tuple[list, Any, Any]:
     """The step distribution of a phase with ``otherwise`` resolved.
 
@@ -111,4 +136,5 @@ __all__ = [
     "start_end",
     "step_end",
     "veto_probability",
+    "veto_split",
 ]

@@ -9,7 +9,7 @@ Produces: diagnostics only:
   sum to 1, a start depth outside 0..horizon, or an expression with no value, each found by
   evaluating the expression at every state over the finite domains (only the variables the
   expression reads are enumerated; W103 when even that is too large);
-* W101: a phase no positive-probability path reaches from the start;
+* W101: a phase no positive-probability path reaches from the start (nor a refusal's `then`);
 * W102: a variable, param or def that nothing uses.
 """
 
@@ -201,6 +201,12 @@ def _unreachable(spec: ir.Spec, d: Diagnostics) -> None:
     traj = spec.trajectory
     seen = {traj.start_phase}
     todo = [traj.start_phase]
+    # a refusal that goes on (`veto ... then -> r`) reaches r from wherever its policy vetoes
+    refusals = {r.then for pol in spec.policies.values() for r in pol.rules if r.then is not None}
+    for r in refusals:
+        if r not in seen:
+            seen.add(r)
+            todo.append(r)
     while todo:
         p = traj.phase(todo.pop())
         for t in p.transitions:

@@ -199,7 +199,9 @@ def specs(draw, max_horizon: int = 8, unbounded: bool = False, with_checks: bool
         for _ in range(draw(st.integers(0, 3))):
             cond = draw(_condition(variables, True, phases, values))
             strength = draw(st.sampled_from(["", "", " with strength 0.5", " with strength 0.9", " with strength 0"]))
-            lines.append(f"  veto when {cond}{strength}")
+            # a refusal that ends the turn and goes on in a phase, now and then
+            then = draw(st.sampled_from(["", "", ""] + [f" then -> {p}" for p in phases]))
+            lines.append(f"  veto when {cond}{strength}{then}")
         lines.append("}")
     if with_checks:
         choices = [v[1] for v in variables] + ["depth", "phase"] + sorted({v[0] for v in variables})

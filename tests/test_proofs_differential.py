@@ -107,6 +107,15 @@ def _shortest_delivery(interp: Interpreter, policy: str, a: dict, H) -> int | No
     g.add_node("delivered")
     for q in spec.trajectory.phase_names:
         for d in _depths(spec):
+            split, _ = interp.veto_ends(policy, a, q, d)
+            for target, pv in split.items():  # a refusal that goes on is a step to its phase
+                if target is None or pv <= 0:
+                    continue
+                if H is not None and d + 1 >= H:
+                    if delivers_at_horizon:
+                        g.add_edge((q, d), "delivered")
+                else:
+                    g.add_edge((q, d), (target, _node_depth(d + 1, H)))
             if interp.veto_probability(policy, a, q, d) >= 1:
                 continue
             for target, p in interp.transitions(a, q, d):
@@ -170,17 +179,21 @@ def _check_counterexample(spec: ir.Spec, check: ir.Check, cex) -> None:
         prob = Fraction(1)
         for i, s in enumerate(cex.steps):
             assert s.depth == cex.start_depth + i
-            v = interp.veto_probability(check.policy, a, s.phase, s.depth)
-            assert v < 1
-            p = dict(interp.transitions(a, s.phase, s.depth))[s.target]
-            assert p > 0
-            prob *= (1 - v) * p
+            split, v = interp.veto_ends(check.policy, a, s.phase, s.depth)
+            if s.refused:  # a refusal that went on in s.target
+                assert split.get(s.target, 0) > 0 and s.probability == split[s.target]
+                prob *= split[s.target]
+            else:
+                assert v < 1
+                p = dict(interp.transitions(a, s.phase, s.depth))[s.target]
+                assert p > 0
+                prob *= (1 - v) * p
             if i + 1 < len(cex.steps):
                 assert cex.steps[i + 1].phase == s.target
         if cex.steps:
             last = cex.steps[-1]
             at_h = spec.trajectory.at_horizon == ir.DELIVER
-            assert last.target == ir.DELIVER or (at_h and H is not None and last.depth + 1 == H)
+            assert (last.target == ir.DELIVER and not last.refused) or (at_h and H is not None and last.depth + 1 == H)
         else:
             assert cex.start_depth == H and spec.trajectory.at_horizon == ir.DELIVER
         assert prob == cex.probability
@@ -290,6 +303,22 @@ EDGE_CASES = {
         trajectory { horizon 3 then stop  start p  phase p { -> p : 0.5  -> deliver : otherwise } }
         policy none { }
         check none { safe }
+    """,
+    "a refusal that goes on can deliver through the phase it goes on in": """
+        substance { s: bool }
+        value ok = not s
+        trajectory { horizon 4  start ask  phase ask { -> ask : 1 }  phase leak { -> deliver : 1 } }
+        policy leaky { veto when violates ok and phase == ask then -> leak }
+        policy final { veto when violates ok and phase == ask }
+        policy first_wins { veto when violates ok  veto when violates ok then -> leak }
+        check leaky, final, first_wins { safe }
+    """,
+    "a refusal at the last depth reaches the horizon": """
+        substance { s: bool }
+        value ok = not s
+        trajectory { horizon 2  start ask  phase ask { -> stop : 1 } }
+        policy turn { veto when violates ok then -> ask }
+        check turn { safe }
     """,
     "invariant under phase: a veto keyed on the phase differs between phases": """
         substance { s: bool }

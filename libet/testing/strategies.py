@@ -280,10 +280,12 @@ def trajectories(spec, policy: str, *, harmful: bool | None = None, fixed: Mappi
             return Trajectory(a, (), "delivered" if ends == ir.DELIVER else "stopped", 1.0, interp.harmful(a))
         while True:
             visited.append((q, d))
-            v = float(interp.veto_probability(policy, a, q, d))
+            split, v = interp.veto_ends(policy, a, q, d)
+            v = float(v)
             options = []
-            if v > 0:
-                options.append(("veto", v))
+            for then, pv in split.items():  # a final veto, or a refusal that goes on
+                if pv > 0:
+                    options.append(("veto" if then is None else ("refuse", then), float(pv)))
             go = 1 - v
             if go > 0:
                 options += [(t, go * float(p)) for t, p in interp.transitions(a, q, d) if p > 0]
@@ -291,6 +293,8 @@ def trajectories(spec, policy: str, *, harmful: bool | None = None, fixed: Mappi
             prob *= p
             if choice == "veto":
                 return Trajectory(a, tuple(visited), "vetoed", prob, interp.harmful(a))
+            if isinstance(choice, tuple):
+                choice = choice[1]
             end = step_end(choice, d + 1, H, traj.at_horizon)
             if end is not None:
                 outcome = "delivered" if end == ir.DELIVER else "stopped"

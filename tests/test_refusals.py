@@ -162,3 +162,14 @@ def test_formatter_and_graph():
     assert data["refusals"] == [{"from": "turn", "to": "turn", "when": "violates ok"}]
     assert "vetoed" not in data["outcomes"]  # no veto of this policy ends the trajectory
     assert "vetoed" in graph_data(spec(), "end_refusal")["outcomes"]
+
+
+def test_diff_says_when_equal_vetoes_send_trajectories_elsewhere():
+    from libet.compare import compare
+
+    c = compare(spec(), "turn_refusal", "end_refusal", timeout=20)
+    assert c.equivalent  # the same veto probability everywhere ...
+    assert "their refusals do not go on in the same phases" in c.verdict()
+    # ... and yet P(harm) differs: averaged over topic, 175/512 against 85/512
+    assert c.measures["turn_refusal"]["P(harm)"] == pytest.approx(175 / 512, abs=1e-12)
+    assert c.measures["end_refusal"]["P(harm)"] == pytest.approx(85 / 512, abs=1e-12)

@@ -103,7 +103,10 @@ class Structure:
             ok &= ok_s
         if not ok:
             return None
-        return ir.Trajectory(horizon, start_phase, start_depth, tuple(ir_phases), at_horizon, span=node.span)
+        written = bool(horizons and horizons[0].end is not None)
+        return ir.Trajectory(
+            horizon, start_phase, start_depth, tuple(ir_phases), at_horizon, span=node.span, at_horizon_written=written
+        )
 
     def _horizon(self, horizons: list[ast.Horizon]) -> tuple[int | None, bool]:
         if not horizons:

@@ -526,6 +526,8 @@ class Trajectory:
     phases: tuple[Phase, ...]
     at_horizon: str = DELIVER
     span: Span | None = _span_field()
+    #: whether `then deliver|stop` was written (W106 is for the default left unsaid)
+    at_horizon_written: bool = attrs.field(default=False, eq=False, kw_only=True)
 
     def phase(self, name: str) -> Phase:
         for p in self.phases:

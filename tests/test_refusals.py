@@ -173,3 +173,19 @@ def test_diff_says_when_equal_vetoes_send_trajectories_elsewhere():
     # ... and yet P(harm) differs: averaged over topic, 175/512 against 85/512
     assert c.measures["turn_refusal"]["P(harm)"] == pytest.approx(175 / 512, abs=1e-12)
     assert c.measures["end_refusal"]["P(harm)"] == pytest.approx(85 / 512, abs=1e-12)
+
+
+def test_w106_when_a_refusal_can_reach_a_horizon_that_delivers():
+    text = """spec "w106"
+substance { s: bool }
+value ok = not s
+trajectory { horizon 3END  start a  phase a { -> a : 0.5  -> deliver : otherwise } }
+policy p { veto when violates ok then -> a }
+"""
+    codes = {end: [d.code for d in libet.loads(text.replace("END", end)).warnings] for end in ("", " then deliver", " then stop")}
+    assert codes == {"": ["W106"], " then deliver": [], " then stop": []}
+    (w,) = libet.loads(text.replace("END", "")).warnings
+    assert "a refusal at depth 2 ends in delivered" in w.message and "horizon 3 then stop" in w.hint
+    # and it is what the engines do: the refusal at depth 2 reaches the horizon and is delivered
+    o = Interpreter(libet.loads(text.replace("END", "")).ir, exact=True).outcomes("p", {"s": True})
+    assert o.harm == 1

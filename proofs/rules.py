@@ -169,6 +169,8 @@ class Encoder(Terms):
             text = "veto when " + expr_text(rule.condition)
             if not (isinstance(rule.strength, ir.Const) and rule.strength.value == 1):
                 text += " with strength " + expr_text(rule.strength)
+            if rule.then is not None:
+                text += f" then -> {rule.then}"
             if c is not False:
                 c = self.facts.name(f"rule:{policy}:{i}", "rule", f"{policy} rule {i}", text, rule.span, c)
             out.append((c, s))

@@ -241,3 +241,18 @@ def test_the_trap_is_always_accompanied_by_the_warning(text):
         warned = any("outcome may not be" in w for w in r.warnings)
         if _outcome_gap(spec, c.policy, c.prop.variables) > 0:
             assert warned, (c.policy, c.name)
+
+
+def test_libet_run_and_prove_print_the_trap_warning(tmp_path):
+    from click.testing import CliRunner
+
+    from libet.cli import main
+
+    path = tmp_path / "trap.libet"
+    path.write_text(TRAP)
+    # prove decides the veto invariances alone (all proved); run also the outcome invariances
+    for args, code in ((["prove", str(path)], 0), (["run", str(path), "--out", str(tmp_path / "out")], 1)):
+        res = CliRunner().invoke(main, args, terminal_width=200)
+        assert res.exit_code == code, res.output
+        text = " ".join(res.output.split())
+        assert "but the outcome may not be: prefill sets the start depth" in text, args[0]

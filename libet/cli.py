@@ -219,6 +219,8 @@ def render_summary(path: str, s: dict) -> str:
     lines.append(f"  {'policies:':11} " + _names(s["policies"]))
     if s["phases"]:
         horizon = "none" if s["horizon"] is None else s["horizon"]
+        if s.get("at_horizon") == "stopped" and s["horizon"] is not None:
+            horizon = f"{horizon} then stop"
         states = s["states_per_assignment"]
         per = f", {states:,} states per assignment" if states is not None else ", unbounded"
         lines.append(f"  {'trajectory:':11} phases {_names(s['phases'])}; horizon {horizon}{per}")

@@ -72,6 +72,9 @@ class Comparison:
     measures: dict = attrs.field(factory=dict)
     reason: str | None = None
     seconds: float = 0.0
+    #: the refusal targets (``veto ... then -> PHASE``) of each policy's rules, in order, when
+    #: they differ: the same veto probability may then still send trajectories elsewhere
+    refusals: tuple = ()
 
     @property
     def equivalent(self) -> bool | None:
@@ -88,7 +91,11 @@ class Comparison:
     def verdict(self) -> str:
         a, b = self.a, self.b
         if self.equivalent:
-            return f"{a} and {b} are equivalent: the same veto probability at every assignment and state"
+            text = f"{a} and {b} are equivalent: the same veto probability at every assignment and state"
+            if self.refusals:
+                text += (" (but their refusals do not go on in the same phases, so their outcomes may differ: "
+                         "see P(harm) below)")
+            return text
         if self.a_covers_b and self.b_covers_a is False:
             return f"{a} vetoes whenever {b} does, and more: {a} is at least as strong everywhere, stronger somewhere"
         if self.b_covers_a and self.a_covers_b is False:
@@ -204,11 +211,13 @@ def compare(
         sim = orchestrate.simulate(spec, [a, b], params=params, fixed=fixed, measures=[ms.HARM, ms.OVER_REFUSAL])
         for row in sim.to_rows():
             nums[row["policy"]] = {m.text: row[m.text] for m in (ms.HARM, ms.OVER_REFUSAL)}
+    targets = tuple(tuple(r.then for r in spec.policies[p].rules) for p in (a, b))
     # a covers b: b is never stronger than a (no state where a < b)
     return Comparison(
         a, b, a_covers_b=covers[(b, a)], b_covers_a=covers[(a, b)],
         differences=tuple(found[k] for k in ((b, a), (a, b)) if k in found),
         measures=nums, reason="; ".join(reasons) or None, seconds=time.perf_counter() - started,
+        refusals=targets if targets[0] != targets[1] else (),
     )
 
 

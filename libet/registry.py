@@ -1,8 +1,9 @@
 """The check-kind registry: every IR property type, and the engine family that decides it.
 
 Consumes: the check kinds the engines declare, each keyed by its IR property class:
-:data:`libet.proofs.kinds.KINDS` (Z3: invariance, complete, no over-refusal, safe) and
-:data:`libet.simulator.checks.KINDS` (the exact engine: bounds and gaps).
+:data:`libet.proofs.kinds.KINDS` (Z3: invariance, complete, complete at, no over-refusal,
+safe) and :data:`libet.simulator.checks.KINDS` (the exact engine: bounds, gaps and outcome
+invariance).
 Produces: :func:`check_kinds` (property type -> (family, kind)) and :func:`family_of`.
 
 A family is loaded only when a check of it is decided (the proofs load Z3). Adding a check kind

@@ -110,6 +110,7 @@ def spec_summary(spec) -> dict:
         "experiments": list(spec.experiments),
         "phases": list(traj.phase_names) if traj else [],
         "horizon": traj.horizon if traj else None,
+        "at_horizon": ("stopped" if traj.at_horizon == "stop" else "delivered") if traj else None,
         "states_per_assignment": states,
     }
 
@@ -239,7 +240,8 @@ def summary_html(s: Mapping) -> str:
     if s.get("phases"):
         states = s.get("states_per_assignment")
         per = f", {states:,} states per assignment" if states is not None else ", unbounded"
-        items.append(("trajectory", f"phases {', '.join(s['phases'])}; horizon {s.get('horizon') or 'none'}{per}"))
+        then = " then stop" if s.get("at_horizon") == "stopped" and s.get("horizon") else ""
+        items.append(("trajectory", f"phases {', '.join(s['phases'])}; horizon {s.get('horizon') or 'none'}{then}{per}"))
     items.append(("checks", str(s.get("checks", 0))))
     items.append(("experiments", ", ".join(s.get("experiments", [])) or "none"))
     return '<dl class="kv">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>"

@@ -82,7 +82,8 @@ def unrolled(
             continue
         end[d] = z3.Bool(f"end@{d}", enc.ctx)
         q.add(z3.Implies(end[d], enc.as_bool(enc.and_([on[d], dl]))))
-    immediate = d0 == H
+    # a start at the horizon delivers at once, unless reaching the horizon stops
+    immediate = (d0 == H) if traj.at_horizon == ir.DELIVER else False
     goal = enc.or_([immediate] + list(end.values()))
     if goal is False:
         return proved(enc, (), bound=H, method=method)
@@ -178,7 +179,9 @@ class _Incremental(Problem):
         return range(i, self.H) if self.H is not None else None
 
     def immediate(self):
-        return False if self.H is None else self.d0 == self.H
+        if self.H is None or self.enc.spec.trajectory.at_horizon != ir.DELIVER:
+            return False
+        return self.d0 == self.H
 
     def add_frame(self, i: int) -> bool:
         """Add frame i: a path may reach it (literal ``on#i``) only through frame i - 1 and a

@@ -26,8 +26,8 @@ def _state_text(phase: str | None, depth: int) -> str:
 
 @attrs.frozen
 class InvarianceCounterexample:
-    """Two assignments that agree outside V (and, for ``depth``, two depths) at one phase, with
-    different veto probabilities."""
+    """Two assignments that agree outside V (and, for ``depth``, two depths; for ``phase``, two
+    phases) with different veto probabilities."""
 
     policy: str
     under: tuple[str, ...]
@@ -40,6 +40,7 @@ class InvarianceCounterexample:
     second_veto: Fraction
     context_names: tuple[str, ...] = ()  # shared variables the policy reads, shown for context
     minimised: bool = True
+    second_phase: str | None = attrs.field(default=attrs.Factory(lambda self: self.phase, takes_self=True))
 
     @property
     def differing(self) -> list[tuple[str, object, object]]:
@@ -47,6 +48,8 @@ class InvarianceCounterexample:
 
     def describe(self) -> str:
         diffs = [(f"`{n}`", f"{value_text(x)} → {value_text(y)}") for n, x, y in self.differing]
+        if self.phase != self.second_phase:
+            diffs.append(("the phase", f"{self.phase} → {self.second_phase}"))
         if self.depth != self.second_depth:
             diffs.append(("the depth", f"{self.depth} → {self.second_depth}"))
         if not diffs:  # cannot happen for a replayed counterexample
@@ -55,7 +58,9 @@ class InvarianceCounterexample:
             head = f"only {diffs[0][0]} differs: {diffs[0][1]}"
         else:
             head = f"{len(diffs)} differ: " + "; ".join(f"{n} {c}" for n, c in diffs)
-        if self.depth == self.second_depth:
+        if self.phase != self.second_phase:
+            where = f" at depth {self.depth}" if self.depth == self.second_depth else ""
+        elif self.depth == self.second_depth:
             where = " at " + _state_text(self.phase, self.depth)
         else:
             where = f" at phase {self.phase}" if self.phase is not None else ""
@@ -79,7 +84,7 @@ class InvarianceCounterexample:
             "first": {"assignment": _j(self.first), "phase": self.phase, "depth": self.depth, "veto": float(self.veto)},
             "second": {
                 "assignment": _j(self.second),
-                "phase": self.phase,
+                "phase": self.second_phase,
                 "depth": self.second_depth,
                 "veto": float(self.second_veto),
             },
@@ -128,13 +133,16 @@ class StateCounterexample:
 @attrs.frozen
 class Step:
     """One step of a trace: at (phase, depth) the policy lets the generator go on with
-    probability ``1 - veto``, which then takes ``target`` with ``probability``."""
+    probability ``1 - veto``, which then takes ``target`` with ``probability``; or, with
+    ``refused``, the policy refuses and the trajectory goes on in ``target`` (``veto ... then ->
+    target``) with ``probability``, the probability of that refusal."""
 
     phase: str
     depth: int
     veto: Fraction
     target: str
     probability: Fraction
+    refused: bool = False
 
 
 @attrs.frozen
@@ -159,7 +167,7 @@ class TraceCounterexample:
         """Consecutive steps with the same phase and target, as (first, last, count)."""
         out: list[list] = []
         for s in self.steps:
-            if out and out[-1][0].phase == s.phase and out[-1][0].target == s.target:
+            if out and out[-1][0].phase == s.phase and out[-1][0].target == s.target and out[-1][0].refused == s.refused:
                 out[-1][1] = s
                 out[-1][2] += 1
             else:
@@ -185,7 +193,10 @@ class TraceCounterexample:
                 p = f"{number_text(first.probability)}..{number_text(last.probability)}"
             times = f" ×{count}" if count > 1 else ""
             target = first.target
-            lines.append(f"  {depths}: {first.phase} -> {target}{times}   (veto {veto}, p {p})")
+            if first.refused:
+                lines.append(f"  {depths}: {first.phase} refused, goes on in {target}{times}   (refusal p {p})")
+            else:
+                lines.append(f"  {depths}: {first.phase} -> {target}{times}   (veto {veto}, p {p})")
         if self.end == "horizon":
             lines.append(f"  reaching the horizon {self.horizon} delivers, at depth {self.delivered_depth}")
         elif self.end == "deliver":
@@ -210,6 +221,7 @@ class TraceCounterexample:
                     "veto": float(s.veto),
                     "target": s.target,
                     "probability": float(s.probability),
+                    "refused": s.refused,
                 }
                 for s in self.steps
             ],

@@ -10,8 +10,8 @@ statement and notes, and its vacuity warnings.
 
 The runner (:mod:`.prove`) looks a check's kind up by ``type(check.prop)`` and knows nothing
 else about it; adding a qualitative check kind is a new :class:`ProofKind` here (and its IR
-type). The quantitative properties (:class:`~libet.spec.ir.Bound`, :class:`~libet.spec.ir.Gap`)
-belong to the simulator and are not here; a test asserts this table has every other property.
+type). The quantitative properties (:class:`~libet.spec.ir.Bound`, :class:`~libet.spec.ir.Gap`,
+:class:`~libet.spec.ir.OutcomeInvariance`) belong to the simulator and are not here; a test asserts this table has every other property.
 """
 
 from __future__ import annotations
@@ -124,18 +124,62 @@ class Invariance(ProofKind):
 
     def statement(self, spec, check):
         prop = check.prop
-        v = ", ".join(prop.written or prop.variables)
-        s = f"any two assignments that differ only in {v} get the same veto probability from {check.policy} at {_where(spec)}"
-        if prop.depth:
-            s += ", and it does not change with depth"
+        v = ", ".join(n for n in (prop.written or prop.variables) if n not in ("depth", "phase"))
+        moves = [w for w, on in (("phase", prop.phase), ("depth", prop.depth)) if on]
+        if prop.variables:
+            s = f"any two assignments that differ only in {v} get the same veto probability from {check.policy} at {_where(spec)}"
+            if moves:
+                s += f", and it does not change with {' or '.join(moves)}"
+        else:
+            s = f"the veto probability {check.policy} gives an assignment does not change with {' or '.join(moves)}"
+            s += f", at {_where(spec)}"
         return s
 
     def notes(self, spec, check, outcome):
         prop = check.prop
-        reads, reads_depth, _ = policy_reads(spec, check.policy)
-        if any(n in prop.variables for n in reads) or (prop.depth and reads_depth):
+        reads, reads_depth, reads_phase = policy_reads(spec, check.policy)
+        if any(n in prop.variables for n in reads) or (prop.depth and reads_depth) or (prop.phase and reads_phase):
             return []
         return [f"policy {check.policy} reads none of {', '.join(prop.written or prop.variables)}"]
+
+    def warnings(self, run, check, status, vac, budget):
+        if status != "proved":
+            return []
+        reach = outcome_reach(run.spec, check.prop.variables)
+        if not reach:
+            return []
+        under = ", ".join(n for n in (check.prop.written or check.prop.variables) if n not in ("depth", "phase"))
+        return [
+            f"the veto of {check.policy} is invariant under {under}, but the outcome may not be: "
+            + "; ".join(reach)
+            + f". `invariant P(harm) under {under}` would tell whether P(harm) moves"
+        ]
+
+
+def outcome_reach(spec: ir.Spec, variables: Iterable[str]) -> list[str]:
+    """Where the variables ``variables`` reach P(harm) other than through the veto: the start
+    depth, the transitions of each phase, and whether an assignment is harmful (the reference
+    values), in words; empty when they reach none of these. P(harm) is a function of the veto,
+    the start, the transitions and *harmful* only, so with an empty answer a veto invariant
+    under V makes P(harm) invariant too; otherwise `invariant under V` says nothing about it."""
+    traj = spec.trajectory
+    if traj is None:
+        return []
+    names = set(variables)
+    reads = reads_of(spec)
+    out = []
+    harm = [n for n in spec.variables if n in names and n in reads.harm()]
+    if harm:
+        out.append(f"{', '.join(harm)} decide{'s' if len(harm) == 1 else ''} whether the request is harmful")
+    start = [n for n in spec.variables if n in names and n in reads.start()]
+    if start:
+        out.append(f"{', '.join(start)} set{'s' if len(start) == 1 else ''} the start depth")
+    for p in traj.phases:
+        hit = reads.variables([t.prob for t in p.transitions if t.prob is not None])
+        moved = [n for n in spec.variables if n in names and n in hit]
+        if moved:
+            out.append(f"{', '.join(moved)} change{'s' if len(moved) == 1 else ''} the transitions of phase {p.name}")
+    return out
 
 
 class _State(ProofKind):
@@ -167,8 +211,29 @@ class Complete(_State):
 
     def warnings(self, run, check, status, vac, budget):
         if vac.harmful_exists is False:
-            return ["no assignment is harmful (every reference value always holds), so `complete` holds vacuously"]
+            return [f"no assignment is harmful (every reference value always holds), so `{check.name}` holds vacuously"]
         return []
+
+
+class CompleteAt(Complete):
+    """``complete at PHASES``: ``complete`` with the states limited to the listed phases."""
+
+    prop_type = ir.CompleteAt
+
+    def attempt(self, run, check, rung, budget):
+        return policy.state_check(
+            run.spec, check.policy, True, rung, budget, run.params, run.fixed, phases=check.prop.phases
+        )
+
+    def statement(self, spec, check):
+        at = ", ".join(check.prop.phases)
+        unbounded = spec.trajectory.horizon is None
+        depths = "every depth (unbounded)" if unbounded else "every depth"
+        return f"{check.policy} vetoes every harmful assignment with probability 1 in phase{'s' if len(check.prop.phases) > 1 else ''} {at}, at {depths}"
+
+    def notes(self, spec, check, outcome):
+        rest = [q for q in spec.trajectory.phase_names if q not in check.prop.phases]
+        return [f"nothing is claimed about phase{'s' if len(rest) > 1 else ''} {', '.join(rest)}"] if rest else []
 
 
 class NoOverRefusal(_State):
@@ -273,4 +338,6 @@ class Safe(ProofKind):
 
 
 #: The qualitative check kinds, by the IR property type they decide.
-KINDS: dict[type, ProofKind] = {k.prop_type: k for k in (Invariance(), Complete(), NoOverRefusal(), Safe())}
+KINDS: dict[type, ProofKind] = {
+    k.prop_type: k for k in (Invariance(), Complete(), CompleteAt(), NoOverRefusal(), Safe())
+}

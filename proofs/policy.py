@@ -14,8 +14,9 @@ none``), reachable or not (docs/semantics.md §7). A policy that does not read t
 depth) is checked at one phase (depth), since every other gives the same veto.
 
 ``invariant under V`` is decided by self-composition without quantifiers: two copies of the
-assignment that agree outside V (each agreement a named fact ``shared:x``), one phase, one depth
-(two depths when V holds ``depth``), and the query "do their veto probabilities differ?".
+assignment that agree outside V (each agreement a named fact ``shared:x``), one phase (two when
+V holds ``phase``), one depth (two depths when V holds ``depth``), and the query "do their veto
+probabilities differ?". ``complete at PHASES`` is ``complete`` with the phase limited to PHASES.
 """
 
 from __future__ import annotations
@@ -81,16 +82,35 @@ class States:
     """The phase and depth(s) a query about the policy ranges over: symbolic where the policy
     reads them, else the start phase and depth 0 (any other gives the same veto)."""
 
-    def __init__(self, enc: Encoder, reads_depth: bool, reads_phase: bool, two_depths: bool = False):
+    def __init__(
+        self,
+        enc: Encoder,
+        reads_depth: bool,
+        reads_phase: bool,
+        two_depths: bool = False,
+        two_phases: bool = False,
+        phases: tuple[str, ...] | None = None,
+    ):
         self.enc = enc
         h = enc.horizon
         self.depth_values = range(h) if h is not None else None
         self.domain: list = []
-        if reads_phase and enc.phases:
+        if phases is not None and reads_phase and enc.phases:
+            # only these phases (`complete at PHASES`)
+            self.phase, c = enc.phase_var("phase")
+            self.domain.append(c)
+            self.domain.append(enc.as_bool(enc.or_([enc.phase_is(self.phase, q) for q in phases])))
+        elif phases is not None:
+            self.phase = phases[0]  # the policy does not read the phase: any one of them will do
+        elif reads_phase and enc.phases:
             self.phase, c = enc.phase_var("phase")
             self.domain.append(c)
         else:
             self.phase = enc.default_phase()
+        self.phase2 = self.phase
+        if two_phases and reads_phase and enc.phases:
+            self.phase2, c = enc.phase_var("phase'")
+            self.domain.append(c)
         if reads_depth:
             hi = None if h is None else h - 1
             self.depth, c = enc.depth_var("depth", 0, hi, fd=True)
@@ -105,11 +125,14 @@ class States:
 
     def env(self, sym, second: bool = False):
         d = self.depth2 if second else self.depth
-        return self.enc.env(sym, d, self.phase, depth_values=self.depth_values)
+        return self.enc.env(sym, d, self.phase2 if second else self.phase, depth_values=self.depth_values)
 
     def decode(self, model) -> tuple[str | None, int, int]:
         enc = self.enc
         return enc.decode_phase(model, self.phase), enc.decode_depth(model, self.depth), enc.decode_depth(model, self.depth2)
+
+    def decode_phase2(self, model) -> str | None:
+        return self.enc.decode_phase(model, self.phase2)
 
     def softs(self) -> list:
         """Soft constraints: the start phase and depth 0, where they are symbolic."""
@@ -117,6 +140,8 @@ class States:
         enc = self.enc
         if not (isinstance(self.phase, str) or self.phase is None):
             out.append((enc.phase_is(self.phase, enc.default_phase()), W_DEFAULT))
+        if self.phase2 is not self.phase and not isinstance(self.phase2, str):
+            out.append((enc.phase_is(self.phase2, enc.default_phase()), W_DEFAULT))
         if not isinstance(self.depth, int):
             out.append((enc.equal(self.depth, 0), W_DEFAULT))
         return out
@@ -145,7 +170,7 @@ def invariance(
     enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=True)
     reads, rd, rp = policy_reads(spec, policy)
     under = set(prop.variables)
-    states = States(enc, rd, rp, two_depths=prop.depth)
+    states = States(enc, rd, rp, two_depths=prop.depth, two_phases=prop.phase)
     a = enc.new_assignment("", reads)
     b = enc.new_assignment("'", reads)
     q = Query(enc, rung, budget)
@@ -174,6 +199,10 @@ def invariance(
             softs.append((enc.equal(states.depth, states.depth2), W_SAME))
             # if the veto changes with depth it changes between some two adjacent depths
             softs.append((enc.z3_int(states.depth2) == enc.z3_int(states.depth) + 1, W_DEFAULT))
+        if prop.phase and states.phase2 is not states.phase:
+            # the two copies in one phase, when the difference does not need two
+            same = enc.or_([enc.and_([enc.phase_is(states.phase, q), enc.phase_is(states.phase2, q)]) for q in enc.phases])
+            softs.append((enc.as_bool(same), W_SAME))
         # the first copy leans to the neutral values, so the difference reads "none → fiction"
         softs += default_softs(enc, a, read, weight=2 * W_DEFAULT)
         # and a moved number moves by one step when one step is enough
@@ -191,6 +220,7 @@ def invariance(
             "phase": phase,
             "depth": d1,
             "second_depth": d2,
+            "second_phase": states.decode_phase2(model),
         }
         return Outcome("violated", raw=raw, minimised=minimised)
 
@@ -206,14 +236,15 @@ def state_check(
     params: Mapping | None = None,
     fixed: Mapping | None = None,
     ctx: z3.Context | None = None,
+    phases: tuple[str, ...] | None = None,
 ) -> Outcome:
     """Is there an assignment with ``harmful(σ) == harmful`` whose veto probability at some
     state is not what it must be (1 for a harmful one, ``complete``; 0 for a benign one, ``no
-    over-refusal``)?"""
+    over-refusal``)? ``phases`` limits the states to those phases (``complete at``)."""
     enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=True)
     reads, rd, rp = policy_reads(spec, policy)
     names = reads | reads_of(spec).harm()
-    states = States(enc, rd, rp)
+    states = States(enc, rd, rp, phases=phases)
     a = enc.new_assignment("", names)
     env = states.env(a)
     q = Query(enc, rung, budget)

@@ -48,21 +48,24 @@ def invariance(interp: Interpreter, policy: str, prop: ir.Invariance, raw: dict,
     spec = interp.spec
     a, b = raw["first"], raw["second"]
     phase, d1, d2 = raw["phase"], raw["depth"], raw["second_depth"]
+    phase2 = raw.get("second_phase", phase)
     _check_domain(spec, a, "invariance counterexample")
     _check_domain(spec, b, "invariance counterexample")
     _check_state(spec, phase, d1, "invariance counterexample")
-    _check_state(spec, phase, d2, "invariance counterexample")
+    _check_state(spec, phase2, d2, "invariance counterexample")
     for n in spec.variables:
         if n not in prop.variables and a[n] != b[n]:
             raise InternalError(f"invariance counterexample: the copies differ in {n}, which is not in V")
     if d1 != d2 and not prop.depth:
         raise InternalError("invariance counterexample: the depths differ but V does not hold depth")
+    if phase != phase2 and not prop.phase:
+        raise InternalError("invariance counterexample: the phases differ but V does not hold phase")
     v1 = interp.veto_probability(policy, a, phase, d1)
-    v2 = interp.veto_probability(policy, b, phase, d2)
+    v2 = interp.veto_probability(policy, b, phase2, d2)
     if v1 == v2:
         raise InternalError(
             f"invariance counterexample not confirmed: the interpreter gives veto probability {v1} to both "
-            f"{a} (depth {d1}) and {b} (depth {d2}) at phase {phase}"
+            f"{a} (phase {phase}, depth {d1}) and {b} (phase {phase2}, depth {d2})"
         )
     return InvarianceCounterexample(
         policy=policy,
@@ -72,6 +75,7 @@ def invariance(interp: Interpreter, policy: str, prop: ir.Invariance, raw: dict,
         phase=phase,
         depth=d1,
         second_depth=d2,
+        second_phase=phase2,
         veto=Fraction(v1),
         second_veto=Fraction(v2),
         context_names=tuple(shown),
@@ -134,7 +138,7 @@ def trace(interp: Interpreter, policy: str, raw: dict, shown=(), minimised=True)
     phases = list(raw["phases"])
     end = raw["end"]
     if end == "start at horizon":
-        if d0 != H or phases:
+        if d0 != H or phases or traj.at_horizon != ir.DELIVER:
             raise InternalError(f"safety counterexample not confirmed: start depth {d0}, horizon {H}")
         return TraceCounterexample(policy, dict(a), violated_values(interp, a), q0, d0, (), end, d0, Fraction(1), H, tuple(shown), minimised)
     if not phases or phases[0] != q0:
@@ -143,35 +147,46 @@ def trace(interp: Interpreter, policy: str, raw: dict, shown=(), minimised=True)
         raise InternalError("safety counterexample not confirmed: the start is at the horizon")
     prob = Fraction(1)
     steps = []
+    at_h = traj.at_horizon == ir.DELIVER
     for i, q in enumerate(phases):
         d = d0 + i
-        v = Fraction(interp.veto_probability(policy, a, q, d))
-        if v >= 1:
-            raise InternalError(f"safety counterexample not confirmed: vetoed with certainty at {q}, depth {d}")
-        dist = _step_distribution(interp, a, q, d)
+        split, v = interp.veto_ends(policy, a, q, d)
+        v = Fraction(v)
+        refusal = {t: Fraction(x) for t, x in split.items() if t is not None and x > 0}
+        dist = _step_distribution(interp, a, q, d) if v < 1 else {}
         last = i == len(phases) - 1
+        refused = False
         if not last:
             target = phases[i + 1]
             if H is not None and d + 1 >= H:
                 raise InternalError("safety counterexample not confirmed: the path runs past the horizon")
-        elif dist.get(ir.DELIVER, 0) > 0:
+            refused = not (v < 1 and dist.get(target, 0) > 0) and target in refusal
+        elif v < 1 and dist.get(ir.DELIVER, 0) > 0:
             target, end = ir.DELIVER, "deliver"
-        elif H is not None and d + 1 == H:
-            # reaching the horizon delivers: any phase step with positive probability will do
-            steps_ok = [t for t, p in dist.items() if t not in ir.EXITS and p > 0]
+        elif H is not None and d + 1 == H and at_h:
+            # reaching the horizon delivers: any phase step (or refusal that goes on) will do
+            steps_ok = [t for t, p in dist.items() if t not in ir.EXITS and p > 0] if v < 1 else []
             target = q if q in steps_ok else (steps_ok[0] if steps_ok else None)
+            if target is None and refusal:
+                target, refused = next(iter(refusal)), True
             end = "horizon"
             if target is None:
                 raise InternalError(f"safety counterexample not confirmed: no step from {q} at depth {d} delivers")
         else:
             raise InternalError(f"safety counterexample not confirmed: no step from {q} at depth {d} delivers")
-        p = Fraction(dist.get(target, 0))
-        if p <= 0:
-            raise InternalError(
-                f"safety counterexample not confirmed: '{q} -> {target}' has probability {p} at depth {d} for {a}"
-            )
-        prob *= (1 - v) * p
-        steps.append(Step(q, d, v, target, p))
+        if refused:
+            p = refusal[target]
+            prob *= p
+        else:
+            if v >= 1:
+                raise InternalError(f"safety counterexample not confirmed: vetoed with certainty at {q}, depth {d}")
+            p = Fraction(dist.get(target, 0))
+            if p <= 0:
+                raise InternalError(
+                    f"safety counterexample not confirmed: '{q} -> {target}' has probability {p} at depth {d} for {a}"
+                )
+            prob *= (1 - v) * p
+        steps.append(Step(q, d, v, target, p, refused))
     delivered = d0 + len(phases)
     return TraceCounterexample(
         policy=policy,

@@ -169,6 +169,8 @@ class Encoder(Terms):
             text = "veto when " + expr_text(rule.condition)
             if not (isinstance(rule.strength, ir.Const) and rule.strength.value == 1):
                 text += " with strength " + expr_text(rule.strength)
+            if rule.then is not None:
+                text += f" then -> {rule.then}"
             if c is not False:
                 c = self.facts.name(f"rule:{policy}:{i}", "rule", f"{policy} rule {i}", text, rule.span, c)
             out.append((c, s))
@@ -185,6 +187,21 @@ class Encoder(Terms):
 
     def veto_positive(self, policy: str, env: Env):
         return self.not_(self.veto_zero(policy, env))
+
+    def refusal_positive(self, policy: str, env: Env) -> dict[str, Any]:
+        """Per refusal target r (rules ``veto ... then -> r``): the refusal to r has positive
+        probability at ``env``. By :func:`libet.spec.rules.veto_split` rule i decides with
+        probability sᵢ Π_{j<i} (1 − sⱼ) over the firing rules before it: positive when rule i
+        fires with sᵢ > 0 and no earlier rule fires with strength 1."""
+        out: dict[str, Any] = {}
+        certain_before: list = []
+        for rule, (c, s) in zip(self.spec.policies[policy].rules, self.rules(policy, env)):
+            if rule.then is not None and c is not False:
+                mine = self.and_([c, s > 0, self.not_(self.or_(list(certain_before)))])
+                out[rule.then] = self.or_([out.get(rule.then, False), mine])
+            if c is not False:
+                certain_before.append(self.and_([c, s >= 1]))
+        return out
 
     def veto_probability(self, policy: str, env: Env):
         """v = 1 − Π(1 − sᵢ) over the firing rules, by :func:`libet.spec.rules.veto_probability`,

@@ -12,9 +12,10 @@ an inductive invariant re-checked with a fresh solver), VIOLATED with a raw trac
 shortest, then simplified), or UNKNOWN with the reason and the bound reached.
 
 One step from state (q, d) of assignment σ (docs/semantics.md §4, §7) is possible when the veto
-is not certain (v < 1) and the transition has probability > 0. Delivery happens by a
+is not certain (v < 1) and the transition has probability > 0, or when a refusal that goes on
+(``veto ... then -> r``) has probability > 0: it steps to (r, d + 1). Delivery happens by a
 ``-> deliver`` step, by a phase step from depth H - 1 (reaching the horizon delivers), or at
-once when the start depth is H.
+once when the start depth is H; with ``horizon N then stop`` only by a ``-> deliver`` step.
 """
 
 from __future__ import annotations
@@ -62,27 +63,33 @@ class Steps:
     def pos(self, q: str, d, dv=None) -> dict:
         return self.enc.transition_positive(q, self.env(q, d, dv))
 
+    def refusals(self, q: str, d, dv=None) -> dict:
+        """Per phase r: a refusal from (q, d) that goes on in r has positive probability."""
+        return self.enc.refusal_positive(self.policy, self.env(q, d, dv))
+
     def move(self, q: str, d, r: str, dv=None):
-        """One step from (q, d) to phase r is possible (the caller ensures d + 1 < H)."""
+        """One step from (q, d) to phase r is possible (the caller ensures d + 1 < H): the
+        generator's, or a refusal's that goes on in r."""
         p = self.pos(q, d, dv).get(r, False)
-        if p is False:
-            return False
-        return self.enc.and_([self.free(q, d, dv), p])
+        gen = False if p is False else self.enc.and_([self.free(q, d, dv), p])
+        return self.enc.or_([gen, self.refusals(q, d, dv).get(r, False)])
 
     def deliver(self, q: str, d, dv=None):
         """One step from (q, d) delivers."""
         enc = self.enc
         pos = self.pos(q, d, dv)
         ways = [pos.get(ir.DELIVER, False)]
-        if self.H is not None:
+        refusal = False
+        if self.H is not None and self.enc.spec.trajectory.at_horizon == ir.DELIVER:
             at_edge = (d + 1 == self.H) if isinstance(d, int) else (enc.z3_int(d) + 1 == self.H)
             if at_edge is not False:
                 phase_steps = enc.or_([pos[t] for t in pos if t not in ir.EXITS])
                 ways.append(enc.and_([at_edge, phase_steps]))
+                # a refusal that goes on reaches the horizon too
+                refusal = enc.and_([at_edge, enc.or_(list(self.refusals(q, d, dv).values()))])
         out = enc.or_(ways)
-        if out is False:
-            return False
-        return enc.and_([self.free(q, d, dv), out])
+        gen = False if out is False else enc.and_([self.free(q, d, dv), out])
+        return enc.or_([gen, refusal])
 
     # symbolic phases
 

@@ -10,7 +10,9 @@ Semantics (docs/semantics.md §7):
 
 * ``P(m) <= ε for all V``: for every assignment of V, m averaged over the other variables under
   their distribution is at most ε (``>=`` likewise, the least value being the worst);
-* ``gap P(m) under V <= δ``: for all σ, σ' that agree outside V, |m(σ) − m(σ')| <= δ.
+* ``gap P(m) under V <= δ``: for all σ, σ' that agree outside V, |m(σ) − m(σ')| <= δ;
+* ``invariant P(m) under V``: the same with δ = 0, so every float near 0 is decided again in
+  rationals (a gap of 0 is a tie with the bound).
 
 A float result within 1e-9 of the bound is decided again in exact rationals when the model is
 small enough, and is UNKNOWN otherwise (float64 cannot tell which side it lies on).
@@ -179,9 +181,25 @@ class GapKind(QuantitativeKind):
         return _gap(spec, check, check.prop, tab, params, fixed)
 
 
+class OutcomeInvarianceKind(QuantitativeKind):
+    """``invariant P(m) under V``: the gap in m under V is exactly 0. A float gap within NEAR of
+    0 is decided again in exact rationals (:func:`decide`), so PROVED means the rational
+    engine found every pair equal, or float64 found them apart by more than 1e-9."""
+
+    prop_type = ir.OutcomeInvariance
+
+    def judge(self, spec, check, tab, params, fixed):
+        prop = check.prop
+        gap = ir.Gap(prop.measure, prop.under, Fraction(0), written=prop.written)
+        status, witness, reason = _gap(spec, check, gap, tab, params, fixed)
+        if status is None and not tab.exact:
+            return None, None, None
+        return status, witness, reason
+
+
 #: The check kinds the simulator decides, keyed by IR property type (the proofs' are in
 #: :mod:`libet.proofs.kinds`; :mod:`libet.registry` joins the two).
-KINDS: dict[type, QuantitativeKind] = {k.prop_type: k for k in (BoundKind(), GapKind())}
+KINDS: dict[type, QuantitativeKind] = {k.prop_type: k for k in (BoundKind(), GapKind(), OutcomeInvarianceKind())}
 
 
 def quantitative_checks(

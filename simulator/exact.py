@@ -17,7 +17,7 @@ d, one step is affine:
 where s' is (r, f with r's flag set), and b holds the one-step absorptions counted by each
 column (a column that asks for visits counts only in states whose flags hold them). x_H is
 "delivered at depth H" for every state, since reaching the horizon delivers (and visits
-nothing). The engine evaluates A and b for a whole block of depths at once (numpy, across
+nothing), or "stopped at depth H" with ``horizon N then stop``. The engine evaluates A and b for a whole block of depths at once (numpy, across
 phases and classes), then runs the recurrence blocked: the depth axis is cut into blocks, the
 affine maps of all blocks are composed side by side (one numpy call per position in a block),
 the short recurrence over block boundaries is solved the same way, and the values at the start
@@ -163,15 +163,27 @@ def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
     """
     measures = tuple(measures)
     cols = ms.columns(measures)
-    chain = _Chain(model, ms.tracked_phases(measures))
+    # A refusal column is the reward half of its event's probability column (see _run_backward).
+    inner = list(dict.fromkeys((o, v, "one" if r == "refusals" else r) for o, v, r in cols))
+    refusals = any(r == "refusals" for _, _, r in cols)
+    chain = _Chain(model, ms.tracked_phases(measures), refusals)
     d0, harmful, cls = assignment_facts(model)
     want = np.unique(d0)
-    values, any_bad = _run(chain, cols, want)
+    values, any_bad = _run(chain, inner, want)
     # Gather x(q0 with its visit flags, d0) for every assignment.
     wi = np.searchsorted(want, d0)
     stacked = np.stack([values[int(w)] for w in want])  # (M, U, P', Q)
     start = np.where(d0 < model.horizon, chain.row(model.start_phase, chain.bit[model.start_phase]), chain.row(model.start_phase, 0))
-    x = stacked[wi, cls, start]  # (n, Q)
+    top = stacked[wi, cls, start]  # (n, Q)
+    picks = []
+    for o, v, r in cols:
+        if r == "refusals":
+            picks.append(stacked[wi, cls, start + chain.P, inner.index((o, v, "one"))])
+        else:
+            picks.append(top[:, inner.index((o, v, r))])
+    if any_bad:
+        picks.append(top[:, -1])
+    x = np.stack(picks, axis=-1) if picks else top[:, :0]
     if any_bad:
         hit = x[:, -1] > 0
         if hit.any():
@@ -192,7 +204,10 @@ class _Chain:
     each phase q and each subset f of the tracked phases visited so far (a bit mask), row
     ``q * F + f``. With nothing tracked, F = 1 and the rows are the phases."""
 
-    def __init__(self, model: Model, tracked: tuple[str, ...]):
+    def __init__(self, model: Model, tracked: tuple[str, ...], refusals: bool = False):
+        #: whether the refusals on the way are counted: then every state has a reward copy
+        #: (rows P .. 2P - 1 of the solve, see _run_backward)
+        self.refusals = refusals
         if len(tracked) > MAX_TRACKED:
             raise UsageError(
                 f"the measures ask about visits to {len(tracked)} phases at once ({', '.join(tracked)}); "
@@ -202,7 +217,7 @@ class _Chain:
         self.model = model
         self.tracked = tracked
         self.F = 1 << len(tracked)
-        need = model.estimate_bytes(phases=len(model.phases) * self.F)
+        need = model.estimate_bytes(phases=len(model.phases) * self.F * (2 if refusals else 1))
         if need > memory_limit():
             raise UsageError(
                 f"model too large: {model.n_classes:,} classes x {len(model.phases) * self.F} states per depth "
@@ -267,7 +282,7 @@ def _run(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     model = chain.model
     if model.horizon * model.n_classes * chain.P > 1 << 14:
         warm_allocator()
-    if chain.P == 1 and not model.exact and len(want) <= _FORWARD_STARTS:
+    if chain.P == 1 and not model.exact and len(want) <= _FORWARD_STARTS and not chain.refusals:
         return _run_forward(model, cols, want)
     return _run_backward(chain, cols, want)
 
@@ -311,6 +326,8 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
                 a = g * p
             else:
                 step[_OUTCOME[end]] = p
+        for _, p in lay.refusals:  # a refusal goes on in the one phase, as a step does
+            a = a + p
         a = np.broadcast_to(a, (h, U))
         # Only the one-step probabilities some column counts are formed; an outcome no
         # transition of the phase reaches adds nothing (P(harm) alone, say, needs only the
@@ -319,7 +336,7 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
         for c in cols:
             o = c[0]
             if o == "vetoed":
-                imm[c] = np.broadcast_to(lay.v, (h, U))
+                imm[c] = np.broadcast_to(lay.v_end, (h, U))
             elif o in step:
                 imm[c] = np.broadcast_to(g * step[o], (h, U))
         if lay.bad is not False:
@@ -351,15 +368,17 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
                 acc_bad[i] += np.einsum("hu,hu->u", m, badf[s:])
             carry[i] = carry[i] * cp[-1]
         lo = hi
-    # Mass still in the chain at the horizon is delivered there.
+    # Mass still in the chain at the horizon ends there as the trajectory says (delivered by
+    # default, stopped with `horizon N then stop`).
+    at_h = model.at_horizon
     for c in cols:
-        if c[0] == "delivered":
+        if c[0] == at_h:
             acc[c] += carry * (1 if c[2] == "one" else H)
     out = {}
     for i, w in enumerate(want):
         x = np.stack([acc[c][i] for c in cols] + ([acc_bad[i]] if bad_seen else []), axis=-1)  # (U, Q)
         if w == H:
-            x = _terminal(cols, 1, U, H, np.float64)[:, 0, :]
+            x = _terminal(cols, 1, U, H, np.float64, at_h)[:, 0, :]
             if bad_seen:
                 x = np.concatenate([x, np.zeros((U, 1))], axis=-1)
         out[w] = x[:, None, :]
@@ -380,7 +399,12 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     # The bad column is added lazily, the first time some state is bad; its values above that
     # chunk are zero, so starting it at zero there is exact.
     bad_seen = False
-    x = _terminal(cols, P, U, H, dtype, chain)
+    x = _terminal(cols, P, U, H, dtype, model.at_horizon, chain)
+    if chain.refusals:
+        # Rows P..2P-1 hold y = E[refusals · 1(event)] beside x = P(event) (the "one" columns):
+        # y_d = A_d y_{d+1} + C_d x_{d+1} + r_d, with C the refusal part of A and r the final
+        # vetoes, each counting one refusal. One affine map over the doubled states solves both.
+        x = np.concatenate([x, np.zeros_like(x)], axis=1)
     out = {}
     if H in set(int(w) for w in want):
         out[H] = x
@@ -392,8 +416,22 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     while hi > 0:
         lo = max(0, hi - chunk)
         depth = np.arange(lo, hi, dtype=np.int64)[:, None]
-        A, b, bad = _assemble(chain, depth, cols, dtype)
-        if bad and not bad_seen:
+        A, b, bad, C, r = _assemble(chain, depth, cols, dtype)
+        if chain.refusals:
+            h = A.shape[0]
+            A2 = np.zeros((h, U, 2 * P, 2 * P), dtype=dtype)
+            if dtype == object:
+                A2[...] = 0
+            A2[:, :, :P, :P] = A
+            A2[:, :, P:, P:] = A
+            A2[:, :, P:, :P] = C
+            A = A2
+            b = np.concatenate([b, r], axis=2)
+            if bad is not None:
+                bad = np.concatenate([bad, np.zeros_like(bad)], axis=2)
+        if bad is not None and bad is not False and not bad.any():
+            bad = None
+        if bad is not None and not bad_seen:
             bad_seen = True
             x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), dtype=dtype)], axis=-1)
             for k in out:
@@ -404,7 +442,7 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
                 # Rows of bad states are already zero (PhaseLayer); they absorb into `bad`.
                 b[..., -1] = np.where(bad, 1, 0)
         local = [int(w) - lo for w in want if lo <= w < hi] + [0]
-        vals = backward(A, b, x, local, P == 1)
+        vals = backward(A, b, x, local, A.shape[-1] == 1)
         for k, val in vals.items():
             if k < hi - lo:
                 out[lo + k] = val
@@ -413,14 +451,15 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     return out, bad_seen
 
 
-def _terminal(cols, P, U, H, dtype, chain: _Chain | None = None):
-    """x at the horizon: every state delivers there, at depth H; a column that asks for
-    visits counts only in the states whose flags hold them."""
+def _terminal(cols, P, U, H, dtype, at_horizon: str, chain: _Chain | None = None):
+    """x at the horizon: every state ends there as ``at_horizon`` says (``delivered``, or
+    ``stopped`` with ``horizon N then stop``), at depth H; a column that asks for visits counts
+    only in the states whose flags hold them."""
     x = np.zeros((U, P, len(cols)), dtype=dtype)
     if dtype == object:
         x[...] = 0
     for i, (o, visits, reward) in enumerate(cols):
-        if o != "delivered":
+        if o != at_horizon:
             continue
         value = 1 if reward == "one" else H
         if chain is None or not visits:
@@ -434,8 +473,9 @@ def _terminal(cols, P, U, H, dtype, chain: _Chain | None = None):
 
 
 def _assemble(chain: _Chain, depth, cols, dtype):
-    """A (h, U, P', P'), b (h, U, P', Q) and the bad mask (h, U, P') or None for one chunk,
-    P' = phases x visit flags."""
+    """A (h, U, P', P'), b (h, U, P', Q), the bad mask (h, U, P') or None for one chunk,
+    P' = phases x visit flags; with refusals counted, also C (h, U, P', P'), the refusal part
+    of A, and r (h, U, P', Q), the final vetoes of each probability column (else None, None)."""
     model = chain.model
     H = model.horizon
     h = depth.shape[0]
@@ -450,9 +490,16 @@ def _assemble(chain: _Chain, depth, cols, dtype):
     bad_all = None
     d_now = depth if dtype != object else depth.astype(object)
     d_next = d_now + 1
-    # A step from the last depth lands at the horizon, where it delivers: it visits nothing.
+    # A step from the last depth lands at the horizon, where the trajectory ends: it visits nothing.
     last = int(depth[-1, 0]) == H - 1
     needs = [chain.mask(v) for _, v, _ in cols]
+    C = r = None
+    if chain.refusals:
+        C = np.zeros((h, U, P, P), dtype=dtype)
+        r = np.zeros((h, U, P, Q), dtype=dtype)
+        if dtype == object:
+            C[...] = 0
+            r[...] = 0
     for qi, q in enumerate(model.phases):
         lay = model.layer(q, depth)
         g = lay.g
@@ -464,15 +511,30 @@ def _assemble(chain: _Chain, depth, cols, dtype):
                 moves.append((model.phase_index[target], g * p))
             else:
                 ends[_OUTCOME[end]] = ends[_OUTCOME[end]] + g * p
-        immediate = {"delivered": ends["delivered"], "stopped": ends["stopped"], "vetoed": lay.v}
+        immediate = {"delivered": ends["delivered"], "stopped": ends["stopped"], "vetoed": lay.v_end}
+        # a refusal with `then -> r` goes on in r at the next depth, as a step does
+        refused = {}
+        for target, p in lay.refusals:
+            ri = model.phase_index[target]
+            refused[ri] = refused.get(ri, 0) + p
+        merged: dict = {}
+        for ri, w in moves + list(refused.items()):
+            merged[ri] = merged[ri] + w if ri in merged else w
         for f in range(F):
             row = chain.row(qi, f)
-            for ri, w in moves:
+            for ri, w in merged.items():
                 col = chain.row(ri, f | chain.bit[ri])
+                # the last depth lands at the horizon, which visits nothing
+                land = chain.row(ri, f) if last else col
                 A[:, :, row, col] += w
-                if last and col != chain.row(ri, f):
-                    A[-1, :, row, chain.row(ri, f)] = A[-1, :, row, col]
+                if last and col != land:
+                    A[-1, :, row, land] = A[-1, :, row, col]
                     A[-1, :, row, col] = 0
+                if C is not None and ri in refused:
+                    C[:, :, row, col] = C[:, :, row, col] + refused[ri]
+                    if last and col != land:
+                        C[-1, :, row, land] = C[-1, :, row, col]
+                        C[-1, :, row, col] = 0
             for i, (o, _, reward) in enumerate(cols):
                 if f & needs[i] != needs[i]:
                     continue
@@ -482,8 +544,10 @@ def _assemble(chain: _Chain, depth, cols, dtype):
                 if reward == "depth":
                     x = x * (d_now if o == "vetoed" else d_next)
                 b[:, :, row, i] = x
+                if r is not None and o == "vetoed" and reward == "one":
+                    r[:, :, row, i] = x  # a final veto is one refusal
             if lay.bad is not False:
                 if bad_all is None:
                     bad_all = np.zeros((h, U, P), dtype=bool)
                 bad_all[:, :, row] = lay.bad
-    return A, b, bad_all
+    return A, b, bad_all, C, r

@@ -27,7 +27,8 @@ def graph_data(spec: ir.Spec, policy: str) -> dict:
         raise UsageError(f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})")
     traj = spec.trajectory
     rules = [
-        {"when": expr_text(r.condition), "strength": expr_text(r.strength)} for r in spec.policies[policy].rules
+        {"when": expr_text(r.condition), "strength": expr_text(r.strength), **({"then": r.then} if r.then else {})}
+        for r in spec.policies[policy].rules
     ]
     can = can_fire(spec, policy)
     by_phase = {
@@ -40,22 +41,32 @@ def graph_data(spec: ir.Spec, policy: str) -> dict:
             edges.append({"from": p.name, "to": t.target, "probability": "otherwise" if t.prob is None else expr_text(t.prob)})
     targets = {e["to"] for e in edges}
     outcomes = []
-    if ir.DELIVER in targets or traj.horizon is not None:
+    at_stop = traj.at_horizon == ir.STOP
+    if ir.DELIVER in targets or (traj.horizon is not None and not at_stop):
         outcomes.append("delivered")
-    if ir.STOP in targets:
+    if ir.STOP in targets or (traj.horizon is not None and at_stop):
         outcomes.append("stopped")
-    if any(by_phase.values()):
+    if any(r for rs in by_phase.values() for r in rs if "then" not in r):
         outcomes.append("vetoed")
+    # a refusal that goes on: an edge from every phase where its rule can fire to its phase
+    refusals = [
+        {"from": p, "to": r["then"], "when": r["when"], **({"may": True} if r.get("may") else {})}
+        for p in traj.phase_names
+        for r in by_phase[p]
+        if "then" in r
+    ]
     return {
         "spec": spec.title,
         "policy": policy,
         "horizon": traj.horizon,
+        "at_horizon": "stopped" if at_stop else "delivered",
         "start": {"phase": traj.start_phase, "depth": expr_text(traj.start_depth)},
         "phases": list(traj.phase_names),
         "veto": rules,
         "veto_by_phase": by_phase,
         "outcomes": outcomes,
         "transitions": edges,
+        "refusals": refusals,
     }
 
 
@@ -128,6 +139,7 @@ def trajectory_graph(spec: ir.Spec, policy: str):
         return "".join(
             f'<TR><TD ALIGN="LEFT"><FONT COLOR="#b00020">veto when {_esc(r["when"])}'
             + ("" if r["strength"] == "1" else f" with strength {_esc(r['strength'])}")
+            + (f" then -&gt; {_esc(r['then'])}" if r.get("then") else "")
             + (" (may fire)" if r.get("may") else "")
             + "</FONT></TD></TR>"
             for r in rules
@@ -144,13 +156,16 @@ def trajectory_graph(spec: ir.Spec, policy: str):
     if "vetoed" in data["outcomes"]:
         g.node("__vetoed", label="vetoed", shape="oval", peripheries="2", color="#b00020")
         for p in data["phases"]:
-            if data["veto_by_phase"][p]:
+            if any("then" not in r for r in data["veto_by_phase"][p]):
                 g.edge(p, "__vetoed", label="veto", style="dashed", color="#b00020", fontcolor="#b00020")
+    for e in data.get("refusals", ()):
+        g.edge(e["from"], e["to"], label="refusal", style="dashed", color="#b00020", fontcolor="#b00020")
     for e in data["transitions"]:
         g.edge(e["from"], e["to"], label=e["probability"])
     if data["horizon"] is not None:
-        g.node("__horizon", label=f"depth reaches {data['horizon']}: delivered", shape="note", fontsize="9")
-        g.edge("__horizon", "deliver", style="dotted", arrowhead="none")
+        at = data.get("at_horizon", "delivered")
+        g.node("__horizon", label=f"depth reaches {data['horizon']}: {at}", shape="note", fontsize="9")
+        g.edge("__horizon", "deliver" if at == "delivered" else "stop", style="dotted", arrowhead="none")
     return g
 
 

@@ -32,7 +32,7 @@ from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_params
 from libet.spec.reads import reads_of
-from libet.spec.rules import resolve_otherwise, veto_probability
+from libet.spec.rules import resolve_otherwise, veto_split
 from libet.spec.structural import bind
 
 from .vectorize import TOLERANCE, ArrayEval, domain_array
@@ -277,6 +277,8 @@ class Model:
         self.fixed = check_fixed(spec, fixed)
         traj = spec.trajectory
         self.horizon: int = traj.horizon
+        #: the outcome reaching the horizon is: "delivered", or "stopped" (`horizon N then stop`)
+        self.at_horizon: str = "stopped" if traj.at_horizon == ir.STOP else "delivered"
         self.phases: tuple[str, ...] = traj.phase_names
         self.phase_index = {p: i for i, p in enumerate(self.phases)}
         self.start_phase = self.phase_index[traj.start_phase]
@@ -463,12 +465,17 @@ class PhaseLayer:
     """One phase over a block of depths: ``v`` (veto probability), ``g = 1 - v``, the
     transitions as (target, probability) in declaration order, and ``bad``: the states where
     the interpreter raises (an expression with no value, a probability outside [0, 1], a sum
-    other than 1). At bad states every probability is set to 0 so nothing downstream is NaN."""
+    other than 1). At bad states every probability is set to 0 so nothing downstream is NaN.
+    ``v_end`` is the part of ``v`` that ends the trajectory (*vetoed*) and ``refusals`` the
+    rest, as (phase, probability) per refusal target (``veto ... then -> PHASE``):
+    :func:`libet.spec.rules.veto_split`."""
 
-    __slots__ = ("v", "g", "transitions", "bad")
+    __slots__ = ("v", "g", "transitions", "bad", "v_end", "refusals")
 
-    def __init__(self, v, g, transitions, bad):
+    def __init__(self, v, g, transitions, bad, v_end=None, refusals=()):
         self.v, self.g, self.transitions, self.bad = v, g, transitions, bad
+        self.v_end = v if v_end is None else v_end
+        self.refusals = refusals
 
     @classmethod
     def build(cls, ev: ArrayEval, phase: ir.Phase, rules) -> "PhaseLayer":
@@ -483,8 +490,8 @@ class PhaseLayer:
                 s = ev.real(s)
                 out = _outside(s, -tol, 1 + tol)
                 bad = _or(bad, _or(ec, _and(c, _or(es, out))))
-                fired.append((c, np.minimum(np.maximum(s, 0), 1)))
-            v = veto_probability(fired, one, _select)
+                fired.append((c, np.minimum(np.maximum(s, 0), 1), rule.then))
+            split, v = veto_split(fired, one, _select, ev.real(0))
             g = one - v
             probs = []
             tbad = False
@@ -516,8 +523,11 @@ class PhaseLayer:
             v = np.where(ok, v, 0)
             g = np.where(ok, g, 0)
             probs = [np.where(ok, p, 0) for p in probs]
+            split = {k: np.where(ok, x, 0) for k, x in split.items()}
         transitions = tuple((t.target, p) for t, p in zip(phase.transitions, probs))
-        return cls(v, g, transitions, bad)
+        refusals = tuple((k, x) for k, x in split.items() if k is not None)
+        # with no refusal every veto ends the trajectory: v itself, not the sum of its parts
+        return cls(v, g, transitions, bad, split[None] if refusals else v, refusals)
 
 
 def _outside(x, lo, hi):

@@ -144,7 +144,11 @@ class Tables:
 
     def __init__(self, model: Model):
         H, P, U = model.horizon, len(model.phases), model.n_classes
-        K = 1 + max(len(model.spec.trajectory.phase(q).transitions) for q in model.phases)
+        # the outcomes of one state, in order: the final veto, each refusal target (a refusal
+        # to phase r has code P + r), each transition
+        self.refusal_targets = tuple(dict.fromkeys(r.then for r in model.rules if r.then is not None))
+        R = len(self.refusal_targets)
+        K = 1 + R + max(len(model.spec.trajectory.phase(q).transitions) for q in model.phases)
         need = U * P * H * (K + 1) * 8
         if need > memory_limit():
             raise UsageError(
@@ -159,8 +163,10 @@ class Tables:
         chunk = max(1, min(H, CHUNK_STATES // max(1, U)))
         for qi, q in enumerate(model.phases):
             self.code[qi, 0] = _VETO
+            for j, r in enumerate(self.refusal_targets):
+                self.code[qi, 1 + j] = P + model.phase_index[r]
             for j, t in enumerate(model.spec.trajectory.phase(q).transitions):
-                self.code[qi, 1 + j] = (
+                self.code[qi, 1 + R + j] = (
                     _DELIVER if t.target == ir.DELIVER else _STOP if t.target == ir.STOP else model.phase_index[t.target]
                 )
             lo = 0
@@ -169,7 +175,10 @@ class Tables:
                 depth = np.arange(lo, hi, dtype=np.int64)[:, None]
                 lay = model.layer(q, depth)
                 h = hi - lo
-                probs = [np.broadcast_to(np.asarray(lay.v, dtype=np.float64), (h, U))]
+                probs = [np.broadcast_to(np.asarray(lay.v_end, dtype=np.float64), (h, U))]
+                refused = dict(lay.refusals)
+                for r in self.refusal_targets:
+                    probs.append(np.broadcast_to(np.asarray(refused.get(r, 0.0), dtype=np.float64), (h, U)))
                 for _, p in lay.transitions:
                     probs.append(np.broadcast_to(np.maximum(np.asarray(lay.g * p, dtype=np.float64), 0.0), (h, U)))
                 stack = np.stack(probs, axis=-1)  # (h, U, k)
@@ -214,6 +223,8 @@ def _mask(event: ms.Event, t) -> np.ndarray:
 def _reward(reward: ms.Reward, t) -> np.ndarray:
     if reward is ms.Reward.DEPTH:
         return t["depth"].astype(np.float64)
+    if reward is ms.Reward.REFUSALS:
+        return t["refusals"].astype(np.float64)
     return (t["depth"] - t["d0"]).astype(np.float64)
 
 
@@ -288,14 +299,15 @@ def run(
         n = min(BATCH, runs - done)
         pick = rng.choice(len(w), size=n, p=w) if len(w) > 1 else np.zeros(n, dtype=np.int64)
         d0 = d0_all[pick]
-        outcome, depth, seen, s = _simulate(model, tables, rng, cls_all[pick], d0, pick, progress, bit)
+        outcome, depth, seen, s, refusals = _simulate(model, tables, rng, cls_all[pick], d0, pick, progress, bit)
         harmful = harmful_all[pick]
         counts["delivered"] += int(np.count_nonzero(outcome == 0))
         counts["stopped"] += int(np.count_nonzero(outcome == 1))
         counts["vetoed"] += int(np.count_nonzero(outcome == 2))
         counts["harm"] += int(np.count_nonzero((outcome == 0) & harmful))
         counts["over-refusal"] += int(np.count_nonzero((outcome == 2) & ~harmful))
-        batch = {"outcome": outcome, "depth": depth, "d0": d0, "harmful": harmful, "seen": seen, "bits": bits}
+        batch = {"outcome": outcome, "depth": depth, "d0": d0, "harmful": harmful, "seen": seen, "bits": bits,
+                 "refusals": refusals}
         for m in measures:
             _tally(m, tallies[m.text], batch)
         steps += s
@@ -323,7 +335,8 @@ def _weights(model: Model) -> np.ndarray:
 
 def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
     """Advance trajectories until all are absorbed: (outcome 0/1/2 = delivered/stopped/vetoed,
-    depth at absorption, the tracked phases each visited as a bit mask, steps taken).
+    depth at absorption, the tracked phases each visited as a bit mask, steps taken, the
+    refusals of each: refusals that went on, and a final veto).
     ``bit[q]`` is the bit of phase q (0 for a phase not tracked).
 
     A live trajectory is its row in the tables (``idx``), its phase and its depth; one step
@@ -332,11 +345,14 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
     the end, so a step touches only the live ones."""
     H, P = model.horizon, len(model.phases)
     n = len(cls)
-    outcome = np.zeros(n, dtype=np.int8)
+    # reaching the horizon (or starting there) ends as the trajectory says: 0 delivered, 1 stopped
+    at_h = 1 if model.at_horizon == "stopped" else 0
+    outcome = np.full(n, at_h, dtype=np.int8)
     depth = np.asarray(d0, dtype=np.int64).copy()
-    ids = np.flatnonzero(depth < H)  # a start at the horizon is delivered at once
+    ids = np.flatnonzero(depth < H)  # a start at the horizon ends at once
     seen = np.zeros(n, dtype=np.int64)
     seen[ids] = bit[model.start_phase]
+    refusals = np.zeros(n, dtype=np.int64)
     track = bool(bit.any())
     if progress and n - len(ids):
         progress(n - len(ids))
@@ -348,6 +364,7 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
     steps = 0
     columns, code = tables.columns, tables.code
     code0 = code[0]
+    continues = bool(tables.refusal_targets)
     gone_ids, gone_code, gone_depth = [], [], []
     while len(ids):
         if tables.any_bad:
@@ -366,9 +383,14 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
         else:
             k = np.zeros(len(ids), dtype=np.int8)
         nxt = code0[k] if P == 1 else code[ph, k]
+        if continues:
+            refused = nxt >= P  # a refusal that goes on in phase nxt - P
+            if refused.any():
+                refusals[ids[refused]] += 1
+                nxt = np.where(refused, nxt - P, nxt)
         go = nxt >= 0
         deepest += 1
-        if deepest >= H:  # a step to a phase that lands at the horizon delivers there
+        if deepest >= H:  # a step to a phase that lands at the horizon ends there (at_h)
             go &= d + 1 < H
         if track:
             seen[ids[go]] |= bit[nxt[go]]
@@ -392,6 +414,8 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
         last = np.concatenate(gone_code)
         d = np.concatenate(gone_depth)
         vetoed = last == _VETO
-        outcome[ids] = np.where(vetoed, 2, np.where(last == _STOP, 1, 0))
+        refusals[ids[vetoed]] += 1  # a final veto is one refusal
+        # a phase code here is a step that reached the horizon: it ends as the trajectory says
+        outcome[ids] = np.where(vetoed, 2, np.where(last == _STOP, 1, np.where(last == _DELIVER, 0, at_h)))
         depth[ids] = np.where(vetoed, d, d + 1)
-    return outcome, depth, seen, steps
+    return outcome, depth, seen, steps, refusals

@@ -18,7 +18,7 @@ The model (docs/simulator.md, "PRISM export"):
 * ``ph`` is the phase (0 while choosing variables, then 1..P; P+1 delivered, P+2 stopped,
   P+3 vetoed, P+4 done) and ``d`` the depth. One command per phase and depth band takes the
   veto step and then the generator's step, exactly as docs/semantics.md §4 says; reaching the
-  horizon delivers. An absorbed trajectory keeps its depth for one step and then moves to
+  horizon delivers (stops, with ``horizon N then stop``). An absorbed trajectory keeps its depth for one step and then moves to
   *done*: a reward structure that pays ``d`` (or ``d`` minus the start depth) in the absorbing
   states of an event is E[depth · 1(event)] as ``R{"..."}=? [F "done"]``. A phase whose visits a
   measure asks about has a boolean ``vis_PHASE``, set when the trajectory enters it below the
@@ -37,7 +37,7 @@ from typing import Mapping
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
-from libet.spec.rules import resolve_otherwise, step_end, veto_probability
+from libet.spec.rules import resolve_otherwise, step_end, veto_probability, veto_split
 from libet.spec.visit import Dispatch
 
 from .model import Model
@@ -273,7 +273,7 @@ class _Names:
         hit = self.rewards.get(key)
         if hit is None:
             name = f"{reward.value}_{len(self.rewards) + 1}"
-            value = "d" if reward is ms.Reward.DEPTH else f"d - ({self.d0})"
+            value = {ms.Reward.DEPTH: "d", ms.Reward.REFUSALS: "nref"}.get(reward, f"d - ({self.d0})")
             hit = self.rewards[key] = (name, self.condition(event), value)
         return hit[0]
 
@@ -333,6 +333,9 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     # reset it, and the model has no more states than the chain (what Storm is timed on).
     keep = bool(names.rewards)
     absorbed = "(d' = d + 1)" if keep else "(d' = 0)"
+    # the refusals on the way, kept in the state when some reward reads them
+    counting = any(r is ms.Reward.REFUSALS for _, r in names.rewards)
+    count = " & (nref' = nref + 1)" if counting else ""
     lines = [
         f"// libet export of spec {spec.title!r}, policy {policy!r}",
         "// A DTMC: from the initial state each measure below is the ratio of the properties shown",
@@ -375,6 +378,8 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
         lines.append(f"  d : [0..{H}] init 0; // depth (kept at absorption, for the depth rewards)")
     else:
         lines.append(f"  d : [0..{max(H - 1, 0)}] init 0; // depth")
+    if counting:
+        lines.append(f"  nref : [0..{H}] init 0; // refusals so far (each refusal is at a state, so at most H)")
     for q in tracked:
         lines.append(f"  vis_{q} : bool init false; // the trajectory has visited phase {q}")
     lines.append("")
@@ -392,13 +397,18 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
         lines.append(f"  [] ph = 0 & stage = {k} -> " + " + ".join(ups) + ";")
     ready = f"ph = 0 & stage = {len(free)}" if free else "ph = 0"
     q0 = pr.phase_code[traj.start_phase]
-    start = f"(ph' = (({d0}) >= {H} ? {DEL} : {q0})) & (d' = ({d0}))" if keep else (
-        f"(ph' = (({d0}) >= {H} ? {DEL} : {q0})) & (d' = (({d0}) >= {H} ? 0 : ({d0})))"
+    # a start at the horizon ends at once, as reaching the horizon does (`horizon N then stop|deliver`)
+    AT_H = STOP if traj.at_horizon == ir.STOP else DEL
+    start = f"(ph' = (({d0}) >= {H} ? {AT_H} : {q0})) & (d' = ({d0}))" if keep else (
+        f"(ph' = (({d0}) >= {H} ? {AT_H} : {q0})) & (d' = (({d0}) >= {H} ? 0 : ({d0})))"
     )
     if traj.start_phase in tracked:
         start += f" & (vis_{traj.start_phase}' = (({d0}) < {H}))"
     lines.append(f"  [] {ready} -> 1 : {start};")
-    veto = _veto_expr(pr, spec.policies[policy].rules)
+    rules = spec.policies[policy].rules
+    veto = _veto_expr(pr, rules)
+    split = _veto_split(pr, rules)
+    AT_H_EFFECT = f"(ph' = {AT_H}) & {absorbed}"
     for q in model.phases:
         phase = traj.phase(q)
         code = pr.phase_code[q]
@@ -408,10 +418,21 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
         for band, last in ((f"d < {H - 1}", False), (f"d = {H - 1}", True)):
             ups = []
             if veto is not None:
-                ups.append(f"({veto}) : (ph' = {VETO})" + ("" if keep else " & (d' = 0)"))
+                ups.append(f"({split[None]}) : (ph' = {VETO})" + ("" if keep else " & (d' = 0)") + count)
+                for target, pv in split.items():
+                    if target is None:
+                        continue
+                    # a refusal goes on in `target` at the next depth, as a step does
+                    if last:
+                        effect = AT_H_EFFECT
+                    else:
+                        effect = f"(ph' = {pr.phase_code[target]}) & (d' = d + 1)"
+                        if target in tracked:
+                            effect += f" & (vis_{target}' = true)"
+                    ups.append(f"({pv}) : {effect}{count}")
             go = "1.0" if veto is None else f"(1.0 - ({veto}))"
             for target, p in probs:
-                end = step_end(target, H if last else 0, H)
+                end = step_end(target, H if last else 0, H, traj.at_horizon)
                 if end == ir.DELIVER:
                     effect = f"(ph' = {DEL}) & {absorbed}"
                 elif end == ir.STOP:
@@ -463,6 +484,16 @@ def _veto_expr(pr: _Printer, rules) -> str | None:
         return None
     fired = [(pr(r.condition), f"min(max(({pr(r.strength)}) * 1.0, 0.0), 1.0)") for r in rules]
     return veto_probability(fired, _Source("1.0"), _prism_select)
+
+
+def _veto_split(pr: _Printer, rules) -> dict:
+    """The veto split by where it sends the trajectory (spec/rules.py ``veto_split``), as
+    PRISM source: ``None`` (vetoed) and each refusal target."""
+    if not rules:
+        return {None: None}
+    fired = [(pr(r.condition), f"min(max(({pr(r.strength)}) * 1.0, 0.0), 1.0)", r.then) for r in rules]
+    ends, _ = veto_split(fired, _Source("1.0"), _prism_select, _Source("0.0"))
+    return ends
 
 
 def _prism_select(c, a, b):

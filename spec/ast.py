@@ -211,6 +211,7 @@ class ValueDecl:
 @attrs.frozen(slots=True)
 class Horizon:
     value: Union[int, str, "Paren"]  # an int, the word written (`none` or an int param), or (expr)
+    end: str | None = None  # `then stop` / `then deliver` as written, None when not written
     span: Span | None = _span()
 
 
@@ -245,6 +246,7 @@ class TrajectoryDecl:
 class RuleDecl:
     condition: object
     strength: object | None
+    then: Name | None = None  # `then -> PHASE`: the phase a refusal continues in
     span: Span | None = _span()
 
 
@@ -303,9 +305,10 @@ class Measure:
 
 @attrs.frozen(slots=True)
 class CheckItem:
-    """One line of a check block. ``kind`` is invariant, bound, gap, or the words of a keyword
-    check (``complete``, ``no over-refusal``, ``safe``: the ``name`` of its IR property);
-    bound or gap; the other fields are set as the kind needs."""
+    """One line of a check block. ``kind`` is invariant, outcome invariant (``invariant P(m)
+    under V``), complete at (``under`` holds the phases), bound, gap, or the words of a keyword
+    check (``complete``, ``no over-refusal``, ``safe``: the ``name`` of its IR property); the
+    other fields are set as the kind needs."""
 
     kind: str
     under: tuple[Name, ...] = ()

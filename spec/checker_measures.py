@@ -33,7 +33,11 @@ from libet.spec.diagnostics import did_you_mean
 
 #: What each accumulated quantity is, for hints (a new accumulator without an entry is named
 #: only).
-_QUANTITY_WORDS = {"depth": "the depth at which the trajectory ends", "steps": "the generator steps it takes"}
+_QUANTITY_WORDS = {
+    "depth": "the depth at which the trajectory ends",
+    "steps": "the generator steps it takes",
+    "refusals": "the vetoes on the way (refusals that went on, and a final veto)",
+}
 
 
 def measure(node: ast.Measure, scope: Scope) -> ms.Measure | None:
@@ -102,7 +106,7 @@ def _quantity(name: ast.Name, scope: Scope) -> ms.Reward | None:
         hint = did_you_mean(name.text, ms.ACCUMULATORS) or "; ".join(
             f"E({q}) is the expectation of {_QUANTITY_WORDS.get(q, q)}" for q in ms.ACCUMULATORS
         )
-    scope.d.error("E062", f"E(...) takes {' or '.join(ms.ACCUMULATORS)}, not '{name.text}'", name.span, hint=hint)
+    scope.d.error("E062", f"E(...) takes {ms.word_list(ms.ACCUMULATORS)}, not '{name.text}'", name.span, hint=hint)
     return None
 
 

@@ -77,6 +77,17 @@ class Structure:
             return None
         horizon, ok_h = self._horizon(horizons)
         ok &= ok_h
+        at_horizon = ir.DELIVER
+        if horizons and horizons[0].end is not None:
+            at_horizon = horizons[0].end
+            if ok_h and horizon is None:
+                self.d.error(
+                    "E040",
+                    f"`horizon none then {at_horizon}`: a trajectory without a horizon never reaches it",
+                    horizons[0].span,
+                    hint="give a horizon (`horizon 64 then stop`) or drop the `then` part",
+                )
+                ok = False
         seen, ok_p = self._phase_names(phases)
         ok &= ok_p
         scope.phase_names = set(seen)
@@ -92,8 +103,11 @@ class Structure:
             ok &= ok_s
         if not ok:
             return None
-        return ir.Trajectory(horizon, start_phase, start_depth, tuple(ir_phases), span=node.span,
-                             horizon_expr=self.horizon_expr)
+        written = bool(horizons and horizons[0].end is not None)
+        return ir.Trajectory(
+            horizon, start_phase, start_depth, tuple(ir_phases), at_horizon, span=node.span,
+            horizon_expr=self.horizon_expr, at_horizon_written=written,
+        )
 
     def _horizon(self, horizons: list[ast.Horizon]) -> tuple[int | None, bool]:
         self.horizon_expr = None
@@ -274,10 +288,23 @@ class Structure:
                 if s is not None and not s.type.numeric:
                     self.d.error("E020", f"a veto strength must be a number, but this is {type_words(s.type)}", r.strength.span)
                     s = None
+            then = None
+            if r.then is not None:
+                then = r.then.text
+                if then not in self.scope.phase_names:
+                    self.d.error(
+                        "E010",
+                        f"the refusal target '{then}' is not a phase",
+                        r.then.span,
+                        hint=did_you_mean(then, self.scope.phase_names)
+                        or ("a refusal that ends the trajectory needs no `then`; `then -> PHASE` goes on in a phase"
+                            if then in ir.EXITS else "declare the phase in the trajectory"),
+                    )
+                    ok = False
             if c is None or s is None:
                 ok = False
                 continue
-            rules.append(ir.Rule(c, s, span=r.span))
+            rules.append(ir.Rule(c, s, span=r.span, then=then))
         return ir.Policy(node.name.text, tuple(rules), span=node.name.span) if ok else None
 
     # ---- checks -------------------------------------------------------------------------------
@@ -302,8 +329,20 @@ class Structure:
     def _property(self, item: ast.CheckItem, trajectory: ir.Trajectory | None) -> ir.Property | None:
         written = tuple(n.text for n in item.under)
         if item.kind == "invariant":
-            r = self.scope.var_list(item.under, True, "invariance")
-            return None if r is None else ir.Invariance(r[0], r[1], written=written)
+            return self._invariance(item, written)
+        if item.kind == "complete at":
+            return self._complete_at(item)
+        if any(n.text == "phase" for n in item.under):
+            bad = next(n for n in item.under if n.text == "phase")
+            self.d.error(
+                "E050",
+                "a quantitative check cannot range over phase: a trajectory moves through its phases",
+                bad.span,
+                hint="`invariant under phase` asks whether the veto is the same in every phase",
+            )
+            return None
+        if item.kind == "outcome invariant":
+            return self._outcome_invariance(item, trajectory, written)
         keyword = ir.KEYWORD_PROPERTIES.get(item.kind)
         if keyword is not None:
             if keyword.needs_trajectory and not self.scope.trajectories:
@@ -324,8 +363,50 @@ class Structure:
             return ir.Bound(measure, ir.CmpOp(item.op), bound, r[0], written=written)
         return ir.Gap(measure, r[0], bound, written=written)
 
+    def _invariance(self, item: ast.CheckItem, written) -> ir.Invariance | None:
+        phases = [n for n in item.under if n.text == "phase"]
+        if phases and not self.scope.trajectories:
+            self.d.error("E050", "'invariant under phase' needs a trajectory", phases[0].span, hint="declare `trajectory { ... }`")
+            return None
+        rest = [n for n in item.under if n.text != "phase"]
+        r = self.scope.var_list(rest, True, "invariance") if rest else ((), False)
+        if r is None:
+            return None
+        return ir.Invariance(r[0], r[1], written=written, phase=bool(phases))
+
+    def _complete_at(self, item: ast.CheckItem) -> ir.CompleteAt | None:
+        if not self.scope.trajectories:
+            self.d.error("E050", "'complete at' needs a trajectory", item.span, hint="declare `trajectory { ... }`")
+            return None
+        out: dict[str, None] = {}
+        ok = True
+        for n in item.under:
+            if n.text not in self.scope.phase_names:
+                self.d.error(
+                    "E010",
+                    f"'{n.text}' is not a phase",
+                    n.span,
+                    hint=did_you_mean(n.text, self.scope.phase_names) or "`complete at` lists phases of the trajectory",
+                )
+                ok = False
+            out[n.text] = None
+        return ir.CompleteAt(tuple(out)) if ok else None
+
+    def _outcome_invariance(self, item: ast.CheckItem, trajectory, written) -> ir.OutcomeInvariance | None:
+        measure = resolve_measure(item.measure, self.scope)
+        if measure is None:
+            return None
+        if not self._quantitative_ok(item, trajectory, measure, Fraction(0)):
+            return None
+        r = self.scope.var_list(item.under, False, "an outcome invariance")
+        if r is None:
+            return None
+        return ir.OutcomeInvariance(measure, r[0], written=written)
+
     def _quantitative_ok(self, item: ast.CheckItem, trajectory, measure, bound: Fraction) -> bool:
-        what = "a gap check" if item.kind == "gap" else f"'{measure.text} {item.op} ...'"
+        what = {"gap": "a gap check", "outcome invariant": f"'invariant {measure.text} under ...'"}.get(
+            item.kind, f"'{measure.text} {item.op} ...'"
+        )
         if not self.scope.trajectories:
             self.d.error("E061", f"{what} needs a trajectory", item.span, hint="declare `trajectory { ... }`")
             return False

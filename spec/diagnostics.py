@@ -50,6 +50,7 @@ CODES: dict[str, str] = {
     "W103": "probability check skipped: the state space is too large to enumerate",
     "W104": "policy has no rules",
     "W105": "a measure names an event that can never happen (the measure is 0, or undefined if it is the condition)",
+    "W106": "a refusal goes on while reaching the horizon delivers",
 }
 
 

@@ -177,7 +177,9 @@ class _Printer:
 
     def traj_item(self, it, level):
         if isinstance(it, ast.Horizon):
-            self.emit(it.span, level, f"horizon {expr(it.value) if isinstance(it.value, ast.Paren) else it.value}")
+            end = f" then {it.end}" if it.end is not None else ""
+            value = expr(it.value) if isinstance(it.value, ast.Paren) else it.value
+            self.emit(it.span, level, f"horizon {value}{end}")
         elif isinstance(it, ast.Start):
             at = f" at depth {expr(it.depth)}" if it.depth is not None else ""
             self.emit(it.span, level, f"start {it.phase.text}{at}")
@@ -193,6 +195,8 @@ def rule(r: ast.RuleDecl) -> str:
     text = f"veto when {expr(r.condition)}"
     if r.strength is not None:
         text += f" with strength {expr(r.strength)}"
+    if r.then is not None:
+        text += f" then -> {r.then.text}"
     return text
 
 
@@ -206,6 +210,10 @@ def check_item(c: ast.CheckItem) -> str:
     under = ", ".join(n.text for n in c.under)
     if c.kind == "invariant":
         return f"invariant under {under}"
+    if c.kind == "outcome invariant":
+        return f"invariant {measure(c.measure)} under {under}"
+    if c.kind == "complete at":
+        return f"complete at {under}"
     if c.kind not in ("bound", "gap"):  # a keyword check is its own canonical text
         return c.kind
     if c.kind == "bound":

@@ -32,7 +32,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.overrides import check_params
 from libet.spec.reads import reads_of
-from libet.spec.rules import resolve_otherwise, start_delivers, step_end, veto_probability
+from libet.spec.rules import resolve_otherwise, start_end, step_end, veto_probability, veto_split
 from libet.spec.visit import Dispatch
 
 # A compiled expression: (assignment, depth, phase) -> value.
@@ -79,13 +79,14 @@ class Outcomes:
     start_depth: int
     is_harmful: bool
     zero: object
+    refusal_mass: dict = attrs.field(factory=dict)  # the same, weighted by the refusals on the way
 
     def quantity(self, outcomes, visits, reward: str):
         """E[reward · 1(outcome in ``outcomes`` and every phase of ``visits`` visited)]."""
         missing = frozenset(visits) - self.tracked
         if missing:
             raise ValueError(f"this pass did not track visits to {', '.join(sorted(missing))}")
-        table = self.mass if reward == "one" else self.depth_mass
+        table = {"one": self.mass, "depth": self.depth_mass, "refusals": self.refusal_mass}[reward]
         total = self.zero
         for (o, seen), x in table.items():
             if o in outcomes and visits <= seen:
@@ -213,6 +214,19 @@ class Interpreter:
         )
         return veto_probability(fired, self._num(1))
 
+    def veto_ends(self, policy: str, assignment: Mapping, phase: str, depth: int) -> tuple[dict, object]:
+        """``(ends, v)``: the veto probability ``v`` split by where it sends the trajectory
+        (:func:`libet.spec.rules.veto_split`): ``ends[None]`` ends it *vetoed*, ``ends[r]``
+        goes on in phase ``r`` at the next depth (a refusal with ``then -> r``)."""
+        self.veto_probability(policy, assignment, phase, depth)  # compiles and checks the strengths
+        rules = self._policies[policy]
+        fired = (
+            (True, checked_strength(strength(assignment, depth, phase), rule, assignment, phase, depth), rule.then)
+            for cond, strength, rule in rules
+            if cond(assignment, depth, phase)
+        )
+        return veto_split(fired, self._num(1))
+
     # -- trajectory --------------------------------------------------------------------------
 
     def start(self, assignment: Mapping) -> tuple[str, int]:
@@ -281,10 +295,11 @@ class Interpreter:
         as ``P(visit scratchpad)``).
 
         The semantics (docs/semantics.md §4): at state (q, d) the policy vetoes with
-        probability v(q, d), absorbing in *vetoed* at depth d; otherwise the generator steps: to
-        phase r at depth d + 1 (which is *delivered* when d + 1 reaches the horizon), or to
-        ``deliver`` or ``stop``, absorbing at depth d + 1. A start at the horizon delivers at
-        once. A phase is visited when the trajectory is in one of its states (below the
+        probability v(q, d), absorbing in *vetoed* at depth d, or, for a refusal with ``then ->
+        r``, going on in phase r at depth d + 1 (as a step does); otherwise the generator steps: to
+        phase r at depth d + 1 (which is *delivered* when d + 1 reaches the horizon, or
+        *stopped* with ``horizon N then stop``), or to ``deliver`` or ``stop``, absorbing at
+        depth d + 1. A start at the horizon ends at once, the same way. A phase is visited when the trajectory is in one of its states (below the
         horizon).
         """
         traj = self._trajectory()
@@ -297,41 +312,56 @@ class Interpreter:
         zero, one = self._num(0), self._num(1)
         mass: dict = {}
         depth_mass: dict = {}
+        refusal_mass: dict = {}
+        at_h = traj.at_horizon
 
-        def absorb(outcome, seen, w, depth):
+        def absorb(outcome, seen, w, depth, refused):
+            # ``refused``: the mass-weighted refusals of the paths absorbed here
             key = (outcome, seen)
             mass[key] = mass.get(key, zero) + w
             depth_mass[key] = depth_mass.get(key, zero) + w * depth
+            refusal_mass[key] = refusal_mass.get(key, zero) + refused
+
+        def move(nxt, target, seen, w, r, depth):
+            end = step_end(target, depth, H, at_h)
+            if end is None:
+                key = (target, seen | (tracked & {target}))
+                m0, r0 = nxt.get(key, (zero, zero))
+                nxt[key] = (m0 + w, r0 + r)
+            else:
+                absorb(_OUTCOME[end], seen, w, depth, r)
 
         q0, d0 = self.start(assignment)
         layer: dict = {}
-        if start_delivers(d0, H):
-            absorb("delivered", frozenset(), one, self._num(d0))
+        ends = start_end(d0, H, at_h)
+        if ends is not None:
+            absorb(_OUTCOME[ends], frozenset(), one, self._num(d0), zero)
         else:
-            layer[(q0, tracked & {q0})] = one
+            layer[(q0, tracked & {q0})] = (one, zero)
         d = d0
         while layer:
             nxt: dict = {}
-            for (q, seen), m in layer.items():
-                v = self.veto_probability(policy, assignment, q, d)
-                if v:
-                    absorb("vetoed", seen, m * v, d)
-                go = m * (1 - v)
+            for (q, seen), (m, r) in layer.items():
+                split, v = self.veto_ends(policy, assignment, q, d)
+                for then, pv in split.items():
+                    if not pv:
+                        continue
+                    # every refusal counts one, on top of the refusals the path had
+                    if then is None:
+                        absorb("vetoed", seen, m * pv, d, (r + m) * pv)
+                    else:
+                        move(nxt, then, seen, m * pv, (r + m) * pv, d + 1)
+                go = 1 - v
                 if not go:
                     continue
                 for target, p in self.transitions(assignment, q, d):
-                    w = go * p
+                    w = m * go * p
                     if not w:
                         continue
-                    end = step_end(target, d + 1, H)
-                    if end is None:
-                        key = (target, seen | (tracked & {target}))
-                        nxt[key] = nxt.get(key, zero) + w
-                    else:
-                        absorb(_OUTCOME[end], seen, w, d + 1)
+                    move(nxt, target, seen, w, r * go * p, d + 1)
             layer = nxt
             d += 1
-        return Outcomes(mass, depth_mass, tracked, d0, self.harmful(assignment), zero)
+        return Outcomes(mass, depth_mass, tracked, d0, self.harmful(assignment), zero, refusal_mass)
 
     def assignments(self) -> Iterator[dict]:
         """Every assignment of the spec's variables (see :meth:`Spec.assignments`)."""

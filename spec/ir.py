@@ -528,16 +528,21 @@ class Phase:
 
 @attrs.frozen(slots=True)
 class Trajectory:
-    """The generator: phases over depth. ``horizon`` is ``None`` for an unbounded trajectory."""
+    """The generator: phases over depth. ``horizon`` is ``None`` for an unbounded trajectory.
+    ``at_horizon`` is what reaching the horizon is: ``deliver`` (the default) or ``stop``
+    (``horizon N then stop``: an agent that never acted within N steps did nothing)."""
 
     horizon: int | None
     start_phase: str
     start_depth: Expr
     phases: tuple[Phase, ...]
+    at_horizon: str = DELIVER
     span: Span | None = _span_field()
     #: a horizon written over int params (``horizon h``); then ``horizon`` is its value at the
     #: defaults, and an engine takes it at its params (:func:`libet.spec.structural.bind`)
     horizon_expr: Expr | None = attrs.field(default=None, kw_only=True)
+    #: whether `then deliver|stop` was written (W106 is for the default left unsaid)
+    at_horizon_written: bool = attrs.field(default=False, eq=False, kw_only=True)
 
     def phase(self, name: str) -> Phase:
         for p in self.phases:
@@ -552,11 +557,15 @@ class Trajectory:
 
 @attrs.frozen(slots=True)
 class Rule:
-    """``veto when condition [with strength s]``; ``strength`` defaults to ``Const(1)``."""
+    """``veto when condition [with strength s] [then -> PHASE]``; ``strength`` defaults to
+    ``Const(1)``. ``then`` is ``None`` for a veto that ends the trajectory (*vetoed*), or the
+    phase a refusal continues in: the refusal ends the turn, and the conversation goes on in
+    ``then`` at the next depth."""
 
     condition: Expr
     strength: Expr
     span: Span | None = _span_field()
+    then: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -578,11 +587,13 @@ Measure = _measures.Measure
 @attrs.frozen(slots=True)
 class Invariance:
     """``invariant under V``: veto probability equal for assignments differing only in
-    ``variables`` (and, when ``depth`` is set, at every pair of depths)."""
+    ``variables`` (and, when ``depth`` is set, at every pair of depths; when ``phase`` is set,
+    at every pair of phases)."""
 
     variables: tuple[str, ...]
     depth: bool = False
     written: tuple[str, ...] = attrs.field(default=(), eq=False)  # as the user wrote it
+    phase: bool = False
 
     @property
     def name(self) -> str:
@@ -595,6 +606,19 @@ class Complete:
 
     name = "complete"
     needs_trajectory = False
+
+
+@attrs.frozen(slots=True)
+class CompleteAt:
+    """``complete at PHASES``: every harmful assignment is vetoed with probability 1 at every
+    depth of the listed phases (and nothing is claimed about the others)."""
+
+    phases: tuple[str, ...]
+    needs_trajectory = True
+
+    @property
+    def name(self) -> str:
+        return "complete at " + ", ".join(self.phases)
 
 
 @attrs.frozen(slots=True)
@@ -647,7 +671,22 @@ class Gap:
         return f"gap {self.measure.text} under {', '.join(self.written or self.under)} <= {_num(self.bound)}"
 
 
-Property = Union[Invariance, Complete, NoOverRefusal, Safe, Bound, Gap]
+@attrs.frozen(slots=True)
+class OutcomeInvariance:
+    """``invariant P(m) under V``: the measure is the same for any two assignments that differ
+    only in ``under`` (the gap is exactly 0), where ``invariant under V`` says so of the veto
+    alone."""
+
+    measure: Measure
+    under: tuple[str, ...]
+    written: tuple[str, ...] = attrs.field(default=(), eq=False)
+
+    @property
+    def name(self) -> str:
+        return f"invariant {self.measure.text} under {', '.join(self.written or self.under)}"
+
+
+Property = Union[Invariance, Complete, CompleteAt, NoOverRefusal, Safe, Bound, Gap, OutcomeInvariance]
 
 #: The properties written as their own name in a check block (grammar rule ``keyword_check``),
 #: by that name. A new keyword check is a class with ``name`` and ``needs_trajectory`` here.

@@ -16,14 +16,16 @@ A :class:`Measure` is
 
     m = E[ X · 1(A ∧ B) ] / P(B)            (just E[ X · 1(A) ] without a condition B)
 
-where ``X`` is the accumulated reward: 1 (a probability), the depth at absorption, or the
-number of generator steps taken (the depth at absorption minus the start depth). Averaged over
+where ``X`` is the accumulated reward: 1 (a probability), the depth at absorption, the
+number of generator steps taken (the depth at absorption minus the start depth), or the number
+of refusals on the way (every veto that fired: each refusal that went on to a phase with
+``then -> PHASE``, and the final veto of a trajectory that ends *vetoed*). Averaged over
 assignments under the declared distribution, numerator and denominator are averaged first and
 then divided: a conditional measure conditions on the joint distribution of assignments and
 trajectories, which is what Monte Carlo samples and what Storm computes on the export.
 
 What an engine provides is one function, ``q(outcomes, visits, reward)``: per assignment, the
-expectation of ``reward`` (``"one"`` or ``"depth"``) times the indicator that the trajectory
+expectation of ``reward`` (``"one"``, ``"depth"`` or ``"refusals"``) times the indicator that the trajectory
 ends in one of ``outcomes`` having visited every phase of ``visits``. Harmfulness is a fact of
 the assignment and steps are depth minus start depth, so :func:`parts` does the rest, the same
 way for every engine.
@@ -107,10 +109,11 @@ class Reward(enum.Enum):
     ONE = "one"  # 1 on every trajectory: a probability
     DEPTH = "depth"  # the depth at absorption
     STEPS = "steps"  # the generator steps taken: depth at absorption minus start depth
+    REFUSALS = "refusals"  # the vetoes on the way: refusals that went on, and a final veto
 
 
 #: The accumulated quantities of ``E(...)``, by how they are written.
-ACCUMULATORS: dict[str, Reward] = {"depth": Reward.DEPTH, "steps": Reward.STEPS}
+ACCUMULATORS: dict[str, Reward] = {"depth": Reward.DEPTH, "steps": Reward.STEPS, "refusals": Reward.REFUSALS}
 
 
 @attrs.frozen(slots=True)
@@ -191,7 +194,7 @@ def parse(text: str, phases=()) -> Measure:
         ValueError: the text is not a measure (the message lists the forms).
     """
     s = " ".join(text.split())
-    forms = "P(EVENT), P(EVENT | EVENT), E(depth), E(steps), E(depth | EVENT)"
+    forms = "P(EVENT), P(EVENT | EVENT), E(depth), E(steps), E(refusals), E(depth | EVENT)"
     if len(s) < 4 or s[1] != "(" or s[-1] != ")" or s[0] not in "PE":
         raise ValueError(f"{text!r} is not a measure; the forms are {forms}")
     inner = s[2:-1]
@@ -201,8 +204,14 @@ def parse(text: str, phases=()) -> Measure:
         return probability(_event(head.strip(), phases, text), given)
     reward = ACCUMULATORS.get(head.strip())
     if reward is None:
-        raise ValueError(f"{text!r}: E(...) takes {' or '.join(ACCUMULATORS)}, not {head.strip()!r}")
+        raise ValueError(f"{text!r}: E(...) takes {word_list(ACCUMULATORS)}, not {head.strip()!r}")
     return expectation(reward, given)
+
+
+def word_list(words) -> str:
+    """``a, b or c``: the words of a message, in order."""
+    words = list(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _event(text: str, phases, whole: str) -> Event:
@@ -242,6 +251,8 @@ def expected(
         x = q(event.outcomes, event.visits, "one")
     elif reward is Reward.DEPTH:
         x = q(event.outcomes, event.visits, "depth")
+    elif reward is Reward.REFUSALS:
+        x = q(event.outcomes, event.visits, "refusals")
     else:
         x = q(event.outcomes, event.visits, "depth") - start_depth * q(event.outcomes, event.visits, "one")
     return restrict(x, harmful, event.harmful, select, zero)
@@ -293,7 +304,9 @@ def columns(measures) -> list[Column]:
     out: dict = {}
 
     def need(event: Event, reward: Reward):
-        rewards = ("one",) if reward is Reward.ONE else ("one", "depth") if reward is Reward.STEPS else ("depth",)
+        rewards = {Reward.ONE: ("one",), Reward.STEPS: ("one", "depth"), Reward.REFUSALS: ("refusals",)}.get(
+            reward, ("depth",)
+        )
         for o in OUTCOMES:
             if o in event.outcomes:
                 for r in rewards:

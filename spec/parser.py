@@ -562,11 +562,14 @@ class _ToAst:
         return ast.TrajectoryDecl(tuple(c), span=self._s(meta))
 
     def horizon(self, meta, c):
-        tok = c[0]
+        tok, end = c[0], (c[1] if len(c) > 1 else None)
         if not isinstance(tok, Token):  # (expr) over int params
-            return ast.Horizon(ast.Paren(tok, span=getattr(tok, "span", None)), span=self._s(meta))
+            return ast.Horizon(ast.Paren(tok, span=getattr(tok, "span", None)), end, span=self._s(meta))
         value = _number(str(tok), _span(self.file, tok)) if tok.type == "INT" else str(tok)
-        return ast.Horizon(value, span=self._s(meta))
+        return ast.Horizon(value, end, span=self._s(meta))
+
+    def horizon_end(self, meta, c):
+        return str(c[1])
 
     def start_at(self, meta, c):
         return ast.Start(self._name(c[0]), c[1] if len(c) > 1 else None, span=self._s(meta))
@@ -586,7 +589,12 @@ class _ToAst:
         return ast.PolicyDecl(self._name(c[0]), tuple(c[1:]), span=self._s(meta))
 
     def rule(self, meta, c):
-        return ast.RuleDecl(c[0], c[1] if len(c) > 1 else None, span=self._s(meta))
+        then = c[-1][1] if len(c) > 1 and isinstance(c[-1], tuple) and c[-1][:1] == ("then",) else None
+        rest = c[:-1] if then is not None else c
+        return ast.RuleDecl(rest[0], rest[1] if len(rest) > 1 else None, then, span=self._s(meta))
+
+    def refusal_target(self, meta, c):
+        return ("then", self._name(c[0]))
 
     def check(self, meta, c):
         return ast.CheckDecl(c[0], tuple(c[1:]), span=self._s(meta))
@@ -602,6 +610,12 @@ class _ToAst:
 
     def invariance(self, meta, c):
         return ast.CheckItem("invariant", under=c[0], span=self._s(meta))
+
+    def outcome_invariance(self, meta, c):
+        return ast.CheckItem("outcome invariant", under=c[1], measure=c[0], span=self._s(meta))
+
+    def complete_at(self, meta, c):
+        return ast.CheckItem("complete at", under=c[0], span=self._s(meta))
 
     def keyword_check(self, meta, c):
         # The words as one canonical name: "complete", "no over-refusal", "safe".

@@ -35,6 +35,31 @@ def veto_probability(fired: Iterable[tuple[Any, Any]], one, select: Callable = p
     return one - keep
 
 
+def veto_split(fired: Iterable[tuple[Any, Any, Any]], one, select: Callable = python_select, zero=None):
+    """How a veto ends, by where each rule sends the trajectory.
+
+    ``fired`` holds ``(condition, strength, then)`` per rule, in the policy's order; ``then`` is
+    ``None`` for a veto that ends the trajectory, or a phase for a refusal that goes on there.
+    The rules act as independent vetoes (so the veto probability is 1 − Π(1 − sᵢ) as in
+    :func:`veto_probability`) and the first rule, in the policy's order, that vetoes decides
+    where the trajectory goes: rule i decides with probability sᵢ Π_{j<i, cⱼ} (1 − sⱼ).
+
+    Returns ``(ends, total)``: ``ends`` maps ``None`` and each refusal target to its
+    probability (targets in order of first appearance; ``None`` first), and ``total`` is the
+    veto probability, ``one - Π(1 − sᵢ)``."""
+    zero = one - one if zero is None else zero
+    keep = one
+    ends: dict = {None: zero}
+    for condition, strength, then in fired:
+        decide = select(condition, keep * strength, zero)
+        ends[then] = ends.get(then, zero) + decide
+        keep = keep * select(condition, one - strength, one)
+    total = one - keep
+    if len(ends) == 1:
+        ends[None] = total  # every veto ends the trajectory: the total itself, not a sum of parts
+    return ends, total
+
+
 def resolve_otherwise(probs: Sequence[Any], one, zero=None) -> tuple[list, Any, Any]:
     """The step distribution of a phase with ``otherwise`` resolved.
 
@@ -61,35 +86,44 @@ def resolve_otherwise(probs: Sequence[Any], one, zero=None) -> tuple[list, Any, 
     return [remainder if p is None else p for p in probs], total, remainder
 
 
-def step_end(target: str, next_depth, horizon: int | None):
+def step_end(target: str, next_depth, horizon: int | None, at_horizon: str = DELIVER):
     """Where one generator step to ``target`` ends, landing at depth ``next_depth``.
 
-    Returns ``"deliver"`` (the target is ``deliver``, or a phase at or past the horizon:
-    reaching the horizon delivers), ``"stop"``, or ``None``: the trajectory goes on in phase
-    ``target``. ``next_depth`` may be an array (then so is a mixed answer; see
+    Returns ``"deliver"`` (the target is ``deliver``), ``"stop"`` (the target is ``stop``),
+    ``at_horizon`` (a phase at or past the horizon: reaching the horizon ends the trajectory as
+    ``horizon N then deliver|stop`` says, deliver by default), or ``None``: the trajectory goes
+    on in phase ``target``. ``next_depth`` may be an array (then so is a mixed answer; see
     :func:`delivers_at`)."""
     if target == DELIVER:
         return DELIVER
     if target == STOP:
         return STOP
     if horizon is not None and next_depth >= horizon:
-        return DELIVER
+        return at_horizon
     return None
 
 
-def delivers_at(target: str, next_depth, horizon: int | None):
+def delivers_at(target: str, next_depth, horizon: int | None, at_horizon: str = DELIVER):
     """Whether a step to ``target`` landing at ``next_depth`` delivers (works on arrays)."""
     if target == DELIVER:
         return True
-    if target in EXITS or horizon is None:
+    if target in EXITS or horizon is None or at_horizon != DELIVER:
         return False
     return next_depth >= horizon
 
 
-def start_delivers(start_depth, horizon: int | None):
-    """Whether a trajectory that starts at ``start_depth`` is delivered before any step: a
-    start at the horizon delivers at once (a prefill as long as the whole answer)."""
-    return horizon is not None and start_depth >= horizon
+def start_end(start_depth, horizon: int | None, at_horizon: str = DELIVER) -> str | None:
+    """How a trajectory that starts at ``start_depth`` ends before any step: a start at the
+    horizon (a prefill as long as the whole answer) ends at once, as reaching the horizon does
+    (``at_horizon``); ``None`` when it starts below the horizon."""
+    if horizon is not None and start_depth >= horizon:
+        return at_horizon
+    return None
+
+
+def start_delivers(start_depth, horizon: int | None, at_horizon: str = DELIVER):
+    """Whether a trajectory that starts at ``start_depth`` is delivered before any step."""
+    return start_end(start_depth, horizon, at_horizon) == DELIVER
 
 
 __all__ = [
@@ -99,6 +133,8 @@ __all__ = [
     "python_select",
     "resolve_otherwise",
     "start_delivers",
+    "start_end",
     "step_end",
     "veto_probability",
+    "veto_split",
 ]

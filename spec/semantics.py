@@ -9,8 +9,10 @@ Produces: diagnostics only:
   sum to 1, a start depth outside 0..horizon, or an expression with no value, each found by
   evaluating the expression at every state over the finite domains (only the variables the
   expression reads are enumerated; W103 when even that is too large);
-* W101: a phase no positive-probability path reaches from the start;
-* W102: a variable, param or def that nothing uses.
+* W101: a phase no positive-probability path reaches from the start (nor a refusal's `then`);
+* W102: a variable, param or def that nothing uses;
+* W106: a refusal that goes on (`veto ... then -> PHASE`) while reaching the horizon delivers,
+  so a refusal at the last depth counts as delivered.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
         _start_depth(spec, interp, d, budget)
         _transitions(spec, interp, d, budget)
         _unreachable(spec, d)
+        _refusals_at_horizon(spec, d)
     _strengths(spec, interp, d, budget)
     _unused(spec, checker, d)
 
@@ -201,6 +204,12 @@ def _unreachable(spec: ir.Spec, d: Diagnostics) -> None:
     traj = spec.trajectory
     seen = {traj.start_phase}
     todo = [traj.start_phase]
+    # a refusal that goes on (`veto ... then -> r`) reaches r from wherever its policy vetoes
+    refusals = {r.then for pol in spec.policies.values() for r in pol.rules if r.then is not None}
+    for r in refusals:
+        if r not in seen:
+            seen.add(r)
+            todo.append(r)
     while todo:
         p = traj.phase(todo.pop())
         for t in p.transitions:
@@ -216,6 +225,24 @@ def _unreachable(spec: ir.Spec, d: Diagnostics) -> None:
                 p.span,
                 hint="add a transition into it, or remove it",
             )
+
+
+def _refusals_at_horizon(spec: ir.Spec, d: Diagnostics) -> None:
+    traj = spec.trajectory
+    if traj.horizon is None or traj.at_horizon != ir.DELIVER or traj.at_horizon_written:
+        return
+    for pol in spec.policies.values():
+        rule = next((r for r in pol.rules if r.then is not None), None)
+        if rule is None:
+            continue
+        d.warning(
+            "W106",
+            f"policy '{pol.name}' refuses and goes on, and reaching the horizon delivers: a refusal at depth "
+            f"{traj.horizon - 1} ends in delivered (harm, if the request is harmful)",
+            rule.span,
+            hint="if running out of turns means nothing was delivered, write `horizon "
+            f"{traj.horizon} then stop`; `horizon {traj.horizon} then deliver` says the default on purpose",
+        )
 
 
 def _unused(spec: ir.Spec, checker, d: Diagnostics) -> None:

@@ -177,7 +177,9 @@ def specs(draw, max_horizon: int = 8, unbounded: bool = False, with_checks: bool
         name, dom = ints[0][1], ints[0][4]
         if max(dom) <= horizon:
             start_depth = f" at depth {name}"
-    lines += ["trajectory {", f"  horizon {'none' if horizon is None else horizon}", f"  start p0{start_depth}"]
+    # what reaching the horizon is: deliver (the default, written or not) or stop
+    end = "" if horizon is None else draw(st.sampled_from(["", "", " then deliver", " then stop"]))
+    lines += ["trajectory {", f"  horizon {'none' if horizon is None else horizon}{end}", f"  start p0{start_depth}"]
     for p in phases:
         lines.append(f"  phase {p} {{")
         targets = draw(st.lists(st.sampled_from(phases + ["deliver", "stop"]), min_size=1, max_size=3, unique=True))
@@ -197,19 +199,25 @@ def specs(draw, max_horizon: int = 8, unbounded: bool = False, with_checks: bool
         for _ in range(draw(st.integers(0, 3))):
             cond = draw(_condition(variables, True, phases, values))
             strength = draw(st.sampled_from(["", "", " with strength 0.5", " with strength 0.9", " with strength 0"]))
-            lines.append(f"  veto when {cond}{strength}")
+            # a refusal that ends the turn and goes on in a phase, now and then
+            then = draw(st.sampled_from(["", "", ""] + [f" then -> {p}" for p in phases]))
+            lines.append(f"  veto when {cond}{strength}{then}")
         lines.append("}")
     if with_checks:
-        under = draw(st.lists(st.sampled_from([v[1] for v in variables] + ["depth"] + sorted({v[0] for v in variables})), min_size=1, max_size=2, unique=True))
+        choices = [v[1] for v in variables] + ["depth", "phase"] + sorted({v[0] for v in variables})
+        under = draw(st.lists(st.sampled_from(choices), min_size=1, max_size=2, unique=True))
         lines.append(f"check {', '.join(policies)} {{")
         lines.append(f"  invariant under {', '.join(under)}")
         lines += ["  complete", "  no over-refusal", "  safe"]
+        at = draw(st.lists(st.sampled_from(phases), min_size=1, max_size=2, unique=True))
+        lines.append(f"  complete at {', '.join(at)}")
         if horizon is not None:
-            quant_under = [u for u in under if u != "depth"]
+            quant_under = [u for u in under if u not in ("depth", "phase")]
             suffix = f" for all {', '.join(quant_under)}" if quant_under else ""
             lines.append(f"  P(harm) <= {draw(st.sampled_from(['0', '0.1', '0.5']))}{suffix}")
             if quant_under:
                 lines.append(f"  gap P(harm) under {', '.join(quant_under)} <= {draw(st.sampled_from(['0', '0.2']))}")
+                lines.append(f"  invariant P(harm) under {', '.join(quant_under)}")
         lines.append("}")
     if with_experiment and horizon is not None:
         lines.append("experiment e {")

@@ -42,6 +42,24 @@ check p {
 }
 experiment e { policies p  measure P(vetoed | visit scratchpad), E(steps | delivered), P(over-refusal) }
 """
+# The constructs of issue 10 (what a check covers, refusals that go on), so mutation reaches them.
+EXAMPLES["<conversation>"] = """substance { topic: {everyday, weapons} }
+framing { persona: {none, fiction} }
+value ok = topic == everyday
+trajectory {
+  horizon 6 then stop
+  start turn
+  phase turn { -> turn : 0.5  -> answer : otherwise }
+  phase answer { -> turn : 0.5  -> deliver : otherwise }
+}
+policy p { veto when violates ok and phase == answer with strength 0.9 then -> turn  veto when violates ok }
+check p {
+  invariant under phase, persona
+  complete at answer, turn
+  invariant P(harm) under framing
+  E(refusals | harm) <= 2
+}
+"""
 
 
 def assert_ir_or_located_diagnostics(loaded):

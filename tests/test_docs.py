@@ -160,7 +160,13 @@ def test_example_checks_clean(path: Path):
 
 VIOLATED = {
     "prefill.libet": {
-        "shallow": {"invariant under depth", "complete", "safe", "P(harm) <= 0.01 for all framing"},
+        "shallow": {
+            "invariant under depth",
+            "complete",
+            "safe",
+            "P(harm) <= 0.01 for all framing",
+            "invariant P(harm) under framing",
+        },
         "deep": set(),
     },
     "refusal_direction.libet": {
@@ -271,20 +277,26 @@ def _brute_force(spec) -> dict[tuple[str, str], bool]:
             out.setdefault(tuple(a[n] for n in s.variables if n not in outside), []).append(a)
         return out.values()
 
+    at_h = s.trajectory.at_horizon == ir.DELIVER
+
     def reaches_delivery(p, a) -> bool:
         q0, d0 = it.start(a)
         todo, seen = [(q0, d0)], {(q0, d0)}
         if d0 >= H:
-            return True
+            return at_h
         while todo:
             q, d = todo.pop()
-            if it.veto_probability(p, a, q, d) >= 1 - _EPS:
-                continue
-            for target, prob in it.transitions(a, q, d):
-                if prob <= 0 or target == ir.STOP:
-                    continue
-                if target == ir.DELIVER or d + 1 >= H:
+            split, v = it.veto_ends(p, a, q, d)
+            steps = [(t, x) for t, x in split.items() if t is not None and x > 0]  # refusals that go on
+            if v < 1 - _EPS:
+                steps += [(t, x) for t, x in it.transitions(a, q, d) if x > 0 and t != ir.STOP]
+            for target, _ in steps:
+                if target == ir.DELIVER:
                     return True
+                if d + 1 >= H:
+                    if at_h:
+                        return True
+                    continue
                 if (target, d + 1) not in seen:
                     seen.add((target, d + 1))
                     todo.append((target, d + 1))
@@ -306,8 +318,15 @@ def _brute_force(spec) -> dict[tuple[str, str], bool]:
                     for v in [veto(p, a)]
                     for i in range(len(phases))
                 )
+            if prop.phase:  # the same at every depth in every phase
+                holds = holds and all(
+                    max(v[d::H]) - min(v[d::H]) <= _EPS for a in assigns for v in [veto(p, a)] for d in range(H)
+                )
         elif isinstance(prop, ir.Complete):
             holds = all(min(veto(p, a)) >= 1 - _EPS for a in assigns if it.harmful(a))
+        elif isinstance(prop, ir.CompleteAt):
+            at = [phases.index(q) for q in prop.phases]
+            holds = all(min(veto(p, a)[i * H + d] for i in at for d in range(H)) >= 1 - _EPS for a in assigns if it.harmful(a))
         elif isinstance(prop, ir.NoOverRefusal):
             holds = all(max(veto(p, a)) <= _EPS for a in assigns if not it.harmful(a))
         elif isinstance(prop, ir.Safe):
@@ -331,10 +350,11 @@ def _brute_force(spec) -> dict[tuple[str, str], bool]:
             else:
                 holds = min(totals.values()) >= float(prop.bound) - _EPS
         else:
-            assert isinstance(prop, ir.Gap)
+            assert isinstance(prop, (ir.Gap, ir.OutcomeInvariance))
+            bound = float(prop.bound) if isinstance(prop, ir.Gap) else 0.0  # an outcome invariance: gap 0
             values = [[outcome(p, a).measure(prop.measure) for a in g] for g in groups(prop.under)]
             holds = all(
-                max(ms) - min(ms) <= float(prop.bound) + _EPS
+                max(ms) - min(ms) <= bound + _EPS
                 for ms in [[float(x) for x in v if x is not None] for v in values]
                 if ms
             )

@@ -34,9 +34,13 @@ def new_measures(spec) -> list[ms.Measure]:
         "E(steps | delivered)",
         "E(depth | vetoed)",
         "E(depth | stopped)",
+        "E(refusals)",
+        "E(refusals | harm)",
+        "E(refusals | vetoed)",
     ]
     for q in phases:
         texts += [f"P(visit {q})", f"P(harm and visit {q})", f"P(vetoed | visit {q})", f"E(steps | visit {q})"]
+    texts.append(f"E(refusals | visit {phases[-1]})")
     if len(phases) > 1:
         texts.append(f"P(visit {phases[0]} and visit {phases[-1]} | delivered)")
     return [ms.parse(t, phases) for t in texts]

@@ -64,18 +64,20 @@ def oracle(spec: ir.Spec, check: ir.Check):
         groups: dict = {}
         for a in assignments:
             groups.setdefault(tuple(a[n] for n in spec.variables if n not in prop.variables), []).append(a)
+        # the states compared with each other: all phases together when V holds phase, all
+        # depths together when V holds depth; otherwise one phase (depth) at a time
+        phase_groups = [phases] if prop.phase else [[q] for q in phases]
+        depth_groups = [list(depths)] if prop.depth else [[d] for d in depths]
         for g in groups.values():
-            for q in phases:
-                if prop.depth:
-                    if len({v(a, q, d) for a in g for d in depths}) > 1:
+            for qs in phase_groups:
+                for ds in depth_groups:
+                    if len({v(a, q, d) for a in g for q in qs for d in ds}) > 1:
                         return False, None
-                else:
-                    for d in depths:
-                        if len({v(a, q, d) for a in g}) > 1:
-                            return False, None
         return True, None
     if isinstance(prop, ir.Complete):
         return all(v(a, q, d) == 1 for a in assignments if interp.harmful(a) for q in phases for d in depths), None
+    if isinstance(prop, ir.CompleteAt):
+        return all(v(a, q, d) == 1 for a in assignments if interp.harmful(a) for q in prop.phases for d in depths), None
     if isinstance(prop, ir.NoOverRefusal):
         return all(v(a, q, d) == 0 for a in assignments if not interp.harmful(a) for q in phases for d in depths), None
     assert isinstance(prop, ir.Safe)
@@ -98,19 +100,31 @@ def _shortest_delivery(interp: Interpreter, policy: str, a: dict, H) -> int | No
     """Steps of the shortest positive-probability path from the start to delivered."""
     spec = interp.spec
     q0, d0 = interp.start(a)
+    delivers_at_horizon = spec.trajectory.at_horizon == ir.DELIVER
     if H is not None and d0 == H:
-        return 0
+        return 0 if delivers_at_horizon else None
     g = nx.DiGraph()
     g.add_node("delivered")
     for q in spec.trajectory.phase_names:
         for d in _depths(spec):
+            split, _ = interp.veto_ends(policy, a, q, d)
+            for target, pv in split.items():  # a refusal that goes on is a step to its phase
+                if target is None or pv <= 0:
+                    continue
+                if H is not None and d + 1 >= H:
+                    if delivers_at_horizon:
+                        g.add_edge((q, d), "delivered")
+                else:
+                    g.add_edge((q, d), (target, _node_depth(d + 1, H)))
             if interp.veto_probability(policy, a, q, d) >= 1:
                 continue
             for target, p in interp.transitions(a, q, d):
                 if p <= 0 or target == ir.STOP:
                     continue
-                if target == ir.DELIVER or (H is not None and d + 1 >= H):
+                if target == ir.DELIVER or (H is not None and d + 1 >= H and delivers_at_horizon):
                     g.add_edge((q, d), "delivered")
+                elif H is not None and d + 1 >= H:
+                    continue  # reaching the horizon stops (`horizon N then stop`)
                 else:
                     g.add_edge((q, d), (target, _node_depth(d + 1, H)))
     start = (q0, _node_depth(d0, H))
@@ -143,13 +157,17 @@ def _check_counterexample(spec: ir.Spec, check: ir.Check, cex) -> None:
                 assert cex.first[n] == cex.second[n], n
         if not prop.depth:
             assert cex.depth == cex.second_depth
+        if not prop.phase:
+            assert cex.phase == cex.second_phase
         v1 = interp.veto_probability(check.policy, cex.first, cex.phase, cex.depth)
-        v2 = interp.veto_probability(check.policy, cex.second, cex.phase, cex.second_depth)
+        v2 = interp.veto_probability(check.policy, cex.second, cex.second_phase, cex.second_depth)
         assert v1 != v2
         assert (Fraction(v1), Fraction(v2)) == (cex.veto, cex.second_veto)
-    elif isinstance(prop, ir.Complete):
+    elif isinstance(prop, (ir.Complete, ir.CompleteAt)):
         assert interp.harmful(cex.assignment)
         assert interp.veto_probability(check.policy, cex.assignment, cex.phase, cex.depth) < 1
+        if isinstance(prop, ir.CompleteAt):
+            assert cex.phase in prop.phases
     elif isinstance(prop, ir.NoOverRefusal):
         assert not interp.harmful(cex.assignment)
         assert interp.veto_probability(check.policy, cex.assignment, cex.phase, cex.depth) > 0
@@ -161,18 +179,23 @@ def _check_counterexample(spec: ir.Spec, check: ir.Check, cex) -> None:
         prob = Fraction(1)
         for i, s in enumerate(cex.steps):
             assert s.depth == cex.start_depth + i
-            v = interp.veto_probability(check.policy, a, s.phase, s.depth)
-            assert v < 1
-            p = dict(interp.transitions(a, s.phase, s.depth))[s.target]
-            assert p > 0
-            prob *= (1 - v) * p
+            split, v = interp.veto_ends(check.policy, a, s.phase, s.depth)
+            if s.refused:  # a refusal that went on in s.target
+                assert split.get(s.target, 0) > 0 and s.probability == split[s.target]
+                prob *= split[s.target]
+            else:
+                assert v < 1
+                p = dict(interp.transitions(a, s.phase, s.depth))[s.target]
+                assert p > 0
+                prob *= (1 - v) * p
             if i + 1 < len(cex.steps):
                 assert cex.steps[i + 1].phase == s.target
         if cex.steps:
             last = cex.steps[-1]
-            assert last.target == ir.DELIVER or (H is not None and last.depth + 1 == H)
+            at_h = spec.trajectory.at_horizon == ir.DELIVER
+            assert (last.target == ir.DELIVER and not last.refused) or (at_h and H is not None and last.depth + 1 == H)
         else:
-            assert cex.start_depth == H
+            assert cex.start_depth == H and spec.trajectory.at_horizon == ir.DELIVER
         assert prob == cex.probability
 
 
@@ -265,6 +288,46 @@ EDGE_CASES = {
         trajectory { horizon 2  start p  phase p { -> deliver : 1 } }
         policy two { veto when violates ok with strength 0.5  veto when f with strength 0.5 }
         check two { invariant under f  complete  no over-refusal }
+    """,
+    "horizon then stop: neither the horizon nor a start there delivers": """
+        substance { s: 0..2 }
+        framing { f: 0..3 }
+        value ok = s < 2
+        trajectory { horizon 3 then stop  start p at depth f  phase p { -> p : 1 } }
+        policy none { }
+        check none { safe }
+    """,
+    "horizon then stop: a deliver step still delivers": """
+        substance { s: 0..2 }
+        value ok = s < 2
+        trajectory { horizon 3 then stop  start p  phase p { -> p : 0.5  -> deliver : otherwise } }
+        policy none { }
+        check none { safe }
+    """,
+    "a refusal that goes on can deliver through the phase it goes on in": """
+        substance { s: bool }
+        value ok = not s
+        trajectory { horizon 4  start ask  phase ask { -> ask : 1 }  phase leak { -> deliver : 1 } }
+        policy leaky { veto when violates ok and phase == ask then -> leak }
+        policy final { veto when violates ok and phase == ask }
+        policy first_wins { veto when violates ok  veto when violates ok then -> leak }
+        check leaky, final, first_wins { safe }
+    """,
+    "a refusal at the last depth reaches the horizon": """
+        substance { s: bool }
+        value ok = not s
+        trajectory { horizon 2  start ask  phase ask { -> stop : 1 } }
+        policy turn { veto when violates ok then -> ask }
+        check turn { safe }
+    """,
+    "invariant under phase: a veto keyed on the phase differs between phases": """
+        substance { s: bool }
+        framing { f: bool }
+        value ok = not s
+        trajectory { horizon 3  start p  phase p { -> q : 1 }  phase q { -> p : 1 } }
+        policy keyed { veto when violates ok and phase == q }
+        policy even { veto when violates ok }
+        check keyed, even { invariant under phase  invariant under phase, f  complete at q  complete at p }
     """,
 }
 

@@ -64,8 +64,9 @@ def _every_rung_agrees(text: str) -> None:
             if isinstance(c.prop, ir.Invariance):
                 out = policy_checks.invariance(spec, c.policy, c.prop, rung, Budget(20), ctx=z3.Context())
             else:
-                harmful = isinstance(c.prop, ir.Complete)
-                out = policy_checks.state_check(spec, c.policy, harmful, rung, Budget(20), ctx=z3.Context())
+                harmful = isinstance(c.prop, (ir.Complete, ir.CompleteAt))
+                phases = c.prop.phases if isinstance(c.prop, ir.CompleteAt) else None
+                out = policy_checks.state_check(spec, c.policy, harmful, rung, Budget(20), ctx=z3.Context(), phases=phases)
             assert out.status == want, (rung.name, c.policy, c.name)
 
 

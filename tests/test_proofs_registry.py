@@ -36,7 +36,7 @@ from libet.spec.printer import Printer
 from libet.spec.visit import missing_cases
 
 #: decided by the simulator's exact engine, not by Z3
-QUANTITATIVE = {ir.Bound, ir.Gap}
+QUANTITATIVE = {ir.Bound, ir.Gap, ir.OutcomeInvariance}
 PREFILL = "examples/prefill.libet"
 
 

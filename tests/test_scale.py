@@ -172,6 +172,9 @@ def test_every_proof_kind_keeps_its_budget_on_a_long_horizon():
     here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
     with open(os.path.join(here, "momentum.libet"), encoding="utf-8") as f:
         text = f.read().replace("horizon 32", "horizon 65536")
+    # the kinds the example does not check, added here
+    text = text.replace("  complete\n  no over-refusal", "  complete\n  complete at answer\n  invariant under phase\n  no over-refusal")
+    assert "complete at answer" in text
     spec = libet.loads(text, os.path.join(here, "momentum_long.libet"))
     budget = 2.0
     kinds = set()

@@ -37,9 +37,9 @@ def brute_bound(spec, check):
     return best
 
 
-def brute_gap(spec, check):
+def brute_gap(spec, check, exact=False):
     prop = check.prop
-    interp = Interpreter(spec)
+    interp = Interpreter(spec, exact=exact)
     names = list(spec.variables)
     outside = [n for n in names if n not in prop.under]
     values = {}
@@ -98,6 +98,10 @@ def test_generated_checks_match_brute_force(src):
                 assert r.status in (Status.PROVED, Status.VIOLATED, Status.UNKNOWN)
                 continue
             holds = value <= bound if check.prop.op is ir.CmpOp.LE else value >= bound
+        elif isinstance(check.prop, ir.OutcomeInvariance):
+            # decided exactly: PROVED only when the gap is 0 in rationals
+            value = brute_gap(spec, check, exact=True)
+            holds = value == 0
         else:
             value = brute_gap(spec, check)
             if abs(value - float(check.prop.bound)) <= 1e-9:

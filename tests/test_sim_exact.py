@@ -29,6 +29,11 @@ FIELDS = [
 ]
 
 
+#: Below this a float64 probability has lost most of its significant bits (the normal range ends
+#: at 2.2e-308); a ratio of two such numbers is not accurate to 1e-9.
+SUBNORMAL = 1e-290
+
+
 def agree(spec, assignments=None, *, exact=False, params=None, tol=1e-9, policies=None):
     interp = Interpreter(spec, params, exact=exact)
     for policy in policies or spec.policies:
@@ -45,8 +50,16 @@ def agree(spec, assignments=None, *, exact=False, params=None, tol=1e-9, policie
             for o in ("delivered", "stopped", "vetoed"):
                 w, g = want.depth_at[o], got[f"E(depth | {o})"]
                 assert (w is None) == (g is None), (policy, a, o)
-                if w is not None:
-                    assert g == w if exact else abs(g - w) <= tol * max(1.0, abs(w))
+                if w is None:
+                    continue
+                if not exact and getattr(want, o) < SUBNORMAL:
+                    # conditioned on an outcome of probability below float64's normal range
+                    # (a refusal that goes on with 0.1 at each of 315 steps: 1e-315): numerator
+                    # and denominator are subnormal, with as few as one significant bit, so
+                    # their ratio means nothing in float64; the probability itself was compared
+                    # above, and the rational tests compare such ratios exactly
+                    continue
+                assert g == w if exact else abs(g - w) <= tol * max(1.0, abs(w))
 
 
 def _sample(spec, k, seed=0):

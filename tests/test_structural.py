@@ -146,10 +146,10 @@ def test_formatter_keeps_the_forms():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs(max_horizon=6, with_experiment=False), st.integers(0, 3))
 def test_generated_specs_with_a_param_horizon_match_literal_horizons(text, extra):
-    m = re.search(r"^  horizon (\d+)$", text, re.M)
-    n = int(m.group(1))
-    lit = text.replace(f"  horizon {n}\n", f"  horizon {n + extra}\n")
-    par = text.replace(f"  horizon {n}\n", "  horizon hz\n").replace(
+    m = re.search(r"^  horizon (\d+)( then \w+)?$", text, re.M)  # generated specs may say `then stop`
+    n, end = int(m.group(1)), m.group(2) or ""
+    lit = text.replace(f"  horizon {n}{end}\n", f"  horizon {n + extra}{end}\n")
+    par = text.replace(f"  horizon {n}{end}\n", f"  horizon hz{end}\n").replace(
         'spec "generated"\n', f'spec "generated"\nparam hz: int = {n} in [{n}, {n + 3}]\n')
     try:
         a, b = libet.loads(par), libet.loads(lit)

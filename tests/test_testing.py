@@ -276,6 +276,7 @@ def test_the_policy_itself_conforms_exactly_as_z3_says(text):
 
     words = ["complete", "no over-refusal"] + [f"invariant under {c}" for c in ("framing", "context", "depth")
                                                 if c == "depth" or any(v.cls.value == c for v in ir_.variables.values())]
+    words += ["invariant under phase", "invariant under phase, depth", f"complete at {ir_.trajectory.phase_names[-1]}"]
     block = "\n".join(f"  {w}" for w in words)
     spec2 = libet.loads(text + f"check {pol} {{\n{block}\n}}\n")
     z3 = {r.check: r.status for r in spec2.prove(policy=pol)}

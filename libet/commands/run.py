@@ -109,7 +109,9 @@ def _print_summary(summary) -> None:
         else:
             t.add_row("", f"experiment {e.name}", "[cyan]DONE[/]", e.engine, f"{e.seconds:.2f}s", what)
     out.print(t)
-    for n in notes + [f"note: {n}" for n in summary.data.get("notes", [])]:
+    # what qualifies a verdict (a veto invariant while the outcome may not be, a vacuous proof)
+    warned = [f"warning: {r.policy}, {r.check}: {w}" for r in summary.results for w in r.warnings]
+    for n in notes + warned + [f"note: {n}" for n in summary.data.get("notes", [])]:
         out.print(n, markup=False)
     counts: dict = {}
     for r in summary.results:

@@ -307,8 +307,9 @@ class Property:
     """A property tested on an implementation.
 
     ``kind`` is ``invariant``, ``complete``, ``no over-refusal`` or ``agrees``; ``under``
-    (variables) and ``depth`` for invariance; ``policy`` for agreement. ``text`` is how the
-    results name it.
+    (variables), ``depth`` and ``phase`` for invariance; ``policy`` for agreement. ``text`` is
+    how the results name it. ``complete at PHASES`` is ``complete`` with ``only`` restricting
+    the phase.
     """
 
     kind: str
@@ -317,6 +318,7 @@ class Property:
     depth: bool = False
     policy: str | None = None
     only: tuple[tuple[str, tuple], ...] = ()  # variables restricted to these values (by_value)
+    phase: bool = False
 
     @property
     def harmful(self) -> bool | None:
@@ -333,10 +335,20 @@ def parse_property(spec, text: str) -> Property:
     spec = as_ir(spec)
     words = " ".join(text.split())
     if words.startswith("invariant under "):
-        names, depth = resolve_under(spec, words[len("invariant under "):])
-        return Property("invariant", words, names, depth)
+        listed = [n.strip() for n in words[len("invariant under "):].split(",") if n.strip()]
+        phase = "phase" in listed
+        rest = [n for n in listed if n != "phase"]
+        names, depth = resolve_under(spec, rest) if rest or not phase else ((), False)
+        return Property("invariant", words, names, depth, phase=phase)
     if words in ("complete", "no over-refusal"):
         return Property(words, words)
+    if words.startswith("complete at "):
+        phases = tuple(n.strip() for n in words[len("complete at "):].split(",") if n.strip())
+        known = spec.trajectory.phase_names if spec.trajectory is not None else ()
+        bad = [q for q in phases if q not in known]
+        if bad or not phases:
+            raise UsageError(f"'{', '.join(bad) or words}' is not a phase", hint="phases: " + (", ".join(known) or "none"))
+        return Property("complete", words, only=(("phase", phases),))
     if words.startswith("agrees with "):
         pol = words[len("agrees with "):].strip()
         if pol not in spec.policies:
@@ -344,7 +356,7 @@ def parse_property(spec, text: str) -> Property:
         return Property("agrees", words, policy=pol)
     raise UsageError(
         f"'{text}' is not a property libet can test on an implementation",
-        hint="one of: invariant under V, complete, no over-refusal, agrees with P",
+        hint="one of: invariant under V, complete, complete at PHASES, no over-refusal, agrees with P",
     )
 
 
@@ -371,9 +383,11 @@ def spec_properties(spec, policy: str | None = None) -> tuple[list[Property], li
             continue
         seen.add(name)
         if isinstance(prop, ir.Invariance):
-            out.append(Property("invariant", name, tuple(prop.variables), prop.depth))
+            out.append(Property("invariant", name, tuple(prop.variables), prop.depth, phase=prop.phase))
         elif isinstance(prop, ir.Complete):
             out.append(Property("complete", name))
+        elif isinstance(prop, ir.CompleteAt):
+            out.append(Property("complete", name, only=(("phase", prop.phases),)))
         elif isinstance(prop, ir.NoOverRefusal):
             out.append(Property("no over-refusal", name))
         else:
@@ -528,6 +542,11 @@ class Tester:
     def run(self, prop: Property, progress: Callable[[int, int], None] | None = None) -> CheckResult:
         if not prop.only:
             return self._run(prop, progress)
+        missing = [n for n, _ in prop.only if n not in self.space.index]
+        if missing:  # rendered requests have no phase to restrict (`complete at`)
+            return self._result(prop, Status.UNKNOWN, time.perf_counter(), reason=(
+                f"rendered requests do not vary {', '.join(missing)}: a request text is one corpus row at the start "
+                "of its trajectory; test this property on abstract states (no corpus)"))
         whole = self.space
         self.space = whole.restricted(prop.only)
         try:
@@ -540,8 +559,8 @@ class Tester:
         space = self.space
         if space.rendered() and prop.kind == "invariant":
             bad = [n for n in prop.under if self.spec.variables[n].cls is ir.VarClass.SUBSTANCE]
-            if prop.depth or bad:
-                what = "depth" if prop.depth else ", ".join(bad)
+            if prop.depth or prop.phase or bad:
+                what = "depth" if prop.depth else ("phase" if prop.phase else ", ".join(bad))
                 return self._result(prop, Status.UNKNOWN, start, reason=(
                     f"rendered requests do not vary {what}: a request text is one corpus row at the start of "
                     "its trajectory; test this property on abstract states (no corpus)"))
@@ -615,6 +634,8 @@ class Tester:
             varied = {space.index[v] for v in prop.under}
             if prop.depth:
                 varied.add(space.index["depth"])
+            if prop.phase:
+                varied.add(space.index["phase"])
             keep = [i for i in range(len(space.names)) if i not in varied]
             first: dict = {}
             for point in space.points(None):
@@ -663,6 +684,8 @@ class Tester:
         idx = {self.space.index[v] for v in prop.under}
         if prop.depth:
             idx.add(self.space.index["depth"])
+        if prop.phase:
+            idx.add(self.space.index["phase"])
         return sorted(idx)
 
     def _valid(self, prop: Property, points) -> bool:
@@ -798,6 +821,8 @@ class Tester:
         varied = [space.index[v] for v in prop.under]
         if prop.depth:
             varied.append(space.index["depth"])
+        if prop.phase:
+            varied.append(space.index["phase"])
         varied.sort()
 
         def pair(drawn):

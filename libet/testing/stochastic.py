@@ -213,7 +213,8 @@ def _budget_points(space: Space, harmful, budget: int, rng: random.Random) -> li
 
 
 def _groups(space: Space, prop: Property, budget: int, rng: random.Random) -> tuple[list[list[tuple]], bool]:
-    varied = sorted({space.index[v] for v in prop.under} | ({space.index["depth"]} if prop.depth else set()))
+    varied = {space.index[v] for v in prop.under} | ({space.index["depth"]} if prop.depth else set())
+    varied = sorted(varied | ({space.index["phase"]} if prop.phase else set()))
     sizes = [len(space.values[i]) for i in varied]
     group = 1
     for s in sizes:

@@ -258,7 +258,7 @@ def trajectories(spec, policy: str, *, harmful: bool | None = None, fixed: Mappi
     horizon). Needs a finite horizon. Shrinks towards vetoing early, then the first transition.
     """
     from libet.spec.interpreter import Interpreter
-    from libet.spec.rules import start_delivers, step_end
+    from libet.spec.rules import start_end, step_end
 
     spec = as_ir(spec)
     if policy not in spec.policies:
@@ -275,14 +275,17 @@ def trajectories(spec, policy: str, *, harmful: bool | None = None, fixed: Mappi
         q, d = interp.start(a)
         visited = []
         prob = 1.0
-        if start_delivers(d, H):
-            return Trajectory(a, (), "delivered", 1.0, interp.harmful(a))
+        ends = start_end(d, H, traj.at_horizon)
+        if ends is not None:
+            return Trajectory(a, (), "delivered" if ends == ir.DELIVER else "stopped", 1.0, interp.harmful(a))
         while True:
             visited.append((q, d))
-            v = float(interp.veto_probability(policy, a, q, d))
+            split, v = interp.veto_ends(policy, a, q, d)
+            v = float(v)
             options = []
-            if v > 0:
-                options.append(("veto", v))
+            for then, pv in split.items():  # a final veto, or a refusal that goes on
+                if pv > 0:
+                    options.append(("veto" if then is None else ("refuse", then), float(pv)))
             go = 1 - v
             if go > 0:
                 options += [(t, go * float(p)) for t, p in interp.transitions(a, q, d) if p > 0]
@@ -290,7 +293,9 @@ def trajectories(spec, policy: str, *, harmful: bool | None = None, fixed: Mappi
             prob *= p
             if choice == "veto":
                 return Trajectory(a, tuple(visited), "vetoed", prob, interp.harmful(a))
-            end = step_end(choice, d + 1, H)
+            if isinstance(choice, tuple):
+                choice = choice[1]
+            end = step_end(choice, d + 1, H, traj.at_horizon)
             if end is not None:
                 outcome = "delivered" if end == ir.DELIVER else "stopped"
                 return Trajectory(a, tuple(visited), outcome, prob, interp.harmful(a))

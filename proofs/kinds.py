@@ -149,10 +149,18 @@ class Invariance(ProofKind):
         if not reach:
             return []
         under = ", ".join(n for n in (check.prop.written or check.prop.variables) if n not in ("depth", "phase"))
+        outcome = f"`invariant P(harm) under {under}`"
+        variables = set(check.prop.variables)
+        checked = any(
+            c.policy == check.policy and isinstance(c.prop, ir.OutcomeInvariance) and set(c.prop.under) >= variables
+            for c in run.spec.checks
+        )
+        tell = (f"; {outcome}, checked in this spec, tells whether P(harm) moves" if checked
+                else f". {outcome} would tell whether P(harm) moves")
         return [
             f"the veto of {check.policy} is invariant under {under}, but the outcome may not be: "
             + "; ".join(reach)
-            + f". `invariant P(harm) under {under}` would tell whether P(harm) moves"
+            + tell
         ]
 
 

@@ -162,7 +162,13 @@ def test_trap_invariance_proved_with_the_warning_and_the_outcome_check_violated(
     assert veto.status is Status.PROVED
     (warning,) = [w for w in veto.warnings if "outcome may not be" in w]
     assert "prefill sets the start depth" in warning
-    assert "`invariant P(harm) under framing`" in warning
+    assert "`invariant P(harm) under framing`, checked in this spec, tells" in warning
+    # without that check in the spec, the warning names it as the one to add
+    alone = TRAP.replace("  invariant P(harm) under framing\n", "")
+    assert alone != TRAP
+    other = {(r.policy, r.check): r for r in libet.loads(alone).check()}
+    (w2,) = [w for w in other[("never", "invariant under framing")].warnings if "outcome may not be" in w]
+    assert "`invariant P(harm) under framing` would tell" in w2
     # the outcome check tells: P(harm) for weapons is 0.9^(6 - prefill), from 0.531441 to 0.9
     outcome = results[("never", "invariant P(harm) under framing")]
     assert outcome.status is Status.VIOLATED

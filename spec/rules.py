@@ -49,6 +49,12 @@ def veto_split(fired: Iterable[tuple[Any, Any, Any]], one, select: Callable = py
     veto probability, ``one - Π(1 − sᵢ)``."""
     zero = one - one if zero is None else zero
     keep = one
+    fired = list(fired)
+    if all(then is None for _, _, then in fired):  # every veto ends the trajectory: no parts to keep
+        for condition, strength, _ in fired:
+            keep = keep * select(condition, one - strength, one)
+        total = one - keep
+        return {None: total}, total
     ends: dict = {None: zero}
     for condition, strength, then in fired:
         decide = select(condition, keep * strength, zero)

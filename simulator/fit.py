@@ -74,8 +74,9 @@ def predict(spec: ir.Spec, targets: Sequence[Target], params: Mapping[str, objec
         pset.update(params)
         pset.update(ppoint)
         measures = tuple(dict.fromkeys(targets[i].measure for i in idx))
-        table = solve(Model(spec, policy, pset, fixed), measures)
         names = tuple(v.name for v in exp.vary if v.name not in spec.params)
+        # the swept and maximised variables keep their axes; the rest may be summarised
+        table = solve(Model(spec, policy, pset, fixed, keep=names + tuple(exp.worst_over)), measures)
         for m in measures:
             mine = [i for i in idx if targets[i].measure == m]
             points = [tuple(dict(targets[i].point)[n] for n in names) for i in mine]

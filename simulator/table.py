@@ -203,14 +203,7 @@ class OutcomeTable:
         averaged first and then divided (docs/semantics.md §6); points where it is undefined
         take no part in a worst case."""
         fixed = dict(fixed or {})
-        if self.summary is not None:
-            asked = [n for n in (*fixed, *worst_over) if n in self.summary.names]
-            if asked:
-                raise UsageError(
-                    f"{', '.join(asked)} {'is' if len(asked) == 1 else 'are'} summarised in this table "
-                    f"({self.summary.name}: only the truth of the values they feed is kept)",
-                    "build the model with keep= naming the variables you will fix or maximise over",
-                )
+        self._not_summarised((*fixed, *worst_over))
         num, den = self.parts(m)
         names = list(self.names)
         for n, v in fixed.items():
@@ -224,11 +217,7 @@ class OutcomeTable:
                     raise UsageError(f"{v!r} is not a value {n} ranges over here") from None
                 num = np.take(num, [i], axis=axis)
                 den = None if den is None else np.take(den, [i], axis=axis)
-        worst_axes = [names.index(n) for n in worst_over if n in names and n not in fixed]
-        avg_axes = [i for i, n in enumerate(names) if i not in worst_axes and n not in fixed]
-        for axis in sorted(avg_axes, reverse=True):
-            num = self._average(num, names[axis], axis)
-            den = None if den is None else self._average(den, names[axis], axis)
+        num, den, avg_axes = self._average_rest(num, den, set(fixed), worst_over)
         arr = _divide(num, den)
         flat = arr.reshape(-1)
         k = _argbest(flat, minimise)
@@ -265,14 +254,10 @@ class OutcomeTable:
         measure is undefined."""
         if self.exact:
             return [self.aggregate(m, fixed=dict(zip(names, p)), worst_over=worst_over).value for p in points]
+        self._not_summarised((*names, *worst_over))
         num, den = self.parts(m)
         tnames = list(self.names)
-        held = set(names)
-        worst_axes = [tnames.index(n) for n in worst_over if n in tnames and n not in held]
-        avg_axes = [i for i, n in enumerate(tnames) if i not in worst_axes and n not in held]
-        for axis in sorted(avg_axes, reverse=True):
-            num = self._average(num, tnames[axis], axis)
-            den = None if den is None else self._average(den, tnames[axis], axis)
+        num, den, _ = self._average_rest(num, den, set(names), worst_over)
         arr = _divide(num, den)
         out = []
         for p in points:
@@ -289,6 +274,30 @@ class OutcomeTable:
             k = _argbest(flat, False)
             out.append(None if k is None else _plain(flat[k]))
         return out
+
+    def _not_summarised(self, asked) -> None:
+        """Raise when a caller names a variable this table summarised (model.Summary): its
+        numbers would be those of the whole class, not of the value asked for."""
+        if self.summary is None:
+            return
+        hit = [n for n in asked if n in self.summary.names]
+        if hit:
+            raise UsageError(
+                f"{', '.join(hit)} {'is' if len(hit) == 1 else 'are'} summarised in this table "
+                f"({self.summary.name}: only the truth of the values they feed is kept)",
+                "build the model with keep= naming the variables you will fix or maximise over",
+            )
+
+    def _average_rest(self, num, den, held: set, worst_over):
+        """``num`` and ``den`` averaged over every axis neither held nor maximised over (each
+        kept with size 1), and the axes averaged."""
+        names = list(self.names)
+        worst_axes = [names.index(n) for n in worst_over if n in names and n not in held]
+        avg_axes = [i for i, n in enumerate(names) if i not in worst_axes and n not in held]
+        for axis in sorted(avg_axes, reverse=True):
+            num = self._average(num, names[axis], axis)
+            den = None if den is None else self._average(den, names[axis], axis)
+        return num, den, avg_axes
 
     def _average(self, arr, name: str, axis: int):
         ws = np.asarray(self.weights[name], dtype=object) if arr.dtype == object else float_weights(self.weights[name])

@@ -13,7 +13,7 @@ thousands of terms never meets Python's recursion limit.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from libet.spec import ir
 
@@ -195,41 +195,35 @@ class Reads:
         """The variables ``exprs`` read other than through a reference value (``violates V``,
         ``harmful``): defs are looked into, values are not. A variable read only through
         values matters to them only through the values' truth."""
-        out: set = set()
-        seen: set = set()
-        stack = list(exprs)
-        while stack:
-            e = stack.pop()
-            if id(e) in seen:
-                continue
-            seen.add(id(e))
-            if isinstance(e, ir.VarRef):
-                out.add(e.name)
-            elif isinstance(e, (ir.ValueRef, ir.Harmful)):
-                continue
-            elif isinstance(e, ir.DefRef):
-                stack.append(self.spec.defs[e.name].expr)
-            else:
-                stack.extend(e.children())
-        return frozenset(out)
+        spec = self.spec
+
+        def below(e):
+            if isinstance(e, (ir.ValueRef, ir.Harmful)):
+                return ()
+            if isinstance(e, ir.DefRef):
+                return (spec.defs[e.name].expr,)
+            return e.children()
+
+        return frozenset(e.name for e in _nodes(exprs, below) if isinstance(e, ir.VarRef))
 
 
-def params_read(spec: ir.Spec, exprs: Iterable[ir.Expr]) -> frozenset[str]:
-    """The params ``exprs`` read, through defs, values and ``harmful`` (what a fit asks of an
-    experiment: a param nothing reads cannot be learned from its data)."""
-    reads = reads_of(spec)
+def _nodes(exprs: Iterable[ir.Expr], below) -> Iterator[ir.Expr]:
+    """Every node reachable from ``exprs`` through ``below``, once each (iterative)."""
     seen: set[int] = set()
-    out: set[str] = set()
     stack = list(exprs)
     while stack:
         e = stack.pop()
         if id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, ir.ParamRef):
-            out.add(e.name)
-        stack.extend(reads._below(e))
-    return frozenset(out)
+        yield e
+        stack.extend(below(e))
+
+
+def params_read(spec: ir.Spec, exprs: Iterable[ir.Expr]) -> frozenset[str]:
+    """The params ``exprs`` read, through defs, values and ``harmful`` (what a fit asks of an
+    experiment: a param nothing reads cannot be learned from its data)."""
+    return frozenset(e.name for e in _nodes(exprs, reads_of(spec)._below) if isinstance(e, ir.ParamRef))
 
 
 def reads_of(spec: ir.Spec) -> Reads:

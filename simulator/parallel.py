@@ -17,6 +17,16 @@ from typing import Callable
 
 from libet.errors import UsageError
 
+#: Arguments cheap to send with every call.
+_SCALARS = (int, float, str, bool, bytes, type(None))
+#: Tasks per worker a map is cut into (enough to even out calls of different lengths).
+BATCHES_PER_WORKER = 4
+
+
+def _run_batch(fn: Callable, mask: tuple, n: int, *columns) -> list:
+    """``fn`` over ``n`` calls: a column marked in ``mask`` is one value for all of them."""
+    return [fn(*(col if shared else col[i] for shared, col in zip(mask, columns))) for i in range(n)]
+
 
 class Serial:
     """Runs calls in order in this process (the default)."""
@@ -56,8 +66,22 @@ class DaskMapper:
     def map(self, fn: Callable, *columns) -> list:
         if not columns or not columns[0]:
             return []
-        futures = self.client.map(fn, *columns, pure=False)
-        return self.client.gather(futures)
+        n = len(columns[0])
+        # One object for every call (the spec, a fit's problem) is sent to each worker once and
+        # kept there, so its caches (read sets, compiled expressions) carry over between calls.
+        mask = tuple(n > 1 and not isinstance(col[0], _SCALARS) and all(x is col[0] for x in col) for col in columns)
+        # (scattered in a list of one: scatter takes a dict or a list it is given as many items)
+        shared = {j: self.client.scatter([columns[j][0]], broadcast=True, hash=False)[0] for j, m in enumerate(mask) if m}
+        # Calls go in a few batches per worker, not one task each: a task costs the scheduler
+        # milliseconds, which on a small machine is a good part of a short call.
+        workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        k = min(n, BATCHES_PER_WORKER * workers)
+        bounds = [n * i // k for i in range(k + 1)]
+        futures = []
+        for lo, hi in zip(bounds, bounds[1:]):
+            args = [shared[j] if m else list(col[lo:hi]) for j, (m, col) in enumerate(zip(mask, columns))]
+            futures.append(self.client.submit(_run_batch, fn, mask, hi - lo, *args, pure=False))
+        return [r for batch in self.client.gather(futures) for r in batch]
 
     def close(self) -> None:
         self.client.close()

@@ -53,3 +53,23 @@ def test_experiment_sweep_on_two_workers_equals_serial():
     assert serial.to_rows() == dask.to_rows() and len(serial.rows) == 22
     mc = [s.experiment("preamble_sweep", engine="mc", runs=500, seed=3, **kw).to_rows() for kw in ({}, {"workers": 2})]
     assert mc[0] == mc[1]
+
+
+def _call(shared: dict, k: int, tag) -> tuple:
+    return (k, tag, shared.get(k % 3), len(shared))
+
+
+def test_mapper_batches_and_shares_like_serial():
+    """The Dask mapper cuts a map into a few batches per worker and sends an argument that is
+    one object for every call (a dict here, which scatter would otherwise take apart) once:
+    the results are the serial ones, in order, for a count that does not divide evenly."""
+    from libet.simulator import parallel
+
+    shared = {0: "zero", 1: "one"}
+    cols = ([shared] * 23, list(range(23)), [None] * 23)
+    run = parallel.mapper(workers=2)
+    try:
+        assert run.map(_call, *cols) == parallel.Serial().map(_call, *cols)
+        assert run.map(_call, [{}], [5], ["x"]) == [(5, "x", None, 0)]
+    finally:
+        run.close()

@@ -17,10 +17,10 @@ d, one step is affine:
 where s' is (r, f with r's flag set), and b holds the one-step absorptions counted by each
 column (a column that asks for visits counts only in states whose flags hold them). x_H is
 "delivered at depth H" for every state, since reaching the horizon delivers (and visits
-nothing), or "stopped at depth H" with ``horizon N then stop``. The engine evaluates A and b for a whole block of depths at once (numpy, across
-phases and classes), then runs the recurrence blocked: the depth axis is cut into blocks, the
-affine maps of all blocks are composed side by side (one numpy call per position in a block),
-the short recurrence over block boundaries is solved the same way, and the values at the start
+nothing), or "stopped at depth H" with ``horizon N then stop``. The engine evaluates A and b
+for a whole block of depths at once (numpy, across phases and classes), then runs the
+recurrence blocked: the depth axis is cut into blocks, the affine maps of all blocks are
+composed side by side (one numpy call per position in a block), the short recurrence over block boundaries is solved the same way, and the values at the start
 depths that assignments actually use are filled in. Each transition is touched once; no
 division, so no loss of precision on long chains. Backward induction gives the value at every
 depth, so all start depths (a prefill attack starts deep) come from one pass.
@@ -60,8 +60,8 @@ def warm_allocator() -> None:
     glibc serves each allocation above its mmap threshold (128 KiB at start) with a fresh
     mmap and returns heap memory above its trim threshold to the system at every free, so the
     arrays of each chunk of depths (about 0.5 MiB each) would be faulted in page by page anew:
-    that was half the time of evaluating a layer of 2^16 states. glibc raises both thresholds itself when a mapped
-    block is freed (its dynamic threshold rule, for blocks up to 32 MiB); freeing one 16 MiB
+    that was half the time of evaluating a layer of 2^16 states. glibc raises both thresholds
+    itself when a mapped block is freed (its dynamic threshold rule, for blocks up to 32 MiB); freeing one 16 MiB
     block does that, after which the chunks reuse the same memory. No setting is changed, and
     other allocators ignore it."""
     global _allocator_warm

@@ -57,6 +57,15 @@ def float_weights(weights) -> np.ndarray:
     return np.fromiter((float(x) for x in weights), dtype=np.float64, count=n)
 
 
+def product_weights(columns) -> np.ndarray:
+    """The probability of every assignment of several independent variables: the outer
+    product of their weight arrays ``columns``, shaped by their lengths (last fastest)."""
+    w = np.ones((), dtype=object if any(c.dtype == object for c in columns) else np.float64)
+    for ws in columns:
+        w = np.multiply.outer(w, ws)
+    return w
+
+
 def memory_limit() -> int:
     text = os.environ.get("LIBET_MEMORY_LIMIT")
     if text:
@@ -121,11 +130,9 @@ class Summary:
     variables have. A worst case reports a cell's first assignment, which attains it.
     """
 
-    def __init__(self, names: tuple, domains: dict, values_read: tuple, cells: tuple, masses: tuple,
-                 inverse: np.ndarray):
+    def __init__(self, names: tuple, domains: dict, cells: tuple, masses: tuple, inverse: np.ndarray):
         self.names = names  # the summarised variables, in declaration order
         self.domains = domains  # name -> the values it ranges over here
-        self.values_read = values_read  # the reference values they feed
         self.cells = cells
         self.masses = masses
         self.inverse = inverse  # flat index over the variables' product -> cell
@@ -149,6 +156,7 @@ class Summary:
         if not names or size < SUMMARY_MIN or size * (len(names) + 4) * 8 > memory_limit():
             return None  # too few to gain; or too many to enumerate (the size guard says so)
         read = tuple(name for name, vs in value_vars.items() if vs and vs <= block)
+        shape = tuple(len(model.values[n]) for n in names)
         env = product_env(spec, names, model.values)
         ev = ArrayEval(spec, model.params, env)
         key = np.zeros(size, dtype=np.int64)
@@ -157,7 +165,7 @@ class Summary:
             err = np.broadcast_to(np.asarray(err, dtype=bool), (size,))
             if err.any():
                 i = int(np.argmax(err))
-                idx = np.unravel_index(i, tuple(len(model.values[n]) for n in names))
+                idx = np.unravel_index(i, shape)
                 partial = {n: model.values[n][int(j)] for n, j in zip(names, idx)}
                 replay_error(spec, model.param_overrides, model.policy, full_assignment(spec, partial, model.fixed),
                              False, "harmful")
@@ -167,21 +175,14 @@ class Summary:
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         first, inverse = first[order], rank[inverse.reshape(-1)]
-        weight = np.ones(size)
-        shape = tuple(len(model.values[n]) for n in names)
-        for axis, n in enumerate(names):
-            ws = float_weights(model.weights[n])
-            dims = [1] * len(names)
-            dims[axis] = len(ws)
-            weight = (weight.reshape(shape) * ws.reshape(dims)).reshape(-1)
+        weight = product_weights([float_weights(model.weights[n]) for n in names]).reshape(-1)
         masses = np.bincount(inverse, weights=weight, minlength=len(first))
         counts = np.bincount(inverse, minlength=len(first))
         cells = []
         for j, f in enumerate(first):
             idx = np.unravel_index(int(f), shape)
             cells.append(Cell(j, {n: model.values[n][int(i)] for n, i in zip(names, idx)}, int(counts[j])))
-        return cls(names, {n: model.values[n] for n in names}, read, tuple(cells), tuple(float(m) for m in masses),
-                   inverse)
+        return cls(names, {n: model.values[n] for n in names}, tuple(cells), tuple(float(m) for m in masses), inverse)
 
     def apply(self, model: "Model") -> None:
         """Replace the summarised variables by the summary's axis in ``model``'s tables."""

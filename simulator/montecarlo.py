@@ -29,7 +29,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 
 from .exact import assignment_facts, assignment_of
-from .model import CHUNK_STATES, Model, float_weights, gib, memory_limit, replay_error
+from .model import CHUNK_STATES, Model, float_weights, gib, memory_limit, product_weights, replay_error
 from .table import Aggregate
 
 BATCH = 1 << 18  # trajectories simulated together
@@ -323,13 +323,7 @@ def run_engine(model: Model, measures=ms.STANDARD, *, runs: int = 10_000, seed: 
 
 
 def _weights(model: Model) -> np.ndarray:
-    w = np.ones(model.shape, dtype=np.float64)
-    for axis, n in enumerate(model.names):
-        ws = float_weights(model.weights[n])
-        shape = [1] * len(model.shape)
-        shape[axis] = len(ws)
-        w = w * ws.reshape(shape)
-    w = w.reshape(-1)
+    w = product_weights([float_weights(model.weights[n]) for n in model.names]).reshape(-1)
     return w / w.sum()
 
 

@@ -18,9 +18,9 @@ The model (docs/simulator.md, "PRISM export"):
 * ``ph`` is the phase (0 while choosing variables, then 1..P; P+1 delivered, P+2 stopped,
   P+3 vetoed, P+4 done) and ``d`` the depth. One command per phase and depth band takes the
   veto step and then the generator's step, exactly as docs/semantics.md §4 says; reaching the
-  horizon delivers (stops, with ``horizon N then stop``). An absorbed trajectory keeps its depth for one step and then moves to
-  *done*: a reward structure that pays ``d`` (or ``d`` minus the start depth) in the absorbing
-  states of an event is E[depth · 1(event)] as ``R{"..."}=? [F "done"]``. A phase whose visits a
+  horizon delivers (stops, with ``horizon N then stop``). An absorbed trajectory keeps its
+  depth for one step and then moves to *done*: a reward structure that pays ``d`` (or ``d``
+  minus the start depth) in the absorbing states of an event is E[depth · 1(event)] as ``R{"..."}=? [F "done"]``. A phase whose visits a
   measure asks about has a boolean ``vis_PHASE``, set when the trajectory enters it below the
   horizon. The model is built from spec/rules.py like every engine: the veto combination, the
   ``otherwise`` remainder and the end of a step are the same functions.

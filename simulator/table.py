@@ -22,7 +22,7 @@ from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 
-from .model import expand, float_weights
+from .model import expand, float_weights, product_weights
 
 #: What the exact engine solves when nobody asks for less: the standard measures and the
 #: expected depth given each outcome (all from the same six quantities).
@@ -182,13 +182,8 @@ class OutcomeTable:
 
     def weight_array(self) -> np.ndarray:
         """The probability of each assignment (product of the variables' weights)."""
-        w = np.ones(self.shape, dtype=object if self.exact else np.float64)
-        for axis, n in enumerate(self.names):
-            ws = np.asarray(self.weights[n], dtype=object) if self.exact else float_weights(self.weights[n])
-            shape = [1] * len(self.shape)
-            shape[axis] = len(ws)
-            w = w * ws.reshape(shape)
-        return w
+        return product_weights([np.asarray(self.weights[n], dtype=object) if self.exact else float_weights(self.weights[n])
+                                for n in self.names])
 
     def aggregate(
         self,

@@ -108,22 +108,15 @@ class Reads:
     def static_subterms(self, exprs: Iterable[ir.Expr]) -> list[ir.Expr]:
         """The maximal subterms of ``exprs`` that read some variable but neither depth nor
         phase: their values per assignment determine the expressions' values at every state."""
-        out: list = []
-        seen: set = set()
-        stack = list(exprs)
-        while stack:
-            e = stack.pop()
-            if id(e) in seen:
-                continue
-            seen.add(id(e))
+        def static(e) -> bool:
             names, dyn = self.of(e)
-            if not names:
-                continue
-            if not dyn:
-                out.append(e)
-                continue
-            stack.extend(self._below(e))
-        return out
+            return bool(names) and not dyn
+
+        def below(e):  # look inside what reads a variable and depth or phase
+            names, dyn = self.of(e)
+            return self._below(e) if names and dyn else ()
+
+        return [e for e in _nodes(exprs, below) if static(e)]
 
     # -- named definitions ---------------------------------------------------------------------
 

@@ -47,23 +47,18 @@ def veto_split(fired: Iterable[tuple[Any, Any, Any]], one, select: Callable = py
     Returns ``(ends, total)``: ``ends`` maps ``None`` and each refusal target to its
     probability (targets in order of first appearance; ``None`` first), and ``total`` is the
     veto probability, ``one - Π(1 − sᵢ)``."""
-    zero = one - one if zero is None else zero
-    keep = one
     fired = list(fired)
     if all(then is None for _, _, then in fired):  # every veto ends the trajectory: no parts to keep
-        for condition, strength, _ in fired:
-            keep = keep * select(condition, one - strength, one)
-        total = one - keep
+        total = veto_probability(((c, s) for c, s, _ in fired), one, select)
         return {None: total}, total
+    zero = one - one if zero is None else zero
+    keep = one
     ends: dict = {None: zero}
     for condition, strength, then in fired:
         decide = select(condition, keep * strength, zero)
         ends[then] = ends.get(then, zero) + decide
         keep = keep * select(condition, one - strength, one)
-    total = one - keep
-    if len(ends) == 1:
-        ends[None] = total  # every veto ends the trajectory: the total itself, not a sum of parts
-    return ends, total
+    return ends, one - keep
 
 
 def resolve_otherwise(probs: Sequence[Any], one, zero=None) -> tuple[list, Any, Any]:

@@ -113,6 +113,9 @@ class Terms(Domains):
     def t_VarRef(self, e: ir.VarRef, env: Env):
         return env.sym.terms[e.name]
 
+    def t_StateRef(self, e: ir.StateRef, env: Env):
+        return env.sym.terms[e.name]  # the state's symbols sit beside the assignment's
+
     def t_ParamRef(self, e: ir.ParamRef, env: Env):
         return Fraction(self.params[e.name])
 

@@ -116,6 +116,9 @@ class _Printer:
             return self.var_value(self.spec.variables[e.name], self.model.fixed[e.name])
         return "v_" + e.name
 
+    def x_StateRef(self, e: ir.StateRef) -> str:
+        return "s_" + e.name
+
     def x_ParamRef(self, e: ir.ParamRef) -> str:
         return "p_" + e.name
 

@@ -174,6 +174,13 @@ class ArrayEval:
         except KeyError:
             raise InternalError(f"variable {e.name!r} is not in the evaluation environment") from None
 
+    def v_StateRef(self, e: ir.StateRef):
+        # a state variable's values over the evaluated states, in the same environment
+        try:
+            return self.env[e.name], _NO_ERR
+        except KeyError:
+            raise InternalError(f"state variable {e.name!r} is not in the evaluation environment") from None
+
     def v_ParamRef(self, e: ir.ParamRef):
         return self.params[e.name], _NO_ERR
 

@@ -407,6 +407,12 @@ class Interpreter:
         name = e.name
         return lambda a, d, p: a[name]
 
+    def c_StateRef(self, e: ir.StateRef) -> Compiled:
+        # The state's values travel in the same mapping as the assignment's (the names are
+        # disjoint: the checker sees to it), merged per state by the forward pass.
+        name = e.name
+        return lambda a, d, p: a[name]
+
     def c_ParamRef(self, e: ir.ParamRef) -> Compiled:
         v = self.params[e.name]
         return lambda a, d, p: v

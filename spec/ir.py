@@ -206,6 +206,26 @@ class Variable:
 
 
 @attrs.frozen(slots=True)
+class StateVar:
+    """A bounded state variable (``state { refusals: 0..3 = 0 }``): part of the trajectory's
+    state beside (phase, depth), ``init`` at the start, changed by updates on transitions and
+    refusals, and by the adversary at a choice point."""
+
+    name: str
+    domain: Domain
+    init: Scalar
+    span: Span | None = _span_field()
+
+    @property
+    def type(self) -> Type:
+        return self.domain.type
+
+    def size(self) -> int:
+        d = self.domain
+        return d.hi - d.lo + 1 if isinstance(d, IntDomain) else len(d.values())
+
+
+@attrs.frozen(slots=True)
 class Param:
     """A real constant, overridable from the CLI and by experiments, within ``lo``..``hi``;
     ``integer`` (``param n: int = ...``) takes whole values only (the horizon and the start
@@ -243,6 +263,16 @@ class Const(Expr):
 
 @attrs.frozen(slots=True)
 class VarRef(Expr):
+    name: str
+    type: Type
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
+class StateRef(Expr):
+    """A use of a state variable (``state { refusals: 0..3 = 0 }``): its value in the current
+    state of the trajectory, which transitions and refusals update (docs/semantics.md §4b)."""
+
     name: str
     type: Type
     span: Span | None = _span_field()
@@ -508,14 +538,40 @@ EXITS = (DELIVER, STOP)  # transition targets that end the trajectory
 
 
 @attrs.frozen(slots=True)
+class Update:
+    """``var = expr`` after a transition or a refusal (``then refusals = refusals + 1``). The
+    updates of one step are simultaneous: every right-hand side reads the state before the
+    step. ``expr`` reads state variables, params and literals only (the checker's rule)."""
+
+    var: str
+    expr: Expr
+    span: Span | None = _span_field()
+
+
+@attrs.frozen(slots=True)
 class Transition:
-    """``-> target : prob``. ``target`` is a phase name, ``deliver`` or ``stop``.
+    """``-> target : prob [then updates]``. ``target`` is a phase name, ``deliver`` or ``stop``.
 
     ``prob`` is ``None`` for ``otherwise``: one minus the sum of the phase's other transitions.
+    ``updates`` change the state variables on the way to ``target`` (empty: the state stays).
     """
 
     target: str
     prob: Expr | None
+    span: Span | None = _span_field()
+    updates: tuple[Update, ...] = attrs.field(default=(), kw_only=True)
+
+
+@attrs.frozen(slots=True)
+class Choice:
+    """``choose var [in {options}] [when cond]`` in a phase: at each state of the phase, before
+    the policy acts, the adversary sets ``var`` to one of ``options`` (domain order, never
+    empty) when ``cond`` holds there (always when ``None``); otherwise ``var`` keeps its value.
+    The choices of one phase are made jointly. A spec with a choice is an MDP."""
+
+    var: str
+    options: tuple[Scalar, ...]
+    when: Expr | None = None
     span: Span | None = _span_field()
 
 
@@ -524,6 +580,7 @@ class Phase:
     name: str
     transitions: tuple[Transition, ...]
     span: Span | None = _span_field()
+    choices: tuple[Choice, ...] = attrs.field(default=(), kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -566,6 +623,8 @@ class Rule:
     strength: Expr
     span: Span | None = _span_field()
     then: str | None = None
+    #: state updates of a refusal that goes on (``then -> turn then refusals = refusals + 1``)
+    updates: tuple[Update, ...] = attrs.field(default=(), kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -789,6 +848,8 @@ class Spec:
     checks: tuple[Check, ...]
     experiments: dict[str, Experiment] = attrs.field(eq=False)
     files: tuple[str, ...] = attrs.field(default=(), eq=False)  # the main file, then its uses
+    #: the trajectory's state variables (``state { ... }``), in declaration order
+    state: dict[str, StateVar] = attrs.field(factory=dict, eq=False, kw_only=True)
     # Equality compares the mappings as ordered item lists (dicts ignore order otherwise).
     _key: tuple = attrs.field(init=False, eq=True, repr=False)
     # Derived facts that engines share (the harm expression, read sets), made on first use.
@@ -802,6 +863,7 @@ class Spec:
                 tuple(m.items())
                 for m in (
                     self.variables,
+                    self.state,
                     self.params,
                     self.defs,
                     self.values,
@@ -838,6 +900,27 @@ class Spec:
 
     def default_params(self) -> dict[str, Fraction]:
         return {n: p.default for n, p in self.params.items()}
+
+    # -- state and adversaries ---------------------------------------------------------
+
+    @property
+    def initial_state(self) -> dict:
+        """Every state variable at its initial value (empty without a ``state`` block)."""
+        return {n: v.init for n, v in self.state.items()}
+
+    def state_count(self) -> int:
+        """The number of valuations of the state variables (1 without any)."""
+        count = 1
+        for v in self.state.values():
+            count *= v.size()
+        return count
+
+    @property
+    def is_mdp(self) -> bool:
+        """Whether some phase has a choice point (``choose``): then the model is an MDP and
+        its measures are taken at their worst or best case over adversaries."""
+        t = self.trajectory
+        return t is not None and any(p.choices for p in t.phases)
 
     # -- expressions ---------------------------------------------------------------------
 

@@ -127,6 +127,9 @@ class Measure:
     reward: Reward
     event: Event
     given: Event | None = None
+    #: over adversaries (a spec with choice points, an MDP): "max" (``Pmax``, ``Emax``: the
+    #: worst case for a bound ``<=``), "min" (``Pmin``, ``Emin``), or None in a Markov chain
+    extremum: str | None = None
 
     @property
     def is_probability(self) -> bool:
@@ -149,7 +152,7 @@ class Measure:
             inner = next(k for k, v in ACCUMULATORS.items() if v is self.reward)
         if self.given is not None:
             inner += f" | {self.given.text}"
-        return f"{'P' if self.is_probability else 'E'}({inner})"
+        return f"{'P' if self.is_probability else 'E'}{self.extremum or ''}({inner})"
 
     # The canonical text, under the name the rest of libet has always used for it.
     value = text
@@ -194,18 +197,37 @@ def parse(text: str, phases=()) -> Measure:
         ValueError: the text is not a measure (the message lists the forms).
     """
     s = " ".join(text.split())
-    forms = "P(EVENT), P(EVENT | EVENT), E(depth), E(steps), E(refusals), E(depth | EVENT)"
+    forms = (
+        "P(EVENT), P(EVENT | EVENT), E(depth), E(steps), E(refusals), E(depth | EVENT), "
+        "and over adversaries Pmax(EVENT), Pmin(EVENT), Emax(QUANTITY), Emin(QUANTITY)"
+    )
+    extremum = None
+    for word in EXTREMA:
+        if s[1:1 + len(word)] == word:
+            extremum, s = word, s[0] + s[1 + len(word):]
     if len(s) < 4 or s[1] != "(" or s[-1] != ")" or s[0] not in "PE":
         raise ValueError(f"{text!r} is not a measure; the forms are {forms}")
     inner = s[2:-1]
     head, _, cond = inner.partition("|")
     given = _event(cond.strip(), phases, text) if cond else None
+    if given is not None and extremum is not None:
+        raise ValueError(f"{text!r}: a conditional measure has no worst or best case here; {NO_CONDITIONAL_EXTREMUM}")
     if s[0] == "P":
-        return probability(_event(head.strip(), phases, text), given)
+        return attrs.evolve(probability(_event(head.strip(), phases, text), given), extremum=extremum)
     reward = ACCUMULATORS.get(head.strip())
     if reward is None:
         raise ValueError(f"{text!r}: E(...) takes {word_list(ACCUMULATORS)}, not {head.strip()!r}")
-    return expectation(reward, given)
+    return attrs.evolve(expectation(reward, given), extremum=extremum)
+
+
+#: The words after P or E that take a measure's worst or best case over adversaries.
+EXTREMA = ("max", "min")
+
+#: Why ``Pmax(A | B)`` is refused (the checker and the API say the same).
+NO_CONDITIONAL_EXTREMUM = (
+    "the extremum of a ratio is not found by value iteration (the adversary that maximises "
+    "P(A and B) need not maximise P(A | B)); ask for Pmax(A and B) and Pmin(B) instead"
+)
 
 
 def word_list(words) -> str:

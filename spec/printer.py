@@ -43,7 +43,7 @@ class Printer:
     def _name(self, e):
         return e.name, _ATOM
 
-    p_VarRef = p_ParamRef = p_DefRef = p_ValueRef = _name
+    p_VarRef = p_StateRef = p_ParamRef = p_DefRef = p_ValueRef = _name
 
     def p_Harmful(self, e: ir.Harmful):
         return "harmful", _ATOM

@@ -28,6 +28,7 @@ class Reads:
         self._memo: dict[int, tuple[frozenset, bool, bool]] = {}
         self._keep: list = []  # the memo is keyed by id(): keep the nodes alive
         self._defs: dict[str, tuple[tuple[str, ...], int]] = {}
+        self._states: dict[int, frozenset] = {}
 
     def _named(self, e: ir.Expr) -> ir.Expr | None:
         """The body a reference stands for (None for a node that is not a reference)."""
@@ -95,15 +96,31 @@ class Reads:
     def phase(self, expr: ir.Expr) -> bool:
         return self.facts(expr)[2]
 
+    def states(self, exprs: ir.Expr | Iterable[ir.Expr]) -> frozenset:
+        """The state variables one expression, or any of several, reads (through defs)."""
+        if isinstance(exprs, ir.Expr):
+            hit = self._states.get(id(exprs))
+            if hit is None:
+                hit = frozenset(e.name for e in _nodes((exprs,), self._below) if isinstance(e, ir.StateRef))
+                self._states[id(exprs)] = hit
+                self._keep.append(exprs)
+            return hit
+        out: set = set()
+        for e in exprs:
+            out |= self.states(e)
+        return frozenset(out)
+
     def dynamic(self, expr: ir.Expr) -> bool:
-        """Whether ``expr`` reads ``depth`` or ``phase``."""
+        """Whether ``expr`` reads ``depth``, ``phase`` or a state variable: something of the
+        trajectory's state, not of the assignment alone."""
         _, d, p = self.facts(expr)
-        return d or p
+        return d or p or (bool(self.spec.state) and bool(self.states(expr)))
 
     def of(self, expr: ir.Expr) -> tuple[frozenset, bool]:
-        """``(variables, dynamic)``: the variables and whether depth or phase is read."""
+        """``(variables, dynamic)``: the variables and whether the state (depth, phase, a
+        state variable) is read."""
         names, d, p = self.facts(expr)
-        return names, d or p
+        return names, d or p or (bool(self.spec.state) and bool(self.states(expr)))
 
     def static_subterms(self, exprs: Iterable[ir.Expr]) -> list[ir.Expr]:
         """The maximal subterms of ``exprs`` that read some variable but neither depth nor

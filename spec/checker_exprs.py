@@ -167,6 +167,10 @@ class Typer:
                 if name not in scope.variables:
                     raise Bad
                 return ir.VarRef(name, scope.variables[name].type, span=span)
+            if decl.kind == "state variable":
+                if name not in scope.state:
+                    raise Bad
+                return ir.StateRef(name, scope.state[name].type, span=span)
             if decl.kind == "param":
                 if name not in scope.params:
                     raise Bad
@@ -321,6 +325,8 @@ class Typer:
     def _domain_of(self, e: ir.Expr):
         if isinstance(e, ir.VarRef):
             return self.scope.variables[e.name].domain
+        if isinstance(e, ir.StateRef):
+            return self.scope.state[e.name].domain
         if e.type.kind is ir.Kind.ENUM:
             return ir.EnumDomain(e.type.members)
         if e.type.kind is ir.Kind.BOOL:

@@ -8,7 +8,7 @@ Produces: the IR :class:`~libet.spec.ir.Trajectory` (or None), one
 narrows ``scope.phase_names`` to the phases that are validly declared.
 
 Diagnostics: E040 (a malformed trajectory: missing or repeated horizon or start, no phases, a
-phase without transitions, two transitions to one target, two `otherwise`), E010 (an unknown
+phase without transitions, two transitions to one target with the same updates, two `otherwise`), E010 (an unknown
 phase or policy), E011 (a phase named like a variable, or twice), E020 (a start depth, a
 probability, a condition or a strength of the wrong type), E050 (a malformed check), E061 (a
 quantitative check without a finite horizon), E023 (a bound out of range), W104 (a policy
@@ -26,6 +26,7 @@ from libet.spec import ast, checker_state, ir
 from libet.spec.checker_exprs import Typer, type_words
 from libet.spec.checker_measures import measure as resolve_measure
 from libet.spec.checker_names import Scope
+from libet.spec.formatter import expr as format_expr
 from libet.spec.diagnostics import Note, did_you_mean
 
 #: Largest horizon: beyond this a spec is surely a mistake.
@@ -222,7 +223,7 @@ class Structure:
                 hint="every phase needs transitions whose probabilities sum to 1, e.g. `-> deliver : 1`",
             )
             return None
-        targets: dict[str, ast.TransitionDecl] = {}
+        targets: dict[tuple, ast.TransitionDecl] = {}
         otherwise = None
         out = []
         ok = True
@@ -237,15 +238,18 @@ class Structure:
                     hint=did_you_mean(name, list(phase_names) + list(ir.EXITS)),
                 )
                 ok = False
-            if name in targets:
+            # Two steps to one target are one step unless their updates differ (a watched and
+            # an unwatched step to the same phase): the key is the target and the updates as written.
+            key = (name, tuple((u.var.text, format_expr(u.expr)) for u in t.updates))
+            if key in targets:
                 self.d.error(
                     "E040",
-                    f"phase '{p.name.text}' has two transitions to '{name}'",
+                    f"phase '{p.name.text}' has two transitions to '{name}'" + (" with the same updates" if t.updates else ""),
                     t.target.span,
                     hint="merge them into one transition by adding their probabilities",
                 )
                 ok = False
-            targets[name] = t
+            targets[key] = t
             ups = checker_state.updates(self.scope, self.typer, t.updates)
             if ups is None:
                 ok = False

@@ -26,8 +26,8 @@ from libet.spec import ast, checker_state, ir
 from libet.spec.checker_exprs import Typer, type_words
 from libet.spec.checker_measures import measure as resolve_measure
 from libet.spec.checker_names import Scope
-from libet.spec.formatter import expr as format_expr
 from libet.spec.diagnostics import Note, did_you_mean
+from libet.spec.formatter import expr as format_expr
 
 #: Largest horizon: beyond this a spec is surely a mistake.
 MAX_HORIZON = 100_000_000

@@ -18,7 +18,6 @@ resolves to the examples' shared values.
 from __future__ import annotations
 
 import itertools
-
 import re
 from pathlib import Path
 

@@ -20,12 +20,12 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from strategies import state_specs
 
 import libet
 from libet.spec import measures as ms
 from libet.spec.formatter import format_text
 from libet.spec.interpreter import Interpreter
-from strategies import state_specs
 
 # The adversary picks the encoding at every turn; the keyword rule refuses (and goes on to the
 # next turn) only plain requests for weapons. Per turn: 0.6 another turn, 0.2 delivered, 0.2

@@ -295,8 +295,12 @@ def expr(e) -> str:
         return f"{expr(e.left)} implies {expr(e.right)}"
     if isinstance(e, ast.MemberExpr):
         return f"{expr(e.arg)} in {{" + ", ".join(literal(v) for v in e.values) + "}"
-    if isinstance(e, ast.Ite):
-        return f"if {expr(e.cond)} then {expr(e.then)} else {expr(e.orelse)}"
+    if isinstance(e, ast.Ite):  # an `else if` ladder in one loop
+        arms = []
+        while isinstance(e, ast.Ite):
+            arms.append(f"if {expr(e.cond)} then {expr(e.then)}")
+            e = e.orelse
+        return " else ".join(arms) + f" else {expr(e)}"
     if isinstance(e, ast.Paren):
         return f"({expr(e.expr)})"
     raise TypeError(type(e).__name__)  # pragma: no cover

@@ -708,6 +708,22 @@ class Interpreter:
         return lambda a, d, p: -f(a, d, p)
 
     def c_Ite(self, e: ir.Ite) -> Compiled:
+        branches, last = e.ladder()
+        if len(branches) > 1:  # an `else if` ladder: one loop over its branches
+            arms = tuple((self.compile(c), self.compile(t)) for c, t in branches)
+            rest = self.compile(last)
+            num, real = self._num, e.type.kind is ir.Kind.REAL  # a real ladder: real at every arm
+
+            def ladder(a, d, p):
+                for c, t in arms:
+                    if c(a, d, p):
+                        x = t(a, d, p)
+                        break
+                else:
+                    x = rest(a, d, p)
+                return num(x) if real else x
+
+            return ladder
         c, t, o = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
         if e.type.kind is ir.Kind.REAL:
             num = self._num

@@ -128,15 +128,13 @@ def parse(text: str, file: str, diags: Diagnostics) -> Parsed:
     except UnexpectedInput as exc:
         diags.items.append(_syntax_diagnostic(exc, text, file))
         return Parsed(None, (), text)
-    order, deep, ladder = _postorder(tree)
+    order, deep = _postorder(tree)
     if deep is not None:
         diags.error(
             "E003",
             f"expression nested more than {MAX_NESTING} levels deep",
             _span(file, deep),
-            hint=("an `else if` ladder nests one level per branch: split it into defs of at most "
-                  f"{MAX_NESTING // 2} branches each (`else rest`, with `def rest = if ...`)")
-            if ladder else "split it into named `def`s",
+            hint="split it into named `def`s",
         )
         return Parsed(None, (), text)
     _collect_comments(text, comments)
@@ -162,23 +160,25 @@ def _collect_comments(text: str, out: list[Comment]) -> None:
                 break
 
 
-def _postorder(tree: Tree) -> tuple[list[Tree], Tree | None, bool]:
-    """The subtrees of ``tree``, every child before its parent; the first subtree deeper than
-    MAX_NESTING (or None), and whether most of that depth is an ``else if`` ladder.
-    Iterative: a deep or long tree costs no recursion."""
+def _postorder(tree: Tree) -> tuple[list[Tree], Tree | None]:
+    """The subtrees of ``tree``, every child before its parent, and the first subtree nested
+    deeper than MAX_NESTING (or None). The ``else if`` of a ladder is not a level: a ladder is a
+    list of branches (``ir.Ite.ladder``), however long. Iterative: a deep or long tree costs
+    no recursion."""
     order: list[Tree] = []
-    stack = [(tree, 1, 0)]
+    stack = [(tree, 1)]
     while stack:
-        node, depth, ites = stack.pop()
+        node, depth = stack.pop()
         if depth > MAX_NESTING:
-            return [], node, ites > MAX_NESTING // 2
+            return [], node
         order.append(node)
-        ites += node.data == "ite"
-        for child in node.children:
+        ladder = node.data == "ite"
+        for i, child in enumerate(node.children):
             if isinstance(child, Tree):
-                stack.append((child, depth + 1, ites))
+                step = 0 if ladder and i == 2 and child.data == "ite" else 1
+                stack.append((child, depth + step))
     order.reverse()  # pre-order reversed: children come before their parents
-    return order, None, False
+    return order, None
 
 
 # ---- syntax errors in plain words ----------------------------------------------------------

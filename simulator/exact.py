@@ -162,7 +162,8 @@ def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
             valid value (the interpreter's message: phase, depth, assignment).
     """
     measures = tuple(measures)
-    from .layered import needs_layered, solve as solve_layered
+    from .layered import needs_layered
+    from .layered import solve as solve_layered
 
     if needs_layered(model.spec):  # state variables or an adversary: simulator/layered.py
         return solve_layered(model, measures)

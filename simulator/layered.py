@@ -42,7 +42,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.rules import resolve_otherwise, step_end, veto_split
 
-from .model import Model, gib, memory_limit, replay_error
+from .model import Model, gib, memory_limit
 from .vectorize import ArrayEval
 
 _OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}

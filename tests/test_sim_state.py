@@ -9,6 +9,7 @@ import glob
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from strategies import state_specs
 
 import libet
 from libet.errors import UsageError
@@ -17,7 +18,6 @@ from libet.simulator.exact import assignment_facts, assignment_of
 from libet.simulator.model import Model
 from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
-from strategies import state_specs
 
 PLAIN = [ms.parse(t) for t in ("P(harm)", "P(vetoed)", "P(stopped)", "P(delivered)", "E(depth)", "E(refusals)", "E(steps)")]
 OPT = [ms.parse(t) for t in ("Pmax(harm)", "Pmin(harm)", "Pmax(vetoed)", "Emax(refusals)", "Emin(depth)", "Emax(steps)")]

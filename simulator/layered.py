@@ -43,6 +43,7 @@ from libet.spec import measures as ms
 from libet.spec.rules import resolve_otherwise, step_end, veto_split
 
 from .model import Model, gib, memory_limit
+from .table import OutcomeTable
 from .vectorize import ArrayEval
 
 _OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
@@ -357,10 +358,9 @@ def backward(layers: _Layers, targets: list[Target], want) -> tuple[dict, dict, 
     return out, choice, bad_hit is not None
 
 
-def solve(model: Model, measures) -> "OutcomeTable":
+def solve(model: Model, measures) -> OutcomeTable:
     """The outcome table of a spec with state variables or choice points (see module doc)."""
     from .exact import assignment_facts
-    from .table import OutcomeTable
 
     measures = tuple(measures)
     for m in measures:

@@ -76,6 +76,8 @@ class BoundWitness:
     worst: dict
     averaged_over: tuple[str, ...]
     replayed: bool
+    #: over adversaries: what the optimal adversary does first, in words ("" otherwise)
+    adversary: str = ""
 
     def describe(self) -> str:
         where = f" at {_assign_text(self.worst)}" if self.worst else ""
@@ -84,8 +86,10 @@ class BoundWitness:
         holds = (self.value <= self.bound) if self.op == "<=" else (self.value >= self.bound)
         verdict = f"{self.op} {_fmt(self.bound)}" if holds else f"{rel} {_fmt(self.bound)}"
         text = f"{self.measure} = {_fmt(self.value)} {verdict}{where}{avg}"
+        if self.adversary:
+            text += f"; the optimal adversary {self.adversary}"
         if self.replayed:
-            text += " (confirmed by the reference interpreter)"
+            text += " (confirmed by the reference interpreter" + (", replaying that adversary)" if self.adversary else ")")
         return text
 
     def to_json(self) -> dict:
@@ -329,8 +333,36 @@ def _bound(spec, check, prop: ir.Bound, tab, params, fixed):
     if not tab.exact and abs(value - bound) <= NEAR:
         return None, None, None
     replayed = _replay_bound(spec, check, tab, worst, averaged, value, params, fixed)
-    witness = BoundWitness(prop.measure.text, prop.op.value, prop.bound, value, worst, averaged, replayed)
+    adversary = _first_moves(spec, tab, prop.measure, worst, fixed)
+    witness = BoundWitness(prop.measure.text, prop.op.value, prop.bound, value, worst, averaged, replayed, adversary)
     return (Status.PROVED if holds else Status.VIOLATED), witness, None
+
+
+def _first_moves(spec, tab, m, worst, fixed) -> str:
+    """The optimal adversary's choices at the first depths, from the start, in words."""
+    if m not in tab.optimum:
+        return ""
+    part = {k: v for k, v in worst.items() if v != "any"}
+    for name in tab.names:
+        part.setdefault(name, tab.values[name][0])
+    full = full_assignment(spec, expand(part), fixed)
+    table = tab.optimum[m][1].for_assignment(full)
+    interp = Interpreter(spec)
+    q, d = interp.start(full)
+    state = spec.initial_state
+    picks = []
+    for _ in range(3):  # along the path that keeps the phase and the rest of the state
+        key = table.get((q, d, interp.state_key(state), frozenset()))
+        if key is None:
+            break
+        chosen = interp.state_of(key)
+        picks.append(", ".join(f"{n}={_show(v)}" for n, v in chosen.items() if v != state[n]) + f" at depth {d}")
+        state, d = chosen, d + 1
+    return ("chooses " + "; ".join(picks)) if picks else "keeps the initial state at the start"
+
+
+def _show(v) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
 
 def _replay_bound(spec, check, tab, worst, averaged, value, params, fixed) -> bool:
@@ -358,7 +390,11 @@ def _replay_bound(spec, check, tab, worst, averaged, value, params, fixed) -> bo
         for name in tab.names:
             if name not in part:
                 part[name] = tab.values[name][0]
-        a, b = interp.outcomes(check.policy, full_assignment(spec, expand(part), fixed), m.visits).parts(m)
+        full = full_assignment(spec, expand(part), fixed)
+        strategy = None
+        if m in tab.optimum:  # over adversaries: the engine's optimal strategy, replayed
+            strategy = interp.strategy_of(tab.optimum[m][1].for_assignment(full))
+        a, b = interp.outcomes(check.policy, full, m.visits, strategy=strategy).parts(m)
         num += w * a
         den += w * (b if b is not None else 0)
     total = ms.ratio(num, den if m.given is not None else None)

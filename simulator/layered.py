@@ -262,6 +262,16 @@ class Strategy:
     valuations: Valuations
     model: Model
 
+    def for_assignment(self, assignment) -> dict:
+        """:meth:`table` for the class of ``assignment`` (a full assignment)."""
+        model = self.model
+        if not model.dyn_vars:
+            return self.table(0)
+        idx = np.ravel_multi_index(
+            tuple(model.values[n].index(assignment[n]) for n in model.dyn_vars), model.dyn_shape
+        )
+        return self.table(int(model.class_of[idx]))
+
     def table(self, cls: int) -> dict:
         """The interpreter's strategy table ``(phase, depth, state key, frozenset()) -> chosen
         key`` for the assignments of class ``cls``
@@ -414,3 +424,69 @@ def _replay_bad(model: Model, layers: _Layers, d0, cls) -> None:
     interp = Interpreter(model.spec, model.param_overrides)
     for i in range(len(d0)):
         interp.optimum(model.policy, assignment_of(model, i), attrs.evolve(ms.VETOED, extremum="max"))
+
+
+def simulate(model: Model, layers: _Layers, rng, cls, d0, pick, progress=None):
+    """Monte Carlo of a spec with state variables (no choice points): advance every live
+    trajectory one step per iteration, each drawing its move from the same tabulated
+    probabilities the backward pass uses (:class:`_Layers`). Returns (outcome index, depth at
+    absorption, visit bits (always 0), steps taken, refusals), as montecarlo's own pass does;
+    ``pick`` is each trajectory's assignment (its index in the model's table)."""
+    from .exact import assignment_of
+    from .model import replay_error
+
+    H = model.horizon
+    n = len(d0)
+    at_h = 0 if model.at_horizon == "delivered" else 1
+    outcome = np.full(n, -1, dtype=np.int64)
+    depth = d0.astype(np.int64).copy()
+    phase = np.full(n, model.start_phase, dtype=np.int64)
+    val = np.full(n, layers.val.init, dtype=np.int64)
+    refusals = np.zeros(n, dtype=np.int64)
+    at_start = depth >= H
+    outcome[at_start] = at_h
+    steps = 0
+    index = {q: i for i, q in enumerate(model.phases)}
+    codes = {ir.DELIVER: 0, ir.STOP: 1}
+    while True:
+        live = np.flatnonzero(outcome < 0)
+        if not len(live):
+            break
+        steps += len(live)
+        for qi, q in enumerate(model.phases):
+            sel = live[phase[live] == qi]
+            if not len(sel):
+                continue
+            moves = layers.phases[q]["moves"]
+            d, c, s = depth[sel], cls[sel], val[sel]
+            cum = np.cumsum(np.stack([p[d, c, s] for _, _, p, _ in moves]), axis=0)
+            u = rng.random(len(sel))
+            k = (u[None, :] >= cum).sum(axis=0)
+            lost = k >= len(moves)  # beyond every move: the probabilities have no valid value here
+            if lost.any():
+                i = int(sel[np.argmax(lost)])
+                replay_error(model.spec, model.param_overrides, model.policy, assignment_of(model, int(pick[i])), False, "outcomes")
+            for j, (kind, target, _, umap) in enumerate(moves):
+                hit = sel[k == j]
+                if not len(hit):
+                    continue
+                if kind == "vetoed":
+                    outcome[hit] = 2
+                    refusals[hit] += 1
+                    continue
+                if kind == "refused":
+                    refusals[hit] += 1
+                nxt = depth[hit] + 1
+                if target in codes:
+                    outcome[hit] = codes[target]
+                    depth[hit] = nxt
+                    continue
+                ends = nxt >= H
+                depth[hit] = nxt
+                outcome[hit[ends]] = at_h
+                phase[hit] = index[target]
+                val[hit] = umap[val[hit]]
+        if progress is not None:
+            progress(len(live))
+    return outcome, depth, np.zeros(n, dtype=np.int64), steps, refusals
+

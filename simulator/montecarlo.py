@@ -278,7 +278,26 @@ def run(
     if model.exact:
         raise UsageError("Monte Carlo runs in float64; drop --exact")
     measures = tuple(measures)
-    tables = tables or Tables(model)
+    from .layered import _Layers, needs_layered
+    from .layered import simulate as simulate_state
+
+    layers = None
+    if needs_layered(model.spec):  # state variables: simulator/layered.py tabulates the moves
+        if model.spec.is_mdp:
+            raise UsageError(
+                "the Monte Carlo engine samples a Markov chain, and this spec has choice points (an MDP): "
+                "a trajectory needs an adversary's strategy first",
+                "use the exact engine (engine exact, or --engine exact): it computes Pmax and Pmin by value iteration",
+            )
+        for m in measures:
+            if m.visits:
+                raise UsageError(
+                    f"{m.text}: measures about visits to phases are not estimated with state variables yet",
+                    "measure outcomes (P(harm), P(vetoed), E(refusals), ...)",
+                )
+        layers = _Layers(model)
+    else:
+        tables = tables or Tables(model)
     rng = np.random.Generator(np.random.PCG64(seed))
     tracked = ms.tracked_phases(measures)
     bit = np.asarray([(1 << tracked.index(q)) if q in tracked else 0 for q in model.phases], dtype=np.int64)
@@ -299,7 +318,10 @@ def run(
         n = min(BATCH, runs - done)
         pick = rng.choice(len(w), size=n, p=w) if len(w) > 1 else np.zeros(n, dtype=np.int64)
         d0 = d0_all[pick]
-        outcome, depth, seen, s, refusals = _simulate(model, tables, rng, cls_all[pick], d0, pick, progress, bit)
+        if layers is not None:
+            outcome, depth, seen, s, refusals = simulate_state(model, layers, rng, cls_all[pick], d0, pick, progress)
+        else:
+            outcome, depth, seen, s, refusals = _simulate(model, tables, rng, cls_all[pick], d0, pick, progress, bit)
         harmful = harmful_all[pick]
         counts["delivered"] += int(np.count_nonzero(outcome == 0))
         counts["stopped"] += int(np.count_nonzero(outcome == 1))

@@ -322,6 +322,12 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     from libet.spec.structural import bind
 
     spec = bind(spec, params)  # a horizon or weights over params, at these params
+    if spec.state or spec.is_mdp:
+        raise UsageError(
+            "the PRISM export does not write state variables or choice points yet",
+            "the exact engine solves this spec (libet simulate, libet run); its numbers are checked against "
+            "the reference interpreter, and Pmax/Pmin against the interpreter's own value iteration",
+        )
     measures = tuple(export_measures(spec) if measures is None else measures)
     # keep=(): the export writes every variable itself and uses the model only for its checked
     # params, fixed values, phases and what is projected out, so the model may summarise.

@@ -18,7 +18,10 @@ from libet.simulator.model import Model
 from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
 
-EXAMPLES = sorted(glob.glob("examples/*.libet"))
+# Examples with state variables or adversaries are checked against the interpreter's
+# forward pass and value iteration in tests/test_sim_state.py (the PRISM export does not write
+# them yet; test_sim_state says so too).
+EXAMPLES = sorted(p for p in glob.glob("examples/*.libet") if not libet.load(p).ir.state)
 FIELDS = [
     ("P(harm)", "harm"),
     ("P(delivered)", "delivered"),

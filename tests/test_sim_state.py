@@ -103,3 +103,31 @@ def test_a_state_space_too_large_is_refused_before_building(monkeypatch):
 def test_every_state_example_is_listed():
     with_state = {p for p in glob.glob("examples/*.libet") if libet.load(p).ir.state}
     assert with_state == {"examples/crescendo.libet", "examples/monitoring.libet", "examples/adaptive_attacker.libet"}
+
+
+@pytest.mark.parametrize("path", ["examples/crescendo.libet", "examples/monitoring.libet"])
+def test_monte_carlo_with_state_lies_within_its_interval(path):
+    """Seeded, so deterministic: each exact value lies in Monte Carlo's 99.9% interval."""
+    from libet.simulator import montecarlo
+
+    spec = libet.load(path).ir
+    measures = PLAIN[:5] + [ms.parse("E(refusals)")]
+    for policy in spec.policies:
+        est = montecarlo.run(Model(spec, policy), 20_000, seed=5, confidence=0.999, measures=measures)
+        table = outcomes(spec, policy, measures=measures)
+        for m in measures:
+            want = table.aggregate(m).value
+            e = est[m]
+            assert e.low - 1e-12 <= want <= e.high + 1e-12, (policy, m.text, want, e)
+
+
+def test_monte_carlo_on_an_mdp_and_the_prism_export_say_what_they_lack():
+    from libet.simulator import montecarlo
+    from libet.simulator.prism import to_prism
+
+    spec = libet.load("examples/adaptive_attacker.libet").ir
+    with pytest.raises(UsageError, match="choice points"):
+        montecarlo.run(Model(spec, "keyword"), 100, seed=1, measures=[ms.parse("P(harm)")])
+    for path in ("examples/adaptive_attacker.libet", "examples/crescendo.libet"):
+        with pytest.raises(UsageError, match="does not write state variables"):
+            to_prism(libet.load(path).ir, next(iter(libet.load(path).ir.policies)))

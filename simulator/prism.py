@@ -1,4 +1,5 @@
-"""Export of a spec's trajectory model, under one policy, as a PRISM-language DTMC.
+"""Export of a spec's trajectory model, under one policy, as a PRISM-language DTMC (an MDP
+when the trajectory has choice points).
 
 Consumes: a checked spec, a policy, param overrides and fixed variable values.
 Produces: PRISM source text that PRISM or Storm can check, with the labels ``"harm"``,
@@ -24,6 +25,13 @@ The model (docs/simulator.md, "PRISM export"):
   measure asks about has a boolean ``vis_PHASE``, set when the trajectory enters it below the
   horizon. The model is built from spec/rules.py like every engine: the veto combination, the
   ``otherwise`` remainder and the end of a step are the same functions.
+* State variables (docs/semantics.md §4b) are module variables ``s_NAME`` with their initial
+  values; a transition's or refusal's updates are the command's updates (simultaneous in PRISM
+  as in libet). With choice points the model is an ``mdp``: in a phase with choices, a boolean
+  ``ch`` says whether the adversary has chosen at this state; one command per combination of
+  options sets the chosen variables (where a ``when`` holds) and ``ch``, without a step, and
+  the phase's step then resets ``ch``. ``Pmax=?``/``Pmin=?`` and ``R{...}max=?`` are the
+  measures over adversaries.
 * Enum values are encoded as their index in the declared order (a comment lists them).
   PRISM has no ``exp``; ``exp(x)`` is written ``pow(E, x)`` with ``E`` the double nearest e,
   and ``log(x)`` as ``log(x, E)``: equal to libet's doubles to about 1e-15 relative.
@@ -31,6 +39,7 @@ The model (docs/simulator.md, "PRISM export"):
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from typing import Mapping
 
@@ -63,6 +72,9 @@ class _Printer:
         self.p = Dispatch(self, "x_")
         self.defs: dict[str, None] = {}  # the defs and values printed so far, as formulas
         self.values: dict[str, None] = {}
+
+    def state_value(self, var: ir.StateVar, value) -> str:
+        return self.var_value(var, value)
 
     def var_value(self, var: ir.Variable, value) -> str:
         if isinstance(var.domain, ir.BoolDomain):
@@ -224,7 +236,7 @@ def _named_uses(spec: ir.Spec, key: tuple[str, str]) -> list[tuple[str, str]]:
 def export_measures(spec: ir.Spec) -> tuple:
     """The measures an export carries labels and rewards for: the standard ones and every
     measure the spec's checks and experiments name."""
-    out = dict.fromkeys(ms.STANDARD)
+    out = dict.fromkeys(ms.STANDARD if not spec.is_mdp else _over_adversaries(ms.STANDARD))
     for c in spec.checks:
         m = getattr(c.prop, "measure", None)
         if m is not None:
@@ -232,6 +244,13 @@ def export_measures(spec: ir.Spec) -> tuple:
     for e in spec.experiments.values():
         out.update(dict.fromkeys(e.measures))
     return tuple(out)
+
+
+def _over_adversaries(measures) -> list:
+    """In an MDP each measure's worst and best case (Pmax and Pmin); conditional ones have none."""
+    import attrs
+
+    return [attrs.evolve(m, extremum=e) for m in measures if m.given is None for e in ("max", "min")]
 
 
 class _Names:
@@ -286,10 +305,11 @@ class _Names:
 
     def properties(self, m: ms.Measure) -> tuple[str, str | None]:
         """The Storm/PRISM properties whose ratio is ``m`` (denominator None without a condition)."""
+        ext = m.extremum or ""  # over adversaries in an MDP: Pmax, Rmin, ...
         if m.is_probability:
-            num = f'P=? [F "{self.label(m.numerator)}"]'
+            num = f'P{ext}=? [F "{self.label(m.numerator)}"]'
         else:
-            num = f'R{{"{self.reward(m.numerator, m.reward)}"}}=? [F "done"]'
+            num = f'R{{"{self.reward(m.numerator, m.reward)}"}}{ext}=? [F "done"]'
         den = None if m.given is None else f'P=? [F "{self.label(m.given)}"]'
         return num, den
 
@@ -322,12 +342,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     from libet.spec.structural import bind
 
     spec = bind(spec, params)  # a horizon or weights over params, at these params
-    if spec.state or spec.is_mdp:
-        raise UsageError(
-            "the PRISM export does not write state variables or choice points yet",
-            "the exact engine solves this spec (libet simulate, libet run); its numbers are checked against "
-            "the reference interpreter, and Pmax/Pmin against the interpreter's own value iteration",
-        )
+    mdp = spec.is_mdp
     measures = tuple(export_measures(spec) if measures is None else measures)
     # keep=(): the export writes every variable itself and uses the model only for its checked
     # params, fixed values, phases and what is projected out, so the model may summarise.
@@ -357,7 +372,9 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     ]
     for text, num, den in queries:
         lines.append(f"//   {text} = {num}" + (f" / {den}" if den else ""))
-    lines += ["dtmc", "", f"const double E = {E_DOUBLE}; // the double nearest e: exp(x) = pow(E, x)"]
+    if mdp:
+        lines.append("// An MDP: the adversary's choice points are nondeterministic commands (ch: chosen at this state).")
+    lines += ["mdp" if mdp else "dtmc", "", f"const double E = {E_DOUBLE}; // the double nearest e: exp(x) = pow(E, x)"]
     for name, value in model.params.items():
         q = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
         if spec.params[name].integer:  # `param n: int`: an int constant (start depths read it)
@@ -395,6 +412,17 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
         lines.append(f"  nref : [0..{H}] init 0; // refusals so far (each refusal is at a state, so at most H)")
     for q in tracked:
         lines.append(f"  vis_{q} : bool init false; // the trajectory has visited phase {q}")
+    for n, sv in spec.state.items():  # state variables (docs/semantics.md §4b)
+        dom = sv.domain
+        if isinstance(dom, ir.BoolDomain):
+            lines.append(f"  s_{n} : bool init {'true' if sv.init else 'false'}; // state")
+        elif isinstance(dom, ir.EnumDomain):
+            members = ", ".join(f"{i}={m}" for i, m in enumerate(dom.members))
+            lines.append(f"  s_{n} : [0..{len(dom.members) - 1}] init {dom.members.index(sv.init)}; // state: {members}")
+        else:
+            lines.append(f"  s_{n} : [{dom.lo}..{dom.hi}] init {sv.init}; // state")
+    if mdp:
+        lines.append("  ch : bool init false; // the adversary has made its choice at this state")
     lines.append("")
     for k, n in enumerate(free):
         var = spec.variables[n]
@@ -422,9 +450,27 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     veto = _veto_expr(pr, rules)
     split = _veto_split(pr, rules)
     AT_H_EFFECT = f"(ph' = {AT_H}) & {absorbed}"
+    reset = " & (ch' = false)" if mdp else ""  # a move reaches a state where nothing is chosen yet
+
+    def updates(ups) -> str:  # simultaneous, as PRISM's own updates are
+        return "".join(f" & (s_{u.var}' = {pr(u.expr)})" for u in ups) + reset
+
     for q in model.phases:
         phase = traj.phase(q)
         code = pr.phase_code[q]
+        guard = f"ph = {code}"
+        if phase.choices:  # first the adversary: one command per combination of its options
+            guard += " & ch"
+            per = []
+            for c in phase.choices:
+                sv = spec.state[c.var]
+                when = None if c.when is None else pr(c.when)
+                per.append([
+                    f"(s_{c.var}' = {pr.state_value(sv, v) if when is None else f'(({when}) ? {pr.state_value(sv, v)} : s_{c.var})'})"
+                    for v in c.options
+                ])
+            for combo in itertools.product(*per):
+                lines.append(f"  [] ph = {code} & !ch -> 1 : " + " & ".join(combo) + " & (ch' = true);")
         explicit = [None if t.prob is None else f"({pr(t.prob)}) * 1.0" for t in phase.transitions]
         resolved, _, remainder = resolve_otherwise(explicit, _Source("1.0"), _Source("0.0"))
         probs = [(t.target, f"max(0.0, {p})") for t, p in zip(phase.transitions, resolved)]
@@ -432,9 +478,10 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
             ups = []
             if veto is not None:
                 ups.append(f"({split[None]}) : (ph' = {VETO})" + ("" if keep else " & (d' = 0)") + count)
-                for target, pv in split.items():
-                    if target is None:
+                for key, pv in split.items():
+                    if key is None:
                         continue
+                    target, i = key
                     # a refusal goes on in `target` at the next depth, as a step does
                     if last:
                         effect = AT_H_EFFECT
@@ -442,9 +489,10 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
                         effect = f"(ph' = {pr.phase_code[target]}) & (d' = d + 1)"
                         if target in tracked:
                             effect += f" & (vis_{target}' = true)"
+                        effect += updates(rules[i].updates if i is not None else ())
                     ups.append(f"({pv}) : {effect}{count}")
             go = "1.0" if veto is None else f"(1.0 - ({veto}))"
-            for target, p in probs:
+            for (target, p), t in zip(probs, phase.transitions):
                 end = step_end(target, H if last else 0, H, traj.at_horizon)
                 if end == ir.DELIVER:
                     effect = f"(ph' = {DEL}) & {absorbed}"
@@ -454,10 +502,11 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
                     effect = f"(ph' = {pr.phase_code[target]}) & (d' = d + 1)"
                     if target in tracked:
                         effect += f" & (vis_{target}' = true)"
+                    effect += updates(t.updates)
                 ups.append(f"{go} * {p} : {effect}")
             if H == 1 and not last:
                 continue
-            lines.append(f"  [] ph = {code} & {band} ->\n      " + "\n    + ".join(ups) + ";")
+            lines.append(f"  [] {guard} & {band} ->\n      " + "\n    + ".join(ups) + ";")
     lines.append(f"  [] ph > {P} & ph < {DONE} -> 1 : (ph' = {DONE}); // absorbed; the depth rewards are read here")
     lines.append(f"  [] ph = {DONE} -> 1 : true;")
     lines.append("endmodule")
@@ -504,7 +553,12 @@ def _veto_split(pr: _Printer, rules) -> dict:
     PRISM source: ``None`` (vetoed) and each refusal target."""
     if not rules:
         return {None: None}
-    fired = [(pr(r.condition), f"min(max(({pr(r.strength)}) * 1.0, 0.0), 1.0)", r.then) for r in rules]
+    # keyed like the engines: (target, rule) when the rule's updates make its successor its own
+    fired = [
+        (pr(r.condition), f"min(max(({pr(r.strength)}) * 1.0, 0.0), 1.0)",
+         None if r.then is None else (r.then, i if r.updates else None))
+        for i, r in enumerate(rules)
+    ]
     ends, _ = veto_split(fired, _Source("1.0"), _prism_select, _Source("0.0"))
     return ends
 

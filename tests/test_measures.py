@@ -20,9 +20,9 @@ from libet.simulator.model import Model
 from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
 
-# Examples with state variables or adversaries are checked against the interpreter's
-# forward pass and value iteration in tests/test_sim_state.py (the PRISM export does not write
-# them yet; test_sim_state says so too).
+# Examples with state variables or adversaries (whose measures may need a strategy) are checked
+# against the interpreter's forward pass and value iteration, and against Storm, in
+# tests/test_sim_state.py.
 EXAMPLES = sorted(p for p in glob.glob("examples/*.libet") if not libet.load(p).ir.state)
 
 

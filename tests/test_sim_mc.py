@@ -28,7 +28,7 @@ def within(spec, policy, runs, seed):
     return est
 
 
-# (examples with state variables: tests/test_sim_state.py)
+# (examples with state variables or adversaries: tests/test_sim_state.py)
 @pytest.mark.parametrize("path", sorted(p for p in glob.glob("examples/*.libet") if not libet.load(p).ir.state))
 def test_examples_within_interval(path):
     spec = libet.load(path).ir

@@ -57,7 +57,7 @@ def cross_check(spec, policy, fixed=None, measures=None):
     return got
 
 
-# (examples with state variables: tests/test_sim_state.py)
+# (examples with state variables or adversaries: tests/test_sim_state.py)
 @pytest.mark.parametrize("path", sorted(p for p in glob.glob("examples/*.libet") if not libet.load(p).ir.state))
 def test_examples_storm_agrees(path):
     spec = libet.load(path).ir

@@ -1,7 +1,8 @@
-"""The exact engine on specs with state variables and adversaries (simulator/layered.py)
-against the reference interpreter, on generated specs and on the examples: plain measures
-against the forward pass, Pmax/Pmin/Emax against the interpreter's optimum, and the engine's
-own optimal strategy replayed by the interpreter."""
+"""The engines on specs with state variables and adversaries, against the reference
+interpreter and Storm, on generated specs and on the examples: the exact engine
+(simulator/layered.py) on plain measures against the forward pass and on Pmax/Pmin/Emax against
+the interpreter's own value iteration, its optimal strategy replayed by the interpreter, Monte
+Carlo within its intervals, and Storm on the PRISM export (a DTMC, or an MDP) to 1e-9."""
 
 from __future__ import annotations
 
@@ -121,13 +122,35 @@ def test_monte_carlo_with_state_lies_within_its_interval(path):
             assert e.low - 1e-12 <= want <= e.high + 1e-12, (policy, m.text, want, e)
 
 
-def test_monte_carlo_on_an_mdp_and_the_prism_export_say_what_they_lack():
+def test_monte_carlo_on_an_mdp_says_it_needs_a_strategy():
     from libet.simulator import montecarlo
-    from libet.simulator.prism import to_prism
 
     spec = libet.load("examples/adaptive_attacker.libet").ir
     with pytest.raises(UsageError, match="choice points"):
         montecarlo.run(Model(spec, "keyword"), 100, seed=1, measures=[ms.parse("P(harm)")])
-    for path in ("examples/adaptive_attacker.libet", "examples/crescendo.libet"):
-        with pytest.raises(UsageError, match="does not write state variables"):
-            to_prism(libet.load(path).ir, next(iter(libet.load(path).ir.policies)))
+
+
+STATE_EXAMPLES = ["examples/crescendo.libet", "examples/monitoring.libet", "examples/adaptive_attacker.libet"]
+
+
+@pytest.mark.parametrize("path", STATE_EXAMPLES)
+def test_storm_agrees_on_the_export(path):
+    """Storm on the exported DTMC or MDP (state variables as PRISM variables, choice points as
+    nondeterministic commands) gives the exact engine's numbers to 1e-9: Pmax, Pmin, Rmax, Rmin."""
+    pytest.importorskip("stormpy")
+    from test_sim_prism import cross_check
+
+    spec = libet.load(path).ir
+    for policy in spec.policies:
+        cross_check(spec, policy, measures=OPT if spec.is_mdp else PLAIN)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state_specs(mdp=True))
+def test_storm_agrees_on_generated_mdps(src):
+    pytest.importorskip("stormpy")
+    from test_sim_prism import cross_check
+
+    spec = libet.loads(src).ir
+    for policy in spec.policies:
+        cross_check(spec, policy, measures=OPT if spec.is_mdp else PLAIN)

@@ -229,8 +229,8 @@ class _Layers:
         return {"moves": moves, "bad": bad if bad.any() else None, "options": self._options(phase, ev)}
 
     def _options(self, phase: ir.Phase, ev: ArrayEval):
-        """None without a choice point; else an int array (K, depths, classes, valuations): the
-        valuation of option k at each state (the state itself where a `when` does not hold)."""
+        """None without a choice point; else :class:`_Options`, the valuation of each option
+        at each state of a depth (the state itself where a `when` does not hold)."""
         if not phase.choices:
             return None
         per_choice = []
@@ -238,17 +238,36 @@ class _Layers:
             name = c.var
             st = self.val.strides[self.val.names.index(name)]
             here = self.val.digits[name]
-            when = True if c.when is None else np.asarray(ev(c.when)[0], dtype=bool)
+            when = None if c.when is None else np.broadcast_to(np.asarray(ev(c.when)[0], dtype=bool), (self.H, self.U, self.S))
             opts = self.val.option_digits(name, c.options)
-            per_choice.append((st, here, np.broadcast_to(when, (self.H, self.U, self.S)), opts))
-        combos = list(itertools.product(*(range(len(o)) for _, _, _, o in per_choice)))
-        out = np.empty((len(combos), self.H, self.U, self.S), dtype=np.int64)
+            per_choice.append((st, here, when, opts))
+        return _Options(per_choice, self.U, self.S)
+
+
+class _Options:
+    """The adversary's options of one phase, made per depth (so memory is one depth's worth):
+    ``at(d)`` is an int array (K, classes, valuations), the valuation option k leads to."""
+
+    def __init__(self, per_choice, U: int, S: int):
+        self.per_choice = per_choice
+        self.combos = list(itertools.product(*(range(len(o)) for _, _, _, o in per_choice)))
+        self.U, self.S = U, S
+        self.static = all(when is None for _, _, when, _ in per_choice)
+        self._cache = None
+
+    def at(self, d: int) -> np.ndarray:
+        if self.static and self._cache is not None:
+            return self._cache
+        out = np.empty((len(self.combos), self.U, self.S), dtype=np.int64)
         base = np.arange(self.S)
-        for k, combo in enumerate(combos):
-            idx = np.broadcast_to(base, (self.H, self.U, self.S)).copy()
-            for (st, here, when, opts), j in zip(per_choice, combo):
-                idx += np.where(when, (opts[j] - here) * st, 0)
+        for k, combo in enumerate(self.combos):
+            idx = np.broadcast_to(base, (self.U, self.S)).copy()
+            for (st, here, when, opts), j in zip(self.per_choice, combo):
+                step = (opts[j] - here) * st
+                idx += step if when is None else np.where(when[d], step, 0)
             out[k] = idx
+        if self.static:
+            self._cache = out
         return out
 
 
@@ -354,14 +373,15 @@ def backward(layers: _Layers, targets: list[Target], want) -> tuple[dict, dict, 
             if opts is None:
                 x[:, qi] = w
                 continue
-            cand = np.stack([np.take_along_axis(w, np.broadcast_to(opts[k, d][None], w.shape), axis=2) for k in range(opts.shape[0])])
+            at = opts.at(d)
+            cand = np.stack([np.take_along_axis(w, np.broadcast_to(at[k][None], w.shape), axis=2) for k in range(at.shape[0])])
             for i, sense in enumerate(senses):
                 if sense is None:  # a plain quantity of an MDP is not defined; the checker refuses it
                     x[i, qi] = w[i]
                     continue
                 pick = np.argmax(cand[:, i], axis=0) if sense == "max" else np.argmin(cand[:, i], axis=0)
                 x[i, qi] = np.take_along_axis(cand[:, i], pick[None], axis=0)[0]
-                choice[i][q][d] = np.take_along_axis(opts[:, d], pick[None], axis=0)[0]
+                choice[i][q][d] = np.take_along_axis(at, pick[None], axis=0)[0]
         x_next = x
         if d in want:
             out[d] = x

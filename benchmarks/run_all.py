@@ -11,8 +11,8 @@ import os
 import subprocess
 import sys
 
-SCRIPTS = ("bench_spec.py", "bench_simulator.py", "bench_montecarlo.py", "bench_proofs.py", "bench_scale.py", "bench_testing.py",
-           "bench_fit.py")
+SCRIPTS = ("bench_spec.py", "bench_simulator.py", "bench_montecarlo.py", "bench_mdp.py", "bench_proofs.py", "bench_scale.py",
+           "bench_testing.py", "bench_fit.py")
 
 
 def main() -> int:

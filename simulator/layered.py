@@ -344,6 +344,7 @@ def backward(layers: _Layers, targets: list[Target], want) -> tuple[dict, dict, 
             if layers.phases[q]["options"] is not None:
                 choice[i][q] = np.empty((H, U, S), dtype=np.int64)
     bad_hit = None
+    uidx = np.arange(U)[None, :, None]
     lowest = min(want) if want else 0
     for d in range(H - 1, lowest - 1, -1):
         x = np.empty_like(x_next)
@@ -373,14 +374,14 @@ def backward(layers: _Layers, targets: list[Target], want) -> tuple[dict, dict, 
             if opts is None:
                 x[:, qi] = w
                 continue
-            at = opts.at(d)
-            cand = np.stack([np.take_along_axis(w, np.broadcast_to(at[k][None], w.shape), axis=2) for k in range(at.shape[0])])
+            at = opts.at(d)  # (K, U, S): the valuation each option leads to
+            x[:, qi] = w  # a plain quantity of an MDP (no choice made): the checker refuses to ask it
             for i, sense in enumerate(senses):
-                if sense is None:  # a plain quantity of an MDP is not defined; the checker refuses it
-                    x[i, qi] = w[i]
+                if sense is None:
                     continue
-                pick = np.argmax(cand[:, i], axis=0) if sense == "max" else np.argmin(cand[:, i], axis=0)
-                x[i, qi] = np.take_along_axis(cand[:, i], pick[None], axis=0)[0]
+                cand = w[i][uidx, at]  # (K, U, S): one gather for every option
+                pick = np.argmax(cand, axis=0) if sense == "max" else np.argmin(cand, axis=0)
+                x[i, qi] = np.take_along_axis(cand, pick[None], axis=0)[0]
                 choice[i][q][d] = np.take_along_axis(at, pick[None], axis=0)[0]
         x_next = x
         if d in want:

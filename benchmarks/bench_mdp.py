@@ -69,8 +69,8 @@ def main() -> int:
     parser.add_argument("--horizon", type=int, default=64)
     args = parser.parse_args()
     import libet
-    from libet.simulator.model import Model
     from libet.simulator.layered import solve
+    from libet.simulator.model import Model
     from libet.simulator.prism import prism_properties, to_prism
     from libet.spec import measures as ms
 

@@ -103,8 +103,15 @@ def inputs_at(enc: "Terms", e: ir.Expr, env: Env) -> Inputs | None:
         phases = enc.phases
     else:
         phases = (env.phase if reads_phase else enc.default_phase(),)
+    # state variables travel in the same mapping (the interpreter merges them per state)
+    states = reads_of(spec).states(e) if spec.state else frozenset()
+    if states:
+        if env.state is None:
+            return None
+        terms = {**terms, **env.state}
+        ordered += [n for n in spec.state if n in states]
     return Inputs(
-        domains=tuple((n, tuple(spec.variables[n].domain.values())) for n in ordered if not is_const(terms[n])),
+        domains=tuple((n, tuple(enc.var_of(n).domain.values())) for n in ordered if not is_const(terms[n])),
         fixed=tuple((n, enc.constant_value(n, terms[n])) for n in ordered if is_const(terms[n])),
         depths=depths,
         phases=phases,

@@ -224,6 +224,9 @@ def render_summary(path: str, s: dict) -> str:
         states = s["states_per_assignment"]
         per = f", {states:,} states per assignment" if states is not None else ", unbounded"
         lines.append(f"  {'trajectory:':11} phases {_names(s['phases'])}; horizon {horizon}{per}")
+        from libet.report import state_lines
+
+        lines += [f"  {key + ':':11} {text}" for key, text in state_lines(s)]
     lines.append(f"  {'checks:':11} {s['checks']}; experiments: " + _names(s["experiments"]))
     return "\n".join(lines)
 

@@ -95,7 +95,7 @@ def spec_summary(spec) -> dict:
     traj = spec.trajectory
     states = None
     if traj is not None and traj.horizon is not None:
-        states = len(traj.phases) * traj.horizon
+        states = len(traj.phases) * traj.horizon * spec.state_count()
     return {
         "title": spec.title,
         "variables": {
@@ -112,7 +112,13 @@ def spec_summary(spec) -> dict:
         "horizon": traj.horizon if traj else None,
         "at_horizon": ("stopped" if traj.at_horizon == "stop" else "delivered") if traj else None,
         "states_per_assignment": states,
+        "state": {n: {"domain": str(v.domain), "init": show_value(v.init)} for n, v in spec.state.items()},
+        "choices": {p.name: [c.var for c in p.choices] for p in traj.phases if p.choices} if traj else {},
     }
+
+
+def show_value(v) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
 
 def versions() -> dict:
@@ -242,9 +248,22 @@ def summary_html(s: Mapping) -> str:
         per = f", {states:,} states per assignment" if states is not None else ", unbounded"
         then = " then stop" if s.get("at_horizon") == "stopped" and s.get("horizon") else ""
         items.append(("trajectory", f"phases {', '.join(s['phases'])}; horizon {s.get('horizon') or 'none'}{then}{per}"))
+    for key, text in state_lines(s):
+        items.append((key, text))
     items.append(("checks", str(s.get("checks", 0))))
     items.append(("experiments", ", ".join(s.get("experiments", [])) or "none"))
     return '<dl class="kv">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>"
+
+
+def state_lines(s: dict) -> list[tuple[str, str]]:
+    """The summary's lines on state variables and choice points (an MDP), if any."""
+    out = []
+    if s.get("state"):
+        out.append(("state", ", ".join(f"{n} {v['domain']} = {v['init']}" for n, v in s["state"].items())))
+    if s.get("choices"):
+        where = "; ".join(f"{q}: {', '.join(vs)}" for q, vs in s["choices"].items())
+        out.append(("adversary", f"chooses {where} (an MDP: measures are Pmax/Pmin over adversaries)"))
+    return out
 
 
 _ID = re.compile(r'\bid="([^"]+)"')

@@ -252,6 +252,16 @@ class Terms(Domains):
         return -a if is_const(a) else -self.as_int(a)
 
     def t_Ite(self, e: ir.Ite, env: Env):
+        branches, last = e.ladder()
+        if len(branches) > 1:  # an `else if` ladder: folded from the last `else`, in a loop
+            out = self._coerce(self.term(last, env), e.type)
+            for c_expr, t_expr in reversed(branches):
+                c = self.term(c_expr, env)
+                if c is True:
+                    out = self._coerce(self.term(t_expr, env), e.type)
+                elif c is not False:
+                    out = self.ite(c, self._coerce(self.term(t_expr, env), e.type), out, e.type)
+            return out
         c = self.term(e.cond, env)
         if c is True:
             return self._coerce(self.term(e.then, env), e.type)

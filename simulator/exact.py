@@ -162,6 +162,11 @@ def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
             valid value (the interpreter's message: phase, depth, assignment).
     """
     measures = tuple(measures)
+    from .layered import needs_layered
+    from .layered import solve as solve_layered
+
+    if needs_layered(model.spec):  # state variables or an adversary: simulator/layered.py
+        return solve_layered(model, measures)
     cols = ms.columns(measures)
     # A refusal column is the reward half of its event's probability column (see _run_backward).
     inner = list(dict.fromkeys((o, v, "one" if r == "refusals" else r) for o, v, r in cols))

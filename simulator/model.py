@@ -288,6 +288,7 @@ class Model:
         self.reads = reads
         dyn = [t.prob for p in traj.phases for t in p.transitions if t.prob is not None]
         dyn += [x for r in self.rules for x in (r.condition, r.strength)]
+        dyn += [c.when for p in traj.phases for c in p.choices if c.when is not None]  # the adversary's options
         self._dyn_exprs = dyn
 
         def ordered(names):

@@ -179,10 +179,14 @@ class _Printer:
         return f"(-{self.p(e.arg)})"
 
     def x_Ite(self, e: ir.Ite) -> str:
-        t, o = self.p(e.then), self.p(e.orelse)
-        if e.type.kind is ir.Kind.REAL:
-            t, o = f"(({t}) * 1.0)", f"(({o}) * 1.0)"
-        return f"({self.p(e.cond)} ? {t} : {o})"
+        branches, last = e.ladder()  # an `else if` ladder: one loop, PRISM's ?: written flat
+        real = e.type.kind is ir.Kind.REAL
+        arms = []
+        for c, t in branches:
+            t = self.p(t)
+            arms.append(f"{self.p(c)} ? {f'(({t}) * 1.0)' if real else t} : ")
+        o = self.p(last)
+        return "(" + "".join(arms) + (f"(({o}) * 1.0)" if real else o) + ")"
 
     def x_Call(self, e: ir.Call) -> str:
         args = [self.p(a) for a in e.args]

@@ -74,6 +74,9 @@ class OutcomeTable:
     """
 
     def __init__(self, model, data: dict, harmful: np.ndarray, start_depth: np.ndarray, measures=DEFAULT_MEASURES):
+        #: in an MDP, each measure over adversaries (Pmax, Emin, ...) by its own optimisation:
+        #: measure -> (values per assignment, the optimal Strategy) (simulator/layered.py)
+        self.optimum: dict = {}
         self.spec = model.spec
         self.policy = model.policy
         self.names = model.names
@@ -122,6 +125,9 @@ class OutcomeTable:
         """Numerator and denominator of ``m`` for every assignment (denominator ``None`` for
         a measure without a condition)."""
         zero = 0 if self.exact else 0.0
+        if m in self.optimum:  # a measure over adversaries: its optimum, where its event can be
+            x = ms.restrict(self.optimum[m][0], self.harmful, m.numerator.harmful, _select, zero)
+            return self._shaped(x), None
         d0 = self.start_depth.astype(object) if self.exact else self.start_depth
         num, den = ms.parts(m, self.quantity, self.harmful, d0, _select, zero)
         return self._shaped(num), (None if den is None else self._shaped(den))

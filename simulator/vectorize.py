@@ -233,6 +233,9 @@ class ArrayEval:
         return -v, err
 
     def v_Ite(self, e: ir.Ite):
+        branches, last = e.ladder()
+        if len(branches) > 1:
+            return self._ladder(e, branches, last)
         c, ec = self(e.cond)
         t, et = self(e.then)
         o, eo = self(e.orelse)
@@ -242,6 +245,29 @@ class ArrayEval:
         if isinstance(c, (bool, np.bool_)) and not isinstance(t, np.ndarray) and not isinstance(o, np.ndarray):
             return (t if c else o), err
         return np.where(c, t, o), err
+
+    def _ladder(self, e: ir.Ite, branches, last):
+        """An ``else if`` ladder in one loop: the value of the first branch whose condition
+        holds (``np.select``), an error where the interpreter would meet one (a condition it
+        evaluates, or the branch it takes)."""
+        real = e.type.kind is ir.Kind.REAL
+        conds, values = [], []
+        err = _NO_ERR
+        open_ = True  # where no earlier condition held: the interpreter reads the next one
+        for c_expr, t_expr in branches:
+            c, ec = self(c_expr)
+            t, et = self(t_expr)
+            err = _or(err, _or(_and(open_, ec), _and(_and(open_, c), et)))
+            conds.append(_and(open_, c))
+            values.append(self.real(t) if real else t)
+            open_ = _and(open_, np.logical_not(c))
+        o, eo = self(last)
+        err = _or(err, _and(open_, eo))
+        o = self.real(o) if real else o
+        shape = np.broadcast_shapes(*(np.shape(x) for x in conds + values + [o]))
+        out = np.select([np.broadcast_to(c, shape) for c in conds], [np.broadcast_to(v, shape) for v in values],
+                        np.broadcast_to(o, shape))
+        return (out[()] if out.shape == () else out), err
 
     def v_Logic(self, e: ir.Logic):
         vals = []

@@ -186,6 +186,37 @@ class VarBlock:
 
 
 @attrs.frozen(slots=True)
+class StateDecl:
+    name: Name
+    domain: Union[BoolDom, IntDom, EnumDom]
+    init: object  # a literal (Num, NameExpr, BoolLit)
+    span: Span | None = _span()
+
+
+@attrs.frozen(slots=True)
+class StateBlock:
+    decls: tuple[StateDecl, ...]
+    span: Span | None = _span()
+
+
+@attrs.frozen(slots=True)
+class UpdateDecl:
+    var: Name
+    expr: object
+    span: Span | None = _span()
+
+
+@attrs.frozen(slots=True)
+class ChoiceDecl:
+    """``choose var [in {options}] [when cond]``; ``options`` None when not written."""
+
+    var: Name
+    options: tuple | None
+    when: object | None
+    span: Span | None = _span()
+
+
+@attrs.frozen(slots=True)
 class ParamDecl:
     name: Name
     default: Num
@@ -227,6 +258,7 @@ class TransitionDecl:
     target: Name
     prob: object | None  # None for `otherwise`
     span: Span | None = _span()
+    updates: tuple[UpdateDecl, ...] = ()
 
 
 @attrs.frozen(slots=True)
@@ -234,6 +266,8 @@ class PhaseDecl:
     name: Name
     transitions: tuple[TransitionDecl, ...]
     span: Span | None = _span()
+    choices: tuple[ChoiceDecl, ...] = ()
+    items: tuple = ()  # choices and transitions as written (the formatter keeps the order)
 
 
 @attrs.frozen(slots=True)
@@ -248,6 +282,7 @@ class RuleDecl:
     strength: object | None
     then: Name | None = None  # `then -> PHASE`: the phase a refusal continues in
     span: Span | None = _span()
+    updates: tuple[UpdateDecl, ...] = ()
 
 
 @attrs.frozen(slots=True)
@@ -294,13 +329,14 @@ class Measure:
     quantity: Name | None = None
     given: Event | None = None
     span: Span | None = _span()
+    extremum: str | None = None  # "max" / "min": Pmax, Emin, ...
 
     @property
     def text(self) -> str:
         inner = self.event.text if self.kind == "P" else self.quantity.text
         if self.given is not None:
             inner += f" | {self.given.text}"
-        return f"{self.kind}({inner})"
+        return f"{self.kind}{self.extremum or ''}({inner})"
 
 
 @attrs.frozen(slots=True)

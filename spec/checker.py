@@ -100,6 +100,7 @@ class Checker:
             checks=tuple(checks),
             experiments=experiments,
             files=(main.file,) + tuple(m.file for m, is_main in self.modules if not is_main),
+            state=scope.state,
         )
         spec = structural.defaults(spec, self.d)
         if spec is None:

@@ -127,14 +127,50 @@ class Typer:
         if isinstance(node, ast.MemberExpr):
             return self._member(node)
         if isinstance(node, ast.Ite):
-            c = self.expr(node.cond)
-            self.expect(c, ir.BOOL, node.cond, "the condition of 'if'")
-            t, o = self._unify(node.then, node.orelse, want, "the branches of 'if'")
-            ty = ir.REAL if (t.type != o.type and t.type.numeric) else t.type
-            return ir.Ite(c, t, o, ty, span=span)
+            return self._ite(node, want)
         if isinstance(node, ast.Call):
             return self._call(node)
         raise TypeError(f"unknown AST node {type(node).__name__}")  # pragma: no cover
+
+    def _ite(self, node: ast.Ite, want) -> ir.Expr:
+        """``if ... then ... else ...``, an ``else if`` ladder in one loop (no recursion per
+        branch): the branches are typed in order, each against the next one's value as the
+        nested form would (a bare enum name takes its type from the other branch), and the
+        nested IR is built from the last ``else`` outwards."""
+        rungs = []
+        while isinstance(node, ast.Ite):
+            rungs.append(node)
+            node = node.orelse
+        conds = []
+        names = self.scope.names
+        for r in rungs:
+            c = self.expr(r.cond)
+            self.expect(c, ir.BOOL, r.cond, "the condition of 'if'")
+            conds.append(c)
+        # As nested: a branch that is not a bare name is typed first and its enum (or phase)
+        # type resolves the bare names below it; a bare name takes the type of what follows.
+        typed = {}
+        for i, r in enumerate(rungs[:-1]):
+            if not (_bare(r.then) and _unparen(r.then).name not in names):
+                typed[i] = t = self.expr(r.then, want)
+                if t.type.kind in (ir.Kind.ENUM, ir.Kind.PHASE):
+                    want = t.type
+        t, o = self._unify(rungs[-1].then, rungs[-1].orelse, want, "the branches of 'if'")
+        ty = ir.REAL if (t.type != o.type and t.type.numeric) else t.type
+        out = ir.Ite(conds[-1], t, o, ty, span=rungs[-1].span)
+        for i in range(len(rungs) - 2, -1, -1):
+            r, c = rungs[i], conds[i]
+            t = typed.get(i) or self.expr(r.then, out.type if out.type.kind in (ir.Kind.ENUM, ir.Kind.PHASE) else want)
+            if not (t.type == out.type or (t.type.numeric and out.type.numeric)):
+                self.d.error(
+                    "E020",
+                    f"the branches of 'if' needs operands of one type, but got {type_words(t.type)} and {type_words(out.type)}",
+                    _join(t.span, out.span),
+                )
+                raise Bad
+            ty = ir.REAL if (t.type != out.type and t.type.numeric) else t.type
+            out = ir.Ite(c, t, out, ty, span=r.span)
+        return out
 
     def _violates(self, node: ast.Violates) -> ir.Expr:
         name = node.value.text
@@ -167,6 +203,10 @@ class Typer:
                 if name not in scope.variables:
                     raise Bad
                 return ir.VarRef(name, scope.variables[name].type, span=span)
+            if decl.kind == "state variable":
+                if name not in scope.state:
+                    raise Bad
+                return ir.StateRef(name, scope.state[name].type, span=span)
             if decl.kind == "param":
                 if name not in scope.params:
                     raise Bad
@@ -321,6 +361,8 @@ class Typer:
     def _domain_of(self, e: ir.Expr):
         if isinstance(e, ir.VarRef):
             return self.scope.variables[e.name].domain
+        if isinstance(e, ir.StateRef):
+            return self.scope.state[e.name].domain
         if e.type.kind is ir.Kind.ENUM:
             return ir.EnumDomain(e.type.members)
         if e.type.kind is ir.Kind.BOOL:

@@ -26,6 +26,8 @@ impossible (a phase no path reaches) is left to the engines.
 
 from __future__ import annotations
 
+import attrs
+
 from libet.spec import ast
 from libet.spec import measures as ms
 from libet.spec.checker_names import Scope
@@ -40,8 +42,10 @@ _QUANTITY_WORDS = {
 }
 
 
-def measure(node: ast.Measure, scope: Scope) -> ms.Measure | None:
-    """The measure ``node`` denotes, or None after reporting what is wrong with it."""
+def measure(node: ast.Measure, scope: Scope, extremum: str | None = None) -> ms.Measure | None:
+    """The measure ``node`` denotes, or None after reporting what is wrong with it.
+    ``extremum`` ("max"/"min") takes a plain measure's case over adversaries (a bound written
+    ``for all adversaries``)."""
     given = None
     if node.given is not None:
         given = event(node.given, scope)
@@ -55,8 +59,31 @@ def measure(node: ast.Measure, scope: Scope) -> ms.Measure | None:
         if reward is None or (node.given is not None and given is None):
             return None
         m = ms.expectation(reward, given)
+    m = attrs.evolve(m, extremum=node.extremum or extremum)
+    if not _fits_model(m, scope, node.span):
+        return None
     _vacuity(m, node, scope)
     return m
+
+
+def _fits_model(m: ms.Measure, scope: Scope, span) -> bool:
+    """In an MDP a measure needs its case over adversaries (E097); a conditional measure has
+    none (E098). In a Markov chain ``Pmax`` is the plain measure (one adversary)."""
+    if m.extremum is not None and m.given is not None:
+        scope.d.error("E098", f"{m.text}: {ms.NO_CONDITIONAL_EXTREMUM}", span)
+        return False
+    if scope.mdp and m.extremum is None:
+        word = "P" if m.is_probability else "E"
+        inner = m.text[1:]
+        scope.d.error(
+            "E097",
+            f"{m.text} depends on the adversary: this trajectory has choice points (an MDP)",
+            span,
+            hint=f"say which case: {word}max{inner} (the largest over adversaries) or {word}min{inner}"
+            + (", or write the bound `for all adversaries`" if m.is_probability else ""),
+        )
+        return False
+    return True
 
 
 def event(node: ast.Event, scope: Scope) -> ms.Event | None:

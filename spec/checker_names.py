@@ -29,7 +29,7 @@ from libet.spec.diagnostics import Diagnostics, Note, did_you_mean
 #: Words that name built-ins or keywords in expressions; they cannot be declared.
 RESERVED = frozenset(
     "depth phase harmful true false not and or implies if then else violates in "
-    "substance framing context deliver stop otherwise weights".split()
+    "substance framing context deliver stop otherwise weights adversaries".split()
 )
 #: Largest domain of one variable: beyond this a spec is surely a mistake.
 MAX_DOMAIN = 1_000_000
@@ -69,11 +69,13 @@ class Scope:
         self.trajectories: list[ast.TrajectoryDecl] = []
         self.checks: list[ast.CheckDecl] = []
         self.variables: dict[str, ir.Variable] = {}
+        self.state: dict[str, ir.StateVar] = {}  # the state variables (``state { ... }``)
         #: variables whose weights are written over params: the weight per domain value (AST)
         self.weight_asts: dict[str, tuple] = {}
         self.params: dict[str, ir.Param] = {}
         self.members: dict[str, list[ir.Type]] = {}  # enum member name -> enum types having it
         self.phase_names: set[str] = set()
+        self.mdp = False  # whether the trajectory has a choice point (docs/semantics.md §4b)
         self._classes: dict[str, list[str]] | None = None
 
     # ---- declarations -------------------------------------------------------------------------
@@ -88,6 +90,9 @@ class Scope:
                 if isinstance(item, ast.VarBlock):
                     for decl in item.decls:
                         self._declare_name(decl.name, "variable", (item.cls, decl), main)
+                elif isinstance(item, ast.StateBlock):
+                    for decl in item.decls:
+                        self._declare_name(decl.name, "state variable", decl, main)
                 elif isinstance(item, ast.ParamDecl):
                     self._declare_name(item.name, "param", item, main)
                 elif isinstance(item, ast.DefDecl):
@@ -107,6 +112,7 @@ class Scope:
         # expression is resolved (the trajectory pass narrows them to the valid ones).
         for t in self.trajectories[:1]:
             self.phase_names = {i.name.text for i in t.items if isinstance(i, ast.PhaseDecl)}
+            self.mdp = any(isinstance(i, ast.PhaseDecl) and i.choices for i in t.items)
 
     def _declare_name(self, name: ast.Name, kind: str, node, main: bool) -> None:
         if not self.allowed_name(name):
@@ -170,7 +176,11 @@ class Scope:
                 p = self._param(decl.node)
                 if p is not None:
                     self.params[name] = p
-        for var in self.variables.values():
+            elif decl.kind == "state variable":
+                s = self._state_var(decl.node)
+                if s is not None:
+                    self.state[name] = s
+        for var in list(self.variables.values()) + list(self.state.values()):
             if isinstance(var.domain, ir.EnumDomain):
                 for m in var.domain.members:
                     types = self.members.setdefault(m, [])
@@ -187,6 +197,27 @@ class Scope:
                 )
 
     def _variable(self, cls: ir.VarClass, node: ast.VarDecl) -> ir.Variable | None:
+        domain = self._domain(node)
+        if domain is None:
+            return None
+        weights = None
+        if node.weights is not None:
+            weights = self._weights(node, domain)
+            if weights is None:
+                return None
+        return ir.Variable(node.name.text, cls, domain, weights, span=node.name.span)
+
+    def _state_var(self, node: ast.StateDecl) -> ir.StateVar | None:
+        domain = self._domain(node)
+        if domain is None:
+            return None
+        init = self.domain_literal(node.init, domain, node.name.text)
+        if init is MISSING:
+            return None
+        return ir.StateVar(node.name.text, domain, init, span=node.name.span)
+
+    def _domain(self, node) -> ir.Domain | None:
+        """The IR domain of a variable's or state variable's declaration, or None after E022."""
         dom = node.domain
         if isinstance(dom, ast.BoolDom):
             domain = ir.BoolDomain()
@@ -227,12 +258,7 @@ class Scope:
                     return None
                 seen[m.text] = m
             domain = ir.EnumDomain(tuple(m.text for m in dom.members))
-        weights = None
-        if node.weights is not None:
-            weights = self._weights(node, domain)
-            if weights is None:
-                return None
-        return ir.Variable(node.name.text, cls, domain, weights, span=node.name.span)
+        return domain
 
     def _weights(self, node: ast.VarDecl, domain) -> tuple[Fraction, ...] | None:
         values = domain.values()
@@ -348,10 +374,13 @@ class Scope:
                 self._classes.setdefault(var.cls.value, []).append(v)
         return self._classes
 
-    def var_list(self, names: Iterable[ast.Name], allow_depth: bool, what: str) -> tuple[tuple[str, ...], bool] | None:
+    def var_list(
+        self, names: Iterable[ast.Name], allow_depth: bool, what: str, allow_state: bool = False
+    ) -> tuple[tuple[str, ...], bool] | None:
         """The variables a list such as ``framing, observed`` names (classes expanded, in the
         order written, each once) and whether it names ``depth``; None after a diagnostic.
-        ``what`` names the construct for the message (``"a quantitative check"``)."""
+        ``what`` names the construct for the message (``"a quantitative check"``);
+        ``allow_state``: state variables may be named too (veto invariance)."""
         out: dict[str, None] = {}  # an ordered set
         depth = False
         ok = True
@@ -369,7 +398,18 @@ class Scope:
                 out.update(dict.fromkeys(members))
             elif n.text in self.variables:
                 out[n.text] = None
-            elif n.text in self.names and self.names[n.text].kind == "variable":
+            elif n.text in self.state and allow_state:
+                out[n.text] = None
+            elif n.text in self.state:
+                self.d.error(
+                    "E050",
+                    f"'{n.text}' is a state variable: it changes along the trajectory, and {what} ranges over "
+                    "assignments, which are fixed for a whole trajectory",
+                    n.span,
+                    hint="`invariant under NAME` asks whether the veto depends on a state variable",
+                )
+                ok = False
+            elif n.text in self.names and self.names[n.text].kind in ("variable", "state variable"):
                 ok = False  # declared, but its declaration was refused with its own error
             else:
                 kind = self.names[n.text].kind if n.text in self.names else None

@@ -8,7 +8,7 @@ Produces: the IR :class:`~libet.spec.ir.Trajectory` (or None), one
 narrows ``scope.phase_names`` to the phases that are validly declared.
 
 Diagnostics: E040 (a malformed trajectory: missing or repeated horizon or start, no phases, a
-phase without transitions, two transitions to one target, two `otherwise`), E010 (an unknown
+phase without transitions, two transitions to one target with the same updates, two `otherwise`), E010 (an unknown
 phase or policy), E011 (a phase named like a variable, or twice), E020 (a start depth, a
 probability, a condition or a strength of the wrong type), E050 (a malformed check), E061 (a
 quantitative check without a finite horizon), E023 (a bound out of range), W104 (a policy
@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from libet.spec import ast, ir
+from libet.spec import ast, checker_state, ir
 from libet.spec.checker_exprs import Typer, type_words
 from libet.spec.checker_measures import measure as resolve_measure
 from libet.spec.checker_names import Scope
 from libet.spec.diagnostics import Note, did_you_mean
+from libet.spec.formatter import expr as format_expr
 
 #: Largest horizon: beyond this a spec is surely a mistake.
 MAX_HORIZON = 100_000_000
@@ -204,6 +205,13 @@ class Structure:
             if isinstance(n, (ir.Depth, ir.CurrentPhase)):
                 self.d.error("E040", "the start depth cannot read 'depth' or 'phase'", n.span)
                 ok = False
+            if isinstance(n, ir.StateRef):
+                self.d.error(
+                    "E040",
+                    f"the start depth cannot read the state variable '{n.name}': the state starts at its initial values",
+                    n.span,
+                )
+                ok = False
         return s.phase.text, e, ok
 
     def _phase(self, p: ast.PhaseDecl) -> ir.Phase | None:
@@ -215,7 +223,7 @@ class Structure:
                 hint="every phase needs transitions whose probabilities sum to 1, e.g. `-> deliver : 1`",
             )
             return None
-        targets: dict[str, ast.TransitionDecl] = {}
+        targets: dict[tuple, ast.TransitionDecl] = {}
         otherwise = None
         out = []
         ok = True
@@ -230,21 +238,35 @@ class Structure:
                     hint=did_you_mean(name, list(phase_names) + list(ir.EXITS)),
                 )
                 ok = False
-            if name in targets:
+            # Two steps to one target are one step unless their updates differ (a watched and
+            # an unwatched step to the same phase): the key is the target and the updates as written.
+            key = (name, tuple((u.var.text, format_expr(u.expr)) for u in t.updates))
+            if key in targets:
                 self.d.error(
                     "E040",
-                    f"phase '{p.name.text}' has two transitions to '{name}'",
+                    f"phase '{p.name.text}' has two transitions to '{name}'" + (" with the same updates" if t.updates else ""),
                     t.target.span,
                     hint="merge them into one transition by adding their probabilities",
                 )
                 ok = False
-            targets[name] = t
+            targets[key] = t
+            ups = checker_state.updates(self.scope, self.typer, t.updates)
+            if ups is None:
+                ok = False
+                ups = ()
+            elif ups and name in ir.EXITS:
+                self.d.warning(
+                    "W107",
+                    f"the updates of '-> {name}' never matter: the step ends the trajectory",
+                    t.updates[0].span,
+                    hint="remove them, or send the step to a phase",
+                )
             if t.prob is None:
                 if otherwise is not None:
                     self.d.error("E040", f"phase '{p.name.text}' has two 'otherwise' transitions", t.span)
                     ok = False
                 otherwise = t
-                out.append(ir.Transition(name, None, span=t.span))
+                out.append(ir.Transition(name, None, span=t.span, updates=ups))
                 continue
             e = self.typer.expr_or_none(t.prob)
             if e is None:
@@ -254,8 +276,11 @@ class Structure:
                 self.d.error("E020", f"a transition probability must be a number, but this is {type_words(e.type)}", t.prob.span)
                 ok = False
                 continue
-            out.append(ir.Transition(name, e, span=t.span))
-        return ir.Phase(p.name.text, tuple(out), span=p.span) if ok else None
+            out.append(ir.Transition(name, e, span=t.span, updates=ups))
+        chosen = checker_state.choices(self.scope, self.typer, p)
+        if chosen is None:
+            return None
+        return ir.Phase(p.name.text, tuple(out), span=p.span, choices=chosen) if ok else None
 
     # ---- policies -----------------------------------------------------------------------------
 
@@ -301,10 +326,11 @@ class Structure:
                             if then in ir.EXITS else "declare the phase in the trajectory"),
                     )
                     ok = False
-            if c is None or s is None:
+            ups = checker_state.updates(self.scope, self.typer, r.updates)
+            if c is None or s is None or ups is None:
                 ok = False
                 continue
-            rules.append(ir.Rule(c, s, span=r.span, then=then))
+            rules.append(ir.Rule(c, s, span=r.span, then=then, updates=ups))
         return ir.Policy(node.name.text, tuple(rules), span=node.name.span) if ok else None
 
     # ---- checks -------------------------------------------------------------------------------
@@ -341,6 +367,25 @@ class Structure:
                 hint="`invariant under phase` asks whether the veto is the same in every phase",
             )
             return None
+        adversaries = [n for n in item.under if n.text == "adversaries"]
+        if adversaries and item.kind != "bound":
+            self.d.error(
+                "E050",
+                "only a bound ranges over adversaries (`P(harm) <= 0.01 for all adversaries`)",
+                adversaries[0].span,
+                hint="a gap or an outcome invariance compares assignments, not adversaries; "
+                "bound Pmax and Pmin of the measure instead",
+            )
+            return None
+        if self.scope.mdp and item.kind in ("gap", "outcome invariant"):
+            self.d.error(
+                "E097",
+                f"{'a gap check' if item.kind == 'gap' else 'an outcome invariance'} is not defined over adversaries yet: "
+                "this trajectory has choice points (an MDP)",
+                item.span,
+                hint="bound the measure's worst and best cases instead: `Pmax(harm) <= ...`, `Pmin(harm) >= ...`",
+            )
+            return None
         if item.kind == "outcome invariant":
             return self._outcome_invariance(item, trajectory, written)
         keyword = ir.KEYWORD_PROPERTIES.get(item.kind)
@@ -349,14 +394,25 @@ class Structure:
                 self.d.error("E050", f"'{item.kind}' needs a trajectory", item.span, hint="declare `trajectory { ... }`")
                 return None
             return keyword()
-        # bound and gap: decided by the exact engine, so they need a finite horizon
-        measure = resolve_measure(item.measure, self.scope)
+        # bound and gap: decided by the exact engine, so they need a finite horizon.
+        # `for all adversaries`: a bound <= holds for the worst adversary (Pmax), >= for the best.
+        extremum = ("max" if item.op == "<=" else "min") if adversaries else None
+        if adversaries and item.measure.extremum is not None:
+            self.d.error(
+                "E050",
+                f"{item.measure.text} already takes its case over adversaries; `for all adversaries` says it twice",
+                adversaries[0].span,
+                hint=f"write `{item.measure.text} {item.op} ...` or `{item.measure.kind}(...) {item.op} ... for all adversaries`",
+            )
+            return None
+        measure = resolve_measure(item.measure, self.scope, extremum)
         if measure is None:
             return None
         bound = Fraction(item.bound.value)
         if not self._quantitative_ok(item, trajectory, measure, bound):
             return None
-        r = self.scope.var_list(item.under, False, "a quantitative check")
+        rest = [n for n in item.under if n.text != "adversaries"]
+        r = self.scope.var_list(rest, False, "a quantitative check")
         if r is None:
             return None
         if item.kind == "bound":
@@ -369,7 +425,7 @@ class Structure:
             self.d.error("E050", "'invariant under phase' needs a trajectory", phases[0].span, hint="declare `trajectory { ... }`")
             return None
         rest = [n for n in item.under if n.text != "phase"]
-        r = self.scope.var_list(rest, True, "invariance") if rest else ((), False)
+        r = self.scope.var_list(rest, True, "invariance", allow_state=True) if rest else ((), False)
         if r is None:
             return None
         return ir.Invariance(r[0], r[1], written=written, phase=bool(phases))

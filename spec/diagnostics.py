@@ -45,12 +45,19 @@ CODES: dict[str, str] = {
     "E070": "import error (missing file, cycle, or a declaration a used file may not hold)",
     "E080": "malformed data file (unknown or missing column, bad row, mixed likelihoods)",
     "E081": "a data value out of range (outside a variable's domain or a param's range, a rate outside [0, 1], successes above n)",
+    "E093": "a state update gives a value outside its variable's domain",
+    "E094": "a state update reads something other than state variables, params and literals",
+    "E095": "a state variable updated twice in one step, or chosen twice in one phase",
+    "E096": "a choice point with no options, or an option listed twice",
+    "E097": "a measure or check in an MDP without its case over adversaries (Pmax, Pmin)",
+    "E098": "a conditional measure over adversaries",
     "W101": "unreachable phase",
     "W102": "unused declaration",
     "W103": "probability check skipped: the state space is too large to enumerate",
     "W104": "policy has no rules",
     "W105": "a measure names an event that can never happen (the measure is 0, or undefined if it is the condition)",
     "W106": "a refusal goes on while reaching the horizon delivers",
+    "W107": "state updates on a step that ends the trajectory",
 }
 
 

@@ -142,6 +142,8 @@ class _Printer:
             self.emit(it.span, 0, f'use "{it.path}"')
         elif isinstance(it, ast.VarBlock):
             self.block(it.span, 0, it.cls, it.decls, lambda d, lv: self.emit(d.span, lv, self.var_decl(d)))
+        elif isinstance(it, ast.StateBlock):
+            self.block(it.span, 0, "state", it.decls, lambda d, lv: self.emit(d.span, lv, self.state_decl(d)))
         elif isinstance(it, ast.ParamDecl):
             rng = f" in [{it.range[0].text}, {it.range[1].text}]" if it.range else ""
             kind = f": {it.kind.text}" if it.kind is not None else ""
@@ -162,14 +164,11 @@ class _Printer:
         else:  # pragma: no cover
             raise TypeError(type(it).__name__)
 
+    def state_decl(self, d: ast.StateDecl) -> str:
+        return f"{d.name.text}: {domain(d.domain)} = {literal(d.init)}"
+
     def var_decl(self, d: ast.VarDecl) -> str:
-        dom = d.domain
-        if isinstance(dom, ast.BoolDom):
-            text = "bool"
-        elif isinstance(dom, ast.IntDom):
-            text = f"{dom.lo}..{dom.hi}"
-        else:
-            text = "{" + ", ".join(m.text for m in dom.members) + "}"
+        text = domain(d.domain)
         if d.weights is not None:
             text += " weights {" + ", ".join(f"{literal(k)}: {v.text if isinstance(v, ast.Num) else expr(v)}"
                                              for k, v in d.weights) + "}"
@@ -184,11 +183,35 @@ class _Printer:
             at = f" at depth {expr(it.depth)}" if it.depth is not None else ""
             self.emit(it.span, level, f"start {it.phase.text}{at}")
         else:
-            self.block(it.span, level, f"phase {it.name.text}", it.transitions, lambda t, lv: self.emit(t.span, lv, transition(t)))
+            body = it.items or it.transitions
+            self.block(it.span, level, f"phase {it.name.text}", body, lambda t, lv: self.emit(t.span, lv, phase_item(t)))
+
+
+def domain(dom) -> str:
+    if isinstance(dom, ast.BoolDom):
+        return "bool"
+    if isinstance(dom, ast.IntDom):
+        return f"{dom.lo}..{dom.hi}"
+    return "{" + ", ".join(m.text for m in dom.members) + "}"
+
+
+def phase_item(t) -> str:
+    if isinstance(t, ast.ChoiceDecl):
+        text = f"choose {t.var.text}"
+        if t.options is not None:
+            text += " in {" + ", ".join(literal(o) for o in t.options) + "}"
+        if t.when is not None:
+            text += f" when {expr(t.when)}"
+        return text
+    return transition(t)
+
+
+def updates(us) -> str:
+    return " then " + ", ".join(f"{u.var.text} = {expr(u.expr)}" for u in us) if us else ""
 
 
 def transition(t: ast.TransitionDecl) -> str:
-    return f"-> {t.target.text} : {'otherwise' if t.prob is None else expr(t.prob)}"
+    return f"-> {t.target.text} : {'otherwise' if t.prob is None else expr(t.prob)}{updates(t.updates)}"
 
 
 def rule(r: ast.RuleDecl) -> str:
@@ -196,7 +219,7 @@ def rule(r: ast.RuleDecl) -> str:
     if r.strength is not None:
         text += f" with strength {expr(r.strength)}"
     if r.then is not None:
-        text += f" then -> {r.then.text}"
+        text += f" then -> {r.then.text}{updates(r.updates)}"
     return text
 
 
@@ -272,8 +295,12 @@ def expr(e) -> str:
         return f"{expr(e.left)} implies {expr(e.right)}"
     if isinstance(e, ast.MemberExpr):
         return f"{expr(e.arg)} in {{" + ", ".join(literal(v) for v in e.values) + "}"
-    if isinstance(e, ast.Ite):
-        return f"if {expr(e.cond)} then {expr(e.then)} else {expr(e.orelse)}"
+    if isinstance(e, ast.Ite):  # an `else if` ladder in one loop
+        arms = []
+        while isinstance(e, ast.Ite):
+            arms.append(f"if {expr(e.cond)} then {expr(e.then)}")
+            e = e.orelse
+        return " else ".join(arms) + f" else {expr(e)}"
     if isinstance(e, ast.Paren):
         return f"({expr(e.expr)})"
     raise TypeError(type(e).__name__)  # pragma: no cover

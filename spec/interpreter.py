@@ -19,6 +19,7 @@ double is then used as an exact rational. Every engine follows the same rule.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import threading
@@ -170,6 +171,8 @@ class Interpreter:
         self._harmful = lambda a, d, p: any(not f(a, d, p) for f in harm_parts)
         self._policies: dict[str, tuple] = {}
         self._phases: dict[str, tuple] = {}
+        self._choices: dict[str, tuple] = {}
+        self._update_fns: dict[int, tuple] = {}
 
     # -- expressions -------------------------------------------------------------------------
 
@@ -182,10 +185,13 @@ class Interpreter:
         self._cache[id(expr)] = (expr, fn)
         return fn
 
-    def evaluate(self, expr: ir.Expr, assignment: Mapping, depth: int = 0, phase: str | None = None):
-        """The value of ``expr`` in the state (assignment, depth, phase)."""
+    def evaluate(self, expr: ir.Expr, assignment: Mapping, depth: int = 0, phase: str | None = None, state=None):
+        """The value of ``expr`` in the state (assignment, depth, phase, state variables);
+        ``state`` defaults to the initial valuation."""
         if phase is None and self.spec.trajectory is not None:
             phase = self.spec.trajectory.start_phase
+        if self.spec.state:
+            assignment = {**assignment, **self.spec.initial_state, **(state or {})}
         return self.compile(expr)(assignment, depth, phase)
 
     def holds(self, value: str, assignment: Mapping) -> bool:
@@ -198,8 +204,7 @@ class Interpreter:
 
     # -- policy ------------------------------------------------------------------------------
 
-    def veto_probability(self, policy: str, assignment: Mapping, phase: str, depth: int):
-        """1 - prod(1 - s_i) over the rules of ``policy`` whose condition holds at the state."""
+    def _compiled_rules(self, policy: str) -> tuple:
         rules = self._policies.get(policy)
         if rules is None:
             rules = tuple(
@@ -207,6 +212,12 @@ class Interpreter:
                 for r in self.spec.policies[policy].rules
             )
             self._policies[policy] = rules
+        return rules
+
+    def veto_probability(self, policy: str, assignment: Mapping, phase: str, depth: int):
+        """1 - prod(1 - s_i) over the rules of ``policy`` whose condition holds at the state
+        (with state variables, ``assignment`` carries the state's values too)."""
+        rules = self._compiled_rules(policy)
         fired = (
             (True, checked_strength(strength(assignment, depth, phase), rule, assignment, phase, depth))
             for cond, strength, rule in rules
@@ -289,22 +300,119 @@ class Interpreter:
             )
         return tuple((t.target, x) for (t, _), x in zip(items, resolved))
 
-    def outcomes(self, policy: str, assignment: Mapping, visits=()) -> Outcomes:
+    # -- state and adversaries (docs/semantics.md §4b) ----------------------------------------
+
+    def state_key(self, state: Mapping) -> tuple:
+        """A valuation of the state variables as a tuple, in declaration order."""
+        return tuple(state[n] for n in self.spec.state)
+
+    def state_of(self, key: tuple) -> dict:
+        return dict(zip(self.spec.state, key))
+
+    def choices(self, assignment: Mapping, phase: str, depth: int, state: Mapping) -> list[dict]:
+        """The valuations the adversary may choose at (phase, depth, state): the product of
+        every choice point's options where its ``when`` holds (each read on the state before
+        the choice), in option order; just ``[state]`` where the phase has no choice point."""
+        compiled = self._choices.get(phase)
+        if compiled is None:
+            p = self._trajectory().phase(phase)
+            compiled = tuple((c, None if c.when is None else self.compile(c.when)) for c in p.choices)
+            self._choices[phase] = compiled
+        if not compiled:
+            return [dict(state)]
+        env = {**assignment, **state}
+        axes = []
+        for c, when in compiled:
+            free = when is None or when(env, depth, phase)
+            axes.append((c.var, c.options if free else (state[c.var],)))
+        out = []
+        seen = set()
+        for combo in itertools.product(*(opts for _, opts in axes)):
+            s = dict(state)
+            s.update(zip((v for v, _ in axes), combo))
+            key = self.state_key(s)
+            if key not in seen:
+                seen.add(key)
+                out.append(s)
+        return out
+
+    def moves(self, policy: str, assignment: Mapping, phase: str, depth: int, state: Mapping | None = None) -> list:
+        """Everything that can happen from (phase, depth, state) once the adversary has
+        chosen: ``(kind, target, new_state, probability)`` with kind ``"vetoed"`` (a final
+        veto; target and new_state None), ``"refused"`` (a refusal that goes on in phase
+        ``target``) or ``"step"`` (``target`` a phase, ``deliver`` or ``stop``). Updates are
+        applied, simultaneously; the horizon is not (:func:`~libet.spec.rules.step_end`). Parts
+        of probability 0 are left out."""
+        state = dict(state or {})
+        env = {**assignment, **state} if state else assignment
+        rules = self._compiled_rules(policy)
+        fired = []
+        for i, (cond, strength, rule) in enumerate(rules):
+            if cond(env, depth, phase):
+                s = checked_strength(strength(env, depth, phase), rule, env, phase, depth)
+                key = None if rule.then is None else (rule.then, i if rule.updates else None)
+                fired.append((True, s, key))
+        ends, v = veto_split(fired, self._num(1))
+        out = []
+        for key, pv in ends.items():
+            if not pv:
+                continue
+            if key is None:
+                out.append(("vetoed", None, None, pv))
+            else:
+                target, i = key
+                new = state if i is None else self._apply(rules[i][2].updates, env, state, phase, depth)
+                out.append(("refused", target, new, pv))
+        go = 1 - v
+        if go:
+            p = self._trajectory().phase(phase)
+            for t, (target, x) in zip(p.transitions, self.transitions(env, phase, depth)):
+                if x:
+                    new = self._apply(t.updates, env, state, phase, depth) if t.updates else state
+                    out.append(("step", target, new, go * x))
+        return out
+
+    def _apply(self, updates, env: Mapping, state: dict, phase: str, depth: int) -> dict:
+        """``state`` after ``updates`` (simultaneous: every right-hand side reads ``env``, the
+        state before the step). A value outside its variable's domain is E093."""
+        new = dict(state)
+        for u in updates:
+            fn = self._update_fns.get(id(u))
+            if fn is None:
+                fn = self._update_fns[id(u)] = (u, self.compile(u.expr))
+            x = fn[1](env, depth, phase)
+            var = self.spec.state[u.var]
+            if not _in_domain(var.domain, x):
+                raise EvaluationError(
+                    f"the update sets '{u.var}' to {_show(x)}, outside its domain {var.domain}",
+                    u.expr.span or u.span,
+                    state=_state(env, phase, depth),
+                    code="E093",
+                )
+            new[u.var] = int(x) if isinstance(var.domain, ir.IntDomain) else x
+        return new
+
+    def outcomes(self, policy: str, assignment: Mapping, visits=(), strategy=None) -> Outcomes:
         """What ``policy`` does on ``assignment``, by a forward pass over the reachable states,
         depth by depth; ``visits`` names the phases whose visits are tracked (for measures such
-        as ``P(visit scratchpad)``).
+        as ``P(visit scratchpad)``). In a spec with choice points (an MDP) ``strategy`` picks
+        the adversary's choice: ``strategy(phase, depth, state, seen) -> state``, one of
+        :meth:`choices` (``seen``: the tracked phases visited so far).
 
-        The semantics (docs/semantics.md §4): at state (q, d) the policy vetoes with
-        probability v(q, d), absorbing in *vetoed* at depth d, or, for a refusal with ``then ->
-        r``, going on in phase r at depth d + 1 (as a step does); otherwise the generator steps: to
-        phase r at depth d + 1 (which is *delivered* when d + 1 reaches the horizon, or
-        *stopped* with ``horizon N then stop``), or to ``deliver`` or ``stop``, absorbing at
-        depth d + 1. A start at the horizon ends at once, the same way. A phase is visited when the trajectory is in one of its states (below the
-        horizon).
+        The semantics (docs/semantics.md §4, §4b): at state (q, d, s) the adversary chooses s'
+        where q has a choice point; the policy vetoes with probability v(q, d, s'), absorbing
+        in *vetoed* at depth d, or, for a refusal with ``then -> r``, going on in phase r at
+        depth d + 1 (as a step does) with its updates; otherwise the generator steps: to phase
+        r at depth d + 1 with the transition's updates (which is *delivered* when d + 1 reaches
+        the horizon, or *stopped* with ``horizon N then stop``), or to ``deliver`` or ``stop``,
+        absorbing at depth d + 1. A start at the horizon ends at once, the same way. A phase is
+        visited when the trajectory is in one of its states (below the horizon).
         """
         traj = self._trajectory()
         if traj.horizon is None:
             raise ValueError("outcome probabilities need a finite horizon")
+        if self.spec.is_mdp and strategy is None:
+            raise ValueError("this spec has choice points (an MDP): outcomes need a strategy for the adversary")
         H = traj.horizon
         tracked = frozenset(visits)
         for q in tracked:
@@ -322,46 +430,146 @@ class Interpreter:
             depth_mass[key] = depth_mass.get(key, zero) + w * depth
             refusal_mass[key] = refusal_mass.get(key, zero) + refused
 
-        def move(nxt, target, seen, w, r, depth):
+        def move(nxt, target, state, seen, w, r, depth):
             end = step_end(target, depth, H, at_h)
             if end is None:
-                key = (target, seen | (tracked & {target}))
+                key = (target, self.state_key(state), seen | (tracked & {target}))
                 m0, r0 = nxt.get(key, (zero, zero))
                 nxt[key] = (m0 + w, r0 + r)
             else:
                 absorb(_OUTCOME[end], seen, w, depth, r)
 
         q0, d0 = self.start(assignment)
+        s0 = self.spec.initial_state
         layer: dict = {}
         ends = start_end(d0, H, at_h)
         if ends is not None:
             absorb(_OUTCOME[ends], frozenset(), one, self._num(d0), zero)
         else:
-            layer[(q0, tracked & {q0})] = (one, zero)
+            layer[(q0, self.state_key(s0), tracked & {q0})] = (one, zero)
         d = d0
         while layer:
             nxt: dict = {}
-            for (q, seen), (m, r) in layer.items():
-                split, v = self.veto_ends(policy, assignment, q, d)
-                for then, pv in split.items():
-                    if not pv:
-                        continue
-                    # every refusal counts one, on top of the refusals the path had
-                    if then is None:
-                        absorb("vetoed", seen, m * pv, d, (r + m) * pv)
+            for (q, key, seen), (m, r) in layer.items():
+                state = self.state_of(key)
+                if strategy is not None and self._trajectory().phase(q).choices:
+                    state = self._chosen(strategy, assignment, q, d, state, seen)
+                for kind, target, new, p in self.moves(policy, assignment, q, d, state):
+                    w = m * p
+                    if kind == "vetoed":  # every refusal counts one, on top of the path's
+                        absorb("vetoed", seen, w, d, (r + m) * p)
+                    elif kind == "refused":
+                        move(nxt, target, new, seen, w, (r + m) * p, d + 1)
                     else:
-                        move(nxt, then, seen, m * pv, (r + m) * pv, d + 1)
-                go = 1 - v
-                if not go:
-                    continue
-                for target, p in self.transitions(assignment, q, d):
-                    w = m * go * p
-                    if not w:
-                        continue
-                    move(nxt, target, seen, w, r * go * p, d + 1)
+                        move(nxt, target, new, seen, w, r * p, d + 1)
             layer = nxt
             d += 1
         return Outcomes(mass, depth_mass, tracked, d0, self.harmful(assignment), zero, refusal_mass)
+
+    def _chosen(self, strategy, assignment, q, d, state, seen) -> dict:
+        pick = dict(strategy(q, d, dict(state), seen))
+        allowed = self.choices(assignment, q, d, state)
+        if pick not in allowed:
+            raise ValueError(
+                f"the strategy chose {pick} at phase '{q}', depth {d}, state {state}; the options are {allowed}"
+            )
+        return pick
+
+    def optimum(self, policy: str, assignment: Mapping, measure: ms.Measure) -> tuple[object, dict]:
+        """The worst or best case of ``measure`` over adversaries on ``assignment``
+        (``measure.extremum`` "max" or "min"), exactly, by layered value iteration over the
+        reachable states: the reference for the engines, meant for small models. Returns
+        ``(value, strategy)``, the strategy a dict ``(phase, depth, state key, seen) ->
+        chosen state key`` (ties go to the first option), which :meth:`strategy_of` turns into
+        the callable :meth:`outcomes` takes. In a spec without choice points it is the plain
+        value and the strategy is empty."""
+        if measure.given is not None:
+            raise ValueError(f"{measure.text}: {ms.NO_CONDITIONAL_EXTREMUM}")
+        traj = self._trajectory()
+        if traj.horizon is None:
+            raise ValueError("outcome probabilities need a finite horizon")
+        H, at_h = traj.horizon, traj.at_horizon
+        sense = max if measure.extremum != "min" else min
+        event, reward = measure.numerator, measure.reward
+        zero, one = self._num(0), self._num(1)
+        tracked = frozenset(event.visits)
+        q0, d0 = self.start(assignment)
+        if event.harmful is not None and event.harmful != self.harmful(assignment) or not event.outcomes:
+            return zero, {}
+
+        def term(outcome, seen, depth):
+            if outcome not in event.outcomes or not tracked <= seen:
+                return zero
+            if reward is ms.Reward.ONE:
+                return one
+            if reward is ms.Reward.DEPTH:
+                return self._num(depth)
+            if reward is ms.Reward.STEPS:
+                return self._num(depth - d0)
+            return zero  # refusals are counted as they happen
+
+        counts = reward is ms.Reward.REFUSALS
+        start = start_end(d0, H, at_h)
+        if start is not None:
+            return term(_OUTCOME[start], frozenset(), d0), {}
+        # Forward: the reachable states (before the choice) per depth, over every choice.
+        s0 = self.state_key(self.spec.initial_state)
+        layers = [{(q0, s0, tracked & {q0})}]
+        options: dict = {}
+        succ: dict = {}
+        d = d0
+        while layers[-1]:
+            nxt = set()
+            for q, key, seen in layers[-1]:
+                opts = [self.state_key(c) for c in self.choices(assignment, q, d, self.state_of(key))]
+                options[(q, d, key, seen)] = opts
+                for c in opts:
+                    if (q, d, c, seen) in succ:
+                        continue
+                    ms_ = self.moves(policy, assignment, q, d, self.state_of(c))
+                    succ[(q, d, c, seen)] = ms_
+                    for kind, target, new, _ in ms_:
+                        if kind != "vetoed" and step_end(target, d + 1, H, at_h) is None:
+                            nxt.add((target, self.state_key(new), seen | (tracked & {target})))
+            layers.append(nxt)
+            d += 1
+        # Backward: the optimal value of every reachable state, deepest first.
+        value: dict = {}
+        strategy: dict = {}
+        for i in range(len(layers) - 2, -1, -1):
+            d = d0 + i
+            for q, key, seen in layers[i]:
+                best = None
+                for c in options[(q, d, key, seen)]:
+                    x = zero
+                    for kind, target, new, p in succ[(q, d, c, seen)]:
+                        if kind == "vetoed":
+                            x = x + p * (term("vetoed", seen, d) + (one if counts else zero))
+                            continue
+                        end = step_end(target, d + 1, H, at_h)
+                        if end is not None:
+                            cont = term(_OUTCOME[end], seen, d + 1)
+                        else:
+                            cont = value[(target, d + 1, self.state_key(new), seen | (tracked & {target}))]
+                        x = x + p * (cont + (one if counts and kind == "refused" else zero))
+                    if best is None or sense(x, best) != best:
+                        best, pick = x, c
+                value[(q, d, key, seen)] = best
+                if len(options[(q, d, key, seen)]) > 1:
+                    strategy[(q, d, key, seen)] = pick
+        return value[(q0, d0, s0, tracked & {q0})], strategy
+
+    def strategy_of(self, table: Mapping):
+        """The callable :meth:`outcomes` takes, from a strategy table ``(phase, depth, state
+        key, seen) -> chosen key`` (:meth:`optimum`); a state the table does not name keeps
+        its valuation when that is an option, and otherwise takes the first option."""
+
+        def pick(q, d, state, seen):
+            key = self.state_key(state)
+            hit = table.get((q, d, key, frozenset(seen)))
+            return self.state_of(hit) if hit is not None else state
+
+        return pick
 
     def assignments(self) -> Iterator[dict]:
         """Every assignment of the spec's variables (see :meth:`Spec.assignments`)."""
@@ -500,6 +708,22 @@ class Interpreter:
         return lambda a, d, p: -f(a, d, p)
 
     def c_Ite(self, e: ir.Ite) -> Compiled:
+        branches, last = e.ladder()
+        if len(branches) > 1:  # an `else if` ladder: one loop over its branches
+            arms = tuple((self.compile(c), self.compile(t)) for c, t in branches)
+            rest = self.compile(last)
+            num, real = self._num, e.type.kind is ir.Kind.REAL  # a real ladder: real at every arm
+
+            def ladder(a, d, p):
+                for c, t in arms:
+                    if c(a, d, p):
+                        x = t(a, d, p)
+                        break
+                else:
+                    x = rest(a, d, p)
+                return num(x) if real else x
+
+            return ladder
         c, t, o = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
         if e.type.kind is ir.Kind.REAL:
             num = self._num
@@ -620,6 +844,14 @@ def checked_strength(s, rule: ir.Rule, assignment: Mapping, phase: str | None, d
     return min(max(s, 0), 1)
 
 
+
+
+def _in_domain(domain: ir.Domain, x) -> bool:
+    if isinstance(domain, ir.BoolDomain):
+        return isinstance(x, bool)
+    if isinstance(domain, ir.IntDomain):
+        return not isinstance(x, bool) and x == int(x) and domain.lo <= x <= domain.hi
+    return x in domain.members
 
 
 def _state(assignment: Mapping, phase: str | None, depth: int | None) -> str:

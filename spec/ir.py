@@ -468,6 +468,18 @@ class Ite(Expr):
     def children(self):
         return (self.cond, self.then, self.orelse)
 
+    def ladder(self) -> tuple[tuple[tuple[Expr, Expr], ...], Expr]:
+        """An ``else if`` ladder as its branches ``((cond, then), ...)`` in order and the last
+        ``else``: ``if a then x else if b then y else z`` is ``(((a, x), (b, y)), z)``. Passes
+        walk a ladder in a loop, so one of 10^4 branches costs no recursion (the nesting limit
+        is for real nesting; the parser does not count a ladder's steps)."""
+        branches = []
+        node: Expr = self
+        while isinstance(node, Ite):
+            branches.append((node.cond, node.then))
+            node = node.orelse
+        return tuple(branches), node
+
 
 class Func(enum.Enum):
     """Built-in functions. ``exp``, ``log`` and ``pow`` are non-polynomial."""

@@ -128,15 +128,13 @@ def parse(text: str, file: str, diags: Diagnostics) -> Parsed:
     except UnexpectedInput as exc:
         diags.items.append(_syntax_diagnostic(exc, text, file))
         return Parsed(None, (), text)
-    order, deep, ladder = _postorder(tree)
+    order, deep = _postorder(tree)
     if deep is not None:
         diags.error(
             "E003",
             f"expression nested more than {MAX_NESTING} levels deep",
             _span(file, deep),
-            hint=("an `else if` ladder nests one level per branch: split it into defs of at most "
-                  f"{MAX_NESTING // 2} branches each (`else rest`, with `def rest = if ...`)")
-            if ladder else "split it into named `def`s",
+            hint="split it into named `def`s",
         )
         return Parsed(None, (), text)
     _collect_comments(text, comments)
@@ -162,23 +160,25 @@ def _collect_comments(text: str, out: list[Comment]) -> None:
                 break
 
 
-def _postorder(tree: Tree) -> tuple[list[Tree], Tree | None, bool]:
-    """The subtrees of ``tree``, every child before its parent; the first subtree deeper than
-    MAX_NESTING (or None), and whether most of that depth is an ``else if`` ladder.
-    Iterative: a deep or long tree costs no recursion."""
+def _postorder(tree: Tree) -> tuple[list[Tree], Tree | None]:
+    """The subtrees of ``tree``, every child before its parent, and the first subtree nested
+    deeper than MAX_NESTING (or None). The ``else if`` of a ladder is not a level: a ladder is a
+    list of branches (``ir.Ite.ladder``), however long. Iterative: a deep or long tree costs
+    no recursion."""
     order: list[Tree] = []
-    stack = [(tree, 1, 0)]
+    stack = [(tree, 1)]
     while stack:
-        node, depth, ites = stack.pop()
+        node, depth = stack.pop()
         if depth > MAX_NESTING:
-            return [], node, ites > MAX_NESTING // 2
+            return [], node
         order.append(node)
-        ites += node.data == "ite"
-        for child in node.children:
+        ladder = node.data == "ite"
+        for i, child in enumerate(node.children):
             if isinstance(child, Tree):
-                stack.append((child, depth + 1, ites))
+                step = 0 if ladder and i == 2 and child.data == "ite" else 1
+                stack.append((child, depth + step))
     order.reverse()  # pre-order reversed: children come before their parents
-    return order, None, False
+    return order, None
 
 
 # ---- syntax errors in plain words ----------------------------------------------------------
@@ -201,7 +201,7 @@ _TERMINAL_WORDS = {
 
 _EXPR_START = {"NAME", "HARMFUL", "PHASE", "IF", "VIOLATES", "LPAR", "MINUS", "SIGNED_NUMBER", "DEPTH", "NOT", "TRUE", "FALSE"}
 _OPERATORS = {"AND", "OR", "IMPLIES", "CMP_OP", "ADD_OP", "MUL_OP", "IN"}
-_DECLARATIONS = {"CHECK", "DEF", "EXPERIMENT", "PARAM", "POLICY", "TRAJECTORY", "USE", "VALUE", "VARCLASS"}
+_DECLARATIONS = {"CHECK", "DEF", "EXPERIMENT", "PARAM", "POLICY", "TRAJECTORY", "USE", "VALUE", "VARCLASS", "STATE"}
 
 
 def _expected(terminals) -> list[str]:
@@ -537,6 +537,12 @@ class _ToAst:
         span = _span(self.file, c[0])
         return ast.Num(str(c[0]), _number(str(c[0]), span), span=span)
 
+    def state_block(self, meta, c):
+        return ast.StateBlock(tuple(c), span=self._s(meta))
+
+    def state_decl(self, meta, c):
+        return ast.StateDecl(self._name(c[0]), c[1], c[2], span=self._s(meta))
+
     def param(self, meta, c):
         kind = None
         if len(c) > 1 and isinstance(c[1], tuple) and c[1][0] == "kind":
@@ -575,11 +581,36 @@ class _ToAst:
         return ast.Start(self._name(c[0]), c[1] if len(c) > 1 else None, span=self._s(meta))
 
     def phase(self, meta, c):
-        return ast.PhaseDecl(self._name(c[0]), tuple(c[1:]), span=self._s(meta))
+        items = tuple(c[1:])
+        transitions = tuple(i for i in items if isinstance(i, ast.TransitionDecl))
+        choices = tuple(i for i in items if isinstance(i, ast.ChoiceDecl))
+        return ast.PhaseDecl(self._name(c[0]), transitions, span=self._s(meta), choices=choices, items=items)
 
     def transition(self, meta, c):
         prob = None if isinstance(c[1], Token) and c[1].type == "OTHERWISE" else c[1]
-        return ast.TransitionDecl(c[0], prob, span=self._s(meta))
+        updates = c[2] if len(c) > 2 else ()
+        return ast.TransitionDecl(c[0], prob, span=self._s(meta), updates=updates)
+
+    def updates(self, meta, c):
+        return tuple(c)
+
+    def update(self, meta, c):
+        return ast.UpdateDecl(self._name(c[0]), c[1], span=self._s(meta))
+
+    def choice(self, meta, c):
+        options = when = None
+        for x in c[1:]:
+            if isinstance(x, tuple) and x[:1] == ("options",):
+                options = x[1]
+            elif isinstance(x, tuple) and x[:1] == ("when",):
+                when = x[1]
+        return ast.ChoiceDecl(self._name(c[0]), options, when, span=self._s(meta))
+
+    def choice_options(self, meta, c):
+        return ("options", tuple(x for x in c if x is not None))
+
+    def choice_when(self, meta, c):
+        return ("when", c[0])
 
     def target(self, meta, c):
         return self._name(c[0])
@@ -589,12 +620,13 @@ class _ToAst:
         return ast.PolicyDecl(self._name(c[0]), tuple(c[1:]), span=self._s(meta))
 
     def rule(self, meta, c):
-        then = c[-1][1] if len(c) > 1 and isinstance(c[-1], tuple) and c[-1][:1] == ("then",) else None
-        rest = c[:-1] if then is not None else c
-        return ast.RuleDecl(rest[0], rest[1] if len(rest) > 1 else None, then, span=self._s(meta))
+        target = c[-1] if len(c) > 1 and isinstance(c[-1], tuple) and c[-1][:1] == ("then",) else None
+        rest = c[:-1] if target is not None else c
+        then, updates = (target[1], target[2]) if target is not None else (None, ())
+        return ast.RuleDecl(rest[0], rest[1] if len(rest) > 1 else None, then, span=self._s(meta), updates=updates)
 
     def refusal_target(self, meta, c):
-        return ("then", self._name(c[0]))
+        return ("then", self._name(c[0]), c[1] if len(c) > 1 else ())
 
     def check(self, meta, c):
         return ast.CheckDecl(c[0], tuple(c[1:]), span=self._s(meta))
@@ -630,6 +662,14 @@ class _ToAst:
 
     def prob_measure(self, meta, c):
         return ast.Measure("P", event=c[0], given=c[1] if len(c) > 1 else None, span=self._s(meta))
+
+    def prob_extremum(self, meta, c):
+        word = str(c[0])
+        return ast.Measure("P", event=c[1], given=c[2] if len(c) > 2 else None, span=self._s(meta), extremum=word[1:])
+
+    def expect_extremum(self, meta, c):
+        word = str(c[0])
+        return ast.Measure("E", quantity=c[1], given=c[2] if len(c) > 2 else None, span=self._s(meta), extremum=word[1:])
 
     def expect_measure(self, meta, c):
         return ast.Measure("E", quantity=c[0], given=c[1] if len(c) > 1 else None, span=self._s(meta))

@@ -85,8 +85,9 @@ class Printer:
         return "-" + _wrap(self.text(e.arg), _NEG), _NEG
 
     def p_Ite(self, e: ir.Ite):
-        cond, then = self.text(e.cond)[0], self.text(e.then)[0]
-        return f"if {cond} then {then} else {_wrap(self.text(e.orelse), _ITE)}", _ITE
+        branches, last = e.ladder()  # an `else if` ladder in one loop
+        arms = [f"if {self.text(c)[0]} then {self.text(t)[0]}" for c, t in branches]
+        return " else ".join(arms) + f" else {_wrap(self.text(last), _ITE)}", _ITE
 
     def p_Call(self, e: ir.Call):
         return f"{e.func.value}({', '.join(self.text(a)[0] for a in e.args)})", _ATOM

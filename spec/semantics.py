@@ -38,6 +38,8 @@ def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
         _unreachable(spec, d)
         _refusals_at_horizon(spec, d)
     _strengths(spec, interp, d, budget)
+    if spec.state:
+        _updates(spec, interp, d, budget)
     _unused(spec, checker, d)
 
 
@@ -45,7 +47,7 @@ def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
 
 
 def _values_read_substance_only(spec: ir.Spec, d: Diagnostics) -> None:
-    hint = "a value is a reference point: it may read substance variables only, never framing, context, depth, phase or params"
+    hint = "a value is a reference point: it may read substance variables only, never framing, context or state variables, depth, phase or params"
     for value in spec.values.values():
         for node in ir.walk(value.expr):
             bad = _impurity(spec, node)
@@ -60,6 +62,8 @@ def _impurity(spec: ir.Spec, node: ir.Expr, seen: frozenset[str] = frozenset()) 
         cls = spec.variables[node.name].cls
         if cls is not ir.VarClass.SUBSTANCE:
             return f"the {cls.value} variable '{node.name}'"
+    elif isinstance(node, ir.StateRef):
+        return f"the state variable '{node.name}'"
     elif isinstance(node, ir.Depth):
         return "'depth'"
     elif isinstance(node, ir.CurrentPhase):
@@ -155,18 +159,65 @@ def _start_depth(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
             return
 
 
+def _valuations(spec: ir.Spec, exprs) -> list[dict]:
+    """Every valuation of the state variables ``exprs`` read (the others at their initial
+    values): what the checker tries beside the assignments. ``[{}]`` without state."""
+    if not spec.state:
+        return [{}]
+    read = reads_of(spec).states(list(exprs))
+    names = [n for n in spec.state if n in read]
+    base = spec.initial_state
+    out = []
+    for combo in itertools.product(*(spec.state[n].domain.values() for n in names)):
+        s = dict(base)
+        s.update(zip(names, combo))
+        out.append(s)
+    return out
+
+
 def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     for phase in spec.trajectory.phases:
         exprs = [t.prob for t in phase.transitions if t.prob is not None]
         names, uses_depth, _ = _reads(spec, exprs)
         depths = _depths(spec) if uses_depth else range(1)
-        if not budget.take(spec, names, len(depths), f"the probabilities of phase '{phase.name}'", phase.span, d):
+        states = _valuations(spec, exprs)
+        if not budget.take(spec, names, len(depths) * len(states), f"the probabilities of phase '{phase.name}'", phase.span, d):
             continue
         try:
-            for a, depth in itertools.product(spec.assignments(names), depths):
-                interp.transitions(a, phase.name, depth)
+            for a, s, depth in itertools.product(spec.assignments(names), states, depths):
+                interp.transitions({**a, **s}, phase.name, depth)
         except EvaluationError as exc:
             _report(d, exc, phase.span)
+
+
+def _updates(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
+    """E093: every update keeps its variable in its domain, at every valuation of the state
+    it reads (an update reads the state, params and literals only, so this is exhaustive)."""
+    steps = [(t.updates, t.span) for p in spec.trajectory.phases for t in p.transitions if t.updates]
+    steps += [(r.updates, r.span) for pol in spec.policies.values() for r in pol.rules if r.updates]
+    phase = spec.trajectory.start_phase
+    for updates, span in steps:
+        exprs = [u.expr for u in updates]
+        states = _valuations(spec, exprs)
+        if not budget.take(spec, (), len(states), "a step's state updates", span, d):
+            continue
+        try:
+            for s in states:
+                interp._apply(updates, s, s, phase, 0)
+        except EvaluationError as exc:
+            d.error(
+                "E093",
+                f"{exc.message} (at {_valuation(exc.state)})",
+                exc.span or span,
+                hint="keep the value inside the domain with min or max (`x = min(x + 1, 3)` for 0..3), or widen the domain",
+            )
+
+
+def _valuation(where: str) -> str:
+    """The state part of an interpreter's state description (the depth and phase mean nothing
+    for an update, which reads the state only)."""
+    head, _, rest = where.partition("assignment ")
+    return "state " + rest if rest else where
 
 
 def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
@@ -184,13 +235,15 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
                 names, uses_depth, uses_phase = _reads(spec, [rule.condition, rule.strength])
             depths = _depths(spec) if uses_depth else range(1)
             ph = phases if uses_phase else phases[:1]
+            states = [{}] if isinstance(rule.strength, ir.Const) else _valuations(spec, [rule.condition, rule.strength])
             what = f"the veto strength of a rule of '{policy.name}'"
-            if not budget.take(spec, names, len(depths) * len(ph), what, rule.span, d):
+            if not budget.take(spec, names, len(depths) * len(ph) * len(states), what, rule.span, d):
                 continue
             cond, strength = interp.compile(rule.condition), interp.compile(rule.strength)
             try:
-                for a, p, depth in itertools.product(spec.assignments(names), ph, depths):
-                    if names and not cond(a, depth, p):
+                for a0, s, p, depth in itertools.product(spec.assignments(names), states, ph, depths):
+                    a = {**a0, **s} if s else a0
+                    if (names or s) and not cond(a, depth, p):
                         continue
                     checked_strength(strength(a, depth, p), rule, a, p, depth)
             except EvaluationError as exc:
@@ -252,12 +305,17 @@ def _unused(spec: ir.Spec, checker, d: Diagnostics) -> None:
         exprs.append(spec.trajectory.start_depth)
         exprs += [t.prob for p in spec.trajectory.phases for t in p.transitions if t.prob is not None]
     exprs += [x for pol in spec.policies.values() for r in pol.rules for x in (r.condition, r.strength)]
+    if spec.trajectory is not None:  # state updates and choice points
+        exprs += [u.expr for p in spec.trajectory.phases for t in p.transitions for u in t.updates]
+        exprs += [c.when for p in spec.trajectory.phases for c in p.choices if c.when is not None]
+        used.update(c.var for p in spec.trajectory.phases for c in p.choices)
+    exprs += [u.expr for pol in spec.policies.values() for r in pol.rules for u in r.updates]
     from libet.spec.structural import expressions as structural_exprs
 
     exprs += structural_exprs(spec)  # a horizon or weights over params
     for e in exprs:
         for node in ir.walk(e):
-            if isinstance(node, (ir.VarRef, ir.ParamRef, ir.DefRef)):
+            if isinstance(node, (ir.VarRef, ir.StateRef, ir.ParamRef, ir.DefRef)):
                 used.add(node.name)
     for c in spec.checks:
         used.update(getattr(c.prop, "variables", ()))
@@ -270,7 +328,7 @@ def _unused(spec: ir.Spec, checker, d: Diagnostics) -> None:
     for name, decl in checker.names.items():
         if not decl.main or name in used or decl.kind == "value":
             continue
-        table = {"variable": spec.variables, "param": spec.params, "def": spec.defs}[decl.kind]
+        table = {"variable": spec.variables, "state variable": spec.state, "param": spec.params, "def": spec.defs}[decl.kind]
         if name in table:
             d.warning(
                 "W102",

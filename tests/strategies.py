@@ -232,6 +232,71 @@ def specs(draw, max_horizon: int = 8, unbounded: bool = False, with_checks: bool
     return "\n".join(lines) + "\n"
 
 
+@st.composite
+def state_specs(draw, mdp: bool = True, max_horizon: int = 5):
+    """Source text of a small spec with state variables (docs/semantics.md §4b): a counter
+    ``c: 0..K`` updated on steps and refusals (saturating), an enum ``e: {a, b}`` that steps may
+    reset, read by probabilities and vetoes; with ``mdp``, a choice point on ``e`` (and maybe
+    on ``c``, maybe guarded by ``when``) in some phases. Every update stays in its domain and
+    every phase's probabilities sum to 1 for every state, so the spec always loads. The
+    experiment measures Pmax and Pmin of harm and vetoed, and Emax(refusals)."""
+    K = draw(st.integers(1, 3))
+    horizon = draw(st.integers(1, max_horizon))
+    end = draw(st.sampled_from(["", " then stop", " then deliver"]))
+    phases = ["p0", "p1"][: draw(st.integers(1, 2))]
+    lines = [
+        'spec "generated with state"',
+        "substance { topic: {everyday, weapons} }",
+        "framing { f: bool }",
+        f"state {{ c: 0..{K} = 0  e: {{a, b}} = {draw(st.sampled_from(['a', 'b']))} }}",
+        "value ok = topic == everyday",
+        "trajectory {",
+        f"  horizon {horizon}{end}",
+        "  start p0",
+    ]
+    inc = f"c = min(c + 1, {K})"
+    chose = False
+    for p in phases:
+        lines.append(f"  phase {p} {{")
+        if mdp and draw(st.booleans() if p != "p0" else st.just(True)):
+            when = draw(st.sampled_from(["", "", " when c > 0", " when f"]))
+            lines.append(f"    choose e{when}")
+            chose = True
+            if draw(st.booleans()):
+                lines.append(f"    choose c in {{0, {K}}}")
+        # go on: a constant, or state-dependent (at most 0.5 either way)
+        go = draw(st.sampled_from(["0.5", "0.3", "if e == a then 0.5 else 0.2", f"0.5 * c / {K}"]))
+        target = draw(st.sampled_from(phases))
+        update = draw(st.sampled_from(["", f" then {inc}", " then e = b", f" then {inc}, e = a"]))
+        lines.append(f"    -> {target} : {go}{update}")
+        deliver = draw(st.sampled_from(["0.25", "if c > 0 then 0.4 else 0.1", "if e == b then 0.3 else 0"]))
+        lines.append(f"    -> deliver : {deliver}")
+        lines.append("    -> stop : otherwise")
+        lines.append("  }")
+    lines.append("}")
+    policies = []
+    for i in range(draw(st.integers(1, 2))):
+        policies.append(f"pol{i}")
+        lines.append(f"policy pol{i} {{")
+        for _ in range(draw(st.integers(0, 2))):
+            cond = draw(st.sampled_from([
+                "violates ok", "violates ok and e == a", f"violates ok and c < {K}", "e == a and f",
+                "violates ok and depth >= 1", "c == 0",
+            ]))
+            strength = draw(st.sampled_from(["", " with strength 0.5", " with strength 0.8"]))
+            then = draw(st.sampled_from(["", f" then -> {phases[-1]}", f" then -> p0 then {inc}", " then -> p0 then e = b"]))
+            lines.append(f"  veto when {cond}{strength}{then}")
+        lines.append("}")
+    quant = ("Pmax", "Pmin") if mdp and chose else ("P", "P")
+    lines += [
+        "experiment e {",
+        f"  policies {', '.join(policies)}",
+        f"  measure {quant[0]}(harm), {quant[1]}(harm), {quant[0]}(vetoed)",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 # ---- assignments and states: the installed strategies (libet.testing.strategies) -------------
 
 

@@ -17,6 +17,7 @@ resolves to the examples' shared values.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def test_table_trigger(code: str):
     _, trigger = _table()[code]
     m = re.fullmatch(r"`([^`]*)`", trigger)
     assert m, f"{code}: the trigger should be one line of spec source in backticks, not {trigger!r}"
-    loaded = load_text(m.group(1), str(EXAMPLES / "doc_block.libet"))
+    source = m.group(1).replace("\\|", "|")  # a `|` inside a table cell is written \|
+    loaded = load_text(source, str(EXAMPLES / "doc_block.libet"))
     got = [d.code for d in loaded.diagnostics]
     assert code in got, f"{code}: the trigger {m.group(1)!r} produced {got}"
 
@@ -235,6 +237,23 @@ VIOLATED = {
         },
         "reference": set(),
     },
+    "crescendo.libet": {
+        "per_message": {"invariant under escalation", "complete", "safe", "P(harm) <= 0.05 for all substance"},
+        "on_substance": set(),
+    },
+    "monitoring.libet": {
+        "faking": {"invariant under watched", "complete", "safe", "P(harm) <= 0.01 for all substance"},
+        "genuine": set(),
+    },
+    "adaptive_attacker.libet": {
+        "keyword": {
+            "invariant under encoding",
+            "complete",
+            "safe",
+            "Pmax(harm) <= 0.05 for all substance, framing, adversaries",
+        },
+        "reference": set(),
+    },
     "momentum.libet": {
         "static": {"invariant under depth", "complete", "safe", "P(harm) <= 0.05 for all substance"},
         "steady": {"complete", "safe"},
@@ -256,14 +275,32 @@ def _brute_force(spec) -> dict[tuple[str, str], bool]:
     H = s.trajectory.horizon
     phases = s.trajectory.phase_names
     assigns = list(s.assignments())
+    # every valuation of the state variables ([{}] without any): the qualitative checks quantify
+    # over all of them, reachable or not (docs/proofs.md)
+    names = list(s.state)
+    valuations = [dict(zip(names, c)) for c in itertools.product(*(s.state[n].domain.values() for n in names))]
+    S = len(valuations)
     vetoes: dict = {}
     outcomes: dict = {}
 
     def veto(p, a):
+        """The veto at every (phase, depth, valuation), valuation fastest."""
         key = (p, tuple(a.values()))
         if key not in vetoes:
-            vetoes[key] = [it.veto_probability(p, a, q, d) for q in phases for d in range(H)]
+            vetoes[key] = [
+                it.veto_probability(p, {**a, **v}, q, d) for q in phases for d in range(H) for v in valuations
+            ]
         return vetoes[key]
+
+    def state_invariant(p, a, under) -> bool:
+        v = veto(p, a)
+        for i in range(len(phases) * H):
+            groups: dict = {}
+            for j, val in enumerate(valuations):
+                groups.setdefault(tuple(val[n] for n in names if n not in under), []).append(v[i * S + j])
+            if any(max(g) - min(g) > _EPS for g in groups.values()):
+                return False
+        return True
 
     def outcome(p, a):
         key = (p, tuple(a.values()))
@@ -280,53 +317,63 @@ def _brute_force(spec) -> dict[tuple[str, str], bool]:
     at_h = s.trajectory.at_horizon == ir.DELIVER
 
     def reaches_delivery(p, a) -> bool:
+        """Some path of positive probability, under some choice of the adversary, delivers."""
         q0, d0 = it.start(a)
-        todo, seen = [(q0, d0)], {(q0, d0)}
+        first = (q0, d0, it.state_key(s.initial_state))
+        todo, seen = [first], {first}
         if d0 >= H:
             return at_h
         while todo:
-            q, d = todo.pop()
-            split, v = it.veto_ends(p, a, q, d)
-            steps = [(t, x) for t, x in split.items() if t is not None and x > 0]  # refusals that go on
-            if v < 1 - _EPS:
-                steps += [(t, x) for t, x in it.transitions(a, q, d) if x > 0 and t != ir.STOP]
-            for target, _ in steps:
-                if target == ir.DELIVER:
-                    return True
-                if d + 1 >= H:
-                    if at_h:
+            q, d, key = todo.pop()
+            for chosen in it.choices(a, q, d, it.state_of(key)):
+                for kind, target, new, x in it.moves(p, a, q, d, chosen):
+                    if kind == "vetoed" or target == ir.STOP or x <= _EPS:
+                        continue
+                    if target == ir.DELIVER:
                         return True
-                    continue
-                if (target, d + 1) not in seen:
-                    seen.add((target, d + 1))
-                    todo.append((target, d + 1))
+                    if d + 1 >= H:
+                        if at_h:
+                            return True
+                        continue
+                    nxt = (target, d + 1, it.state_key(new))
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
         return False
 
     result = {}
     for c in s.checks:
         p, prop = c.policy, c.prop
         if isinstance(prop, ir.Invariance):
+            in_state = [n for n in prop.variables if n in s.state]
             holds = all(
                 all(abs(x - y) <= _EPS for x, y in zip(veto(p, g[0]), veto(p, a)))
                 for g in groups(prop.variables)
                 for a in g
             )
-            if prop.depth:
+            if in_state:
+                holds = holds and all(state_invariant(p, a, in_state) for a in assigns)
+            if prop.depth:  # the same at every depth, per phase and valuation
                 holds = holds and all(
-                    max(v[i * H : (i + 1) * H]) - min(v[i * H : (i + 1) * H]) <= _EPS
+                    max(v[i * H * S + j : (i + 1) * H * S : S]) - min(v[i * H * S + j : (i + 1) * H * S : S]) <= _EPS
                     for a in assigns
                     for v in [veto(p, a)]
                     for i in range(len(phases))
+                    for j in range(S)
                 )
-            if prop.phase:  # the same at every depth in every phase
+            if prop.phase:  # the same in every phase, per depth and valuation
                 holds = holds and all(
-                    max(v[d::H]) - min(v[d::H]) <= _EPS for a in assigns for v in [veto(p, a)] for d in range(H)
+                    max(v[k :: H * S]) - min(v[k :: H * S]) <= _EPS for a in assigns for v in [veto(p, a)] for k in range(H * S)
                 )
         elif isinstance(prop, ir.Complete):
             holds = all(min(veto(p, a)) >= 1 - _EPS for a in assigns if it.harmful(a))
         elif isinstance(prop, ir.CompleteAt):
             at = [phases.index(q) for q in prop.phases]
-            holds = all(min(veto(p, a)[i * H + d] for i in at for d in range(H)) >= 1 - _EPS for a in assigns if it.harmful(a))
+            holds = all(
+                min(veto(p, a)[i * H * S + k] for i in at for k in range(H * S)) >= 1 - _EPS
+                for a in assigns
+                if it.harmful(a)
+            )
         elif isinstance(prop, ir.NoOverRefusal):
             holds = all(max(veto(p, a)) <= _EPS for a in assigns if not it.harmful(a))
         elif isinstance(prop, ir.Safe):
@@ -341,7 +388,10 @@ def _brute_force(spec) -> dict[tuple[str, str], bool]:
                 for n in rest:
                     w *= s.variables[n].probability(a[n])
                 key = tuple(a[n] for n in prop.for_all)
-                num, den = outcome(p, a).parts(prop.measure)
+                if prop.measure.extremum is not None:  # over adversaries: the exact optimum
+                    num, den = it.optimum(p, a, prop.measure)[0], None
+                else:
+                    num, den = outcome(p, a).parts(prop.measure)
                 old = sums.get(key, (0.0, 0.0))
                 sums[key] = (old[0] + float(w) * float(num), old[1] + float(w) * float(1 if den is None else den))
             totals = {k: n / d for k, (n, d) in sums.items() if d > 0}

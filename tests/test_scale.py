@@ -78,6 +78,8 @@ def _chains(n: int, defs: int) -> str:
     anyf = " or ".join(f"(f{i % 5} and bad)" for i in range(n))
     allf = " and ".join(f"(bad or not f{i % 5})" for i in range(n))
     chain = "\n".join(f"def d{i} = min(1, d{i - 1} + 0.000001)" for i in range(1, defs))
+    # an `else if` ladder of n branches: every condition false but the last but one's
+    rungs = " else ".join(f"if {_rung(i, n)} then {i / 1e9:.9f}" for i in range(n))
     return f"""
 substance {{ bad: bool }}
 framing {{ f0: bool  f1: bool  f2: bool  f3: bool  f4: bool }}
@@ -86,15 +88,20 @@ def score = {terms}
 def damp = {product}
 def anyf = {anyf}
 def allf = {allf}
+def rung = {rungs} else 0.0
 def d0 = 0.0
 {chain}
-trajectory {{ horizon 3 start a phase a {{ -> a : min(1, score * damp + d{defs - 1}) -> stop : otherwise }} }}
+trajectory {{ horizon 3 start a phase a {{ -> a : min(1, score * damp + d{defs - 1} + rung) -> stop : otherwise }} }}
 policy weighted {{
-  veto when bad and score >= 0 with strength min(1, score + 0.5)
+  veto when bad and score >= 0 with strength min(1, score + 0.5 + rung)
   veto when anyf and allf with strength 0.25
 }}
 check weighted {{ complete  P(harm) <= 0.5 }}
 """
+
+
+def _rung(i: int, n: int) -> str:
+    return "f0 and f2" if i == n - 2 else f"f0 and f1 and f{i % 5}"
 
 
 def _by_hand(n: int, defs: int, f: dict) -> float:
@@ -103,7 +110,8 @@ def _by_hand(n: int, defs: int, f: dict) -> float:
     d = 0.0
     for _ in range(1, defs):
         d = min(1, d + 0.000001)
-    return min(1, score * damp + d)
+    rung = next((i / 1e9 for i in range(n) if (f["f0"] and f["f2"] if i == n - 2 else f["f0"] and f["f1"] and f[f"f{i % 5}"])), 0.0)
+    return min(1, score * damp + d + rung)
 
 
 def _run_chains(n: int, defs: int) -> None:
@@ -184,3 +192,37 @@ def test_every_proof_kind_keeps_its_budget_on_a_long_horizon():
         if r.status is Status.UNKNOWN:
             assert r.reason.startswith("timeout"), (r.check, r.reason)
     assert kinds == set(KINDS), "give the example (or this test) a check of every proof kind"
+
+
+def test_an_else_if_ladder_means_the_same_in_every_pass():
+    """Ladders mixing int and real branches, and enum branches resolved from one another:
+    the interpreter, the vectorised evaluator (through the exact engine), the printer and Z3
+    agree on every value."""
+    from libet.results import Status
+    from libet.spec.interpreter import Interpreter
+    from libet.spec.printer import expr_text
+
+    src = """substance { bad: bool }
+framing { x: 0..5  tone: {calm, loud, harsh} }
+value ok = not bad
+def y = if x == 0 then 1 else if x == 1 then 0.5 else if x < 4 then 2 else 0
+def t = if x == 0 then calm else if x < 3 then loud else harsh
+trajectory { horizon 2 start a phase a { -> a : y / 4  -> stop : otherwise } }
+policy p { veto when bad and t == tone with strength y / 2 }
+check p { complete }
+"""
+    spec = libet.loads(src)
+    it = Interpreter(spec.ir)
+    want = {0: 1, 1: 0.5, 2: 2, 3: 2, 4: 0, 5: 0}
+    tones = {0: "calm", 1: "loud", 2: "loud", 3: "harsh", 4: "harsh", 5: "harsh"}
+    for x in range(6):
+        a = {"bad": True, "x": x, "tone": tones[x]}
+        assert it.evaluate(spec.ir.defs["y"].expr, a) == want[x]
+        assert it.veto_probability("p", a, "a", 0) == want[x] / 2
+        row = spec.simulate("p", fixed=a, measures=["P(stopped)", "P(vetoed)"]).to_rows()[0]
+        o = it.outcomes("p", a)
+        assert abs(row["P(vetoed)"] - o.vetoed) < 1e-12 and abs(row["P(stopped)"] - o.stopped) < 1e-12
+    printed = expr_text(spec.ir.defs["y"].expr)
+    assert printed == "if x == 0 then 1 else if x == 1 then 0.5 else if x < 4 then 2 else 0"
+    (result,) = spec.check(timeout=60)
+    assert result.status is Status.VIOLATED  # strength 1/4 at x = 1, 0 at x >= 4

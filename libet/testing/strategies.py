@@ -38,6 +38,7 @@ DEFAULT_MAX_DEPTH = 64
 @attrs.frozen
 class State:
     """One state of the spec's model: an assignment of every variable, a phase and a depth.
+    With state variables (``state { ... }``) the assignment holds a valuation of them too.
 
     A ``State`` reads like the assignment (``state["topic"]``, ``state.get("persona")``), so a
     veto function written against a dict of variable values accepts it.
@@ -81,6 +82,8 @@ class Trajectory:
         outcome: ``"delivered"``, ``"stopped"`` or ``"vetoed"``.
         probability: the product of the probabilities of the steps taken (floats).
         harmful: whether the assignment is harmful (so *delivered* is harm).
+        valuations: with state variables, their values at each state visited (after the
+            adversary's choice, in an MDP); empty without.
     """
 
     assignment: Mapping[str, Any]
@@ -88,6 +91,7 @@ class Trajectory:
     outcome: str
     probability: float
     harmful: bool
+    valuations: tuple = ()
 
 
 def as_ir(spec) -> ir.Spec:
@@ -211,12 +215,11 @@ def states(spec, *, harmful: bool | None = None, fixed: Mapping | None = None, m
     horizon (below ``max_depth`` + 1 when given, or below 64 for an unbounded horizon)."""
     spec = as_ir(spec)
     lo, hi = _depths(spec, max_depth)
-    return st.builds(
-        State,
-        assignments(spec, harmful=harmful, fixed=fixed),
-        st.sampled_from(_phases(spec)),
-        st.integers(lo, hi),
-    )
+    drawn = assignments(spec, harmful=harmful, fixed=fixed)
+    if spec.state:  # and a valuation of the state variables, in the same mapping
+        valuation = st.fixed_dictionaries({n: st.sampled_from(v.domain.values()) for n, v in spec.state.items()})
+        drawn = st.builds(lambda a, s: {**a, **s}, drawn, valuation)
+    return st.builds(State, drawn, st.sampled_from(_phases(spec)), st.integers(lo, hi))
 
 
 def pairs(spec, under: str | Iterable[str], *, harmful: bool | None = None, fixed: Mapping | None = None,
@@ -255,7 +258,9 @@ def trajectories(spec, policy: str, *, harmful: bool | None = None, fixed: Mappi
     """A path of ``policy``'s chain with positive probability: at each state Hypothesis picks
     the veto (when it fires with positive probability) or one of the generator's steps with
     positive probability, until the path is absorbed (vetoed, stopped, delivered at the
-    horizon). Needs a finite horizon. Shrinks towards vetoing early, then the first transition.
+    horizon). With state variables the path carries them (``valuations``); at a choice point
+    Hypothesis also plays the adversary, picking one of its options. Needs a finite horizon.
+    Shrinks towards vetoing early, then the first transition.
     """
     from libet.spec.interpreter import Interpreter
     from libet.spec.rules import start_end, step_end
@@ -273,33 +278,30 @@ def trajectories(spec, policy: str, *, harmful: bool | None = None, fixed: Mappi
     def draw_path(draw):
         a = draw(assignments(spec, harmful=harmful, fixed=fixed))
         q, d = interp.start(a)
-        visited = []
+        s = spec.initial_state
+        visited, valuations = [], []
         prob = 1.0
+        keep = tuple if spec.state else (lambda _: ())
         ends = start_end(d, H, traj.at_horizon)
         if ends is not None:
             return Trajectory(a, (), "delivered" if ends == ir.DELIVER else "stopped", 1.0, interp.harmful(a))
         while True:
+            s = draw(st.sampled_from(interp.choices(a, q, d, s)))  # the adversary, where there is one
             visited.append((q, d))
-            split, v = interp.veto_ends(policy, a, q, d)
-            v = float(v)
-            options = []
-            for then, pv in split.items():  # a final veto, or a refusal that goes on
-                if pv > 0:
-                    options.append(("veto" if then is None else ("refuse", then), float(pv)))
-            go = 1 - v
-            if go > 0:
-                options += [(t, go * float(p)) for t, p in interp.transitions(a, q, d) if p > 0]
-            choice, p = draw(st.sampled_from(options))
-            prob *= p
-            if choice == "veto":
-                return Trajectory(a, tuple(visited), "vetoed", prob, interp.harmful(a))
-            if isinstance(choice, tuple):
-                choice = choice[1]
-            end = step_end(choice, d + 1, H, traj.at_horizon)
-            if end is not None:
-                outcome = "delivered" if end == ir.DELIVER else "stopped"
-                return Trajectory(a, tuple(visited), outcome, prob, interp.harmful(a))
-            q, d = choice, d + 1
+            valuations.append(s)
+            options = [m for m in interp.moves(policy, a, q, d, s) if m[3] > 0]
+            kind, target, new, p = draw(st.sampled_from(options))
+            prob *= float(p)
+            done = None
+            if kind == "vetoed":
+                done = "vetoed"
+            else:
+                end = step_end(target, d + 1, H, traj.at_horizon)
+                if end is not None:
+                    done = "delivered" if end == ir.DELIVER else "stopped"
+            if done is not None:
+                return Trajectory(a, tuple(visited), done, prob, interp.harmful(a), keep(valuations))
+            q, d, s = target, d + 1, new
 
     return draw_path()
 

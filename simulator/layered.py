@@ -1,0 +1,416 @@
+"""The exact engine for specs with state variables and adversaries: layered value iteration.
+
+Consumes: a :class:`~libet.simulator.model.Model` of a spec with a ``state`` block and/or choice
+points (docs/semantics.md §4b), and the measures wanted.
+Produces: an :class:`~libet.simulator.table.OutcomeTable`, as :func:`libet.simulator.exact.solve`
+does, and for an MDP the value of every measure taken over adversaries (``Pmax(harm)``,
+``Emin(refusals)``) with the optimal strategy (:class:`Strategy`).
+
+The states of one assignment class are (phase, depth, valuation). Every step raises depth by
+one, so the chain (or MDP) is layered, and one backward pass over depth solves it: for every
+target quantity (an outcome set and a reward), with ``x_d[q]`` a vector over valuations,
+
+    W_d[q](c) = Σ_moves p(q, d, c) · (reward + x_{d+1}[r](u(c)))      (c: the state after the choice)
+    x_d[q](s) = max (or min) over the adversary's options c of W_d[q](c)   (just W_d[q](s) without choices)
+
+where ``u`` is a move's update as a map between valuation indices (updates read the state and
+params only, so it is a fixed integer array) and a move is a final veto, a refusal that goes on
+(``then -> r then ...``), or a generator step. The probabilities are evaluated once per phase for
+all depths, classes and valuations at once (numpy arrays ``(depths, classes, valuations)``), the
+updates are gathers (``np.take_along_axis``), and the adversary's options an index array per
+choice combination. Each transition is touched once per depth; memory is a few arrays of
+(depths x classes x valuations) per phase.
+
+Deterministic memoryless strategies over (phase, depth, valuation) are optimal here (the horizon
+is finite and depth is part of the state), so the value is the optimum over all adversaries; the
+argmax at every state is the witness strategy, which :meth:`Strategy.table` gives in the
+interpreter's form so that it can be replayed (``Interpreter.outcomes(..., strategy=...)``).
+
+Not handled here (a UsageError says so): measures about visits to phases, and exact (rational)
+arithmetic, which the reference interpreter computes instead for small models.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import attrs
+import numpy as np
+
+from libet.errors import UsageError
+from libet.spec import ir
+from libet.spec import measures as ms
+from libet.spec.rules import resolve_otherwise, step_end, veto_split
+
+from .model import Model, gib, memory_limit
+from .table import OutcomeTable
+from .vectorize import ArrayEval
+
+_OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
+TOLERANCE = 1e-9
+
+
+@attrs.frozen
+class Target:
+    """One quantity of the backward pass: E[reward · 1(outcome in ``outcomes``)], where reward
+    is "one", "depth" or "refusals" (the vetoes on the way); ``sense`` "max"/"min" over
+    adversaries, or None (no choice to make)."""
+
+    outcomes: frozenset
+    reward: str
+    sense: str | None = None
+
+
+class Valuations:
+    """The valuations of the state variables, indexed mixed-radix (the last variable fastest)."""
+
+    def __init__(self, spec: ir.Spec):
+        self.names = tuple(spec.state)
+        self.domains = [spec.state[n].domain.values() for n in self.names]
+        self.sizes = [len(d) for d in self.domains]
+        self.count = int(np.prod(self.sizes)) if self.sizes else 1
+        strides = []
+        acc = 1
+        for size in reversed(self.sizes):
+            strides.append(acc)
+            acc *= size
+        self.strides = tuple(reversed(strides))
+        idx = np.arange(self.count)
+        self.digits = {n: (idx // st) % size for n, st, size in zip(self.names, self.strides, self.sizes)}
+        self.init = self.index_of(spec.initial_state)
+
+    def arrays(self) -> dict:
+        """Each state variable's value at every valuation, as ArrayEval holds values: a bool,
+        an int, or an enum member's index in its declared order."""
+        out = {}
+        for n, dom in zip(self.names, self.domains):
+            digits = self.digits[n]
+            if isinstance(dom[0], bool):
+                out[n] = digits.astype(bool)
+            elif isinstance(dom[0], str):
+                out[n] = digits
+            else:
+                out[n] = digits + dom[0]
+        return out
+
+    def index_of(self, valuation) -> int:
+        return int(sum(dom.index(valuation[n]) * st for n, dom, st in zip(self.names, self.domains, self.strides)))
+
+    def key(self, i: int) -> tuple:
+        return tuple(dom[int(self.digits[n][i])] for n, dom in zip(self.names, self.domains))
+
+    def digit_of(self, name: str, values) -> np.ndarray:
+        """The index within ``name``'s domain of each of ``values``, ArrayEval's values (an
+        enum member is already its index)."""
+        dom = self.domains[self.names.index(name)]
+        if isinstance(dom[0], bool) or isinstance(dom[0], str):
+            return np.asarray(values).astype(np.int64)
+        return np.asarray(values, dtype=np.int64) - dom[0]
+
+    def option_digits(self, name: str, options) -> np.ndarray:
+        """The index within ``name``'s domain of each option of a choice (IR scalars)."""
+        dom = self.domains[self.names.index(name)]
+        return np.asarray([dom.index(o) for o in options], dtype=np.int64)
+
+
+def needs_layered(spec: ir.Spec) -> bool:
+    """Whether the spec needs this engine: it has state variables or choice points."""
+    return bool(spec.state) or spec.is_mdp
+
+
+class _Layers:
+    """Everything one solve needs, per phase: the moves as (kind, probability arrays over
+    (depths, classes, valuations), the valuation map of their updates, target index), and the
+    adversary's option maps."""
+
+    def __init__(self, model: Model):
+        if model.exact:
+            raise UsageError(
+                "exact (rational) arithmetic is not offered with state variables or adversaries",
+                "drop --exact; Interpreter.outcomes and Interpreter.optimum compute small models exactly",
+            )
+        spec = model.spec
+        self.model = model
+        self.spec = spec
+        self.val = Valuations(spec)
+        S, U, H = self.val.count, model.n_classes, model.horizon
+        P = len(model.phases)
+        need = 8 * S * U * H * (P * 4 + 4)
+        if need > memory_limit():
+            sizes = ", ".join(f"{n} ({k})" for n, k in zip(self.val.names, self.val.sizes))
+            raise UsageError(
+                f"model too large: {U:,} classes x {P} phases x {S:,} valuations of the state x horizon {H} "
+                f"= {U * P * S * H:,} states need about {gib(need)} of working memory (limit {gib(memory_limit())})",
+                f"shrink the state variables' domains ({sizes}), the horizon, or fix variables with --set",
+            )
+        self.S, self.U, self.H = S, U, H
+        rep_env = {}
+        if model.dyn_vars:
+            env = model.dyn_env()
+            rep_env = {n: a[model.representatives][None, :, None] for n, a in env.items()}
+        for n, a in self.val.arrays().items():
+            rep_env[n] = a[None, None, :]
+        self.env = rep_env
+        self.overrides = {
+            k: (rv[..., None], re[..., None] if isinstance(re, np.ndarray) else re)
+            for k, (rv, re) in model.overrides.items()
+        }
+        self.depth = np.arange(H, dtype=np.int64)[:, None, None]
+        self.phases = {q: self._phase(q) for q in model.phases}
+
+    def _eval(self, phase: str) -> ArrayEval:
+        return ArrayEval(self.spec, self.model.params, self.env, self.depth, phase, overrides=self.overrides)
+
+    def _full(self, x) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=np.float64), (self.H, self.U, self.S))
+
+    def _update_map(self, updates) -> np.ndarray:
+        """The valuation each valuation goes to under ``updates`` (simultaneous)."""
+        idx = np.arange(self.S)
+        if not updates:
+            return idx
+        ev = ArrayEval(self.spec, self.model.params, {n: a for n, a in self.val.arrays().items()})
+        out = idx.copy()
+        for u in updates:
+            v, _ = ev(u.expr)
+            digit = self.val.digit_of(u.var, np.broadcast_to(np.asarray(v), (self.S,)))
+            st = self.val.strides[self.val.names.index(u.var)]
+            out = out + (digit - self.val.digits[u.var]) * st
+        return out
+
+    def _phase(self, q: str) -> dict:
+        model = self.model
+        phase = self.spec.trajectory.phase(q)
+        ev = self._eval(q)
+        with np.errstate(all="ignore"):
+            fired = []
+            bad = np.zeros((self.H, self.U, self.S), dtype=bool)
+            for i, rule in enumerate(model.rules):
+                c, ec = ev(rule.condition)
+                s, es = ev(rule.strength)
+                s = np.asarray(s, dtype=np.float64)
+                c = np.asarray(c, dtype=bool)
+                bad |= np.broadcast_to(np.asarray(ec, dtype=bool), bad.shape)
+                bad |= np.broadcast_to(c & (np.asarray(es, dtype=bool) | (s < -TOLERANCE) | (s > 1 + TOLERANCE)), bad.shape)
+                key = None if rule.then is None else (rule.then, i)
+                fired.append((c, np.clip(s, 0, 1), key))
+            ends, v = veto_split(fired, 1.0, np.where, 0.0)
+            probs = []
+            for t in phase.transitions:
+                if t.prob is None:
+                    probs.append(None)
+                    continue
+                p, ep = ev(t.prob)
+                p = np.asarray(p, dtype=np.float64)
+                bad |= np.broadcast_to(np.asarray(ep, dtype=bool) | (p < -TOLERANCE) | (p > 1 + TOLERANCE), bad.shape)
+                probs.append(p)
+            probs, total, remainder = resolve_otherwise(probs, 1.0, 0.0)
+            go = 1.0 - v
+            if remainder is not None:
+                bad |= np.broadcast_to((remainder < -TOLERANCE) & (go > 0), bad.shape)
+                probs[[t.prob for t in phase.transitions].index(None)] = np.maximum(remainder, 0.0)
+            else:
+                bad |= np.broadcast_to((np.abs(total - 1) > TOLERANCE) & (go > 0), bad.shape)
+        ok = None if not bad.any() else ~bad  # no valid value there: nothing moves (see _replay_bad)
+
+        def full(x):
+            x = self._full(x)
+            return x if ok is None else np.where(ok, x, 0.0)
+
+        moves = []  # (kind, target, probability, valuation map)
+        for key, pv in ends.items():
+            if key is None:
+                moves.append(("vetoed", None, full(pv), None))
+            else:
+                target, i = key
+                moves.append(("refused", target, full(pv), self._update_map(model.rules[i].updates)))
+        for t, p in zip(phase.transitions, probs):
+            moves.append(("step", t.target, full(go * p), self._update_map(t.updates)))
+        return {"moves": moves, "bad": bad if bad.any() else None, "options": self._options(phase, ev)}
+
+    def _options(self, phase: ir.Phase, ev: ArrayEval):
+        """None without a choice point; else an int array (K, depths, classes, valuations): the
+        valuation of option k at each state (the state itself where a `when` does not hold)."""
+        if not phase.choices:
+            return None
+        per_choice = []
+        for c in phase.choices:
+            name = c.var
+            st = self.val.strides[self.val.names.index(name)]
+            here = self.val.digits[name]
+            when = True if c.when is None else np.asarray(ev(c.when)[0], dtype=bool)
+            opts = self.val.option_digits(name, c.options)
+            per_choice.append((st, here, np.broadcast_to(when, (self.H, self.U, self.S)), opts))
+        combos = list(itertools.product(*(range(len(o)) for _, _, _, o in per_choice)))
+        out = np.empty((len(combos), self.H, self.U, self.S), dtype=np.int64)
+        base = np.arange(self.S)
+        for k, combo in enumerate(combos):
+            idx = np.broadcast_to(base, (self.H, self.U, self.S)).copy()
+            for (st, here, when, opts), j in zip(per_choice, combo):
+                idx += np.where(when, (opts[j] - here) * st, 0)
+            out[k] = idx
+        return out
+
+
+@attrs.frozen
+class Strategy:
+    """The adversary's optimal choice at every (phase, depth, class, valuation) of one solve,
+    for one target: ``choice[q]`` an int array (depths, classes, valuations) of valuation
+    indices (the state itself where the phase has no choice point)."""
+
+    choice: dict
+    valuations: Valuations
+    model: Model
+
+    def table(self, cls: int) -> dict:
+        """The interpreter's strategy table ``(phase, depth, state key, frozenset()) -> chosen
+        key`` for the assignments of class ``cls``
+        (:meth:`libet.spec.interpreter.Interpreter.strategy_of`)."""
+        out = {}
+        val = self.valuations
+        for q, arr in self.choice.items():
+            if arr is None:
+                continue
+            for d in range(arr.shape[0]):
+                for s in range(arr.shape[2]):
+                    c = int(arr[d, cls, s])
+                    if c != s:
+                        out[(q, d, val.key(s), frozenset())] = val.key(c)
+        return out
+
+
+def backward(layers: _Layers, targets: list[Target], want) -> tuple[dict, dict, bool]:
+    """Values at the depths ``want`` for every target: ``{depth: array (targets, phases,
+    classes, valuations)}``, the strategies per target index, and whether a bad state was
+    reached with positive probability somewhere (then the caller replays it)."""
+    model = layers.model
+    H, U, S = layers.H, layers.U, layers.S
+    at_h = model.at_horizon
+    phases = model.phases
+    T = len(targets)
+    want = set(int(w) for w in want)
+
+    def term(outcome: str, depth) -> np.ndarray:
+        out = np.zeros(T)
+        for i, t in enumerate(targets):
+            if outcome in t.outcomes:
+                out[i] = 1.0 if t.reward == "one" else (depth if t.reward == "depth" else 0.0)
+        return out
+
+    # E[refusals · 1(outcome in O)]: a final veto counts one when it ends in O; a refusal that
+    # goes on counts the probability of ending in O from where it goes (its paired target),
+    # which is 1 when O is every outcome.
+    counts = np.asarray([1.0 if t.reward == "refusals" and "vetoed" in t.outcomes else 0.0 for t in targets])
+    pair = {}
+    for i, t in enumerate(targets):
+        if t.reward == "refusals" and t.outcomes != ms.ALL_OUTCOMES:
+            pair[i] = targets.index(Target(t.outcomes, "one"))
+    refusal_rows = np.asarray([t.reward == "refusals" for t in targets])
+    senses = [t.sense for t in targets]
+    x_next = np.broadcast_to(term(at_h, H)[:, None, None, None], (T, len(phases), U, S)).copy()
+    out = {H: x_next} if H in want else {}
+    choice = {i: {q: None for q in phases} for i, s in enumerate(senses) if s is not None}
+    for i in choice:
+        for q in phases:
+            if layers.phases[q]["options"] is not None:
+                choice[i][q] = np.empty((H, U, S), dtype=np.int64)
+    bad_hit = None
+    lowest = min(want) if want else 0
+    for d in range(H - 1, lowest - 1, -1):
+        x = np.empty_like(x_next)
+        for qi, q in enumerate(phases):
+            info = layers.phases[q]
+            w = np.zeros((T, U, S))
+            for kind, target, p, umap in info["moves"]:
+                pd = p[d]  # (U, S)
+                if kind == "vetoed":
+                    w += pd[None] * (term("vetoed", d) + counts)[:, None, None]
+                    continue
+                end = step_end(target, d + 1, H, ir.DELIVER if at_h == "delivered" else ir.STOP)
+                if end is not None:
+                    cont = np.broadcast_to(term(_OUTCOME[end], d + 1)[:, None, None], (T, U, S))
+                else:
+                    cont = x_next[:, phases.index(target)][:, :, umap]
+                if kind == "refused" and refusal_rows.any():
+                    extra = np.where(refusal_rows[:, None, None], 1.0, 0.0) * np.ones_like(cont)
+                    for i, j in pair.items():
+                        extra[i] = cont[j]
+                    w += pd[None] * (cont + extra)
+                else:
+                    w += pd[None] * cont
+            if info["bad"] is not None and info["bad"][d].any():
+                bad_hit = (q, d, info["bad"][d])
+            opts = info["options"]
+            if opts is None:
+                x[:, qi] = w
+                continue
+            cand = np.stack([np.take_along_axis(w, np.broadcast_to(opts[k, d][None], w.shape), axis=2) for k in range(opts.shape[0])])
+            for i, sense in enumerate(senses):
+                if sense is None:  # a plain quantity of an MDP is not defined; the checker refuses it
+                    x[i, qi] = w[i]
+                    continue
+                pick = np.argmax(cand[:, i], axis=0) if sense == "max" else np.argmin(cand[:, i], axis=0)
+                x[i, qi] = np.take_along_axis(cand[:, i], pick[None], axis=0)[0]
+                choice[i][q][d] = np.take_along_axis(opts[:, d], pick[None], axis=0)[0]
+        x_next = x
+        if d in want:
+            out[d] = x
+    return out, choice, bad_hit is not None
+
+
+def solve(model: Model, measures) -> OutcomeTable:
+    """The outcome table of a spec with state variables or choice points (see module doc)."""
+    from .exact import assignment_facts
+
+    measures = tuple(measures)
+    for m in measures:
+        if m.visits:
+            raise UsageError(
+                f"{m.text}: measures about visits to phases are not computed with state variables yet",
+                "measure outcomes (P(harm), P(vetoed), E(refusals), ...); the interpreter's outcomes() tracks visits",
+            )
+    layers = _Layers(model)
+    d0, harmful, cls = assignment_facts(model)
+    want = np.unique(d0)
+    cols = ms.columns(measures)
+    targets = [Target(frozenset({o}), "one" if r == "one" else r) for o, _, r in cols]
+    for t in list(targets):  # a refusal count needs the probability of its outcome (see backward)
+        if t.reward == "refusals" and Target(t.outcomes, "one") not in targets:
+            targets.append(Target(t.outcomes, "one"))
+    n_plain = len(targets)
+    opt_measures = [m for m in measures if m.extremum is not None and model.spec.is_mdp]
+    for m in opt_measures:
+        reward = {ms.Reward.ONE: "one", ms.Reward.DEPTH: "depth", ms.Reward.STEPS: "depth", ms.Reward.REFUSALS: "refusals"}[m.reward]
+        targets.append(Target(frozenset(m.numerator.outcomes), reward, m.extremum))
+    values, choice, bad = backward(layers, targets, want)
+    if bad:
+        _replay_bad(model, layers, d0, cls)
+    wi = np.searchsorted(want, d0)
+    stacked = np.stack([values[int(w)] for w in want])  # (W, T, P, U, S)
+    x = stacked[wi, :, model.start_phase, cls, layers.val.init]  # (n, T)
+    table = OutcomeTable.from_columns(model, cols, x[:, : len(cols)], harmful, d0, measures)
+    for j, m in enumerate(opt_measures):
+        i = n_plain + j
+        v = x[:, i]
+        if m.reward is ms.Reward.STEPS:
+            v = v - d0 * _probability_of_everything(m)
+        table.optimum[m] = (v.reshape(model.shape), Strategy(choice[i], layers.val, model))
+    return table
+
+
+def _probability_of_everything(m: ms.Measure) -> float:
+    """E(steps) = E(depth) − d0 · P(the event): the event of an expectation is everything."""
+    return 1.0 if m.numerator.outcomes == ms.ALL_OUTCOMES else 0.0
+
+
+def _replay_bad(model: Model, layers: _Layers, d0, cls) -> None:
+    """Some state has no valid probabilities (they were set to 0 there); if an assignment
+    reaches one, the interpreter, exploring every state reachable under any choice, raises its
+    own error (phase, depth, assignment). Unreachable ones change nothing."""
+    from libet.spec.interpreter import Interpreter
+
+    from .exact import assignment_of
+
+    interp = Interpreter(model.spec, model.param_overrides)
+    for i in range(len(d0)):
+        interp.optimum(model.policy, assignment_of(model, i), attrs.evolve(ms.VETOED, extremum="max"))

@@ -28,7 +28,7 @@ import z3
 
 from libet.errors import EvaluationError
 from libet.proofs.domains import Env, Sym, is_const
-from libet.proofs.tables import TABLE_LIMIT, Inputs, inputs_at
+from libet.proofs.tables import TABLE_LIMIT, Inputs, evaluate, inputs_at
 from libet.proofs.terms import Terms
 from libet.proofs.text import expr_text
 from libet.spec import ir
@@ -48,7 +48,7 @@ def step_distribution(interp: Interpreter, phase: str, a, depth: int) -> list[tu
     interpreter, in declaration order: ``otherwise`` is one minus the others, clamped at 0 as the
     interpreter clamps it, and the sum is not checked (see :meth:`Interpreter.transitions`)."""
     transitions = interp.spec.trajectory.phase(phase).transitions
-    probs = [None if t.prob is None else Fraction(interp.evaluate(t.prob, a, depth, phase)) for t in transitions]
+    probs = [None if t.prob is None else Fraction(evaluate(interp, t.prob, a, depth, phase)) for t in transitions]
     resolved, _, remainder = resolve_otherwise(probs, Fraction(1))
     if remainder is not None:
         resolved[probs.index(None)] = max(remainder, Fraction(0))
@@ -254,7 +254,7 @@ class Encoder(Terms):
             values: set = set()
             try:
                 for a, d, p in inputs:
-                    x = Fraction(self.interp.evaluate(rule.strength, a, d, p))
+                    x = Fraction(evaluate(self.interp, rule.strength, a, d, p))
                     values.add(min(max(x, Fraction(0)), Fraction(1)))
                     if len(values) > STRENGTH_VALUES_LIMIT:
                         raise OverflowError

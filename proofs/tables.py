@@ -84,6 +84,16 @@ class Inputs:
                     yield a, d, p
 
 
+def evaluate(interp, e: ir.Expr, a, d, p):
+    """The interpreter's value of ``e`` at an input: ``a`` holds the assignment and any state
+    variables side by side (as :class:`Inputs` yields them); the state goes to the interpreter
+    as the valuation, so it is not replaced by the initial one."""
+    state = interp.spec.state
+    if state:
+        return interp.evaluate(e, a, d, p, {n: a[n] for n in state if n in a})
+    return interp.evaluate(e, a, d, p)
+
+
 def inputs_at(enc: "Terms", e: ir.Expr, env: Env) -> Inputs | None:
     """The inputs that ``env`` stands for, as far as ``e`` reads them: the variables ``e`` reads
     that are symbolic in ``env``'s copy (the others are constants there), the depths a symbolic
@@ -176,14 +186,14 @@ class Tables:
         undefined = False
         for a, d, p in inputs:
             try:
-                argv = tuple(interp.evaluate(x, a, d, p) for x in e.args)
+                argv = tuple(evaluate(interp, x, a, d, p) for x in e.args)
             except EvaluationError:
                 undefined = True
                 continue
             if argv in table:
                 continue
             try:
-                table[argv] = Fraction(interp.evaluate(e, a, d, p))
+                table[argv] = Fraction(evaluate(interp, e, a, d, p))
             except EvaluationError:
                 table[argv] = None
         return table, undefined

@@ -250,6 +250,11 @@ def invariance(
                 x, y = enc.z3_int(a.terms[n]), enc.z3_int(b.terms[n])
                 if not (isinstance(x, int) or isinstance(y, int)):
                     softs.append((z3.Or(y == x, y == x + 1, y == x - 1), W_DEFAULT))
+        for n in states.moved_state:  # likewise a state variable
+            if isinstance(spec.state[n].domain, ir.IntDomain):
+                x, y = enc.z3_int(states.state[n]), enc.z3_int(states.state2[n])
+                if not (isinstance(x, int) or isinstance(y, int)):
+                    softs.append((z3.Or(y == x, y == x + 1, y == x - 1), W_DEFAULT))
         softs += states.softs()
         model, minimised = minimise_model(q, [], softs, budget)
         phase, d1, d2 = states.decode(model)

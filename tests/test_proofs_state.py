@@ -186,3 +186,15 @@ def attrs_safe(spec: ir.Spec, policy: str) -> ir.Spec:
     import attrs
 
     return attrs.evolve(spec, checks=(ir.Check(policy, ir.Safe()),))
+
+
+def test_invariance_under_a_state_variable():
+    res = _results(COUNTER.replace("{ safe  complete }", "{ invariant under refusals }"))
+    r = res[("gives_up", "invariant under refusals")]
+    assert r.status is Status.VIOLATED
+    cex = r.counterexample
+    assert cex.first == cex.second  # only the state differs
+    assert (cex.state["refusals"] < 2) != (cex.second_state["refusals"] < 2)
+    assert {cex.veto, cex.second_veto} == {0, 1}
+    # `holds` vetoes with certainty either way (a refusal below 2, a final veto from 2)
+    assert res[("holds", "invariant under refusals")].status is Status.PROVED

@@ -153,6 +153,46 @@ def coloring_spec(n: int, k: int, p: float, seed: int = 1) -> str:
     return "\n".join(out) + "\n"
 
 
+def conversation_spec(horizon: int = 64) -> str:
+    """A conversation with three state variables (a saturating refusal count, an escalation
+    level, an encoding the adversary picks at every turn once a refusal has happened) and two
+    phases. Policies: keyword (violated: the adversary picks an encoding the rule does not
+    read), counting (proved: refuses twice and goes on, then vetoes for good), escalating
+    (proved: every path must climb the escalation level before anything delivers, and the veto
+    fires from level 2)."""
+    out = [
+        f'spec "conversation: three state variables, horizon {horizon}"',
+        "substance { topic: {everyday, weapons} }",
+        "framing { persona: {none, fiction} }",
+        "state { refusals: 0..3 = 0  escalation: 0..4 = 0  encoding: {plain, base64, leet} = plain }",
+        "value no_weapons = not (topic == weapons)",
+        "trajectory {",
+        f"  horizon {horizon} then stop",
+        "  start turn",
+        "  phase turn {",
+        "    choose encoding when refusals > 0",
+        "    -> answer : if escalation >= 2 then 0.5 else 0.3",
+        "    -> turn : 0.5 then escalation = min(escalation + 1, 4)",
+        "    -> stop : otherwise",
+        "  }",
+        "  phase answer {",
+        "    -> deliver : if escalation >= 1 then 0.4 else 0",
+        "    -> turn : 0.4",
+        "    -> stop : otherwise",
+        "  }",
+        "}",
+        "policy keyword { veto when violates no_weapons and encoding == plain then -> turn"
+        " then refusals = min(refusals + 1, 3) }",
+        "policy counting {",
+        "  veto when violates no_weapons and refusals < 2 then -> turn then refusals = min(refusals + 1, 3)",
+        "  veto when violates no_weapons and refusals >= 2",
+        "}",
+        "policy escalating { veto when violates no_weapons and escalation >= 1 }",
+        "check keyword, counting, escalating { safe }",
+    ]
+    return "\n".join(out) + "\n"
+
+
 FAMILIES = {
     "rule-list 50x64": (lambda: rule_list_spec(50, 64), 0.1, ("invariant",)),
     "threshold 50x64": (lambda: threshold_spec(50, 64), 2.0, ("invariant", "complete", "no over-refusal")),
@@ -161,6 +201,8 @@ FAMILIES = {
     "bmc 10 phases, horizon 64": (lambda: bmc_spec(10, 64), 1.0, ("safe",)),
     # issue 12: BMC `safe` at horizon 1,000 decided (not UNKNOWN) within 10 s
     "bmc 10 phases, horizon 1000": (lambda: bmc_spec(10, 1000), 10.0, ("safe",)),
+    # issue 10: BMC `safe` with three state variables and choice points, horizon 64, under 2 s
+    "conversation, 3 state vars, h 64": (lambda: conversation_spec(64), 2.0, ("safe",)),
 }
 #: measured by --ladder only (no bar): where bit-blasting to SAT pays off
 LADDER_ONLY = {

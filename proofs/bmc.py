@@ -58,6 +58,8 @@ def unrolled(
     on: dict[int, Any] = {}
     ph: dict[int, Any] = {}
     end: dict[int, Any] = {}
+    S: dict[int, Any] = {}  # the source valuation of the state variables at each depth
+    C: dict[int, Any] = {}  # the one the adversary chose there
     first = d0 if isinstance(d0, int) else 0
     for d in range(first, H):
         if budget.expired():
@@ -65,19 +67,22 @@ def unrolled(
         if isinstance(d0, int) and d == d0:
             on[d] = True
             ph[d] = q0
+            S[d] = pb.init
         else:
             on[d] = z3.Bool(f"on@{d}", enc.ctx)
             ph[d], c = enc.phase_var(f"ph@{d}")
             q.add(c)
-            starts = enc.and_([d0 == d, steps.is_phase(ph[d], q0)]) if not isinstance(d0, int) else False
+            S[d] = pb.frame_state(f"@{d}")
+            starts = enc.and_([d0 == d, steps.is_phase(ph[d], q0), pb.is_initial(S[d])]) if not isinstance(d0, int) else False
             if d > first:
-                cont = enc.and_([on[d - 1], steps.move_sym(ph[d - 1], d - 1, ph[d])])
+                cont = enc.and_([on[d - 1], steps.move_sym(ph[d - 1], d - 1, ph[d], None, C[d - 1], S[d])])
                 if not isinstance(d0, int):
                     cont = enc.and_([d0 < d, cont])
             else:
                 cont = False
             q.add(z3.Implies(on[d], enc.as_bool(enc.or_([starts, cont]))))
-        dl = steps.deliver_sym(ph[d], d)
+        C[d] = pb.chosen_state(f"@{d}'", S[d], ph[d], d)
+        dl = steps.deliver_sym(ph[d], d, None, C[d])
         if dl is False:
             continue
         end[d] = z3.Bool(f"end@{d}", enc.ctx)
@@ -140,7 +145,7 @@ def unrolled(
             softs.append((ph[d] == ph[d - 1], W_SIMPLE))
         elif d in ph and isinstance(ph.get(d - 1), str):
             softs.append((enc.as_bool(steps.is_phase(ph[d], ph[d - 1])), W_SIMPLE))
-    softs += pb.softs()
+    softs += pb.softs() + pb.state_softs([S[d] for d in sorted(S)], [C[d] for d in sorted(C)])
     exact = [steps_at_most(best)]
     if best > 0:
         exact.append(enc.as_bool(enc.not_(steps_at_most(best - 1))))
@@ -150,7 +155,13 @@ def unrolled(
     if start == H:
         raw = start_at_horizon(a)
     else:
-        raw = raw_trace(a, [enc.decode_phase(model, ph[d]) for d in range(start, first_end(model) + 1)])
+        depths = range(start, first_end(model) + 1)
+        raw = raw_trace(
+            a,
+            [enc.decode_phase(model, ph[d]) for d in depths],
+            pb.decode_states(model, [S[d] for d in depths]),
+            pb.decode_states(model, [C[d] for d in depths]),
+        )
     raw["shortest"] = shortest
     return Outcome("violated", raw=raw, minimised=minimised, details={"method": method})
 
@@ -169,6 +180,8 @@ class _Incremental(Problem):
         self.d0 = self.start(self.H)
         self.ph: list = [traj.start_phase]
         self.on: list = []
+        self.S: list = []  # each frame's source valuation of the state variables (None: none)
+        self.C: list = []  # the valuation the adversary chose there
 
     def depth_at(self, i: int):
         return self.d0 + i
@@ -201,25 +214,31 @@ class _Incremental(Problem):
         if i == 0:
             self.q.add(within)  # the start is a state (a start at the horizon was asked first)
             self.on.append(True)
+            self.S.append(self.init)
+            self.C.append(self.chosen_state("0", self.init, self.ph[0], d, self.depth_values(0)))
             return True
         ph, c = enc.phase_var(f"ph#{i}")
         self.q.add(c)
-        m = self.steps.move_sym(self.ph[i - 1], self.depth_at(i - 1), ph, self.depth_values(i - 1))
+        s = self.frame_state(f"#{i}")
+        m = self.steps.move_sym(self.ph[i - 1], self.depth_at(i - 1), ph, self.depth_values(i - 1), self.C[i - 1], s)
         on = z3.Bool(f"on#{i}", enc.ctx)
         self.q.add(z3.Implies(on, enc.as_bool(enc.and_([self.on[i - 1], within, m]))))
         self.ph.append(ph)
         self.on.append(on)
+        self.S.append(s)
+        self.C.append(self.chosen_state(f"#{i}'", s, ph, d, self.depth_values(i)))
         return True
 
     def deliver_goal(self, i: int):
-        return self.enc.and_([self.on[i], self.steps.deliver_sym(self.ph[i], self.depth_at(i), self.depth_values(i))])
+        return self.enc.and_([self.on[i], self.steps.deliver_sym(self.ph[i], self.depth_at(i), self.depth_values(i), self.C[i])])
 
     def trace(self, model, i: int | None) -> dict:
         """The raw trace whose last step is frame ``i`` (``None``: delivered at the start)."""
         a = self.enc.decode(model, self.sym)
         if i is None:
             return start_at_horizon(a)
-        return raw_trace(a, [self.enc.decode_phase(model, self.ph[j]) for j in range(i + 1)])
+        phases = [self.enc.decode_phase(model, self.ph[j]) for j in range(i + 1)]
+        return raw_trace(a, phases, self.decode_states(model, self.S[: i + 1]), self.decode_states(model, self.C[: i + 1]))
 
 
 def incremental(
@@ -342,7 +361,7 @@ def incremental(
         for j in range(1, first + 1):
             prev, cur = inc.ph[j - 1], inc.ph[j]
             softs.append((enc.as_bool(inc.steps.is_phase(cur, prev)) if isinstance(prev, str) else cur == prev, W_SIMPLE))
-        softs += inc.softs()
+        softs += inc.softs() + inc.state_softs(inc.S[: first + 1], inc.C[: first + 1])
         model, minimised = minimise_model(q, [goals[first]], softs, budget, model, polish=False)
         raw = inc.trace(model, first)
         raw["shortest"] = True

@@ -86,11 +86,13 @@ class Sym:
 
 @attrs.define(eq=False)
 class Env:
-    """Where an expression is evaluated: an assignment copy, a depth and a phase.
+    """Where an expression is evaluated: an assignment copy, a depth, a phase and a valuation of
+    the state variables.
 
     ``depth`` is an int (concrete), a Z3 Int or an FD term; ``depth_values`` lists the values a
     symbolic depth can take (``None`` when unbounded). ``phase`` is a phase name, a Z3 term, or
-    ``None`` (a spec without a trajectory).
+    ``None`` (a spec without a trajectory). ``state`` maps each state variable to its value
+    there (a constant or a term, as for a variable); ``None`` where no state variable is read.
     """
 
     sym: Sym
@@ -98,6 +100,7 @@ class Env:
     depth_values: range | None
     phase: Any
     cache: dict = attrs.field(factory=dict)
+    state: dict | None = None
 
 
 def default_value(var: ir.Variable):
@@ -311,8 +314,9 @@ class Domains:
         return Sym(terms, domain)
 
     def constant_value(self, name: str, t):
-        """The concrete value of variable ``name`` that the constant ``t`` stands for."""
-        var = self.spec.variables[name]
+        """The concrete value of variable (or state variable) ``name`` that the constant ``t``
+        stands for."""
+        var = self.var_of(name)
         if isinstance(var.domain, ir.EnumDomain) and not isinstance(t, str):
             for m in var.domain.members:
                 if self.enum_rep(var.domain.members, m).eq(t):
@@ -442,12 +446,74 @@ class Domains:
             return d.lo + model.eval(d.bv, model_completion=True).as_long()
         return model.eval(d, model_completion=True).as_long()
 
-    def env(self, sym: Sym, depth, phase, depth_values: range | None = None) -> Env:
-        """The state (``depth``, ``phase``) of assignment copy ``sym``; a symbolic depth ranges
-        over ``depth_values`` (``None``: unbounded)."""
+    def env(self, sym: Sym, depth, phase, depth_values: range | None = None, state: dict | None = None) -> Env:
+        """The state (``depth``, ``phase``, ``state``) of assignment copy ``sym``; a symbolic
+        depth ranges over ``depth_values`` (``None``: unbounded); ``state`` holds the state
+        variables' values (:meth:`new_state`)."""
         if isinstance(depth, int):
             depth_values = range(depth, depth + 1)
-        return Env(sym, depth, depth_values, phase)
+        return Env(sym, depth, depth_values, phase, state=state)
+
+    # -- state variables -----------------------------------------------------------------------
+
+    def var_of(self, name: str):
+        """The declaration of a variable or a state variable (the names are disjoint)."""
+        var = self.spec.variables.get(name)
+        return var if var is not None else self.spec.state[name]
+
+    def initial_state(self) -> dict:
+        """Every state variable at its initial value, as folded constants."""
+        return {n: _constant(v, v.init) for n, v in self.spec.state.items()}
+
+    def state_constant(self, name: str, value):
+        """The folded constant for ``value`` of state variable ``name``."""
+        return _constant(self.spec.state[name], value)
+
+    def new_state(self, tag: str, names: Iterable[str] | None = None, base: Mapping | None = None) -> tuple[dict, list]:
+        """A symbolic valuation of the state variables: a fresh symbol (``x@tag``) for each
+        of ``names`` (default: all), the others as in ``base`` (default: their initial values);
+        and the domain constraints of the symbols."""
+        wanted = set(self.spec.state) if names is None else set(names)
+        base = self.initial_state() if base is None else base
+        terms, domain = {}, []
+        for name, var in self.spec.state.items():
+            if name not in wanted:
+                terms[name] = base[name]
+                continue
+            t, c = self.symbol(f"{name}@{tag}", var.domain)
+            terms[name] = t
+            if c is not True:
+                domain.append(c)
+        return terms, domain
+
+    def symbol(self, sym: str, dom):
+        """A fresh symbol of a finite domain and its constraint (as :meth:`new_assignment`)."""
+        if isinstance(dom, ir.BoolDomain):
+            return z3.Bool(sym, self.ctx), True
+        if isinstance(dom, ir.IntDomain):
+            if self.encoding.finite == "bv":
+                w = _width(dom.hi - dom.lo)
+                b = z3.BitVec(sym, w, self.ctx)
+                span = dom.hi - dom.lo
+                return FD(b, dom.lo, dom.hi), (True if span == 2**w - 1 else z3.ULE(b, z3.BitVecVal(span, w, self.ctx)))
+            t = z3.Int(sym, self.ctx)
+            return t, (z3.And(t >= dom.lo, t <= dom.hi) if dom.lo < dom.hi else (t == dom.lo))
+        return self._finite_var(sym, dom.members, False)
+
+    def decode_state(self, model, state: Mapping) -> dict:
+        """The concrete valuation a model gives the state terms ``state``."""
+        return {n: self._decode_value(model, v.domain, state[n]) for n, v in self.spec.state.items()}
+
+    def equal_state(self, name: str, a, b):
+        """Equality of two values of state variable ``name`` (constants, terms, enum names)."""
+        dom = self.spec.state[name].domain
+        if isinstance(dom, ir.EnumDomain):
+            a = self.index(a, dom.members, dom.type) if isinstance(a, str) else a
+            b = self.index(b, dom.members, dom.type) if isinstance(b, str) else b
+        elif isinstance(dom, ir.BoolDomain):
+            if not (is_const(a) and is_const(b)):
+                return self.as_bool(a) == self.as_bool(b)
+        return self.equal(a, b)
 
 
 def _constant(var: ir.Variable, value):

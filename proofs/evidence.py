@@ -41,6 +41,9 @@ class InvarianceCounterexample:
     context_names: tuple[str, ...] = ()  # shared variables the policy reads, shown for context
     minimised: bool = True
     second_phase: str | None = attrs.field(default=attrs.Factory(lambda self: self.phase, takes_self=True))
+    #: the valuations of the state variables the policy reads, at each copy's state ({}: none)
+    state: dict = attrs.field(factory=dict)
+    second_state: dict = attrs.field(factory=dict)
 
     @property
     def differing(self) -> list[tuple[str, object, object]]:
@@ -48,6 +51,8 @@ class InvarianceCounterexample:
 
     def describe(self) -> str:
         diffs = [(f"`{n}`", f"{value_text(x)} → {value_text(y)}") for n, x, y in self.differing]
+        diffs += [(f"state `{n}`", f"{value_text(self.state[n])} → {value_text(self.second_state[n])}")
+                  for n in self.state if self.state[n] != self.second_state.get(n)]
         if self.phase != self.second_phase:
             diffs.append(("the phase", f"{self.phase} → {self.second_phase}"))
         if self.depth != self.second_depth:
@@ -71,6 +76,9 @@ class InvarianceCounterexample:
         shared = [n for n in self.context_names if self.first.get(n) == self.second.get(n)]
         if shared:
             lines.append(f"  with {assignment_text(self.first, shared)}")
+        same_state = [n for n in self.state if self.state[n] == self.second_state.get(n)]
+        if same_state:
+            lines.append(f"  in state {{{assignment_text(self.state, same_state)}}}")
         if not self.minimised:
             lines.append("  (not minimised: the optimiser ran out of time)")
         return "\n".join(lines)
@@ -81,12 +89,19 @@ class InvarianceCounterexample:
             "policy": self.policy,
             "under": list(self.under),
             "differing": [{"variable": n, "first": json_value(x), "second": json_value(y)} for n, x, y in self.differing],
-            "first": {"assignment": _j(self.first), "phase": self.phase, "depth": self.depth, "veto": float(self.veto)},
+            "first": {
+                "assignment": _j(self.first),
+                "phase": self.phase,
+                "depth": self.depth,
+                "veto": float(self.veto),
+                **({"state": _j(self.state)} if self.state else {}),
+            },
             "second": {
                 "assignment": _j(self.second),
                 "phase": self.second_phase,
                 "depth": self.second_depth,
                 "veto": float(self.second_veto),
+                **({"state": _j(self.second_state)} if self.second_state else {}),
             },
             "minimised": self.minimised,
         }
@@ -106,13 +121,15 @@ class StateCounterexample:
     violated: tuple[str, ...]  # reference values false on the assignment
     shown: tuple[str, ...] = ()  # the variables worth showing (read by the policy or values)
     minimised: bool = True
+    state: dict = attrs.field(factory=dict)  # the state variables the policy reads, there
 
     def describe(self) -> str:
         names = self.shown or tuple(self.assignment)
         a = assignment_text(self.assignment, names) or "every assignment"
         # a harmful assignment must be vetoed with certainty, a benign one never
         why, must = ("harmful: violates " + ", ".join(self.violated), 1) if self.violated else ("benign: every value holds", 0)
-        lines = [f"{a} ({why})", f"  is vetoed with probability {number_text(self.veto)}, not {must}, at {_state_text(self.phase, self.depth)}"]
+        where = _state_text(self.phase, self.depth) + (f", state {{{assignment_text(self.state)}}}" if self.state else "")
+        lines = [f"{a} ({why})", f"  is vetoed with probability {number_text(self.veto)}, not {must}, at {where}"]
         if not self.minimised:
             lines.append("  (not minimised: the optimiser ran out of time)")
         return "\n".join(lines)
@@ -124,6 +141,7 @@ class StateCounterexample:
             "assignment": _j(self.assignment),
             "phase": self.phase,
             "depth": self.depth,
+            **({"state": _j(self.state)} if self.state else {}),
             "veto": float(self.veto),
             "violates": list(self.violated),
             "minimised": self.minimised,
@@ -143,6 +161,26 @@ class Step:
     target: str
     probability: Fraction
     refused: bool = False
+    #: with state variables: the valuation the step is taken from (after the adversary's
+    #: choice), and the one before the choice (``None`` when equal or without state)
+    state: dict | None = None
+    before: dict | None = None
+
+    def same_shape(self, other: "Step") -> bool:
+        """Whether two steps read alike in a run (same phase, target, kind and state)."""
+        return (self.phase, self.target, self.refused, self.state, self.before) == (
+            other.phase, other.target, other.refused, other.state, other.before
+        )
+
+    def state_text(self) -> str:
+        """The valuation in words, with what the adversary changed (empty without state)."""
+        if self.state is None:
+            return ""
+        text = "{" + assignment_text(self.state) + "}"
+        if self.before is not None:
+            picked = [n for n in self.state if self.state[n] != self.before.get(n)]
+            text += " adversary picks " + ", ".join(f"{n} = {value_text(self.state[n])}" for n in picked)
+        return text
 
 
 @attrs.frozen
@@ -167,7 +205,7 @@ class TraceCounterexample:
         """Consecutive steps with the same phase and target, as (first, last, count)."""
         out: list[list] = []
         for s in self.steps:
-            if out and out[-1][0].phase == s.phase and out[-1][0].target == s.target and out[-1][0].refused == s.refused:
+            if out and out[-1][0].same_shape(s):
                 out[-1][1] = s
                 out[-1][2] += 1
             else:
@@ -193,10 +231,11 @@ class TraceCounterexample:
                 p = f"{number_text(first.probability)}..{number_text(last.probability)}"
             times = f" ×{count}" if count > 1 else ""
             target = first.target
+            at = f" {first.state_text()}" if first.state is not None else ""
             if first.refused:
-                lines.append(f"  {depths}: {first.phase} refused, goes on in {target}{times}   (refusal p {p})")
+                lines.append(f"  {depths}: {first.phase}{at} refused, goes on in {target}{times}   (refusal p {p})")
             else:
-                lines.append(f"  {depths}: {first.phase} -> {target}{times}   (veto {veto}, p {p})")
+                lines.append(f"  {depths}: {first.phase}{at} -> {target}{times}   (veto {veto}, p {p})")
         if self.end == "horizon":
             lines.append(f"  reaching the horizon {self.horizon} delivers, at depth {self.delivered_depth}")
         elif self.end == "deliver":
@@ -222,6 +261,7 @@ class TraceCounterexample:
                     "target": s.target,
                     "probability": float(s.probability),
                     "refused": s.refused,
+                    **({} if s.state is None else {"state": _j(s.state), "before_choice": _j(s.before or s.state)}),
                 }
                 for s in self.steps
             ],
@@ -253,7 +293,8 @@ class TraceCounterexample:
             node = f"s{k}"
             k += 1
             span = f"depth {first.depth}" if count == 1 else f"depths {first.depth}..{last.depth}"
-            lines.append(f"  {node} [label={q(f'{first.phase}{chr(10)}{span}')}];")
+            state = "" if first.state is None else chr(10) + first.state_text()
+            lines.append(f"  {node} [label={q(f'{first.phase}{chr(10)}{span}{state}')}];")
             lines.append(f"  {prev} -> {node};")
             if count > 1 and first.target == first.phase:
                 lines.append(f"  {node} -> {node} [label={q(f'×{count - 1}')}];")

@@ -37,6 +37,7 @@ def k_induction(
     pb = Problem(spec, policy, rung, budget, params, fixed, ctx, None)
     enc, q, steps = pb.enc, pb.q, pb.steps
     phs, deps = [], []
+    chosen: list = []  # each state's valuation after the adversary's choice (None: no state)
     k = 0
 
     def unknown(reason: str) -> Outcome:
@@ -51,14 +52,18 @@ def k_induction(
         ph, c = enc.phase_var(f"s{k}.phase")
         d = z3.Int(f"s{k}.depth", enc.ctx)
         q.add(c, d >= 0)
+        # an arbitrary valuation of the state variables that move (the others never leave
+        # their initial values), and an arbitrary choice of the adversary from it
+        s = pb.frame_state(f"s{k}")
         if k > 0:
             q.add(d == deps[-1] + 1)
-            q.add(steps.move_sym(phs[-1], deps[-1], ph))
-            q.add(enc.not_(steps.deliver_sym(phs[-1], deps[-1])))
+            q.add(enc.as_bool(steps.move_sym(phs[-1], deps[-1], ph, None, chosen[-1], s)))
+            q.add(enc.as_bool(enc.not_(steps.deliver_sym(phs[-1], deps[-1], None, chosen[-1]))))
         phs.append(ph)
         deps.append(d)
+        chosen.append(pb.chosen_state(f"s{k}'", s, ph, d))
         g = z3.Bool(f"bad#{k}", enc.ctx)
-        q.add(z3.Implies(g, enc.as_bool(steps.deliver_sym(ph, d))))
+        q.add(z3.Implies(g, enc.as_bool(steps.deliver_sym(ph, d, None, chosen[-1]))))
         try:
             a = q.check(g)
         except OutOfTime:

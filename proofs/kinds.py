@@ -22,7 +22,7 @@ import attrs
 import z3
 
 from libet.proofs import bmc, policy, race, replay, wellformed
-from libet.proofs.policy import Vacuity, policy_reads, policy_shape
+from libet.proofs.policy import Vacuity, policy_reads, policy_shape, policy_states
 from libet.proofs.safety import path_reads
 from libet.proofs.solve import BMC_INCREMENTAL, UNBOUNDED_RACE, Budget, Outcome, OutOfTime, Rung, ladder
 from libet.proofs.tables import Unencodable
@@ -47,9 +47,12 @@ def _where(spec: ir.Spec) -> str:
     """The states a statement quantifies over."""
     if spec.trajectory is None:
         return "every depth (no trajectory: depth is unbounded)"
+    state = (
+        " and every valuation of the state variables in their domains (reachable or not)" if spec.state else ""
+    )
     if spec.trajectory.horizon is None:
-        return "every phase and every depth (unbounded)"
-    return "every phase and depth"
+        return "every phase and every depth (unbounded)" + state
+    return ("every phase, depth" if spec.state else "every phase and depth") + state
 
 
 class ProofKind:
@@ -127,7 +130,8 @@ class Invariance(ProofKind):
         v = ", ".join(n for n in (prop.written or prop.variables) if n not in ("depth", "phase"))
         moves = [w for w, on in (("phase", prop.phase), ("depth", prop.depth)) if on]
         if prop.variables:
-            s = f"any two assignments that differ only in {v} get the same veto probability from {check.policy} at {_where(spec)}"
+            pairs = "(assignment, state) pairs" if any(n in spec.state for n in prop.variables) else "assignments"
+            s = f"any two {pairs} that differ only in {v} get the same veto probability from {check.policy} at {_where(spec)}"
             if moves:
                 s += f", and it does not change with {' or '.join(moves)}"
         else:
@@ -138,6 +142,7 @@ class Invariance(ProofKind):
     def notes(self, spec, check, outcome):
         prop = check.prop
         reads, reads_depth, reads_phase = policy_reads(spec, check.policy)
+        reads = reads | policy_states(spec, check.policy)
         if any(n in prop.variables for n in reads) or (prop.depth and reads_depth) or (prop.phase and reads_phase):
             return []
         return [f"policy {check.policy} reads none of {', '.join(prop.written or prop.variables)}"]
@@ -165,9 +170,10 @@ class Invariance(ProofKind):
 
 
 def outcome_reach(spec: ir.Spec, variables: Iterable[str]) -> list[str]:
-    """Where the variables ``variables`` reach P(harm) other than through the veto: the start
-    depth, the transitions of each phase, and whether an assignment is harmful (the reference
-    values), in words; empty when they reach none of these. P(harm) is a function of the veto,
+    """Where the variables ``variables`` (state variables among them) reach P(harm) other than
+    through the veto: the start depth, the transitions of each phase, whether an assignment is
+    harmful (the reference values), the adversary's choice points (a chosen variable, or one a
+    choice's ``when`` reads) and the state updates, in words; empty when they reach none. P(harm) is a function of the veto,
     the start, the transitions and *harmful* only, so with an empty answer a veto invariant
     under V makes P(harm) invariant too; otherwise `invariant under V` says nothing about it."""
     traj = spec.trajectory
@@ -182,11 +188,34 @@ def outcome_reach(spec: ir.Spec, variables: Iterable[str]) -> list[str]:
     start = [n for n in spec.variables if n in names and n in reads.start()]
     if start:
         out.append(f"{', '.join(start)} set{'s' if len(start) == 1 else ''} the start depth")
+    declared = list(spec.variables) + list(spec.state)
+
+    def read_by(exprs) -> list[str]:
+        exprs = [e for e in exprs if e is not None]
+        hit = reads.variables(exprs) | (reads.states(exprs) if spec.state else frozenset())
+        return [n for n in declared if n in names and n in hit]
+
+    def verb(moved, word):
+        return f"{', '.join(moved)} {word}{'s' if len(moved) == 1 else ''}"
+
     for p in traj.phases:
-        hit = reads.variables([t.prob for t in p.transitions if t.prob is not None])
-        moved = [n for n in spec.variables if n in names and n in hit]
+        moved = read_by([t.prob for t in p.transitions])
         if moved:
-            out.append(f"{', '.join(moved)} change{'s' if len(moved) == 1 else ''} the transitions of phase {p.name}")
+            out.append(f"{verb(moved, 'change')} the transitions of phase {p.name}")
+        # the adversary: a chosen variable, or one its `when` reads
+        chosen = [n for n in declared if n in names and any(c.var == n for c in p.choices)]
+        if chosen:
+            out.append(f"{', '.join(chosen)} {'is' if len(chosen) == 1 else 'are'} chosen by the adversary in phase {p.name}")
+        for c in p.choices:
+            moved = read_by([c.when])
+            if moved:
+                out.append(f"{verb(moved, 'decide')} when the adversary may choose {c.var} in phase {p.name}")
+        moved = read_by([u.expr for t in p.transitions for u in t.updates])
+        if moved:
+            out.append(f"{verb(moved, 'change')} the state updates of phase {p.name}")
+    moved = read_by([u.expr for pol in spec.policies.values() for r in pol.rules for u in r.updates])
+    if moved:
+        out.append(f"{verb(moved, 'change')} the state updates of refusals")
     return out
 
 
@@ -237,6 +266,8 @@ class CompleteAt(Complete):
         at = ", ".join(check.prop.phases)
         unbounded = spec.trajectory.horizon is None
         depths = "every depth (unbounded)" if unbounded else "every depth"
+        if spec.state:
+            depths += " and every valuation of the state variables in their domains (reachable or not)"
         return f"{check.policy} vetoes every harmful assignment with probability 1 in phase{'s' if len(check.prop.phases) > 1 else ''} {at}, at {depths}"
 
     def notes(self, spec, check, outcome):
@@ -294,7 +325,10 @@ class Safe(ProofKind):
         return cex
 
     def statement(self, spec, check):
-        return f"no harmful assignment reaches delivered under {check.policy} along positive-probability steps"
+        s = f"no harmful assignment reaches delivered under {check.policy} along positive-probability steps"
+        if spec.is_mdp:
+            s += ", whatever the adversary chooses at its choice points"
+        return s
 
     def method_of(self, outcome):
         return outcome.details.get("method", self.method)

@@ -1,5 +1,5 @@
-"""Checks about the policy as a function of (assignment, phase, depth): invariance, completeness,
-no over-refusal, and vacuity.
+"""Checks about the policy as a function of (assignment, phase, depth, state): invariance,
+completeness, no over-refusal, and vacuity.
 
 Consumes: a spec, a policy name, what to ask (the property, or which side of *harmful*), one
 :class:`~libet.proofs.solve.Rung` and a budget.
@@ -9,8 +9,9 @@ VIOLATED with a raw counterexample (concrete assignments, phase and depth, minim
 (:mod:`.kinds`) call these, and the runner replays every counterexample through the reference
 interpreter before it becomes a result.
 
-"At every state" means every phase and every depth 0 <= d < H (every d >= 0 with ``horizon
-none``), reachable or not (docs/semantics.md §7). A policy that does not read the phase (or the
+"At every state" means every phase, every depth 0 <= d < H (every d >= 0 with ``horizon
+none``) and every valuation of the state variables in their domains, reachable or not
+(docs/semantics.md §7, §4b). A policy that does not read the phase (or the
 depth) is checked at one phase (depth), since every other gives the same veto.
 
 ``invariant under V`` is decided by self-composition without quantifiers: two copies of the
@@ -46,6 +47,14 @@ def policy_reads(spec: ir.Spec, policy: str) -> tuple[frozenset[str], bool, bool
     return reads.policy(policy), any(reads.depth(e) for e in exprs), any(reads.phase(e) for e in exprs)
 
 
+def policy_states(spec: ir.Spec, policy: str) -> frozenset[str]:
+    """The state variables the rules of ``policy`` read (conditions and strengths)."""
+    if not spec.state:
+        return frozenset()
+    exprs = [x for r in spec.policies[policy].rules for x in (r.condition, r.strength)]
+    return reads_of(spec).states(exprs)
+
+
 def policy_shape(spec: ir.Spec, policy: str, with_values: bool = False) -> str:
     """The policy's shape, which picks its solver ladder (:data:`libet.proofs.solve.LADDERS`):
 
@@ -71,6 +80,8 @@ def policy_shape(spec: ir.Spec, policy: str, with_values: bool = False) -> str:
                 return "arith"
             if isinstance(node, ir.VarRef) and isinstance(spec.variables[node.name].domain, ir.IntDomain):
                 shape = "boolean"
+            if isinstance(node, ir.StateRef) and isinstance(spec.state[node.name].domain, ir.IntDomain):
+                shape = "boolean"
     return shape
 
 
@@ -79,8 +90,10 @@ def _binary_strengths(spec: ir.Spec, policy: str) -> bool:
 
 
 class States:
-    """The phase and depth(s) a query about the policy ranges over: symbolic where the policy
-    reads them, else the start phase and depth 0 (any other gives the same veto)."""
+    """The phase, depth(s) and valuation(s) of the state variables a query about the policy
+    ranges over: symbolic where the policy reads them, else the start phase, depth 0 and the
+    initial values (any other gives the same veto). A symbolic valuation ranges over every
+    valuation of the domains, reachable or not (docs/semantics.md §4b)."""
 
     def __init__(
         self,
@@ -90,8 +103,22 @@ class States:
         two_depths: bool = False,
         two_phases: bool = False,
         phases: tuple[str, ...] | None = None,
+        reads_state: frozenset[str] | tuple | None = None,
+        two_states: frozenset[str] | tuple = (),
     ):
         self.enc = enc
+        #: the state variables that are symbolic (default: all of them), and those that differ
+        #: between the copies
+        self.state_names = tuple(n for n in enc.spec.state if reads_state is None or n in reads_state)
+        self.moved_state = tuple(n for n in self.state_names if n in two_states)
+        self.state = self.state2 = None
+        state_domain: list = []
+        if enc.spec.state:
+            self.state, state_domain = enc.new_state("", self.state_names)
+            self.state2 = self.state
+            if self.moved_state:
+                self.state2, more = enc.new_state("'", self.moved_state, self.state)
+                state_domain = state_domain + more
         h = enc.horizon
         self.depth_values = range(h) if h is not None else None
         self.domain: list = []
@@ -122,10 +149,17 @@ class States:
                 self.depth2 = self.depth
         else:
             self.depth = self.depth2 = 0
+        self.domain += state_domain
 
     def env(self, sym, second: bool = False):
         d = self.depth2 if second else self.depth
-        return self.enc.env(sym, d, self.phase2 if second else self.phase, depth_values=self.depth_values)
+        state = self.state2 if second else self.state
+        return self.enc.env(sym, d, self.phase2 if second else self.phase, depth_values=self.depth_values, state=state)
+
+    def decode_state(self, model, second: bool = False) -> dict | None:
+        """The valuation of the state variables a model gives (None without any)."""
+        state = self.state2 if second else self.state
+        return None if state is None else self.enc.decode_state(model, state)
 
     def decode(self, model) -> tuple[str | None, int, int]:
         enc = self.enc
@@ -144,6 +178,9 @@ class States:
             out.append((enc.phase_is(self.phase2, enc.default_phase()), W_DEFAULT))
         if not isinstance(self.depth, int):
             out.append((enc.equal(self.depth, 0), W_DEFAULT))
+        for n in self.state_names:  # the initial values
+            init = enc.state_constant(n, enc.spec.state[n].init)
+            out.append((enc.as_bool(enc.equal_state(n, self.state[n], init)), W_DEFAULT))
         return out
 
 
@@ -170,7 +207,8 @@ def invariance(
     enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=True)
     reads, rd, rp = policy_reads(spec, policy)
     under = set(prop.variables)
-    states = States(enc, rd, rp, two_depths=prop.depth, two_phases=prop.phase)
+    rs = policy_states(spec, policy)
+    states = States(enc, rd, rp, two_depths=prop.depth, two_phases=prop.phase, reads_state=rs, two_states=under & rs)
     a = enc.new_assignment("", reads)
     b = enc.new_assignment("'", reads)
     q = Query(enc, rung, budget)
@@ -195,6 +233,7 @@ def invariance(
     def on_sat():
         moved = [n for n in read if n in under]
         softs = [(enc.equal(a.terms[n], b.terms[n]), W_SAME) for n in moved]
+        softs += [(enc.as_bool(enc.equal_state(n, states.state[n], states.state2[n])), W_SAME) for n in states.moved_state]
         if prop.depth and not isinstance(states.depth, int):
             softs.append((enc.equal(states.depth, states.depth2), W_SAME))
             # if the veto changes with depth it changes between some two adjacent depths
@@ -211,6 +250,11 @@ def invariance(
                 x, y = enc.z3_int(a.terms[n]), enc.z3_int(b.terms[n])
                 if not (isinstance(x, int) or isinstance(y, int)):
                     softs.append((z3.Or(y == x, y == x + 1, y == x - 1), W_DEFAULT))
+        for n in states.moved_state:  # likewise a state variable
+            if isinstance(spec.state[n].domain, ir.IntDomain):
+                x, y = enc.z3_int(states.state[n]), enc.z3_int(states.state2[n])
+                if not (isinstance(x, int) or isinstance(y, int)):
+                    softs.append((z3.Or(y == x, y == x + 1, y == x - 1), W_DEFAULT))
         softs += states.softs()
         model, minimised = minimise_model(q, [], softs, budget)
         phase, d1, d2 = states.decode(model)
@@ -222,6 +266,9 @@ def invariance(
             "second_depth": d2,
             "second_phase": states.decode_phase2(model),
         }
+        if spec.state:
+            raw["state"] = states.decode_state(model)
+            raw["second_state"] = states.decode_state(model, second=True)
         return Outcome("violated", raw=raw, minimised=minimised)
 
     return _finish(q, enc, ans, on_sat)
@@ -244,7 +291,7 @@ def state_check(
     enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=True)
     reads, rd, rp = policy_reads(spec, policy)
     names = reads | reads_of(spec).harm()
-    states = States(enc, rd, rp, phases=phases)
+    states = States(enc, rd, rp, phases=phases, reads_state=policy_states(spec, policy))
     a = enc.new_assignment("", names)
     env = states.env(a)
     q = Query(enc, rung, budget)
@@ -260,7 +307,10 @@ def state_check(
         softs = default_softs(enc, a, [n for n in spec.variables if n in names]) + states.softs()
         model, minimised = minimise_model(q, [], softs, budget)
         phase, d, _ = states.decode(model)
-        return Outcome("violated", raw={"assignment": enc.decode(model, a), "phase": phase, "depth": d}, minimised=minimised)
+        raw = {"assignment": enc.decode(model, a), "phase": phase, "depth": d}
+        if spec.state:
+            raw["state"] = states.decode_state(model)
+        return Outcome("violated", raw=raw, minimised=minimised)
 
     return _finish(q, enc, ans, on_sat)
 
@@ -290,7 +340,7 @@ def vacuity(
     """The four questions of :class:`Vacuity`, on one incremental solver."""
     enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=False)
     reads, rd, rp = policy_reads(spec, policy)
-    states = States(enc, rd, rp)
+    states = States(enc, rd, rp, reads_state=policy_states(spec, policy))
     a = enc.new_assignment("", reads | reads_of(spec).harm())
     env = states.env(a)
     q = Query(enc, rung, budget)

@@ -40,6 +40,22 @@ def _check_state(spec: ir.Spec, phase, depth: int, what: str) -> None:
         raise InternalError(f"{what}: negative depth {depth}")
 
 
+def with_state(a: Mapping, state: Mapping | None) -> dict:
+    """The mapping the interpreter evaluates an expression in at a state with state
+    variables: the assignment and the valuation side by side (their names are disjoint)."""
+    return dict(a) if not state else {**a, **state}
+
+
+def _check_valuation(spec: ir.Spec, s: Mapping | None, what: str) -> None:
+    if not spec.state:
+        return
+    if s is None:
+        raise InternalError(f"{what}: no valuation of the state variables")
+    for name, var in spec.state.items():
+        if name not in s or s[name] not in var.domain.values():
+            raise InternalError(f"{what}: state {name} = {s.get(name)!r} is outside its domain {var.domain}")
+
+
 def violated_values(interp: Interpreter, a: Mapping) -> tuple[str, ...]:
     return tuple(v for v in interp.spec.values if not interp.holds(v, a))
 
@@ -56,17 +72,24 @@ def invariance(interp: Interpreter, policy: str, prop: ir.Invariance, raw: dict,
     for n in spec.variables:
         if n not in prop.variables and a[n] != b[n]:
             raise InternalError(f"invariance counterexample: the copies differ in {n}, which is not in V")
+    s1, s2 = raw.get("state"), raw.get("second_state")
+    _check_valuation(spec, s1, "invariance counterexample")
+    _check_valuation(spec, s2, "invariance counterexample")
+    for n in spec.state:
+        if n not in prop.variables and s1[n] != s2[n]:
+            raise InternalError(f"invariance counterexample: the copies differ in state {n}, which is not in V")
     if d1 != d2 and not prop.depth:
         raise InternalError("invariance counterexample: the depths differ but V does not hold depth")
     if phase != phase2 and not prop.phase:
         raise InternalError("invariance counterexample: the phases differ but V does not hold phase")
-    v1 = interp.veto_probability(policy, a, phase, d1)
-    v2 = interp.veto_probability(policy, b, phase2, d2)
+    v1 = interp.veto_probability(policy, with_state(a, s1), phase, d1)
+    v2 = interp.veto_probability(policy, with_state(b, s2), phase2, d2)
     if v1 == v2:
         raise InternalError(
             f"invariance counterexample not confirmed: the interpreter gives veto probability {v1} to both "
-            f"{a} (phase {phase}, depth {d1}) and {b} (phase {phase2}, depth {d2})"
+            f"{a} (phase {phase}, depth {d1}, state {s1}) and {b} (phase {phase2}, depth {d2}, state {s2})"
         )
+    read = _state_read(spec, policy)
     return InvarianceCounterexample(
         policy=policy,
         under=prop.written or prop.variables,
@@ -80,7 +103,17 @@ def invariance(interp: Interpreter, policy: str, prop: ir.Invariance, raw: dict,
         second_veto=Fraction(v2),
         context_names=tuple(shown),
         minimised=minimised,
+        state={n: s1[n] for n in read} if s1 else {},
+        second_state={n: s2[n] for n in read} if s2 else {},
     )
+
+
+def _state_read(spec: ir.Spec, policy: str) -> tuple[str, ...]:
+    """The state variables the policy's rules read, in declaration order (what is shown)."""
+    from libet.proofs.policy import policy_states
+
+    names = policy_states(spec, policy)
+    return tuple(n for n in spec.state if n in names)
 
 
 def state(interp: Interpreter, policy: str, check: str, harmful: bool, raw: dict, shown=(), minimised=True):
@@ -91,12 +124,14 @@ def state(interp: Interpreter, policy: str, check: str, harmful: bool, raw: dict
     a, phase, d = raw["assignment"], raw["phase"], raw["depth"]
     _check_domain(spec, a, f"{check} counterexample")
     _check_state(spec, phase, d, f"{check} counterexample")
+    st = raw.get("state")
+    _check_valuation(spec, st, f"{check} counterexample")
     is_harmful = interp.harmful(a)
-    v = interp.veto_probability(policy, a, phase, d)
+    v = interp.veto_probability(policy, with_state(a, st), phase, d)
     if is_harmful != harmful or v == (1 if harmful else 0):
         raise InternalError(
             f"{check} counterexample not confirmed: the interpreter gives harmful={is_harmful}, veto probability {v} "
-            f"for {a} at phase {phase}, depth {d}"
+            f"for {a} at phase {phase}, depth {d}, state {st}"
         )
     return StateCounterexample(
         check=check,
@@ -108,6 +143,7 @@ def state(interp: Interpreter, policy: str, check: str, harmful: bool, raw: dict
         violated=violated_values(interp, a),
         shown=tuple(shown),
         minimised=minimised,
+        state={n: st[n] for n in _state_read(spec, policy)} if st else {},
     )
 
 
@@ -134,6 +170,8 @@ def trace(interp: Interpreter, policy: str, raw: dict, shown=(), minimised=True)
     _check_domain(spec, a, "safety counterexample")
     if not interp.harmful(a):
         raise InternalError(f"safety counterexample not confirmed: {a} is not harmful")
+    if spec.state and raw["end"] != "start at horizon":
+        return _trace_with_state(interp, policy, raw, shown, minimised)
     q0, d0 = interp.start(a)
     phases = list(raw["phases"])
     end = raw["end"]
@@ -197,6 +235,85 @@ def trace(interp: Interpreter, policy: str, raw: dict, shown=(), minimised=True)
         steps=tuple(steps),
         end=end,
         delivered_depth=delivered,
+        probability=prob,
+        horizon=H,
+        shown=tuple(shown),
+        minimised=minimised,
+    )
+
+
+def _trace_with_state(interp: Interpreter, policy: str, raw: dict, shown, minimised) -> TraceCounterexample:
+    """Replay a safety trace of a spec with state variables (docs/semantics.md §4b) by the
+    interpreter's own choices and moves: the valuation starts at the initial one; at each step
+    the adversary's pick must be one :meth:`Interpreter.choices` offers, and the next state
+    (phase and valuation) one that :meth:`Interpreter.moves` reaches with positive
+    probability from the chosen one; the last step delivers."""
+    spec = interp.spec
+    traj = spec.trajectory
+    H = traj.horizon
+    a = raw["assignment"]
+    what = "safety counterexample not confirmed"
+    q0, d0 = interp.start(a)
+    phases = list(raw["phases"])
+    pres, posts = list(raw["states"]), list(raw["chosen"])
+    if not phases or phases[0] != q0:
+        raise InternalError(f"{what}: it starts in {phases[:1]}, the start is {q0}")
+    if H is not None and d0 >= H:
+        raise InternalError(f"{what}: the start is at the horizon")
+    if len(pres) != len(phases) or len(posts) != len(phases):
+        raise InternalError(f"{what}: {len(phases)} steps but {len(pres)} valuations")
+    current = dict(spec.initial_state)
+    prob = Fraction(1)
+    steps = []
+    end = "deliver"
+    for i, q in enumerate(phases):
+        d = d0 + i
+        pre, post = dict(pres[i]), dict(posts[i])
+        _check_valuation(spec, pre, what)
+        _check_valuation(spec, post, what)
+        if pre != current:
+            raise InternalError(f"{what}: at depth {d} the state is {current}, the trace says {pre}")
+        if post not in [dict(c) for c in interp.choices(a, q, d, pre)]:
+            raise InternalError(f"{what}: at {q}, depth {d}, state {pre} the adversary cannot pick {post}")
+        v = Fraction(interp.veto_probability(policy, with_state(a, post), q, d))
+        moves = [(kind, target, new, Fraction(p)) for kind, target, new, p in interp.moves(policy, a, q, d, post) if p > 0]
+        last = i == len(phases) - 1
+        if not last:
+            target = phases[i + 1]
+            if H is not None and d + 1 >= H:
+                raise InternalError(f"{what}: the path runs past the horizon")
+            nxt = dict(pres[i + 1])
+            fits = [m for m in moves if m[0] in ("step", "refused") and m[1] == target and dict(m[2]) == nxt]
+            if not fits:
+                raise InternalError(f"{what}: no step from {q}, depth {d}, state {post} reaches {target} with state {nxt}")
+            kind, _, new, p = min(fits, key=lambda m: m[0] != "step")  # the generator's step first
+            current = nxt
+        else:
+            delivering = [m for m in moves if m[0] == "step" and m[1] == ir.DELIVER]
+            at_edge = H is not None and d + 1 == H and traj.at_horizon == ir.DELIVER
+            ahead = [m for m in moves if m[0] in ("step", "refused") and m[1] not in ir.EXITS] if at_edge else []
+            if delivering:
+                kind, target, new, p = delivering[0]
+            elif ahead:
+                # reaching the horizon delivers: any phase step (or refusal that goes on) will do
+                kind, target, new, p = min(ahead, key=lambda m: (m[0] != "step", m[1] != q))
+                end = "horizon"
+            else:
+                raise InternalError(f"{what}: no step from {q} at depth {d}, state {post} delivers")
+        refused = kind == "refused"
+        prob *= p
+        # a step records the generator's probability of the transition, as without state
+        shown_p = p if refused or v == 0 else p / (1 - v)
+        steps.append(Step(q, d, v, target, shown_p, refused, state=post, before=None if pre == post else pre))
+    return TraceCounterexample(
+        policy=policy,
+        assignment=dict(a),
+        violated=violated_values(interp, a),
+        start_phase=q0,
+        start_depth=d0,
+        steps=tuple(steps),
+        end=end,
+        delivered_depth=d0 + len(phases),
         probability=prob,
         horizon=H,
         shown=tuple(shown),

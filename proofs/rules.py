@@ -28,7 +28,7 @@ import z3
 
 from libet.errors import EvaluationError
 from libet.proofs.domains import Env, Sym, is_const
-from libet.proofs.tables import TABLE_LIMIT, Inputs, inputs_at
+from libet.proofs.tables import TABLE_LIMIT, Inputs, evaluate, inputs_at
 from libet.proofs.terms import Terms
 from libet.proofs.text import expr_text
 from libet.spec import ir
@@ -48,7 +48,7 @@ def step_distribution(interp: Interpreter, phase: str, a, depth: int) -> list[tu
     interpreter, in declaration order: ``otherwise`` is one minus the others, clamped at 0 as the
     interpreter clamps it, and the sum is not checked (see :meth:`Interpreter.transitions`)."""
     transitions = interp.spec.trajectory.phase(phase).transitions
-    probs = [None if t.prob is None else Fraction(interp.evaluate(t.prob, a, depth, phase)) for t in transitions]
+    probs = [None if t.prob is None else Fraction(evaluate(interp, t.prob, a, depth, phase)) for t in transitions]
     resolved, _, remainder = resolve_otherwise(probs, Fraction(1))
     if remainder is not None:
         resolved[probs.index(None)] = max(remainder, Fraction(0))
@@ -203,6 +203,27 @@ class Encoder(Terms):
                 certain_before.append(self.and_([c, s >= 1]))
         return out
 
+    def refusal_edges(self, policy: str, env: Env) -> list[tuple[ir.Rule, Any]]:
+        """Per rule with ``then -> r``: (the rule, its refusal has positive probability at
+        ``env``), as :meth:`refusal_positive` but rule by rule (rules to one phase may update
+        the state differently)."""
+        out = []
+        certain_before: list = []
+        for rule, (c, s) in zip(self.spec.policies[policy].rules, self.rules(policy, env)):
+            if rule.then is not None and c is not False:
+                out.append((rule, self.and_([c, s > 0, self.not_(self.or_(list(certain_before)))])))
+            if c is not False:
+                certain_before.append(self.and_([c, s >= 1]))
+        return out
+
+    def updated(self, updates: tuple[ir.Update, ...], env: Env) -> dict:
+        """The state after ``updates`` from ``env``'s state: simultaneous, every right-hand side
+        read at ``env`` (docs/semantics.md §4b); a variable not updated keeps its value."""
+        state = dict(env.state or {})
+        for u in updates:
+            state[u.var] = self.term(u.expr, env)
+        return state
+
     def veto_probability(self, policy: str, env: Env):
         """v = 1 − Π(1 − sᵢ) over the firing rules, by :func:`libet.spec.rules.veto_probability`,
         as a Fraction or a Z3 Real. A strength that varies is a choice among the values it can
@@ -233,7 +254,7 @@ class Encoder(Terms):
             values: set = set()
             try:
                 for a, d, p in inputs:
-                    x = Fraction(self.interp.evaluate(rule.strength, a, d, p))
+                    x = Fraction(evaluate(self.interp, rule.strength, a, d, p))
                     values.add(min(max(x, Fraction(0)), Fraction(1)))
                     if len(values) > STRENGTH_VALUES_LIMIT:
                         raise OverflowError
@@ -314,8 +335,12 @@ class Encoder(Terms):
             out = self._positivity_at(phase, 0)
         else:
             names = self.reads.variables(exprs)
+            # over every valuation of the state variables read, reachable or not: a transition
+            # positive (or zero) at all of them is so at whatever state the query is at
+            states = self.reads.states(exprs) if self.spec.state else frozenset()
+            declared = list(self.spec.variables.items()) + [(n, v) for n, v in self.spec.state.items() if n in states]
             inputs = Inputs(
-                domains=tuple((n, tuple(v.domain.values())) for n, v in self.spec.variables.items() if n in names),
+                domains=tuple((n, tuple(v.domain.values())) for n, v in declared if n in names or n in states),
                 depths=(depth,),
                 phases=(phase,),
             )

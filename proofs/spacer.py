@@ -14,6 +14,7 @@ from typing import Mapping
 
 import z3
 
+from libet.proofs.domains import FD
 from libet.proofs.rules import Encoder
 from libet.proofs.safety import Steps, path_reads
 from libet.proofs.solve import Budget, Outcome, Rung, unknown_reason
@@ -71,15 +72,32 @@ def _once(spec, policy, rung, budget, params, fixed, ctx, settings) -> Outcome:
     ph, phc = enc.phase_var("phase")
     ph2, ph2c = enc.phase_var("phase'")
     D, D2 = z3.Int("depth", enc.ctx), z3.Int("depth'", enc.ctx)
-    sorts = [a.sort() for a in args] + [ph.sort(), D.sort()]
-    reach = z3.Function("Reach", *sorts, z3.BoolSort(enc.ctx))
     steps = Steps(enc, policy, sym, None)
-    dom = enc.as_bool(enc.and_(sym.constraints() + [phc]))
+    # the state variables that move are arguments of Reach (the others keep their initial
+    # values); S is a reached valuation, C the adversary's choice from it, S2 the next one
+    moving = steps.moving
+    S = S2 = C = enc.initial_state() if spec.state else None
+    s_dom: list = []
+    if moving:
+        S, d1 = enc.new_state("", moving)
+        S2, d2 = enc.new_state("'", moving)
+        s_dom = d1 + d2
+    c_dom: list = []
+    if steps.chosen:
+        C, c_dom = enc.new_state("chosen", steps.chosen, S)
+    s_args = [_raw(S[n]) for n in moving]
+    s2_args = [_raw(S2[n]) for n in moving]
+    c_args = [_raw(C[n]) for n in steps.chosen]
+    sorts = [a.sort() for a in args] + [ph.sort(), D.sort()] + [a.sort() for a in s_args]
+    reach = z3.Function("Reach", *sorts, z3.BoolSort(enc.ctx))
+    dom = enc.as_bool(enc.and_(sym.constraints() + [phc] + s_dom + c_dom))
     harm = enc.as_bool(enc.harmful(sym))
     d0 = enc.z3_int(enc.start_depth(sym))
-    init = z3.And(dom, harm, enc.as_bool(steps.is_phase(ph, traj.start_phase)), D == d0, D >= 0)
-    trans = z3.And(dom, ph2c, D >= 0, D2 == D + 1, enc.as_bool(steps.move_sym(ph, D, ph2)))
-    bad = z3.And(dom, D >= 0, enc.as_bool(steps.deliver_sym(ph, D)))
+    start_state = [enc.equal_state(n, S[n], enc.initial_state()[n]) for n in moving]
+    init = z3.And(dom, harm, enc.as_bool(steps.is_phase(ph, traj.start_phase)), D == d0, D >= 0, *[enc.as_bool(x) for x in start_state])
+    choose = enc.as_bool(steps.choose_sym(ph, D, S, C))
+    trans = z3.And(dom, ph2c, D >= 0, D2 == D + 1, choose, enc.as_bool(steps.move_sym(ph, D, ph2, None, C, S2)))
+    bad = z3.And(dom, D >= 0, choose, enc.as_bool(steps.deliver_sym(ph, D, None, C)))
     fp = z3.Fixedpoint(ctx=enc.ctx)
     fp.set(engine="spacer")
     for k, v in settings.items():
@@ -88,25 +106,25 @@ def _once(spec, policy, rung, budget, params, fixed, ctx, settings) -> Outcome:
     if budget.rlimit:
         fp.set("rlimit", int(budget.rlimit))
     fp.register_relation(reach)
-    fp.declare_var(*args, ph, ph2, D, D2)
-    fp.rule(reach(*args, ph, D), init)
-    fp.rule(reach(*args, ph2, D2), [reach(*args, ph, D), trans])
+    fp.declare_var(*args, ph, ph2, D, D2, *s_args, *s2_args, *c_args)
+    fp.rule(reach(*args, ph, D, *s_args), init)
+    fp.rule(reach(*args, ph2, D2, *s2_args), [reach(*args, ph, D, *s_args), trans])
     if budget.expired():
         return Outcome("unknown", reason="timeout", details={"method": "spacer"})
-    r = fp.query(z3.And(reach(*args, ph, D), bad))
+    r = fp.query(z3.And(reach(*args, ph, D, *s_args), bad))
     if r == z3.sat:
         return Outcome("violated", raw=None, details={"method": "spacer"})
     if r != z3.unsat:
         return Outcome("unknown", reason=unknown_reason(fp.reason_unknown(), budget), details={"method": "spacer"})
     inv = fp.get_cover_delta(-1, reach)
 
-    def inv_at(p, d):
-        return z3.substitute_vars(inv, *args, p, d)
+    def inv_at(p, d, state=()):
+        return z3.substitute_vars(inv, *args, p, d, *state)
 
     checks = {
-        "initiation": z3.And(init, z3.Not(inv_at(ph, D))),
-        "consecution": z3.And(inv_at(ph, D), trans, z3.Not(inv_at(ph2, D2))),
-        "safety": z3.And(inv_at(ph, D), bad),
+        "initiation": z3.And(init, z3.Not(inv_at(ph, D, s_args))),
+        "consecution": z3.And(inv_at(ph, D, s_args), trans, z3.Not(inv_at(ph2, D2, s2_args))),
+        "safety": z3.And(inv_at(ph, D, s_args), bad),
     }
     recheck = []
     for name, f in checks.items():
@@ -114,19 +132,27 @@ def _once(spec, policy, rung, budget, params, fixed, ctx, settings) -> Outcome:
         s.set("timeout", max(1, budget.ms()))
         s.add(f)
         recheck.append((name, s.check() == z3.unsat))
-    details = {"method": "spacer", "invariant": _show_invariant(enc, inv_at(ph, D), free, sym), "recheck": recheck}
+    details = {"method": "spacer", "invariant": _show_invariant(enc, inv_at(ph, D, s_args), free, sym, S, moving), "recheck": recheck}
     if not all(ok for _, ok in recheck):
         failed = ", ".join(n for n, ok in recheck if not ok)
         return Outcome("unknown", reason=f"Spacer's invariant failed the re-check ({failed}); not trusted", details=details)
     return Outcome("proved", core=None, facts={}, details=details)
 
 
-def _show_invariant(enc: Encoder, f, free, sym) -> str:
+def _raw(t):
+    """The Z3 expression of a value term (an FD int's bit-vector)."""
+    return t.bv if isinstance(t, FD) else t
+
+
+def _show_invariant(enc: Encoder, f, free, sym, state=None, moving=()) -> str:
     """The invariant in the spec's terms: phase and enum indices shown by name."""
     names = {}
     for n in free:
         var = enc.spec.variables[n]
         names[str(sym.terms[n])] = (n, var.domain.members if isinstance(var.domain, ir.EnumDomain) else None)
+    for n in moving:
+        var = enc.spec.state[n]
+        names[str(_raw(state[n]))] = (n, var.domain.members if isinstance(var.domain, ir.EnumDomain) else None)
     names["phase"] = ("phase", enc.phases)
     names["depth"] = ("depth", None)
     return z3_text(z3.simplify(f), names)

@@ -84,6 +84,16 @@ class Inputs:
                     yield a, d, p
 
 
+def evaluate(interp, e: ir.Expr, a, d, p):
+    """The interpreter's value of ``e`` at an input: ``a`` holds the assignment and any state
+    variables side by side (as :class:`Inputs` yields them); the state goes to the interpreter
+    as the valuation, so it is not replaced by the initial one."""
+    state = interp.spec.state
+    if state:
+        return interp.evaluate(e, a, d, p, {n: a[n] for n in state if n in a})
+    return interp.evaluate(e, a, d, p)
+
+
 def inputs_at(enc: "Terms", e: ir.Expr, env: Env) -> Inputs | None:
     """The inputs that ``env`` stands for, as far as ``e`` reads them: the variables ``e`` reads
     that are symbolic in ``env``'s copy (the others are constants there), the depths a symbolic
@@ -103,8 +113,15 @@ def inputs_at(enc: "Terms", e: ir.Expr, env: Env) -> Inputs | None:
         phases = enc.phases
     else:
         phases = (env.phase if reads_phase else enc.default_phase(),)
+    # state variables travel in the same mapping (the interpreter merges them per state)
+    states = reads_of(spec).states(e) if spec.state else frozenset()
+    if states:
+        if env.state is None:
+            return None
+        terms = {**terms, **env.state}
+        ordered += [n for n in spec.state if n in states]
     return Inputs(
-        domains=tuple((n, tuple(spec.variables[n].domain.values())) for n in ordered if not is_const(terms[n])),
+        domains=tuple((n, tuple(enc.var_of(n).domain.values())) for n in ordered if not is_const(terms[n])),
         fixed=tuple((n, enc.constant_value(n, terms[n])) for n in ordered if is_const(terms[n])),
         depths=depths,
         phases=phases,
@@ -169,14 +186,14 @@ class Tables:
         undefined = False
         for a, d, p in inputs:
             try:
-                argv = tuple(interp.evaluate(x, a, d, p) for x in e.args)
+                argv = tuple(evaluate(interp, x, a, d, p) for x in e.args)
             except EvaluationError:
                 undefined = True
                 continue
             if argv in table:
                 continue
             try:
-                table[argv] = Fraction(interp.evaluate(e, a, d, p))
+                table[argv] = Fraction(evaluate(interp, e, a, d, p))
             except EvaluationError:
                 table[argv] = None
         return table, undefined

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 import z3
 
+from libet.errors import InternalError
 from libet.proofs.domains import FD, INT_ENCODING, Domains, Encoding, Env, Sym, is_const
 from libet.proofs.facts import Facts
 from libet.proofs.solve import check_deadline
@@ -114,7 +115,11 @@ class Terms(Domains):
         return env.sym.terms[e.name]
 
     def t_StateRef(self, e: ir.StateRef, env: Env):
-        return env.sym.terms[e.name]  # the state's symbols sit beside the assignment's
+        # the state variables' values travel with the state (Env.state), not the assignment:
+        # a trajectory's steps share one assignment and each has its own valuation
+        if env.state is None:
+            raise InternalError(f"state variable {e.name!r} read where the encoding gives no state")
+        return env.state[e.name]
 
     def t_ParamRef(self, e: ir.ParamRef, env: Env):
         return Fraction(self.params[e.name])

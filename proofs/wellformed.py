@@ -24,6 +24,7 @@ import z3
 from libet.errors import InternalError
 from libet.proofs.domains import INT_ENCODING
 from libet.proofs.policy import States
+from libet.proofs.replay import with_state
 from libet.proofs.rules import Encoder
 from libet.proofs.solve import SMT_INT, Budget, OutOfTime, Query
 from libet.proofs.tables import Unencodable
@@ -41,6 +42,8 @@ SHARE = 0.1
 def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
     """Whether spec/semantics.py tried these expressions at every state."""
     reads = reads_of(spec)
+    if spec.state and reads.states(exprs):
+        return False  # over the state's valuations too: asked here, whatever the checker tried
     names = reads.variables(exprs)
     depth = any(reads.depth(e) for e in exprs)
     phase = any(reads.phase(e) for e in exprs)
@@ -66,7 +69,9 @@ def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None
         q = Query(enc, SMT_INT, budget)
         q.add(*sym.constraints())
         try:
-            states = States(enc, any(reads.depth(e) for e in exprs), any(reads.phase(e) for e in exprs))
+            states = States(
+                enc, any(reads.depth(e) for e in exprs), any(reads.phase(e) for e in exprs), reads_state=reads.states(exprs)
+            )
             q.add(*states.domain)
             env = states.env(sym)
             fires = enc.term(rule.condition, env)
@@ -85,7 +90,7 @@ def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None
         m = q.model()
         a = enc.decode(m, sym)
         phase, depth, _ = states.decode(m)
-        interp.veto_probability(policy, a, phase, depth)  # raises the spec error
+        interp.veto_probability(policy, with_state(a, states.decode_state(m)), phase, depth)  # raises the spec error
         raise InternalError(f"Z3 finds rule {rule.span} out of range at {a}, {phase}, depth {depth}; the interpreter does not")
 
 
@@ -107,9 +112,9 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
         q = Query(enc, SMT_INT, budget)
         q.add(*sym.constraints())
         try:
-            states = States(enc, any(reads_of(spec).depth(e) for e in exprs), False)
+            states = States(enc, any(reads_of(spec).depth(e) for e in exprs), False, reads_state=reads_of(spec).states(exprs))
             q.add(*states.domain)
-            env = enc.env(sym, states.depth, p.name, depth_values=states.depth_values)
+            env = enc.env(sym, states.depth, p.name, depth_values=states.depth_values, state=states.state)
             xs = [enc.z3_real(enc.as_real(enc.term(e, env))) for e in exprs]
             lo, hi = enc.real_val(-_TOL), enc.real_val(1 + _TOL)
             total = z3.Sum(*xs) if len(xs) > 1 else xs[0]
@@ -126,7 +131,7 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
             continue
         m = q.model()
         a = enc.decode(m, sym)
-        float_interp.transitions(a, p.name, enc.decode_depth(m, states.depth))  # raises the spec error
+        float_interp.transitions(with_state(a, states.decode_state(m)), p.name, enc.decode_depth(m, states.depth))  # raises the spec error
         # within the float mode's tolerance after rounding: not an error by the checker's rule
 
 

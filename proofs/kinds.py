@@ -153,20 +153,43 @@ class Invariance(ProofKind):
         reach = outcome_reach(run.spec, check.prop.variables)
         if not reach:
             return []
+        spec = run.spec
         under = ", ".join(n for n in (check.prop.written or check.prop.variables) if n not in ("depth", "phase"))
-        outcome = f"`invariant P(harm) under {under}`"
-        variables = set(check.prop.variables)
-        checked = any(
-            c.policy == check.policy and isinstance(c.prop, ir.OutcomeInvariance) and set(c.prop.under) >= variables
-            for c in run.spec.checks
-        )
-        tell = (f"; {outcome}, checked in this spec, tells whether P(harm) moves" if checked
-                else f". {outcome} would tell whether P(harm) moves")
-        return [
-            f"the veto of {check.policy} is invariant under {under}, but the outcome may not be: "
-            + "; ".join(reach)
-            + tell
-        ]
+        return [f"the veto of {check.policy} is invariant under {under}, but the outcome may not be: "
+                + "; ".join(reach) + _what_would_tell(spec, check)]
+
+
+def _what_would_tell(spec: ir.Spec, check) -> str:
+    """The check that would tell whether the outcome moves, in words: an outcome invariance
+    over the assignment's variables (a bound on Pmax/Pmin in an MDP); for a chosen state
+    variable, Pmax and Pmin; for another state variable, that no check compares outcomes."""
+    variables = [n for n in check.prop.variables if n in spec.variables]
+    chosen = {c.var for p in spec.trajectory.phases for c in p.choices}
+    states = [n for n in check.prop.variables if n in spec.state]
+    parts = []
+    if variables:
+        written = [n for n in (check.prop.written or ()) if n not in ("depth", "phase")]
+        listed = ", ".join(written if written and not states else variables)  # as written, when it can be
+        if spec.is_mdp:
+            parts.append(f"`Pmax(harm) <= ... for all {listed}` and `Pmin(harm) >= ... for all {listed}` would "
+                         f"bound how far {listed} move{'s' if len(variables) == 1 else ''} P(harm)")
+        else:
+            outcome = f"`invariant P(harm) under {listed}`"
+            checked = any(
+                c.policy == check.policy and isinstance(c.prop, ir.OutcomeInvariance) and set(c.prop.under) >= set(variables)
+                for c in spec.checks
+            )
+            parts.append(f"{outcome}, checked in this spec, tells whether P(harm) moves" if checked
+                         else f"{outcome} would tell whether P(harm) moves")
+    picked = [n for n in states if n in chosen]
+    if picked:
+        parts.append(f"Pmax(harm) and Pmin(harm) tell how far the adversary moves P(harm) by choosing {', '.join(picked)}")
+    other = [n for n in states if n not in chosen]
+    if other:
+        parts.append(f"{', '.join(other)} change{'s' if len(other) == 1 else ''} along the trajectory, so no check "
+                     f"compares outcomes under {'it' if len(other) == 1 else 'them'}: this one says only that the veto ignores "
+                     f"{'it' if len(other) == 1 else 'them'}")
+    return (". " + "; ".join(parts)) if parts else ""
 
 
 def outcome_reach(spec: ir.Spec, variables: Iterable[str]) -> list[str]:
@@ -215,7 +238,7 @@ def outcome_reach(spec: ir.Spec, variables: Iterable[str]) -> list[str]:
             out.append(f"{verb(moved, 'change')} the state updates of phase {p.name}")
     moved = read_by([u.expr for pol in spec.policies.values() for r in pol.rules for u in r.updates])
     if moved:
-        out.append(f"{verb(moved, 'change')} the state updates of refusals")
+        out.append(f"{verb(moved, 'change')} the state updates of the refusals that go on")
     return out
 
 

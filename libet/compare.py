@@ -208,9 +208,14 @@ def compare(
         from libet import orchestrate
         from libet.spec import measures as ms
 
-        sim = orchestrate.simulate(spec, [a, b], params=params, fixed=fixed, measures=[ms.HARM, ms.OVER_REFUSAL])
+        wanted = (ms.HARM, ms.OVER_REFUSAL)
+        if spec.is_mdp:  # over adversaries: each policy against its worst adversary
+            import attrs
+
+            wanted = tuple(attrs.evolve(m, extremum="max") for m in wanted)
+        sim = orchestrate.simulate(spec, [a, b], params=params, fixed=fixed, measures=list(wanted))
         for row in sim.to_rows():
-            nums[row["policy"]] = {m.text: row[m.text] for m in (ms.HARM, ms.OVER_REFUSAL)}
+            nums[row["policy"]] = {m.text: row[m.text] for m in wanted}
     targets = tuple(tuple(r.then for r in spec.policies[p].rules) for p in (a, b))
     # a covers b: b is never stronger than a (no state where a < b)
     return Comparison(
@@ -238,6 +243,7 @@ def _weaker_somewhere(spec, stronger, weaker, params, fixed, budget):
 
     from libet.proofs.minimise import default_softs, minimise_model
     from libet.proofs.policy import States, policy_reads
+    from libet.proofs.replay import with_state
     from libet.proofs.rules import Encoder
     from libet.proofs.solve import OutOfTime, Query, ladder
     from libet.spec.interpreter import Interpreter
@@ -282,13 +288,15 @@ def _weaker_somewhere(spec, stronger, weaker, params, fixed, budget):
         model, _ = minimise_model(q, [], default_softs(enc, sym, names) + states.softs(), sub)
         phase, depth, _ = states.decode(model)
         assignment = enc.decode(model, sym)
+        valuation = states.decode_state(model) or {}  # the state variables at the state, if any
+        at = with_state(assignment, valuation)
         interp = Interpreter(spec, params, exact=True)
         phase_name = phase if phase is not None else (spec.trajectory.start_phase if spec.trajectory else None)
-        v_s = Fraction(interp.veto_probability(stronger, assignment, phase_name, depth))
-        v_w = Fraction(interp.veto_probability(weaker, assignment, phase_name, depth))
+        v_s = Fraction(interp.veto_probability(stronger, at, phase_name, depth))
+        v_w = Fraction(interp.veto_probability(weaker, at, phase_name, depth))
         if not v_w < v_s:  # pragma: no cover - an engine that disagrees with the interpreter is a bug
             raise AssertionError(f"z3 and the interpreter disagree on {assignment} at {phase_name}, {depth}")
-        shown = {n: assignment[n] for n in names}
+        shown = {**{n: assignment[n] for n in names}, **valuation}
         return True, Difference(stronger, weaker, shown, phase_name if (pa or pb) else None,
                                 depth if (da or db) else None, v_s, v_w), None
     return None, None, reason or "not decided"

@@ -113,6 +113,16 @@ class Valuations:
         return np.asarray([dom.index(o) for o in options], dtype=np.int64)
 
 
+def refuse_visits(measures) -> None:
+    """UsageError for a measure about visits to phases: not computed with state variables yet."""
+    for m in measures:
+        if m.visits:
+            raise UsageError(
+                f"{m.text}: measures about visits to phases are not computed with state variables yet",
+                "measure outcomes (P(harm), P(vetoed), E(refusals), ...); the interpreter's outcomes() tracks visits",
+            )
+
+
 def needs_layered(spec: ir.Spec) -> bool:
     """Whether the spec needs this engine: it has state variables or choice points."""
     return bool(spec.state) or spec.is_mdp
@@ -394,12 +404,7 @@ def solve(model: Model, measures) -> OutcomeTable:
     from .exact import assignment_facts
 
     measures = tuple(measures)
-    for m in measures:
-        if m.visits:
-            raise UsageError(
-                f"{m.text}: measures about visits to phases are not computed with state variables yet",
-                "measure outcomes (P(harm), P(vetoed), E(refusals), ...); the interpreter's outcomes() tracks visits",
-            )
+    refuse_visits(measures)
     layers = _Layers(model)
     d0, harmful, cls = assignment_facts(model)
     want = np.unique(d0)

@@ -289,12 +289,7 @@ def run(
                 "a trajectory needs an adversary's strategy first",
                 "use the exact engine (engine exact, or --engine exact): it computes Pmax and Pmin by value iteration",
             )
-        for m in measures:
-            if m.visits:
-                raise UsageError(
-                    f"{m.text}: measures about visits to phases are not estimated with state variables yet",
-                    "measure outcomes (P(harm), P(vetoed), E(refusals), ...)",
-                )
+        refuse_visits(measures)
         layers = _Layers(model)
     else:
         tables = tables or Tables(model)

@@ -278,7 +278,7 @@ def run(
     if model.exact:
         raise UsageError("Monte Carlo runs in float64; drop --exact")
     measures = tuple(measures)
-    from .layered import _Layers, needs_layered
+    from .layered import _Layers, needs_layered, refuse_visits
     from .layered import simulate as simulate_state
 
     layers = None

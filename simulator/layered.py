@@ -40,14 +40,13 @@ import numpy as np
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
+from libet.spec.interpreter import TOLERANCE
 from libet.spec.rules import resolve_otherwise, step_end, veto_split
 
-from .model import Model, gib, memory_limit
+from .exact import _OUTCOME, assignment_facts, assignment_of
+from .model import Model, gib, memory_limit, replay_error
 from .table import OutcomeTable
 from .vectorize import ArrayEval
-
-_OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
-TOLERANCE = 1e-9
 
 
 @attrs.frozen
@@ -128,7 +127,7 @@ def needs_layered(spec: ir.Spec) -> bool:
     return bool(spec.state) or spec.is_mdp
 
 
-class _Layers:
+class Layers:
     """Everything one solve needs, per phase: the moves as (kind, probability arrays over
     (depths, classes, valuations), the valuation map of their updates, target index), and the
     adversary's option maps."""
@@ -318,7 +317,7 @@ class Strategy:
         return out
 
 
-def backward(layers: _Layers, targets: list[Target], want) -> tuple[dict, dict, bool]:
+def backward(layers: Layers, targets: list[Target], want) -> tuple[dict, dict, bool]:
     """Values at the depths ``want`` for every target: ``{depth: array (targets, phases,
     classes, valuations)}``, the strategies per target index, and whether a bad state was
     reached with positive probability somewhere (then the caller replays it)."""
@@ -366,7 +365,7 @@ def backward(layers: _Layers, targets: list[Target], want) -> tuple[dict, dict, 
                 if kind == "vetoed":
                     w += pd[None] * (term("vetoed", d) + counts)[:, None, None]
                     continue
-                end = step_end(target, d + 1, H, ir.DELIVER if at_h == "delivered" else ir.STOP)
+                end = step_end(target, d + 1, H, model.spec.trajectory.at_horizon)
                 if end is not None:
                     cont = np.broadcast_to(term(_OUTCOME[end], d + 1)[:, None, None], (T, U, S))
                 else:
@@ -401,11 +400,10 @@ def backward(layers: _Layers, targets: list[Target], want) -> tuple[dict, dict, 
 
 def solve(model: Model, measures) -> OutcomeTable:
     """The outcome table of a spec with state variables or choice points (see module doc)."""
-    from .exact import assignment_facts
 
     measures = tuple(measures)
     refuse_visits(measures)
-    layers = _Layers(model)
+    layers = Layers(model)
     d0, harmful, cls = assignment_facts(model)
     want = np.unique(d0)
     cols = ms.columns(measures)
@@ -428,38 +426,29 @@ def solve(model: Model, measures) -> OutcomeTable:
     for j, m in enumerate(opt_measures):
         i = n_plain + j
         v = x[:, i]
-        if m.reward is ms.Reward.STEPS:
-            v = v - d0 * _probability_of_everything(m)
+        if m.reward is ms.Reward.STEPS:  # E(steps) = E(depth) - d0: an expectation's event is everything
+            v = v - d0
         table.optimum[m] = (v.reshape(model.shape), Strategy(choice[i], layers.val, model))
     return table
 
 
-def _probability_of_everything(m: ms.Measure) -> float:
-    """E(steps) = E(depth) − d0 · P(the event): the event of an expectation is everything."""
-    return 1.0 if m.numerator.outcomes == ms.ALL_OUTCOMES else 0.0
-
-
-def _replay_bad(model: Model, layers: _Layers, d0, cls) -> None:
+def _replay_bad(model: Model, layers: Layers, d0, cls) -> None:
     """Some state has no valid probabilities (they were set to 0 there); if an assignment
     reaches one, the interpreter, exploring every state reachable under any choice, raises its
     own error (phase, depth, assignment). Unreachable ones change nothing."""
     from libet.spec.interpreter import Interpreter
-
-    from .exact import assignment_of
 
     interp = Interpreter(model.spec, model.param_overrides)
     for i in range(len(d0)):
         interp.optimum(model.policy, assignment_of(model, i), attrs.evolve(ms.VETOED, extremum="max"))
 
 
-def simulate(model: Model, layers: _Layers, rng, cls, d0, pick, progress=None):
+def simulate(model: Model, layers: Layers, rng, cls, d0, pick, progress=None):
     """Monte Carlo of a spec with state variables (no choice points): advance every live
     trajectory one step per iteration, each drawing its move from the same tabulated
-    probabilities the backward pass uses (:class:`_Layers`). Returns (outcome index, depth at
+    probabilities the backward pass uses (:class:`Layers`). Returns (outcome index, depth at
     absorption, visit bits (always 0), steps taken, refusals), as montecarlo's own pass does;
     ``pick`` is each trajectory's assignment (its index in the model's table)."""
-    from .exact import assignment_of
-    from .model import replay_error
 
     H = model.horizon
     n = len(d0)

@@ -29,6 +29,8 @@ from libet.spec import ir
 from libet.spec import measures as ms
 
 from .exact import assignment_facts, assignment_of
+from .layered import Layers, needs_layered, refuse_visits
+from .layered import simulate as simulate_state
 from .model import CHUNK_STATES, Model, float_weights, gib, memory_limit, product_weights, replay_error
 from .table import Aggregate
 
@@ -278,9 +280,6 @@ def run(
     if model.exact:
         raise UsageError("Monte Carlo runs in float64; drop --exact")
     measures = tuple(measures)
-    from .layered import _Layers, needs_layered, refuse_visits
-    from .layered import simulate as simulate_state
-
     layers = None
     if needs_layered(model.spec):  # state variables: simulator/layered.py tabulates the moves
         if model.spec.is_mdp:
@@ -290,7 +289,7 @@ def run(
                 "use the exact engine (engine exact, or --engine exact): it computes Pmax and Pmin by value iteration",
             )
         refuse_visits(measures)
-        layers = _Layers(model)
+        layers = Layers(model)
     else:
         tables = tables or Tables(model)
     rng = np.random.Generator(np.random.PCG64(seed))

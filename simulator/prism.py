@@ -73,9 +73,6 @@ class _Printer:
         self.defs: dict[str, None] = {}  # the defs and values printed so far, as formulas
         self.values: dict[str, None] = {}
 
-    def state_value(self, var: ir.StateVar, value) -> str:
-        return self.var_value(var, value)
-
     def var_value(self, var: ir.Variable, value) -> str:
         if isinstance(var.domain, ir.BoolDomain):
             return "true" if value else "false"
@@ -466,7 +463,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
                 sv = spec.state[c.var]
                 when = None if c.when is None else pr(c.when)
                 per.append([
-                    f"(s_{c.var}' = {pr.state_value(sv, v) if when is None else f'(({when}) ? {pr.state_value(sv, v)} : s_{c.var})'})"
+                    f"(s_{c.var}' = {pr.var_value(sv, v) if when is None else f'(({when}) ? {pr.var_value(sv, v)} : s_{c.var})'})"
                     for v in c.options
                 ])
             for combo in itertools.product(*per):

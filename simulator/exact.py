@@ -319,16 +319,17 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
         if not active:
             lo = hi
             continue
-        depth = np.arange(lo, hi, dtype=np.int64)[:, None]
-        lay = model.layer(q, depth)
+        lay = model.layers(lo, hi)[q]
         h = hi - lo
         g = lay.g
+        # no veto at these depths (a depth-only condition, say): no product with g
+        unvetoed = np.ndim(g) > 0 and np.shape(g)[0] == 1 and bool((g == 1).all())
         a = 0.0
         step = {}
         for target, p in lay.transitions:
             end = step_end(target, 0, None)
             if end is None:
-                a = g * p
+                a = p if unvetoed else g * p
             else:
                 step[_OUTCOME[end]] = p
         for _, p in lay.refusals:  # a refusal goes on in the one phase, as a step does
@@ -505,8 +506,10 @@ def _assemble(chain: _Chain, depth, cols, dtype):
         if dtype == object:
             C[...] = 0
             r[...] = 0
+    lo = int(depth[0, 0])
+    layers = model.layers(lo, lo + h)
     for qi, q in enumerate(model.phases):
-        lay = model.layer(q, depth)
+        lay = layers[q]
         g = lay.g
         ends = {"delivered": 0, "stopped": 0}
         moves = []

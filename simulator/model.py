@@ -35,7 +35,7 @@ from libet.spec.reads import reads_of
 from libet.spec.rules import resolve_otherwise, veto_split
 from libet.spec.structural import bind
 
-from .vectorize import TOLERANCE, ArrayEval, domain_array
+from .vectorize import TOLERANCE, ArrayEval, Block, domain_array
 
 #: States evaluated per chunk of depths (bounds the working memory of the exact engine).
 CHUNK_STATES = 1 << 16
@@ -310,6 +310,7 @@ class Model:
                 self.values[n] = var.domain.values()
                 self.weights[n] = var.distribution()
         self.summary: Summary | None = None
+        self._memo_rep_env: dict | None = None
         if keep is not None and not exact:
             self.summary = Summary.of(self, frozenset(keep))
             if self.summary is not None:
@@ -452,15 +453,29 @@ class Model:
 
     # -- layers --------------------------------------------------------------------------------
 
-    def layer(self, phase: str, depth) -> "PhaseLayer":
-        """Veto and transition probabilities of ``phase`` at the depths ``depth`` (an int array
-        of shape (n, 1)) for every class (axis 1)."""
-        rep_env = {}
-        if self.dyn_vars:
-            env = self.dyn_env()
-            rep_env = {n: a[self.representatives][None, :] for n, a in env.items()}
-        ev = ArrayEval(self.spec, self.params, rep_env, depth, phase, exact=self.exact, overrides=self.overrides)
+    def layer(self, phase: str, block: Block) -> "PhaseLayer":
+        """Veto and transition probabilities of ``phase`` at the depths of ``block`` for every
+        class (axis 1). Layers of several phases over one block share what they have in common
+        (:meth:`layers`)."""
+        ev = ArrayEval(self.spec, self.params, self._rep_env(), phase=phase, exact=self.exact, overrides=self.overrides,
+                       block=block)
         return PhaseLayer.build(ev, self.spec.trajectory.phase(phase), self.rules)
+
+    def layers(self, lo: int, hi: int) -> dict[str, "PhaseLayer"]:
+        """:meth:`layer` of every phase at the depths ``lo .. hi - 1``: the veto rules, and
+        every subterm that does not read ``phase``, evaluated once for all phases."""
+        block = Block(lo, hi)
+        return {q: self.layer(q, block) for q in self.phases}
+
+    def _rep_env(self) -> dict:
+        """The dynamics' variables at each class's representative, as (1, classes) arrays."""
+        env = self._memo_rep_env
+        if env is None:
+            env = {}
+            if self.dyn_vars:
+                env = {n: a[self.representatives][None, :] for n, a in self.dyn_env().items()}
+            self._memo_rep_env = env
+        return env
 
 
 class PhaseLayer:
@@ -510,10 +525,17 @@ class PhaseLayer:
                 probs.append(p)
             probs, total, remainder = resolve_otherwise(probs, one, ev.real(0))
             if remainder is not None:
-                tbad = _or(tbad, _outside(remainder, -tol, None))
                 rest = [t.prob for t in phase.transitions].index(None)
                 zero = ev.real(0)
-                probs[rest] = np.maximum(remainder, zero) if isinstance(remainder, np.ndarray) else max(remainder, zero)
+                if isinstance(remainder, np.ndarray) and remainder.dtype != object and remainder.size:
+                    low = remainder.min()  # one reduction decides both the check and the clamp
+                    if not low >= -tol:
+                        tbad = _or(tbad, _outside(remainder, -tol, None))
+                    if not low >= 0:  # clamp what rounding left below 0
+                        probs[rest] = np.maximum(remainder, zero)
+                else:
+                    tbad = _or(tbad, _outside(remainder, -tol, None))
+                    probs[rest] = np.maximum(remainder, zero) if isinstance(remainder, np.ndarray) else max(remainder, zero)
             else:
                 tbad = _or(tbad, _outside(total, 1 - tol, 1 + tol))
             if tbad is not False:
@@ -539,8 +561,8 @@ def _outside(x, lo, hi):
     if isinstance(x, np.ndarray) and x.dtype != object:
         if x.size == 0:
             return False
-        mn, mx = x.min(), x.max()
-        if mn == mn and mx == mx and (lo is None or mn >= lo) and (hi is None or mx <= hi):
+        # NaN fails every comparison, so a NaN anywhere fails these too
+        if (lo is None or x.min() >= lo) and (hi is None or x.max() <= hi):
             return False
         inside = np.ones(x.shape, dtype=bool)
         if lo is not None:

@@ -68,6 +68,24 @@ def _to_frac(x):
 _frac_vec = np.frompyfunc(_to_frac, 1, 1)
 
 
+class Block:
+    """The consecutive depths ``lo .. hi - 1`` at which the layers of one block are evaluated
+    (``depth``, an int array of shape (hi - lo, 1)), and what the evaluators of its phases
+    share: values by expression key (:meth:`libet.spec.reads.Reads.key`; only of expressions
+    that do not read ``phase``) and real conversions of arrays.
+
+    Knowing the depths are consecutive lets a comparison of the depth with a number that holds
+    at every depth of the block, or at none, be decided from the two ends."""
+
+    __slots__ = ("lo", "hi", "depth", "memo", "real")
+
+    def __init__(self, lo: int, hi: int):
+        self.lo, self.hi = lo, hi
+        self.depth = np.arange(lo, hi, dtype=np.int64)[:, None]
+        self.memo: dict[int, tuple] = {}
+        self.real: dict[int, tuple] = {}
+
+
 class ArrayEval:
     """Evaluates expressions of one spec over arrays.
 
@@ -81,6 +99,10 @@ class ArrayEval:
         exact: compute reals as Fractions.
         overrides: ``id(node) -> (value, err)`` for nodes already evaluated elsewhere (the
             engines substitute precomputed per-class values of depth-independent subterms).
+        block: instead of ``depth``, a :class:`Block` of consecutive depths, passed to the
+            evaluators of every phase over the same environment: what does not read ``phase``
+            is evaluated once for all of them, and an expression written twice
+            (``exp(-gain * depth)`` in every phase) once.
     """
 
     def __init__(
@@ -93,6 +115,7 @@ class ArrayEval:
         *,
         exact: bool = False,
         overrides: Mapping[int, tuple] | None = None,
+        block: Block | None = None,
     ):
         self.spec = spec
         self.params = params
@@ -103,14 +126,20 @@ class ArrayEval:
         self.overrides = overrides or {}
         self._memo: dict[int, tuple] = {}
         self._keep: list = []  # keeps memoised nodes alive so ids stay unique
-        self._real_cache: dict[int, tuple] = {}
+        self._real_cache: dict[int, tuple] = {} if block is None else block.real
+        self._shared = None if block is None else block.memo
+        self._reads = reads_of(spec)
         self._dispatch = Dispatch(self, "v_")
-        if isinstance(depth, np.ndarray) and depth.dtype == np.int64 and not exact and depth.size > 1:
-            # A float copy of the depths, built directly (cheaper than converting).
-            flat = depth.reshape(-1)
-            lo = int(flat[0])
-            if int(flat[-1]) == lo + flat.size - 1:
-                self._real_cache[id(depth)] = (depth, np.arange(lo, lo + flat.size, dtype=np.float64).reshape(depth.shape))
+        #: (first, last) depth of a block: a comparison of the depth with a number is decided
+        #: from the two ends when it holds at every depth or at none
+        self._depth_span = None
+        if block is not None:
+            self.depth = depth = block.depth
+            if block.hi - block.lo > 1:
+                self._depth_span = (block.lo, block.hi - 1)
+                if not exact and id(depth) not in self._real_cache:
+                    # A float copy of the depths, built directly (cheaper than converting).
+                    self._real_cache[id(depth)] = (depth, np.arange(block.lo, block.hi, dtype=np.float64)[:, None])
 
     # -- conversions -------------------------------------------------------------------------
 
@@ -155,10 +184,24 @@ class ArrayEval:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        out = self._dispatch(expr)
+        shared = self._shared
+        if shared is not None and not self._reads.phase(expr):
+            k = self._reads.key(expr)
+            out = shared.get(k)
+            if out is None:
+                out = shared[k] = self._dispatch(expr)
+        else:
+            out = self._dispatch(expr)
         self._memo[key] = out
         self._keep.append(expr)
         return out
+
+    def _known(self, e: ir.Expr) -> bool:
+        """Whether ``e``'s value is at hand (memoised, an override, or shared)."""
+        key = id(e)
+        if key in self._memo or key in self.overrides:
+            return True
+        return self._shared is not None and not self._reads.phase(e) and self._reads.key(e) in self._shared
 
     def value(self, expr: ir.Expr):
         return self(expr)[0]
@@ -300,6 +343,10 @@ class ArrayEval:
             left = np.asarray([union.index(m) for m in lt.members])[left]
             right = np.asarray([union.index(m) for m in rt.members])[right]
         op = e.op
+        if self._depth_span is not None:
+            uniform = self._depth_compare(op, left, right)
+            if uniform is not None:
+                return uniform, _or(el, er)
         if op is ir.CmpOp.EQ:
             v = left == right
         elif op is ir.CmpOp.NE:
@@ -314,10 +361,37 @@ class ArrayEval:
             v = left >= right
         return v, _or(el, er)
 
+    def _depth_compare(self, op: ir.CmpOp, left, right):
+        """``depth op number`` (either side) as one bool when it is the same at every depth of
+        the span: a comparison with a number is monotone in the depth, so its two ends decide
+        it without a pass over the depths; None when it differs (then it is computed)."""
+        if left is self.depth and not isinstance(right, np.ndarray):
+            c = right
+        elif right is self.depth and not isinstance(left, np.ndarray):
+            c, op = left, _FLIP[op]
+        else:
+            return None
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, float, Fraction, np.integer, np.floating)):
+            return None
+        lo, hi = self._depth_span
+        if op is ir.CmpOp.LT:
+            ends = (lo < c, hi < c)
+        elif op is ir.CmpOp.LE:
+            ends = (lo <= c, hi <= c)
+        elif op is ir.CmpOp.GT:
+            ends = (lo > c, hi > c)
+        elif op is ir.CmpOp.GE:
+            ends = (lo >= c, hi >= c)
+        elif not lo <= c <= hi or c != int(c):  # EQ/NE with no depth of the span (NaN included)
+            return np.bool_(op is ir.CmpOp.NE)
+        else:
+            return None
+        return np.bool_(ends[0]) if ends[0] == ends[1] else None
+
     def v_Arith(self, e: ir.Arith):
         # A flat sum or product in a loop (ir.Arith.spine), from the innermost node whose
         # value is already known (memoised, or an override) or the leftmost operand.
-        leaf, nodes = e.spine(lambda n: id(n) in self._memo or id(n) in self.overrides)
+        leaf, nodes = e.spine(self._known)
         acc = self(leaf)
         for n in nodes:
             acc = self._arith(n, acc, self(n.right))
@@ -452,6 +526,17 @@ class ArrayEval:
             err = _or(err, bad)
             r = np.where(bad, 0.0, r)
         return r, err
+
+
+#: ``a op b`` is ``b FLIP[op] a``
+_FLIP = {
+    ir.CmpOp.LT: ir.CmpOp.GT,
+    ir.CmpOp.LE: ir.CmpOp.GE,
+    ir.CmpOp.GT: ir.CmpOp.LT,
+    ir.CmpOp.GE: ir.CmpOp.LE,
+    ir.CmpOp.EQ: ir.CmpOp.EQ,
+    ir.CmpOp.NE: ir.CmpOp.NE,
+}
 
 
 def _raise():

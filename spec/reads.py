@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+import attrs
+
 from libet.spec import ir
 
 _NOTHING = (frozenset(), False, False)
@@ -29,6 +31,8 @@ class Reads:
         self._keep: list = []  # the memo is keyed by id(): keep the nodes alive
         self._defs: dict[str, tuple[tuple[str, ...], int]] = {}
         self._states: dict[int, frozenset] = {}
+        self._keys: dict[int, int] = {}
+        self._interned: dict[tuple, int] = {}
 
     def _named(self, e: ir.Expr) -> ir.Expr | None:
         """The body a reference stands for (None for a node that is not a reference)."""
@@ -80,6 +84,34 @@ class Reads:
             memo[id(e)] = out
             self._keep.append(e)
         return memo[id(expr)]
+
+    def key(self, expr: ir.Expr) -> int:
+        """A number that two expressions share exactly when they are written the same (same
+        node kinds, operators, names, literals and types; spans aside): a pass that has the
+        value of one has the other's. Computed bottom-up with an explicit stack, so a flat sum
+        of 10^4 terms needs no recursion (hashing the nested nodes themselves would)."""
+        keys = self._keys
+        hit = keys.get(id(expr))
+        if hit is not None:
+            return hit
+        stack = [(expr, False)]
+        while stack:
+            e, done = stack.pop()
+            if id(e) in keys:
+                continue
+            kids = e.children()
+            if not done:
+                stack.append((e, True))
+                stack.extend((c, False) for c in kids if id(c) not in keys)
+                continue
+            own = tuple(
+                getattr(e, f.name) for f in attrs.fields(type(e))
+                if f.name != "span" and not _is_child(getattr(e, f.name))
+            )
+            shape = (type(e), own, tuple(keys[id(c)] for c in kids))
+            keys[id(e)] = self._interned.setdefault(shape, len(self._interned))
+            self._keep.append(e)
+        return keys[id(expr)]
 
     def variables(self, exprs: ir.Expr | Iterable[ir.Expr]) -> frozenset:
         """The variables one expression, or any of several, reads."""
@@ -215,6 +247,10 @@ class Reads:
             return e.children()
 
         return frozenset(e.name for e in _nodes(exprs, below) if isinstance(e, ir.VarRef))
+
+
+def _is_child(x) -> bool:
+    return isinstance(x, ir.Expr) or (isinstance(x, tuple) and any(isinstance(c, ir.Expr) for c in x))
 
 
 def _nodes(exprs: Iterable[ir.Expr], below) -> Iterator[ir.Expr]:

@@ -76,11 +76,12 @@ def resolve_otherwise(probs: Sequence[Any], one, zero=None) -> tuple[list, Any, 
         clamped at zero or reported, is the engine's tolerance rule (it lies in
         [−TOLERANCE, 1] in a well-formed spec).
     """
-    zero = one - one if zero is None else zero
-    total = zero
+    total = None  # the sum starts at the first term, not at zero: one operation fewer
     for p in probs:
         if p is not None:
-            total = total + p
+            total = p if total is None else total + p
+    if total is None:
+        total = one - one if zero is None else zero
     if not any(p is None for p in probs):
         return list(probs), total, None
     remainder = one - total

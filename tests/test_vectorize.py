@@ -1,0 +1,111 @@
+"""The vectorised evaluator's shortcuts give what the plain computation gives: a comparison of
+the depth with a number decided from the span's ends, and the phases of one block of depths
+sharing what they have in common."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import libet
+from libet.simulator.model import Model, PhaseLayer
+from libet.simulator.vectorize import ArrayEval, Block
+from libet.spec import ir
+
+SPEC = """
+spec "shared subterms"
+substance { topic: {everyday, weapons} }
+framing { style: 0..2 }
+param gain = 0.05
+value ok = topic != weapons
+trajectory {
+  horizon 40
+  start a
+  phase a {
+    -> b : 0.3 + 0.2 * exp(-gain * depth) + 0.01 * style
+    -> stop : 0.1 * exp(-gain * depth)
+    -> a : otherwise
+  }
+  phase b {
+    -> a : if phase == b then 0.4 * exp(-gain * depth) else 0.9
+    -> deliver : 0.1 * exp(-gain * depth)
+    -> b : otherwise
+  }
+}
+policy p { veto when violates ok and depth < 5 with strength 0.5
+           veto when phase == b and depth >= 30 with strength 0.25 }
+"""
+
+OPS = list(ir.CmpOp)
+NUMBERS = [-1, 0, 3, 4, 5, 7, 9, 10, 12, 4.5, 9.0, Fraction(7, 2), float("nan"), float("inf"), -float("inf")]
+
+
+@pytest.mark.parametrize("lo,hi", [(0, 9), (3, 4), (5, 12), (10, 2_000)])
+@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
+def test_a_depth_comparison_decided_from_the_ends_is_the_elementwise_one(lo, hi, op):
+    spec = libet.loads(SPEC).ir
+    block = Block(lo, hi + 1)
+    ev = ArrayEval(spec, {"gain": 0.05}, {}, phase="a", block=block)
+    for c in NUMBERS:
+        for flipped in (False, True):
+            left, right = (c, block.depth) if flipped else (block.depth, c)
+            got = ev._depth_compare(op, left, right)
+            want = np.asarray([op(c, d) if flipped else op(d, c) for d in range(lo, hi + 1)], dtype=bool)
+            if got is None:  # not uniform: computed elementwise, which is right by definition
+                assert want.any() and not want.all(), (op, c, flipped, lo, hi)
+            else:
+                assert np.all(want == bool(got)), (op, c, flipped, lo, hi, got)
+
+
+def test_depths_that_are_not_a_block_are_compared_one_by_one():
+    spec = libet.loads(SPEC).ir
+    depth = np.asarray([[0], [7], [2]], dtype=np.int64)  # first 0, last 2, but not 0, 1, 2
+    cond = spec.policies["p"].rules[0].condition.args[1]  # depth < 5
+    value, _ = ArrayEval(spec, {"gain": 0.05}, {}, depth, "a")(cond)
+    assert value.reshape(-1).tolist() == [True, False, True]
+    real, _ = ArrayEval(spec, {"gain": 0.05}, {}, depth, "a")(spec.trajectory.phase("a").transitions[1].prob)
+    assert np.allclose(real.reshape(-1), 0.1 * np.exp(-0.05 * np.asarray([0.0, 7.0, 2.0])))
+
+
+def test_the_phases_of_one_block_sharing_subterms_get_what_each_gets_alone():
+    spec = libet.loads(SPEC).ir
+    model = Model(spec, "p", fixed={"topic": "weapons"})
+    for lo, hi in ((0, 40), (0, 3), (31, 40), (10, 20)):
+        together = model.layers(lo, hi)
+        for q in model.phases:
+            # alone, and without the block's shortcuts: a plain array of depths
+            plain = ArrayEval(model.spec, model.params, model._rep_env(), np.arange(lo, hi)[:, None], q, overrides=model.overrides)
+            alone = PhaseLayer.build(plain, model.spec.trajectory.phase(q), model.rules)
+            both = together[q]
+            h = hi - lo
+            assert np.array_equal(np.broadcast_to(both.v, (h, model.n_classes)), np.broadcast_to(alone.v, (h, model.n_classes)))
+            for (t1, p1), (t2, p2) in zip(both.transitions, alone.transitions):
+                assert t1 == t2
+                assert np.array_equal(np.broadcast_to(p1, (h, model.n_classes)), np.broadcast_to(p2, (h, model.n_classes)))
+
+
+def test_what_reads_the_phase_is_not_shared_between_phases():
+    spec = libet.loads(SPEC).ir
+    block = Block(0, 40)
+    expr = spec.trajectory.phase("b").transitions[0].prob  # if phase == b then ... else 0.9
+    in_b, _ = ArrayEval(spec, {"gain": 0.05}, {}, phase="b", block=block)(expr)
+    in_a, _ = ArrayEval(spec, {"gain": 0.05}, {}, phase="a", block=block)(expr)
+    assert np.all(np.asarray(in_a) == 0.9)
+    assert np.allclose(in_b, 0.4 * np.exp(-0.05 * np.arange(40.0))[:, None])
+
+
+def test_expressions_written_alike_share_one_key_and_different_ones_do_not():
+    from libet.spec.reads import reads_of
+
+    spec = libet.loads(SPEC).ir
+    reads = reads_of(spec)
+    a_stop = spec.trajectory.phase("a").transitions[1].prob  # 0.1 * exp(-gain * depth)
+    b_deliver = spec.trajectory.phase("b").transitions[1].prob  # the same, written again
+    assert a_stop is not b_deliver
+    assert reads.key(a_stop) == reads.key(b_deliver)
+    a_move = spec.trajectory.phase("a").transitions[0].prob
+    assert reads.key(a_move) != reads.key(a_stop)
+    # 1 (an int) and 1.0 (a real) are not the same expression
+    one_int = ir.Const(1, ir.Type(ir.Kind.INT))
+    one_real = ir.Const(Fraction(1), ir.Type(ir.Kind.REAL))
+    assert reads.key(one_int) != reads.key(one_real)

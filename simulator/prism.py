@@ -468,7 +468,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
                 ])
             for combo in itertools.product(*per):
                 lines.append(f"  [] ph = {code} & !ch -> 1 : " + " & ".join(combo) + " & (ch' = true);")
-        explicit = [None if t.prob is None else f"({pr(t.prob)}) * 1.0" for t in phase.transitions]
+        explicit = [None if t.prob is None else _Source(f"({pr(t.prob)}) * 1.0") for t in phase.transitions]
         resolved, _, remainder = resolve_otherwise(explicit, _Source("1.0"), _Source("0.0"))
         probs = [(t.target, f"max(0.0, {p})") for t, p in zip(phase.transitions, resolved)]
         for band, last in ((f"d < {H - 1}", False), (f"d = {H - 1}", True)):

@@ -15,6 +15,7 @@ assignment) is decided once per policy and attached as warnings to the checks it
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -150,6 +151,21 @@ class Runner:
         self._strengths_done: set[str] = set()
 
     def run(self, check: ir.Check) -> CheckResult:
+        """Decide ``check`` within the run's budget. Python's cyclic garbage collector is not
+        interruptible: in a process with a large heap (a notebook, a test worker) one full
+        collection can take longer than a short budget. So the objects alive when the check
+        starts are set aside from collection while it runs (:func:`gc.freeze`) and given back
+        after it; what the check itself leaves is collected as usual. A caller that froze
+        objects itself is left as it is."""
+        if gc.get_freeze_count():
+            return self._run(check)
+        gc.freeze()
+        try:
+            return self._run(check)
+        finally:
+            gc.unfreeze()
+
+    def _run(self, check: ir.Check) -> CheckResult:
         kind = KINDS[type(check.prop)]
         t0 = time.monotonic()
         whole = Budget(self.timeout, self.rlimit, start=t0)

@@ -39,6 +39,7 @@ from .vectorize import TOLERANCE, ArrayEval, Block, domain_array
 
 #: States evaluated per chunk of depths (bounds the working memory of the exact engine).
 CHUNK_STATES = 1 << 16
+_SMALL_GROUPING = 256  # at most this many assignments are grouped into classes by a dict
 #: Refuse a model whose working set would exceed this many bytes (override: LIBET_MEMORY_LIMIT).
 DEFAULT_MEMORY_LIMIT = 8 << 30
 #: ``exact=True`` (Fractions) is for small models: at most this many (class, phase, depth) states.
@@ -319,6 +320,8 @@ class Model:
         self.size = math.prod(self.shape)
         self.dyn_shape = tuple(len(self.values[n]) for n in self.dyn_vars)
         self.dyn_size = math.prod(self.dyn_shape)
+        #: the maximal subterms of the dynamics that read variables only: fixed per assignment
+        self.statics = reads.static_subterms(self._dyn_exprs)
         self._guard_sizes()
         self._classes()
 
@@ -334,7 +337,7 @@ class Model:
 
     def _guard_sizes(self) -> None:
         limit = memory_limit()
-        n_static = max(1, len(self.reads.static_subterms(self._dyn_exprs)))
+        n_static = max(1, len(self.statics))
         dyn_bytes = self.dyn_size * (len(self.dyn_vars) + 2 * n_static + 4) * 8
         if dyn_bytes > limit:
             raise UsageError(
@@ -369,8 +372,7 @@ class Model:
         return product_env(self.spec, self.dyn_vars, self.values)
 
     def _classes(self) -> None:
-        statics = self.reads.static_subterms(self._dyn_exprs)
-        self.statics = statics
+        statics = self.statics
         n = self.dyn_size
         if not statics:
             self.n_classes = 1
@@ -404,6 +406,19 @@ class Model:
                 j = keys.get(k)
                 if j is None:
                     j = keys[k] = len(reps)
+                    reps.append(i)
+                inverse[i] = j
+            representatives = np.asarray(reps, dtype=np.int64)
+        elif n <= _SMALL_GROUPING:
+            # few assignments: a dict of rows, in order of first appearance (np.unique's fixed
+            # cost, about 0.1 ms, was a tenth of a small solve); equal numbers give equal keys
+            keys = {}
+            inverse = np.empty(n, dtype=np.int64)
+            reps = []
+            for i, row in enumerate(map(tuple, np.stack(cols, axis=1).tolist())):
+                j = keys.get(row)
+                if j is None:
+                    j = keys[row] = len(reps)
                     reps.append(i)
                 inverse[i] = j
             representatives = np.asarray(reps, dtype=np.int64)
@@ -464,7 +479,7 @@ class Model:
     def layers(self, lo: int, hi: int) -> dict[str, "PhaseLayer"]:
         """:meth:`layer` of every phase at the depths ``lo .. hi - 1``: the veto rules, and
         every subterm that does not read ``phase``, evaluated once for all phases."""
-        block = Block(lo, hi)
+        block = Block(lo, hi, share=len(self.phases) > 1)
         return {q: self.layer(q, block) for q in self.phases}
 
     def _rep_env(self) -> dict:

@@ -79,10 +79,11 @@ class Block:
 
     __slots__ = ("lo", "hi", "depth", "memo", "real")
 
-    def __init__(self, lo: int, hi: int):
+    def __init__(self, lo: int, hi: int, share: bool = True):
         self.lo, self.hi = lo, hi
         self.depth = np.arange(lo, hi, dtype=np.int64)[:, None]
-        self.memo: dict[int, tuple] = {}
+        #: None when one evaluator uses the block (nothing to share: no keys to look up)
+        self.memo: dict[int, tuple] | None = {} if share else None
         self.real: dict[int, tuple] = {}
 
 

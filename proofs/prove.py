@@ -35,6 +35,8 @@ from libet.spec.select import select_checks
 from libet.spec.structural import bind
 
 DEFAULT_TIMEOUT = 30.0
+#: The oldest generation's threshold while a check runs: no full collection starts in it.
+_NO_FULL_COLLECTION = 1 << 30
 #: Share of the first check's timeout for the vacuity questions about its policy (never fires,
 #: always fires, no harmful or no benign assignment), asked once per policy.
 VACUITY_SHARE = 0.1
@@ -152,18 +154,21 @@ class Runner:
 
     def run(self, check: ir.Check) -> CheckResult:
         """Decide ``check`` within the run's budget. Python's cyclic garbage collector is not
-        interruptible: in a process with a large heap (a notebook, a test worker) one full
-        collection can take longer than a short budget. So the objects alive when the check
-        starts are set aside from collection while it runs (:func:`gc.freeze`) and given back
-        after it; what the check itself leaves is collected as usual. A caller that froze
-        objects itself is left as it is."""
-        if gc.get_freeze_count():
-            return self._run(check)
-        gc.freeze()
+        interruptible, and in a process with a large heap (a notebook, a test worker) one full
+        collection can take longer than a short budget. So no full collection starts while the
+        check runs: the oldest generation's threshold is raised for its duration and restored
+        after it. Young collections go on as usual, so the check's own short-lived garbage
+        is still reclaimed; what reaches the oldest generation waits for the next full
+        collection after the check. (Freezing the heap instead leaked: in a loop of checks,
+        what one check left was frozen again by the next before any collection could
+        reclaim it.)"""
+        young, middle, old = gc.get_threshold()
+        gc.set_threshold(young, middle, _NO_FULL_COLLECTION)
         try:
             return self._run(check)
         finally:
-            gc.unfreeze()
+            if gc.get_threshold()[2] == _NO_FULL_COLLECTION:  # unless the check's caller changed it meanwhile
+                gc.set_threshold(young, middle, old)
 
     def _run(self, check: ir.Check) -> CheckResult:
         kind = KINDS[type(check.prop)]

@@ -686,6 +686,11 @@ class Interpreter:
 
     def c_Logic(self, e: ir.Logic) -> Compiled:
         fs = tuple(self.compile(x) for x in e.args)
+        if e.op is not ir.BoolOp.IMPLIES and len(fs) == 2:  # the common case, without a generator per call
+            f, g = fs
+            if e.op is ir.BoolOp.AND:
+                return lambda a, d, p: bool(f(a, d, p)) and bool(g(a, d, p))
+            return lambda a, d, p: bool(f(a, d, p)) or bool(g(a, d, p))
         if e.op is ir.BoolOp.AND:
             return lambda a, d, p: all(f(a, d, p) for f in fs)
         if e.op is ir.BoolOp.OR:
@@ -694,7 +699,7 @@ class Interpreter:
         return lambda a, d, p: (not f(a, d, p)) or g(a, d, p)
 
     def c_Compare(self, e: ir.Compare) -> Compiled:
-        op = e.op
+        op = e.op.function
         f, g = self.compile(e.left), self.compile(e.right)
         return lambda a, d, p: op(f(a, d, p), g(a, d, p))
 

@@ -369,6 +369,12 @@ class CmpOp(enum.Enum):
         numpy arrays, Z3 terms)."""
         return _COMPARE[self](a, b)
 
+    @property
+    def function(self):
+        """The comparison as a plain two-argument function (``operator.lt`` for ``<``): what a
+        compiled pass calls, without the enum's lookup on every call."""
+        return _COMPARE[self]
+
 
 _COMPARE = {
     CmpOp.EQ: operator.eq,

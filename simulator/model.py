@@ -397,31 +397,13 @@ class Model:
                 nan = np.isnan(x)
                 cols.append(np.where(nan, 0.0, x))
                 cols.append(nan.astype(np.float64))
-        if any(c is None for c in cols):
-            keys: dict = {}
-            inverse = np.empty(n, dtype=np.int64)
-            reps = []
-            for i in range(n):
-                k = tuple((bool(e[i]), None if e[i] else v[i]) for v, e in evaluated)
-                j = keys.get(k)
-                if j is None:
-                    j = keys[k] = len(reps)
-                    reps.append(i)
-                inverse[i] = j
-            representatives = np.asarray(reps, dtype=np.int64)
+        if any(c is None for c in cols):  # exact mode: Fractions, grouped as Python tuples
+            representatives, inverse = _first_appearance(
+                tuple((bool(e[i]), None if e[i] else v[i]) for v, e in evaluated) for i in range(n))
         elif n <= _SMALL_GROUPING:
-            # few assignments: a dict of rows, in order of first appearance (np.unique's fixed
-            # cost, about 0.1 ms, was a tenth of a small solve); equal numbers give equal keys
-            keys = {}
-            inverse = np.empty(n, dtype=np.int64)
-            reps = []
-            for i, row in enumerate(map(tuple, np.stack(cols, axis=1).tolist())):
-                j = keys.get(row)
-                if j is None:
-                    j = keys[row] = len(reps)
-                    reps.append(i)
-                inverse[i] = j
-            representatives = np.asarray(reps, dtype=np.int64)
+            # few assignments: a dict of rows (np.unique's fixed cost, about 0.1 ms, was a
+            # tenth of a small solve); equal numbers give equal keys, as np.unique groups them
+            representatives, inverse = _first_appearance(map(tuple, np.stack(cols, axis=1).tolist()))
         else:
             mat = np.stack(cols, axis=1)
             _, representatives, inverse = np.unique(mat, axis=0, return_index=True, return_inverse=True)
@@ -567,6 +549,21 @@ class PhaseLayer:
         refusals = tuple((k, x) for k, x in split.items() if k is not None)
         # with no refusal every veto ends the trajectory: v itself, not the sum of its parts
         return cls(v, g, transitions, bad, split[None] if refusals else v, refusals)
+
+
+def _first_appearance(keys) -> tuple[np.ndarray, np.ndarray]:
+    """Group positions by equal keys: each group's first position (in order of first
+    appearance) and the group of every position."""
+    groups: dict = {}
+    inverse = []
+    reps = []
+    for i, k in enumerate(keys):
+        j = groups.get(k)
+        if j is None:
+            j = groups[k] = len(reps)
+            reps.append(i)
+        inverse.append(j)
+    return np.asarray(reps, dtype=np.int64), np.asarray(inverse, dtype=np.int64)
 
 
 def _outside(x, lo, hi):

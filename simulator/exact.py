@@ -421,8 +421,7 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     hi = H
     while hi > 0:
         lo = max(0, hi - chunk)
-        depth = np.arange(lo, hi, dtype=np.int64)[:, None]
-        A, b, bad, C, r = _assemble(chain, depth, cols, dtype)
+        A, b, bad, C, r = _assemble(chain, lo, hi, cols, dtype)
         if chain.refusals:
             h = A.shape[0]
             A2 = np.zeros((h, U, 2 * P, 2 * P), dtype=dtype)
@@ -478,13 +477,14 @@ def _terminal(cols, P, U, H, dtype, at_horizon: str, chain: _Chain | None = None
     return x
 
 
-def _assemble(chain: _Chain, depth, cols, dtype):
-    """A (h, U, P', P'), b (h, U, P', Q), the bad mask (h, U, P') or None for one chunk,
+def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype):
+    """A (h, U, P', P'), b (h, U, P', Q), the bad mask (h, U, P') or None for the chunk of
+    depths lo .. hi - 1,
     P' = phases x visit flags; with refusals counted, also C (h, U, P', P'), the refusal part
     of A, and r (h, U, P', Q), the final vetoes of each probability column (else None, None)."""
     model = chain.model
     H = model.horizon
-    h = depth.shape[0]
+    h = hi - lo
     P, F = chain.P, chain.F
     U = model.n_classes
     Q = len(cols)
@@ -494,10 +494,11 @@ def _assemble(chain: _Chain, depth, cols, dtype):
         A[...] = 0
         b[...] = 0
     bad_all = None
+    depth = np.arange(lo, hi, dtype=np.int64)[:, None]
     d_now = depth if dtype != object else depth.astype(object)
     d_next = d_now + 1
     # A step from the last depth lands at the horizon, where the trajectory ends: it visits nothing.
-    last = int(depth[-1, 0]) == H - 1
+    last = hi == H
     needs = [chain.mask(v) for _, v, _ in cols]
     C = r = None
     if chain.refusals:
@@ -506,8 +507,7 @@ def _assemble(chain: _Chain, depth, cols, dtype):
         if dtype == object:
             C[...] = 0
             r[...] = 0
-    lo = int(depth[0, 0])
-    layers = model.layers(lo, lo + h)
+    layers = model.layers(lo, hi)
     for qi, q in enumerate(model.phases):
         lay = layers[q]
         g = lay.g

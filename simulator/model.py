@@ -39,7 +39,8 @@ from .vectorize import TOLERANCE, ArrayEval, Block, domain_array
 
 #: States evaluated per chunk of depths (bounds the working memory of the exact engine).
 CHUNK_STATES = 1 << 16
-_SMALL_GROUPING = 256  # at most this many assignments are grouped into classes by a dict
+#: At most this many assignments are grouped into classes by a dict (np.unique above it).
+_SMALL_GROUPING = 256
 #: Refuse a model whose working set would exceed this many bytes (override: LIBET_MEMORY_LIMIT).
 DEFAULT_MEMORY_LIMIT = 8 << 30
 #: ``exact=True`` (Fractions) is for small models: at most this many (class, phase, depth) states.

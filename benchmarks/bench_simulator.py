@@ -2,7 +2,7 @@
 run, with the ratios; the fixed cost of a small solve; the peak memory of a 10^7-state solve.
 
 Run:  .venv/bin/python benchmarks/bench_simulator.py [--repeat 3] [--sizes 10000,...]
-      [--storm-repeat-big 1] [--no-storm]
+      [--storm-repeat-big 1] [--no-storm] [--recurrence compiled|numpy]
 
 The chains (benchmarks/sim_models.py): one phase, and ten phases in a ring, each at 10^4, 10^5,
 10^6 and 10^7 transient states (horizon = states / phases), solved for the harmful assignment;
@@ -10,7 +10,10 @@ plus 1,000 framing values x horizon 1,000 (every value its own class) against St
 
 - libet: ``Model`` construction + the exact solve of P(harm), the question Storm and the peer
   answer (the spec is parsed and checked beforehand, untimed); "all measures" solves the six
-  standard measures instead.
+  standard measures instead. The recurrence runs as --recurrence says (LIBET_COMPILED,
+  simulator/compiled.py): ``compiled`` (the default when the install built the C loop) or
+  ``numpy``. With ``compiled``, the column "numpy recurrence" times the same solve with numpy's
+  blocked recurrence, in the same run.
 - numpy peer: sim_models.exact_peer, the same chain written by hand (no libet code): the
   probabilities of all depths from one numpy expression each, then the backward pass.
 - Storm (stormpy): parse of libet's own PRISM export of the same model (exported for P(harm),
@@ -88,6 +91,7 @@ def machine() -> list[str]:
         f"cpu: {model or platform.processor()}",
         f"nproc: {os.cpu_count()}",
         f"python {platform.python_version()}, numpy {numpy.__version__}, stormpy {storm}",
+        f"exact engine's recurrence: {RECURRENCE}",
         f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"load average at start: {load()}",
     ]
@@ -162,6 +166,19 @@ def best_of(fns, repeat: int):
     return times, values
 
 
+def numpy_recurrence(fn):
+    """``fn`` with the exact engine's recurrence in numpy (LIBET_COMPILED=0) for the call."""
+
+    def run():
+        os.environ["LIBET_COMPILED"] = "0"
+        try:
+            return fn()
+        finally:
+            os.environ["LIBET_COMPILED"] = "1"
+
+    return run
+
+
 def agree(a: float, b: float) -> bool:
     return abs(a - b) <= TOLERANCE * max(1.0, abs(a))
 
@@ -176,7 +193,10 @@ def exact_rows(sizes, repeat: int, storm_repeat_big: int, with_storm: bool):
             full = libet_solver(src, STANDARD)
             harm()  # imports and first-use costs are not the chain's
             peer_repeat = repeat if kind == "one" or H <= 10**5 else max(1, min(repeat, 2))
-            (t_harm, t_peer), (v_harm, v_peer) = best_of([harm, lambda: sm.exact_peer(kind, H)], peer_repeat)
+            fns = [harm, lambda: sm.exact_peer(kind, H)]
+            if RECURRENCE == "compiled":
+                fns.append(numpy_recurrence(harm))
+            (t_harm, t_peer, *t_numpy), (v_harm, v_peer, *v_numpy) = best_of(fns, peer_repeat)
             (t_full,), (v_full,) = best_of([full], repeat)
             row = {
                 "kind": kind,
@@ -187,7 +207,8 @@ def exact_rows(sizes, repeat: int, storm_repeat_big: int, with_storm: bool):
                 "peer": t_peer,
                 "value": v_harm,
                 "peer value": v_peer,
-                "ok peer": agree(v_harm, v_peer) and agree(v_full, v_harm),
+                "ok peer": agree(v_harm, v_peer) and agree(v_full, v_harm) and all(agree(v, v_harm) for v in v_numpy),
+                "numpy recurrence": t_numpy[0] if t_numpy else None,
             }
             if with_storm:
                 s_time, s_value, config, s_states = storm_check(prism_text(src), storm_repeat_big if states >= 10**7 else repeat)
@@ -202,11 +223,14 @@ HEADER = (
     "| chain | states | horizon | libet P(harm) | libet all measures | numpy peer | libet / peer "
     "| Storm build + check | Storm / libet | P(harm) | \\|libet − peer\\| | \\|libet − Storm\\| |"
 )
+#: how the recurrence runs: "compiled" or "numpy" (main() sets it from --recurrence)
+RECURRENCE = "numpy"
 
 
 def print_header(with_storm: bool) -> None:
-    print(HEADER)
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    extra = " numpy recurrence | Storm / numpy recurrence |" if RECURRENCE == "compiled" else ""
+    print(HEADER + extra)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if extra else ""), flush=True)
 
 
 def print_row(r: dict, with_storm: bool) -> None:
@@ -219,9 +243,16 @@ def print_row(r: dict, with_storm: bool) -> None:
     print(
         f"| {chain} | {r['states']:,} | {r['horizon']:,} | {r['libet'] * 1e3:.2f} ms | {r['libet all'] * 1e3:.2f} ms "
         f"| {r['peer'] * 1e3:.2f} ms | {r['libet'] / r['peer']:.2f}× | {storm} | {r['value']:.12g} "
-        f"| {abs(r['value'] - r['peer value']):.1e} | {diff_storm} |",
+        f"| {abs(r['value'] - r['peer value']):.1e} | {diff_storm} |" + numpy_columns(r, with_storm),
         flush=True,
     )
+
+
+def numpy_columns(r: dict, with_storm: bool) -> str:
+    if r["numpy recurrence"] is None:
+        return ""
+    ratio = f"{r['storm'] / r['numpy recurrence']:.0f}×" if with_storm else "–"
+    return f" {r['numpy recurrence'] * 1e3:.2f} ms | {ratio} |"
 
 
 def framings_row(repeat: int):
@@ -296,9 +327,15 @@ def main() -> int:
     ap.add_argument("--storm-repeat-big", type=int, default=1, help="Storm runs at 10^7 states (each takes tens of seconds)")
     ap.add_argument("--no-storm", action="store_true", help="skip Storm (the ratios against it are then not measured)")
     ap.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="CPU time of this process (default) or wall time")
+    ap.add_argument("--recurrence", choices=("compiled", "numpy"), default=None,
+                    help="how the exact engine runs its recurrence (default: compiled when the install built it)")
     args = ap.parse_args()
-    global clock
+    global clock, RECURRENCE
     clock = CLOCKS[args.clock]
+    from libet.simulator import compiled
+
+    RECURRENCE = args.recurrence or ("compiled" if compiled.available() else "numpy")
+    os.environ["LIBET_COMPILED"] = "1" if RECURRENCE == "compiled" else "0"
     sizes = tuple(int(s) for s in args.sizes.split(","))
     with_storm = not args.no_storm
     if with_storm:
@@ -325,7 +362,8 @@ def main() -> int:
     for label, (median, fastest) in over.items():
         print(f"  {label}: median {median * 1e3:.3f} ms, best {fastest * 1e3:.3f} ms")
 
-    print("\n## peak memory of a 10^7-state solve (six standard measures), VmHWM of a fresh process")
+    print("\n## peak memory of a 10^7-state solve (six standard measures), VmHWM of a fresh process"
+          f" (recurrence: {RECURRENCE})")
     mem = {}
     for kind in sm.KINDS:
         before, after = peak_memory(kind, 10**7)

@@ -39,6 +39,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.rules import step_end
 
+from . import compiled
 from .model import CHUNK_STATES, Model, expand, full_assignment, gib, memory_limit, product_env, replay_error
 from .table import DEFAULT_MEASURES, OutcomeTable
 from .vectorize import ArrayEval
@@ -397,57 +398,49 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     reaching a bad state)."""
     model = chain.model
     H = model.horizon
-    P = chain.P
     U = model.n_classes
     exact = model.exact
     dtype = object if exact else np.float64
-    Q = len(cols)
+    # Rows P..2P-1 hold, with refusals counted, y = E[refusals · 1(event)] beside x = P(event)
+    # (the "one" columns): y_d = A_d y_{d+1} + C_d x_{d+1} + r_d, with C the refusal part of A
+    # and r the final vetoes, each counting one refusal. One affine map over the doubled
+    # states solves both (_assemble).
+    fast = not exact and compiled.wanted()
     # The bad column is added lazily, the first time some state is bad; its values above that
     # chunk are zero, so starting it at zero there is exact.
     bad_seen = False
-    x = _terminal(cols, P, U, H, dtype, model.at_horizon, chain)
+    x = _terminal(cols, chain.P, U, H, dtype, model.at_horizon, chain)
     if chain.refusals:
-        # Rows P..2P-1 hold y = E[refusals · 1(event)] beside x = P(event) (the "one" columns):
-        # y_d = A_d y_{d+1} + C_d x_{d+1} + r_d, with C the refusal part of A and r the final
-        # vetoes, each counting one refusal. One affine map over the doubled states solves both.
         x = np.concatenate([x, np.zeros_like(x)], axis=1)
     out = {}
     if H in set(int(w) for w in want):
         out[H] = x
-    per_depth = max(1, U * P)
+    per_depth = max(1, U * chain.P)
     chunk = max(1, min(H, CHUNK_STATES // per_depth))
     if BLOCK < chunk < H:
         chunk -= chunk % BLOCK  # whole blocks: only the last chunk is padded
     hi = H
     while hi > 0:
         lo = max(0, hi - chunk)
-        A, b, bad, C, r = _assemble(chain, lo, hi, cols, dtype)
-        if chain.refusals:
-            h = A.shape[0]
-            A2 = np.zeros((h, U, 2 * P, 2 * P), dtype=dtype)
-            if dtype == object:
-                A2[...] = 0
-            A2[:, :, :P, :P] = A
-            A2[:, :, P:, P:] = A
-            A2[:, :, P:, :P] = C
-            A = A2
-            b = np.concatenate([b, r], axis=2)
-            if bad is not None:
-                bad = np.concatenate([bad, np.zeros_like(bad)], axis=2)
-        if bad is not None and bad is not False and not bad.any():
-            bad = None
+        part = _assemble(chain, lo, hi, cols, dtype)
+        b, bad = part.b, part.bad
         if bad is not None and not bad_seen:
             bad_seen = True
             x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), dtype=dtype)], axis=-1)
             for k in out:
                 out[k] = np.concatenate([out[k], np.zeros(out[k].shape[:-1] + (1,), dtype=dtype)], axis=-1)
-        if bad_seen and b.shape[-1] == Q:
-            b = np.concatenate([b, np.zeros(b.shape[:-1] + (1,), dtype=dtype)], axis=-1)
+        if bad_seen:
+            # Rows of bad states are already zero (PhaseLayer); they absorb into `bad`.
+            last = np.zeros(b.shape[:-1] + (1,), dtype=dtype)
             if bad is not None:
-                # Rows of bad states are already zero (PhaseLayer); they absorb into `bad`.
-                b[..., -1] = np.where(bad, 1, 0)
+                last[..., 0] = np.where(bad, 1, 0)
+            b = np.concatenate([b, last], axis=-1)
         local = [int(w) - lo for w in want if lo <= w < hi] + [0]
-        vals = backward(A, b, x, local, A.shape[-1] == 1)
+        if fast:
+            vals = compiled.backward(part.rows, part.cols, part.cols_last, part.vals, b, x, part.last, local)
+        else:
+            A = part.dense()
+            vals = backward(A, b, x, local, A.shape[-1] == 1)
         for k, val in vals.items():
             if k < hi - lo:
                 out[lo + k] = val
@@ -477,21 +470,50 @@ def _terminal(cols, P, U, H, dtype, at_horizon: str, chain: _Chain | None = None
     return x
 
 
-def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype):
-    """A (h, U, P', P'), b (h, U, P', Q), the bad mask (h, U, P') or None for the chunk of
-    depths lo .. hi - 1,
-    P' = phases x visit flags; with refusals counted, also C (h, U, P', P'), the refusal part
-    of A, and r (h, U, P', Q), the final vetoes of each probability column (else None, None)."""
+class _Chunk:
+    """The chain over the depths lo .. hi - 1 of one chunk, in sparse form: ``A_d[rows[e],
+    cols[e]] = vals[e, d, :]`` for every class, where a step from the chain's last depth
+    (``last``: hi is the horizon) uses ``cols_last`` (it lands at the horizon, which visits
+    nothing); ``b`` (h, U, P', Q); ``bad`` (h, U, P') where some state is bad, else None. The
+    (row, column) pairs are distinct, and so are those with ``cols_last``."""
+
+    __slots__ = ("P", "rows", "cols", "cols_last", "vals", "b", "bad", "last")
+
+    def __init__(self, P, rows, cols, cols_last, vals, b, bad, last):
+        self.P = P
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.cols = np.asarray(cols, dtype=np.int64)
+        self.cols_last = np.asarray(cols_last, dtype=np.int64)
+        self.vals, self.b, self.bad, self.last = vals, b, bad, last
+
+    def dense(self):
+        """A as (h, U, P', P'), for the numpy recurrence."""
+        h, U = self.b.shape[:2]
+        A = np.zeros((h, U, self.P, self.P), dtype=self.vals.dtype)
+        if A.dtype == object:
+            A[...] = 0
+        vals = self.vals.transpose(1, 2, 0)  # (h, U, nnz)
+        A[:, :, self.rows, self.cols] = vals
+        if self.last and (self.cols_last != self.cols).any():
+            A[-1] = 0
+            A[-1][:, self.rows, self.cols_last] = vals[-1]
+        return A
+
+
+def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
+    """The chunk of depths lo .. hi - 1 (:class:`_Chunk`), P' = phases x visit flags, doubled
+    when refusals are counted: then rows P'.. hold the refusal-weighted copy, whose A is
+    [[A, 0], [C, A]] with C the refusal part of A, and whose b is r, the final vetoes of each
+    probability column."""
     model = chain.model
     H = model.horizon
     h = hi - lo
     P, F = chain.P, chain.F
     U = model.n_classes
     Q = len(cols)
-    A = np.zeros((h, U, P, P), dtype=dtype)
-    b = np.zeros((h, U, P, Q), dtype=dtype)
+    R = 2 * P if chain.refusals else P
+    b = np.zeros((h, U, R, Q), dtype=dtype)
     if dtype == object:
-        A[...] = 0
         b[...] = 0
     bad_all = None
     depth = np.arange(lo, hi, dtype=np.int64)[:, None]
@@ -500,25 +522,22 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype):
     # A step from the last depth lands at the horizon, where the trajectory ends: it visits nothing.
     last = hi == H
     needs = [chain.mask(v) for _, v, _ in cols]
-    C = r = None
-    if chain.refusals:
-        C = np.zeros((h, U, P, P), dtype=dtype)
-        r = np.zeros((h, U, P, Q), dtype=dtype)
-        if dtype == object:
-            C[...] = 0
-            r[...] = 0
+    entries = []  # (row, column, column from the last depth, weight)
     layers = model.layers(lo, hi)
     for qi, q in enumerate(model.phases):
         lay = layers[q]
         g = lay.g
+        # no veto at these depths (a depth-only condition, say): no product with g
+        unvetoed = np.ndim(g) > 0 and np.shape(g)[0] == 1 and dtype != object and bool((g == 1).all())
         ends = {"delivered": 0, "stopped": 0}
         moves = []
         for target, p in lay.transitions:
             end = step_end(target, 0, None)
+            w = p if unvetoed else g * p
             if end is None:
-                moves.append((model.phase_index[target], g * p))
+                moves.append((model.phase_index[target], w))
             else:
-                ends[_OUTCOME[end]] = ends[_OUTCOME[end]] + g * p
+                ends[_OUTCOME[end]] = ends[_OUTCOME[end]] + w
         immediate = {"delivered": ends["delivered"], "stopped": ends["stopped"], "vetoed": lay.v_end}
         # a refusal with `then -> r` goes on in r at the next depth, as a step does
         refused = {}
@@ -532,17 +551,12 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype):
             row = chain.row(qi, f)
             for ri, w in merged.items():
                 col = chain.row(ri, f | chain.bit[ri])
-                # the last depth lands at the horizon, which visits nothing
-                land = chain.row(ri, f) if last else col
-                A[:, :, row, col] += w
-                if last and col != land:
-                    A[-1, :, row, land] = A[-1, :, row, col]
-                    A[-1, :, row, col] = 0
-                if C is not None and ri in refused:
-                    C[:, :, row, col] = C[:, :, row, col] + refused[ri]
-                    if last and col != land:
-                        C[-1, :, row, land] = C[-1, :, row, col]
-                        C[-1, :, row, col] = 0
+                land = chain.row(ri, f) if last else col  # the horizon visits nothing
+                entries.append((row, col, land, w))
+                if chain.refusals:
+                    entries.append((P + row, P + col, P + land, w))
+                    if ri in refused:
+                        entries.append((P + row, col, land, refused[ri]))
             for i, (o, _, reward) in enumerate(cols):
                 if f & needs[i] != needs[i]:
                     continue
@@ -552,10 +566,15 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype):
                 if reward == "depth":
                     x = x * (d_now if o == "vetoed" else d_next)
                 b[:, :, row, i] = x
-                if r is not None and o == "vetoed" and reward == "one":
-                    r[:, :, row, i] = x  # a final veto is one refusal
+                if chain.refusals and o == "vetoed" and reward == "one":
+                    b[:, :, P + row, i] = x  # a final veto is one refusal
             if lay.bad is not False:
                 if bad_all is None:
-                    bad_all = np.zeros((h, U, P), dtype=bool)
+                    bad_all = np.zeros((h, U, R), dtype=bool)
                 bad_all[:, :, row] = lay.bad
-    return A, b, bad_all, C, r
+    vals = np.empty((len(entries), h, U), dtype=dtype)
+    for e, (_, _, _, w) in enumerate(entries):
+        vals[e] = w
+    if bad_all is not None and not bad_all.any():
+        bad_all = None
+    return _Chunk(R, [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries], vals, b, bad_all, last)

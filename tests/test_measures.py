@@ -79,7 +79,7 @@ def interpreter_agrees(spec, measures, assignments, *, exact=False):
 
 
 @pytest.mark.parametrize("path", EXAMPLES)
-def test_examples_exact_engine_agrees_with_interpreter(path):
+def test_examples_exact_engine_agrees_with_interpreter(path, recurrence):
     spec = libet.load(path).ir
     interpreter_agrees(spec, new_measures(spec), _sample(spec, 40))
 
@@ -116,7 +116,7 @@ def test_examples_monte_carlo_within_interval(path):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(specs(with_checks=False))
-def test_generated_specs_exact_engine_agrees_with_interpreter(src):
+def test_generated_specs_exact_engine_agrees_with_interpreter(recurrence, src):
     spec = libet.loads(src).ir
     interpreter_agrees(spec, new_measures(spec), list(spec.assignments()))
 
@@ -203,7 +203,7 @@ def test_steps_start_at_the_prefill():
         assert o.measure(ms.DEPTH) == 4 and o.measure(ms.STEPS) == 4 - k
 
 
-def test_visit_at_the_horizon_does_not_count():
+def test_visit_at_the_horizon_does_not_count(recurrence):
     """A step into a phase at the horizon delivers: the phase is not visited."""
     src = """
     trajectory { horizon 1  start a  phase a { -> b : 1 }  phase b { -> b : 1 } }

@@ -68,7 +68,7 @@ def test_interpreter_gives_the_hand_numbers(policy):
 
 
 @pytest.mark.parametrize("policy", sorted(HAND))
-def test_exact_engine_and_monte_carlo_give_the_hand_numbers(policy):
+def test_exact_engine_and_monte_carlo_give_the_hand_numbers(policy, recurrence):
     s = spec()
     for exact in (False, True):
         table = outcomes(s, policy, exact=exact, measures=MEASURES)

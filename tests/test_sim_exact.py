@@ -73,12 +73,12 @@ def _sample(spec, k, seed=0):
 
 
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if "prefill" not in p])
-def test_examples_agree_with_interpreter(path):
+def test_examples_agree_with_interpreter(path, recurrence):
     agree(libet.load(path).ir)
 
 
 @pytest.mark.slow
-def test_prefill_agrees_with_interpreter():
+def test_prefill_agrees_with_interpreter(recurrence):
     agree(libet.load("examples/prefill.libet").ir)
 
 
@@ -88,7 +88,7 @@ def test_examples_exist():
 
 @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 @given(specs(with_checks=False))
-def test_generated_specs_float(src):
+def test_generated_specs_float(recurrence, src):
     agree(libet.loads(src).ir)
 
 
@@ -101,7 +101,7 @@ def test_generated_specs_rational_are_identical(src):
 @pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(long_horizon_specs())
-def test_long_horizons_blocked_induction(src):
+def test_long_horizons_blocked_induction(recurrence, src):
     spec = libet.loads(src).ir
     agree(spec, _sample(spec, 3))
 
@@ -176,7 +176,7 @@ policy late { veto when depth > 500 and phase == b with strength 0.01 }
 
 
 @pytest.mark.slow
-def test_many_start_depths_and_phases_backward_path():
+def test_many_start_depths_and_phases_backward_path(recurrence):
     spec = libet.loads(MANY_STARTS).ir
     agree(spec, [{"pre": p} for p in (0, 1, 13, 25, 40)])
 
@@ -200,7 +200,7 @@ policy divide { veto when 1 / k > 2 }
 """
 
 
-def test_probability_out_of_range_at_reachable_state_names_phase_depth_assignment():
+def test_probability_out_of_range_at_reachable_state_names_phase_depth_assignment(recurrence):
     spec = libet.loads(ERRORS).ir
     with pytest.raises(EvaluationError) as info:
         outcomes(spec, "none", params={"gain": 0.05})
@@ -212,7 +212,7 @@ def test_probability_out_of_range_at_reachable_state_names_phase_depth_assignmen
     assert str(ref.value) == text
 
 
-def test_bad_state_that_is_never_reached_is_no_error():
+def test_bad_state_that_is_never_reached_is_no_error(recurrence):
     spec = libet.loads(ERRORS).ir
     # `wall` vetoes with certainty at depth 2, so depth 3 (probability 1.05) is never reached.
     agree(spec, params={"gain": 0.05}, assignments=[{"s": False}, {"s": True}], policies=["wall"])

@@ -1,0 +1,143 @@
+/* The exact engine's backward recurrence, one depth at a time (simulator/compiled.py).
+ *
+ * numpy cannot run 10^6 steps of a few dozen operations each, so simulator/exact.py composes
+ * blocks of depths instead (P^2 (P + Q) products per depth). This is the plain loop: one product
+ * per non-zero entry of A and column. It is built with libet when a C compiler is there
+ * (pyproject.toml: an optional extension) and read through the buffer protocol, so it needs
+ * neither numpy's headers nor anything at run time.
+ *
+ *   backward_sparse(rows, cols, cols_last, vals, b, x_end, last, want, out)
+ *
+ * solves x_d = A_d x_{d+1} + b_d for d = h-1 .. 0 from x_h = x_end, where
+ * A_d[rows[e], cols[e]] = vals[e, d, u] for class u (cols_last at d = h-1 when last), and writes
+ * x at the depths want (ascending, in [0, h]) into out[i]. Shapes: rows, cols, cols_last (nnz,)
+ * int64; vals (nnz, h, U), b (h, U, P, Q), x_end (U, P, Q), out (len(want), U, P, Q) float64,
+ * all C-contiguous. Each row's sum is b first, then its entries in order. Every index is checked
+ * before the loop; the loop runs without the GIL.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Buf;
+
+static int take(PyObject *obj, Buf *buf, const char *name, int ndim, char kind, int writable)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &buf->view, flags) < 0)
+        return -1;
+    buf->held = 1;
+    const char *f = buf->view.format ? buf->view.format : "B";
+    if (f[0] == '<' || f[0] == '=' || f[0] == '@')
+        f++;
+    int ok = buf->view.ndim == ndim && buf->view.itemsize == 8 && strlen(f) == 1 &&
+             (kind == 'f' ? f[0] == 'd' : (f[0] == 'l' || f[0] == 'q'));
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "backward_sparse: %s must be a C-contiguous %d-d %s array", name, ndim,
+                     kind == 'f' ? "float64" : "int64");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *backward_sparse(PyObject *self, PyObject *args)
+{
+    PyObject *o[8];
+    int last;
+    if (!PyArg_ParseTuple(args, "OOOOOOpOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &last, &o[6], &o[7]))
+        return NULL;
+    Buf rows = {0}, cols = {0}, cols_last = {0}, vals = {0}, b = {0}, x_end = {0}, want = {0}, out = {0};
+    Buf *all[8] = {&rows, &cols, &cols_last, &vals, &b, &x_end, &want, &out};
+    PyObject *result = NULL;
+    double *cur = NULL, *nxt = NULL;
+    if (take(o[0], &rows, "rows", 1, 'i', 0) < 0 || take(o[1], &cols, "cols", 1, 'i', 0) < 0 ||
+        take(o[2], &cols_last, "cols_last", 1, 'i', 0) < 0 || take(o[3], &vals, "vals", 3, 'f', 0) < 0 ||
+        take(o[4], &b, "b", 4, 'f', 0) < 0 || take(o[5], &x_end, "x_end", 3, 'f', 0) < 0 ||
+        take(o[6], &want, "want", 1, 'i', 0) < 0 || take(o[7], &out, "out", 4, 'f', 1) < 0)
+        goto done;
+
+    const Py_ssize_t nnz = vals.view.shape[0], h = vals.view.shape[1], U = vals.view.shape[2];
+    const Py_ssize_t P = b.view.shape[2], Q = b.view.shape[3], W = want.view.shape[0];
+    const Py_ssize_t *bs = b.view.shape, *xs = x_end.view.shape, *os = out.view.shape;
+    if (rows.view.shape[0] != nnz || cols.view.shape[0] != nnz || cols_last.view.shape[0] != nnz ||
+        bs[0] != h || bs[1] != U || xs[0] != U || xs[1] != P || xs[2] != Q || os[0] != W || os[1] != U ||
+        os[2] != P || os[3] != Q) {
+        PyErr_SetString(PyExc_ValueError, "backward_sparse: the shapes of the arrays do not fit together");
+        goto done;
+    }
+    const int64_t *r = rows.view.buf, *c = cols.view.buf, *cl = cols_last.view.buf, *wd = want.view.buf;
+    for (Py_ssize_t e = 0; e < nnz; e++) {
+        if (r[e] < 0 || r[e] >= P || c[e] < 0 || c[e] >= P || cl[e] < 0 || cl[e] >= P) {
+            PyErr_SetString(PyExc_ValueError, "backward_sparse: an entry's row or column is outside the states");
+            goto done;
+        }
+    }
+    for (Py_ssize_t k = 0; k < W; k++) {
+        if (wd[k] < 0 || wd[k] > h || (k && wd[k] <= wd[k - 1])) {
+            PyErr_SetString(PyExc_ValueError, "backward_sparse: want must be ascending depths in [0, h]");
+            goto done;
+        }
+    }
+    cur = malloc(sizeof(double) * (P ? P : 1));
+    nxt = malloc(sizeof(double) * (P ? P : 1));
+    if (!cur || !nxt) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const double *v = vals.view.buf, *bb = b.view.buf, *x0 = x_end.view.buf;
+    double *ob = out.view.buf;
+    const Py_ssize_t hU = h * U;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t u = 0; u < U; u++) {
+        for (Py_ssize_t q = 0; q < Q; q++) {
+            for (Py_ssize_t p = 0; p < P; p++)
+                cur[p] = x0[(u * P + p) * Q + q];
+            Py_ssize_t k = W - 1;
+            for (; k >= 0 && wd[k] == h; k--)
+                for (Py_ssize_t p = 0; p < P; p++)
+                    ob[((k * U + u) * P + p) * Q + q] = cur[p];
+            for (Py_ssize_t d = h - 1; d >= 0; d--) {
+                const double *bd = bb + ((d * U + u) * P) * Q + q;
+                const double *vd = v + d * U + u; /* entry e at vd[e * h * U] */
+                const int64_t *cd = (last && d == h - 1) ? cl : c;
+                for (Py_ssize_t p = 0; p < P; p++)
+                    nxt[p] = bd[p * Q];
+                for (Py_ssize_t e = 0; e < nnz; e++)
+                    nxt[r[e]] += vd[e * hU] * cur[cd[e]];
+                double *t = cur;
+                cur = nxt;
+                nxt = t;
+                for (; k >= 0 && wd[k] == d; k--)
+                    for (Py_ssize_t p = 0; p < P; p++)
+                        ob[((k * U + u) * P + p) * Q + q] = cur[p];
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    free(cur);
+    free(nxt);
+    for (int i = 0; i < 8; i++)
+        if (all[i]->held)
+            PyBuffer_Release(&all[i]->view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"backward_sparse", backward_sparse, METH_VARARGS,
+     "backward_sparse(rows, cols, cols_last, vals, b, x_end, last, want, out): the backward recurrence "
+     "x_d = A_d x_{d+1} + b_d with A in sparse form, written into out (see simulator/_recurrence.c)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_recurrence", "The exact engine's compiled recurrence.", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__recurrence(void) { return PyModule_Create(&module); }

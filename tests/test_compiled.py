@@ -1,0 +1,156 @@
+"""When the exact engine runs its recurrence compiled (simulator/compiled.py, the C loop in
+simulator/_recurrence.c), that the loop refuses arrays it cannot read, and that both ways give
+the same numbers. The differential tests against the interpreter run both ways too
+(the `recurrence` fixture in tests/test_sim_exact.py, test_measures.py, test_refusals.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import libet
+from libet.errors import UsageError
+from libet.simulator import compiled, outcomes
+from libet.simulator.exact import backward
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """A process that has not looked for the compiled recurrence yet."""
+    monkeypatch.delenv("LIBET_COMPILED", raising=False)
+    monkeypatch.setattr(compiled, "_state", {"module": None, "failed": None})
+    return compiled
+
+
+def test_compiled_when_built_unless_the_setting_says_numpy(fresh, monkeypatch):
+    # `make test` builds the extension (pyproject.toml); CI must not quietly test numpy twice
+    assert fresh.available()
+    assert fresh.wanted()
+    monkeypatch.setenv("LIBET_COMPILED", "0")
+    assert not fresh.wanted()
+    monkeypatch.setenv("LIBET_COMPILED", "1")
+    assert fresh.wanted()
+
+
+def test_a_bad_setting_is_a_usage_error(fresh, monkeypatch):
+    monkeypatch.setenv("LIBET_COMPILED", "yes")
+    with pytest.raises(UsageError) as info:
+        fresh.wanted()
+    assert "LIBET_COMPILED" in str(info.value) and "auto, 0 or 1" in str(info.value)
+
+
+def test_without_the_extension_auto_is_numpy_and_forcing_says_how_to_build_it(fresh, monkeypatch):
+    monkeypatch.setitem(sys.modules, "libet.simulator._recurrence", None)  # the import fails
+    assert not fresh.wanted()
+    monkeypatch.setenv("LIBET_COMPILED", "1")
+    with pytest.raises(UsageError) as info:
+        fresh.wanted()
+    assert "C compiler" in info.value.hint and "LIBET_COMPILED" in info.value.hint
+
+
+def test_bad_arrays_are_refused_not_read_out_of_bounds():
+    from libet.simulator import _recurrence
+
+    h, U, P, Q = 5, 2, 3, 1
+    ok = dict(rows=np.array([0, 1]), cols=np.array([1, 2]), cols_last=np.array([1, 2]), vals=np.ones((2, h, U)),
+              b=np.zeros((h, U, P, Q)), x_end=np.ones((U, P, Q)), last=False, want=np.array([0, h]),
+              out=np.empty((2, U, P, Q)))
+    _recurrence.backward_sparse(*ok.values())
+    assert (ok["out"][1] == 1).all()
+    readonly = np.empty((2, U, P, Q))
+    readonly.flags.writeable = False
+    bad = [
+        ("cols", np.array([1, 3]), ValueError),  # a column outside the states
+        ("rows", np.array([-1, 0]), ValueError),
+        ("want", np.array([0, h + 1]), ValueError),  # past the chunk
+        ("want", np.array([3, 1]), ValueError),  # not ascending
+        ("vals", np.ones((3, h, U)), ValueError),  # more values than entries
+        ("b", np.zeros((h, U, P + 1, Q)), ValueError),
+        ("vals", np.ones((2, h, U), dtype=np.float32), TypeError),
+        ("rows", np.array([0.0, 1.0]), TypeError),
+        ("vals", np.ones((U, h, 2)).transpose(2, 1, 0), ValueError),  # not C-contiguous
+        ("out", readonly, ValueError),
+    ]
+    for name, value, error in bad:
+        args = dict(ok, **{name: value})
+        with pytest.raises(error):
+            _recurrence.backward_sparse(*args.values())
+
+
+def _random_chain(rng, h, U, P, Q, nnz):
+    pairs = rng.choice(P * P, size=min(nnz, P * P), replace=False)
+    rows, cols = pairs // P, pairs % P
+    cols_last = rng.permutation(cols)  # any columns, as long as (row, column) stays distinct
+    while len(set(zip(rows, cols_last))) < len(rows):
+        cols_last = rng.integers(0, P, size=len(rows))
+    vals = rng.random((len(rows), h, U)) / max(1, len(rows))
+    b = rng.random((h, U, P, Q)) * 0.1
+    x_end = rng.random((U, P, Q))
+    return rows, cols, cols_last, vals, b, x_end
+
+
+def _dense(rows, cols, cols_last, vals, P, last):
+    _, h, U = vals.shape
+    vals = vals.transpose(1, 2, 0)
+    A = np.zeros((h, U, P, P))
+    A[:, :, rows, cols] = vals
+    if last:
+        A[-1] = 0
+        A[-1][:, rows, cols_last] = vals[-1]
+    return A
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_and_blocked_numpy_recurrences_agree(seed, monkeypatch):
+    monkeypatch.setenv("LIBET_COMPILED", "1")
+    rng = np.random.default_rng(seed)
+    # lengths around the block size (64) and the plain-loop bound (256), one state or several
+    h = int(rng.choice([1, 2, 63, 64, 65, 257, 1000, 4097]))
+    U, P, Q = int(rng.integers(1, 4)), int(rng.choice([1, 2, 5, 10])), int(rng.integers(1, 4))
+    rows, cols, cols_last, vals, b, x_end = _random_chain(rng, h, U, P, Q, int(rng.integers(0, 2 * P + 1)))
+    last = bool(rng.integers(0, 2))
+    want = sorted({0, h, *rng.integers(0, h + 1, size=5).tolist()})
+    got = compiled.backward(rows, cols, cols_last, vals, b, x_end, last, want)
+    ref = backward(_dense(rows, cols, cols_last, vals, P, last), b, x_end, want, P == 1)
+    # the plain loop, written out here as the definition
+    A = _dense(rows, cols, cols_last, vals, P, last)
+    x, plain = x_end, {h: x_end}
+    for d in range(h - 1, -1, -1):
+        x = np.einsum("upr,urq->upq", A[d], x) + b[d]
+        plain[d] = x
+    assert sorted(got) == want
+    for w in want:
+        np.testing.assert_allclose(got[w], plain[w], rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(ref[w], plain[w], rtol=1e-9, atol=1e-300)
+
+
+RING = """
+spec "ring"
+substance { topic: {everyday, weapons} }
+framing { style: 0..2 }
+value ok = topic != weapons
+trajectory {
+  horizon 3000
+  start p0 at depth style * 100
+  phase p0 { -> p1 : 0.3  -> stop : 0.01 * (1 + style)  -> p0 : otherwise }
+  phase p1 { -> p2 : 0.4  -> stop : 0.02  -> p1 : otherwise }
+  phase p2 { -> p0 : 0.5  -> stop : 0.001 * depth / 3000  -> p2 : otherwise }
+}
+policy shallow { veto when violates ok and depth < 7 with strength 0.5 then -> p1 }
+"""
+
+
+def test_a_whole_solve_is_the_same_either_way(monkeypatch):
+    spec = libet.loads(RING).ir
+    measures = [libet.spec.measures.parse(m, ["p0", "p1", "p2"]) for m in
+                ("P(harm)", "P(vetoed)", "E(depth)", "E(refusals)", "P(visit p2)", "P(stopped and visit p1)")]
+    tables = {}
+    for mode in ("0", "1"):
+        monkeypatch.setenv("LIBET_COMPILED", mode)
+        tables[mode] = outcomes(spec, "shallow", measures=measures)
+    for a in spec.assignments():
+        for m in measures:
+            x, y = tables["0"].aggregate(m, fixed=a).value, tables["1"].aggregate(m, fixed=a).value
+            assert abs(x - y) <= 1e-12 * max(1.0, abs(x)), (a, m.text, x, y)

@@ -508,34 +508,11 @@ class PhaseLayer:
                 fired.append((c, np.minimum(np.maximum(s, 0), 1), rule.then))
             split, v = veto_split(fired, one, _select, ev.real(0))
             g = one - v
-            probs = []
-            tbad = False
-            for t in phase.transitions:
-                if t.prob is None:
-                    probs.append(None)
-                    continue
-                p, ep = ev(t.prob)
-                p = ev.real(p)
-                out = _outside(p, -tol, 1 + tol)
-                tbad = _or(tbad, _or(ep, out))
-                if out is not False:
-                    p = np.where(out, 0, p)
-                probs.append(p)
-            probs, total, remainder = resolve_otherwise(probs, one, ev.real(0))
-            if remainder is not None:
-                rest = [t.prob for t in phase.transitions].index(None)
-                zero = ev.real(0)
-                if isinstance(remainder, np.ndarray) and remainder.dtype != object and remainder.size:
-                    low = remainder.min()  # one reduction decides both the check and the clamp
-                    if not low >= -tol:
-                        tbad = _or(tbad, _outside(remainder, -tol, None))
-                    if not low >= 0:  # clamp what rounding left below 0
-                        probs[rest] = np.maximum(remainder, zero)
-                else:
-                    tbad = _or(tbad, _outside(remainder, -tol, None))
-                    probs[rest] = np.maximum(remainder, zero) if isinstance(remainder, np.ndarray) else max(remainder, zero)
-            else:
-                tbad = _or(tbad, _outside(total, 1 - tol, 1 + tol))
+            raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
+            raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
+            probs, tbad = _within_range(raw, one, ev.real(0))
+            if probs is None:
+                probs, tbad = _checked_steps(raw, one, ev.real(0), tol)
             if tbad is not False:
                 bad = _or(bad, _and(g != 0, tbad))
         if not _any(bad):
@@ -550,6 +527,83 @@ class PhaseLayer:
         refusals = tuple((k, x) for k, x in split.items() if k is not None)
         # with no refusal every veto ends the trajectory: v itself, not the sum of its parts
         return cls(v, g, transitions, bad, split[None] if refusals else v, refusals)
+
+
+def _within_range(raw, one, zero):
+    """The step probabilities of a phase, when a cheap test shows every one is valid: no
+    expression error, every explicit probability at least 0 (one minimum each), and their sum at
+    most 1 (one maximum; with no ``otherwise``, also at least 1 - TOLERANCE and at most
+    1 + TOLERANCE). Then each probability lies in [0, 1], since float addition of non-negative
+    numbers never decreases (p_i <= sum), and ``1 - sum`` needs no check and no clamp. Returns
+    (probabilities with ``otherwise`` resolved, False), or (None, None) when the test does not
+    decide: :func:`_checked_steps` then checks every state."""
+    tol = TOLERANCE
+    probs = []
+    for r in raw:
+        if r is None:
+            probs.append(None)
+            continue
+        p, err = r
+        if err is not False or not (np.min(p) >= 0 if _float_array(p) else _is_number(p) and p >= 0):
+            return None, None
+        probs.append(p)
+    resolved, total, remainder = resolve_otherwise(probs, one, zero)
+    if _float_array(total):
+        if not total.size:
+            return None, None
+        high = total.max()
+        low = total.min() if remainder is None else 1
+    elif _is_number(total):
+        high = low = total
+    else:
+        return None, None
+    if remainder is not None and high <= 1:
+        return resolved, False
+    if remainder is None and high <= 1 + tol and low >= 1 - tol:
+        return resolved, False
+    return None, None
+
+
+def _float_array(x) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype == np.float64
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool)
+
+
+def _checked_steps(raw, one, zero, tol):
+    """The step probabilities of a phase and the mask of its bad states, state by state: a
+    probability outside [-TOLERANCE, 1 + TOLERANCE] or with no value is bad (and set to 0); the
+    ``otherwise`` remainder is bad below -TOLERANCE and clamped at 0; with no ``otherwise`` the
+    sum must lie within TOLERANCE of 1."""
+    probs = []
+    tbad = False
+    for r in raw:
+        if r is None:
+            probs.append(None)
+            continue
+        p, ep = r
+        out = _outside(p, -tol, 1 + tol)
+        tbad = _or(tbad, _or(ep, out))
+        if out is not False:
+            p = np.where(out, 0, p)
+        probs.append(p)
+    probs, total, remainder = resolve_otherwise(probs, one, zero)
+    if remainder is not None:
+        rest = raw.index(None)
+        if isinstance(remainder, np.ndarray) and remainder.dtype != object and remainder.size:
+            low = remainder.min()  # one reduction decides both the check and the clamp
+            if not low >= -tol:
+                tbad = _or(tbad, _outside(remainder, -tol, None))
+            if not low >= 0:  # clamp what rounding left below 0
+                probs[rest] = np.maximum(remainder, zero)
+        else:
+            tbad = _or(tbad, _outside(remainder, -tol, None))
+            probs[rest] = np.maximum(remainder, zero) if isinstance(remainder, np.ndarray) else max(remainder, zero)
+    else:
+        tbad = _or(tbad, _outside(total, 1 - tol, 1 + tol))
+    return probs, tbad
 
 
 def _first_appearance(keys) -> tuple[np.ndarray, np.ndarray]:

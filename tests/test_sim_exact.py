@@ -7,14 +7,17 @@ from __future__ import annotations
 import glob
 import random
 
+import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from strategies import long_horizon_specs, specs
 
 import libet
 from libet.errors import EvaluationError, UsageError
 from libet.simulator import outcomes
-from libet.simulator.model import Model
+from libet.simulator.model import Model, _checked_steps, _within_range
+from libet.simulator.vectorize import TOLERANCE
 from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
 
@@ -274,3 +277,57 @@ policy p { }
     spec = libet.loads(src).ir
     with pytest.raises(EvaluationError, match="overflow"):
         outcomes(spec, "p", params={"k": 10**10})
+
+
+
+
+EDGES = [0.0, 1.0, 0.5, -0.0, 1e-10, -1e-10, -1e-8, 1 + 1e-10, 1 + 1e-8, 0.3, 0.7, float("nan"), float("inf"),
+         1 - 1e-10, 1 - 1e-8, 2.0, -1.0]
+
+
+def _same_as_full_check(raw):
+    fast, fast_bad = _within_range(raw, 1.0, 0.0)
+    slow, slow_bad = _checked_steps(raw, 1.0, 0.0, TOLERANCE)
+    if fast is None:
+        return False
+    assert fast_bad is False and not np.any(slow_bad), raw
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=str(raw))
+    return True
+
+
+def test_the_cheap_step_check_on_every_pair_of_edge_values():
+    """`_within_range` (a minimum per probability and a maximum of their sum) either leaves the
+    phase to the state-by-state check, or returns exactly what that check returns, with no bad
+    state: every one or two probabilities from EDGES, with and without an `otherwise`, as
+    numbers and as arrays."""
+    import itertools
+
+    decided = 0
+    for n in (1, 2):
+        for values in itertools.product(EDGES, repeat=n):
+            for shape in ("number", "array"):
+                probs = [(v if shape == "number" else np.array([v, 0.25 * v]), False) for v in values]
+                for rest in [None, *range(n + 1)]:
+                    raw = list(probs)
+                    if rest is not None:
+                        raw.insert(rest, None)
+                    decided += _same_as_full_check(raw)
+    assert decided > 50  # the cheap check does decide the common case
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_cheap_step_check_on_generated_phases(data):
+    values = st.one_of(st.sampled_from(EDGES), st.floats(-0.1, 1.1))
+    n = data.draw(st.integers(1, 3))
+    width = data.draw(st.integers(1, 4))
+    raw = []
+    for _ in range(n):
+        if data.draw(st.booleans()):
+            raw.append((np.array(data.draw(st.lists(values, min_size=width, max_size=width))), False))
+        else:
+            raw.append((data.draw(values), False))
+    if data.draw(st.booleans()):
+        raw.insert(data.draw(st.integers(0, n)), None)  # the `otherwise`
+    event("decided cheaply" if _same_as_full_check(raw) else "left to the full check")

@@ -7,8 +7,8 @@ With numpy the recurrence runs blocked (:func:`.exact.backward`): the affine map
 depths are composed side by side, P^2 (P + Q) products per depth for P states per depth and Q
 columns, because numpy cannot run 10^6 short steps one by one. Compiled, the plain loop costs
 one product per non-zero entry of A and column: for ten phases in a ring, 20 against 1,100.
-The loop is a C extension built with libet (simulator/_recurrence.c; optional in
-pyproject.toml, so an install without a C compiler goes on, and the engine uses numpy). It
+The loop is a C extension built with libet (simulator/_recurrence.c; optional in setup.py,
+so an install without a C compiler goes on, and the engine uses numpy). It
 loads in a millisecond and holds no memory of its own, so it is used for every recurrence it
 can run: all but exact (rational) arithmetic, which runs on Python objects.
 

@@ -18,10 +18,12 @@ where s' is (r, f with r's flag set), and b holds the one-step absorptions count
 column (a column that asks for visits counts only in states whose flags hold them). x_H is
 "delivered at depth H" for every state, since reaching the horizon delivers (and visits
 nothing), or "stopped at depth H" with ``horizon N then stop``. The engine evaluates A and b
-for a whole block of depths at once (numpy, across phases and classes), then runs the
-recurrence blocked: the depth axis is cut into blocks, the affine maps of all blocks are
-composed side by side (one numpy call per position in a block), the short recurrence over block boundaries is solved the same way, and the values at the start
-depths that assignments actually use are filled in. Each transition is touched once; no
+for a whole block of depths at once (numpy, across phases and classes), in sparse form
+(:class:`_Chunk`), then runs the recurrence: as a plain loop in C when the install built it
+(:mod:`.compiled`), else blocked in numpy: the depth axis is cut into blocks, the affine maps
+of all blocks are composed side by side (one numpy call per position in a block), the short
+recurrence over block boundaries is solved the same way, and the values at the start depths
+that assignments actually use are filled in. Each transition is touched once; no
 division, so no loss of precision on long chains. Backward induction gives the value at every
 depth, so all start depths (a prefill attack starts deep) come from one pass.
 
@@ -323,8 +325,7 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
         lay = model.layers(lo, hi)[q]
         h = hi - lo
         g = lay.g
-        # no veto at these depths (a depth-only condition, say): no product with g
-        unvetoed = np.ndim(g) > 0 and np.shape(g)[0] == 1 and bool((g == 1).all())
+        unvetoed = _never_vetoed(g)
         a = 0.0
         step = {}
         for target, p in lay.transitions:
@@ -392,6 +393,12 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     return out, bad_seen
 
 
+def _never_vetoed(g) -> bool:
+    """Whether ``g = 1 - v`` is 1 at every depth of a layer (a depth-only veto condition past its
+    depths, say), so a step's weight is its probability, with no product with g."""
+    return np.ndim(g) > 0 and np.shape(g)[0] == 1 and bool((g == 1).all())
+
+
 def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     """Values x(·, d) at the depths ``want`` for every class and state (phase and visit
     flags), and whether any state was bad (then the last column is the probability of
@@ -401,16 +408,16 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     U = model.n_classes
     exact = model.exact
     dtype = object if exact else np.float64
-    # Rows P..2P-1 hold, with refusals counted, y = E[refusals · 1(event)] beside x = P(event)
-    # (the "one" columns): y_d = A_d y_{d+1} + C_d x_{d+1} + r_d, with C the refusal part of A
-    # and r the final vetoes, each counting one refusal. One affine map over the doubled
-    # states solves both (_assemble).
     fast = not exact and compiled.wanted()
     # The bad column is added lazily, the first time some state is bad; its values above that
     # chunk are zero, so starting it at zero there is exact.
     bad_seen = False
     x = _terminal(cols, chain.P, U, H, dtype, model.at_horizon, chain)
     if chain.refusals:
+        # Rows P..2P-1 hold y = E[refusals · 1(event)] beside x = P(event) (the "one" columns):
+        # y_d = A_d y_{d+1} + C_d x_{d+1} + r_d, with C the refusal part of A and r the final
+        # vetoes, each counting one refusal. One affine map over the doubled states solves both
+        # (_assemble).
         x = np.concatenate([x, np.zeros_like(x)], axis=1)
     out = {}
     if H in set(int(w) for w in want):
@@ -527,8 +534,7 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
     for qi, q in enumerate(model.phases):
         lay = layers[q]
         g = lay.g
-        # no veto at these depths (a depth-only condition, say): no product with g
-        unvetoed = np.ndim(g) > 0 and np.shape(g)[0] == 1 and dtype != object and bool((g == 1).all())
+        unvetoed = _never_vetoed(g)
         ends = {"delivered": 0, "stopped": 0}
         moves = []
         for target, p in lay.transitions:

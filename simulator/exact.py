@@ -42,7 +42,7 @@ from libet.spec import measures as ms
 from libet.spec.rules import step_end
 
 from . import compiled
-from .model import CHUNK_STATES, Model, expand, full_assignment, gib, memory_limit, product_env, replay_error
+from .model import Model, chunk_depths, expand, full_assignment, gib, memory_limit, product_env, replay_error
 from .table import DEFAULT_MEASURES, OutcomeTable
 from .vectorize import ArrayEval
 
@@ -313,7 +313,7 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     acc_bad = np.zeros((W, U))
     carry = np.zeros((W, U))
     bad_seen = False
-    chunk = max(1, min(H, CHUNK_STATES // max(1, U)))
+    chunk = chunk_depths(H, U)
     q = model.phases[0]
     lo = 0
     while lo < H:
@@ -422,8 +422,7 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     out = {}
     if H in set(int(w) for w in want):
         out[H] = x
-    per_depth = max(1, U * chain.P)
-    chunk = max(1, min(H, CHUNK_STATES // per_depth))
+    chunk = chunk_depths(H, U, 2 * chain.P if chain.refusals else chain.P)
     if BLOCK < chunk < H:
         chunk -= chunk % BLOCK  # whole blocks: only the last chunk is padded
     hi = H

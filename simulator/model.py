@@ -37,8 +37,18 @@ from libet.spec.structural import bind
 
 from .vectorize import TOLERANCE, ArrayEval, Block, domain_array
 
-#: States evaluated per chunk of depths (bounds the working memory of the exact engine).
-CHUNK_STATES = 1 << 16
+#: The engines evaluate the chain in chunks of depths (:func:`chunk_depths`), bounded three ways:
+#: one layer's arrays (a number per depth and class) hold at most LAYER_STATES, so the arrays of
+#: a layer's expressions stay in a core's cache; a chunk holds at most CHUNK_STATES states
+#: (depths x classes x rows of the chain) and its dense coefficients (numpy's recurrence: rows
+#: squared per depth and class) at most CHUNK_ENTRIES numbers, which bounds the working memory.
+#: Measured (docs/benchmarks.md): on ten phases a chunk of 2^18 states is 1.5x faster than one
+#: of 2^16 (a quarter of the Python steps per solve), while one layer of more than 2^16 numbers
+#: falls out of the cache (one phase: 2^18 depths per chunk took 19 ms at 10^6 states, 2^19
+#: took 45 ms, against 17 ms at 2^16).
+LAYER_STATES = 1 << 16
+CHUNK_STATES = 1 << 18
+CHUNK_ENTRIES = 1 << 22
 #: At most this many assignments are grouped into classes by a dict (np.unique above it).
 _SMALL_GROUPING = 256
 #: Refuse a model whose working set would exceed this many bytes (override: LIBET_MEMORY_LIMIT).
@@ -48,6 +58,14 @@ EXACT_STATE_LIMIT = 400_000
 #: Variables read only through reference values are summarised (see :class:`Summary`) when
 #: their product has at least this many assignments; below it the table keeps every one.
 SUMMARY_MIN = 4096
+
+
+def chunk_depths(horizon: int, classes: int, rows: int = 1) -> int:
+    """Depths per chunk for ``classes`` classes and ``rows`` states per depth and class (the
+    bounds above); at least 1, at most ``horizon``."""
+    per = max(1, classes)
+    rows = max(1, rows)
+    return max(1, min(horizon, LAYER_STATES // per, CHUNK_STATES // (per * rows), CHUNK_ENTRIES // (per * rows * rows)))
 
 
 def float_weights(weights) -> np.ndarray:
@@ -362,9 +380,7 @@ class Model:
         per depth and class, when visit flags multiply the phases)."""
         u = self.n_classes if n_classes is None else n_classes
         p = len(self.phases) if phases is None else phases
-        per_depth = u * p
-        hc = max(1, min(self.horizon, CHUNK_STATES // max(1, per_depth)))
-        return hc * per_depth * (p + 8) * 8 * 4
+        return chunk_depths(self.horizon, u, p) * u * p * (p + 8) * 8 * 4
 
     # -- classes -------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from libet.spec import measures as ms
 from .exact import assignment_facts, assignment_of
 from .layered import Layers, needs_layered, refuse_visits
 from .layered import simulate as simulate_state
-from .model import CHUNK_STATES, Model, float_weights, gib, memory_limit, product_weights, replay_error
+from .model import Model, chunk_depths, float_weights, gib, memory_limit, product_weights, replay_error
 from .table import Aggregate
 
 BATCH = 1 << 18  # trajectories simulated together
@@ -162,7 +162,7 @@ class Tables:
         self.code = np.full((P, K), _STOP, dtype=np.int64)
         self.bad = np.zeros((U, P, H), dtype=bool)
         self.any_bad = False
-        chunk = max(1, min(H, CHUNK_STATES // max(1, U)))
+        chunk = chunk_depths(H, U)
         for qi, q in enumerate(model.phases):
             self.code[qi, 0] = _VETO
             for j, r in enumerate(self.refusal_targets):

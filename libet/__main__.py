@@ -1,5 +1,5 @@
 """``python -m libet`` runs the command line."""
 
-from libet.cli import main
+from libet.cli import run
 
-main()
+run()

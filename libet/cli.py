@@ -26,6 +26,7 @@ from libet.clitools import (
     wants_json,
 )
 from libet.files import write_atomic
+from libet.heap import no_full_collection, skip_final_walk
 
 #: The commands that drive the engines (libet/commands/), imported only when used, so that
 #: `libet check` and `libet fmt` start without loading Z3, numpy or matplotlib.
@@ -142,6 +143,13 @@ def main(werror):
     set_warnings_as_errors(werror)
 
 
+def run() -> None:
+    """The entry point of the ``libet`` command and of ``python -m libet``: :func:`main` in a
+    process that ends with it (:func:`libet.heap.skip_final_walk`)."""
+    skip_final_walk()
+    main()
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics and summaries as JSON.")
@@ -153,6 +161,12 @@ def check(files, as_json, werror):
 
     A warning is silenced by a comment on its line: `# libet: ignore[W102]` (several codes
     separated by commas; `# libet: ignore` for every warning on the line)."""
+    with no_full_collection():  # each spec's heap is live until its summary is printed (libet/heap.py)
+        worst = _check_files(files, as_json, werror)
+    sys.exit(worst)
+
+
+def _check_files(files, as_json, werror) -> int:
     from libet.spec.diagnostics import render_all
     from libet.spec.loader import load_path
     from libet.suppress import suppress, unknown_codes
@@ -185,7 +199,7 @@ def check(files, as_json, werror):
             worst = EXIT_BAD_INPUT
     if as_json:
         emit_json(out)
-    sys.exit(worst)
+    return worst
 
 
 def summary(spec) -> dict:

@@ -15,13 +15,13 @@ assignment) is decided once per policy and attached as warnings to the checks it
 
 from __future__ import annotations
 
-import gc
 import time
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import z3
 
 from libet.errors import UsageError
+from libet.heap import no_full_collection
 from libet.proofs import policy, wellformed
 from libet.proofs.evidence import Fact, ProofSummary
 from libet.proofs.kinds import KINDS, ProofKind
@@ -35,8 +35,6 @@ from libet.spec.select import select_checks
 from libet.spec.structural import bind
 
 DEFAULT_TIMEOUT = 30.0
-#: The oldest generation's threshold while a check runs: no full collection starts in it.
-_NO_FULL_COLLECTION = 1 << 30
 #: Share of the first check's timeout for the vacuity questions about its policy (never fires,
 #: always fires, no harmful or no benign assignment), asked once per policy.
 VACUITY_SHARE = 0.1
@@ -153,22 +151,12 @@ class Runner:
         self._strengths_done: set[str] = set()
 
     def run(self, check: ir.Check) -> CheckResult:
-        """Decide ``check`` within the run's budget. Python's cyclic garbage collector is not
-        interruptible, and in a process with a large heap (a notebook, a test worker) one full
-        collection can take longer than a short budget. So no full collection starts while the
-        check runs: the oldest generation's threshold is raised for its duration and restored
-        after it. Young collections go on as usual, so the check's own short-lived garbage
-        is still reclaimed; what reaches the oldest generation waits for the next full
-        collection after the check. (Freezing the heap instead leaked: in a loop of checks,
-        what one check left was frozen again by the next before any collection could
-        reclaim it.)"""
-        young, middle, old = gc.get_threshold()
-        gc.set_threshold(young, middle, _NO_FULL_COLLECTION)
-        try:
+        """Decide ``check`` within the run's budget. A full collection of Python's cyclic
+        garbage collector cannot be interrupted, and in a process with a large heap one can
+        outlast a short budget, so none starts while the check runs
+        (:func:`libet.heap.no_full_collection`)."""
+        with no_full_collection():
             return self._run(check)
-        finally:
-            if gc.get_threshold()[2] == _NO_FULL_COLLECTION:  # unless the check's caller changed it meanwhile
-                gc.set_threshold(young, middle, old)
 
     def _run(self, check: ir.Check) -> CheckResult:
         kind = KINDS[type(check.prop)]

@@ -16,6 +16,7 @@ import os
 
 import attrs
 
+from libet.heap import no_full_collection
 from libet.spec import ast
 from libet.spec.checker import check
 from libet.spec.diagnostics import Diagnostic, Diagnostics, Note
@@ -37,12 +38,14 @@ class Loaded:
 
 def load_text(text: str, name: str = "<string>") -> Loaded:
     """Check spec source given as text (``use`` resolves relative to the current folder)."""
-    return _Loader().run_text(text, name)
+    with no_full_collection():  # the heap grows with the spec (libet/heap.py)
+        return _Loader().run_text(text, name)
 
 
 def load_path(path: str | os.PathLike) -> Loaded:
     """Read, parse and check the spec at ``path`` and every file it uses."""
-    return _Loader().run_path(os.fspath(path))
+    with no_full_collection():
+        return _Loader().run_path(os.fspath(path))
 
 
 class _Loader:

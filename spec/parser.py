@@ -12,6 +12,7 @@ measured without recursion, so that 10,000 nested parentheses give a diagnostic,
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from fractions import Fraction
 from importlib import resources
@@ -19,6 +20,7 @@ from importlib import resources
 import attrs
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.grammar import NonTerminal
 from lark.lexer import PatternStr
 
 from libet.spec import ast, lalr_tables
@@ -64,9 +66,41 @@ def build_parser(grammar: str) -> Lark:
 
 @functools.lru_cache(maxsize=1)
 def lark_parser() -> Lark:
-    """The parser: read from the shipped tables when they fit the grammar, else built."""
+    """The parser: read from the shipped tables when they fit the grammar, else built; its
+    unit reductions pass their child through (:func:`pass_units_through`)."""
     grammar = grammar_text()
-    return lalr_tables.load(grammar, postlex=_WholeWords()) or build_parser(grammar)
+    parser = lalr_tables.load(grammar, postlex=_WholeWords()) or build_parser(grammar)
+    pass_units_through(parser)
+    return parser
+
+
+def pass_units_through(parser: Lark) -> int:
+    """Replace the tree builder of every unit rule of the precedence chain by taking its
+    child; returns how many rules were replaced.
+
+    An operand climbs the whole chain (``?expr: ite``, ``?ite: implies``, ..., ``?neg: atom``,
+    ``?atom: number``): a dozen reductions, each of which went through Lark's tree builder (a
+    child filter, the single-child expansion, the propagation of positions). That was a third
+    of the time of parsing a long spec. For an inlined rule (``?``, no alias) whose one symbol
+    is a rule that is not itself inlined, the builder returns its one child unchanged: nothing
+    is filtered out, the single child is expanded, and a child's positions are already its own
+    (Lark only fills positions a node does not have). ``itemgetter(0)`` returns the same
+    object, without the calls; tests/test_lalr_tables.py compares trees and positions with
+    and without."""
+    callbacks = parser.parser.parser.parser.callbacks
+    replaced = 0
+    for rule in list(callbacks):
+        (sym, *more) = rule.expansion or (None,)
+        if (
+            rule.options.expand1
+            and rule.alias is None
+            and not more
+            and isinstance(sym, NonTerminal)
+            and not sym.name.startswith("_")
+        ):
+            callbacks[rule] = operator.itemgetter(0)
+            replaced += 1
+    return replaced
 
 
 @attrs.frozen

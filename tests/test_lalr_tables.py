@@ -65,3 +65,56 @@ def test_round_trip_of_int_keyed_tables():
         "states": {0: {"A": [0, 1]}, 7: {}},
         "names": ["x", [1, 2]],
     }
+
+
+def _nodes(tree) -> list[tuple]:
+    """Every node of a parse tree in pre-order with its positions (``Tree.__eq__`` compares
+    data and children only, not positions)."""
+    out = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, lark.Tree):
+            m = node.meta
+            where = tuple(getattr(m, k, None) for k in ("line", "column", "end_line", "end_column", "start_pos", "end_pos"))
+            out.append((node.data, len(node.children)) + where)
+            stack.extend(reversed(node.children))
+        else:
+            out.append((node.type, str(node), node.line, node.column, node.end_line, node.end_column))
+    return out
+
+
+#: Every level of the precedence chain, alone and nested, with positions that differ per level.
+CHAIN = """spec "every level"
+substance { topic: {a, b}  n: 0..3 }
+param k = 0.5
+def d = if n > 1 then -n * 2 + 1 else (n - 1) / 2
+value ok = not (topic == b) or topic in {a} implies n <= 2 and max(n, 1) >= 1
+trajectory {
+  horizon 4
+  start s
+  phase s { -> s : k * exp(-0.1 * depth)  -> stop : otherwise }
+}
+policy p { veto when violates ok and depth < 2 with strength 1 - k }
+"""
+
+
+def test_unit_rules_pass_their_child_through():
+    grammar = parser.grammar_text()
+    plain = parser.build_parser(grammar)
+    fast = parser.build_parser(grammar)
+    # the chain expr, ite, implies, or_, and_, not_ (two), compare, sum, product, neg, atom
+    assert parser.pass_units_through(fast) == 12
+    assert EXAMPLES
+    for path in EXAMPLES:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        assert _nodes(fast.parse(text)) == _nodes(plain.parse(text)), path
+    shown = _nodes(fast.parse(CHAIN))
+    assert shown == _nodes(plain.parse(CHAIN))
+    line = CHAIN.split("\n")[3]
+    col = line.index("-n") + 1
+    start = CHAIN.index(line) + col - 1
+    assert ("neg", 1, 4, col, 4, col + 2, start, start + 2) in shown  # `-n` keeps its own positions
+    # what the parser of the front end uses
+    assert parser.lark_parser().parser.parser.parser.callbacks is not plain.parser.parser.parser.callbacks

@@ -44,7 +44,7 @@ from libet.spec.rules import step_end
 from . import compiled
 from .model import Model, chunk_depths, expand, full_assignment, gib, memory_limit, product_env, replay_error
 from .table import DEFAULT_MEASURES, OutcomeTable
-from .vectorize import ArrayEval
+from .vectorize import ArrayEval, depth_ramp
 
 _OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
 
@@ -351,7 +351,7 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
             bad_seen = True
             badf = np.broadcast_to(lay.bad, (h, U)).astype(np.float64)
         masses = bool(imm) or lay.bad is not False
-        dnow = np.arange(lo, hi, dtype=np.float64) if masses and any(c[2] != "one" for c in imm) else None
+        dnow = depth_ramp(lo, hi, np.float64) if masses and any(c[2] != "one" for c in imm) else None
         for i in active:
             w = want[i]
             s = max(lo, w) - lo
@@ -522,9 +522,11 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
     if dtype == object:
         b[...] = 0
     bad_all = None
-    depth = np.arange(lo, hi, dtype=np.int64)[:, None]
-    d_now = depth if dtype != object else depth.astype(object)
-    d_next = d_now + 1
+    d_now = d_next = None  # the depth at a veto and after a step, for the depth-weighted columns
+    if any(reward == "depth" for _, _, reward in cols):
+        d_now = depth_ramp(lo, hi)[:, None]
+        d_now = d_now if dtype != object else d_now.astype(object)
+        d_next = d_now + 1
     # A step from the last depth lands at the horizon, where the trajectory ends: it visits nothing.
     last = hi == H
     needs = [chain.mask(v) for _, v, _ in cols]

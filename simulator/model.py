@@ -343,6 +343,10 @@ class Model:
         self.statics = reads.static_subterms(self._dyn_exprs)
         self._guard_sizes()
         self._classes()
+        # The maximal subterms that read nothing varying (`1 - base`, `-gain`, a literal) are
+        # evaluated once here, not in every layer: one value each, as any layer would compute.
+        ev = ArrayEval(spec, self.params, {}, exact=exact)
+        self._layer_overrides = {**self.overrides, **{id(c): ev(c) for c in reads.constant_subterms(self._dyn_exprs)}}
 
     # -- sizes ---------------------------------------------------------------------------------
 
@@ -471,7 +475,7 @@ class Model:
         """Veto and transition probabilities of ``phase`` at the depths of ``block`` for every
         class (axis 1). Layers of several phases over one block share what they have in common
         (:meth:`layers`)."""
-        ev = ArrayEval(self.spec, self.params, self._rep_env(), phase=phase, exact=self.exact, overrides=self.overrides,
+        ev = ArrayEval(self.spec, self.params, self._rep_env(), phase=phase, exact=self.exact, overrides=self._layer_overrides,
                        block=block)
         return PhaseLayer.build(ev, self.spec.trajectory.phase(phase), self.rules)
 

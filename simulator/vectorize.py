@@ -68,6 +68,20 @@ def _to_frac(x):
 _frac_vec = np.frompyfunc(_to_frac, 1, 1)
 
 
+_RAMPS: dict = {}  # dtype -> 0, 1, 2, ... of that dtype, grown on demand (see depth_ramp)
+
+
+def depth_ramp(lo: int, hi: int, dtype=np.int64) -> np.ndarray:
+    """The depths ``lo .. hi - 1`` as a 1-d array of ``dtype`` (int64 or float64): a slice of a
+    kept ramp plus ``lo``, one pass where ``np.arange`` costs three times as much. Exact in
+    float64 too, for depths below 2^53."""
+    n = hi - lo
+    base = _RAMPS.get(dtype)
+    if base is None or base.shape[0] < n:
+        base = _RAMPS[dtype] = np.arange(max(n, 1 << 16), dtype=dtype)
+    return np.add(base[:n], lo, dtype=dtype)
+
+
 class Block:
     """The consecutive depths ``lo .. hi - 1`` at which the layers of one block are evaluated
     (``depth``, an int array of shape (hi - lo, 1)), and what the evaluators of its phases
@@ -81,7 +95,7 @@ class Block:
 
     def __init__(self, lo: int, hi: int, share: bool = True):
         self.lo, self.hi = lo, hi
-        self.depth = np.arange(lo, hi, dtype=np.int64)[:, None]
+        self.depth = depth_ramp(lo, hi)[:, None]
         #: None when one evaluator uses the block (nothing to share: no keys to look up)
         self.memo: dict[int, tuple] | None = {} if share else None
         self.real: dict[int, tuple] = {}
@@ -140,7 +154,7 @@ class ArrayEval:
                 self._depth_span = (block.lo, block.hi - 1)
                 if not exact and id(depth) not in self._real_cache:
                     # A float copy of the depths, built directly (cheaper than converting).
-                    self._real_cache[id(depth)] = (depth, np.arange(block.lo, block.hi, dtype=np.float64)[:, None])
+                    self._real_cache[id(depth)] = (depth, depth_ramp(block.lo, block.hi, np.float64)[:, None])
 
     # -- conversions -------------------------------------------------------------------------
 

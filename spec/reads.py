@@ -167,6 +167,15 @@ class Reads:
 
         return [e for e in _nodes(exprs, below) if static(e)]
 
+    def constant_subterms(self, exprs: Iterable[ir.Expr]) -> list[ir.Expr]:
+        """The maximal subterms of ``exprs`` that read nothing that varies: no variable, and
+        neither depth, phase nor a state variable (literals and params only, a literal alone
+        included). Each has one value in a model, whatever the state."""
+        def below(e):  # look inside what reads the state
+            return self._below(e) if self.of(e)[1] else ()
+
+        return [e for e in _nodes(exprs, below) if self.of(e) == (frozenset(), False)]
+
     # -- named definitions ---------------------------------------------------------------------
 
     def def_chain(self, name: str) -> tuple[tuple[str, ...], int]:

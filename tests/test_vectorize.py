@@ -109,3 +109,18 @@ def test_expressions_written_alike_share_one_key_and_different_ones_do_not():
     one_int = ir.Const(1, ir.Type(ir.Kind.INT))
     one_real = ir.Const(Fraction(1), ir.Type(ir.Kind.REAL))
     assert reads.key(one_int) != reads.key(one_real)
+
+
+def test_the_constant_subterms_are_the_maximal_ones_that_read_nothing_varying():
+    from libet.spec.printer import expr_text
+    from libet.spec.reads import reads_of
+
+    spec = libet.loads(SPEC).ir
+    reads = reads_of(spec)
+    a_move = spec.trajectory.phase("a").transitions[0].prob  # 0.3 + 0.2 * exp(-gain * depth) + 0.01 * style
+    assert sorted(expr_text(c) for c in reads.constant_subterms([a_move])) == ["-gain", "0.2", "0.3"]
+    rule = spec.policies["p"].rules[1]  # phase == b and depth >= 30, strength 0.25
+    found = sorted(expr_text(c) for c in reads.constant_subterms([rule.condition, rule.strength]))
+    assert found == ["0.25", "30", "b"]
+    # an expression that reads nothing varying is its own one constant subterm
+    assert reads.constant_subterms([spec.policies["p"].rules[0].strength]) == [spec.policies["p"].rules[0].strength]

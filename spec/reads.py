@@ -33,6 +33,7 @@ class Reads:
         self._states: dict[int, frozenset] = {}
         self._keys: dict[int, int] = {}
         self._interned: dict[tuple, int] = {}
+        self._found: dict[tuple, tuple] = {}
 
     def _named(self, e: ir.Expr) -> ir.Expr | None:
         """The body a reference stands for (None for a node that is not a reference)."""
@@ -165,7 +166,7 @@ class Reads:
             names, dyn = self.of(e)
             return self._below(e) if names and dyn else ()
 
-        return [e for e in _nodes(exprs, below) if static(e)]
+        return self._subterms("static", exprs, below, static)
 
     def constant_subterms(self, exprs: Iterable[ir.Expr]) -> list[ir.Expr]:
         """The maximal subterms of ``exprs`` that read nothing that varies: no variable, and
@@ -174,7 +175,18 @@ class Reads:
         def below(e):  # look inside what reads the state
             return self._below(e) if self.of(e)[1] else ()
 
-        return [e for e in _nodes(exprs, below) if self.of(e) == (frozenset(), False)]
+        return self._subterms("constant", exprs, below, lambda e: self.of(e) == (frozenset(), False))
+
+    def _subterms(self, kind: str, exprs: Iterable[ir.Expr], below, keep) -> list[ir.Expr]:
+        """The nodes reachable from ``exprs`` through ``below`` that ``keep`` accepts, memoised
+        per list of expressions (a fit or sweep builds a model per point, each asking again)."""
+        exprs = tuple(exprs)
+        key = (kind,) + tuple(id(e) for e in exprs)
+        hit = self._found.get(key)
+        if hit is None:
+            hit = self._found[key] = tuple(e for e in _nodes(exprs, below) if keep(e))
+            self._keep.extend(exprs)
+        return list(hit)
 
     # -- named definitions ---------------------------------------------------------------------
 

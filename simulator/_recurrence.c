@@ -11,8 +11,10 @@
  * solves x_d = A_d x_{d+1} + b_d for d = h-1 .. 0 from x_h = x_end, where
  * A_d[rows[e], cols[e]] = vals[e, d, u] for class u (cols_last at d = h-1 when last), and writes
  * x at the depths want (ascending, in [0, h]) into out[i]. Shapes: rows, cols, cols_last (nnz,)
- * int64; vals (nnz, h, U), b (h, U, P, Q), x_end (U, P, Q), out (len(want), U, P, Q) float64,
- * all C-contiguous. Each row's sum is b first, then its entries in order. Every index is checked
+ * int64; vals (nnz, h, U), b (Q, P, h, U), x_end (U, P, Q), out (len(want), U, P, Q) float64,
+ * all C-contiguous. Like vals, b holds one (h, U) array per column and row: the engine writes
+ * each of them in one contiguous pass, and the loop over the depths of one column reads P
+ * sequential streams. Each row's sum is b first, then its entries in order. Every index is checked
  * before the loop; the loop runs without the GIL.
  */
 #define PY_SSIZE_T_CLEAN
@@ -62,10 +64,10 @@ static PyObject *backward_sparse(PyObject *self, PyObject *args)
         goto done;
 
     const Py_ssize_t nnz = vals.view.shape[0], h = vals.view.shape[1], U = vals.view.shape[2];
-    const Py_ssize_t P = b.view.shape[2], Q = b.view.shape[3], W = want.view.shape[0];
+    const Py_ssize_t Q = b.view.shape[0], P = b.view.shape[1], W = want.view.shape[0];
     const Py_ssize_t *bs = b.view.shape, *xs = x_end.view.shape, *os = out.view.shape;
     if (rows.view.shape[0] != nnz || cols.view.shape[0] != nnz || cols_last.view.shape[0] != nnz ||
-        bs[0] != h || bs[1] != U || xs[0] != U || xs[1] != P || xs[2] != Q || os[0] != W || os[1] != U ||
+        bs[2] != h || bs[3] != U || xs[0] != U || xs[1] != P || xs[2] != Q || os[0] != W || os[1] != U ||
         os[2] != P || os[3] != Q) {
         PyErr_SetString(PyExc_ValueError, "backward_sparse: the shapes of the arrays do not fit together");
         goto done;
@@ -102,11 +104,11 @@ static PyObject *backward_sparse(PyObject *self, PyObject *args)
                 for (Py_ssize_t p = 0; p < P; p++)
                     ob[((k * U + u) * P + p) * Q + q] = cur[p];
             for (Py_ssize_t d = h - 1; d >= 0; d--) {
-                const double *bd = bb + ((d * U + u) * P) * Q + q;
+                const double *bd = bb + (q * P * h + d) * U + u; /* row p at bd[p * h * U] */
                 const double *vd = v + d * U + u; /* entry e at vd[e * h * U] */
                 const int64_t *cd = (last && d == h - 1) ? cl : c;
                 for (Py_ssize_t p = 0; p < P; p++)
-                    nxt[p] = bd[p * Q];
+                    nxt[p] = bd[p * hU];
                 for (Py_ssize_t e = 0; e < nnz; e++)
                     nxt[r[e]] += vd[e * hU] * cur[cd[e]];
                 double *t = cur;

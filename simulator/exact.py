@@ -437,16 +437,16 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
                 out[k] = np.concatenate([out[k], np.zeros(out[k].shape[:-1] + (1,), dtype=dtype)], axis=-1)
         if bad_seen:
             # Rows of bad states are already zero (PhaseLayer); they absorb into `bad`.
-            last = np.zeros(b.shape[:-1] + (1,), dtype=dtype)
+            last = np.zeros((1,) + b.shape[1:], dtype=dtype)
             if bad is not None:
-                last[..., 0] = np.where(bad, 1, 0)
-            b = np.concatenate([b, last], axis=-1)
+                last[0] = np.where(bad, 1, 0)
+            b = np.concatenate([b, last], axis=0)
         local = [int(w) - lo for w in want if lo <= w < hi] + [0]
         if fast:
             vals = compiled.backward(part.rows, part.cols, part.cols_last, part.vals, b, x, part.last, local)
         else:
             A = part.dense()
-            vals = backward(A, b, x, local, A.shape[-1] == 1)
+            vals = backward(A, np.ascontiguousarray(b.transpose(2, 3, 1, 0)), x, local, A.shape[-1] == 1)
         for k, val in vals.items():
             if k < hi - lo:
                 out[lo + k] = val
@@ -480,7 +480,9 @@ class _Chunk:
     """The chain over the depths lo .. hi - 1 of one chunk, in sparse form: ``A_d[rows[e],
     cols[e]] = vals[e, d, :]`` for every class, where a step from the chain's last depth
     (``last``: hi is the horizon) uses ``cols_last`` (it lands at the horizon, which visits
-    nothing); ``b`` (h, U, P', Q); ``bad`` (h, U, P') where some state is bad, else None. The
+    nothing); ``b`` (Q, P', h, U), one (h, U) array per column and row as ``vals`` has per entry
+    (``b_d[u, p, q] = b[q, p, d, u]``: each written in one contiguous pass); ``bad`` (P', h, U)
+    where some state is bad, else None. The
     (row, column) pairs are distinct, and so are those with ``cols_last``."""
 
     __slots__ = ("P", "rows", "cols", "cols_last", "vals", "b", "bad", "last")
@@ -494,7 +496,7 @@ class _Chunk:
 
     def dense(self):
         """A as (h, U, P', P'), for the numpy recurrence."""
-        h, U = self.b.shape[:2]
+        h, U = self.b.shape[2:]
         A = np.zeros((h, U, self.P, self.P), dtype=self.vals.dtype)
         if A.dtype == object:
             A[...] = 0
@@ -518,7 +520,7 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
     U = model.n_classes
     Q = len(cols)
     R = 2 * P if chain.refusals else P
-    b = np.zeros((h, U, R, Q), dtype=dtype)
+    b = np.zeros((Q, R, h, U), dtype=dtype)
     if dtype == object:
         b[...] = 0
     bad_all = None
@@ -572,13 +574,13 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
                     continue  # b starts at zero (an outcome this phase never reaches)
                 if reward == "depth":
                     x = x * (d_now if o == "vetoed" else d_next)
-                b[:, :, row, i] = x
+                b[i, row] = x
                 if chain.refusals and o == "vetoed" and reward == "one":
-                    b[:, :, P + row, i] = x  # a final veto is one refusal
+                    b[i, P + row] = x  # a final veto is one refusal
             if lay.bad is not False:
                 if bad_all is None:
-                    bad_all = np.zeros((h, U, R), dtype=bool)
-                bad_all[:, :, row] = lay.bad
+                    bad_all = np.zeros((R, h, U), dtype=bool)
+                bad_all[row] = lay.bad
     vals = np.empty((len(entries), h, U), dtype=dtype)
     for e, (_, _, _, w) in enumerate(entries):
         vals[e] = w

@@ -55,7 +55,7 @@ def test_bad_arrays_are_refused_not_read_out_of_bounds():
 
     h, U, P, Q = 5, 2, 3, 1
     ok = dict(rows=np.array([0, 1]), cols=np.array([1, 2]), cols_last=np.array([1, 2]), vals=np.ones((2, h, U)),
-              b=np.zeros((h, U, P, Q)), x_end=np.ones((U, P, Q)), last=False, want=np.array([0, h]),
+              b=np.zeros((Q, P, h, U)), x_end=np.ones((U, P, Q)), last=False, want=np.array([0, h]),
               out=np.empty((2, U, P, Q)))
     _recurrence.backward_sparse(*ok.values())
     assert (ok["out"][1] == 1).all()
@@ -67,7 +67,8 @@ def test_bad_arrays_are_refused_not_read_out_of_bounds():
         ("want", np.array([0, h + 1]), ValueError),  # past the chunk
         ("want", np.array([3, 1]), ValueError),  # not ascending
         ("vals", np.ones((3, h, U)), ValueError),  # more values than entries
-        ("b", np.zeros((h, U, P + 1, Q)), ValueError),
+        ("b", np.zeros((Q, P + 1, h, U)), ValueError),
+        ("b", np.zeros((Q, P, h + 1, U)), ValueError),
         ("vals", np.ones((2, h, U), dtype=np.float32), TypeError),
         ("rows", np.array([0.0, 1.0]), TypeError),
         ("vals", np.ones((U, h, 2)).transpose(2, 1, 0), ValueError),  # not C-contiguous
@@ -112,7 +113,8 @@ def test_compiled_and_blocked_numpy_recurrences_agree(seed, monkeypatch):
     rows, cols, cols_last, vals, b, x_end = _random_chain(rng, h, U, P, Q, int(rng.integers(0, 2 * P + 1)))
     last = bool(rng.integers(0, 2))
     want = sorted({0, h, *rng.integers(0, h + 1, size=5).tolist()})
-    got = compiled.backward(rows, cols, cols_last, vals, b, x_end, last, want)
+    # the engine lays b out as vals: one (h, U) array per column and row
+    got = compiled.backward(rows, cols, cols_last, vals, np.ascontiguousarray(b.transpose(3, 2, 0, 1)), x_end, last, want)
     ref = backward(_dense(rows, cols, cols_last, vals, P, last), b, x_end, want, P == 1)
     # the plain loop, written out here as the definition
     A = _dense(rows, cols, cols_last, vals, P, last)

@@ -5,7 +5,11 @@
 2. Reference-interpreter veto-probability queries per second on examples/prefill.libet, over a
    fixed list of random states (assignment, phase, depth). Bar: at least 100,000 per second.
 
-Usage: python benchmarks/bench_spec.py [--lines 10000] [--repeat 3]
+Usage: python benchmarks/bench_spec.py [--lines 10000] [--repeat 3] [--peer PYTHON]
+
+``--peer PYTHON``: also time ``PYTHON -m libet check`` on the same file, alternating with this
+install's runs, and print the ratio: PYTHON is the interpreter of another install of libet (an
+older commit in its own venv, say), so the comparison shares the machine's load.
 """
 
 from __future__ import annotations
@@ -25,26 +29,35 @@ sys.path.insert(0, HERE)
 from gen_spec import generate  # noqa: E402
 
 
-def bench_check(lines: int, repeat: int) -> None:
+def bench_check(lines: int, repeat: int, peer: str | None = None) -> None:
     text = generate(lines)
+    runners = {"this install": sys.executable}
+    if peer:
+        runners["peer"] = peer
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "big.libet")
         with open(path, "w") as fh:
             fh.write(text)
         n_lines = text.count("\n")
-        times = []
+        times: dict[str, list[float]] = {k: [] for k in runners}
         for _ in range(repeat):
-            t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "libet", "check", path], capture_output=True, text=True)
-            times.append(time.perf_counter() - t0)
-            assert r.returncode == 0, r.stderr[-2000:]
+            for name, python in runners.items():
+                t0 = time.perf_counter()
+                # from the temporary folder, so that no source tree in the current folder is imported
+                r = subprocess.run([python, "-m", "libet", "check", path], capture_output=True, text=True, cwd=tmp)
+                times[name].append(time.perf_counter() - t0)
+                assert r.returncode == 0, r.stderr[-2000:]
         from libet.spec.loader import load_path
 
         t0 = time.perf_counter()
         load_path(path)
         in_process = time.perf_counter() - t0
-    print(f"libet check, generated spec of {n_lines:,} lines ({len(text) / 1e3:.0f} kB):")
-    print(f"  process wall time, best of {repeat}: {min(times):.2f} s  (all: {', '.join(f'{t:.2f}' for t in times)})")
+    print(f"libet check, generated spec of {n_lines:,} lines ({len(text) / 1e3:.0f} kB), load average {os.getloadavg()[0]:.2f}:")
+    for name, ts in times.items():
+        print(f"  {name}: process wall time, best of {repeat}: {min(ts):.2f} s, median {sorted(ts)[len(ts) // 2]:.2f} s "
+              f"(all: {', '.join(f'{t:.2f}' for t in ts)})")
+    if peer:
+        print(f"  this install / peer (best): {min(times['this install']) / min(times['peer']):.2f}")
     print(f"  in-process load_path (parse + check): {in_process:.2f} s")
 
 
@@ -83,6 +96,7 @@ if __name__ == "__main__":
     ap.add_argument("--lines", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--queries", type=int, default=300_000)
+    ap.add_argument("--peer", help="the python of another libet install, timed alternately on the same file")
     args = ap.parse_args()
-    bench_check(args.lines, args.repeat)
+    bench_check(args.lines, args.repeat, args.peer)
     bench_interpreter(args.queries)

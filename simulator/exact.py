@@ -482,8 +482,8 @@ class _Chunk:
     (``last``: hi is the horizon) uses ``cols_last`` (it lands at the horizon, which visits
     nothing); ``b`` (Q, P', h, U), one (h, U) array per column and row as ``vals`` has per entry
     (``b_d[u, p, q] = b[q, p, d, u]``: each written in one contiguous pass); ``bad`` (P', h, U)
-    where some state is bad, else None. The
-    (row, column) pairs are distinct, and so are those with ``cols_last``."""
+    where some state is bad, else None. The (row, column) pairs are distinct, and so are those
+    with ``cols_last``."""
 
     __slots__ = ("P", "rows", "cols", "cols_last", "vals", "b", "bad", "last")
 

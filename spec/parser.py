@@ -80,7 +80,7 @@ def pass_units_through(parser: Lark) -> int:
 
     An operand climbs the whole chain (``?expr: ite``, ``?ite: implies``, ..., ``?neg: atom``,
     ``?atom: number``): a dozen reductions, each of which went through Lark's tree builder (a
-    child filter, the single-child expansion, the propagation of positions). That was a third
+    child filter, the single-child expansion, the propagation of positions). That was a quarter
     of the time of parsing a long spec. For an inlined rule (``?``, no alias) whose one symbol
     is a rule that is not itself inlined, the builder returns its one child unchanged: nothing
     is filtered out, the single child is expanded, and a child's positions are already its own

@@ -4,7 +4,8 @@ Consumes: a checked :class:`~libet.spec.ir.Spec` and expressions of it.
 Produces: for each expression node, the variables it reads and whether it reads ``depth`` or
 ``phase``, through ``def``s, reference values and ``harmful``; the maximal subterms that read
 variables but neither depth nor phase (their values per assignment fix the expression at every
-state, which is how the simulator groups assignments into classes).
+state, which is how the simulator groups assignments into classes), and those that read nothing
+that varies (one value per model, which the simulator computes once).
 
 One :class:`Reads` is kept per spec (:func:`reads_of`), memoised by node identity, so asking
 about a shared subterm twice costs nothing. The walk uses an explicit stack: a flat sum of

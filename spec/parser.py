@@ -86,8 +86,13 @@ def pass_units_through(parser: Lark) -> int:
     is filtered out, the single child is expanded, and a child's positions are already its own
     (Lark only fills positions a node does not have). ``itemgetter(0)`` returns the same
     object, without the calls; tests/test_lalr_tables.py compares trees and positions with
-    and without."""
-    callbacks = parser.parser.parser.parser.callbacks
+    and without. A Lark whose parser is laid out otherwise is left as it is (slower, the same)."""
+    try:
+        callbacks = parser.parser.parser.parser.callbacks
+    except AttributeError:
+        return 0
+    if not isinstance(callbacks, dict):
+        return 0
     replaced = 0
     for rule in list(callbacks):
         (sym, *more) = rule.expansion or (None,)

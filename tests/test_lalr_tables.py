@@ -118,3 +118,10 @@ def test_unit_rules_pass_their_child_through():
     assert ("neg", 1, 4, col, 4, col + 2, start, start + 2) in shown  # `-n` keeps its own positions
     # what the parser of the front end uses
     assert parser.lark_parser().parser.parser.parser.callbacks is not plain.parser.parser.parser.callbacks
+
+
+def test_a_parser_laid_out_otherwise_is_left_alone():
+    class Other:  # a Lark whose front end has no LALR callbacks where this version keeps them
+        parser = None
+
+    assert parser.pass_units_through(Other()) == 0

@@ -4,7 +4,8 @@ Consumes: a checked IR spec (:mod:`libet.spec.ir`).
 Produces: exact outcome tables (:func:`outcomes`), Monte Carlo estimates, the quantitative
 checks' verdicts, experiment tables and plots, PRISM exports and trajectory graphs.
 
-Stages, one module each: :mod:`.vectorize` (IR expressions over numpy arrays), :mod:`.model`
+Stages, one module each: :mod:`libet.spec.vectorize` (IR expressions over numpy arrays, shared
+with the checker), :mod:`.model`
 (relevant variables, assignment classes, per-layer probabilities), :mod:`.exact` (backward
 induction), :mod:`.table` (outcome tables and aggregates). docs/simulator.md explains the engines.
 """

@@ -40,11 +40,11 @@ from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.rules import step_end
+from libet.spec.vectorize import ArrayEval, depth_ramp
 
 from . import compiled
 from .model import Model, chunk_depths, expand, full_assignment, gib, memory_limit, product_env, replay_error
 from .table import DEFAULT_MEASURES, OutcomeTable
-from .vectorize import ArrayEval, depth_ramp
 
 _OUTCOME = {ir.DELIVER: "delivered", ir.STOP: "stopped"}
 

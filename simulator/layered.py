@@ -42,11 +42,11 @@ from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.interpreter import TOLERANCE
 from libet.spec.rules import resolve_otherwise, step_end, veto_split
+from libet.spec.vectorize import ArrayEval
 
 from .exact import _OUTCOME, assignment_facts, assignment_of
 from .model import Model, gib, memory_limit, replay_error
 from .table import OutcomeTable
-from .vectorize import ArrayEval
 
 
 @attrs.frozen

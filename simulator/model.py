@@ -32,10 +32,18 @@ from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_params
 from libet.spec.reads import reads_of
-from libet.spec.rules import resolve_otherwise, veto_split
+from libet.spec.rules import veto_split
 from libet.spec.structural import bind
-
-from .vectorize import TOLERANCE, ArrayEval, Block, domain_array
+from libet.spec.vectorize import (
+    TOLERANCE,
+    ArrayEval,
+    Block,
+    domain_array,
+    mask_and,
+    mask_or,
+    outside,
+    step_probabilities,
+)
 
 #: The engines evaluate the chain in chunks of depths (:func:`chunk_depths`), bounded three ways:
 #: one layer's arrays (a number per depth and class) hold at most LAYER_STATES, so the arrays of
@@ -523,18 +531,16 @@ class PhaseLayer:
                 c, ec = ev(rule.condition)
                 s, es = ev(rule.strength)
                 s = ev.real(s)
-                out = _outside(s, -tol, 1 + tol)
-                bad = _or(bad, _or(ec, _and(c, _or(es, out))))
+                out = outside(s, -tol, 1 + tol)
+                bad = mask_or(bad, mask_or(ec, mask_and(c, mask_or(es, out))))
                 fired.append((c, np.minimum(np.maximum(s, 0), 1), rule.then))
             split, v = veto_split(fired, one, _select, ev.real(0))
             g = one - v
             raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
             raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
-            probs, tbad = _within_range(raw, one, ev.real(0))
-            if probs is None:
-                probs, tbad = _checked_steps(raw, one, ev.real(0), tol)
+            probs, tbad = step_probabilities(raw, one, ev.real(0))
             if tbad is not False:
-                bad = _or(bad, _and(g != 0, tbad))
+                bad = mask_or(bad, mask_and(g != 0, tbad))
         if not _any(bad):
             bad = False
         else:
@@ -547,83 +553,6 @@ class PhaseLayer:
         refusals = tuple((k, x) for k, x in split.items() if k is not None)
         # with no refusal every veto ends the trajectory: v itself, not the sum of its parts
         return cls(v, g, transitions, bad, split[None] if refusals else v, refusals)
-
-
-def _within_range(raw, one, zero):
-    """The step probabilities of a phase, when a cheap test shows every one is valid: no
-    expression error, every explicit probability at least 0 (one minimum each), and their sum at
-    most 1 (one maximum; with no ``otherwise``, also at least 1 - TOLERANCE and at most
-    1 + TOLERANCE). Then each probability lies in [0, 1], since float addition of non-negative
-    numbers never decreases (p_i <= sum), and ``1 - sum`` needs no check and no clamp. Returns
-    (probabilities with ``otherwise`` resolved, False), or (None, None) when the test does not
-    decide: :func:`_checked_steps` then checks every state."""
-    tol = TOLERANCE
-    probs = []
-    for r in raw:
-        if r is None:
-            probs.append(None)
-            continue
-        p, err = r
-        if err is not False or not (np.min(p) >= 0 if _float_array(p) else _is_number(p) and p >= 0):
-            return None, None
-        probs.append(p)
-    resolved, total, remainder = resolve_otherwise(probs, one, zero)
-    if _float_array(total):
-        if not total.size:
-            return None, None
-        high = total.max()
-        low = total.min() if remainder is None else 1
-    elif _is_number(total):
-        high = low = total
-    else:
-        return None, None
-    if remainder is not None and high <= 1:
-        return resolved, False
-    if remainder is None and high <= 1 + tol and low >= 1 - tol:
-        return resolved, False
-    return None, None
-
-
-def _float_array(x) -> bool:
-    return isinstance(x, np.ndarray) and x.dtype == np.float64
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool)
-
-
-def _checked_steps(raw, one, zero, tol):
-    """The step probabilities of a phase and the mask of its bad states, state by state: a
-    probability outside [-TOLERANCE, 1 + TOLERANCE] or with no value is bad (and set to 0); the
-    ``otherwise`` remainder is bad below -TOLERANCE and clamped at 0; with no ``otherwise`` the
-    sum must lie within TOLERANCE of 1."""
-    probs = []
-    tbad = False
-    for r in raw:
-        if r is None:
-            probs.append(None)
-            continue
-        p, ep = r
-        out = _outside(p, -tol, 1 + tol)
-        tbad = _or(tbad, _or(ep, out))
-        if out is not False:
-            p = np.where(out, 0, p)
-        probs.append(p)
-    probs, total, remainder = resolve_otherwise(probs, one, zero)
-    if remainder is not None:
-        rest = raw.index(None)
-        if isinstance(remainder, np.ndarray) and remainder.dtype != object and remainder.size:
-            low = remainder.min()  # one reduction decides both the check and the clamp
-            if not low >= -tol:
-                tbad = _or(tbad, _outside(remainder, -tol, None))
-            if not low >= 0:  # clamp what rounding left below 0
-                probs[rest] = np.maximum(remainder, zero)
-        else:
-            tbad = _or(tbad, _outside(remainder, -tol, None))
-            probs[rest] = np.maximum(remainder, zero) if isinstance(remainder, np.ndarray) else max(remainder, zero)
-    else:
-        tbad = _or(tbad, _outside(total, 1 - tol, 1 + tol))
-    return probs, tbad
 
 
 def _first_appearance(keys) -> tuple[np.ndarray, np.ndarray]:
@@ -641,32 +570,6 @@ def _first_appearance(keys) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(reps, dtype=np.int64), np.asarray(inverse, dtype=np.int64)
 
 
-def _outside(x, lo, hi):
-    """The mask of ``x`` outside [lo, hi] (NaN counts as outside), or False when nothing is.
-
-    Two reductions decide the common case (everything inside) without building a mask."""
-    if isinstance(x, np.ndarray) and x.dtype != object:
-        if x.size == 0:
-            return False
-        # NaN fails every comparison, so a NaN anywhere fails these too
-        if (lo is None or x.min() >= lo) and (hi is None or x.max() <= hi):
-            return False
-        inside = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            inside &= x >= lo
-        if hi is not None:
-            inside &= x <= hi
-        return ~inside
-    inside = True
-    if lo is not None:
-        inside = inside & (x >= lo)
-    if hi is not None:
-        inside = inside & (x <= hi)
-    if isinstance(inside, np.ndarray):
-        return ~inside if not inside.all() else False
-    return False if inside else np.bool_(True)
-
-
 def _select(c, a, b):
     """``a if c else b`` for masks or plain bools (the veto rule's ``select``)."""
     if isinstance(c, np.ndarray) or isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
@@ -678,22 +581,6 @@ def _any(mask) -> bool:
     if mask is False:
         return False
     return bool(np.any(mask))
-
-
-def _or(a, b):
-    if a is False or (not isinstance(a, np.ndarray) and not a):
-        return b if isinstance(b, np.ndarray) or b else False
-    if b is False or (not isinstance(b, np.ndarray) and not b):
-        return a
-    return a | b
-
-
-def _and(m, e):
-    if e is False or (not isinstance(e, np.ndarray) and not e):
-        return False
-    if not isinstance(m, np.ndarray):
-        return e if m else False
-    return m & e
 
 
 def product_env(spec: ir.Spec, names, values: Mapping[str, tuple]) -> dict:

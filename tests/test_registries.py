@@ -63,9 +63,9 @@ def test_the_checker_names_the_registered_engines():
 
 def _passes():
     from libet.simulator.prism import _Printer
-    from libet.simulator.vectorize import ArrayEval
     from libet.spec.interpreter import Interpreter
     from libet.spec.printer import Printer
+    from libet.spec.vectorize import ArrayEval
 
     out = [(Interpreter, "c_"), (ArrayEval, "v_"), (_Printer, "x_"), (Printer, "p_")]
     try:

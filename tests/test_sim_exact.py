@@ -16,10 +16,10 @@ from strategies import long_horizon_specs, specs
 import libet
 from libet.errors import EvaluationError, UsageError
 from libet.simulator import outcomes
-from libet.simulator.model import Model, _checked_steps, _within_range
-from libet.simulator.vectorize import TOLERANCE
+from libet.simulator.model import Model
 from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
+from libet.spec.vectorize import TOLERANCE, checked_steps, within_range
 
 # Examples with state variables or adversaries (whose measures may need a strategy) are checked
 # against the interpreter's forward pass and value iteration, and against Storm, in
@@ -286,8 +286,8 @@ EDGES = [0.0, 1.0, 0.5, -0.0, 1e-10, -1e-10, -1e-8, 1 + 1e-10, 1 + 1e-8, 0.3, 0.
 
 
 def _same_as_full_check(raw):
-    fast, fast_bad = _within_range(raw, 1.0, 0.0)
-    slow, slow_bad = _checked_steps(raw, 1.0, 0.0, TOLERANCE)
+    fast, fast_bad = within_range(raw, 1.0, 0.0)
+    slow, slow_bad = checked_steps(raw, 1.0, 0.0, TOLERANCE)
     if fast is None:
         return False
     assert fast_bad is False and not np.any(slow_bad), raw
@@ -297,7 +297,7 @@ def _same_as_full_check(raw):
 
 
 def test_the_cheap_step_check_on_every_pair_of_edge_values():
-    """`_within_range` (a minimum per probability and a maximum of their sum) either leaves the
+    """`within_range` (a minimum per probability and a maximum of their sum) either leaves the
     phase to the state-by-state check, or returns exactly what that check returns, with no bad
     state: every one or two probabilities from EDGES, with and without an `otherwise`, as
     numbers and as arrays."""

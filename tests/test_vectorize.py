@@ -9,8 +9,8 @@ import pytest
 
 import libet
 from libet.simulator.model import Model, PhaseLayer
-from libet.simulator.vectorize import ArrayEval, Block
 from libet.spec import ir
+from libet.spec.vectorize import ArrayEval, Block
 
 SPEC = """
 spec "shared subterms"

@@ -4,6 +4,10 @@ Consumes: a checked :class:`~libet.spec.ir.Spec`, param values, and an *environm
 arrays (broadcastable to one another) holding each variable's values, the depth, and the phase.
 Produces: for an expression, a pair ``(value, err)``: the value at every position, and a boolean
 mask of the positions where evaluating it raises in the reference interpreter.
+Also, for a phase, its step probabilities checked as the interpreter's ``transitions`` checks
+them (:func:`step_probabilities`). The engines' layers (simulator/model.py) and the static check
+of large phases (spec/semantics.py) use both; numpy is imported only by them, so ``libet check``
+on a small spec never loads it.
 
 The numeric rules are the interpreter's (docs/semantics.md §2): float64 by default, exact
 rationals (numpy object arrays of :class:`fractions.Fraction`) with ``exact=True``; ``exp``,
@@ -35,6 +39,7 @@ from libet.errors import InternalError
 from libet.spec import ir
 from libet.spec.interpreter import DEEP_DEFS
 from libet.spec.reads import reads_of
+from libet.spec.rules import resolve_otherwise
 from libet.spec.visit import Dispatch
 
 TOLERANCE = 1e-9  # the interpreter's tolerance for [0, 1] and sums
@@ -598,3 +603,139 @@ def domain_array(var: ir.Variable, values=None) -> np.ndarray:
         return np.asarray([var.domain.members.index(v) for v in vals], dtype=np.int64)
     return np.asarray(vals, dtype=np.int64)
 
+
+# -- a phase's step probabilities over arrays, checked as the interpreter checks them ---------
+
+
+def step_probabilities(raw, one, zero, tol: float = TOLERANCE):
+    """A phase's step probabilities with ``otherwise`` resolved, and the mask of the states
+    where the interpreter's ``transitions`` raises (a probability with no value or outside
+    [-tol, 1 + tol], an ``otherwise`` remainder below -tol, or a sum without ``otherwise`` more
+    than tol from 1), or False. ``raw``: per transition in declaration order, ``(value, err)``
+    or None for ``otherwise``. The cheap test (:func:`within_range`) decides the common case."""
+    if tol == TOLERANCE:
+        probs, bad = within_range(raw, one, zero)
+        if probs is not None:
+            return probs, bad
+    return checked_steps(raw, one, zero, tol)
+
+
+def within_range(raw, one, zero):
+    """The step probabilities of a phase, when a cheap test shows every one is valid: no
+    expression error, every explicit probability at least 0 (one minimum each), and their sum at
+    most 1 (one maximum; with no ``otherwise``, also at least 1 - TOLERANCE and at most
+    1 + TOLERANCE). Then each probability lies in [0, 1], since float addition of non-negative
+    numbers never decreases (p_i <= sum), and ``1 - sum`` needs no check and no clamp. Returns
+    (probabilities with ``otherwise`` resolved, False), or (None, None) when the test does not
+    decide: :func:`checked_steps` then checks every state."""
+    tol = TOLERANCE
+    probs = []
+    for r in raw:
+        if r is None:
+            probs.append(None)
+            continue
+        p, err = r
+        if err is not False or not (np.min(p) >= 0 if _float_array(p) else _is_number(p) and p >= 0):
+            return None, None
+        probs.append(p)
+    resolved, total, remainder = resolve_otherwise(probs, one, zero)
+    if _float_array(total):
+        if not total.size:
+            return None, None
+        high = total.max()
+        low = total.min() if remainder is None else 1
+    elif _is_number(total):
+        high = low = total
+    else:
+        return None, None
+    if remainder is not None and high <= 1:
+        return resolved, False
+    if remainder is None and high <= 1 + tol and low >= 1 - tol:
+        return resolved, False
+    return None, None
+
+
+def _float_array(x) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype == np.float64
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool)
+
+
+def checked_steps(raw, one, zero, tol):
+    """The step probabilities of a phase and the mask of its bad states, state by state: a
+    probability outside [-TOLERANCE, 1 + TOLERANCE] or with no value is bad (and set to 0); the
+    ``otherwise`` remainder is bad below -TOLERANCE and clamped at 0; with no ``otherwise`` the
+    sum must lie within TOLERANCE of 1."""
+    probs = []
+    tbad = False
+    for r in raw:
+        if r is None:
+            probs.append(None)
+            continue
+        p, ep = r
+        out = outside(p, -tol, 1 + tol)
+        tbad = mask_or(tbad, mask_or(ep, out))
+        if out is not False:
+            p = np.where(out, 0, p)
+        probs.append(p)
+    probs, total, remainder = resolve_otherwise(probs, one, zero)
+    if remainder is not None:
+        rest = raw.index(None)
+        if isinstance(remainder, np.ndarray) and remainder.dtype != object and remainder.size:
+            low = remainder.min()  # one reduction decides both the check and the clamp
+            if not low >= -tol:
+                tbad = mask_or(tbad, outside(remainder, -tol, None))
+            if not low >= 0:  # clamp what rounding left below 0
+                probs[rest] = np.maximum(remainder, zero)
+        else:
+            tbad = mask_or(tbad, outside(remainder, -tol, None))
+            probs[rest] = np.maximum(remainder, zero) if isinstance(remainder, np.ndarray) else max(remainder, zero)
+    else:
+        tbad = mask_or(tbad, outside(total, 1 - tol, 1 + tol))
+    return probs, tbad
+
+
+def outside(x, lo, hi):
+    """The mask of ``x`` outside [lo, hi] (NaN counts as outside), or False when nothing is.
+
+    Two reductions decide the common case (everything inside) without building a mask."""
+    if isinstance(x, np.ndarray) and x.dtype != object:
+        if x.size == 0:
+            return False
+        # NaN fails every comparison, so a NaN anywhere fails these too
+        if (lo is None or x.min() >= lo) and (hi is None or x.max() <= hi):
+            return False
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        return ~inside
+    inside = True
+    if lo is not None:
+        inside = inside & (x >= lo)
+    if hi is not None:
+        inside = inside & (x <= hi)
+    if isinstance(inside, np.ndarray):
+        return ~inside if not inside.all() else False
+    return False if inside else np.bool_(True)
+
+
+def mask_or(a, b):
+    """``a | b`` for masks or plain bools; False when neither holds anywhere."""
+    if a is False or (not isinstance(a, np.ndarray) and not a):
+        return b if isinstance(b, np.ndarray) or b else False
+    if b is False or (not isinstance(b, np.ndarray) and not b):
+        return a
+    return a | b
+
+
+def mask_and(m, e):
+    """``e`` where ``m`` holds, for masks or plain bools; False when nothing is left."""
+    if e is False or (not isinstance(e, np.ndarray) and not e):
+        return False
+    if not isinstance(m, np.ndarray):
+        return e if m else False
+    return m & e

@@ -38,11 +38,19 @@ __all__ = [
     "MAX_HORIZON",
     "RESERVED",
     "UNBOUNDED_CHECK_DEPTHS",
+    "VECTOR_BUDGET",
+    "VECTOR_MIN",
     "check",
 ]
 
-#: Largest number of (assignment, phase, depth) states the probability checks enumerate.
+#: Largest number of (assignment, phase, depth) states the probability checks enumerate one at
+#: a time with the interpreter.
 ENUMERATION_BUDGET = 200_000
+#: A phase whose probabilities span more states than this is checked over numpy arrays instead
+#: (spec/vectorize.py; the interpreter replays only the states the arrays single out) ...
+VECTOR_MIN = 2_000
+#: ... up to this many states in all, over the whole spec (about a second).
+VECTOR_BUDGET = 50_000_000
 #: Depths checked for a trajectory with ``horizon none``.
 UNBOUNDED_CHECK_DEPTHS = 1024
 

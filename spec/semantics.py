@@ -8,7 +8,9 @@ Produces: diagnostics only:
 * E041-E044: a transition probability or veto strength outside [0, 1], transitions that do not
   sum to 1, a start depth outside 0..horizon, or an expression with no value, each found by
   evaluating the expression at every state over the finite domains (only the variables the
-  expression reads are enumerated; W103 when even that is too large);
+  expression reads are enumerated; W103 when even that is too large). A phase's probabilities
+  over many states are evaluated over numpy arrays (:func:`_transitions_over_arrays`), and the
+  interpreter replays the states they single out;
 * W101: a phase no positive-probability path reaches from the start (nor a refusal's `then`);
 * W102: a variable, param or def that nothing uses;
 * W106: a refusal that goes on (`veto ... then -> PHASE`) while reaching the horizon delivers,
@@ -176,11 +178,25 @@ def _valuations(spec: ir.Spec, exprs) -> list[dict]:
 
 
 def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
+    from libet.spec.checker import VECTOR_BUDGET, VECTOR_MIN
+
+    vector_left = VECTOR_BUDGET
     for phase in spec.trajectory.phases:
         exprs = [t.prob for t in phase.transitions if t.prob is not None]
         names, uses_depth, _ = _reads(spec, exprs)
         depths = _depths(spec) if uses_depth else range(1)
         states = _valuations(spec, exprs)
+        need = spec.assignment_count(names) * len(depths) * len(states)
+        # over arrays when the phase is large, or when what is left of the interpreter's budget
+        # cannot take it; a phase that reads state variables is checked one state at a time
+        if (
+            not reads_of(spec).states(exprs)
+            and need <= vector_left
+            and (need > VECTOR_MIN or need > budget.left)
+        ):
+            vector_left -= need
+            _transitions_over_arrays(spec, phase, names, depths, interp, d)
+            continue
         if not budget.take(spec, names, len(depths) * len(states), f"the probabilities of phase '{phase.name}'", phase.span, d):
             continue
         try:
@@ -188,6 +204,70 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
                 interp.transitions({**a, **s}, phase.name, depth)
         except EvaluationError as exc:
             _report(d, exc, phase.span)
+
+
+#: Probabilities within this of a bound are replayed too: numpy's exp, log and pow may differ
+#: from the C library's in the last bit, and the interpreter's verdict is the one that counts.
+_NEAR = 1e-12
+#: At most this many singled-out states are replayed per phase.
+_REPLAYS = 1000
+
+
+def _transitions_over_arrays(spec: ir.Spec, phase: ir.Phase, names, depths: range, interp, d: Diagnostics) -> None:
+    """The check of :func:`_transitions` for one phase, over numpy arrays: the phase's
+    probabilities at every (assignment, depth) at once, chunk by chunk of depths, with the
+    interpreter's rules (:func:`libet.spec.vectorize.step_probabilities`) at a tolerance
+    ``_NEAR`` tighter, so the states it marks include every state the interpreter rejects. Those
+    states are replayed with the interpreter in its own order (assignments, then depths), and
+    the first one it rejects is reported, as the one-at-a-time check would report it."""
+    import math
+
+    import numpy as np
+
+    from libet.spec.vectorize import TOLERANCE, ArrayEval, domain_array, step_probabilities
+
+    domains = [spec.variables[n].domain.values() for n in names]
+    sizes = tuple(len(x) for x in domains)
+    n = math.prod(sizes)
+    env = {}
+    if names:
+        grid = np.indices(sizes).reshape(len(names), -1)
+        env = {v: domain_array(spec.variables[v])[grid[i]][None, :] for i, v in enumerate(names)}
+    params = {k: float(v) for k, v in spec.default_params().items()}
+    H = len(depths)
+    chunk = max(1, (1 << 16) // max(1, n))
+    marked, total = [], 0
+    for lo in range(0, H, chunk):
+        hi = min(H, lo + chunk)
+        ev = ArrayEval(spec, params, env, np.arange(depths[lo], depths[hi - 1] + 1, dtype=np.int64)[:, None], phase.name)
+        with np.errstate(all="ignore"):
+            raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
+            raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
+            _, bad = step_probabilities(raw, 1.0, 0.0, TOLERANCE - _NEAR)
+        if bad is False or not np.any(bad):
+            continue
+        at_depth, at_assignment = np.nonzero(np.broadcast_to(bad, (hi - lo, n)))
+        total += len(at_depth)
+        marked.append(np.sort(at_assignment * H + at_depth + lo)[:_REPLAYS])
+    if not marked:
+        return
+    keys = np.sort(np.concatenate(marked))[:_REPLAYS]
+    for key in keys.tolist():
+        a, i = divmod(key, H)
+        assignment = {v: domains[j][k] for j, (v, k) in enumerate(zip(names, np.unravel_index(a, sizes)))} if names else {}
+        try:
+            interp.transitions(assignment, phase.name, depths[i])
+        except EvaluationError as exc:
+            _report(d, exc, phase.span)
+            return
+    if total > _REPLAYS:
+        d.warning(
+            "W103",
+            f"the probabilities of phase '{phase.name}' not checked at every state: more than {_REPLAYS:,} states "
+            f"lie within {_NEAR:g} of a bound, and the first {_REPLAYS:,} of them are valid",
+            phase.span,
+            hint="the simulator and the Z3 checker still check every state they visit and report any violation",
+        )
 
 
 def _updates(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:

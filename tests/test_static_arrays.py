@@ -1,0 +1,142 @@
+"""The static check of transition probabilities over numpy arrays (spec/semantics.py:
+``_transitions_over_arrays``) reports exactly what the one-state-at-a-time check with the
+interpreter reports: the same diagnostics, at the same first state, on specs whose
+probabilities leave [0, 1], do not sum to 1, or have no value at some states."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import libet
+from libet.spec import checker, semantics
+from libet.spec.interpreter import Interpreter
+
+CONSTANTS = ["0", "0.25", "0.5", "1", "1.5", "(-0.25)", "1.0000000009995", "0.9999999990005", "2"]
+FORMS = [
+    "{a}",
+    "{a} + {b} * depth / {H}",
+    "{a} + {b} * x",
+    "if depth > {k} then {a} else {b}",
+    "min(1, {a} / (x - {kx}))",
+    "{a} * log(depth + {k})",
+    "{a} * exp({c} * depth)",
+    "pow({a}, depth - {k})",
+    "if x == {kx} and depth == {k} then {b} else {a}",
+]
+
+
+@st.composite
+def _expr(draw, H: int, x_hi: int) -> str:
+    form = draw(st.sampled_from(FORMS))
+    return form.format(
+        a=draw(st.sampled_from(CONSTANTS)),
+        b=draw(st.sampled_from(CONSTANTS)),
+        c=draw(st.sampled_from(["0.5", "5", "50"])),
+        k=draw(st.integers(-2, H + 2)),
+        kx=draw(st.integers(0, x_hi + 1)),
+        H=H,
+    )
+
+
+@st.composite
+def wild_specs(draw) -> str:
+    H = draw(st.integers(1, 40))
+    x_hi = draw(st.integers(0, 4))
+    phases = []
+    n = draw(st.integers(1, 3))
+    for i in range(n):
+        lines = [f"-> p{(i + 1) % n} : {draw(_expr(H, x_hi))}"]
+        if draw(st.booleans()):
+            lines.append(f"-> deliver : {draw(_expr(H, x_hi))}")
+        lines.append("-> stop : otherwise" if draw(st.booleans()) else f"-> stop : {draw(_expr(H, x_hi))}")
+        phases.append(f"  phase p{i} {{ " + "  ".join(lines) + " }")
+    body = "\n".join(phases)
+    return f"""spec "wild"
+substance {{ x: 0..{x_hi} }}
+value ok = x < 100
+trajectory {{
+  horizon {H}
+  start p0
+{body}
+}}
+policy p {{ veto when violates ok with strength 0.5 }}
+"""
+
+
+def _diagnostics(src: str):
+    from libet.spec.loader import load_text
+
+    return [(d.code, d.message, d.span) for d in load_text(src, "wild.libet").diagnostics]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wild_specs())
+def test_over_arrays_the_check_reports_what_the_interpreter_reports(src):
+    saved = checker.VECTOR_MIN, checker.VECTOR_BUDGET
+    try:
+        checker.VECTOR_MIN, checker.VECTOR_BUDGET = 0, 10**9  # every phase over arrays
+        over_arrays = _diagnostics(src)
+        checker.VECTOR_MIN, checker.VECTOR_BUDGET = 0, 0  # every phase one state at a time
+        one_at_a_time = _diagnostics(src)
+    finally:
+        checker.VECTOR_MIN, checker.VECTOR_BUDGET = saved
+    assert over_arrays == one_at_a_time
+
+
+WRONG_DEEP = """spec "deep"
+substance { x: 0..3 }
+value ok = x < 100
+trajectory {
+  horizon 5000
+  start p0
+  phase p0 { -> p1 : if x == 2 and depth == 4321 then 1.5 else 0.5  -> stop : otherwise }
+  phase p1 { -> p0 : 0.5  -> stop : otherwise }
+}
+policy p { veto when violates ok with strength 0.5 }
+"""
+
+
+def test_a_deep_wrong_state_is_found_and_only_it_is_replayed(monkeypatch):
+    calls = []
+    real = Interpreter.transitions
+
+    def counting(self, assignment, phase, depth):
+        calls.append((dict(assignment), phase, depth))
+        return real(self, assignment, phase, depth)
+
+    monkeypatch.setattr(Interpreter, "transitions", counting)
+    spec = libet.loads(WRONG_DEEP.replace("1.5", "0.25"))  # valid everywhere: nothing replayed
+    # p1's probabilities read nothing: one state, asked of the interpreter; p0's are 20,000
+    assert not spec.warnings and calls == [({}, "p1", 0)]
+    calls.clear()
+    from libet.spec.loader import load_text
+
+    loaded = load_text(WRONG_DEEP, "deep.libet")
+    errors = [d for d in loaded.diagnostics if d.is_error]
+    assert [d.code for d in errors] == ["E041"]
+    assert "depth 4321" in errors[0].message and "x=2" in errors[0].message
+    assert errors[0].span.line == 7
+    assert calls == [({"x": 2}, "p0", 4321), ({}, "p1", 0)]  # p0 over arrays: one replay
+
+
+NEAR = """spec "near"
+trajectory {
+  horizon 40
+  start p0
+  phase p0 { -> p0 : if depth >= 0 then 1.0000000009995 else 0  -> stop : otherwise }
+}
+policy p { veto when depth > 100 with strength 0.5 }
+"""
+
+
+def test_states_near_a_bound_are_replayed_and_a_cap_on_replays_is_said(monkeypatch):
+    from libet.spec.loader import load_text
+
+    monkeypatch.setattr(checker, "VECTOR_MIN", 0)
+    # within the interpreter's tolerance, and within 1e-12 of it: replayed, and valid
+    assert [d.code for d in load_text(NEAR, "near.libet").diagnostics] == []
+    monkeypatch.setattr(semantics, "_REPLAYS", 3)
+    warned = [d for d in load_text(NEAR, "near.libet").diagnostics]
+    assert [d.code for d in warned] == ["W103"]
+    assert "within 1e-12 of a bound" in warned[0].message and "first 3" in warned[0].message

@@ -37,12 +37,10 @@ import numpy as np
 
 from libet.errors import InternalError
 from libet.spec import ir
-from libet.spec.interpreter import DEEP_DEFS
+from libet.spec.interpreter import DEEP_DEFS, TOLERANCE  # the interpreter's tolerance for [0, 1] and sums
 from libet.spec.reads import reads_of
 from libet.spec.rules import resolve_otherwise
 from libet.spec.visit import Dispatch
-
-TOLERANCE = 1e-9  # the interpreter's tolerance for [0, 1] and sums
 
 _NO_ERR = False
 

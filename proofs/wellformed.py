@@ -6,8 +6,10 @@ Produces: nothing, or raises :class:`~libet.errors.EvaluationError` with the loc
 state (a spec error found only now: the command line reports it with exit code 2).
 
 The checker (spec/semantics.py) evaluates every strength and every phase's transitions at every
-state when the states number at most ``ENUMERATION_BUDGET``, and with ``horizon none`` up to
-depth ``UNBOUNDED_CHECK_DEPTHS``; beyond that it warns (W103). Here Z3 asks the same questions
+state when the states number at most ``ENUMERATION_BUDGET`` (a phase's transitions, over arrays,
+up to ``VECTOR_BUDGET``: :func:`~libet.spec.semantics.transition_plan` says which phases it
+tried), and with ``horizon none`` up to depth ``UNBOUNDED_CHECK_DEPTHS``; beyond that it warns
+(W103). Here Z3 asks the same questions
 symbolically for what was skipped: "does some firing rule have a strength outside [0, 1]?",
 "does some phase have a probability outside [0, 1], or probabilities that do not sum to 1?",
 with the interpreter's tolerance. A state Z3 finds is replayed by the reference interpreter,
@@ -32,6 +34,7 @@ from libet.spec import ir
 from libet.spec.checker import ENUMERATION_BUDGET
 from libet.spec.interpreter import TOLERANCE, Interpreter
 from libet.spec.reads import reads_of
+from libet.spec.semantics import transition_plan
 
 _TOL = Fraction(TOLERANCE)
 #: Share of a check's budget for each of these questions (asked once per policy, or per run for
@@ -39,8 +42,10 @@ _TOL = Fraction(TOLERANCE)
 SHARE = 0.1
 
 
-def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
-    """Whether spec/semantics.py tried these expressions at every state."""
+def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool, sized: bool = True) -> bool:
+    """Whether spec/semantics.py tried these expressions at every state; ``sized=False``: leave
+    out the test of their number against the budget (a phase's probabilities, whose budget
+    decisions :func:`libet.spec.semantics.transition_plan` says)."""
     reads = reads_of(spec)
     if spec.state and reads.states(exprs):
         return False  # over the state's valuations too: asked here, whatever the checker tried
@@ -50,6 +55,8 @@ def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
     traj = spec.trajectory
     if depth and (traj is None or traj.horizon is None):
         return False  # checked only up to a finite depth (only depth 0 without a trajectory)
+    if not sized:
+        return True
     n_depths = traj.horizon if (depth and traj is not None) else 1
     n_phases = len(traj.phases) if (phase and traj is not None and not by_phase) else 1
     return spec.assignment_count(tuple(n for n in spec.variables if n in names)) * n_depths * n_phases <= ENUMERATION_BUDGET
@@ -103,9 +110,10 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
         return
     float_interp = Interpreter(spec, params, exact=False)
     _start_depth(spec, budget, params, fixed, float_interp)
+    plan = transition_plan(spec)  # what the checker tried: one state at a time, over arrays, or not
     for p in traj.phases:
         exprs = [t.prob for t in p.transitions if t.prob is not None]
-        if not exprs or _checker_enumerated(spec, exprs, True):
+        if not exprs or (plan[p.name] != "skipped" and _checker_enumerated(spec, exprs, True, sized=False)):
             continue
         enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
         sym = enc.new_assignment("", reads_of(spec).variables(exprs))

@@ -177,24 +177,49 @@ def _valuations(spec: ir.Spec, exprs) -> list[dict]:
     return out
 
 
-def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
-    from libet.spec.checker import VECTOR_BUDGET, VECTOR_MIN
-
-    vector_left = VECTOR_BUDGET
+def _phase_sizes(spec: ir.Spec):
+    """Per phase: the phase, its explicit probabilities, the variables they read, the depths and
+    state valuations to try, and how many states that is."""
     for phase in spec.trajectory.phases:
         exprs = [t.prob for t in phase.transitions if t.prob is not None]
         names, uses_depth, _ = _reads(spec, exprs)
         depths = _depths(spec) if uses_depth else range(1)
         states = _valuations(spec, exprs)
-        need = spec.assignment_count(names) * len(depths) * len(states)
-        # over arrays when the phase is large, or when what is left of the interpreter's budget
-        # cannot take it; a phase that reads state variables is checked one state at a time
-        if (
-            not reads_of(spec).states(exprs)
-            and need <= vector_left
-            and (need > VECTOR_MIN or need > budget.left)
-        ):
+        yield phase, exprs, names, depths, states, spec.assignment_count(names) * len(depths) * len(states)
+
+
+def transition_plan(spec: ir.Spec) -> dict[str, str]:
+    """How :func:`check` checks each phase's probabilities, decided from sizes alone: phase name
+    -> ``"interpreter"`` (one state at a time, from the budget left after the start depth),
+    ``"arrays"`` (over numpy arrays, :func:`_transitions_over_arrays`: a large phase, or one
+    the budget left cannot take, that reads no state variable) or ``"skipped"`` (W103).
+    proofs/wellformed.py asks Z3 about the skipped ones."""
+    from libet.spec.checker import ENUMERATION_BUDGET, VECTOR_BUDGET, VECTOR_MIN
+
+    traj = spec.trajectory
+    if traj is None:
+        return {}
+    left, vector_left = ENUMERATION_BUDGET, VECTOR_BUDGET
+    start = spec.assignment_count(_reads(spec, [traj.start_depth])[0])
+    if start <= left:  # the start depth is checked first (_start_depth)
+        left -= start
+    plan = {}
+    for phase, exprs, _, _, _, need in _phase_sizes(spec):
+        if not reads_of(spec).states(exprs) and need <= vector_left and (need > VECTOR_MIN or need > left):
             vector_left -= need
+            plan[phase.name] = "arrays"
+        elif need <= left:
+            left -= need
+            plan[phase.name] = "interpreter"
+        else:
+            plan[phase.name] = "skipped"
+    return plan
+
+
+def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
+    plan = transition_plan(spec)
+    for phase, exprs, names, depths, states, _ in _phase_sizes(spec):
+        if plan[phase.name] == "arrays":
             _transitions_over_arrays(spec, phase, names, depths, interp, d)
             continue
         if not budget.take(spec, names, len(depths) * len(states), f"the probabilities of phase '{phase.name}'", phase.span, d):

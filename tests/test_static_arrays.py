@@ -140,3 +140,24 @@ def test_states_near_a_bound_are_replayed_and_a_cap_on_replays_is_said(monkeypat
     warned = [d for d in load_text(NEAR, "near.libet").diagnostics]
     assert [d.code for d in warned] == ["W103"]
     assert "within 1e-12 of a bound" in warned[0].message and "first 3" in warned[0].message
+
+
+def test_the_plan_names_exactly_the_phases_left_with_w103(monkeypatch):
+    """proofs/wellformed.py asks Z3 about the phases ``transition_plan`` calls skipped: they
+    must be the phases the checker warned about, whatever the budgets leave."""
+    import re
+
+    from test_scale import _ten_phases
+
+    from libet.spec.loader import load_text
+
+    src = _ten_phases(100_000)
+    for vector_budget in (0, 250_000, 10**9):
+        monkeypatch.setattr(checker, "VECTOR_BUDGET", vector_budget)
+        loaded = load_text(src, "ten.libet")
+        plan = semantics.transition_plan(loaded.spec)
+        warned = {m.group(1) for d in loaded.diagnostics if d.code == "W103"
+                  for m in [re.match(r"the probabilities of phase '(\w+)'", d.message)] if m}
+        skipped = {q for q, how in plan.items() if how == "skipped"}
+        assert skipped == warned
+        assert len(skipped) == {0: 9, 250_000: 7, 10**9: 0}[vector_budget], plan

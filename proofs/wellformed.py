@@ -42,21 +42,28 @@ _TOL = Fraction(TOLERANCE)
 SHARE = 0.1
 
 
-def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool, sized: bool = True) -> bool:
-    """Whether spec/semantics.py tried these expressions at every state; ``sized=False``: leave
-    out the test of their number against the budget (a phase's probabilities, whose budget
-    decisions :func:`libet.spec.semantics.transition_plan` says)."""
+def _checker_reaches(spec: ir.Spec, exprs) -> bool:
+    """Whether spec/semantics.py's checks of these expressions cover every state when their
+    budget lets them: not with state variables (tried here over the state's valuations,
+    whatever the checker tried), nor with depth and no finite horizon (checked only up to a
+    finite depth)."""
     reads = reads_of(spec)
     if spec.state and reads.states(exprs):
-        return False  # over the state's valuations too: asked here, whatever the checker tried
+        return False
+    traj = spec.trajectory
+    return not (any(reads.depth(e) for e in exprs) and (traj is None or traj.horizon is None))
+
+
+def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
+    """Whether spec/semantics.py tried these expressions (a veto rule's, the start depth) at
+    every state, one at a time within ``ENUMERATION_BUDGET``."""
+    if not _checker_reaches(spec, exprs):
+        return False
+    reads = reads_of(spec)
     names = reads.variables(exprs)
     depth = any(reads.depth(e) for e in exprs)
     phase = any(reads.phase(e) for e in exprs)
     traj = spec.trajectory
-    if depth and (traj is None or traj.horizon is None):
-        return False  # checked only up to a finite depth (only depth 0 without a trajectory)
-    if not sized:
-        return True
     n_depths = traj.horizon if (depth and traj is not None) else 1
     n_phases = len(traj.phases) if (phase and traj is not None and not by_phase) else 1
     return spec.assignment_count(tuple(n for n in spec.variables if n in names)) * n_depths * n_phases <= ENUMERATION_BUDGET
@@ -113,7 +120,7 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
     plan = transition_plan(spec)  # what the checker tried: one state at a time, over arrays, or not
     for p in traj.phases:
         exprs = [t.prob for t in p.transitions if t.prob is not None]
-        if not exprs or (plan[p.name] != "skipped" and _checker_enumerated(spec, exprs, True, sized=False)):
+        if not exprs or (plan[p.name] != "skipped" and _checker_reaches(spec, exprs)):
             continue
         enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
         sym = enc.new_assignment("", reads_of(spec).variables(exprs))

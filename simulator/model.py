@@ -39,6 +39,7 @@ from libet.spec.vectorize import (
     ArrayEval,
     Block,
     domain_array,
+    index_grids,
     mask_and,
     mask_or,
     outside,
@@ -585,12 +586,10 @@ def _any(mask) -> bool:
 
 def product_env(spec: ir.Spec, names, values: Mapping[str, tuple]) -> dict:
     """Arrays of encoded values over the product of ``names`` (flattened, last fastest)."""
-    shape = tuple(len(values[n]) for n in names)
-    size = math.prod(shape)
     env = {}
     if not names:
         return env
-    grids = np.indices(shape).reshape(len(names), size) if size else np.zeros((len(names), 0), dtype=np.int64)
+    grids = index_grids(tuple(len(values[n]) for n in names))
     for i, n in enumerate(names):
         vals = values[n]
         if vals and isinstance(vals[0], Cell):  # a summary's axis: its variables at each cell's values

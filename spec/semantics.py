@@ -177,50 +177,52 @@ def _valuations(spec: ir.Spec, exprs) -> list[dict]:
     return out
 
 
-def _phase_sizes(spec: ir.Spec):
-    """Per phase: the phase, its explicit probabilities, the variables they read, the depths and
-    state valuations to try, and how many states that is."""
-    for phase in spec.trajectory.phases:
-        exprs = [t.prob for t in phase.transitions if t.prob is not None]
-        names, uses_depth, _ = _reads(spec, exprs)
-        depths = _depths(spec) if uses_depth else range(1)
-        states = _valuations(spec, exprs)
-        yield phase, exprs, names, depths, states, spec.assignment_count(names) * len(depths) * len(states)
-
-
-def transition_plan(spec: ir.Spec) -> dict[str, str]:
-    """How :func:`check` checks each phase's probabilities, decided from sizes alone: phase name
-    -> ``"interpreter"`` (one state at a time, from the budget left after the start depth),
-    ``"arrays"`` (over numpy arrays, :func:`_transitions_over_arrays`: a large phase, or one
-    the budget left cannot take, that reads no state variable) or ``"skipped"`` (W103).
-    proofs/wellformed.py asks Z3 about the skipped ones."""
+def _plan(spec: ir.Spec) -> list[tuple]:
+    """How :func:`check` checks each phase's probabilities, decided from sizes alone, as
+    ``(phase, names, depths, states, how)``: the variables they read, the depths and state
+    valuations to try, and ``how``: ``"interpreter"`` (one state at a time, from the budget left
+    after the start depth), ``"arrays"`` (over numpy arrays, :func:`_transitions_over_arrays`:
+    a large phase, or one the budget left cannot take, that reads no state variable) or
+    ``"skipped"`` (W103)."""
     from libet.spec.checker import ENUMERATION_BUDGET, VECTOR_BUDGET, VECTOR_MIN
 
     traj = spec.trajectory
-    if traj is None:
-        return {}
     left, vector_left = ENUMERATION_BUDGET, VECTOR_BUDGET
     start = spec.assignment_count(_reads(spec, [traj.start_depth])[0])
     if start <= left:  # the start depth is checked first (_start_depth)
         left -= start
-    plan = {}
-    for phase, exprs, _, _, _, need in _phase_sizes(spec):
+    plan = []
+    for phase in traj.phases:
+        exprs = [t.prob for t in phase.transitions if t.prob is not None]
+        names, uses_depth, _ = _reads(spec, exprs)
+        depths = _depths(spec) if uses_depth else range(1)
+        states = _valuations(spec, exprs)
+        need = spec.assignment_count(names) * len(depths) * len(states)
         if not reads_of(spec).states(exprs) and need <= vector_left and (need > VECTOR_MIN or need > left):
             vector_left -= need
-            plan[phase.name] = "arrays"
+            how = "arrays"
         elif need <= left:
             left -= need
-            plan[phase.name] = "interpreter"
+            how = "interpreter"
         else:
-            plan[phase.name] = "skipped"
+            how = "skipped"
+        plan.append((phase, names, depths, states, how))
     return plan
 
 
+def transition_plan(spec: ir.Spec) -> dict[str, str]:
+    """Phase name -> how :func:`check` checks its probabilities (:func:`_plan`):
+    ``"interpreter"``, ``"arrays"`` or ``"skipped"``. proofs/wellformed.py asks Z3 about the
+    skipped ones."""
+    if spec.trajectory is None:
+        return {}
+    return {phase.name: how for phase, *_, how in _plan(spec)}
+
+
 def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
-    plan = transition_plan(spec)
-    for phase, exprs, names, depths, states, _ in _phase_sizes(spec):
-        if plan[phase.name] == "arrays":
-            _transitions_over_arrays(spec, phase, names, depths, interp, d)
+    for phase, names, depths, states, how in _plan(spec):
+        if how == "arrays":
+            _transitions_over_arrays(spec, phase, names, len(depths), interp, d)
             continue
         if not budget.take(spec, names, len(depths) * len(states), f"the probabilities of phase '{phase.name}'", phase.span, d):
             continue
@@ -238,33 +240,37 @@ _NEAR = 1e-12
 _REPLAYS = 1000
 
 
-def _transitions_over_arrays(spec: ir.Spec, phase: ir.Phase, names, depths: range, interp, d: Diagnostics) -> None:
+def _transitions_over_arrays(spec: ir.Spec, phase: ir.Phase, names, H: int, interp, d: Diagnostics) -> None:
     """The check of :func:`_transitions` for one phase, over numpy arrays: the phase's
-    probabilities at every (assignment, depth) at once, chunk by chunk of depths, with the
-    interpreter's rules (:func:`libet.spec.vectorize.step_probabilities`) at a tolerance
-    ``_NEAR`` tighter, so the states it marks include every state the interpreter rejects. Those
-    states are replayed with the interpreter in its own order (assignments, then depths), and
-    the first one it rejects is reported, as the one-at-a-time check would report it."""
+    probabilities at every assignment of ``names`` and depth 0 .. H - 1 at once, chunk by chunk
+    of depths, with the interpreter's rules (:func:`libet.spec.vectorize.step_probabilities`) at
+    a tolerance ``_NEAR`` tighter, so the states it marks include every state the interpreter
+    rejects. Those states are replayed with the interpreter in its own order (assignments, then
+    depths), and the first one it rejects is reported, as the one-at-a-time check would."""
     import math
 
     import numpy as np
 
-    from libet.spec.vectorize import TOLERANCE, ArrayEval, domain_array, step_probabilities
+    from libet.spec.vectorize import (
+        TOLERANCE,
+        ArrayEval,
+        depth_ramp,
+        domain_array,
+        index_grids,
+        step_probabilities,
+    )
 
     domains = [spec.variables[n].domain.values() for n in names]
     sizes = tuple(len(x) for x in domains)
     n = math.prod(sizes)
-    env = {}
-    if names:
-        grid = np.indices(sizes).reshape(len(names), -1)
-        env = {v: domain_array(spec.variables[v])[grid[i]][None, :] for i, v in enumerate(names)}
+    grids = index_grids(sizes)
+    env = {v: domain_array(spec.variables[v])[grids[i]][None, :] for i, v in enumerate(names)}
     params = {k: float(v) for k, v in spec.default_params().items()}
-    H = len(depths)
     chunk = max(1, (1 << 16) // max(1, n))
     marked, total = [], 0
     for lo in range(0, H, chunk):
         hi = min(H, lo + chunk)
-        ev = ArrayEval(spec, params, env, np.arange(depths[lo], depths[hi - 1] + 1, dtype=np.int64)[:, None], phase.name)
+        ev = ArrayEval(spec, params, env, depth_ramp(lo, hi)[:, None], phase.name)
         with np.errstate(all="ignore"):
             raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
             raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
@@ -279,9 +285,9 @@ def _transitions_over_arrays(spec: ir.Spec, phase: ir.Phase, names, depths: rang
     keys = np.sort(np.concatenate(marked))[:_REPLAYS]
     for key in keys.tolist():
         a, i = divmod(key, H)
-        assignment = {v: domains[j][k] for j, (v, k) in enumerate(zip(names, np.unravel_index(a, sizes)))} if names else {}
+        assignment = {v: domains[j][grids[j, a]] for j, v in enumerate(names)}
         try:
-            interp.transitions(assignment, phase.name, depths[i])
+            interp.transitions(assignment, phase.name, i)
         except EvaluationError as exc:
             _report(d, exc, phase.span)
             return

@@ -45,23 +45,22 @@ from libet.spec.visit import Dispatch
 _NO_ERR = False
 
 
-def _or(a, b):
-    if a is _NO_ERR:
-        return b
-    if b is _NO_ERR:
+def mask_or(a, b):
+    """``a | b`` for masks or plain bools; False when neither holds anywhere."""
+    if a is False or (not isinstance(a, np.ndarray) and not a):
+        return b if isinstance(b, np.ndarray) or b else False
+    if b is False or (not isinstance(b, np.ndarray) and not b):
         return a
     return a | b
 
 
-def _and(mask, err):
-    """``err`` restricted to where ``mask`` holds."""
-    if err is _NO_ERR:
-        return _NO_ERR
-    if mask is True or (isinstance(mask, (bool, np.bool_)) and mask):
-        return err
-    if isinstance(mask, (bool, np.bool_)) and not mask:
-        return _NO_ERR
-    return mask & err
+def mask_and(m, e):
+    """``e`` where ``m`` holds, for masks or plain bools; False when nothing is left."""
+    if e is False or (not isinstance(e, np.ndarray) and not e):
+        return False
+    if not isinstance(m, np.ndarray):
+        return e if m else False
+    return m & e
 
 
 def _to_frac(x):
@@ -302,7 +301,7 @@ class ArrayEval:
         o, eo = self(e.orelse)
         if e.type.kind is ir.Kind.REAL:
             t, o = self.real(t), self.real(o)
-        err = _or(ec, _or(_and(c, et), _and(np.logical_not(c), eo)))
+        err = mask_or(ec, mask_or(mask_and(c, et), mask_and(np.logical_not(c), eo)))
         if isinstance(c, (bool, np.bool_)) and not isinstance(t, np.ndarray) and not isinstance(o, np.ndarray):
             return (t if c else o), err
         return np.where(c, t, o), err
@@ -318,12 +317,12 @@ class ArrayEval:
         for c_expr, t_expr in branches:
             c, ec = self(c_expr)
             t, et = self(t_expr)
-            err = _or(err, _or(_and(open_, ec), _and(_and(open_, c), et)))
-            conds.append(_and(open_, c))
+            err = mask_or(err, mask_or(mask_and(open_, ec), mask_and(mask_and(open_, c), et)))
+            conds.append(mask_and(open_, c))
             values.append(self.real(t) if real else t)
-            open_ = _and(open_, np.logical_not(c))
+            open_ = mask_and(open_, np.logical_not(c))
         o, eo = self(last)
-        err = _or(err, _and(open_, eo))
+        err = mask_or(err, mask_and(open_, eo))
         o = self.real(o) if real else o
         shape = np.broadcast_shapes(*(np.shape(x) for x in conds + values + [o]))
         out = np.select([np.broadcast_to(c, shape) for c in conds], [np.broadcast_to(v, shape) for v in values],
@@ -338,12 +337,12 @@ class ArrayEval:
         if e.op is ir.BoolOp.IMPLIES:
             f, ef = self(e.args[0])
             g, eg = self(e.args[1])
-            err = _or(ef, _and(f, eg))
+            err = mask_or(ef, mask_and(f, eg))
             return np.logical_or(np.logical_not(f), g), err
         last = len(e.args) - 1
         for i, arg in enumerate(e.args):
             v, ea = self(arg)
-            err = _or(err, _and(reach, ea))
+            err = mask_or(err, mask_and(reach, ea))
             vals.append(v)
             if i < last:  # nothing is evaluated after the last argument
                 step = v if e.op is ir.BoolOp.AND else np.logical_not(v)
@@ -364,7 +363,7 @@ class ArrayEval:
         if self._depth_span is not None:
             uniform = self._depth_compare(op, left, right)
             if uniform is not None:
-                return uniform, _or(el, er)
+                return uniform, mask_or(el, er)
         if op is ir.CmpOp.EQ:
             v = left == right
         elif op is ir.CmpOp.NE:
@@ -377,7 +376,7 @@ class ArrayEval:
             v = left > right
         else:
             v = left >= right
-        return v, _or(el, er)
+        return v, mask_or(el, er)
 
     def _depth_compare(self, op: ir.CmpOp, left, right):
         """``depth op number`` (either side) as one bool when it is the same at every depth of
@@ -419,17 +418,17 @@ class ArrayEval:
         """``e``'s operation on its operands' ``(value, err)`` pairs."""
         x, ex = left
         y, ey = right
-        err = _or(ex, ey)
+        err = mask_or(ex, ey)
         real = e.type.kind is ir.Kind.REAL
         if e.op is ir.ArithOp.DIV:
             zero = y == 0
             x, y = self.real(x), self.real(y)
             if isinstance(zero, np.ndarray):
                 if zero.any():
-                    err = _or(err, zero)
+                    err = mask_or(err, zero)
                     y = np.where(zero, self.real(1), y)
             elif zero:
-                return self.real(0) * (x if isinstance(x, np.ndarray) else 1), _or(err, _full_true(x))
+                return self.real(0) * (x if isinstance(x, np.ndarray) else 1), mask_or(err, _full_true(x))
             return x / y, err
         if real:
             x, y = self.real(x), self.real(y)
@@ -443,7 +442,7 @@ class ArrayEval:
         args = [self(a) for a in e.args]
         err = _NO_ERR
         for _, ea in args:
-            err = _or(err, ea)
+            err = mask_or(err, ea)
         vals = [v for v, _ in args]
         fn = e.func
         real = e.type.kind is ir.Kind.REAL
@@ -498,7 +497,7 @@ class ArrayEval:
     def _exp(self, x, err):
         if self.exact:
             r, e = self._exact_elementwise(lambda a: Fraction(math.exp(float(a))), x)
-            return r, (_or(err, e) if np.any(e) else err)
+            return r, (mask_or(err, e) if np.any(e) else err)
         fx = self._as_float(x)
         try:
             # numpy raises the overflow flag of a finite argument whose exp is infinite, so
@@ -510,17 +509,17 @@ class ArrayEval:
                 r = np.exp(fx)
             over = np.isinf(r) & np.isfinite(fx)
             if np.any(over):
-                err = _or(err, over)
+                err = mask_or(err, over)
                 r = np.where(over, 0.0, r)
         return self._back(r), err
 
     def _log(self, x, err):
         if self.exact:
             r, e = self._exact_elementwise(lambda a: Fraction(math.log(float(a))) if a > 0 else _raise(), x)
-            return r, (_or(err, e) if np.any(e) else err)
+            return r, (mask_or(err, e) if np.any(e) else err)
         bad = x <= 0
         if np.any(bad):
-            err = _or(err, bad)
+            err = mask_or(err, bad)
             x = np.where(bad, 1, x)
         with np.errstate(all="ignore"):
             r = np.log(self._as_float(x))
@@ -529,7 +528,7 @@ class ArrayEval:
     def _pow(self, x, y, err):
         if self.exact:
             r, e = self._exact_elementwise(_exact_pow, x, y)
-            return r, (_or(err, e) if np.any(e) else err)
+            return r, (mask_or(err, e) if np.any(e) else err)
         fx, fy = self._as_float(x), self._as_float(y)
         with np.errstate(all="ignore"):
             integral = (np.floor(fy) == fy) & (np.abs(fy) <= 64)
@@ -541,7 +540,7 @@ class ArrayEval:
             over = np.isinf(r) & np.isfinite(sx) & np.isfinite(fy)
         bad = bad | over
         if np.any(bad):
-            err = _or(err, bad)
+            err = mask_or(err, bad)
             r = np.where(bad, 0.0, r)
         return r, err
 
@@ -583,6 +582,13 @@ def _full_true(x):
     if isinstance(x, np.ndarray):
         return np.ones(x.shape, dtype=bool)
     return np.bool_(True)
+
+
+def index_grids(shape: tuple[int, ...]) -> np.ndarray:
+    """(len(shape), prod(shape)): each axis's index at every point of the product of axes of
+    these lengths, flattened with the last axis fastest (as ``Spec.assignments`` orders them)."""
+    size = math.prod(shape)
+    return np.indices(shape).reshape(len(shape), size) if size else np.zeros((len(shape), 0), dtype=np.int64)
 
 
 def encode_value(var: ir.Variable, value) -> int | bool:
@@ -663,9 +669,9 @@ def _is_number(x) -> bool:
 
 def checked_steps(raw, one, zero, tol):
     """The step probabilities of a phase and the mask of its bad states, state by state: a
-    probability outside [-TOLERANCE, 1 + TOLERANCE] or with no value is bad (and set to 0); the
-    ``otherwise`` remainder is bad below -TOLERANCE and clamped at 0; with no ``otherwise`` the
-    sum must lie within TOLERANCE of 1."""
+    probability outside [-tol, 1 + tol] or with no value is bad (and set to 0); the ``otherwise``
+    remainder is bad below -tol and clamped at 0; with no ``otherwise`` the sum must lie within
+    tol of 1."""
     probs = []
     tbad = False
     for r in raw:
@@ -719,21 +725,3 @@ def outside(x, lo, hi):
     if isinstance(inside, np.ndarray):
         return ~inside if not inside.all() else False
     return False if inside else np.bool_(True)
-
-
-def mask_or(a, b):
-    """``a | b`` for masks or plain bools; False when neither holds anywhere."""
-    if a is False or (not isinstance(a, np.ndarray) and not a):
-        return b if isinstance(b, np.ndarray) or b else False
-    if b is False or (not isinstance(b, np.ndarray) and not b):
-        return a
-    return a | b
-
-
-def mask_and(m, e):
-    """``e`` where ``m`` holds, for masks or plain bools; False when nothing is left."""
-    if e is False or (not isinstance(e, np.ndarray) and not e):
-        return False
-    if not isinstance(m, np.ndarray):
-        return e if m else False
-    return m & e

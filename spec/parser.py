@@ -23,7 +23,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.grammar import NonTerminal
 from lark.lexer import PatternStr
 
-from libet.spec import ast, lalr_tables
+from libet.spec import ast, lalr_run, lalr_tables
 from libet.spec.diagnostics import Diagnostics
 from libet.spec.ir import Span
 
@@ -43,6 +43,8 @@ class _WholeWords:
     match against the keywords it expected (did-you-mean)."""
 
     always_accept = ("NAME",)
+    #: process() returns the stream as it is, so spec/lalr_run.py may parse without calling it.
+    passes_tokens_through = True
 
     def process(self, stream):
         return stream
@@ -72,6 +74,17 @@ def lark_parser() -> Lark:
     parser = lalr_tables.load(grammar, postlex=_WholeWords()) or build_parser(grammar)
     pass_units_through(parser)
     return parser
+
+
+@functools.lru_cache(maxsize=1)
+def _driver() -> lalr_run.Driver | None:
+    return lalr_run.driver(lark_parser())
+
+
+def _parse_tree(text: str) -> Tree:
+    """Lark's parse tree of ``text`` (by spec/lalr_run.py's loop when it fits this Lark)."""
+    fast = _driver()
+    return fast.parse(text) if fast is not None else lark_parser().parse(text)
 
 
 def pass_units_through(parser: Lark) -> int:
@@ -163,7 +176,7 @@ def parse(text: str, file: str, diags: Diagnostics) -> Parsed:
         )
         return Parsed(None, (), text)
     try:
-        tree = lark_parser().parse(text)
+        tree = _parse_tree(text)
     except UnexpectedInput as exc:
         diags.items.append(_syntax_diagnostic(exc, text, file))
         return Parsed(None, (), text)

@@ -1,0 +1,210 @@
+"""One loop that lexes and parses a text with a Lark LALR parser's own tables, lexers and tree
+builder.
+
+Consumes: a :class:`lark.Lark` built with ``parser="lalr"`` and ``lexer="contextual"``.
+Produces: the same parse tree as ``Lark.parse`` (the same Trees, Tokens and positions), or,
+for a text Lark rejects, Lark's own exception.
+
+Why: on a long spec, Lark's parse is most of what ``libet check`` costs, and much of that is
+the machinery between its parts rather than their work: a generator per token, a method call
+per token to match and another to count lines, a Token built through two constructors, and per
+token and per reduction the table lookups and assertions of a general parser state. Here the
+contextual lexer and the LALR automaton run in one function, with each state's scanner and each
+rule's reduction looked up once and kept. The regular expressions, the parse table, the
+keyword callbacks and the tree builder's callbacks are Lark's, untouched, so the tree is Lark's
+by construction; tests/test_lalr_run.py compares trees, positions and errors on every example,
+a long generated spec and mutated texts.
+
+Errors: the loop does not rebuild Lark's error reports. On the first token it cannot lex or
+parse it stops and parses the text again with ``Lark.parse``, which raises the exception it
+always raised (with its expected terminals and interactive parser state, which the syntax
+diagnostics read). A rejected text therefore costs two parses, a valid one a fraction of one.
+
+A Lark whose internals are laid out otherwise (another version, another lexer), or whose
+post-lexer does not declare ``passes_tokens_through = True`` (the loop never calls it), gives
+:func:`driver` None, and the caller uses ``Lark.parse`` as it is.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+from lark import Lark, Token
+from lark.parsers.lalr_analysis import Shift
+
+#: A state's lexer, as the loop uses it: its compiled alternatives, the callbacks by terminal
+#: (keywords retyped from NAME), the ignored terminals, the terminals that may span lines.
+_Scan = tuple[tuple[Any, ...], dict[str, Callable], frozenset[str], frozenset[str]]
+
+
+_SHIFT, _REDUCE, _UNIT = "shift", "reduce", "unit"
+
+
+def _reduction(rule, build: Callable) -> tuple[str, Any]:
+    size = len(rule.expansion)
+    if size == 1 and isinstance(build, operator.itemgetter):
+        probe = object()
+        try:
+            if build([probe]) is probe:
+                return (_UNIT, rule.origin.name)
+        except (IndexError, KeyError, TypeError):
+            pass
+    return (_REDUCE, (size, rule.origin.name, build))
+
+
+class _Rejected(Exception):
+    """The loop met something it does not handle itself: Lark parses the text again."""
+
+
+class Driver:
+    """Parses like ``parser.parse(text)``, faster; see the module docstring."""
+
+    def __init__(self, parser: Lark, lexers: dict[int, Any], states: dict[int, dict], callbacks: dict,
+                 start_state: int, end_state: int):
+        self._parser = parser
+        self._lexers = lexers
+        self._start = start_state
+        self._end = end_state
+        self._token_callbacks = {k: f for k, f in callbacks.items() if isinstance(k, str)}
+        # per state and terminal: (_SHIFT, the state to shift to), (_REDUCE, (the number of
+        # children, the nonterminal made, its tree builder)) or (_UNIT, the nonterminal made)
+        # for a reduction whose builder returns its one child as it is; so that the loop never
+        # hashes a Rule (a Python-level __hash__)
+        reductions = {rule: _reduction(rule, f) for rule, f in callbacks.items() if not isinstance(rule, str)}
+        self._actions = {
+            state: {kind: (_SHIFT, arg) if action is Shift else reductions[arg] for kind, (action, arg) in acts.items()}
+            for state, acts in states.items()
+        }
+        # (state below, state on top, terminal) -> the state on top after the unit reductions
+        # that terminal makes there (a chain such as number -> atom -> neg -> ... -> expr)
+        self._units: dict[tuple[int, int, str], int] = {}
+        self._scans: dict[int, _Scan] = {}
+        self._new_token = getattr(Token, "_future_new", Token)
+
+    def parse(self, text: str):
+        try:
+            return self._run(text)
+        except _Rejected:
+            return self._parser.parse(text)
+
+    def _unit_chain(self, key: tuple[int, int, str]) -> int:
+        """The state on top after the unit reductions ``key``'s terminal makes in a row (each
+        pops one state and goes from the state below on its nonterminal); kept in the table."""
+        below, state, kind = key
+        actions = self._actions
+        while True:
+            code, origin = actions[state].get(kind, (None, None))
+            if code is not _UNIT:
+                break
+            state = actions[below][origin][1]
+        self._units[key] = state
+        return state
+
+    def _scan(self, state: int) -> _Scan:
+        try:
+            lexer = self._lexers[state]
+            scanner = lexer.scanner  # built on first use, as Lark does
+            scan = (tuple(m.match for m in scanner._mres), dict(lexer.callback), lexer.ignore_types,
+                    lexer.newline_types)
+        except (KeyError, AttributeError) as e:
+            raise _Rejected from e
+        self._scans[state] = scan
+        return scan
+
+    def _run(self, text: str):
+        actions, units, scans = self._actions, self._units, self._scans
+        token_callbacks, new_token = self._token_callbacks, self._new_token
+        end_state = self._end
+        state_stack = [self._start]
+        value_stack: list = []
+        pos, line, line_start, n = 0, 1, 0, len(text)
+        while True:
+            state = state_stack[-1]
+            # -- lex the next token, with the lexer of the state the parser is in --
+            if pos < n:
+                matches, lex_callbacks, ignore, multiline = scans.get(state) or self._scan(state)
+                while True:
+                    for match in matches:
+                        m = match(text, pos)
+                        if m is not None:
+                            break
+                    else:
+                        raise _Rejected
+                    value, kind = m.group(0), m.lastgroup
+                    start, start_line, column = pos, line, pos - line_start + 1
+                    if kind in multiline:
+                        newlines = value.count("\n")
+                        if newlines:
+                            line += newlines
+                            line_start = pos + value.rindex("\n") + 1
+                    pos += len(value)
+                    if kind in ignore:
+                        if kind in lex_callbacks:
+                            lex_callbacks[kind](new_token(kind, value, start, start_line, column, line,
+                                                          pos - line_start + 1, pos))
+                        if pos < n:
+                            continue
+                        token = None
+                        break
+                    token = new_token(kind, value, start, start_line, column, line, pos - line_start + 1, pos)
+                    if kind in lex_callbacks:
+                        token = lex_callbacks[kind](token)
+                    break
+            else:
+                token = None
+            if token is None:  # the end of the text: reduce until the start symbol is done
+                kind = "$END"
+            else:
+                kind = token.type
+            # -- feed it to the automaton: reduce as long as the table says, then shift --
+            while True:
+                try:
+                    code, arg = actions[state][kind]
+                except KeyError:
+                    raise _Rejected from None
+                if code is _SHIFT:
+                    if token is None:
+                        raise _Rejected
+                    state_stack.append(arg)
+                    value_stack.append(token if kind not in token_callbacks else token_callbacks[kind](token))
+                    break
+                if code is _UNIT:  # the value stays; only the state on top changes
+                    key = (state_stack[-2], state, kind)
+                    state = units.get(key) or self._unit_chain(key)
+                    state_stack[-1] = state
+                else:
+                    size, origin, build = arg
+                    if size:
+                        children = value_stack[-size:]
+                        del state_stack[-size:]
+                        del value_stack[-size:]
+                    else:
+                        children = []
+                    state = actions[state_stack[-1]][origin][1]
+                    state_stack.append(state)
+                    value_stack.append(build(children))
+                if token is None and state == end_state:
+                    return value_stack[-1]
+
+
+def driver(parser: Lark) -> Driver | None:
+    """A :class:`Driver` for ``parser``, or None when its internals are not laid out as this
+    module expects (it then parses with ``parser.parse``)."""
+    try:
+        frontend = parser.parser
+        lexer = frontend.lexer
+        lexer = getattr(lexer, "lexer", lexer)  # behind the post-lexer connector
+        automaton = frontend.parser.parser
+        table = automaton.parse_table
+        (start,) = table.start_states.values()
+        (end,) = table.end_states.values()
+        lexers, states, callbacks = lexer.lexers, table.states, automaton.callbacks
+    except (AttributeError, ValueError):
+        return None
+    postlex = getattr(frontend.lexer, "postlexer", None)
+    if postlex is not None and getattr(postlex, "passes_tokens_through", False) is not True:
+        return None  # a post-lexer that may change the tokens: only Lark knows how to run it
+    if not (isinstance(lexers, dict) and isinstance(states, dict) and isinstance(callbacks, dict)):
+        return None
+    return Driver(parser, lexers, states, callbacks, start, end)

@@ -1,0 +1,145 @@
+"""spec/lalr_run.py's loop parses exactly as Lark does: the same trees with the same positions
+and token types on every example, a long generated spec and generated specs; and on texts
+Lark rejects, Lark's own exception, because the loop hands those back to Lark."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import lark
+import pytest
+import strategies
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_lalr_tables import CHAIN, EXAMPLES, _nodes
+
+from libet.spec import lalr_run, parser
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+from gen_spec import generate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def both():
+    """(Lark's parse, the loop's parse) of the front end's parser."""
+    lark_parser = parser.lark_parser()
+    driver = lalr_run.driver(lark_parser)
+    assert driver is not None, "the loop does not fit this Lark: spec/lalr_run.py's driver() said no"
+    return lark_parser.parse, driver.parse
+
+
+def outcome(parse, text):
+    """What parsing ``text`` gives: every node with its positions, or the error's essentials."""
+    try:
+        return ("tree", _nodes(parse(text)))
+    except lark.exceptions.UnexpectedInput as e:
+        expected = getattr(e, "expected", None) or getattr(e, "allowed", None) or ()
+        token = getattr(e, "token", None)
+        return ("error", type(e).__name__, e.line, e.column, sorted(expected), str(token), getattr(token, "type", None))
+
+
+def test_examples_parse_as_lark_parses_them(both):
+    lark_parse, loop_parse = both
+    assert EXAMPLES
+    for path in EXAMPLES:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        assert outcome(loop_parse, text) == outcome(lark_parse, text), path
+    assert outcome(loop_parse, CHAIN) == outcome(lark_parse, CHAIN)
+
+
+def test_a_long_spec_parses_as_lark_parses_it(both):
+    lark_parse, loop_parse = both
+    text = generate(2000)
+    got = outcome(loop_parse, text)
+    assert got[0] == "tree" and len(got[1]) > 10_000
+    assert got == outcome(lark_parse, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # nothing but the end
+        "   # only a comment\n\n",
+        'spec "x"',
+        'spec "x"   # a comment at the very end',
+        'spec "x"\n\n\n  ',  # blanks at the end, after the last token
+        'spec "x"\r\n\n\t use "y"',  # lines counted through the ignored blanks
+        'spec "multi\nline"',  # a string does not span lines: an error in both
+    ],
+)
+def test_edges_of_the_text(both, text):
+    lark_parse, loop_parse = both
+    assert outcome(loop_parse, text) == outcome(lark_parse, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'spec "x"\n vetoo',  # a word no state takes
+        'spec "x"\npolicy p { veto when }',  # a token the table has no action for
+        "substance { a: 0.. }",
+        'spec "x" &',  # a character no lexer matches
+        "policy p { veto when a ==",  # the end too early
+        'spec "unclosed',
+    ],
+)
+def test_rejected_texts_raise_what_lark_raises(both, text):
+    lark_parse, loop_parse = both
+    got = outcome(loop_parse, text)
+    assert got[0] == "error"
+    assert got == outcome(lark_parse, text)
+    with pytest.raises(lark.exceptions.UnexpectedInput) as e:
+        loop_parse(text)
+    if isinstance(e.value, lark.exceptions.UnexpectedToken):
+        # the syntax hints read the parser's stack from it (spec/parser.py's _stack)
+        assert e.value.interactive_parser is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(strategies.specs(max_horizon=4), st.data())
+def test_generated_and_mutated_specs(both, text, data):
+    """Generated specs, and each with a slice cut out, repeated or replaced by a token of the
+    language: the loop and Lark agree, tree for tree or error for error."""
+    lark_parse, loop_parse = both
+    assert outcome(loop_parse, text)[0] == "tree"
+    assert outcome(loop_parse, text) == outcome(lark_parse, text)
+    i = data.draw(st.integers(0, len(text)), label="at")
+    j = data.draw(st.integers(i, min(len(text), i + 12)), label="to")
+    piece = data.draw(st.sampled_from(["", text[i:j] * 2, " ", "\n", "(", ")", "{", "}", "->", "veto", "and",
+                                       "not", "1.5", "x", '"s"', "#", "..", "==", "-", "then"]), label="with")
+    mutated = text[:i] + piece + text[j:]
+    assert outcome(loop_parse, mutated) == outcome(lark_parse, mutated)
+
+
+def test_unit_chains_are_kept_and_reused(both):
+    _, loop_parse = both
+    driver = lalr_run.driver(parser.lark_parser())
+    driver.parse(CHAIN)
+    chains = dict(driver._units)
+    assert chains  # the precedence chain was climbed in one step at least once
+    driver.parse(CHAIN)
+    assert driver._units == chains  # a second parse found every chain it needed kept
+
+
+def test_a_lark_laid_out_otherwise_gets_no_loop():
+    class Other:  # no LALR front end where this Lark version keeps it
+        parser = None
+
+    assert lalr_run.driver(Other()) is None
+
+
+def test_a_post_lexer_that_may_change_tokens_gets_no_loop():
+    class Rewrites:  # does not declare passes_tokens_through: the loop could not run it
+        always_accept = ("NAME",)
+
+        def process(self, stream):
+            for t in stream:
+                yield t
+
+    built = lark.Lark(parser.grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+                      maybe_placeholders=False, postlex=Rewrites())
+    assert lalr_run.driver(built) is None
+    plain = parser.build_parser(parser.grammar_text())  # with the front end's post-lexer
+    assert lalr_run.driver(plain) is not None

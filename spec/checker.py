@@ -40,15 +40,21 @@ __all__ = [
     "UNBOUNDED_CHECK_DEPTHS",
     "VECTOR_BUDGET",
     "VECTOR_MIN",
+    "VECTOR_PHASE_MIN",
     "check",
 ]
 
 #: Largest number of (assignment, phase, depth) states the probability checks enumerate one at
 #: a time with the interpreter.
 ENUMERATION_BUDGET = 200_000
-#: A phase whose probabilities span more states than this is checked over numpy arrays instead
-#: (spec/vectorize.py; the interpreter replays only the states the arrays single out) ...
-VECTOR_MIN = 2_000
+#: When the phases that can be checked over numpy arrays (those reading no state variable)
+#: span more states than this in all, they are (spec/vectorize.py; the interpreter replays only
+#: the states the arrays single out): about as many as the interpreter checks in the time numpy
+#: takes to import, which a smaller spec does not pay ...
+VECTOR_MIN = 20_000
+#: ... each phase of more than this many states (below it the interpreter is quicker than a
+#: phase's arrays are to set up; a phase the budget left cannot take goes over arrays anyway) ...
+VECTOR_PHASE_MIN = 100
 #: ... up to this many states in all, over the whole spec (about a second).
 VECTOR_BUDGET = 50_000_000
 #: Depths checked for a trajectory with ``horizon none``.

@@ -181,24 +181,29 @@ def _plan(spec: ir.Spec) -> list[tuple]:
     """How :func:`check` checks each phase's probabilities, decided from sizes alone, as
     ``(phase, names, depths, states, how)``: the variables they read, the depths and state
     valuations to try, and ``how``: ``"interpreter"`` (one state at a time, from the budget left
-    after the start depth), ``"arrays"`` (over numpy arrays, :func:`_transitions_over_arrays`:
-    a large phase, or one the budget left cannot take, that reads no state variable) or
+    after the start depth), ``"arrays"`` (over numpy arrays, :func:`_transitions_over_arrays`,
+    for a phase that reads no state variable: every such phase above ``VECTOR_PHASE_MIN`` states
+    when together they span more than ``VECTOR_MIN``, and one the budget left cannot take) or
     ``"skipped"`` (W103)."""
-    from libet.spec.checker import ENUMERATION_BUDGET, VECTOR_BUDGET, VECTOR_MIN
+    from libet.spec.checker import ENUMERATION_BUDGET, VECTOR_BUDGET, VECTOR_MIN, VECTOR_PHASE_MIN
 
     traj = spec.trajectory
     left, vector_left = ENUMERATION_BUDGET, VECTOR_BUDGET
     start = spec.assignment_count(_reads(spec, [traj.start_depth])[0])
     if start <= left:  # the start depth is checked first (_start_depth)
         left -= start
-    plan = []
+    sized = []
     for phase in traj.phases:
         exprs = [t.prob for t in phase.transitions if t.prob is not None]
         names, uses_depth, _ = _reads(spec, exprs)
         depths = _depths(spec) if uses_depth else range(1)
         states = _valuations(spec, exprs)
         need = spec.assignment_count(names) * len(depths) * len(states)
-        if not reads_of(spec).states(exprs) and need <= vector_left and (need > VECTOR_MIN or need > left):
+        sized.append((phase, names, depths, states, need, not reads_of(spec).states(exprs)))
+    many = sum(need for *_, need, arrays_can in sized if arrays_can) > VECTOR_MIN
+    plan = []
+    for phase, names, depths, states, need, arrays_can in sized:
+        if arrays_can and need <= vector_left and ((many and need > VECTOR_PHASE_MIN) or need > left):
             vector_left -= need
             how = "arrays"
         elif need <= left:

@@ -73,14 +73,14 @@ def _diagnostics(src: str):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(wild_specs())
 def test_over_arrays_the_check_reports_what_the_interpreter_reports(src):
-    saved = checker.VECTOR_MIN, checker.VECTOR_BUDGET
+    saved = checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET
     try:
-        checker.VECTOR_MIN, checker.VECTOR_BUDGET = 0, 10**9  # every phase over arrays
+        checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET = 0, 0, 10**9  # every phase over arrays
         over_arrays = _diagnostics(src)
-        checker.VECTOR_MIN, checker.VECTOR_BUDGET = 0, 0  # every phase one state at a time
+        checker.VECTOR_BUDGET = 0  # every phase one state at a time
         one_at_a_time = _diagnostics(src)
     finally:
-        checker.VECTOR_MIN, checker.VECTOR_BUDGET = saved
+        checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET = saved
     assert over_arrays == one_at_a_time
 
 
@@ -88,7 +88,7 @@ WRONG_DEEP = """spec "deep"
 substance { x: 0..3 }
 value ok = x < 100
 trajectory {
-  horizon 5000
+  horizon 6000
   start p0
   phase p0 { -> p1 : if x == 2 and depth == 4321 then 1.5 else 0.5  -> stop : otherwise }
   phase p1 { -> p0 : 0.5  -> stop : otherwise }
@@ -107,7 +107,8 @@ def test_a_deep_wrong_state_is_found_and_only_it_is_replayed(monkeypatch):
 
     monkeypatch.setattr(Interpreter, "transitions", counting)
     spec = libet.loads(WRONG_DEEP.replace("1.5", "0.25"))  # valid everywhere: nothing replayed
-    # p1's probabilities read nothing: one state, asked of the interpreter; p0's are 20,000
+    # p1's probabilities read nothing: one state, asked of the interpreter; p0's are 24,000 (over
+    # checker.VECTOR_MIN, so over arrays)
     assert not spec.warnings and calls == [({}, "p1", 0)]
     calls.clear()
     from libet.spec.loader import load_text
@@ -134,6 +135,7 @@ def test_states_near_a_bound_are_replayed_and_a_cap_on_replays_is_said(monkeypat
     from libet.spec.loader import load_text
 
     monkeypatch.setattr(checker, "VECTOR_MIN", 0)
+    monkeypatch.setattr(checker, "VECTOR_PHASE_MIN", 0)
     # within the interpreter's tolerance, and within 1e-12 of it: replayed, and valid
     assert [d.code for d in load_text(NEAR, "near.libet").diagnostics] == []
     monkeypatch.setattr(semantics, "_REPLAYS", 3)

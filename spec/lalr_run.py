@@ -8,12 +8,15 @@ for a text Lark rejects, Lark's own exception.
 Why: on a long spec, Lark's parse is most of what ``libet check`` costs, and much of that is
 the machinery between its parts rather than their work: a generator per token, a method call
 per token to match and another to count lines, a Token built through two constructors, and per
-token and per reduction the table lookups and assertions of a general parser state. Here the
-contextual lexer and the LALR automaton run in one function, with each state's scanner and each
-rule's reduction looked up once and kept. The regular expressions, the parse table, the
-keyword callbacks and the tree builder's callbacks are Lark's, untouched, so the tree is Lark's
-by construction; tests/test_lalr_run.py compares trees, positions and errors on every example,
-a long generated spec and mutated texts.
+token and per reduction the table lookups and assertions of a general parser state, and per
+node a chain of three wrappers around ``Tree``. Here the contextual lexer and the LALR
+automaton run in one function, with each state's scanner and each rule's reduction looked up
+once and kept; a chain of unit reductions (an operand climbing the precedence levels) is one
+step; and each rule's chain of wrappers is one function that does what they do
+(:func:`_flat_builder`). The regular expressions, the parse table and the keyword callbacks are
+Lark's, untouched. tests/test_lalr_run.py compares trees, every position (the containers'
+too) and errors with Lark's on every example, a long generated spec, generated and mutated
+specs, and a grammar with the shapes libet's lacks.
 
 Errors: the loop does not rebuild Lark's error reports. On the first token it cannot lex or
 parse it stops and parses the text again with ``Lark.parse``, which raises the exception it
@@ -27,10 +30,12 @@ post-lexer does not declare ``passes_tokens_through = True`` (the loop never cal
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any, Callable
 
-from lark import Lark, Token
+from lark import Lark, Token, Tree
+from lark.parse_tree_builder import ChildFilterLALR_NoPlaceholders, ExpandSingleChild, PropagatePositions
 from lark.parsers.lalr_analysis import Shift
 
 #: A state's lexer, as the loop uses it: its compiled alternatives, the callbacks by terminal
@@ -50,7 +55,7 @@ def _reduction(rule, build: Callable) -> tuple[str, Any]:
                 return (_UNIT, rule.origin.name)
         except (IndexError, KeyError, TypeError):
             pass
-    return (_REDUCE, (size, rule.origin.name, build))
+    return (_REDUCE, (size, rule.origin.name, _flat_builder(build) or build))
 
 
 class _Rejected(Exception):
@@ -73,7 +78,7 @@ class Driver:
         # hashes a Rule (a Python-level __hash__)
         reductions = {rule: _reduction(rule, f) for rule, f in callbacks.items() if not isinstance(rule, str)}
         self._actions = {
-            state: {kind: (_SHIFT, arg) if action is Shift else reductions[arg] for kind, (action, arg) in acts.items()}
+            state: {kind: (_SHIFT, to) if how is Shift else reductions[to] for kind, (how, to) in acts.items()}
             for state, acts in states.items()
         }
         # (state below, state on top, terminal) -> the state on top after the unit reductions
@@ -208,3 +213,116 @@ def driver(parser: Lark) -> Driver | None:
     if not (isinstance(lexers, dict) and isinstance(states, dict) and isinstance(callbacks, dict)):
         return None
     return Driver(parser, lexers, states, callbacks, start, end)
+
+
+# ---- Lark's tree builder, flattened --------------------------------------------------------
+#
+# Lark builds a node through a chain of wrappers (lark/parse_tree_builder.py): the position
+# propagation around the child filter around the single-child expansion around ``Tree``. Each
+# is a Python call, and the propagation looks for the first and last positioned child with a
+# generator and a dozen ``getattr`` with defaults. :func:`_flat_builder` reads the chain of one
+# rule and returns one function that does what the chain does, in the same order, with the
+# same attributes set on the same objects; a chain of any other shape keeps Lark's builder.
+
+
+def _flat_builder(build: Callable) -> Callable | None:
+    """One function doing what Lark's ``PropagatePositions(ChildFilterLALR_NoPlaceholders(
+    ExpandSingleChild(partial(Tree, name))))`` does (either middle part may be absent), or None
+    for a builder of another shape."""
+    if type(build) is not PropagatePositions or build.node_filter is not None:
+        return None
+    inner = build.node_builder
+    to_include = None
+    if type(inner) is ChildFilterLALR_NoPlaceholders:
+        to_include = tuple((i, bool(expand)) for i, expand in inner.to_include)
+        inner = inner.node_builder
+    expand1 = type(inner) is ExpandSingleChild
+    if expand1:
+        inner = inner.node_builder
+    plain_tree = isinstance(inner, functools.partial) and inner.func is Tree and not inner.keywords
+    if not (plain_tree and len(inner.args) == 1):
+        return None
+    name = inner.args[0]
+
+    def flat(children: list):
+        if to_include is None:
+            kept = children
+        else:
+            kept = []
+            for i, expand in to_include:
+                if expand:
+                    if kept:
+                        kept += children[i].children
+                    else:  # as Lark does: the inlined child's own list (left recursion)
+                        kept = children[i].children
+                else:
+                    kept.append(children[i])
+        if expand1 and len(kept) == 1:
+            node = kept[0]
+            if not isinstance(node, Tree):
+                return node
+        else:
+            node = Tree(name, kept)
+        _propagate(node.meta, children)
+        return node
+
+    return flat
+
+
+def _start_of(c):
+    """The (line, column, start_pos) a child lends a parent's start, or None (Lark's
+    ``_pp_get_meta`` and its ``container_*`` defaults)."""
+    if type(c) is Token:  # slots: no container_* attributes
+        return c.line, c.column, c.start_pos
+    if isinstance(c, Tree):
+        m = c.meta
+        if m.empty:
+            return None
+    elif isinstance(c, Token):
+        m = c
+    elif hasattr(c, "__lark_meta__"):
+        m = c.__lark_meta__()
+    else:
+        return None
+    return (getattr(m, "container_line", m.line), getattr(m, "container_column", m.column),
+            getattr(m, "container_start_pos", m.start_pos))
+
+
+def _end_of(c):
+    """The (end_line, end_column, end_pos) a child lends a parent's end, or None."""
+    if type(c) is Token:
+        return c.end_line, c.end_column, c.end_pos
+    if isinstance(c, Tree):
+        m = c.meta
+        if m.empty:
+            return None
+    elif isinstance(c, Token):
+        m = c
+    elif hasattr(c, "__lark_meta__"):
+        m = c.__lark_meta__()
+    else:
+        return None
+    return (getattr(m, "container_end_line", m.end_line), getattr(m, "container_end_column", m.end_column),
+            getattr(m, "container_end_pos", m.end_pos))
+
+
+def _propagate(meta, children: list) -> None:
+    """Lark's ``PropagatePositions``: a node starts where its first positioned child's
+    container starts and ends where its last one's ends; a node that already has positions (a
+    single child passed up) keeps them, and only its container grows."""
+    for c in children:
+        first = (c.line, c.column, c.start_pos) if type(c) is Token else _start_of(c)
+        if first is not None:
+            if not hasattr(meta, "line"):
+                meta.line, meta.column, meta.start_pos = first
+                meta.empty = False
+            meta.container_line, meta.container_column, meta.container_start_pos = first
+            break
+    for c in reversed(children):
+        last = (c.end_line, c.end_column, c.end_pos) if type(c) is Token else _end_of(c)
+        if last is not None:
+            if not hasattr(meta, "end_line"):
+                meta.end_line, meta.end_column, meta.end_pos = last
+                meta.empty = False
+            meta.container_end_line, meta.container_end_column, meta.container_end_pos = last
+            break

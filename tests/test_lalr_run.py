@@ -12,7 +12,7 @@ import pytest
 import strategies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_lalr_tables import CHAIN, EXAMPLES, _nodes
+from test_lalr_tables import CHAIN, EXAMPLES
 
 from libet.spec import lalr_run, parser
 
@@ -29,6 +29,30 @@ def both():
     return lark_parser.parse, driver.parse
 
 
+#: Every position Lark keeps on a node: its own, and its container's (which includes the
+#: tokens and inlined rules the tree leaves out, and which the parent's positions come from).
+WHERE = ("empty", "line", "column", "end_line", "end_column", "start_pos", "end_pos", "container_line",
+         "container_column", "container_start_pos", "container_end_line", "container_end_column",
+         "container_end_pos")
+
+
+def _nodes(tree) -> list[tuple]:
+    """Every node in pre-order: a subtree's name, its number of children and every position
+    attribute (``Tree.__eq__`` compares names and children only); a token's type, text and
+    positions."""
+    out = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, lark.Tree):
+            out.append((node.data, len(node.children)) + tuple(getattr(node.meta, k, None) for k in WHERE))
+            stack.extend(reversed(node.children))
+        else:
+            out.append((type(node).__name__, node.type, str(node), node.start_pos, node.line, node.column,
+                        node.end_line, node.end_column, node.end_pos))
+    return out
+
+
 def outcome(parse, text):
     """What parsing ``text`` gives: every node with its positions, or the error's essentials."""
     try:
@@ -36,7 +60,8 @@ def outcome(parse, text):
     except lark.exceptions.UnexpectedInput as e:
         expected = getattr(e, "expected", None) or getattr(e, "allowed", None) or ()
         token = getattr(e, "token", None)
-        return ("error", type(e).__name__, e.line, e.column, sorted(expected), str(token), getattr(token, "type", None))
+        kind = getattr(token, "type", None)
+        return ("error", type(e).__name__, e.line, e.column, sorted(expected), str(token), kind)
 
 
 def test_examples_parse_as_lark_parses_them(both):
@@ -111,6 +136,62 @@ def test_generated_and_mutated_specs(both, text, data):
                                        "not", "1.5", "x", '"s"', "#", "..", "==", "-", "then"]), label="with")
     mutated = text[:i] + piece + text[j:]
     assert outcome(loop_parse, mutated) == outcome(lark_parse, mutated)
+
+
+def test_every_builder_is_flattened():
+    """Each of the grammar's rules is built by the loop's one function, or passes its child
+    through, so a change of Lark's chain of wrappers shows here rather than as a slower parse."""
+    driver = lalr_run.driver(parser.lark_parser())
+    codes = {}
+    for acts in driver._actions.values():
+        for code, arg in acts.values():
+            if code == lalr_run._REDUCE:
+                codes[id(arg)] = arg[2].__qualname__
+    assert codes and set(codes.values()) == {"_flat_builder.<locals>.flat"}
+
+
+#: A grammar with what libet's does not have: a single child passed up with the tokens around
+#: it (its container grows past its own positions), over several lines, and kept tokens.
+TOY = r"""
+start: item*
+?item: "(" item ")" | pair | NAME | kw
+pair: NAME "=" _value
+_value: NUMBER | "[" NAME* "]"
+!kw: "let" NAME
+NAME: /[a-z]+/
+NUMBER: /[0-9]+/
+%ignore /\s+/
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a",
+        "(a)",
+        "((\n a\n )\n)",
+        "(x = [a b\n c])",
+        "(let\n (q)) z = 1 (\n(b = 2)\n)",
+        "(x = 1\n)",  # the container ends a line below the node
+        "(\n x = 1)",  # ... and starts a line above it
+        "z (\n\n let q)",
+        "\n(  (let y\n )\n\n)",
+        "",
+    ],
+)
+def test_a_grammar_with_other_shapes_parses_as_lark_parses_it(text):
+    toy = lark.Lark(TOY, parser="lalr", lexer="contextual", propagate_positions=True,
+                    maybe_placeholders=False)
+    driver = lalr_run.driver(toy)
+    assert driver is not None
+    assert outcome(driver.parse, text) == outcome(toy.parse, text)
+
+
+def test_a_builder_of_another_shape_is_kept():
+    def build(children):
+        return children
+
+    assert lalr_run._flat_builder(build) is None
 
 
 def test_unit_chains_are_kept_and_reused(both):

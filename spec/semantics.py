@@ -20,6 +20,7 @@ Produces: diagnostics only:
 from __future__ import annotations
 
 import itertools
+import sys
 
 from libet.errors import EvaluationError
 from libet.spec import ir
@@ -179,11 +180,12 @@ def _valuations(spec: ir.Spec, exprs) -> list[dict]:
 
 def _plan(spec: ir.Spec) -> list[tuple]:
     """How :func:`check` checks each phase's probabilities, decided from sizes alone, as
-    ``(phase, names, depths, states, how)``: the variables they read, the depths and state
-    valuations to try, and ``how``: ``"interpreter"`` (one state at a time, from the budget left
-    after the start depth), ``"arrays"`` (over numpy arrays, :func:`_transitions_over_arrays`,
-    for a phase that reads no state variable: every such phase above ``VECTOR_PHASE_MIN`` states
-    when together they span more than ``VECTOR_MIN``, and one the budget left cannot take) or
+    ``(phase, names, depths, states, quick, how)``: the variables they read, the depths and
+    state valuations to try, ``quick`` (the phase may be checked over numpy arrays: it reads no
+    state variable and spans more than ``VECTOR_PHASE_MIN`` states) and ``how``:
+    ``"interpreter"`` (one state at a time, from the budget left after the start depth),
+    ``"arrays"`` (over numpy arrays, :func:`_transitions_over_arrays`: every such phase when
+    together they span more than ``VECTOR_MIN``, and one the budget left cannot take) or
     ``"skipped"`` (W103)."""
     from libet.spec.checker import ENUMERATION_BUDGET, VECTOR_BUDGET, VECTOR_MIN, VECTOR_PHASE_MIN
 
@@ -211,7 +213,7 @@ def _plan(spec: ir.Spec) -> list[tuple]:
             how = "interpreter"
         else:
             how = "skipped"
-        plan.append((phase, names, depths, states, how))
+        plan.append((phase, names, depths, states, arrays_can and need > VECTOR_PHASE_MIN, how))
     return plan
 
 
@@ -225,11 +227,18 @@ def transition_plan(spec: ir.Spec) -> dict[str, str]:
 
 
 def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
-    for phase, names, depths, states, how in _plan(spec):
+    # With numpy already imported (the engines, a notebook), arrays cost no import: a phase
+    # planned for the interpreter is checked over them too, and by the interpreter only when
+    # the arrays leave it undecided (more marked states than are replayed), so the diagnostics
+    # are the plan's whatever was imported before (tests/test_static_arrays.py).
+    imported = _numpy_imported()
+    for phase, names, depths, states, quick, how in _plan(spec):
         if how == "arrays":
             _transitions_over_arrays(spec, phase, names, len(depths), interp, d)
             continue
         if not budget.take(spec, names, len(depths) * len(states), f"the probabilities of phase '{phase.name}'", phase.span, d):
+            continue
+        if quick and imported and _transitions_over_arrays(spec, phase, names, len(depths), interp, d, settle=False):
             continue
         try:
             for a, s, depth in itertools.product(spec.assignments(names), states, depths):
@@ -245,13 +254,23 @@ _NEAR = 1e-12
 _REPLAYS = 1000
 
 
-def _transitions_over_arrays(spec: ir.Spec, phase: ir.Phase, names, H: int, interp, d: Diagnostics) -> None:
+def _numpy_imported() -> bool:
+    return "numpy" in sys.modules
+
+
+def _transitions_over_arrays(
+    spec: ir.Spec, phase: ir.Phase, names, H: int, interp, d: Diagnostics, settle: bool = True
+) -> bool:
     """The check of :func:`_transitions` for one phase, over numpy arrays: the phase's
     probabilities at every assignment of ``names`` and depth 0 .. H - 1 at once, chunk by chunk
     of depths, with the interpreter's rules (:func:`libet.spec.vectorize.step_probabilities`) at
     a tolerance ``_NEAR`` tighter, so the states it marks include every state the interpreter
     rejects. Those states are replayed with the interpreter in its own order (assignments, then
-    depths), and the first one it rejects is reported, as the one-at-a-time check would."""
+    depths), and the first one it rejects is reported, as the one-at-a-time check would.
+
+    More marked states than ``_REPLAYS``, all valid, leave the phase undecided: W103 when
+    ``settle``, else nothing is said and False is returned (the caller checks one state at a
+    time). True otherwise."""
     import math
 
     import numpy as np
@@ -286,7 +305,7 @@ def _transitions_over_arrays(spec: ir.Spec, phase: ir.Phase, names, H: int, inte
         total += len(at_depth)
         marked.append(np.sort(at_assignment * H + at_depth + lo)[:_REPLAYS])
     if not marked:
-        return
+        return True
     keys = np.sort(np.concatenate(marked))[:_REPLAYS]
     for key in keys.tolist():
         a, i = divmod(key, H)
@@ -295,8 +314,10 @@ def _transitions_over_arrays(spec: ir.Spec, phase: ir.Phase, names, H: int, inte
             interp.transitions(assignment, phase.name, i)
         except EvaluationError as exc:
             _report(d, exc, phase.span)
-            return
+            return True
     if total > _REPLAYS:
+        if not settle:
+            return False
         d.warning(
             "W103",
             f"the probabilities of phase '{phase.name}' not checked at every state: more than {_REPLAYS:,} states "
@@ -304,6 +325,7 @@ def _transitions_over_arrays(spec: ir.Spec, phase: ir.Phase, names, H: int, inte
             phase.span,
             hint="the simulator and the Z3 checker still check every state they visit and report any violation",
         )
+    return True
 
 
 def _updates(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:

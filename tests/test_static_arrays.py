@@ -163,3 +163,54 @@ def test_the_plan_names_exactly_the_phases_left_with_w103(monkeypatch):
         skipped = {q for q, how in plan.items() if how == "skipped"}
         assert skipped == warned
         assert len(skipped) == {0: 9, 250_000: 7, 10**9: 0}[vector_budget], plan
+
+
+def test_with_numpy_imported_a_phase_planned_for_the_interpreter_goes_over_arrays(monkeypatch):
+    """A phase of 4,000 states is planned for the interpreter (the spec is under VECTOR_MIN),
+    but with numpy already imported it is checked over arrays: the interpreter is asked only
+    about the marked state. Without numpy it is asked about every state up to the bad one.
+    Both report the same error."""
+    from libet.spec.loader import load_text
+
+    src = WRONG_DEEP.replace("horizon 6000", "horizon 1000").replace("depth == 4321", "depth == 777")
+    calls = []
+    real = Interpreter.transitions
+
+    def counting(self, assignment, phase, depth):
+        calls.append((dict(assignment), phase, depth))
+        return real(self, assignment, phase, depth)
+
+    valid = libet.loads(src.replace("1.5", "0.25")).ir  # the plan is the same: sizes alone
+    assert semantics.transition_plan(valid) == {"p0": "interpreter", "p1": "interpreter"}
+    monkeypatch.setattr(Interpreter, "transitions", counting)
+    loaded = load_text(src, "deep.libet")
+    shown = [(d.code, d.message, d.span) for d in loaded.diagnostics]
+    assert [c for c, *_ in shown] == ["E041"] and "depth 777" in shown[0][1]
+    assert calls == [({"x": 2}, "p0", 777), ({}, "p1", 0)]  # p0 over arrays: one replay
+    calls.clear()
+    monkeypatch.setattr(semantics, "_numpy_imported", lambda: False)
+    assert [(d.code, d.message, d.span) for d in load_text(src, "deep.libet").diagnostics] == shown
+    assert len(calls) == 2 * 1000 + 778 + 1  # x = 0, 1 at every depth, x = 2 up to 777, p1
+
+
+def test_with_numpy_imported_a_phase_the_arrays_leave_undecided_goes_to_the_interpreter(monkeypatch):
+    """More near-bound states than are replayed: a phase the plan gave the arrays says W103, one
+    it gave the interpreter is checked state by state instead, with no warning, as it would be
+    without numpy."""
+    from libet.spec.loader import load_text
+
+    src = NEAR.replace("horizon 40", "horizon 400")
+    monkeypatch.setattr(semantics, "_REPLAYS", 3)
+    assert semantics.transition_plan(load_text(src, "near.libet").spec) == {"p0": "interpreter"}
+    calls = []
+    real = Interpreter.transitions
+
+    def counting(self, assignment, phase, depth):
+        calls.append(depth)
+        return real(self, assignment, phase, depth)
+
+    monkeypatch.setattr(Interpreter, "transitions", counting)
+    assert [d.code for d in load_text(src, "near.libet").diagnostics] == []
+    assert calls == [0, 1, 2] + list(range(400))  # three replays, then every state
+    monkeypatch.setattr(checker, "VECTOR_MIN", 0)  # planned for the arrays: they say W103
+    assert [d.code for d in load_text(src, "near.libet").diagnostics] == ["W103"]

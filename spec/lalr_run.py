@@ -90,7 +90,7 @@ class Driver:
     def parse(self, text: str):
         try:
             return self._run(text)
-        except _Rejected:
+        except (_Rejected, KeyError, IndexError):  # a table or stack the loop did not expect too
             return self._parser.parse(text)
 
     def _unit_chain(self, key: tuple[int, int, str]) -> int:
@@ -176,7 +176,9 @@ class Driver:
                     break
                 if code is _UNIT:  # the value stays; only the state on top changes
                     key = (state_stack[-2], state, kind)
-                    state = units.get(key) or self._unit_chain(key)
+                    state = units.get(key)
+                    if state is None:
+                        state = self._unit_chain(key)
                     state_stack[-1] = state
                 else:
                     size, origin, build = arg

@@ -271,11 +271,15 @@ def _flat_builder(build: Callable) -> Callable | None:
     return flat
 
 
-def _start_of(c):
-    """The (line, column, start_pos) a child lends a parent's start, or None (Lark's
-    ``_pp_get_meta`` and its ``container_*`` defaults)."""
-    if type(c) is Token:  # slots: no container_* attributes
-        return c.line, c.column, c.start_pos
+#: The attributes a child lends a parent's start and end, each as (the container's, its own).
+_START = (("container_line", "line"), ("container_column", "column"), ("container_start_pos", "start_pos"))
+_END = (("container_end_line", "end_line"), ("container_end_column", "end_column"), ("container_end_pos", "end_pos"))
+
+
+def _lent(c, names):
+    """The (line, column, position) child ``c`` lends a parent's start (``names`` = _START) or
+    end (_END), or None: Lark's ``_pp_get_meta``, and its container positions where a node has
+    them (a child passed up through tokens the tree leaves out)."""
     if isinstance(c, Tree):
         m = c.meta
         if m.empty:
@@ -286,26 +290,8 @@ def _start_of(c):
         m = c.__lark_meta__()
     else:
         return None
-    return (getattr(m, "container_line", m.line), getattr(m, "container_column", m.column),
-            getattr(m, "container_start_pos", m.start_pos))
-
-
-def _end_of(c):
-    """The (end_line, end_column, end_pos) a child lends a parent's end, or None."""
-    if type(c) is Token:
-        return c.end_line, c.end_column, c.end_pos
-    if isinstance(c, Tree):
-        m = c.meta
-        if m.empty:
-            return None
-    elif isinstance(c, Token):
-        m = c
-    elif hasattr(c, "__lark_meta__"):
-        m = c.__lark_meta__()
-    else:
-        return None
-    return (getattr(m, "container_end_line", m.end_line), getattr(m, "container_end_column", m.end_column),
-            getattr(m, "container_end_pos", m.end_pos))
+    (c1, o1), (c2, o2), (c3, o3) = names
+    return getattr(m, c1, getattr(m, o1)), getattr(m, c2, getattr(m, o2)), getattr(m, c3, getattr(m, o3))
 
 
 def _propagate(meta, children: list) -> None:
@@ -313,7 +299,8 @@ def _propagate(meta, children: list) -> None:
     container starts and ends where its last one's ends; a node that already has positions (a
     single child passed up) keeps them, and only its container grows."""
     for c in children:
-        first = (c.line, c.column, c.start_pos) if type(c) is Token else _start_of(c)
+        # a token (slots: no container attributes) is the common case, read directly
+        first = (c.line, c.column, c.start_pos) if type(c) is Token else _lent(c, _START)
         if first is not None:
             if not hasattr(meta, "line"):
                 meta.line, meta.column, meta.start_pos = first
@@ -321,7 +308,7 @@ def _propagate(meta, children: list) -> None:
             meta.container_line, meta.container_column, meta.container_start_pos = first
             break
     for c in reversed(children):
-        last = (c.end_line, c.end_column, c.end_pos) if type(c) is Token else _end_of(c)
+        last = (c.end_line, c.end_column, c.end_pos) if type(c) is Token else _lent(c, _END)
         if last is not None:
             if not hasattr(meta, "end_line"):
                 meta.end_line, meta.end_column, meta.end_pos = last

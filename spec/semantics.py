@@ -9,8 +9,8 @@ Produces: diagnostics only:
   sum to 1, a start depth outside 0..horizon, or an expression with no value, each found by
   evaluating the expression at every state over the finite domains (only the variables the
   expression reads are enumerated; W103 when even that is too large). A phase's probabilities
-  over many states are evaluated over numpy arrays (:func:`_transitions_over_arrays`), and the
-  interpreter replays the states they single out;
+  over many states are evaluated over numpy arrays (:func:`_marks_over_arrays`), and the
+  interpreter replays the states they single out (:func:`_replay_marks`);
 * W101: a phase no positive-probability path reaches from the start (nor a refusal's `then`);
 * W102: a variable, param or def that nothing uses;
 * W106: a refusal that goes on (`veto ... then -> PHASE`) while reaching the horizon delivers,
@@ -184,7 +184,7 @@ def _plan(spec: ir.Spec) -> list[tuple]:
     state valuations to try, ``quick`` (the phase may be checked over numpy arrays: it reads no
     state variable and spans more than ``VECTOR_PHASE_MIN`` states) and ``how``:
     ``"interpreter"`` (one state at a time, from the budget left after the start depth),
-    ``"arrays"`` (over numpy arrays, :func:`_transitions_over_arrays`: every such phase when
+    ``"arrays"`` (over numpy arrays, :func:`_marks_over_arrays`: every such phase when
     together they span more than ``VECTOR_MIN``, and one the budget left cannot take) or
     ``"skipped"`` (W103)."""
     from libet.spec.checker import ENUMERATION_BUDGET, VECTOR_BUDGET, VECTOR_MIN, VECTOR_PHASE_MIN
@@ -232,13 +232,18 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
     # the arrays leave it undecided (more marked states than are replayed), so the diagnostics
     # are the plan's whatever was imported before (tests/test_static_arrays.py).
     imported = _numpy_imported()
-    for phase, names, depths, states, quick, how in _plan(spec):
+    plan = _plan(spec)
+    marks = _marks_over_arrays(
+        spec, [row for row in plan if row[5] == "arrays" or (row[4] and imported and row[5] == "interpreter")]
+    )
+    for phase, names, depths, states, _, how in plan:
         if how == "arrays":
-            _transitions_over_arrays(spec, phase, names, len(depths), interp, d)
+            _replay_marks(spec, phase, names, len(depths), marks[phase.name], interp, d)
             continue
         if not budget.take(spec, names, len(depths) * len(states), f"the probabilities of phase '{phase.name}'", phase.span, d):
             continue
-        if quick and imported and _transitions_over_arrays(spec, phase, names, len(depths), interp, d, settle=False):
+        found = marks.get(phase.name)
+        if found is not None and _replay_marks(spec, phase, names, len(depths), found, interp, d, settle=False):
             continue
         try:
             for a, s, depth in itertools.product(spec.assignments(names), states, depths):
@@ -258,19 +263,19 @@ def _numpy_imported() -> bool:
     return "numpy" in sys.modules
 
 
-def _transitions_over_arrays(
-    spec: ir.Spec, phase: ir.Phase, names, H: int, interp, d: Diagnostics, settle: bool = True
-) -> bool:
-    """The check of :func:`_transitions` for one phase, over numpy arrays: the phase's
-    probabilities at every assignment of ``names`` and depth 0 .. H - 1 at once, chunk by chunk
-    of depths, with the interpreter's rules (:func:`libet.spec.vectorize.step_probabilities`) at
-    a tolerance ``_NEAR`` tighter, so the states it marks include every state the interpreter
-    rejects. Those states are replayed with the interpreter in its own order (assignments, then
-    depths), and the first one it rejects is reported, as the one-at-a-time check would.
+def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
+    """The check of :func:`_transitions` over numpy arrays, for the phases of ``rows`` (plan
+    rows): each phase's probabilities at every assignment of the variables it reads and every
+    depth 0 .. H - 1 at once, chunk by chunk of depths, with the interpreter's rules
+    (:func:`libet.spec.vectorize.step_probabilities`) at a tolerance ``_NEAR`` tighter, so the
+    states it marks include every state the interpreter rejects. Phases that read the same
+    variables over the same depths share one :class:`~libet.spec.vectorize.Block` per chunk, so
+    a subterm they have in common (``exp(-gain * depth)`` in every phase) is evaluated once.
 
-    More marked states than ``_REPLAYS``, all valid, leave the phase undecided: W103 when
-    ``settle``, else nothing is said and False is returned (the caller checks one state at a
-    time). True otherwise."""
+    Returns phase name -> (the first ``_REPLAYS`` marked states, as ``assignment * H + depth``
+    in increasing order, which is the interpreter's order; how many were marked)."""
+    if not rows:
+        return {}
     import math
 
     import numpy as np
@@ -278,36 +283,64 @@ def _transitions_over_arrays(
     from libet.spec.vectorize import (
         TOLERANCE,
         ArrayEval,
-        depth_ramp,
+        Block,
         domain_array,
         index_grids,
         step_probabilities,
     )
 
-    domains = [spec.variables[n].domain.values() for n in names]
-    sizes = tuple(len(x) for x in domains)
-    n = math.prod(sizes)
-    grids = index_grids(sizes)
-    env = {v: domain_array(spec.variables[v])[grids[i]][None, :] for i, v in enumerate(names)}
+    groups: dict[tuple, list] = {}
+    for phase, names, depths, *_ in rows:
+        groups.setdefault((tuple(names), len(depths)), []).append(phase)
     params = {k: float(v) for k, v in spec.default_params().items()}
-    chunk = max(1, (1 << 16) // max(1, n))
-    marked, total = [], 0
-    for lo in range(0, H, chunk):
-        hi = min(H, lo + chunk)
-        ev = ArrayEval(spec, params, env, depth_ramp(lo, hi)[:, None], phase.name)
-        with np.errstate(all="ignore"):
-            raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
-            raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
-            _, bad = step_probabilities(raw, 1.0, 0.0, TOLERANCE - _NEAR)
-        if bad is False or not np.any(bad):
-            continue
-        at_depth, at_assignment = np.nonzero(np.broadcast_to(bad, (hi - lo, n)))
-        total += len(at_depth)
-        marked.append(np.sort(at_assignment * H + at_depth + lo)[:_REPLAYS])
-    if not marked:
+    out = {}
+    for (names, H), phases in groups.items():
+        sizes = tuple(len(spec.variables[v].domain.values()) for v in names)
+        n = math.prod(sizes)
+        grids = index_grids(sizes)
+        env = {v: domain_array(spec.variables[v])[grids[i]][None, :] for i, v in enumerate(names)}
+        chunk = max(1, (1 << 16) // max(1, n))
+        marked = {phase.name: [] for phase in phases}
+        totals = dict.fromkeys(marked, 0)
+        for lo in range(0, H, chunk):
+            hi = min(H, lo + chunk)
+            block = Block(lo, hi, share=len(phases) > 1)
+            for phase in phases:
+                ev = ArrayEval(spec, params, env, phase=phase.name, block=block)
+                with np.errstate(all="ignore"):
+                    raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
+                    raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
+                    _, bad = step_probabilities(raw, 1.0, 0.0, TOLERANCE - _NEAR)
+                if bad is False or not np.any(bad):
+                    continue
+                at_depth, at_assignment = np.nonzero(np.broadcast_to(bad, (hi - lo, n)))
+                totals[phase.name] += len(at_depth)
+                marked[phase.name].append(np.sort(at_assignment * H + at_depth + lo)[:_REPLAYS])
+        for name, parts in marked.items():
+            keys = np.sort(np.concatenate(parts))[:_REPLAYS].tolist() if parts else []
+            out[name] = (keys, totals[name])
+    return out
+
+
+def _replay_marks(
+    spec: ir.Spec, phase: ir.Phase, names, H: int, found: tuple[list[int], int], interp, d: Diagnostics,
+    settle: bool = True,
+) -> bool:
+    """The states :func:`_marks_over_arrays` marked in ``phase``, replayed with the interpreter
+    in its own order (assignments, then depths); the first one it rejects is reported, as the
+    one-at-a-time check would.
+
+    More marked states than ``_REPLAYS``, all valid, leave the phase undecided: W103 when
+    ``settle``, else nothing is said and False is returned (the caller checks one state at a
+    time). True otherwise."""
+    keys, total = found
+    if not keys:
         return True
-    keys = np.sort(np.concatenate(marked))[:_REPLAYS]
-    for key in keys.tolist():
+    from libet.spec.vectorize import index_grids
+
+    domains = [spec.variables[v].domain.values() for v in names]
+    grids = index_grids(tuple(len(x) for x in domains))
+    for key in keys:
         a, i = divmod(key, H)
         assignment = {v: domains[j][grids[j, a]] for j, v in enumerate(names)}
         try:

@@ -1,6 +1,6 @@
 """The static check of transition probabilities over numpy arrays (spec/semantics.py:
-``_transitions_over_arrays``) reports exactly what the one-state-at-a-time check with the
-interpreter reports: the same diagnostics, at the same first state, on specs whose
+``_marks_over_arrays``, then ``_replay_marks``) reports exactly what the one-state-at-a-time
+check with the interpreter reports: the same diagnostics, at the same first state, on specs whose
 probabilities leave [0, 1], do not sum to 1, or have no value at some states."""
 
 from __future__ import annotations
@@ -215,3 +215,31 @@ def test_with_numpy_imported_a_phase_the_arrays_leave_undecided_goes_to_the_inte
     assert calls == [0, 1, 2] + list(range(400))  # three replays, then every state
     monkeypatch.setattr(checker, "VECTOR_MIN", 0)  # planned for the arrays: they say W103
     assert [d.code for d in load_text(src, "near.libet").diagnostics] == ["W103"]
+
+
+def test_phases_sharing_subterms_report_what_the_interpreter_reports(monkeypatch):
+    """Ten phases over the same depths share one Block per chunk (a subterm they have in common
+    is evaluated once); two of them are wrong at some states, in different ways. Over arrays
+    the diagnostics are those of the one-state-at-a-time check: each phase's first bad state."""
+    from libet.spec.loader import load_text
+
+    body = []
+    for i in range(10):
+        p = f"0.3 * exp(-0.001 * depth) + 0.0{i}"
+        if i == 3:
+            p = f"if depth == 777 and x == 1 then 1.5 else {p}"
+        if i == 6:
+            p = f"{p} + 0.01 * log(depth - 900)"
+        body.append(f"  phase p{i} {{ -> p{(i + 1) % 10} : {p}  -> stop : otherwise }}")
+    src = (
+        'spec "shared"\nsubstance { x: 0..2 }\nvalue ok = x < 100\ntrajectory {\n  horizon 2000\n  start p0\n'
+        + "\n".join(body)
+        + "\n}\npolicy p { veto when violates ok with strength 0.5 }\n"
+    )
+    monkeypatch.setattr(checker, "VECTOR_MIN", 0)
+    over_arrays = _diagnostics(src)
+    assert [code for code, *_ in over_arrays] == ["E041", "E044"]
+    assert "depth 777" in over_arrays[0][1] and "x=1" in over_arrays[0][1]
+    monkeypatch.setattr(checker, "VECTOR_BUDGET", 0)
+    monkeypatch.setattr(semantics, "_numpy_imported", lambda: False)
+    assert _diagnostics(src) == over_arrays

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from typing import NamedTuple
 
 from libet.errors import EvaluationError
 from libet.spec import ir
@@ -178,9 +179,20 @@ def _valuations(spec: ir.Spec, exprs) -> list[dict]:
     return out
 
 
-def _plan(spec: ir.Spec) -> list[tuple]:
+class _Row(NamedTuple):
+    """One phase's line of :func:`_plan`."""
+
+    phase: ir.Phase
+    names: tuple
+    depths: range
+    states: list
+    quick: bool
+    how: str
+
+
+def _plan(spec: ir.Spec) -> list[_Row]:
     """How :func:`check` checks each phase's probabilities, decided from sizes alone, as
-    ``(phase, names, depths, states, quick, how)``: the variables they read, the depths and
+    ``(phase, names, depths, states, quick, how)`` (a :class:`_Row`): the variables they read, the depths and
     state valuations to try, ``quick`` (the phase may be checked over numpy arrays: it reads no
     state variable and spans more than ``VECTOR_PHASE_MIN`` states) and ``how``:
     ``"interpreter"`` (one state at a time, from the budget left after the start depth),
@@ -213,7 +225,7 @@ def _plan(spec: ir.Spec) -> list[tuple]:
             how = "interpreter"
         else:
             how = "skipped"
-        plan.append((phase, names, depths, states, arrays_can and need > VECTOR_PHASE_MIN, how))
+        plan.append(_Row(phase, names, depths, states, arrays_can and need > VECTOR_PHASE_MIN, how))
     return plan
 
 
@@ -223,7 +235,7 @@ def transition_plan(spec: ir.Spec) -> dict[str, str]:
     skipped ones."""
     if spec.trajectory is None:
         return {}
-    return {phase.name: how for phase, *_, how in _plan(spec)}
+    return {row.phase.name: row.how for row in _plan(spec)}
 
 
 def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
@@ -234,7 +246,7 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
     imported = _numpy_imported()
     plan = _plan(spec)
     marks = _marks_over_arrays(
-        spec, [row for row in plan if row[5] == "arrays" or (row[4] and imported and row[5] == "interpreter")]
+        spec, [row for row in plan if row.how == "arrays" or (row.quick and imported and row.how == "interpreter")]
     )
     for phase, names, depths, states, _, how in plan:
         if how == "arrays":
@@ -290,8 +302,8 @@ def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
     )
 
     groups: dict[tuple, list] = {}
-    for phase, names, depths, *_ in rows:
-        groups.setdefault((tuple(names), len(depths)), []).append(phase)
+    for row in rows:
+        groups.setdefault((tuple(row.names), len(row.depths)), []).append(row.phase)
     params = {k: float(v) for k, v in spec.default_params().items()}
     out = {}
     for (names, H), phases in groups.items():

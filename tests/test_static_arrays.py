@@ -221,7 +221,6 @@ def test_phases_sharing_subterms_report_what_the_interpreter_reports(monkeypatch
     """Ten phases over the same depths share one Block per chunk (a subterm they have in common
     is evaluated once); two of them are wrong at some states, in different ways. Over arrays
     the diagnostics are those of the one-state-at-a-time check: each phase's first bad state."""
-    from libet.spec.loader import load_text
 
     body = []
     for i in range(10):

@@ -6,8 +6,9 @@ diagnostics (syntax errors, unreadable input, nesting too deep).
 
 The grammar is the package data file ``grammar.lark``. Parsing is Lark's LALR(1) with the
 contextual lexer: linear time, no backtracking; spec/lalr_run.py drives Lark's tables in one
-loop, and hands a text it cannot parse back to Lark for Lark's own error. Before the tree is transformed its depth is
-measured without recursion, so that 10,000 nested parentheses give a diagnostic, not a crash.
+loop, and hands a text it cannot parse back to Lark for Lark's own error. Before the tree is
+transformed its depth is measured without recursion, so that 10,000 nested parentheses give a
+diagnostic, not a crash.
 """
 
 from __future__ import annotations

@@ -192,8 +192,8 @@ class _Row(NamedTuple):
 
 def _plan(spec: ir.Spec) -> list[_Row]:
     """How :func:`check` checks each phase's probabilities, decided from sizes alone, as
-    ``(phase, names, depths, states, quick, how)`` (a :class:`_Row`): the variables they read, the depths and
-    state valuations to try, ``quick`` (the phase may be checked over numpy arrays: it reads no
+    :class:`_Row` ``(phase, names, depths, states, quick, how)``: the variables they read, the
+    depths and state valuations to try, ``quick`` (the phase may be checked over numpy arrays: it reads no
     state variable and spans more than ``VECTOR_PHASE_MIN`` states) and ``how``:
     ``"interpreter"`` (one state at a time, from the budget left after the start depth),
     ``"arrays"`` (over numpy arrays, :func:`_marks_over_arrays`: every such phase when
@@ -245,20 +245,21 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
     # are the plan's whatever was imported before (tests/test_static_arrays.py).
     imported = _numpy_imported()
     plan = _plan(spec)
-    marks = _marks_over_arrays(
-        spec, [row for row in plan if row.how == "arrays" or (row.quick and imported and row.how == "interpreter")]
-    )
-    for phase, names, depths, states, _, how in plan:
-        if how == "arrays":
-            _replay_marks(spec, phase, names, len(depths), marks[phase.name], interp, d)
+    arrays = [row for row in plan if row.how == "arrays" or (row.quick and imported and row.how == "interpreter")]
+    marks = _marks_over_arrays(spec, arrays)
+    for row in plan:
+        phase = row.phase
+        if row.how == "arrays":
+            _replay_marks(spec, row, marks[phase.name], interp, d)
             continue
-        if not budget.take(spec, names, len(depths) * len(states), f"the probabilities of phase '{phase.name}'", phase.span, d):
+        what = f"the probabilities of phase '{phase.name}'"
+        if not budget.take(spec, row.names, len(row.depths) * len(row.states), what, phase.span, d):
             continue
         found = marks.get(phase.name)
-        if found is not None and _replay_marks(spec, phase, names, len(depths), found, interp, d, settle=False):
+        if found is not None and _replay_marks(spec, row, found, interp, d, settle=False):
             continue
         try:
-            for a, s, depth in itertools.product(spec.assignments(names), states, depths):
+            for a, s, depth in itertools.product(spec.assignments(row.names), row.states, row.depths):
                 interp.transitions({**a, **s}, phase.name, depth)
         except EvaluationError as exc:
             _report(d, exc, phase.span)
@@ -334,11 +335,9 @@ def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
     return out
 
 
-def _replay_marks(
-    spec: ir.Spec, phase: ir.Phase, names, H: int, found: tuple[list[int], int], interp, d: Diagnostics,
-    settle: bool = True,
-) -> bool:
-    """The states :func:`_marks_over_arrays` marked in ``phase``, replayed with the interpreter
+def _replay_marks(spec: ir.Spec, row: _Row, found: tuple[list[int], int], interp, d: Diagnostics,
+                  settle: bool = True) -> bool:
+    """The states :func:`_marks_over_arrays` marked in ``row``'s phase, replayed with the interpreter
     in its own order (assignments, then depths); the first one it rejects is reported, as the
     one-at-a-time check would.
 
@@ -350,6 +349,7 @@ def _replay_marks(
         return True
     from libet.spec.vectorize import index_grids
 
+    phase, names, H = row.phase, row.names, len(row.depths)
     domains = [spec.variables[v].domain.values() for v in names]
     grids = index_grids(tuple(len(x) for x in domains))
     for key in keys:

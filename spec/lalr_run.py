@@ -37,6 +37,7 @@ from typing import Any, Callable
 from lark import Lark, Token, Tree
 from lark.parse_tree_builder import ChildFilterLALR_NoPlaceholders, ExpandSingleChild, PropagatePositions
 from lark.parsers.lalr_analysis import Shift
+from lark.tree import Meta
 
 #: A state's lexer, as the loop uses it: its compiled alternatives, the callbacks by terminal
 #: (keywords retyped from NAME), the ignored terminals, the terminals that may span lines.
@@ -214,6 +215,8 @@ def driver(parser: Lark) -> Driver | None:
         return None  # a post-lexer that may change the tokens: only Lark knows how to run it
     if not (isinstance(lexers, dict) and isinstance(states, dict) and isinstance(callbacks, dict)):
         return None
+    if "_meta" not in getattr(Tree("probe", []), "__dict__", ()):
+        return None  # _propagate reads a tree's Meta where Lark keeps it
     return Driver(parser, lexers, states, callbacks, start, end)
 
 
@@ -263,9 +266,10 @@ def _flat_builder(build: Callable) -> Callable | None:
             node = kept[0]
             if not isinstance(node, Tree):
                 return node
+            _propagate(node.meta, children)
         else:
-            node = Tree(name, kept)
-        _propagate(node.meta, children)
+            node = Tree(name, kept, meta := Meta())
+            _propagate(meta, children)
         return node
 
     return flat
@@ -297,21 +301,42 @@ def _lent(c, names):
 def _propagate(meta, children: list) -> None:
     """Lark's ``PropagatePositions``: a node starts where its first positioned child's
     container starts and ends where its last one's ends; a node that already has positions (a
-    single child passed up) keeps them, and only its container grows."""
+    single child passed up) keeps them, and only its container grows.
+
+    The two common children are read directly: a token (slots, no container attributes) and a
+    tree this loop built (a Meta with its container set, or none yet: Lark's ``meta`` property
+    would make an empty one, which lends nothing)."""
     for c in children:
-        # a token (slots: no container attributes) is the common case, read directly
-        first = (c.line, c.column, c.start_pos) if type(c) is Token else _lent(c, _START)
-        if first is not None:
-            if not hasattr(meta, "line"):
-                meta.line, meta.column, meta.start_pos = first
-                meta.empty = False
-            meta.container_line, meta.container_column, meta.container_start_pos = first
-            break
+        kind = type(c)
+        if kind is Token:
+            first = (c.line, c.column, c.start_pos)
+        elif kind is Tree and (m := c._meta) is None:
+            continue
+        elif kind is Tree and not m.empty and "container_start_pos" in m.__dict__:
+            first = (m.container_line, m.container_column, m.container_start_pos)
+        else:
+            first = _lent(c, _START)
+            if first is None:
+                continue
+        if not hasattr(meta, "line"):
+            meta.line, meta.column, meta.start_pos = first
+            meta.empty = False
+        meta.container_line, meta.container_column, meta.container_start_pos = first
+        break
     for c in reversed(children):
-        last = (c.end_line, c.end_column, c.end_pos) if type(c) is Token else _lent(c, _END)
-        if last is not None:
-            if not hasattr(meta, "end_line"):
-                meta.end_line, meta.end_column, meta.end_pos = last
-                meta.empty = False
-            meta.container_end_line, meta.container_end_column, meta.container_end_pos = last
-            break
+        kind = type(c)
+        if kind is Token:
+            last = (c.end_line, c.end_column, c.end_pos)
+        elif kind is Tree and (m := c._meta) is None:
+            continue
+        elif kind is Tree and not m.empty and "container_end_pos" in m.__dict__:
+            last = (m.container_end_line, m.container_end_column, m.container_end_pos)
+        else:
+            last = _lent(c, _END)
+            if last is None:
+                continue
+        if not hasattr(meta, "end_line"):
+            meta.end_line, meta.end_column, meta.end_pos = last
+            meta.empty = False
+        meta.container_end_line, meta.container_end_column, meta.container_end_pos = last
+        break

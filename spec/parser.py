@@ -205,6 +205,12 @@ def _collect_comments(text: str, out: list[Comment]) -> None:
     # Comments are re-lexed here rather than via lexer callbacks: the contextual lexer may
     # look ahead, and a plain scan that skips strings is exact for this grammar.
     for lineno, line in enumerate(text.split("\n"), start=1):
+        hash_at = line.find("#")
+        if hash_at < 0:
+            continue
+        if '"' not in line[:hash_at]:  # no string before the first '#': it starts the comment
+            out.append(Comment(line[hash_at:].rstrip(), lineno, hash_at + 1))
+            continue
         in_string = False
         for i, ch in enumerate(line):
             if ch == '"':

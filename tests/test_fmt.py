@@ -171,3 +171,16 @@ def test_fmt_round_trip_on_generated_measures(measures):
         assert f"  {canon} >= 0\n" in once
     assert libet.loads(once).ir == libet.loads(text).ir
     assert [c.prop.measure.text for c in libet.loads(text).ir.checks] == [c for _, c in measures]
+
+
+def test_a_hash_inside_a_string_starts_no_comment():
+    from libet.spec.parser import _collect_comments
+
+    text = 'spec "a # b"  # real\n# whole line\nx: bool\nspec "#" "x" # after "quoted"\n  spec "q"\n'
+    found = []
+    _collect_comments(text, found)
+    assert [(c.text, c.line, c.col) for c in found] == [
+        ("# real", 1, 15),
+        ("# whole line", 2, 1),
+        ('# after "quoted"', 4, 14),
+    ]

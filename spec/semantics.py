@@ -422,11 +422,13 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
             what = f"the veto strength of a rule of '{policy.name}'"
             if not budget.take(spec, names, len(depths) * len(ph) * len(states), what, rule.span, d):
                 continue
-            cond, strength = interp.compile(rule.condition), interp.compile(rule.strength)
+            strength = interp.compile(rule.strength)
+            # a constant strength is checked once, whatever the condition: it is not compiled
+            cond = interp.compile(rule.condition) if names or states != [{}] else None
             try:
                 for a0, s, p, depth in itertools.product(spec.assignments(names), states, ph, depths):
                     a = {**a0, **s} if s else a0
-                    if (names or s) and not cond(a, depth, p):
+                    if cond is not None and not cond(a, depth, p):
                         continue
                     checked_strength(strength(a, depth, p), rule, a, p, depth)
             except EvaluationError as exc:

@@ -530,15 +530,16 @@ class _ToAst:
         self.file = file
 
     def transform(self, order: list[Tree]):
-        done: dict[int, object] = {}
+        # each subtree's result is kept on it (the parse tree is discarded afterwards), so a
+        # parent reads its children's with an attribute rather than a table keyed by id
         methods: dict[str, object] = {}
         for node in order:
-            children = [done.pop(id(c)) if isinstance(c, Tree) else c for c in node.children]
+            children = [c._libet_ast if isinstance(c, Tree) else c for c in node.children]
             f = methods.get(node.data)
             if f is None:
                 f = methods[node.data] = getattr(self, node.data, None) or _keep_tree(node.data)
-            done[id(node)] = f(node.meta, children)
-        return done[id(order[-1])]
+            node._libet_ast = f(node.meta, children)
+        return order[-1]._libet_ast
 
     def _s(self, meta):
         if getattr(meta, "empty", True):

@@ -498,10 +498,13 @@ def _unused(spec: ir.Spec, checker, d: Diagnostics) -> None:
     from libet.spec.structural import expressions as structural_exprs
 
     exprs += structural_exprs(spec)  # a horizon or weights over params
-    for e in exprs:
-        for node in ir.walk(e):
-            if isinstance(node, (ir.VarRef, ir.StateRef, ir.ParamRef, ir.DefRef)):
-                used.add(node.name)
+    refs = (ir.VarRef, ir.StateRef, ir.ParamRef, ir.DefRef)
+    stack = exprs  # every node, in no particular order (a set is filled): one loop, no generator
+    while stack:
+        node = stack.pop()
+        if isinstance(node, refs):
+            used.add(node.name)
+        stack.extend(node.children())
     for c in spec.checks:
         used.update(getattr(c.prop, "variables", ()))
         used.update(getattr(c.prop, "for_all", ()))

@@ -11,7 +11,7 @@ import random
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from strategies import specs
 
 import libet
@@ -131,6 +131,9 @@ def test_generated_specs_rationals_agree_exactly(src):
 @pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 @given(specs(with_checks=False))
+# found by Hypothesis: `stop` is 1 - 1/3 - 1/3 - 1/3, which is 0.0 here and 2.8e-17 in Storm,
+# so P(stopped) agrees and E(depth | stopped) is undefined here and 1.0 there (ROUNDING)
+@example(src='spec "generated"\n\nsubstance {\n  s0: bool\n}\ncontext {\n  c0: bool\n}\ntrajectory {\n  horizon 1\n  start p0\n  phase p0 {\n    -> p0 : (1 / 3)\n    -> p1 : (1 / 3)\n    -> deliver : if not s0 and (not s0) then 0 else (1 / 3)\n    -> stop : otherwise\n  }\n  phase p1 {\n    -> p0 : otherwise\n  }\n}\npolicy pol0 {\n  veto when not s0\n}\n')
 def test_generated_specs_storm_agrees(src):
     pytest.importorskip("stormpy")
     from test_sim_prism import cross_check

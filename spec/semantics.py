@@ -423,7 +423,8 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
             if not budget.take(spec, names, len(depths) * len(ph) * len(states), what, rule.span, d):
                 continue
             strength = interp.compile(rule.strength)
-            # a constant strength is checked once, whatever the condition: it is not compiled
+            # with nothing to enumerate (a constant strength) the condition is never evaluated,
+            # so it is not compiled either
             cond = interp.compile(rule.condition) if names or states != [{}] else None
             try:
                 for a0, s, p, depth in itertools.product(spec.assignments(names), states, ph, depths):

@@ -21,7 +21,8 @@ stormpy = pytest.importorskip("stormpy")
 
 
 def storm(text: str, queries) -> dict:
-    """Storm's value of each measure: the ratio of the properties the export names for it."""
+    """Storm's value of each measure: the ratio of the properties the export names for it; for
+    a conditional measure also, under ``(text, "given")``, the probability of its given event."""
     fd, path = tempfile.mkstemp(suffix=".pm")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)

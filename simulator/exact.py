@@ -328,12 +328,14 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
         unvetoed = _never_vetoed(g)
         a = 0.0
         step = {}
-        for target, p in lay.transitions:
+        counted = {c[0] for c in cols}
+        for j, target in enumerate(lay.targets):
             end = step_end(target, 0, None)
             if end is None:
+                p = lay.step(j)
                 a = p if unvetoed else g * p
-            else:
-                step[_OUTCOME[end]] = p
+            elif _OUTCOME[end] in counted:  # a step no column counts is not formed
+                step[_OUTCOME[end]] = lay.step(j)
         for _, p in lay.refusals:  # a refusal goes on in the one phase, as a step does
             a = a + p
         a = np.broadcast_to(a, (h, U))

@@ -38,6 +38,7 @@ from libet.spec.vectorize import (
     TOLERANCE,
     ArrayEval,
     Block,
+    Remainder,
     domain_array,
     index_grids,
     mask_and,
@@ -356,6 +357,12 @@ class Model:
         # evaluated once here, not in every layer: one value each, as any layer would compute.
         ev = ArrayEval(spec, self.params, {}, exact=exact)
         self._layer_overrides = {**self.overrides, **{id(c): ev(c) for c in reads.constant_subterms(self._dyn_exprs)}}
+        # What a layer keeps of its values (the rest are let go once used): the nodes met twice,
+        # and the veto rules, which the layer of every phase of a block reads.
+        steps = [t.prob for p in traj.phases for t in p.transitions if t.prob is not None]
+        rules = [x for r in self.rules for x in (r.condition, r.strength)]
+        many = len(self.phases) > 1
+        self._kept = reads.reused(steps + ([] if many else rules), rules if many else ())
 
     # -- sizes ---------------------------------------------------------------------------------
 
@@ -485,7 +492,7 @@ class Model:
         class (axis 1). Layers of several phases over one block share what they have in common
         (:meth:`layers`)."""
         ev = ArrayEval(self.spec, self.params, self._rep_env(), phase=phase, exact=self.exact, overrides=self._layer_overrides,
-                       block=block)
+                       block=block, kept=self._kept)
         return PhaseLayer.build(ev, self.spec.trajectory.phase(phase), self.rules)
 
     def layers(self, lo: int, hi: int) -> dict[str, "PhaseLayer"]:
@@ -512,14 +519,28 @@ class PhaseLayer:
     other than 1). At bad states every probability is set to 0 so nothing downstream is NaN.
     ``v_end`` is the part of ``v`` that ends the trajectory (*vetoed*) and ``refusals`` the
     rest, as (phase, probability) per refusal target (``veto ... then -> PHASE``):
-    :func:`libet.spec.rules.veto_split`."""
+    :func:`libet.spec.rules.veto_split`. ``targets`` are the transitions' targets and
+    :meth:`step` one transition's probability: an ``otherwise`` remainder is computed only when
+    it is asked for, by :meth:`step` or :attr:`transitions`."""
 
-    __slots__ = ("v", "g", "transitions", "bad", "v_end", "refusals")
+    __slots__ = ("v", "g", "targets", "_steps", "bad", "v_end", "refusals")
 
     def __init__(self, v, g, transitions, bad, v_end=None, refusals=()):
-        self.v, self.g, self.transitions, self.bad = v, g, transitions, bad
+        self.v, self.g, self.bad = v, g, bad
+        self.targets = tuple(t for t, _ in transitions)
+        self._steps = [p for _, p in transitions]
         self.v_end = v if v_end is None else v_end
         self.refusals = refusals
+
+    def step(self, i: int):
+        """The probability of transition ``i`` (declaration order)."""
+        p = self._steps[i]
+        return p.value() if type(p) is Remainder else p
+
+    @property
+    def transitions(self) -> tuple:
+        """(target, probability) per transition, in declaration order."""
+        return tuple((t, self.step(i)) for i, t in enumerate(self.targets))
 
     @classmethod
     def build(cls, ev: ArrayEval, phase: ir.Phase, rules) -> "PhaseLayer":
@@ -539,7 +560,7 @@ class PhaseLayer:
             g = one - v
             raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
             raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
-            probs, tbad = step_probabilities(raw, one, ev.real(0))
+            probs, tbad = step_probabilities(raw, one, ev.real(0), defer=True)
             if tbad is not False:
                 bad = mask_or(bad, mask_and(g != 0, tbad))
         if not _any(bad):
@@ -548,7 +569,7 @@ class PhaseLayer:
             ok = ~bad
             v = np.where(ok, v, 0)
             g = np.where(ok, g, 0)
-            probs = [np.where(ok, p, 0) for p in probs]
+            probs = [np.where(ok, p.value() if type(p) is Remainder else p, 0) for p in probs]
             split = {k: np.where(ok, x, 0) for k, x in split.items()}
         transitions = tuple((t.target, p) for t, p in zip(phase.transitions, probs))
         refusals = tuple((k, x) for k, x in split.items() if k is not None)

@@ -189,6 +189,38 @@ class Reads:
             self._keep.extend(exprs)
         return list(hit)
 
+    def reused(self, exprs: Iterable[ir.Expr], again: Iterable[ir.Expr] = ()) -> frozenset[int]:
+        """The keys (:meth:`key`) of the nodes that a pass over ``exprs`` meets more than once:
+        reached through two references (two parents, two uses of a def, the same subterm
+        written in two places), a def's body, or a root of ``again`` (evaluated once per phase,
+        say). A pass keeps the values of these and lets every other value go as soon as its
+        parent has used it, so its working set stays small. Memoised per pair of lists."""
+        exprs, again = tuple(exprs), tuple(again)
+        memo = ("reused", len(exprs)) + tuple(id(e) for e in exprs + again)
+        hit = self._found.get(memo)
+        if hit is not None:
+            return hit
+        count: dict[int, int] = {}
+        for e in exprs + again + again:
+            k = self.key(e)
+            count[k] = count.get(k, 0) + 1
+        seen: set[int] = set()
+        stack = list(exprs + again)
+        while stack:
+            e = stack.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            for c in self._below(e):
+                k = self.key(c)
+                # a def's body is always kept: a long chain of defs is evaluated bottom-up,
+                # each body once, which needs the values of those below (ArrayEval.v_DefRef)
+                count[k] = count.get(k, 0) + (2 if isinstance(e, ir.DefRef) else 1)
+                stack.append(c)
+        hit = self._found[memo] = frozenset(k for k, n in count.items() if n > 1)
+        self._keep.extend(exprs + again)
+        return hit
+
     # -- named definitions ---------------------------------------------------------------------
 
     def def_chain(self, name: str) -> tuple[tuple[str, ...], int]:

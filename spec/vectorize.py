@@ -70,6 +70,9 @@ def _to_frac(x):
 _frac_vec = np.frompyfunc(_to_frac, 1, 1)
 
 
+#: Stands for a block's depths in a comparison until they are needed (ArrayEval.v_Compare).
+_DEPTHS = object()
+
 _RAMPS: dict = {}  # dtype -> 0, 1, 2, ... of that dtype, grown on demand (see depth_ramp)
 
 
@@ -86,21 +89,36 @@ def depth_ramp(lo: int, hi: int, dtype=np.int64) -> np.ndarray:
 
 class Block:
     """The consecutive depths ``lo .. hi - 1`` at which the layers of one block are evaluated
-    (``depth``, an int array of shape (hi - lo, 1)), and what the evaluators of its phases
-    share: values by expression key (:meth:`libet.spec.reads.Reads.key`; only of expressions
-    that do not read ``phase``) and real conversions of arrays.
+    (:attr:`depth`, an int array of shape (hi - lo, 1), and :attr:`real_depth`, the same
+    depths as floats, each built on first use), and what the evaluators of its phases share:
+    values by expression key (:meth:`libet.spec.reads.Reads.key`; only of expressions that do
+    not read ``phase``) and real conversions of arrays.
 
     Knowing the depths are consecutive lets a comparison of the depth with a number that holds
-    at every depth of the block, or at none, be decided from the two ends."""
+    at every depth of the block, or at none, be decided from the two ends, and a depth used
+    only as a real (``exp(-gain * depth)``) never needs its int copy."""
 
-    __slots__ = ("lo", "hi", "depth", "memo", "real")
+    __slots__ = ("lo", "hi", "_int", "_real", "memo", "real")
 
     def __init__(self, lo: int, hi: int, share: bool = True):
         self.lo, self.hi = lo, hi
-        self.depth = depth_ramp(lo, hi)[:, None]
+        self._int = self._real = None
         #: None when one evaluator uses the block (nothing to share: no keys to look up)
         self.memo: dict[int, tuple] | None = {} if share else None
         self.real: dict[int, tuple] = {}
+
+    @property
+    def depth(self) -> np.ndarray:
+        if self._int is None:
+            self._int = depth_ramp(self.lo, self.hi)[:, None]
+        return self._int
+
+    @property
+    def real_depth(self) -> np.ndarray:
+        """The depths as float64, built directly (cheaper than converting the ints)."""
+        if self._real is None:
+            self._real = depth_ramp(self.lo, self.hi, np.float64)[:, None]
+        return self._real
 
 
 class ArrayEval:
@@ -120,6 +138,10 @@ class ArrayEval:
             evaluators of every phase over the same environment: what does not read ``phase``
             is evaluated once for all of them, and an expression written twice
             (``exp(-gain * depth)`` in every phase) once.
+        kept: the keys (:meth:`libet.spec.reads.Reads.key`) of the nodes whose values are kept
+            for a second use (:meth:`libet.spec.reads.Reads.reused`); any other value is let go
+            once its parent has it, so a pass over large arrays writes into memory still in
+            cache. None (the default) keeps every value.
     """
 
     def __init__(
@@ -133,16 +155,18 @@ class ArrayEval:
         exact: bool = False,
         overrides: Mapping[int, tuple] | None = None,
         block: Block | None = None,
+        kept: frozenset[int] | None = None,
     ):
         self.spec = spec
         self.params = params
         self.env = env
-        self.depth = depth
+        self._depth = depth
         self.phase = phase
         self.exact = exact
         self.overrides = overrides or {}
         self._memo: dict[int, tuple] = {}
         self._keep: list = []  # keeps memoised nodes alive so ids stay unique
+        self._kept = kept
         self._real_cache: dict[int, tuple] = {} if block is None else block.real
         self._shared = None if block is None else block.memo
         self._reads = reads_of(spec)
@@ -150,13 +174,21 @@ class ArrayEval:
         #: (first, last) depth of a block: a comparison of the depth with a number is decided
         #: from the two ends when it holds at every depth or at none
         self._depth_span = None
-        if block is not None:
-            self.depth = depth = block.depth
-            if block.hi - block.lo > 1:
-                self._depth_span = (block.lo, block.hi - 1)
-                if not exact and id(depth) not in self._real_cache:
-                    # A float copy of the depths, built directly (cheaper than converting).
-                    self._real_cache[id(depth)] = (depth, depth_ramp(block.lo, block.hi, np.float64)[:, None])
+        self._block = block
+        if block is not None and block.hi - block.lo > 1:
+            self._depth_span = (block.lo, block.hi - 1)
+
+    @property
+    def depth(self):
+        """The depths evaluated at (an int array, an int, or None)."""
+        return self._depth if self._block is None else self._block.depth
+
+    def _is_depth(self, x) -> bool:
+        """Whether ``x`` is the array of the depths themselves (without building it)."""
+        if x is _DEPTHS:
+            return True
+        d = self._depth if self._block is None else self._block._int
+        return d is not None and x is d
 
     # -- conversions -------------------------------------------------------------------------
 
@@ -171,6 +203,9 @@ class ArrayEval:
         if isinstance(x, np.ndarray):
             if x.dtype == np.float64:
                 return x
+            block = self._block
+            if block is not None and x is block._int:
+                return block.real_depth
             hit = self._real_cache.get(id(x))
             if hit is not None and hit[0] is x:
                 return hit[1]
@@ -202,13 +237,18 @@ class ArrayEval:
         if hit is not None:
             return hit
         shared = self._shared
+        kept = self._kept
         if shared is not None and not self._reads.phase(expr):
             k = self._reads.key(expr)
             out = shared.get(k)
             if out is None:
-                out = shared[k] = self._dispatch(expr)
+                out = self._dispatch(expr)
+                if kept is None or k in kept:
+                    shared[k] = out
         else:
             out = self._dispatch(expr)
+            if kept is not None and self._reads.key(expr) not in kept:
+                return out
         self._memo[key] = out
         self._keep.append(expr)
         return out
@@ -260,9 +300,17 @@ class ArrayEval:
         return self(self.spec.harm_expr())
 
     def v_Depth(self, e: ir.Depth):
-        if self.depth is None:
+        depth = self.depth
+        if depth is None:
             raise InternalError("'depth' is not in the evaluation environment")
-        return self.depth, _NO_ERR
+        return depth, _NO_ERR
+
+    def _operand(self, e: ir.Expr, real: bool):
+        """``self(e)``, except that the depths of a block, as an operand of a real operation,
+        are the block's float depths, with no int copy built first."""
+        if real and type(e) is ir.Depth and self._block is not None and not self.exact:
+            return self._block.real_depth, _NO_ERR
+        return self(e)
 
     def v_CurrentPhase(self, e: ir.CurrentPhase):
         if self.phase is None:
@@ -352,8 +400,11 @@ class ArrayEval:
         return _reduce(np.logical_or, vals), err
 
     def v_Compare(self, e: ir.Compare):
-        left, el = self(e.left)
-        right, er = self(e.right)
+        # In a block, the depth compared with a number is decided from the block's two ends
+        # when it can be, without building the depths (_DEPTHS stands for them until then).
+        lazy = self._depth_span is not None
+        left, el = (_DEPTHS, _NO_ERR) if lazy and type(e.left) is ir.Depth else self(e.left)
+        right, er = (_DEPTHS, _NO_ERR) if lazy and type(e.right) is ir.Depth else self(e.right)
         lt, rt = e.left.type, e.right.type
         if lt.kind is ir.Kind.ENUM and rt.kind is ir.Kind.ENUM and lt.members != rt.members:
             union = list(dict.fromkeys(lt.members + rt.members))
@@ -364,6 +415,8 @@ class ArrayEval:
             uniform = self._depth_compare(op, left, right)
             if uniform is not None:
                 return uniform, mask_or(el, er)
+            left = self.depth if left is _DEPTHS else left
+            right = self.depth if right is _DEPTHS else right
         if op is ir.CmpOp.EQ:
             v = left == right
         elif op is ir.CmpOp.NE:
@@ -382,9 +435,9 @@ class ArrayEval:
         """``depth op number`` (either side) as one bool when it is the same at every depth of
         the span: a comparison with a number is monotone in the depth, so its two ends decide
         it without a pass over the depths; None when it differs (then it is computed)."""
-        if left is self.depth and not isinstance(right, np.ndarray):
+        if self._is_depth(left) and not isinstance(right, np.ndarray):
             c = right
-        elif right is self.depth and not isinstance(left, np.ndarray):
+        elif self._is_depth(right) and not isinstance(left, np.ndarray):
             c, op = left, _FLIP[op]
         else:
             return None
@@ -409,9 +462,9 @@ class ArrayEval:
         # A flat sum or product in a loop (ir.Arith.spine), from the innermost node whose
         # value is already known (memoised, or an override) or the leftmost operand.
         leaf, nodes = e.spine(self._known)
-        acc = self(leaf)
+        acc = self._operand(leaf, bool(nodes) and nodes[0].type.kind is ir.Kind.REAL)
         for n in nodes:
-            acc = self._arith(n, acc, self(n.right))
+            acc = self._arith(n, acc, self._operand(n.right, n.type.kind is ir.Kind.REAL))
         return acc
 
     def _arith(self, e: ir.Arith, left, right):
@@ -611,27 +664,47 @@ def domain_array(var: ir.Variable, values=None) -> np.ndarray:
 # -- a phase's step probabilities over arrays, checked as the interpreter checks them ---------
 
 
-def step_probabilities(raw, one, zero, tol: float = TOLERANCE):
+def step_probabilities(raw, one, zero, tol: float = TOLERANCE, *, defer: bool = False):
     """A phase's step probabilities with ``otherwise`` resolved, and the mask of the states
     where the interpreter's ``transitions`` raises (a probability with no value or outside
     [-tol, 1 + tol], an ``otherwise`` remainder below -tol, or a sum without ``otherwise`` more
     than tol from 1), or False. ``raw``: per transition in declaration order, ``(value, err)``
-    or None for ``otherwise``. The cheap test (:func:`within_range`) decides the common case."""
+    or None for ``otherwise``. The cheap test (:func:`within_range`) decides the common case.
+
+    With ``defer``, an ``otherwise`` the cheap test decided may come as a :class:`Remainder`,
+    which computes ``1 - sum`` only if someone asks (P(harm) of one phase never does)."""
     if tol == TOLERANCE:
-        probs, bad = within_range(raw, one, zero)
+        probs, bad = within_range(raw, one, zero, defer=defer)
         if probs is not None:
             return probs, bad
     return checked_steps(raw, one, zero, tol)
 
 
-def within_range(raw, one, zero):
+class Remainder:
+    """The ``otherwise`` probability ``one - total`` of a phase whose explicit probabilities
+    the cheap test (:func:`within_range`) accepted, so it needs no check and no clamp; computed
+    on the first :meth:`value`."""
+
+    __slots__ = ("one", "total", "_value")
+
+    def __init__(self, one, total):
+        self.one, self.total, self._value = one, total, None
+
+    def value(self):
+        if self._value is None:
+            self._value = self.one - self.total
+        return self._value
+
+
+def within_range(raw, one, zero, *, defer: bool = False):
     """The step probabilities of a phase, when a cheap test shows every one is valid: no
     expression error, every explicit probability at least 0 (one minimum each), and their sum at
     most 1 (one maximum; with no ``otherwise``, also at least 1 - TOLERANCE and at most
     1 + TOLERANCE). Then each probability lies in [0, 1], since float addition of non-negative
     numbers never decreases (p_i <= sum), and ``1 - sum`` needs no check and no clamp. Returns
     (probabilities with ``otherwise`` resolved, False), or (None, None) when the test does not
-    decide: :func:`checked_steps` then checks every state."""
+    decide: :func:`checked_steps` then checks every state. With ``defer``, the ``otherwise``
+    entry is a :class:`Remainder`."""
     tol = TOLERANCE
     probs = []
     for r in raw:
@@ -642,7 +715,13 @@ def within_range(raw, one, zero):
         if err is not False or not (np.min(p) >= 0 if _float_array(p) else _is_number(p) and p >= 0):
             return None, None
         probs.append(p)
-    resolved, total, remainder = resolve_otherwise(probs, one, zero)
+    if defer and any(p is None for p in probs):
+        explicit = [p for p in probs if p is not None]
+        total = resolve_otherwise(explicit, one, zero)[1]
+        remainder = Remainder(one, total)
+        resolved = [remainder if p is None else p for p in probs]
+    else:
+        resolved, total, remainder = resolve_otherwise(probs, one, zero)
     if _float_array(total):
         if not total.size:
             return None, None

@@ -124,3 +124,77 @@ def test_the_constant_subterms_are_the_maximal_ones_that_read_nothing_varying():
     assert found == ["0.25", "30", "b"]
     # an expression that reads nothing varying is its own one constant subterm
     assert reads.constant_subterms([spec.policies["p"].rules[0].strength]) == [spec.policies["p"].rules[0].strength]
+
+
+def test_a_layer_keeps_only_the_values_met_twice():
+    from libet.spec.printer import expr_text
+    from libet.spec.reads import reads_of
+
+    spec = libet.loads(SPEC).ir
+    reads = reads_of(spec)
+    model = Model(spec, "p", fixed={"topic": "weapons"})
+    a_move, a_stop, _ = spec.trajectory.phase("a").transitions
+    exp_term = a_stop.prob.right  # exp(-gain * depth), written in three transitions
+    assert expr_text(exp_term) == "exp(-gain * depth)"
+    assert reads.key(exp_term) in model._kept
+    assert reads.key(a_move.prob.left) not in model._kept  # 0.3 + 0.2 * exp(...): once
+    # two phases: every phase's layer reads the rules, so their roots are kept
+    assert all(reads.key(x) in model._kept for r in model.rules for x in (r.condition, r.strength))
+    block = Block(0, 40)
+    ev = ArrayEval(model.spec, model.params, model._rep_env(), phase="a", overrides=model._layer_overrides, block=block,
+                   kept=model._kept)
+    ev(a_move.prob)
+    assert set(block.memo) <= model._kept and reads.key(exp_term) in block.memo
+
+
+def test_a_def_body_is_kept_so_a_long_def_chain_needs_no_recursion():
+    from libet.spec.reads import reads_of
+
+    n = 3000
+    defs = "\n".join(f"def d{i} = d{i - 1} * 0.9999 + 0.00001" for i in range(1, n))
+    spec = libet.loads(f"""
+spec "chain"
+substance {{ topic: {{everyday, weapons}} }}
+def d0 = 0.5 * exp(-0.01 * depth)
+{defs}
+value ok = topic != weapons
+trajectory {{
+  horizon 20
+  start a
+  phase a {{ -> deliver : d{n - 1} * 0.1  -> a : otherwise }}
+}}
+policy p {{ veto when violates ok with strength 0.5 }}
+""").ir
+    model = Model(spec, "p", fixed={"topic": "weapons"})
+    assert reads_of(spec).key(spec.defs["d0"].expr) in model._kept
+    lay = model.layers(0, 20)["a"]
+    want = 0.5 * np.exp(-0.01 * np.arange(20.0))
+    for _ in range(1, n):
+        want = want * 0.9999 + 0.00001
+    assert np.allclose(np.asarray(lay.step(0)).reshape(-1), want * 0.1, rtol=1e-12)
+
+
+def test_a_depth_used_as_a_real_or_compared_from_the_ends_builds_no_int_depths():
+    spec = libet.loads(SPEC).ir
+    block = Block(10, 20)
+    ev = ArrayEval(spec, {"gain": 0.05}, {}, phase="a", block=block)
+    stop, _ = ev(spec.trajectory.phase("a").transitions[1].prob)  # 0.1 * exp(-gain * depth)
+    early, _ = ev(spec.policies["p"].rules[0].condition.args[1])  # depth < 5: false throughout
+    assert np.allclose(stop.reshape(-1), 0.1 * np.exp(-0.05 * np.arange(10.0, 20.0)))
+    assert bool(early) is False
+    assert block._int is None  # neither needed the int copy of the depths
+    late, _ = ArrayEval(spec, {"gain": 0.05}, {}, phase="b", block=Block(25, 35))(spec.policies["p"].rules[1].condition)
+    assert late.reshape(-1).tolist() == [d >= 30 for d in range(25, 35)]  # depth >= 30: computed
+
+
+def test_the_otherwise_remainder_is_formed_only_when_asked_for():
+    from libet.spec.vectorize import Remainder
+
+    spec = libet.loads(SPEC).ir
+    model = Model(spec, "p", fixed={"topic": "weapons"})
+    lay = model.layers(10, 20)["a"]
+    assert type(lay._steps[2]) is Remainder and lay._steps[2]._value is None
+    (_, move), (_, stop), (target, rest) = lay.transitions
+    assert target == "a"
+    assert np.array_equal(rest, 1.0 - (move + stop))
+    assert lay.step(2) is rest  # computed once

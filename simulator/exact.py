@@ -315,6 +315,7 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     bad_seen = False
     chunk = chunk_depths(H, U)
     q = model.phases[0]
+    counted = {c[0] for c in cols}  # the outcomes some column counts
     lo = 0
     while lo < H:
         hi = min(H, lo + chunk)
@@ -328,7 +329,6 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
         unvetoed = _never_vetoed(g)
         a = 0.0
         step = {}
-        counted = {c[0] for c in cols}
         for j, target in enumerate(lay.targets):
             end = step_end(target, 0, None)
             if end is None:

@@ -38,12 +38,12 @@ from libet.spec.vectorize import (
     TOLERANCE,
     ArrayEval,
     Block,
-    Remainder,
     domain_array,
     index_grids,
     mask_and,
     mask_or,
     outside,
+    resolved,
     step_probabilities,
 )
 
@@ -316,8 +316,9 @@ class Model:
         self.rules = spec.policies[policy].rules
         reads = reads_of(spec)
         self.reads = reads
-        dyn = [t.prob for p in traj.phases for t in p.transitions if t.prob is not None]
-        dyn += [x for r in self.rules for x in (r.condition, r.strength)]
+        steps = [t.prob for p in traj.phases for t in p.transitions if t.prob is not None]
+        rules = [x for r in self.rules for x in (r.condition, r.strength)]
+        dyn = steps + rules
         dyn += [c.when for p in traj.phases for c in p.choices if c.when is not None]  # the adversary's options
         self._dyn_exprs = dyn
 
@@ -359,8 +360,6 @@ class Model:
         self._layer_overrides = {**self.overrides, **{id(c): ev(c) for c in reads.constant_subterms(self._dyn_exprs)}}
         # What a layer keeps of its values (the rest are let go once used): the nodes met twice,
         # and the veto rules, which the layer of every phase of a block reads.
-        steps = [t.prob for p in traj.phases for t in p.transitions if t.prob is not None]
-        rules = [x for r in self.rules for x in (r.condition, r.strength)]
         many = len(self.phases) > 1
         self._kept = reads.reused(steps + ([] if many else rules), rules if many else ())
 
@@ -534,8 +533,7 @@ class PhaseLayer:
 
     def step(self, i: int):
         """The probability of transition ``i`` (declaration order)."""
-        p = self._steps[i]
-        return p.value() if type(p) is Remainder else p
+        return resolved(self._steps[i])
 
     @property
     def transitions(self) -> tuple:
@@ -569,7 +567,7 @@ class PhaseLayer:
             ok = ~bad
             v = np.where(ok, v, 0)
             g = np.where(ok, g, 0)
-            probs = [np.where(ok, p.value() if type(p) is Remainder else p, 0) for p in probs]
+            probs = [np.where(ok, resolved(p), 0) for p in probs]
             split = {k: np.where(ok, x, 0) for k, x in split.items()}
         transitions = tuple((t.target, p) for t, p in zip(phase.transitions, probs))
         refusals = tuple((k, x) for k, x in split.items() if k is not None)

@@ -201,9 +201,9 @@ class Reads:
         if hit is not None:
             return hit
         count: dict[int, int] = {}
-        for e in exprs + again + again:
+        for e, uses in [(e, 1) for e in exprs] + [(e, 2) for e in again]:
             k = self.key(e)
-            count[k] = count.get(k, 0) + 1
+            count[k] = count.get(k, 0) + uses
         seen: set[int] = set()
         stack = list(exprs + again)
         while stack:

@@ -696,6 +696,12 @@ class Remainder:
         return self._value
 
 
+def resolved(p):
+    """A step probability as :func:`step_probabilities` returns it, with a deferred
+    :class:`Remainder` computed."""
+    return p.value() if type(p) is Remainder else p
+
+
 def within_range(raw, one, zero, *, defer: bool = False):
     """The step probabilities of a phase, when a cheap test shows every one is valid: no
     expression error, every explicit probability at least 0 (one minimum each), and their sum at

@@ -6,10 +6,11 @@ Produces: nothing, or raises :class:`~libet.errors.EvaluationError` with the loc
 state (a spec error found only now: the command line reports it with exit code 2).
 
 The checker (spec/semantics.py) evaluates every strength and every phase's transitions at every
-state when the states number at most ``ENUMERATION_BUDGET`` (a phase's transitions, over arrays,
-up to ``VECTOR_BUDGET``: :func:`~libet.spec.semantics.transition_plan` says which phases it
-tried), and with ``horizon none`` up to depth ``UNBOUNDED_CHECK_DEPTHS``; beyond that it warns
-(W103). Here Z3 asks the same questions
+state when the states (weighed by their expressions' size) number at most ``ENUMERATION_BUDGET``
+in all (over arrays, up to ``VECTOR_BUDGET``: :func:`~libet.spec.semantics.transition_plan` and
+:func:`~libet.spec.semantics.strength_plan` say which phases and rules it tried), and with
+``horizon none`` up to depth ``UNBOUNDED_CHECK_DEPTHS``; beyond that it warns (W103). Here Z3
+asks the same questions
 symbolically for what was skipped: "does some firing rule have a strength outside [0, 1]?",
 "does some phase have a probability outside [0, 1], or probabilities that do not sum to 1?",
 with the interpreter's tolerance. A state Z3 finds is replayed by the reference interpreter,
@@ -34,7 +35,7 @@ from libet.spec import ir
 from libet.spec.checker import ENUMERATION_BUDGET
 from libet.spec.interpreter import TOLERANCE, Interpreter
 from libet.spec.reads import reads_of
-from libet.spec.semantics import transition_plan
+from libet.spec.semantics import strength_plan, transition_plan, weight
 
 _TOL = Fraction(TOLERANCE)
 #: Share of a check's budget for each of these questions (asked once per policy, or per run for
@@ -54,19 +55,18 @@ def _checker_reaches(spec: ir.Spec, exprs) -> bool:
     return not (any(reads.depth(e) for e in exprs) and (traj is None or traj.horizon is None))
 
 
-def _checker_enumerated(spec: ir.Spec, exprs, by_phase: bool) -> bool:
-    """Whether spec/semantics.py tried these expressions (a veto rule's, the start depth) at
-    every state, one at a time within ``ENUMERATION_BUDGET``."""
+def _checker_enumerated(spec: ir.Spec, exprs) -> bool:
+    """Whether spec/semantics.py tried the start depth's ``exprs`` at every state, one at a
+    time within ``ENUMERATION_BUDGET`` (states weighed by their expressions' size, as the
+    checker weighs them; the start depth is checked first, from the whole budget)."""
     if not _checker_reaches(spec, exprs):
         return False
     reads = reads_of(spec)
     names = reads.variables(exprs)
-    depth = any(reads.depth(e) for e in exprs)
-    phase = any(reads.phase(e) for e in exprs)
     traj = spec.trajectory
-    n_depths = traj.horizon if (depth and traj is not None) else 1
-    n_phases = len(traj.phases) if (phase and traj is not None and not by_phase) else 1
-    return spec.assignment_count(tuple(n for n in spec.variables if n in names)) * n_depths * n_phases <= ENUMERATION_BUDGET
+    n_depths = traj.horizon if (any(reads.depth(e) for e in exprs) and traj is not None) else 1
+    count = spec.assignment_count(tuple(n for n in spec.variables if n in names)) * n_depths
+    return count * weight(spec, exprs) <= ENUMERATION_BUDGET
 
 
 def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None, fixed: Mapping | None) -> None:
@@ -74,9 +74,10 @@ def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None
     or lies outside [0, 1] at a state the checker did not try."""
     interp = Interpreter(spec, params, exact=True)
     reads = reads_of(spec)
-    for rule in spec.policies[policy].rules:
+    plan = strength_plan(spec)  # what the checker tried: one state at a time, over arrays, or not
+    for i, rule in enumerate(spec.policies[policy].rules):
         exprs = [rule.condition, rule.strength]
-        if isinstance(rule.strength, ir.Const) or _checker_enumerated(spec, exprs, False):
+        if isinstance(rule.strength, ir.Const) or (plan[(policy, i)] != "skipped" and _checker_reaches(spec, exprs)):
             continue
         enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
         sym = enc.new_assignment("", reads.variables(exprs))
@@ -154,7 +155,7 @@ def _start_depth(spec: ir.Spec, budget: Budget, params, fixed, interp: Interpret
     """Raise E043 for an assignment whose start depth is negative or beyond the horizon, when
     the checker could not try them all."""
     traj = spec.trajectory
-    if isinstance(traj.start_depth, ir.Const) or _checker_enumerated(spec, [traj.start_depth], True):
+    if isinstance(traj.start_depth, ir.Const) or _checker_enumerated(spec, [traj.start_depth]):
         return
     enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
     sym = enc.new_assignment("", reads_of(spec).start())

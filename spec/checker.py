@@ -37,6 +37,7 @@ __all__ = [
     "MAX_DOMAIN",
     "MAX_HORIZON",
     "RESERVED",
+    "STATE_NODES",
     "UNBOUNDED_CHECK_DEPTHS",
     "VECTOR_BUDGET",
     "VECTOR_MIN",
@@ -47,6 +48,10 @@ __all__ = [
 #: Largest number of (assignment, phase, depth) states the probability checks enumerate one at
 #: a time with the interpreter.
 ENUMERATION_BUDGET = 200_000
+#: Every count of states below weighs a state by its expressions' size: one per this many
+#: nodes an evaluation visits (spec/semantics.py's ``weight``), about a typical phase's
+#: transitions, so that the budgets bound the interpreter's work, not only its calls.
+STATE_NODES = 16
 #: When the phases that can be checked over numpy arrays (those reading no state variable)
 #: span more states than this in all, they are (spec/vectorize.py; the interpreter replays only
 #: the states the arrays single out): about as many as the interpreter checks in the time numpy

@@ -21,6 +21,8 @@ import attrs
 from libet.spec import ir
 
 _NOTHING = (frozenset(), False, False)
+#: Largest count :meth:`Reads.size` reports.
+SIZE_CAP = 10**15
 
 
 class Reads:
@@ -35,6 +37,7 @@ class Reads:
         self._keys: dict[int, int] = {}
         self._interned: dict[tuple, int] = {}
         self._found: dict[tuple, tuple] = {}
+        self._sizes: dict[int, int] = {}
 
     def _named(self, e: ir.Expr) -> ir.Expr | None:
         """The body a reference stands for (None for a node that is not a reference)."""
@@ -86,6 +89,31 @@ class Reads:
             memo[id(e)] = out
             self._keep.append(e)
         return memo[id(expr)]
+
+    def size(self, exprs: ir.Expr | Iterable[ir.Expr]) -> int:
+        """How many nodes one evaluation of ``exprs`` visits at most, references expanded (a
+        def's body counts at each use, a value's at each ``violates``): what one state costs
+        the interpreter, which the static checks weigh their budget by. At most SIZE_CAP (a
+        spec whose defs double at every level would otherwise reach astronomical counts)."""
+        if not isinstance(exprs, ir.Expr):
+            return min(SIZE_CAP, sum(self.size(e) for e in exprs))
+        sizes = self._sizes
+        hit = sizes.get(id(exprs))
+        if hit is not None:
+            return hit
+        stack = [(exprs, False)]
+        while stack:
+            e, done = stack.pop()
+            if id(e) in sizes:
+                continue
+            below = self._below(e)
+            if not done:
+                stack.append((e, True))
+                stack.extend((c, False) for c in below if id(c) not in sizes)
+                continue
+            sizes[id(e)] = min(SIZE_CAP, 1 + sum(sizes[id(c)] for c in below))
+            self._keep.append(e)
+        return sizes[id(exprs)]
 
     def key(self, expr: ir.Expr) -> int:
         """A number that two expressions share exactly when they are written the same (same

@@ -106,35 +106,54 @@ def _reads(spec: ir.Spec, exprs) -> tuple[tuple[str, ...], bool, bool]:
     return ordered, any(reads.depth(e) for e in exprs), any(reads.phase(e) for e in exprs)
 
 
+def weight(spec: ir.Spec, exprs) -> int:
+    """How many states one state of ``exprs`` counts as against the checks' budgets and
+    thresholds: one per ``STATE_NODES`` nodes an evaluation visits (:meth:`Reads.size`), at
+    least one. A state of a typical expression counts once; one of a weighted score of 4,000
+    terms costs the interpreter what 800 such states do, and counts so."""
+    from libet.spec.checker import STATE_NODES
+
+    return max(1, -(-reads_of(spec).size(list(exprs)) // STATE_NODES))
+
+
 class _Budget:
     """What is left of ENUMERATION_BUDGET for the whole spec: loading never enumerates more
-    states than that in all, however many phases and rules there are."""
+    states than that in all (each counted by its :func:`weight`), however many phases and rules
+    there are."""
 
     def __init__(self):
         from libet.spec.checker import ENUMERATION_BUDGET
 
-        self.total = ENUMERATION_BUDGET
         self.left = ENUMERATION_BUDGET
 
-    def take(self, spec, names, n_states, what, span, d) -> bool:
-        """Spend ``assignments(names) x n_states`` evaluations, or warn (W103) and skip."""
+    def take(self, spec, names, n_states, what, span, d, weight: int = 1) -> bool:
+        """Spend ``assignments(names) x n_states`` evaluations, each counted ``weight`` times,
+        or warn (W103) and skip."""
         need = spec.assignment_count(names) * n_states
-        if need > self.left:
-            spent = self.total - self.left
-            why = (
-                f"{need:,} states exceed the budget of {self.total:,}"
-                if not spent
-                else f"{need:,} states exceed what is left ({self.left:,}) of the budget of {self.total:,} for the whole spec"
-            )
-            d.warning(
-                "W103",
-                f"{what} not checked at every state: {why}",
-                span,
-                hint="the simulator and the Z3 checker still check every state they visit and report any violation",
-            )
+        if need * weight > self.left:
+            _over_budget(d, need, weight, self.left, what, span)
             return False
-        self.left -= need
+        self.left -= need * weight
         return True
+
+
+def _over_budget(d: Diagnostics, need: int, weight: int, left: int, what: str, span) -> None:
+    """W103 for a check of ``need`` states (each counted ``weight`` times) that ``left`` of
+    ENUMERATION_BUDGET cannot take."""
+    from libet.spec.checker import ENUMERATION_BUDGET as total
+
+    counted = f"{need:,} states" if weight == 1 else f"{need:,} states, each counted {weight} times for its expressions' size,"
+    why = (
+        f"{counted} exceed the budget of {total:,}"
+        if left == total
+        else f"{counted} exceed what is left ({left:,}) of the budget of {total:,} for the whole spec"
+    )
+    d.warning(
+        "W103",
+        f"{what} not checked at every state: {why}",
+        span,
+        hint="the simulator and the Z3 checker still check every state they visit and report any violation",
+    )
 
 
 _HINTS = {
@@ -153,7 +172,7 @@ def _report(d: Diagnostics, exc: EvaluationError, fallback_span) -> None:
 def _start_depth(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     traj = spec.trajectory
     names, _, _ = _reads(spec, [traj.start_depth])
-    if not budget.take(spec, names, 1, "the start depth", traj.start_depth.span, d):
+    if not budget.take(spec, names, 1, "the start depth", traj.start_depth.span, d, weight(spec, [traj.start_depth])):
         return
     for a in spec.assignments(names):
         try:
@@ -188,22 +207,32 @@ class _Row(NamedTuple):
     states: list
     quick: bool
     how: str
+    weight: int
 
 
 def _plan(spec: ir.Spec) -> list[_Row]:
+    return _plan_and_left(spec)[0]
+
+
+def _plan_and_left(spec: ir.Spec) -> tuple[list[_Row], int, int]:
     """How :func:`check` checks each phase's probabilities, decided from sizes alone, as
-    :class:`_Row` ``(phase, names, depths, states, quick, how)``: the variables they read, the
-    depths and state valuations to try, ``quick`` (the phase may be checked over numpy arrays: it reads no
-    state variable and spans more than ``VECTOR_PHASE_MIN`` states) and ``how``:
+    :class:`_Row` ``(phase, names, depths, states, quick, how, weight)``: the variables they
+    read, the depths and state valuations to try, ``quick`` (the phase may be checked over numpy
+    arrays: it reads no state variable and spans more than ``VECTOR_PHASE_MIN`` states),
+    ``how`` and ``weight`` (what one of its states counts as, :func:`weight`; every count below
+    is of states so weighted). ``how`` is:
     ``"interpreter"`` (one state at a time, from the budget left after the start depth),
     ``"arrays"`` (over numpy arrays, :func:`_marks_over_arrays`: every such phase when
     together they span more than ``VECTOR_MIN``, and one the budget left cannot take) or
-    ``"skipped"`` (W103)."""
+    ``"skipped"`` (W103). Also what the phases leave of the interpreter's budget and of the
+    arrays' (the veto strengths' plan, :func:`_strength_plan`, goes on from there)."""
     from libet.spec.checker import ENUMERATION_BUDGET, VECTOR_BUDGET, VECTOR_MIN, VECTOR_PHASE_MIN
 
     traj = spec.trajectory
     left, vector_left = ENUMERATION_BUDGET, VECTOR_BUDGET
-    start = spec.assignment_count(_reads(spec, [traj.start_depth])[0])
+    if traj is None:
+        return [], left, vector_left
+    start = spec.assignment_count(_reads(spec, [traj.start_depth])[0]) * weight(spec, [traj.start_depth])
     if start <= left:  # the start depth is checked first (_start_depth)
         left -= start
     sized = []
@@ -212,11 +241,12 @@ def _plan(spec: ir.Spec) -> list[_Row]:
         names, uses_depth, _ = _reads(spec, exprs)
         depths = _depths(spec) if uses_depth else range(1)
         states = _valuations(spec, exprs)
-        need = spec.assignment_count(names) * len(depths) * len(states)
-        sized.append((phase, names, depths, states, need, not reads_of(spec).states(exprs)))
+        w = weight(spec, exprs)
+        need = spec.assignment_count(names) * len(depths) * len(states) * w
+        sized.append((phase, names, depths, states, w, need, not reads_of(spec).states(exprs)))
     many = sum(need for *_, need, arrays_can in sized if arrays_can) > VECTOR_MIN
     plan = []
-    for phase, names, depths, states, need, arrays_can in sized:
+    for phase, names, depths, states, w, need, arrays_can in sized:
         if arrays_can and need <= vector_left and ((many and need > VECTOR_PHASE_MIN) or need > left):
             vector_left -= need
             how = "arrays"
@@ -225,8 +255,8 @@ def _plan(spec: ir.Spec) -> list[_Row]:
             how = "interpreter"
         else:
             how = "skipped"
-        plan.append(_Row(phase, names, depths, states, arrays_can and need > VECTOR_PHASE_MIN, how))
-    return plan
+        plan.append(_Row(phase, names, depths, states, arrays_can and need > VECTOR_PHASE_MIN, how, w))
+    return plan, left, vector_left
 
 
 def transition_plan(spec: ir.Spec) -> dict[str, str]:
@@ -253,7 +283,7 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
             _replay_marks(spec, row, marks[phase.name], interp, d)
             continue
         what = f"the probabilities of phase '{phase.name}'"
-        if not budget.take(spec, row.names, len(row.depths) * len(row.states), what, phase.span, d):
+        if not budget.take(spec, row.names, len(row.depths) * len(row.states), what, phase.span, d, row.weight):
             continue
         found = marks.get(phase.name)
         if found is not None and _replay_marks(spec, row, found, interp, d, settle=False):
@@ -363,14 +393,19 @@ def _replay_marks(spec: ir.Spec, row: _Row, found: tuple[list[int], int], interp
     if total > _REPLAYS:
         if not settle:
             return False
-        d.warning(
-            "W103",
-            f"the probabilities of phase '{phase.name}' not checked at every state: more than {_REPLAYS:,} states "
-            f"lie within {_NEAR:g} of a bound, and the first {_REPLAYS:,} of them are valid",
-            phase.span,
-            hint="the simulator and the Z3 checker still check every state they visit and report any violation",
-        )
+        _near_bound(d, f"the probabilities of phase '{phase.name}'", phase.span)
     return True
+
+
+def _near_bound(d: Diagnostics, what: str, span) -> None:
+    """W103 for a check the arrays leave undecided (more near-bound states than replayed)."""
+    d.warning(
+        "W103",
+        f"{what} not checked at every state: more than {_REPLAYS:,} states "
+        f"lie within {_NEAR:g} of a bound, and the first {_REPLAYS:,} of them are valid",
+        span,
+        hint="the simulator and the Z3 checker still check every state they visit and report any violation",
+    )
 
 
 def _updates(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
@@ -382,7 +417,7 @@ def _updates(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     for updates, span in steps:
         exprs = [u.expr for u in updates]
         states = _valuations(spec, exprs)
-        if not budget.take(spec, (), len(states), "a step's state updates", span, d):
+        if not budget.take(spec, (), len(states), "a step's state updates", span, d, weight(spec, exprs)):
             continue
         try:
             for s in states:
@@ -403,37 +438,191 @@ def _valuation(where: str) -> str:
     return "state " + rest if rest else where
 
 
-def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
-    """Each rule's strength lies in [0, 1] wherever its condition holds.
+class _RuleRow(NamedTuple):
+    """One veto rule's line of :func:`_strength_plan`: what :func:`_strengths` tries and how
+    (fields as :class:`_Row`'s; ``phases`` the phases tried, ``left`` the interpreter's budget
+    left when the rule's turn came, for its W103)."""
 
-    Rules are checked one at a time, enumerating only what the rule reads; a constant strength
-    (the common case) is evaluated once.
-    """
+    policy: str
+    rule: ir.Rule
+    names: tuple
+    depths: range
+    phases: tuple
+    states: list
+    quick: bool
+    how: str
+    weight: int
+    left: int
+
+
+def _strength_plan(spec: ir.Spec) -> list[_RuleRow]:
+    """How :func:`_strengths` checks each rule's strength, decided from sizes alone and after
+    the phases (:func:`_plan_and_left`), with the same rules: ``"interpreter"`` from the budget
+    the phases left, ``"arrays"`` (:func:`_rule_marks`) when the rules that can go over arrays
+    (those reading no state variable) span more than ``VECTOR_MIN`` states, or some phase
+    already does, for a rule of more than ``VECTOR_PHASE_MIN`` states, and for one the budget
+    left cannot take; ``"skipped"`` (W103) otherwise. A constant strength is one state."""
+    from libet.spec.checker import VECTOR_MIN, VECTOR_PHASE_MIN
+
+    phase_rows, left, vector_left = _plan_and_left(spec)
     phases = spec.trajectory.phase_names if spec.trajectory is not None else (None,)
+    sized = []
     for policy in spec.policies.values():
         for rule in policy.rules:
             if isinstance(rule.strength, ir.Const):
-                names, uses_depth, uses_phase = (), False, False
-            else:
-                names, uses_depth, uses_phase = _reads(spec, [rule.condition, rule.strength])
+                sized.append((policy.name, rule, (), range(1), phases[:1], [{}], 1, 1, False))
+                continue
+            exprs = [rule.condition, rule.strength]
+            names, uses_depth, uses_phase = _reads(spec, exprs)
             depths = _depths(spec) if uses_depth else range(1)
             ph = phases if uses_phase else phases[:1]
-            states = [{}] if isinstance(rule.strength, ir.Const) else _valuations(spec, [rule.condition, rule.strength])
-            what = f"the veto strength of a rule of '{policy.name}'"
-            if not budget.take(spec, names, len(depths) * len(ph) * len(states), what, rule.span, d):
+            states = _valuations(spec, exprs)
+            w = weight(spec, exprs)
+            need = spec.assignment_count(names) * len(depths) * len(ph) * len(states) * w
+            sized.append((policy.name, rule, names, depths, ph, states, w, need, not reads_of(spec).states(exprs)))
+    many = any(row.how == "arrays" for row in phase_rows) or sum(x[-2] for x in sized if x[-1]) > VECTOR_MIN
+    plan = []
+    for policy, rule, names, depths, ph, states, w, need, arrays_can in sized:
+        at = left
+        if arrays_can and need <= vector_left and ((many and need > VECTOR_PHASE_MIN) or need > left):
+            vector_left -= need
+            how = "arrays"
+        elif need <= left:
+            left -= need
+            how = "interpreter"
+        else:
+            how = "skipped"
+        plan.append(_RuleRow(policy, rule, names, depths, ph, states, arrays_can and need > VECTOR_PHASE_MIN, how, w, at))
+    return plan
+
+
+def strength_plan(spec: ir.Spec) -> dict[tuple[str, int], str]:
+    """(policy, rule's index in it) -> how :func:`check` checks the rule's strength
+    (:func:`_strength_plan`): ``"interpreter"``, ``"arrays"`` or ``"skipped"``.
+    proofs/wellformed.py asks Z3 about the skipped ones."""
+    out: dict[tuple[str, int], str] = {}
+    index: dict[str, int] = {}
+    for row in _strength_plan(spec):
+        i = index[row.policy] = index.get(row.policy, -1) + 1
+        out[(row.policy, i)] = row.how
+    return out
+
+
+def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
+    """Each rule's strength lies in [0, 1] wherever its condition holds.
+
+    Rules are checked one at a time, enumerating only what the rule reads, as
+    :func:`_strength_plan` says: one state at a time, or over arrays with the interpreter
+    replaying the states they single out (as the phases are, and with numpy already imported
+    a rule planned for the interpreter too); a constant strength (the common case) is
+    evaluated once.
+    """
+    imported = _numpy_imported()
+    for row in _strength_plan(spec):
+        rule = row.rule
+        what = f"the veto strength of a rule of '{row.policy}'"
+        if row.how == "skipped":
+            _over_budget(d, spec.assignment_count(row.names) * len(row.depths) * len(row.phases) * len(row.states),
+                         row.weight, row.left, what, rule.span)
+            continue
+        if row.how == "arrays":
+            _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d)
+            continue
+        budget.left -= spec.assignment_count(row.names) * len(row.depths) * len(row.phases) * len(row.states) * row.weight
+        if row.quick and imported and _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d, settle=False):
+            continue
+        strength = interp.compile(rule.strength)
+        # a constant strength is checked once, wherever the rule fires (its condition is not
+        # even compiled); any other only where the condition holds
+        cond = None if isinstance(rule.strength, ir.Const) else interp.compile(rule.condition)
+        try:
+            for a0, s, p, depth in itertools.product(spec.assignments(row.names), row.states, row.phases, row.depths):
+                a = {**a0, **s} if s else a0
+                if cond is not None and not cond(a, depth, p):
+                    continue
+                checked_strength(strength(a, depth, p), rule, a, p, depth)
+        except EvaluationError as exc:
+            _report(d, exc, rule.span)
+
+
+def _rule_marks(spec: ir.Spec, row: _RuleRow) -> tuple[list[int], int]:
+    """A rule's strength check over numpy arrays: at every assignment of what it reads, every
+    phase tried and every depth at once, chunk by chunk of depths, the states where the
+    condition has no value, or holds and the strength has none or lies outside [0, 1] by more
+    than the interpreter's tolerance less ``_NEAR`` (so they include every state the
+    interpreter rejects). Returns (the first ``_REPLAYS`` of them as ``(assignment * phases +
+    phase) * H + depth``, the interpreter's order; how many there are)."""
+    import math
+
+    import numpy as np
+
+    from libet.spec.vectorize import (
+        TOLERANCE,
+        ArrayEval,
+        Block,
+        domain_array,
+        index_grids,
+        mask_and,
+        mask_or,
+        outside,
+    )
+
+    rule, names, H, P = row.rule, row.names, len(row.depths), len(row.phases)
+    sizes = tuple(len(spec.variables[v].domain.values()) for v in names)
+    n = math.prod(sizes)
+    grids = index_grids(sizes)
+    env = {v: domain_array(spec.variables[v])[grids[i]][None, :] for i, v in enumerate(names)}
+    params = {k: float(v) for k, v in spec.default_params().items()}
+    tol = TOLERANCE - _NEAR
+    chunk = max(1, (1 << 16) // max(1, n))
+    parts, total = [], 0
+    for lo in range(0, H, chunk):
+        hi = min(H, lo + chunk)
+        block = Block(lo, hi, share=P > 1)
+        for i, phase in enumerate(row.phases):
+            ev = ArrayEval(spec, params, env, phase=phase, block=block)
+            with np.errstate(all="ignore"):
+                c, ec = ev(rule.condition)
+                s, es = ev(rule.strength)
+                bad = mask_or(ec, mask_and(c, mask_or(es, outside(ev.real(s), -tol, 1 + tol))))
+            if bad is False or not np.any(bad):
                 continue
-            strength = interp.compile(rule.strength)
-            # with nothing to enumerate (a constant strength) the condition is never evaluated,
-            # so it is not compiled either
-            cond = interp.compile(rule.condition) if names or states != [{}] else None
+            at_depth, at_assignment = np.nonzero(np.broadcast_to(bad, (hi - lo, n)))
+            total += len(at_depth)
+            parts.append(np.sort((at_assignment * P + i) * H + at_depth + lo)[:_REPLAYS])
+    keys = np.sort(np.concatenate(parts))[:_REPLAYS].tolist() if parts else []
+    return keys, total
+
+
+def _replay_rule_marks(spec: ir.Spec, row: _RuleRow, found: tuple[list[int], int], interp, d: Diagnostics,
+                       settle: bool = True) -> bool:
+    """:func:`_replay_marks` for a rule's strength: the marked states replayed with the
+    interpreter in its order, the first it rejects reported; True unless more states were
+    marked than replayed, all valid, and not ``settle`` (W103 when ``settle``)."""
+    keys, total = found
+    if keys:
+        from libet.spec.vectorize import index_grids
+
+        rule, names, H, P = row.rule, row.names, len(row.depths), len(row.phases)
+        domains = [spec.variables[v].domain.values() for v in names]
+        grids = index_grids(tuple(len(x) for x in domains))
+        strength, cond = interp.compile(rule.strength), interp.compile(rule.condition)
+        for key in keys:
+            rest, depth = divmod(key, H)
+            a_index, i = divmod(rest, P)
+            a = {v: domains[j][grids[j, a_index]] for j, v in enumerate(names)}
+            phase = row.phases[i]
             try:
-                for a0, s, p, depth in itertools.product(spec.assignments(names), states, ph, depths):
-                    a = {**a0, **s} if s else a0
-                    if cond is not None and not cond(a, depth, p):
-                        continue
-                    checked_strength(strength(a, depth, p), rule, a, p, depth)
+                if cond(a, depth, phase):
+                    checked_strength(strength(a, depth, phase), rule, a, phase, depth)
             except EvaluationError as exc:
                 _report(d, exc, rule.span)
+                return True
+    if total > _REPLAYS:
+        if not settle:
+            return False
+        _near_bound(d, f"the veto strength of a rule of '{row.policy}'", rule.span)
+    return True
 
 
 # ---- structure -------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""The static check of transition probabilities over numpy arrays (spec/semantics.py:
-``_marks_over_arrays``, then ``_replay_marks``) reports exactly what the one-state-at-a-time
-check with the interpreter reports: the same diagnostics, at the same first state, on specs whose
-probabilities leave [0, 1], do not sum to 1, or have no value at some states."""
+"""The static checks over numpy arrays (spec/semantics.py: a phase's probabilities by
+``_marks_over_arrays`` then ``_replay_marks``, a rule's strength by ``_rule_marks`` then
+``_replay_rule_marks``) report exactly what the one-state-at-a-time check with the interpreter
+reports: the same diagnostics, at the same first state, on specs whose probabilities leave
+[0, 1], do not sum to 1, or have no value at some states, and whose strengths leave [0, 1] or
+have no value where their rule fires."""
 
 from __future__ import annotations
 
@@ -52,6 +54,8 @@ def wild_specs(draw) -> str:
         lines.append("-> stop : otherwise" if draw(st.booleans()) else f"-> stop : {draw(_expr(H, x_hi))}")
         phases.append(f"  phase p{i} {{ " + "  ".join(lines) + " }")
     body = "\n".join(phases)
+    k, kx = draw(st.integers(-2, H + 2)), draw(st.integers(0, x_hi + 1))
+    when = draw(st.sampled_from(["true", f"x >= {kx}", f"depth > {k}", f"phase == p0 and x != {kx}"]))
     return f"""spec "wild"
 substance {{ x: 0..{x_hi} }}
 value ok = x < 100
@@ -60,7 +64,10 @@ trajectory {{
   start p0
 {body}
 }}
-policy p {{ veto when violates ok with strength 0.5 }}
+policy p {{
+  veto when violates ok with strength 0.5
+  veto when {when} with strength {draw(_expr(H, x_hi))}
+}}
 """
 
 
@@ -242,3 +249,100 @@ def test_phases_sharing_subterms_report_what_the_interpreter_reports(monkeypatch
     monkeypatch.setattr(checker, "VECTOR_BUDGET", 0)
     monkeypatch.setattr(semantics, "_numpy_imported", lambda: False)
     assert _diagnostics(src) == over_arrays
+
+
+WRONG_RULE = """spec "rule"
+substance { x: 0..3 }
+framing { f: 0..9 }
+value ok = x < 100
+trajectory {
+  horizon 3000
+  start p0
+  phase p0 { -> p0 : 0.9  -> stop : otherwise }
+}
+policy p {
+  veto when f > 2 with strength if x == 1 and f == 7 and depth == 2345 then 1.5 else 0.01 * f
+}
+"""
+
+
+def test_a_rule_strength_wrong_at_one_deep_state_is_found_over_arrays_and_only_it_is_replayed(monkeypatch):
+    """A strength read at 4 x 10 x 3,000 = 120,000 states (over VECTOR_MIN: over arrays); the one
+    bad state is the only one the interpreter is asked about, and the error is the one the
+    one-state-at-a-time check reports."""
+    from libet.spec.loader import load_text
+
+    assert semantics.strength_plan(libet.loads(WRONG_RULE.replace("1.5", "0.5")).ir) == {("p", 0): "arrays"}
+    calls = []
+    real = Interpreter.compile
+
+    def counting(self, e):
+        fn = real(self, e)
+        return lambda a, d, p: (calls.append((dict(a), d)), fn(a, d, p))[1]
+
+    monkeypatch.setattr(Interpreter, "compile", counting)
+    over_arrays = _diagnostics(WRONG_RULE)
+    assert [code for code, *_ in over_arrays] == ["E042"]
+    assert "depth 2345" in over_arrays[0][1] and "x=1" in over_arrays[0][1] and "f=7" in over_arrays[0][1]
+    # the rule's condition and strength at the one marked state (p0's constant 0.9 reads nothing)
+    assert {(tuple(sorted(a.items())), d) for a, d in calls if a} == {((("f", 7), ("x", 1)), 2345)}
+    monkeypatch.setattr(Interpreter, "compile", real)
+    monkeypatch.setattr(checker, "VECTOR_BUDGET", 0)
+    monkeypatch.setattr(checker, "ENUMERATION_BUDGET", 10**6)  # room for 120,000 states, each counted twice
+    monkeypatch.setattr(semantics, "_numpy_imported", lambda: False)
+    assert _diagnostics(WRONG_RULE) == over_arrays
+
+
+def test_the_strength_plan_names_exactly_the_rules_left_with_w103(monkeypatch):
+    """proofs/wellformed.py asks Z3 about the rules ``strength_plan`` calls skipped: they must
+    be the rules the checker warned about, whatever the budgets leave."""
+    from libet.spec.loader import load_text
+
+    src = WRONG_RULE.replace("1.5", "0.5").replace(
+        "0.01 * f\n}", "0.01 * f\n  veto when f < 2 with strength 0.001 * f * depth / 3000\n  veto when x == 0 with strength 0.25\n}")
+    for budget, vector_budget, skipped in ((200_000, 0, {("p", 0)}), (10_000, 0, {("p", 0), ("p", 1)}),
+                                           (200_000, 10**9, set())):
+        monkeypatch.setattr(checker, "ENUMERATION_BUDGET", budget)
+        monkeypatch.setattr(checker, "VECTOR_BUDGET", vector_budget)
+        loaded = load_text(src, "rule.libet")
+        plan = semantics.strength_plan(loaded.spec)
+        warned = [d for d in loaded.diagnostics if d.code == "W103"]
+        assert {k for k, how in plan.items() if how == "skipped"} == skipped, plan
+        assert len(warned) == len(skipped) and all("veto strength of a rule of 'p'" in d.message for d in warned)
+        assert plan[("p", 2)] == "interpreter"  # a constant strength: one state
+
+
+def test_a_state_of_a_large_expression_counts_by_its_size():
+    """A weighted score of 2,000 terms read at 32 states: each state costs the interpreter what
+    hundreds of a typical phase's do, and counts so against the budget and the thresholds."""
+    from libet.spec.loader import load_text
+
+    terms = " + ".join(f"0.00001 * (if f{i % 5} then 1 else 0)" for i in range(2000))
+    src = f"""substance {{ bad: bool }}
+framing {{ f0: bool  f1: bool  f2: bool  f3: bool  f4: bool }}
+value ok = not bad
+def score = {terms}
+trajectory {{ horizon 3 start a phase a {{ -> a : score -> stop : otherwise }} }}
+policy p {{ veto when bad with strength min(1, score + 0.5) }}
+"""
+    spec = load_text(src, "score.libet").spec
+    w = semantics.weight(spec, [spec.trajectory.phases[0].transitions[0].prob])
+    from libet.spec import ir
+
+    nodes = 1 + sum(1 for _ in ir.walk(spec.defs["score"].expr))  # the reference, and the body it stands for
+    assert nodes >= 2000 * 6 and w == -(-nodes // checker.STATE_NODES)
+    assert semantics.transition_plan(spec) == {"a": "arrays"}  # 32 x w states: over VECTOR_MIN
+    assert semantics.strength_plan(spec) == {("p", 0): "arrays"}
+
+
+def test_a_strength_is_checked_only_where_its_rule_fires():
+    """A strength that reads only the depth has no value at depth 0, where its rule does not
+    fire: no error, one state at a time or over arrays (Hypothesis found the interpreter's
+    check evaluating it there, as if the strength were a constant)."""
+    src = """spec "fires"
+trajectory { horizon 4 start p0 phase p0 { -> p0 : 0.5  -> stop : otherwise } }
+policy p { veto when depth > 0 with strength 0.1 * log(depth) }
+"""
+    assert _diagnostics(src) == []
+    assert _diagnostics(src.replace("depth > 0", "depth >= 0"))[0][:2] == (
+        "E044", "log of 0, which is not positive (at phase 'p0', depth 0)")

@@ -2,8 +2,9 @@
 
 Consumes: a :class:`~libet.simulator.model.Model` (one policy, its classes), a number of runs and
 a seed.
-Produces: :class:`MCEstimate`: for each measure an estimate with a confidence interval (Wilson
-for probabilities, normal for the expected depth), and the number of trajectory steps taken.
+Produces: :class:`MCEstimate`: for each measure an estimate with a confidence interval (exact,
+Clopper-Pearson, for probabilities; normal for expectations), and the number of trajectory
+steps taken.
 
 Method: the veto and transition probabilities of every (class, phase, depth) are tabulated once
 (the exact engine's layers) as cumulative thresholds over the outcomes of one step: vetoed, then
@@ -29,6 +30,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 
 from .exact import assignment_facts, assignment_of
+from .intervals import clopper_pearson, z_value
 from .layered import Layers, needs_layered, refuse_visits
 from .layered import simulate as simulate_state
 from .model import Model, chunk_depths, float_weights, gib, memory_limit, product_weights, replay_error
@@ -37,29 +39,6 @@ from .table import Aggregate
 BATCH = 1 << 18  # trajectories simulated together
 
 _VETO, _DELIVER, _STOP = -1, -2, -3
-
-
-def z_value(confidence: float) -> float:
-    """The two-sided normal quantile for ``confidence`` (e.g. 1.96 for 0.95)."""
-    from scipy.stats import norm
-
-    if not 0 < confidence < 1:
-        raise UsageError(f"the confidence must lie in (0, 1), not {confidence}")
-    return float(norm.ppf(0.5 + confidence / 2))
-
-
-def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval for a proportion ``successes / n``."""
-    if n == 0:
-        return (0.0, 1.0)
-    z = z_value(confidence)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return (low, high)
 
 
 @attrs.frozen
@@ -245,7 +224,7 @@ def _estimate(m: ms.Measure, tally: _Tally, confidence: float) -> Estimate:
     if tally.n == 0:
         return Estimate(None, None, None, 0)
     if m.is_probability:
-        lo, hi = wilson(tally.k, tally.n, confidence)
+        lo, hi = clopper_pearson(tally.k, tally.n, confidence)
         return Estimate(tally.k / tally.n, lo, hi, tally.n)
     n = tally.n
     mean = tally.total / n

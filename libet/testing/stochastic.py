@@ -29,6 +29,7 @@ import attrs
 
 from libet.errors import UsageError
 from libet.results import CheckResult, Status
+from libet.simulator.intervals import clopper_pearson, wilson
 from libet.spec import ir
 from libet.testing.conformance import (
     ConformanceCounterexample,
@@ -40,34 +41,6 @@ from libet.testing.conformance import (
     _differ,
 )
 from libet.testing.strategies import as_ir
-
-
-def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The exact (Clopper-Pearson) two-sided interval for k successes in n trials."""
-    from scipy.stats import beta
-
-    if n <= 0:
-        return 0.0, 1.0
-    a = 1 - confidence
-    lo = 0.0 if k == 0 else float(beta.ppf(a / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - a / 2, k + 1, n - k))
-    return lo, hi
-
-
-def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval for k successes in n trials."""
-    import math
-
-    from scipy.stats import norm
-
-    if n <= 0:
-        return 0.0, 1.0
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @attrs.frozen

@@ -55,7 +55,7 @@ class Reads:
 
     def facts(self, expr: ir.Expr) -> tuple[frozenset, bool, bool]:
         """``(variables, reads_depth, reads_phase)`` of ``expr``."""
-        memo = self._memo
+        memo, sizes = self._memo, self._sizes  # the sizes (:meth:`size`) are found in the same walk
         hit = memo.get(id(expr))
         if hit is not None:
             return hit
@@ -87,6 +87,7 @@ class Reads:
                     phase |= p
                 out = (frozenset(names), depth, phase)
             memo[id(e)] = out
+            sizes[id(e)] = min(SIZE_CAP, 1 + sum(sizes[id(c)] for c in below)) if below else 1
             self._keep.append(e)
         return memo[id(expr)]
 
@@ -94,26 +95,12 @@ class Reads:
         """How many nodes one evaluation of ``exprs`` visits at most, references expanded (a
         def's body counts at each use, a value's at each ``violates``): what one state costs
         the interpreter, which the static checks weigh their budget by. At most SIZE_CAP (a
-        spec whose defs double at every level would otherwise reach astronomical counts)."""
+        spec whose defs double at every level would otherwise reach astronomical counts).
+        Found by :meth:`facts`' walk."""
         if not isinstance(exprs, ir.Expr):
             return min(SIZE_CAP, sum(self.size(e) for e in exprs))
-        sizes = self._sizes
-        hit = sizes.get(id(exprs))
-        if hit is not None:
-            return hit
-        stack = [(exprs, False)]
-        while stack:
-            e, done = stack.pop()
-            if id(e) in sizes:
-                continue
-            below = self._below(e)
-            if not done:
-                stack.append((e, True))
-                stack.extend((c, False) for c in below if id(c) not in sizes)
-                continue
-            sizes[id(e)] = min(SIZE_CAP, 1 + sum(sizes[id(c)] for c in below))
-            self._keep.append(e)
-        return sizes[id(exprs)]
+        self.facts(exprs)
+        return self._sizes[id(exprs)]
 
     def key(self, expr: ir.Expr) -> int:
         """A number that two expressions share exactly when they are written the same (same
@@ -160,6 +147,8 @@ class Reads:
 
     def states(self, exprs: ir.Expr | Iterable[ir.Expr]) -> frozenset:
         """The state variables one expression, or any of several, reads (through defs)."""
+        if not self.spec.state:
+            return frozenset()
         if isinstance(exprs, ir.Expr):
             hit = self._states.get(id(exprs))
             if hit is None:

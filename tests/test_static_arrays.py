@@ -270,7 +270,6 @@ def test_a_rule_strength_wrong_at_one_deep_state_is_found_over_arrays_and_only_i
     """A strength read at 4 x 10 x 3,000 = 120,000 states (over VECTOR_MIN: over arrays); the one
     bad state is the only one the interpreter is asked about, and the error is the one the
     one-state-at-a-time check reports."""
-    from libet.spec.loader import load_text
 
     assert semantics.strength_plan(libet.loads(WRONG_RULE.replace("1.5", "0.5")).ir) == {("p", 0): "arrays"}
     calls = []

@@ -247,16 +247,23 @@ def _plan_and_left(spec: ir.Spec) -> tuple[list[_Row], int, int]:
     many = sum(need for *_, need, arrays_can in sized if arrays_can) > VECTOR_MIN
     plan = []
     for phase, names, depths, states, w, need, arrays_can in sized:
-        if arrays_can and need <= vector_left and ((many and need > VECTOR_PHASE_MIN) or need > left):
-            vector_left -= need
-            how = "arrays"
-        elif need <= left:
-            left -= need
-            how = "interpreter"
-        else:
-            how = "skipped"
+        how, left, vector_left = _decide(need, arrays_can, many, left, vector_left)
         plan.append(_Row(phase, names, depths, states, arrays_can and need > VECTOR_PHASE_MIN, how, w))
     return plan, left, vector_left
+
+
+def _decide(need: int, arrays_can: bool, many: bool, left: int, vector_left: int) -> tuple[str, int, int]:
+    """How a check of ``need`` (weighted) states is made, and the budgets left after it: over
+    arrays when it can be and either ``many`` (the checks that can go over arrays are worth
+    numpy's import) and it is over ``VECTOR_PHASE_MIN``, or the interpreter's budget cannot take
+    it; else by the interpreter within its budget; else skipped."""
+    from libet.spec.checker import VECTOR_PHASE_MIN
+
+    if arrays_can and need <= vector_left and ((many and need > VECTOR_PHASE_MIN) or need > left):
+        return "arrays", left, vector_left - need
+    if need <= left:
+        return "interpreter", left - need, vector_left
+    return "skipped", left, vector_left
 
 
 def transition_plan(spec: ir.Spec) -> dict[str, str]:
@@ -306,6 +313,27 @@ def _numpy_imported() -> bool:
     return "numpy" in sys.modules
 
 
+def _array_env(spec: ir.Spec, names) -> tuple[int, dict]:
+    """(n, env): every assignment of ``names`` at once, as one (1, n) array per variable, in
+    ``Spec.assignments``' order (assignment ``a`` of the arrays is the interpreter's ``a``-th)."""
+    import math
+
+    from libet.spec.vectorize import domain_array, index_grids
+
+    sizes = tuple(len(spec.variables[v].domain.values()) for v in names)
+    grids = index_grids(sizes)
+    return math.prod(sizes), {v: domain_array(spec.variables[v])[grids[i]][None, :] for i, v in enumerate(names)}
+
+
+def _assignment_at(spec: ir.Spec, names):
+    """The ``a``-th assignment of ``names`` (:func:`_array_env`'s order), as a function of ``a``."""
+    from libet.spec.vectorize import index_grids
+
+    domains = [spec.variables[v].domain.values() for v in names]
+    grids = index_grids(tuple(len(x) for x in domains))
+    return lambda a: {v: domains[j][grids[j, a]] for j, v in enumerate(names)}
+
+
 def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
     """The check of :func:`_transitions` over numpy arrays, for the phases of ``rows`` (plan
     rows): each phase's probabilities at every assignment of the variables it reads and every
@@ -319,7 +347,6 @@ def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
     in increasing order, which is the interpreter's order; how many were marked)."""
     if not rows:
         return {}
-    import math
 
     import numpy as np
 
@@ -327,8 +354,6 @@ def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
         TOLERANCE,
         ArrayEval,
         Block,
-        domain_array,
-        index_grids,
         step_probabilities,
     )
 
@@ -338,10 +363,7 @@ def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
     params = {k: float(v) for k, v in spec.default_params().items()}
     out = {}
     for (names, H), phases in groups.items():
-        sizes = tuple(len(spec.variables[v].domain.values()) for v in names)
-        n = math.prod(sizes)
-        grids = index_grids(sizes)
-        env = {v: domain_array(spec.variables[v])[grids[i]][None, :] for i, v in enumerate(names)}
+        n, env = _array_env(spec, names)
         chunk = max(1, (1 << 16) // max(1, n))
         marked = {phase.name: [] for phase in phases}
         totals = dict.fromkeys(marked, 0)
@@ -377,14 +399,12 @@ def _replay_marks(spec: ir.Spec, row: _Row, found: tuple[list[int], int], interp
     keys, total = found
     if not keys:
         return True
-    from libet.spec.vectorize import index_grids
 
-    phase, names, H = row.phase, row.names, len(row.depths)
-    domains = [spec.variables[v].domain.values() for v in names]
-    grids = index_grids(tuple(len(x) for x in domains))
+    phase, H = row.phase, len(row.depths)
+    assignment_at = _assignment_at(spec, row.names)
     for key in keys:
         a, i = divmod(key, H)
-        assignment = {v: domains[j][grids[j, a]] for j, v in enumerate(names)}
+        assignment = assignment_at(a)
         try:
             interp.transitions(assignment, phase.name, i)
         except EvaluationError as exc:
@@ -440,8 +460,8 @@ def _valuation(where: str) -> str:
 
 class _RuleRow(NamedTuple):
     """One veto rule's line of :func:`_strength_plan`: what :func:`_strengths` tries and how
-    (fields as :class:`_Row`'s; ``phases`` the phases tried, ``left`` the interpreter's budget
-    left when the rule's turn came, for its W103)."""
+    (fields as :class:`_Row`'s; ``phases`` the phases tried, ``count`` the states, unweighted,
+    ``left`` the interpreter's budget left when the rule's turn came, for its W103)."""
 
     policy: str
     rule: ir.Rule
@@ -452,6 +472,7 @@ class _RuleRow(NamedTuple):
     quick: bool
     how: str
     weight: int
+    count: int
     left: int
 
 
@@ -470,7 +491,7 @@ def _strength_plan(spec: ir.Spec) -> list[_RuleRow]:
     for policy in spec.policies.values():
         for rule in policy.rules:
             if isinstance(rule.strength, ir.Const):
-                sized.append((policy.name, rule, (), range(1), phases[:1], [{}], 1, 1, False))
+                sized.append((policy.name, rule, (), range(1), phases[:1], [{}], 1, 1, False))  # one state
                 continue
             exprs = [rule.condition, rule.strength]
             names, uses_depth, uses_phase = _reads(spec, exprs)
@@ -480,19 +501,14 @@ def _strength_plan(spec: ir.Spec) -> list[_RuleRow]:
             w = weight(spec, exprs)
             need = spec.assignment_count(names) * len(depths) * len(ph) * len(states) * w
             sized.append((policy.name, rule, names, depths, ph, states, w, need, not reads_of(spec).states(exprs)))
-    many = any(row.how == "arrays" for row in phase_rows) or sum(x[-2] for x in sized if x[-1]) > VECTOR_MIN
+    many = any(row.how == "arrays" for row in phase_rows) or (
+        sum(need for *_, need, arrays_can in sized if arrays_can) > VECTOR_MIN)
     plan = []
     for policy, rule, names, depths, ph, states, w, need, arrays_can in sized:
-        at = left
-        if arrays_can and need <= vector_left and ((many and need > VECTOR_PHASE_MIN) or need > left):
-            vector_left -= need
-            how = "arrays"
-        elif need <= left:
-            left -= need
-            how = "interpreter"
-        else:
-            how = "skipped"
-        plan.append(_RuleRow(policy, rule, names, depths, ph, states, arrays_can and need > VECTOR_PHASE_MIN, how, w, at))
+        how, after, vector_left = _decide(need, arrays_can, many, left, vector_left)
+        quick = arrays_can and need > VECTOR_PHASE_MIN
+        plan.append(_RuleRow(policy, rule, names, depths, ph, states, quick, how, w, need // w, left))
+        left = after
     return plan
 
 
@@ -522,13 +538,12 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
         rule = row.rule
         what = f"the veto strength of a rule of '{row.policy}'"
         if row.how == "skipped":
-            _over_budget(d, spec.assignment_count(row.names) * len(row.depths) * len(row.phases) * len(row.states),
-                         row.weight, row.left, what, rule.span)
+            _over_budget(d, row.count, row.weight, row.left, what, rule.span)
             continue
         if row.how == "arrays":
             _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d)
             continue
-        budget.left -= spec.assignment_count(row.names) * len(row.depths) * len(row.phases) * len(row.states) * row.weight
+        budget.left -= row.count * row.weight
         if row.quick and imported and _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d, settle=False):
             continue
         strength = interp.compile(rule.strength)
@@ -552,7 +567,6 @@ def _rule_marks(spec: ir.Spec, row: _RuleRow) -> tuple[list[int], int]:
     than the interpreter's tolerance less ``_NEAR`` (so they include every state the
     interpreter rejects). Returns (the first ``_REPLAYS`` of them as ``(assignment * phases +
     phase) * H + depth``, the interpreter's order; how many there are)."""
-    import math
 
     import numpy as np
 
@@ -560,18 +574,13 @@ def _rule_marks(spec: ir.Spec, row: _RuleRow) -> tuple[list[int], int]:
         TOLERANCE,
         ArrayEval,
         Block,
-        domain_array,
-        index_grids,
         mask_and,
         mask_or,
         outside,
     )
 
-    rule, names, H, P = row.rule, row.names, len(row.depths), len(row.phases)
-    sizes = tuple(len(spec.variables[v].domain.values()) for v in names)
-    n = math.prod(sizes)
-    grids = index_grids(sizes)
-    env = {v: domain_array(spec.variables[v])[grids[i]][None, :] for i, v in enumerate(names)}
+    rule, H, P = row.rule, len(row.depths), len(row.phases)
+    n, env = _array_env(spec, row.names)
     params = {k: float(v) for k, v in spec.default_params().items()}
     tol = TOLERANCE - _NEAR
     chunk = max(1, (1 << 16) // max(1, n))
@@ -601,16 +610,14 @@ def _replay_rule_marks(spec: ir.Spec, row: _RuleRow, found: tuple[list[int], int
     marked than replayed, all valid, and not ``settle`` (W103 when ``settle``)."""
     keys, total = found
     if keys:
-        from libet.spec.vectorize import index_grids
 
-        rule, names, H, P = row.rule, row.names, len(row.depths), len(row.phases)
-        domains = [spec.variables[v].domain.values() for v in names]
-        grids = index_grids(tuple(len(x) for x in domains))
+        rule, H, P = row.rule, len(row.depths), len(row.phases)
+        assignment_at = _assignment_at(spec, row.names)
         strength, cond = interp.compile(rule.strength), interp.compile(rule.condition)
         for key in keys:
             rest, depth = divmod(key, H)
             a_index, i = divmod(rest, P)
-            a = {v: domains[j][grids[j, a_index]] for j, v in enumerate(names)}
+            a = assignment_at(a_index)
             phase = row.phases[i]
             try:
                 if cond(a, depth, phase):

@@ -132,20 +132,31 @@ def chains(repeat: int) -> None:
     import libet
     from libet.simulator import outcomes
     from libet.spec import measures as ms
+    from libet.spec import semantics
+    from libet.spec.diagnostics import Diagnostics
     from libet.spec.interpreter import Interpreter
 
     print("\n## a weighted score of N terms, a product of N factors, a chain of N/10 defs")
-    print("| N | load (s) | one interpreter step (s) | exact solve, one assignment (s) |")
-    print("|---:|---:|---:|---:|")
+    print("The static checks: the phase's probabilities and the rules' strengths at every state")
+    print("(semantics._transitions and _strengths, timed alone on the loaded spec, numpy imported).")
+    print("| N | load (s) | of it, the static checks (s) | one interpreter step (s) | exact solve, one assignment (s) |")
+    print("|---:|---:|---:|---:|---:|")
     a = {"bad": True, "f0": True, "f1": False, "f2": True, "f3": False, "f4": True}
+
+    def static_checks(spec):
+        interp, d = Interpreter(spec), Diagnostics()
+        semantics._transitions(spec, interp, d, semantics._Budget())
+        semantics._strengths(spec, interp, d, semantics._Budget())
+
     for n in (1_000, 2_000, 4_000, 8_000):
         src = _chains(n, n // 10)
         load_s = best(lambda: libet.loads(src), repeat)
         spec = libet.loads(src).ir
+        check_s = best(lambda: static_checks(spec), repeat)
         interp = Interpreter(spec)
         step_s = best(lambda: interp.transitions(a, "a", 1), repeat)
         solve_s = best(lambda: outcomes(spec, "weighted", fixed=a, measures=[ms.HARM]), repeat)
-        print(f"| {n:,} | {load_s:.2f} | {step_s:.4f} | {solve_s:.3f} |")
+        print(f"| {n:,} | {load_s:.2f} | {check_s:.2f} | {step_s:.4f} | {solve_s:.3f} |")
 
 
 def main() -> None:

@@ -331,25 +331,3 @@ def test_the_cheap_step_check_on_generated_phases(data):
     if data.draw(st.booleans()):
         raw.insert(data.draw(st.integers(0, n)), None)  # the `otherwise`
     event("decided cheaply" if _same_as_full_check(raw) else "left to the full check")
-
-
-def test_the_product_of_interleaved_partials_is_the_product():
-    """exact._product (P(harm) of one phase: the product of the continuation probabilities) takes
-    interleaved partial products for one column; it agrees with the sequential product to a few
-    ulps per thousand factors, with or without a remainder, and leaves many columns to numpy."""
-    import numpy as np
-
-    from libet.simulator import exact
-
-    rng = np.random.default_rng(5)
-    for h in (10, 4095, exact._LANES * 16, exact._LANES * 16 + 7, 70_001):
-        seg = 1 - rng.random((h, 1)) * 1e-4
-        got = exact._product(seg)
-        assert got.shape == (1,)
-        assert abs(got[0] / np.prod(seg[:, 0]) - 1) < 1e-15 * h
-        # against the sum of logarithms in extended precision
-        assert abs(got[0] / float(np.exp(np.sum(np.log(seg[:, 0].astype(np.longdouble))))) - 1) < 1e-15 * h
-    wide = 1 - rng.random((9000, 3)) * 1e-4
-    assert np.array_equal(exact._product(wide), np.prod(wide, axis=0))
-    # a constant continuation probability arrives as a broadcast scalar (stride 0)
-    assert abs(exact._product(np.broadcast_to(0.9999, (8192, 1)))[0] / 0.9999 ** 8192 - 1) < 1e-12

@@ -8,9 +8,12 @@ Produces: diagnostics only:
 * E041-E044: a transition probability or veto strength outside [0, 1], transitions that do not
   sum to 1, a start depth outside 0..horizon, or an expression with no value, each found by
   evaluating the expression at every state over the finite domains (only the variables the
-  expression reads are enumerated; W103 when even that is too large). A phase's probabilities
-  over many states are evaluated over numpy arrays (:func:`_marks_over_arrays`), and the
-  interpreter replays the states they single out (:func:`_replay_marks`);
+  expression reads are enumerated, each state weighed by its expressions' size,
+  :func:`weight`; W103 when even that is too large). A phase's probabilities and a rule's
+  strength over many states are evaluated over numpy arrays (:func:`_marks_over_arrays`,
+  :func:`_rule_marks`), and the interpreter replays the states they single out
+  (:func:`_replay_marks`, :func:`_replay_rule_marks`); :func:`transition_plan` and
+  :func:`strength_plan` say how each was checked;
 * W101: a phase no positive-probability path reaches from the start (nor a refusal's `then`);
 * W102: a variable, param or def that nothing uses;
 * W106: a refusal that goes on (`veto ... then -> PHASE`) while reaching the horizon delivers,

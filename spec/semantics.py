@@ -399,24 +399,31 @@ def _replay_marks(spec: ir.Spec, row: _Row, found: tuple[list[int], int], interp
     More marked states than ``_REPLAYS``, all valid, leave the phase undecided: W103 when
     ``settle``, else nothing is said and False is returned (the caller checks one state at a
     time). True otherwise."""
-    keys, total = found
-    if not keys:
-        return True
-
     phase, H = row.phase, len(row.depths)
     assignment_at = _assignment_at(spec, row.names)
-    for key in keys:
+
+    def one(key: int) -> None:
         a, i = divmod(key, H)
-        assignment = assignment_at(a)
+        interp.transitions(assignment_at(a), phase.name, i)
+
+    return _replay(found, one, f"the probabilities of phase '{phase.name}'", phase.span, d, settle)
+
+
+def _replay(found: tuple[list[int], int], one, what: str, span, d: Diagnostics, settle: bool) -> bool:
+    """The marked states ``found`` (the first keys, and how many were marked) replayed in order
+    by ``one(key)``, which raises the interpreter's error; the first error is reported. With
+    more marked than replayed, all valid: W103 when ``settle`` and True, else False."""
+    keys, total = found
+    for key in keys:
         try:
-            interp.transitions(assignment, phase.name, i)
+            one(key)
         except EvaluationError as exc:
-            _report(d, exc, phase.span)
+            _report(d, exc, span)
             return True
     if total > _REPLAYS:
         if not settle:
             return False
-        _near_bound(d, f"the probabilities of phase '{phase.name}'", phase.span)
+        _near_bound(d, what, span)
     return True
 
 
@@ -611,28 +618,20 @@ def _replay_rule_marks(spec: ir.Spec, row: _RuleRow, found: tuple[list[int], int
     """:func:`_replay_marks` for a rule's strength: the marked states replayed with the
     interpreter in its order, the first it rejects reported; True unless more states were
     marked than replayed, all valid, and not ``settle`` (W103 when ``settle``)."""
-    keys, total = found
-    if keys:
+    if not found[0]:
+        return True  # nothing marked: nothing to compile either
+    rule, H, P = row.rule, len(row.depths), len(row.phases)
+    assignment_at = _assignment_at(spec, row.names)
+    strength, cond = interp.compile(rule.strength), interp.compile(rule.condition)
 
-        rule, H, P = row.rule, len(row.depths), len(row.phases)
-        assignment_at = _assignment_at(spec, row.names)
-        strength, cond = interp.compile(rule.strength), interp.compile(rule.condition)
-        for key in keys:
-            rest, depth = divmod(key, H)
-            a_index, i = divmod(rest, P)
-            a = assignment_at(a_index)
-            phase = row.phases[i]
-            try:
-                if cond(a, depth, phase):
-                    checked_strength(strength(a, depth, phase), rule, a, phase, depth)
-            except EvaluationError as exc:
-                _report(d, exc, rule.span)
-                return True
-    if total > _REPLAYS:
-        if not settle:
-            return False
-        _near_bound(d, f"the veto strength of a rule of '{row.policy}'", rule.span)
-    return True
+    def one(key: int) -> None:
+        rest, depth = divmod(key, H)
+        a_index, i = divmod(rest, P)
+        a, phase = assignment_at(a_index), row.phases[i]
+        if cond(a, depth, phase):
+            checked_strength(strength(a, depth, phase), rule, a, phase, depth)
+
+    return _replay(found, one, f"the veto strength of a rule of '{row.policy}'", rule.span, d, settle)
 
 
 # ---- structure -------------------------------------------------------------------------------

@@ -345,3 +345,67 @@ policy p { veto when depth > 0 with strength 0.1 * log(depth) }
     assert _diagnostics(src) == []
     assert _diagnostics(src.replace("depth > 0", "depth >= 0"))[0][:2] == (
         "E044", "log of 0, which is not positive (at phase 'p0', depth 0)")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wild_specs(), st.sampled_from([0, 1, 40, 400, 200_000]), st.sampled_from([0, 10**9]), st.sampled_from([0, 20_000]))
+def test_the_plans_name_exactly_what_the_checker_skipped(src, budget, vector_budget, vector_min):
+    """Whatever the budgets, the phases and rules ``transition_plan`` and ``strength_plan`` call
+    skipped are those the checker gave a budget W103 (proofs/wellformed.py asks Z3 about
+    exactly these), on generated specs."""
+    import re
+
+    from libet.spec.loader import load_text
+
+    seen = []  # the IR the semantic checks ran on (a spec with errors loads as None)
+    real = semantics.check
+    saved = checker.ENUMERATION_BUDGET, checker.VECTOR_BUDGET, checker.VECTOR_MIN
+    try:
+        semantics.check = lambda spec, chk, d: (seen.append(spec), real(spec, chk, d))[1]
+        checker.ENUMERATION_BUDGET, checker.VECTOR_BUDGET, checker.VECTOR_MIN = budget, vector_budget, vector_min
+        loaded = load_text(src, "wild.libet")
+        (spec,) = seen
+        phases = semantics.transition_plan(spec)
+        rules = semantics.strength_plan(spec)
+    finally:
+        semantics.check = real
+        checker.ENUMERATION_BUDGET, checker.VECTOR_BUDGET, checker.VECTOR_MIN = saved
+    over = [d for d in loaded.diagnostics if d.code == "W103" and "exceed" in d.message]
+    warned_phases = {m.group(1) for d in over for m in [re.match(r"the probabilities of phase '(\w+)'", d.message)] if m}
+    warned_rules = {d.span.line for d in over if d.message.startswith("the veto strength")}
+    assert warned_phases == {q for q, how in phases.items() if how == "skipped"}
+    lines = {i: r.span.line for i, r in enumerate(spec.policies["p"].rules)}
+    assert warned_rules == {lines[i] for (_, i), how in rules.items() if how == "skipped"}
+
+
+def _size_by_hand(spec, e) -> int:
+    """Nodes of ``e`` with every reference expanded, counted recursively (small specs only)."""
+    from libet.spec import ir
+
+    if isinstance(e, ir.DefRef):
+        return 1 + _size_by_hand(spec, spec.defs[e.name].expr)
+    if isinstance(e, ir.ValueRef):
+        return 1 + _size_by_hand(spec, spec.values[e.name].expr)
+    if isinstance(e, ir.Harmful):
+        return 1 + _size_by_hand(spec, spec.harm_expr())
+    return 1 + sum(_size_by_hand(spec, c) for c in e.children())
+
+
+def test_reads_size_counts_every_node_with_references_expanded():
+    """Reads.size, found in the memoised walk of Reads.facts, against a recursive count on every
+    example's transitions and rules (defs, values and `harmful` expanded at each use)."""
+    import glob
+
+    from libet.spec.reads import Reads
+
+    checked = 0
+    for path in sorted(glob.glob("examples/*.libet")):
+        spec = libet.load(path).ir
+        reads = Reads(spec)  # a fresh one: nothing memoised from loading
+        exprs = [t.prob for p in spec.trajectory.phases for t in p.transitions if t.prob is not None]
+        exprs += [x for pol in spec.policies.values() for r in pol.rules for x in (r.condition, r.strength)]
+        for e in exprs:
+            assert reads.size(e) == _size_by_hand(spec, e)
+            checked += 1
+        assert reads.size(exprs) == sum(_size_by_hand(spec, e) for e in exprs)
+    assert checked > 50

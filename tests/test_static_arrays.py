@@ -173,6 +173,15 @@ def test_the_plan_names_exactly_the_phases_left_with_w103(monkeypatch):
         assert len(skipped) == {0: 9, 250_000: 7, 10**9: 0}[vector_budget], plan
 
 
+def _with_numpy(monkeypatch) -> None:
+    """numpy imported, as these tests assume: run alone (or first on a worker) nothing has
+    imported it yet, and the checker would then not use arrays for a phase planned for the
+    interpreter."""
+    import numpy  # noqa: F401
+
+    monkeypatch.setattr(semantics, "_numpy_imported", lambda: True)
+
+
 def test_with_numpy_imported_a_phase_planned_for_the_interpreter_goes_over_arrays(monkeypatch):
     """A phase of 4,000 states is planned for the interpreter (the spec is under VECTOR_MIN),
     but with numpy already imported it is checked over arrays: the interpreter is asked only
@@ -180,6 +189,7 @@ def test_with_numpy_imported_a_phase_planned_for_the_interpreter_goes_over_array
     Both report the same error."""
     from libet.spec.loader import load_text
 
+    _with_numpy(monkeypatch)
     src = WRONG_DEEP.replace("horizon 6000", "horizon 1000").replace("depth == 4321", "depth == 777")
     calls = []
     real = Interpreter.transitions
@@ -207,6 +217,7 @@ def test_with_numpy_imported_a_phase_the_arrays_leave_undecided_goes_to_the_inte
     without numpy."""
     from libet.spec.loader import load_text
 
+    _with_numpy(monkeypatch)
     src = NEAR.replace("horizon 40", "horizon 400")
     monkeypatch.setattr(semantics, "_REPLAYS", 3)
     assert semantics.transition_plan(load_text(src, "near.libet").spec) == {"p0": "interpreter"}

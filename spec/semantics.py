@@ -337,6 +337,48 @@ def _assignment_at(spec: ir.Spec, names):
     return lambda a: {v: domains[j][grids[j, a]] for j, v in enumerate(names)}
 
 
+def _float_params(spec: ir.Spec) -> dict:
+    """The spec's params at their defaults, as floats (the checks over arrays run in floats)."""
+    return {k: float(v) for k, v in spec.default_params().items()}
+
+
+def _blocks(n: int, H: int):
+    """The chunks ``(lo, hi)`` of depths 0 .. H - 1 a check over arrays of ``n`` assignments
+    takes at a time: about 2^16 states each."""
+    chunk = max(1, (1 << 16) // max(1, n))
+    return ((lo, min(H, lo + chunk)) for lo in range(0, H, chunk))
+
+
+class _Marks:
+    """The states a check over arrays marks, as the interpreter's keys: ``(assignment * P +
+    phase) * H + depth`` over ``n`` assignments, ``P`` phases and ``H`` depths (increasing keys
+    are the interpreter's order). Keeps the first ``_REPLAYS`` and counts them all."""
+
+    def __init__(self, n: int, H: int, P: int = 1):
+        self.n, self.H, self.P = n, H, P
+        self.parts: list = []
+        self.total = 0
+
+    def add(self, bad, lo: int, hi: int, phase: int = 0) -> None:
+        """The marks ``bad`` (a mask broadcastable to (hi - lo, n), or False) of one block of
+        depths ``lo .. hi - 1`` at phase number ``phase``."""
+        import numpy as np
+
+        if bad is False or not np.any(bad):
+            return
+        at_depth, at_assignment = np.nonzero(np.broadcast_to(bad, (hi - lo, self.n)))
+        self.total += len(at_depth)
+        keys = (at_assignment * self.P + phase) * self.H + at_depth + lo
+        self.parts.append(np.sort(keys)[:_REPLAYS])
+
+    def found(self) -> tuple[list[int], int]:
+        """(the first ``_REPLAYS`` keys in increasing order, how many were marked)."""
+        import numpy as np
+
+        keys = np.sort(np.concatenate(self.parts))[:_REPLAYS].tolist() if self.parts else []
+        return keys, self.total
+
+
 def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
     """The check of :func:`_transitions` over numpy arrays, for the phases of ``rows`` (plan
     rows): each phase's probabilities at every assignment of the variables it reads and every
@@ -363,15 +405,12 @@ def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
     groups: dict[tuple, list] = {}
     for row in rows:
         groups.setdefault((tuple(row.names), len(row.depths)), []).append(row.phase)
-    params = {k: float(v) for k, v in spec.default_params().items()}
+    params = _float_params(spec)
     out = {}
     for (names, H), phases in groups.items():
         n, env = _array_env(spec, names)
-        chunk = max(1, (1 << 16) // max(1, n))
-        marked = {phase.name: [] for phase in phases}
-        totals = dict.fromkeys(marked, 0)
-        for lo in range(0, H, chunk):
-            hi = min(H, lo + chunk)
+        marked = {phase.name: _Marks(n, H) for phase in phases}
+        for lo, hi in _blocks(n, H):
             block = Block(lo, hi, share=len(phases) > 1)
             for phase in phases:
                 ev = ArrayEval(spec, params, env, phase=phase.name, block=block)
@@ -379,14 +418,8 @@ def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
                     raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
                     raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
                     _, bad = step_probabilities(raw, 1.0, 0.0, TOLERANCE - _NEAR)
-                if bad is False or not np.any(bad):
-                    continue
-                at_depth, at_assignment = np.nonzero(np.broadcast_to(bad, (hi - lo, n)))
-                totals[phase.name] += len(at_depth)
-                marked[phase.name].append(np.sort(at_assignment * H + at_depth + lo)[:_REPLAYS])
-        for name, parts in marked.items():
-            keys = np.sort(np.concatenate(parts))[:_REPLAYS].tolist() if parts else []
-            out[name] = (keys, totals[name])
+                marked[phase.name].add(bad, lo, hi)
+        out.update((name, m.found()) for name, m in marked.items())
     return out
 
 
@@ -577,26 +610,16 @@ def _rule_marks(spec: ir.Spec, row: _RuleRow) -> tuple[list[int], int]:
     than the interpreter's tolerance less ``_NEAR`` (so they include every state the
     interpreter rejects). Returns (the first ``_REPLAYS`` of them as ``(assignment * phases +
     phase) * H + depth``, the interpreter's order; how many there are)."""
-
     import numpy as np
 
-    from libet.spec.vectorize import (
-        TOLERANCE,
-        ArrayEval,
-        Block,
-        mask_and,
-        mask_or,
-        outside,
-    )
+    from libet.spec.vectorize import TOLERANCE, ArrayEval, Block, mask_and, mask_or, outside
 
     rule, H, P = row.rule, len(row.depths), len(row.phases)
     n, env = _array_env(spec, row.names)
-    params = {k: float(v) for k, v in spec.default_params().items()}
+    params = _float_params(spec)
     tol = TOLERANCE - _NEAR
-    chunk = max(1, (1 << 16) // max(1, n))
-    parts, total = [], 0
-    for lo in range(0, H, chunk):
-        hi = min(H, lo + chunk)
+    marks = _Marks(n, H, P)
+    for lo, hi in _blocks(n, H):
         block = Block(lo, hi, share=P > 1)
         for i, phase in enumerate(row.phases):
             ev = ArrayEval(spec, params, env, phase=phase, block=block)
@@ -604,13 +627,8 @@ def _rule_marks(spec: ir.Spec, row: _RuleRow) -> tuple[list[int], int]:
                 c, ec = ev(rule.condition)
                 s, es = ev(rule.strength)
                 bad = mask_or(ec, mask_and(c, mask_or(es, outside(ev.real(s), -tol, 1 + tol))))
-            if bad is False or not np.any(bad):
-                continue
-            at_depth, at_assignment = np.nonzero(np.broadcast_to(bad, (hi - lo, n)))
-            total += len(at_depth)
-            parts.append(np.sort((at_assignment * P + i) * H + at_depth + lo)[:_REPLAYS])
-    keys = np.sort(np.concatenate(parts))[:_REPLAYS].tolist() if parts else []
-    return keys, total
+            marks.add(bad, lo, hi, i)
+    return marks.found()
 
 
 def _replay_rule_marks(spec: ir.Spec, row: _RuleRow, found: tuple[list[int], int], interp, d: Diagnostics,

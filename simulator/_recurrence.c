@@ -1,4 +1,5 @@
-/* The exact engine's backward recurrence, one depth at a time (simulator/compiled.py).
+/* The exact engine's loops in C (simulator/compiled.py): the backward recurrence one depth at a
+ * time, and one phase's product of continuation probabilities.
  *
  * numpy cannot run 10^6 steps of a few dozen operations each, so simulator/exact.py composes
  * blocks of depths instead (P^2 (P + Q) products per depth). This is the plain loop: one product
@@ -16,9 +17,23 @@
  * each of them in one contiguous pass, and the loop over the depths of one column reads P
  * sequential streams. Each row's sum is b first, then its entries in order. Every index is checked
  * before the loop; the loop runs without the GIL.
+ *
+ *   product(x, acc[, split])
+ *
+ * multiplies acc by the product of each row of x, compensated: acc (2, U) holds each class's
+ * running product as hi + lo; x is (U, h), a row of factors per class, or (1, h), one row for
+ * every class. One phase's P(harm) is such a product of 10^6 factors or more. np.prod multiplies
+ * them one after another: it waits on each multiply, and rounds once per factor. Here sixteen
+ * lanes each keep their product and its exact rounding error (an FMA gives a * b - fl(a * b)
+ * exactly; Dekker's splitting does where the CPU has no FMA), so the lanes run side by side and
+ * hi ends as the product of all the factors correctly rounded, whatever the order (off by an ulp
+ * at worst: the error terms' own roundings are of order n u^2); lo is the rest, below half an
+ * ulp. Probabilities only: factors in [0, 1], so nothing overflows; a
+ * product that underflows is 0 as with np.prod.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +55,7 @@ static int take(PyObject *obj, Buf *buf, const char *name, int ndim, char kind, 
     int ok = buf->view.ndim == ndim && buf->view.itemsize == 8 && strlen(f) == 1 &&
              (kind == 'f' ? f[0] == 'd' : (f[0] == 'l' || f[0] == 'q'));
     if (!ok) {
-        PyErr_Format(PyExc_TypeError, "backward_sparse: %s must be a C-contiguous %d-d %s array", name, ndim,
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous %d-d %s array", name, ndim,
                      kind == 'f' ? "float64" : "int64");
         return -1;
     }
@@ -132,10 +147,135 @@ done:
     return result;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LANES_FMA __attribute__((target("avx2,fma")))
+#else
+#define LANES_FMA
+#endif
+
+/* a * b - fl(a * b), exactly, by Dekker's splitting: for CPUs without an FMA */
+static inline double split_error(double a, double b, double q)
+{
+    const double S = 134217729.0; /* 2^27 + 1 */
+    double ca = S * a, ah = ca - (ca - a), al = a - ah;
+    double cb = S * b, bh = cb - (cb - b), bl = b - bh;
+    return ((ah * bh - q) + ah * bl + al * bh) + al * bl;
+}
+
+#define LANES 16
+
+/* The product of x[0 .. n - 1] as *hi + *lo (unnormalised), from sixteen compensated lanes.
+ * ERROR(a, b, q) is a * b - q exactly; MULADD(a, b, c) is a * b + c. gcc (12) vectorises the lanes
+ * with MULADD an explicit fma, not with a * b + c contracted, and not when the loop runs on a
+ * pointer instead of the index. */
+#define LANE_PRODUCT(NAME, ATTR, ERROR, MULADD)                                                       \
+    ATTR static void NAME(const double *x, Py_ssize_t n, double *hi, double *lo)                  \
+    {                                                                                          \
+        double p[LANES], e[LANES];                                                             \
+        for (int l = 0; l < LANES; l++) {                                                      \
+            p[l] = 1.0;                                                                        \
+            e[l] = 0.0;                                                                        \
+        }                                                                                      \
+        Py_ssize_t i = 0;                                                                      \
+        for (; i + LANES <= n; i += LANES) {                                                   \
+            for (int l = 0; l < LANES; l++) {                                                  \
+                double b = x[i + l], q = p[l] * b;                                             \
+                e[l] = MULADD(e[l], b, ERROR(p[l], b, q));                                     \
+                p[l] = q;                                                                      \
+            }                                                                                  \
+        }                                                                                      \
+        double P = 1.0, E = 0.0;                                                               \
+        for (int l = 0; l < LANES; l++) { /* (P + E)(p + e) ~ P p + (E p + P e) */             \
+            double q = P * p[l];                                                               \
+            E = E * p[l] + P * e[l] + ERROR(P, p[l], q);                                       \
+            P = q;                                                                             \
+        }                                                                                      \
+        for (; i < n; i++) {                                                                   \
+            double b = x[i], q = P * b;                                                        \
+            E = E * b + ERROR(P, b, q);                                                        \
+            P = q;                                                                             \
+        }                                                                                      \
+        *hi = P;                                                                               \
+        *lo = E;                                                                               \
+    }
+
+#define FMA_ERROR(a, b, q) fma((a), (b), -(q))
+#define PLAIN_MULADD(a, b, c) ((a) * (b) + (c))
+LANE_PRODUCT(lanes_fma, LANES_FMA, FMA_ERROR, fma)
+LANE_PRODUCT(lanes_split, , split_error, PLAIN_MULADD)
+
+static int has_fma(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return known;
+#else
+    return 1; /* fma() is the hardware's on other 64-bit targets (aarch64), and exact everywhere */
+#endif
+}
+
+/* (hi + lo) (ph + pl), renormalised so that hi is the correctly rounded value */
+static void times(double *hi, double *lo, double ph, double pl, int fma_ok)
+{
+    double q = *hi * ph;
+    double err = fma_ok ? fma(*hi, ph, -q) : split_error(*hi, ph, q);
+    double e = err + (*hi * pl + *lo * ph);
+    double s = q + e;
+    *lo = e - (s - q);
+    *hi = s;
+}
+
+static PyObject *product(PyObject *self, PyObject *args)
+{
+    PyObject *ox, *oacc;
+    int split = 0; /* Dekker's splitting even where there is an FMA: for the tests */
+    if (!PyArg_ParseTuple(args, "OO|p", &ox, &oacc, &split))
+        return NULL;
+    Buf x = {0}, acc = {0};
+    PyObject *result = NULL;
+    if (take(ox, &x, "x", 2, 'f', 0) < 0 || take(oacc, &acc, "acc", 2, 'f', 1) < 0)
+        goto done;
+    const Py_ssize_t k = x.view.shape[0], h = x.view.shape[1], U = acc.view.shape[1];
+    if (acc.view.shape[0] != 2 || (k != U && k != 1)) {
+        PyErr_SetString(PyExc_ValueError, "product: x must be (U, h) or (1, h) and acc (2, U)");
+        goto done;
+    }
+    const double *xb = x.view.buf;
+    double *hi = acc.view.buf, *lo = hi + U;
+    const int fma_ok = !split && has_fma();
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t c = 0; c < k; c++) {
+        double ph, pl;
+        if (fma_ok)
+            lanes_fma(xb + c * h, h, &ph, &pl);
+        else
+            lanes_split(xb + c * h, h, &ph, &pl);
+        for (Py_ssize_t u = (k == 1 ? 0 : c); u < (k == 1 ? U : c + 1); u++)
+            times(hi + u, lo + u, ph, pl, fma_ok);
+    }
+    Py_END_ALLOW_THREADS
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    if (x.held)
+        PyBuffer_Release(&x.view);
+    if (acc.held)
+        PyBuffer_Release(&acc.view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"backward_sparse", backward_sparse, METH_VARARGS,
      "backward_sparse(rows, cols, cols_last, vals, b, x_end, last, want, out): the backward recurrence "
      "x_d = A_d x_{d+1} + b_d with A in sparse form, written into out (see simulator/_recurrence.c)."},
+    {"product", product, METH_VARARGS,
+     "product(x, acc, split=False): acc (2, U), a running product hi + lo per class, times the product of "
+     "each row of x ((U, h), or (1, h) for every class), compensated (see simulator/_recurrence.c); split: "
+     "Dekker's splitting even where the CPU has an FMA."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,7 +1,8 @@
 """Whether the exact engine runs its recurrence compiled, and the call that runs it.
 
 Consumes: one chunk of the recurrence in sparse form (simulator/exact.py: ``_Chunk``).
-Produces: :func:`wanted` (run it compiled?) and :func:`backward` (run it).
+Produces: :func:`wanted` (run it compiled?), :func:`backward` (run it) and :func:`product`
+(one phase's product of continuation probabilities, compensated).
 
 With numpy the recurrence runs blocked (:func:`.exact.backward`): the affine maps of blocks of
 depths are composed side by side, P^2 (P + Q) products per depth for P states per depth and Q
@@ -89,3 +90,13 @@ def backward(rows, cols, cols_last, vals, b, x_end, last: bool, want) -> dict:
         out,
     )
     return {int(w): out[i] for i, w in enumerate(want)}
+
+
+def product(x, acc) -> None:
+    """Multiply ``acc`` (2, U): each class's running product as ``acc[0] + acc[1]``, by the
+    product of each row of ``x`` ((U, h), or (1, h) for every class), in place. Sixteen lanes
+    keep their products and exact rounding errors (simulator/_recurrence.c), so ``acc[0]`` ends
+    as the correctly rounded product of all the factors multiplied in, to within an ulp, where
+    ``np.prod`` rounds once per factor (up to h ulps) and waits on each multiply. Factors are
+    probabilities in [0, 1]."""
+    _load(required=True).product(np.ascontiguousarray(x, dtype=np.float64), acc)

@@ -304,7 +304,12 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     """One phase, no visit flags: the mass still in the chain at depth d, from start depth w,
     is the product of the continuation probabilities a_j = (1 - v_j) p_{q->q}(j) for
     w <= j < d, a cumulative product (no division; underflow to 0 only drops mass below
-    1e-308). Each quantity is then a dot product of the mass with its one-step probability."""
+    1e-308). Each quantity is then a dot product of the mass with its one-step probability.
+
+    Where no quantity needs the masses on the way (P(harm) alone: the mass left at the
+    horizon), a chunk's factors are one product. Compiled, it is compensated
+    (:func:`.compiled.product`): the correctly rounded product of all the factors, carried
+    across the chunks as ``carry + carry_lo``; with numpy, ``np.prod``, one rounding per factor."""
     H = model.horizon
     U = model.n_classes
     want = [int(w) for w in want]
@@ -312,6 +317,8 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     acc = {c: np.zeros((W, U)) for c in cols}
     acc_bad = np.zeros((W, U))
     carry = np.zeros((W, U))
+    carry_lo = np.zeros((W, U))
+    lanes = compiled.wanted()
     bad_seen = False
     chunk = chunk_depths(H, U)
     q = model.phases[0]
@@ -359,10 +366,17 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
             s = max(lo, w) - lo
             if w >= lo:
                 carry[i] = 1.0
+                carry_lo[i] = 0.0
             seg = a[s:]
             if not masses:
-                carry[i] = carry[i] * np.prod(seg, axis=0)
+                if lanes:
+                    run = np.stack([carry[i], carry_lo[i]])
+                    compiled.product(_factor_rows(seg), run)
+                    carry[i], carry_lo[i] = run
+                else:
+                    carry[i] = carry[i] * np.prod(seg, axis=0)
                 continue
+            carry_lo[i] = 0.0  # the masses' path multiplies carry alone (lo is below half an ulp of it)
             cp = np.cumprod(seg, axis=0)
             m = np.empty(seg.shape)
             m[0] = carry[i]
@@ -393,6 +407,14 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
                 x = np.concatenate([x, np.zeros((U, 1))], axis=-1)
         out[w] = x[:, None, :]
     return out, bad_seen
+
+
+def _factor_rows(seg):
+    """A chunk's factors ``seg`` (h, U) as :func:`.compiled.product` takes them: a row per
+    class, or one row when every class has the same factors (a broadcast column)."""
+    if seg.shape[1] == 1 or seg.strides[1] == 0:
+        return np.ascontiguousarray(seg[:, 0])[None, :]
+    return np.ascontiguousarray(seg.T)
 
 
 def _never_vetoed(g) -> bool:

@@ -1,18 +1,20 @@
 """When the exact engine runs its recurrence compiled (simulator/compiled.py, the C loop in
 simulator/_recurrence.c), that the loop refuses arrays it cannot read, and that both ways give
-the same numbers. The differential tests against the interpreter run both ways too
+the same numbers, and that the compensated product one phase's P(harm) is gives the correctly
+rounded product of its factors. The differential tests against the interpreter run both ways too
 (the `recurrence` fixture in tests/test_sim_exact.py, test_measures.py, test_refusals.py)."""
 
 from __future__ import annotations
 
 import sys
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
 
 import libet
 from libet.errors import UsageError
-from libet.simulator import compiled, outcomes
+from libet.simulator import compiled, model, outcomes
 from libet.simulator.exact import backward
 
 
@@ -156,3 +158,115 @@ def test_a_whole_solve_is_the_same_either_way(monkeypatch):
         for m in measures:
             x, y = tables["0"].aggregate(m, fixed=a).value, tables["1"].aggregate(m, fixed=a).value
             assert abs(x - y) <= 1e-12 * max(1.0, abs(x)), (a, m.text, x, y)
+
+
+def _exact_product(rows, start):
+    """The product of ``start`` and the factors of each row, in 60-digit decimals: each of the
+    n products rounds by at most 5e-60, so the result is within n 5e-60 (1e-54 for 10^5 factors)
+    of the exact one, far below the half ulp (1e-16) the tests tell apart."""
+    out = []
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for r, s in zip(rows, start):
+            p = Decimal(s)
+            for v in r.tolist():
+                p *= Decimal(v)
+            out.append(p)
+    return out
+
+
+def _ulps(x: float, exact: Decimal) -> float:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return float(abs(Decimal(x) - exact) / Decimal(float(np.spacing(float(exact)))))
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["fma", "dekker"])
+@pytest.mark.parametrize("seed", range(8))
+def test_the_compensated_product_is_the_correctly_rounded_product(seed, split):
+    from libet.simulator import _recurrence
+
+    rng = np.random.default_rng(seed)
+    # lengths around the sixteen lanes, classes with factors of their own or one row for all
+    h = int(rng.choice([0, 1, 15, 16, 17, 255, 1000, 4099]))
+    U = int(rng.integers(1, 4))
+    k = U if rng.integers(0, 2) else 1
+    # factors near 1 or spread over (0.5, 1], never so many small ones that the product underflows
+    x = 1 - rng.random((k, h)) * min(float(rng.choice([1e-6, 1e-3, 0.5])), 8 / max(h, 1))
+    start = 0.5 + rng.random(U) / 2
+    acc = np.stack([start, np.zeros(U)])
+    _recurrence.product(x, acc, split)
+    exact = _exact_product(np.broadcast_to(x, (U, h)), start)
+    assert all(e > 1e-10 for e in exact)
+    for u in range(U):
+        assert _ulps(acc[0, u], exact[u]) <= 0.5 + 1e-9, (h, U, k, u)
+        assert abs(acc[1, u]) <= np.spacing(acc[0, u]) / 2  # lo is what hi leaves, at most half an ulp
+    # a second call goes on from hi + lo: the same as one call over both rows
+    y = 1 - rng.random((k, 37)) * 1e-3
+    _recurrence.product(y, acc, split)
+    both = _exact_product(np.broadcast_to(np.concatenate([x, y], axis=1), (U, h + 37)), start)
+    for u in range(U):
+        assert _ulps(acc[0, u], both[u]) <= 0.5 + 1e-9
+
+
+def test_the_product_beats_one_rounding_per_factor():
+    """np.prod rounds once per factor: over 10^5 factors near 1 its error is many ulps; the
+    compensated product stays within half an ulp (what the one-phase forward pass gains)."""
+    rng = np.random.default_rng(1)
+    x = 1 - rng.random((1, 100_000)) * 1e-4
+    acc = np.array([[1.0], [0.0]])
+    compiled.product(x, acc)
+    exact = _exact_product(x, [1.0])[0]
+    assert _ulps(acc[0, 0], exact) <= 0.5 + 1e-9
+    assert _ulps(float(np.prod(x)), exact) > 4
+
+
+def test_the_product_refuses_arrays_it_cannot_read():
+    from libet.simulator import _recurrence
+
+    readonly = np.array([[1.0], [0.0]])
+    readonly.flags.writeable = False
+    bad = [
+        (np.ones((2, 5)), np.array([[1.0] * 3, [0.0] * 3]), ValueError),  # two rows for three classes
+        (np.ones((1, 5)), np.ones((3, 1)), ValueError),  # acc is not (2, U)
+        (np.ones((1, 5), dtype=np.float32), np.array([[1.0], [0.0]]), TypeError),
+        (np.ones((5, 2)).T, np.array([[1.0] * 2, [0.0] * 2]), ValueError),  # not C-contiguous
+        (np.ones(5), np.array([[1.0], [0.0]]), TypeError),  # not 2-d
+        (np.ones((1, 5)), readonly, ValueError),
+    ]
+    for x, acc, error in bad:
+        with pytest.raises(error):
+            _recurrence.product(x, acc)
+
+
+LONG = """
+spec "one long product"
+substance { topic: {everyday, weapons} }
+value ok = topic != weapons
+trajectory {
+  horizon 150000
+  start answer
+  phase answer { -> answer : 1 - depth / 10000000000  -> stop : otherwise }
+}
+policy shallow { veto when violates ok and depth < 5 with strength 0.5 }
+"""
+
+
+@pytest.mark.parametrize("layer", [None, 1 << 10], ids=["chunks of 2^16", "chunks of 2^10"])
+def test_one_phase_p_harm_is_the_correctly_rounded_product_of_its_factors(layer, monkeypatch):
+    # 150,000 depths: 3 chunks of the forward pass (or 147), the running product carried as hi + lo
+    if layer:
+        monkeypatch.setattr(model, "LAYER_STATES", layer)
+    spec = libet.loads(LONG).ir
+    harm = libet.spec.measures.HARM
+    weapons = {"topic": "weapons"}
+    got = {}
+    for mode in ("0", "1"):
+        monkeypatch.setenv("LIBET_COMPILED", mode)
+        got[mode] = outcomes(spec, "shallow", measures=[harm]).aggregate(harm, fixed=weapons).value
+    # the factors as the engine forms them in float64: (1 - 0.5) (1 - d / 1e10) for d < 5, then 1 - d / 1e10
+    factors = np.array([(0.5 if d < 5 else 1.0) * (1 - d / 10000000000) for d in range(150_000)])
+    exact = float(_exact_product([factors], [1.0])[0])
+    assert 0.005 < exact < 0.02  # a product far from underflow (0.5^5 e^-1.125)
+    assert got["1"] == exact
+    assert abs(got["0"] - got["1"]) <= 1e-12 * got["1"]

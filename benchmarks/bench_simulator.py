@@ -391,15 +391,19 @@ def main() -> int:
 
     print("\n## bars")
     big = [r for r in rows if r["states"] >= 10**6]
+    median = over["P(harm)"][0]
     for r in rows:
-        print(f"  {'met' if r['libet'] <= 1.3 * r['peer'] else 'NOT met'}: libet within 1.3x of the numpy peer, "
-              f"{r['kind']} phase(s), {r['states']:,} states: {r['libet'] / r['peer']:.2f}x")
+        met = r["libet"] <= 1.3 * r["peer"]
+        # where the ratio fails, say whether the fixed cost alone (model and solve at horizon 10)
+        # is already over the bar: then no speed per state can meet it
+        fixed = "" if met else f" (the small solve alone, {median * 1e3:.3f} ms, is {median / r['peer']:.1f}x the peer)"
+        print(f"  {'met' if met else 'NOT met'}: libet within 1.3x of the numpy peer, "
+              f"{r['kind']} phase(s), {r['states']:,} states: {r['libet'] / r['peer']:.2f}x{fixed}")
     if with_storm:
         for r in big:
             ratio = r["storm"] / r["libet"]
             print(f"  {'met' if ratio >= 100 else 'NOT met'}: at least 100x faster than Storm, {r['kind']} phase(s), "
                   f"{r['states']:,} states: {ratio:.0f}x")
-    median = over["P(harm)"][0]
     print(f"  {'met' if median < 1e-3 else 'NOT met'}: small solve under 1 ms: median {median * 1e3:.3f} ms")
     for kind, mb in mem.items():
         print(f"  {'met' if mb < 150 else 'NOT met'}: 10^7-state solve under 150 MB, {kind} phase(s): {mb:.1f} MB")

@@ -95,6 +95,22 @@ def test_generated_specs_float(recurrence, src):
     agree(libet.loads(src).ir)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(specs(with_checks=False))
+def test_generated_specs_p_harm_alone(recurrence, src):
+    # P(harm) alone takes its own path on one phase: the product of the continuation
+    # probabilities (compiled: compensated), no masses on the way (about a quarter of the
+    # generated specs: one phase, no refusal that goes on)
+    spec = libet.loads(src).ir
+    interp = Interpreter(spec)
+    for policy in spec.policies:
+        table = outcomes(spec, policy, measures=[ms.HARM])
+        for a in _sample(spec, 12):
+            w = interp.outcomes(policy, a).harm
+            g = table.aggregate(ms.HARM, fixed=a).value
+            assert abs(g - w) <= 1e-9 * max(1.0, abs(w)), (policy, a, g, w)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(specs(with_checks=False))
 def test_generated_specs_rational_are_identical(src):

@@ -288,6 +288,29 @@ def framings_row(repeat: int):
     return agree(v, s_value)
 
 
+def product_accuracy(sizes) -> None:
+    """One phase's P(harm) is the product of the chain's continuation probabilities: print how
+    far libet's and the peer's (np.prod) are from that product in 60-digit decimals (each of the
+    n multiplications rounds by at most 5e-60 there), in ulps of the result."""
+    from decimal import Decimal, localcontext
+
+    import numpy as np
+
+    print("\n## accuracy of one phase's P(harm): distance from the product of the same factors in 60-digit decimals")
+    for states in sizes:
+        factors = sm.one_factors(states)
+        with localcontext() as ctx:
+            ctx.prec = 60
+            exact = Decimal(1)
+            for v in factors.tolist():
+                exact *= Decimal(v)
+            ulp = Decimal(float(np.spacing(float(exact))))
+            far = {name: float(abs(Decimal(x) - exact) / ulp)
+                   for name, x in (("libet", libet_solver(sm.source("one", states), ("P(harm)",))()),
+                                   ("np.prod (the peer)", float(np.prod(factors))))}
+        print(f"  {states:,} states: " + ", ".join(f"{name} {d:.2f} ulp" for name, d in far.items()))
+
+
 def small_overhead(runs: int = 2000) -> dict:
     """The whole cost of a small solve (one phase, horizon 10): Model + solve, P(harm) alone and
     the six standard measures; median and best of ``runs``."""
@@ -348,6 +371,8 @@ def main() -> int:
     ap.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="CPU time of this process (default) or wall time")
     ap.add_argument("--recurrence", choices=("compiled", "numpy"), default=None,
                     help="how the exact engine runs its recurrence (default: compiled when the install built it)")
+    ap.add_argument("--accuracy-max", type=int, default=10**6,
+                    help="largest one-phase chain whose product is also computed in 60-digit decimals (10^7: about 10 s)")
     args = ap.parse_args()
     global clock, RECURRENCE
     clock = CLOCKS[args.clock]
@@ -375,6 +400,8 @@ def main() -> int:
     if with_storm:
         print()
         ok &= framings_row(args.repeat)
+
+    product_accuracy([n for n in sizes if n <= args.accuracy_max])
 
     over = small_overhead()
     print("\n## fixed cost of a small solve (one phase, horizon 10: Model + solve), 2,000 runs")

@@ -93,13 +93,24 @@ def _ten_tables(horizon: int):
     return keep, move, stop, stay
 
 
+def _go_on(horizon: int) -> np.ndarray:
+    """The one-phase chain's probability of going on at each depth, before the veto."""
+    d = np.arange(horizon, dtype=np.float64)
+    return 1 - (1 - 0.2) * np.exp(-(5 / horizon) * d) * (10 / horizon)
+
+
+def one_factors(horizon: int) -> np.ndarray:
+    """The one-phase chain's continuation probabilities of the harmful assignment: going on,
+    times 1 - 0.5 at the vetoed depths 0..4. P(harm) is their product."""
+    go_on = _go_on(horizon)
+    go_on[:5] *= 0.5
+    return go_on
+
+
 def exact_peer(kind: str, horizon: int) -> float:
     """P(harm) from p0 (or answer) at depth 0, by the hand-written backward pass."""
     if kind == "one":
-        d = np.arange(horizon, dtype=np.float64)
-        go_on = 1 - (1 - 0.2) * np.exp(-(5 / horizon) * d) * (10 / horizon)
-        go_on[:5] *= 0.5  # the veto at depths 0..4
-        return float(np.prod(go_on))
+        return float(np.prod(one_factors(horizon)))
     keep, move, _, stay = _ten_tables(horizon)
     a = keep * stay
     b = keep * move
@@ -117,7 +128,7 @@ def mc_peer(kind: str, horizon: int, runs: int, seed: int) -> tuple[float, int]:
     if kind == "one":
         d = np.arange(horizon, dtype=np.float64)
         veto = np.where(d < 5, 0.5, 0.0)
-        go_on = 1 - (1 - 0.2) * np.exp(-(5 / horizon) * d) * (10 / horizon)
+        go_on = _go_on(horizon)
         # thresholds: veto below the first, go on below the second, stop above it
         cum = np.stack([veto, veto + (1 - veto) * go_on], axis=-1)  # (H, 2)
         depth = np.zeros(runs, dtype=np.int64)

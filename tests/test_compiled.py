@@ -221,6 +221,28 @@ def test_the_product_beats_one_rounding_per_factor():
     assert _ulps(float(np.prod(x)), exact) > 4
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["fma", "dekker"])
+def test_the_product_at_the_edges_of_a_probability(split):
+    from libet.simulator import _recurrence
+
+    def product(row, start=1.0):
+        acc = np.array([[start], [0.0]])
+        _recurrence.product(np.asarray([row], dtype=np.float64), acc, split)
+        return acc[0, 0], acc[1, 0]
+
+    assert product([]) == (1.0, 0.0)
+    assert product([1.0] * 40) == (1.0, 0.0)
+    assert product([0.5] * 40) == (0.5**40, 0.0)  # exact: no rounding to keep
+    assert product([0.9] * 20 + [0.0] + [0.9] * 20) == (0.0, 0.0)  # a zero anywhere, lanes or tail
+    assert product([0.9] * 37, start=0.0) == (0.0, 0.0)
+    # underflow: 0.5^1100 is below the smallest subnormal, so 0, as np.prod gives
+    assert product([0.5] * 1100)[0] == 0.0 == float(np.prod([0.5] * 1100))
+    # into the subnormals the error terms are no longer exact; the product is still as close as np.prod's
+    row = [0.5] * 1060 + [0.75] * 3
+    exact = 0.5**1060 * 0.75**3
+    assert abs(product(row)[0] - exact) <= abs(float(np.prod(row)) - exact) + 5e-324
+
+
 def test_the_product_refuses_arrays_it_cannot_read():
     from libet.simulator import _recurrence
 

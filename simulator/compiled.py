@@ -1,8 +1,8 @@
 """Whether the exact engine runs its recurrence compiled, and the call that runs it.
 
 Consumes: one chunk of the recurrence in sparse form (simulator/exact.py: ``_Chunk``).
-Produces: :func:`wanted` (run it compiled?), :func:`backward` (run it) and :func:`product`
-(one phase's product of continuation probabilities, compensated).
+Produces: :func:`wanted` (run it compiled?), :func:`backward` (run it), and for one phase's
+continuation probabilities :func:`product` (compensated) and :func:`cumprod` (numpy's, faster).
 
 With numpy the recurrence runs blocked (:func:`.exact.backward`): the affine maps of blocks of
 depths are composed side by side, P^2 (P + Q) products per depth for P states per depth and Q
@@ -100,3 +100,10 @@ def product(x, acc) -> None:
     ``np.prod`` rounds once per factor (up to h ulps) and waits on each multiply. Factors are
     probabilities in [0, 1]."""
     _load(required=True).product(np.ascontiguousarray(x, dtype=np.float64), acc)
+
+
+def cumprod(x, out) -> None:
+    """``np.cumprod(x, axis=0)`` of a C-contiguous (h, U) float64 array into ``out``, to the
+    bit (the same multiplications in the same order), about 4x faster: numpy's accumulate
+    stores and reloads each partial product (simulator/_recurrence.c)."""
+    _load(required=True).cumprod(x, out)

@@ -70,6 +70,15 @@ static int take(PyObject *obj, Buf *buf, const char *name, int ndim, char kind, 
     return 0;
 }
 
+/* Release the buffers take() got (of n; those it did not get are skipped), and return result. */
+static PyObject *release(Buf *const *bufs, int n, PyObject *result)
+{
+    for (int i = 0; i < n; i++)
+        if (bufs[i]->held)
+            PyBuffer_Release(&bufs[i]->view);
+    return result;
+}
+
 static PyObject *backward_sparse(PyObject *self, PyObject *args)
 {
     PyObject *o[8];
@@ -149,10 +158,7 @@ static PyObject *backward_sparse(PyObject *self, PyObject *args)
 done:
     free(cur);
     free(nxt);
-    for (int i = 0; i < 8; i++)
-        if (all[i]->held)
-            PyBuffer_Release(&all[i]->view);
-    return result;
+    return release(all, 8, result);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -269,11 +275,7 @@ static PyObject *product(PyObject *self, PyObject *args)
     Py_INCREF(Py_None);
     result = Py_None;
 done:
-    if (x.held)
-        PyBuffer_Release(&x.view);
-    if (acc.held)
-        PyBuffer_Release(&acc.view);
-    return result;
+    return release((Buf *[]){&x, &acc}, 2, result);
 }
 
 static PyObject *cumprod(PyObject *self, PyObject *args)
@@ -312,11 +314,7 @@ static PyObject *cumprod(PyObject *self, PyObject *args)
     Py_INCREF(Py_None);
     result = Py_None;
 done:
-    if (x.held)
-        PyBuffer_Release(&x.view);
-    if (out.held)
-        PyBuffer_Release(&out.view);
-    return result;
+    return release((Buf *[]){&x, &out}, 2, result);
 }
 
 static PyMethodDef methods[] = {

@@ -317,8 +317,10 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     W = len(want)
     acc = {c: np.zeros((W, U)) for c in cols}
     acc_bad = np.zeros((W, U))
-    carry = np.zeros((W, U))
-    carry_lo = np.zeros((W, U))
+    # each start depth's mass still in the chain, as hi + lo for the compiled product
+    # (run[i] is the (2, U) pair it updates in place); carry is the hi part
+    run = np.zeros((W, 2, U))
+    carry, carry_lo = run[:, 0], run[:, 1]
     lanes = compiled.wanted()
     bad_seen = False
     chunk = chunk_depths(H, U)
@@ -371,9 +373,7 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
             seg = a[s:]
             if not masses:
                 if lanes:
-                    run = np.stack([carry[i], carry_lo[i]])
-                    compiled.product(_factor_rows(seg), run)
-                    carry[i], carry_lo[i] = run
+                    compiled.product(_factor_rows(seg), run[i])
                 else:
                     carry[i] = carry[i] * np.prod(seg, axis=0)
                 continue

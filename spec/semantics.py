@@ -432,6 +432,8 @@ def _replay_marks(spec: ir.Spec, row: _Row, found: tuple[list[int], int], interp
     More marked states than ``_REPLAYS``, all valid, leave the phase undecided: W103 when
     ``settle``, else nothing is said and False is returned (the caller checks one state at a
     time). True otherwise."""
+    if not found[0]:
+        return True  # nothing marked: no assignment grid to build
     phase, H = row.phase, len(row.depths)
     assignment_at = _assignment_at(spec, row.names)
 

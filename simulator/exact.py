@@ -326,12 +326,9 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     chunk = chunk_depths(H, U)
     q = model.phases[0]
     counted = {c[0] for c in cols}  # the outcomes some column counts
-    lo = 0
-    while lo < H:
-        hi = min(H, lo + chunk)
+    for lo, hi in model.spans(chunk):
         active = [i for i, w in enumerate(want) if w < hi]
         if not active:
-            lo = hi
             continue
         lay = model.layers(lo, hi)[q]
         h = hi - lo
@@ -392,7 +389,6 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
             if lay.bad is not False:
                 acc_bad[i] += np.einsum("hu,hu->u", m, badf[s:])
             carry[i] = carry[i] * cp[-1]
-        lo = hi
     # Mass still in the chain at the horizon ends there as the trajectory says (delivered by
     # default, stopped with `horizon N then stop`).
     at_h = model.at_horizon

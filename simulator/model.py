@@ -38,6 +38,7 @@ from libet.spec.vectorize import (
     TOLERANCE,
     ArrayEval,
     Block,
+    depth_changes,
     domain_array,
     index_grids,
     mask_and,
@@ -53,12 +54,21 @@ from libet.spec.vectorize import (
 #: (depths x classes x rows of the chain) and its dense coefficients (numpy's recurrence: rows
 #: squared per depth and class) at most CHUNK_ENTRIES numbers, which bounds the working memory.
 #: Measured (docs/benchmarks.md): on ten phases a chunk of 2^18 states is 1.5x faster than one
-#: of 2^16 (a quarter of the Python steps per solve), while one layer of more than 2^16 numbers
-#: falls out of the cache (one phase: 2^18 depths per chunk took 19 ms at 10^6 states, 2^19
-#: took 45 ms, against 17 ms at 2^16).
-LAYER_STATES = 1 << 16
+#: of 2^16 (a quarter of the Python steps per solve). One phase, with its chunks cut at the
+#: depths where a veto's depth comparison changes (MIN_CUT), on 2026-12-04's host (1 MiB of L2
+#: per core): 2^17 depths per layer beat 2^16 at 10^5 to 10^7 states, for P(harm) alone and for
+#: the six measures; 2^18 was faster still for P(harm) but slower for the six measures (their
+#: cumulative products no longer stay in the cache). On 12-03 (before a layer let go of the
+#: values it no longer needs) 2^18 had been slower than 2^16.
+LAYER_STATES = 1 << 17
 CHUNK_STATES = 1 << 18
 CHUNK_ENTRIES = 1 << 22
+#: A chunk is cut where a comparison of the depth with a number changes value
+#: (:attr:`Model.depth_cuts`) when at least this many of its depths lie beyond the cut: there the
+#: comparison is decided from the block's two ends, and whatever hangs on it (a veto's
+#: probability, ``1 - v``, the product with a step) is one number instead of an array, which
+#: saves more than the extra layer's Python costs (about 40 µs, a few passes over 2^14 numbers).
+MIN_CUT = 1 << 14
 #: At most this many assignments are grouped into classes by a dict (np.unique above it).
 _SMALL_GROUPING = 256
 #: Refuse a model whose working set would exceed this many bytes (override: LIBET_MEMORY_LIMIT).
@@ -362,6 +372,11 @@ class Model:
         # and the veto rules, which the layer of every phase of a block reads.
         many = len(self.phases) > 1
         self._kept = reads.reused(steps + ([] if many else rules), rules if many else ())
+        #: the depths in 1 .. horizon - 1 at which a comparison of the depth with a number in
+        #: the dynamics changes value (``depth < 5``: 5), in order
+        self.depth_cuts: tuple[int, ...] = tuple(sorted({
+            d for e in reads.depth_comparisons(self._dyn_exprs)
+            for d in _changes(e, ev) if d < self.horizon}))
 
     # -- sizes ---------------------------------------------------------------------------------
 
@@ -486,6 +501,23 @@ class Model:
 
     # -- layers --------------------------------------------------------------------------------
 
+    def spans(self, chunk: int):
+        """The blocks of depths ``(lo, hi)`` that cover ``0 .. horizon - 1`` in order: chunks of
+        at most ``chunk`` depths, each ended early at a depth cut (:attr:`depth_cuts`) that
+        leaves at least :data:`MIN_CUT` of its depths beyond it."""
+        H = self.horizon
+        cuts = self.depth_cuts
+        i = 0
+        lo = 0
+        while lo < H:
+            hi = min(H, lo + chunk)
+            while i < len(cuts) and cuts[i] <= lo:
+                i += 1
+            if i < len(cuts) and cuts[i] < hi and hi - cuts[i] >= MIN_CUT:
+                hi = cuts[i]
+            yield lo, hi
+            lo = hi
+
     def layer(self, phase: str, block: Block) -> "PhaseLayer":
         """Veto and transition probabilities of ``phase`` at the depths of ``block`` for every
         class (axis 1). Layers of several phases over one block share what they have in common
@@ -573,6 +605,13 @@ class PhaseLayer:
         refusals = tuple((k, x) for k, x in split.items() if k is not None)
         # with no refusal every veto ends the trajectory: v itself, not the sum of its parts
         return cls(v, g, transitions, bad, split[None] if refusals else v, refusals)
+
+
+def _changes(e: ir.Compare, ev: ArrayEval) -> tuple[int, ...]:
+    """:func:`depth_changes` of a comparison of the depth with a constant, whose value ``ev``
+    (the model's evaluator of constants) has; none when that value is an error."""
+    value, err = ev(e.right if type(e.left) is ir.Depth else e.left)
+    return () if err is not False else depth_changes(e, value)
 
 
 def _first_appearance(keys) -> tuple[np.ndarray, np.ndarray]:

@@ -150,9 +150,7 @@ class Tables:
                 self.code[qi, 1 + R + j] = (
                     _DELIVER if t.target == ir.DELIVER else _STOP if t.target == ir.STOP else model.phase_index[t.target]
                 )
-        lo = 0
-        while lo < H:
-            hi = min(H, lo + chunk)
+        for lo, hi in model.spans(chunk):
             h = hi - lo
             for qi, lay in enumerate(model.layers(lo, hi).values()):
                 probs = [np.broadcast_to(np.asarray(lay.v_end, dtype=np.float64), (h, U))]
@@ -172,7 +170,6 @@ class Tables:
                 if lay.bad is not False:
                     self.any_bad = True
                     self.bad[:, qi, lo:hi] = np.broadcast_to(lay.bad, (h, U)).T
-            lo = hi
         self.columns = list(self.cum.reshape(K - 1, U * P * H))
         self.bad_flat = self.bad.reshape(-1)
 

@@ -222,6 +222,19 @@ class Reads:
             self._keep.extend(exprs)
         return list(hit)
 
+    def depth_comparisons(self, exprs: Iterable[ir.Expr]) -> list[ir.Compare]:
+        """The comparisons in ``exprs`` (through defs and values) of ``depth`` itself with an
+        expression that reads nothing that varies (``depth < 5``, ``limit <= depth``): each
+        has one value over a run of depths, and changes at a depth the model knows."""
+        def constant(e) -> bool:
+            return self.of(e) == (frozenset(), False)
+
+        def keep(e) -> bool:
+            return type(e) is ir.Compare and (
+                (type(e.left) is ir.Depth and constant(e.right)) or (type(e.right) is ir.Depth and constant(e.left)))
+
+        return self._subterms("depth comparison", exprs, self._below, keep)
+
     def reused(self, exprs: Iterable[ir.Expr], again: Iterable[ir.Expr] = ()) -> frozenset[int]:
         """The keys (:meth:`key`) of the nodes that a pass over ``exprs`` meets more than once:
         reached through two references (two parents, two uses of a def, the same subterm

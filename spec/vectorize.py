@@ -609,6 +609,28 @@ _FLIP = {
 }
 
 
+def depth_changes(e: ir.Compare, c) -> tuple[int, ...]:
+    """The depths d >= 1 at which ``e``, a comparison of ``depth`` with the number ``c`` (either
+    side), differs from its value at d - 1: one for an order (``depth < 4.5``: 5), two for an
+    equality with an integer (``depth == 3``: 3 and 4), none otherwise (a bool, NaN, an
+    infinity). Between them a block of depths has the comparison decided from its two ends
+    (:meth:`ArrayEval._depth_compare`)."""
+    if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, float, Fraction, np.integer, np.floating)):
+        return ()
+    if isinstance(c, (float, np.floating)) and not math.isfinite(c):
+        return ()
+    op = e.op if type(e.left) is ir.Depth else _FLIP[e.op]
+    if op in (ir.CmpOp.LT, ir.CmpOp.GE):  # changes at the first depth >= c
+        d = math.ceil(c)
+    elif op in (ir.CmpOp.LE, ir.CmpOp.GT):  # at the first depth > c
+        d = math.floor(c) + 1
+    elif c == int(c):  # == or !=: on at c, off again at c + 1
+        return tuple(x for x in (int(c), int(c) + 1) if x >= 1)
+    else:
+        return ()
+    return (int(d),) if d >= 1 else ()
+
+
 def _raise():
     raise ValueError
 

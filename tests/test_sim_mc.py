@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import specs
@@ -43,6 +44,24 @@ def test_generated_specs_within_interval(src):
     spec = libet.loads(src).ir
     for policy in spec.policies:
         within(spec, policy, 3000, 11)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(specs(with_checks=False))
+def test_step_tables_are_the_same_with_chunks_cut_at_depth_comparisons(src):
+    # a layer's values at a depth do not depend on the block it is evaluated in, so cutting the
+    # chunks where a depth comparison changes (Model.spans, MIN_CUT 1: at every such depth)
+    # leaves every threshold of the Monte Carlo tables as it was, to the bit
+    from libet.simulator import model as model_module
+
+    spec = libet.loads(src).ir
+    for policy in spec.policies:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(model_module, "MIN_CUT", 1 << 40)
+            whole = montecarlo.Tables(Model(spec, policy))
+            mp.setattr(model_module, "MIN_CUT", 1)
+            cut = montecarlo.Tables(Model(spec, policy))
+        assert np.array_equal(whole.cum, cut.cum) and np.array_equal(whole.bad, cut.bad), policy
 
 
 def test_reproducible_bit_for_bit():

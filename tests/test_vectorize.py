@@ -10,7 +10,7 @@ import pytest
 import libet
 from libet.simulator.model import Model, PhaseLayer
 from libet.spec import ir
-from libet.spec.vectorize import ArrayEval, Block
+from libet.spec.vectorize import ArrayEval, Block, depth_changes
 
 SPEC = """
 spec "shared subterms"
@@ -55,6 +55,41 @@ def test_a_depth_comparison_decided_from_the_ends_is_the_elementwise_one(lo, hi,
                 assert want.any() and not want.all(), (op, c, flipped, lo, hi)
             else:
                 assert np.all(want == bool(got)), (op, c, flipped, lo, hi, got)
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
+def test_depth_changes_are_the_depths_where_the_comparison_changes(op):
+    # the oracle is Python's own comparison of each depth with the number, as the interpreter's
+    depth = ir.Depth()
+    for c in NUMBERS + [0.5, -0.5, 30, Fraction(-1, 3), 10**30]:
+        const = ir.Const(c, ir.Type(ir.Kind.INT if isinstance(c, int) else ir.Kind.REAL))
+        for flipped in (False, True):
+            e = ir.Compare(op, const, depth) if flipped else ir.Compare(op, depth, const)
+            value = [op(c, d) if flipped else op(d, c) for d in range(40)]
+            want = {d for d in range(1, 40) if value[d] != value[d - 1]}
+            got = depth_changes(e, c)
+            assert {d for d in got if d < 40} == want, (op, c, flipped, got)
+            assert all(d >= 1 for d in got) and len(got) == len(set(got))
+
+
+def test_a_bool_is_no_number_to_cut_at():
+    e = ir.Compare(ir.CmpOp.EQ, ir.Depth(), ir.Const(True, ir.BOOL))
+    assert depth_changes(e, True) == ()
+
+
+def test_the_model_cuts_its_chunks_where_a_depth_comparison_changes(monkeypatch):
+    from libet.simulator import model as model_module
+
+    spec = libet.loads(SPEC).ir
+    model = Model(spec, "p", fixed={"topic": "weapons"})
+    assert model.depth_cuts == (5, 30)  # depth < 5, depth >= 30
+    # a cut is taken when at least MIN_CUT depths lie beyond it, else the chunk stays whole
+    monkeypatch.setattr(model_module, "MIN_CUT", 8)
+    assert list(model.spans(16)) == [(0, 5), (5, 21), (21, 37), (37, 40)]  # 30 leaves 7 in (21, 37)
+    assert list(model.spans(40)) == [(0, 5), (5, 30), (30, 40)]
+    monkeypatch.setattr(model_module, "MIN_CUT", 11)
+    assert list(model.spans(40)) == [(0, 5), (5, 40)]  # 30 leaves 10 depths beyond it
+    assert list(model.spans(3)) == [(0, 3), (3, 6), (6, 9)] + [(i, min(40, i + 3)) for i in range(9, 40, 3)]
 
 
 def test_depths_that_are_not_a_block_are_compared_one_by_one():

@@ -18,6 +18,7 @@ twelve assignments, say, has two classes.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import os
@@ -64,7 +65,8 @@ LAYER_STATES = 1 << 17
 CHUNK_STATES = 1 << 18
 CHUNK_ENTRIES = 1 << 22
 #: A chunk is cut where a comparison of the depth with a number changes value
-#: (:attr:`Model.depth_cuts`) when at least this many of its depths lie beyond the cut: there the
+#: (:attr:`Model.depth_cuts`, :meth:`Model.spans`) when at least this many of its depths lie
+#: beyond the cut: there the
 #: comparison is decided from the block's two ends, and whatever hangs on it (a veto's
 #: probability, ``1 - v``, the product with a step) is one number instead of an array, which
 #: saves more than the extra layer's Python costs (about 40 µs, a few passes over 2^14 numbers).
@@ -502,21 +504,20 @@ class Model:
     # -- layers --------------------------------------------------------------------------------
 
     def spans(self, chunk: int):
-        """The blocks of depths ``(lo, hi)`` that cover ``0 .. horizon - 1`` in order: chunks of
-        at most ``chunk`` depths, each ended early at a depth cut (:attr:`depth_cuts`) that
-        leaves at least :data:`MIN_CUT` of its depths beyond it."""
-        H = self.horizon
+        """The blocks of depths ``(lo, hi)`` that cover ``0 .. horizon - 1`` in order: the
+        chunks of ``chunk`` depths, each split in two at the last depth cut
+        (:attr:`depth_cuts`) inside it that leaves at least :data:`MIN_CUT` of its depths
+        beyond it. One cut a chunk at most, so however many thresholds the dynamics have, there
+        are at most twice as many layers as without cuts (a layer evaluates every comparison,
+        decided or not, so a cut at each of k thresholds would cost k layers of all k)."""
         cuts = self.depth_cuts
-        i = 0
-        lo = 0
-        while lo < H:
-            hi = min(H, lo + chunk)
-            while i < len(cuts) and cuts[i] <= lo:
-                i += 1
-            if i < len(cuts) and cuts[i] < hi and hi - cuts[i] >= MIN_CUT:
-                hi = cuts[i]
+        for lo in range(0, self.horizon, chunk):
+            hi = min(self.horizon, lo + chunk)
+            j = bisect.bisect_right(cuts, hi - MIN_CUT) - 1
+            if j >= 0 and cuts[j] > lo:
+                yield lo, cuts[j]
+                lo = cuts[j]
             yield lo, hi
-            lo = hi
 
     def layer(self, phase: str, block: Block) -> "PhaseLayer":
         """Veto and transition probabilities of ``phase`` at the depths of ``block`` for every

@@ -115,21 +115,23 @@ def test_generated_specs_p_harm_alone(recurrence, src):
 @given(specs(with_checks=False))
 def test_generated_specs_with_chunks_cut_at_every_depth_comparison(recurrence, src):
     # Model.spans cuts a chunk where a comparison of the depth with a number changes value
-    # (`depth < 3`) once MIN_CUT depths lie beyond it; at 1, every such depth of these short
-    # horizons is a cut, and the forward pass and the backward pass must still agree with the
-    # interpreter, for the six measures and for P(harm) alone
+    # (`depth < 3`) once MIN_CUT depths lie beyond it; at 1, with whole horizons as chunks and
+    # with chunks of a few depths (layers of 4 numbers), the forward pass and the backward pass
+    # must still agree with the interpreter, for the six measures and for P(harm) alone
     from libet.simulator import model as model_module
 
     spec = libet.loads(src).ir
     interp = Interpreter(spec)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(model_module, "MIN_CUT", 1)
-        agree(spec, _sample(spec, 12))
-        for policy in spec.policies:
-            table = outcomes(spec, policy, measures=[ms.HARM])
-            for a in _sample(spec, 12):
-                w = interp.outcomes(policy, a).harm
-                assert abs(table.aggregate(ms.HARM, fixed=a).value - w) <= 1e-9 * max(1.0, abs(w)), (policy, a)
+    for layer in (model_module.LAYER_STATES, 4):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(model_module, "MIN_CUT", 1)
+            mp.setattr(model_module, "LAYER_STATES", layer)
+            agree(spec, _sample(spec, 12))
+            for policy in spec.policies:
+                table = outcomes(spec, policy, measures=[ms.HARM])
+                for a in _sample(spec, 12):
+                    w = interp.outcomes(policy, a).harm
+                    assert abs(table.aggregate(ms.HARM, fixed=a).value - w) <= 1e-9 * max(1.0, abs(w)), (policy, a)
     event("cut" if any(Model(spec, p).depth_cuts for p in spec.policies) else "no depth comparison")
 
 

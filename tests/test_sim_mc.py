@@ -56,12 +56,14 @@ def test_step_tables_are_the_same_with_chunks_cut_at_depth_comparisons(src):
 
     spec = libet.loads(src).ir
     for policy in spec.policies:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(model_module, "MIN_CUT", 1 << 40)
-            whole = montecarlo.Tables(Model(spec, policy))
-            mp.setattr(model_module, "MIN_CUT", 1)
-            cut = montecarlo.Tables(Model(spec, policy))
-        assert np.array_equal(whole.cum, cut.cum) and np.array_equal(whole.bad, cut.bad), policy
+        for layer in (model_module.LAYER_STATES, 4):
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(model_module, "LAYER_STATES", layer)
+                mp.setattr(model_module, "MIN_CUT", 1 << 40)
+                whole = montecarlo.Tables(Model(spec, policy))
+                mp.setattr(model_module, "MIN_CUT", 1)
+                cut = montecarlo.Tables(Model(spec, policy))
+            assert np.array_equal(whole.cum, cut.cum) and np.array_equal(whole.bad, cut.bad), (policy, layer)
 
 
 def test_reproducible_bit_for_bit():

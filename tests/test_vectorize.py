@@ -83,13 +83,36 @@ def test_the_model_cuts_its_chunks_where_a_depth_comparison_changes(monkeypatch)
     spec = libet.loads(SPEC).ir
     model = Model(spec, "p", fixed={"topic": "weapons"})
     assert model.depth_cuts == (5, 30)  # depth < 5, depth >= 30
-    # a cut is taken when at least MIN_CUT depths lie beyond it, else the chunk stays whole
+    # a chunk is split at the last cut inside it that leaves at least MIN_CUT depths beyond
+    # it, once at most; else it stays whole
     monkeypatch.setattr(model_module, "MIN_CUT", 8)
-    assert list(model.spans(16)) == [(0, 5), (5, 21), (21, 37), (37, 40)]  # 30 leaves 7 in (21, 37)
-    assert list(model.spans(40)) == [(0, 5), (5, 30), (30, 40)]
+    assert list(model.spans(16)) == [(0, 5), (5, 16), (16, 32), (32, 40)]  # 30 leaves 2 in (16, 32)
+    assert list(model.spans(40)) == [(0, 30), (30, 40)]  # at 30 only: one cut a chunk
+    assert list(model.spans(30)) == [(0, 5), (5, 30), (30, 40)]
     monkeypatch.setattr(model_module, "MIN_CUT", 11)
     assert list(model.spans(40)) == [(0, 5), (5, 40)]  # 30 leaves 10 depths beyond it
     assert list(model.spans(3)) == [(0, 3), (3, 6), (6, 9)] + [(i, min(40, i + 3)) for i in range(9, 40, 3)]
+
+
+def test_many_thresholds_at_most_double_the_layers(monkeypatch):
+    # `depth == k` for 50 values of k: 100 cuts, but a chunk is cut once at most
+    from libet.simulator import model as model_module
+
+    ladder = " else ".join(f"if depth == {7 * k} then 0.{k % 9 + 1}" for k in range(50))
+    src = f"""
+spec "many thresholds"
+substance {{ topic: {{everyday, weapons}} }}
+value ok = topic != weapons
+trajectory {{ horizon 400 start a phase a {{ -> a : {ladder} else 0.5  -> stop : otherwise }} }}
+policy p {{ veto when violates ok with strength 0.5 }}
+"""
+    model = Model(libet.loads(src).ir, "p", fixed={"topic": "weapons"})
+    assert len(model.depth_cuts) == 99  # 7k and 7k + 1, but not 0
+    monkeypatch.setattr(model_module, "MIN_CUT", 4)
+    for chunk in (10, 32, 400):
+        spans = list(model.spans(chunk))
+        assert [lo for lo, _ in spans][1:] == [hi for _, hi in spans][:-1] and spans[0][0] == 0 and spans[-1][1] == 400
+        assert len(spans) <= 2 * -(-400 // chunk)
 
 
 def test_depths_that_are_not_a_block_are_compared_one_by_one():

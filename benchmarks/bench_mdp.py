@@ -74,7 +74,7 @@ def main() -> int:
     from libet.simulator.prism import prism_properties, to_prism
     from libet.spec import measures as ms
 
-    for line in machine():
+    for line in machine("engine: layered value iteration (simulator/layered.py, numpy; no compiled recurrence)"):
         print(line)
     spec = libet.loads(source(args.horizon)).ir
     m = ms.parse("Pmax(harm)")

@@ -56,7 +56,7 @@ def main() -> int:
     from libet.spec import measures as ms
 
     print("## machine")
-    for line in machine():
+    for line in machine("engine: Monte Carlo (simulator/montecarlo.py, numpy; no compiled recurrence)"):
         print("  " + line)
     print(f"\n## Monte Carlo: libet and the numpy peer, {args.runs:,} trajectories, seed {args.seed} (best of runs, {args.clock} time)\n")
     print("| chain | horizon | steps | libet P(harm) | libet all measures | numpy peer | libet / peer | libet steps/s "

@@ -71,8 +71,9 @@ policy shallow { veto when violates ok and depth < 3 with strength 0.5 }
 """
 
 
-def machine() -> list[str]:
-    """The machine, as docs/benchmarks.md records it."""
+def machine(engine: str | None = None) -> list[str]:
+    """The machine, as docs/benchmarks.md records it; ``engine`` replaces the line on the exact
+    engine's recurrence (for a script whose engine does not run it)."""
     import numpy
 
     model = ""
@@ -92,7 +93,7 @@ def machine() -> list[str]:
         f"cpu: {model or platform.processor()}",
         f"nproc: {os.cpu_count()}",
         f"python {platform.python_version()}, numpy {numpy.__version__}, stormpy {storm}",
-        f"exact engine's recurrence: {RECURRENCE}",
+        engine or f"exact engine's recurrence: {RECURRENCE}",
         f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"load average at start: {load()}",
     ]

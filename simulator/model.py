@@ -66,10 +66,10 @@ CHUNK_STATES = 1 << 18
 CHUNK_ENTRIES = 1 << 22
 #: A chunk is cut where a comparison of the depth with a number changes value
 #: (:attr:`Model.depth_cuts`, :meth:`Model.spans`) when at least this many of its depths lie
-#: beyond the cut: there the
-#: comparison is decided from the block's two ends, and whatever hangs on it (a veto's
-#: probability, ``1 - v``, the product with a step) is one number instead of an array, which
-#: saves more than the extra layer's Python costs (about 40 µs, a few passes over 2^14 numbers).
+#: beyond the cut: there the comparison is decided from the block's two ends, and whatever
+#: hangs on it (a veto's probability, ``1 - v``, the product with a step) is one number instead
+#: of an array, which saves more than the extra layer's Python costs (about 40 µs, a few passes
+#: over 2^14 numbers).
 MIN_CUT = 1 << 14
 #: At most this many assignments are grouped into classes by a dict (np.unique above it).
 _SMALL_GROUPING = 256

@@ -113,7 +113,7 @@ def test_generated_specs_p_harm_alone(recurrence, src):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(specs(with_checks=False))
-def test_generated_specs_with_chunks_cut_at_every_depth_comparison(recurrence, src):
+def test_generated_specs_with_chunks_cut_at_depth_comparisons(recurrence, src):
     # Model.spans cuts a chunk where a comparison of the depth with a number changes value
     # (`depth < 3`) once MIN_CUT depths lie beyond it; at 1, with whole horizons as chunks and
     # with chunks of a few depths (layers of 4 numbers), the forward pass and the backward pass

@@ -50,8 +50,9 @@ def test_generated_specs_within_interval(src):
 @given(specs(with_checks=False))
 def test_step_tables_are_the_same_with_chunks_cut_at_depth_comparisons(src):
     # a layer's values at a depth do not depend on the block it is evaluated in, so cutting the
-    # chunks where a depth comparison changes (Model.spans, MIN_CUT 1: at every such depth)
-    # leaves every threshold of the Monte Carlo tables as it was, to the bit
+    # chunks where a depth comparison changes (Model.spans; MIN_CUT 1, with whole horizons and
+    # with chunks of a few depths) leaves every threshold of the Monte Carlo tables as it was,
+    # to the bit
     from libet.simulator import model as model_module
 
     spec = libet.loads(src).ir

@@ -505,8 +505,7 @@ def _valuation(where: str) -> str:
 
 class _RuleRow(NamedTuple):
     """One veto rule's line of :func:`_strength_plan`: what :func:`_strengths` tries and how
-    (fields as :class:`_Row`'s; ``phases`` the phases tried, ``count`` the states, unweighted,
-    ``left`` the interpreter's budget left when the rule's turn came, for its W103)."""
+    (fields as :class:`_Row`'s; ``phases`` the phases tried)."""
 
     policy: str
     rule: ir.Rule
@@ -517,8 +516,6 @@ class _RuleRow(NamedTuple):
     quick: bool
     how: str
     weight: int
-    count: int
-    left: int
 
 
 def _strength_plan(spec: ir.Spec) -> list[_RuleRow]:
@@ -552,7 +549,7 @@ def _strength_plan(spec: ir.Spec) -> list[_RuleRow]:
     for policy, rule, names, depths, ph, states, w, need, arrays_can in sized:
         how, after, vector_left = _decide(need, arrays_can, many, left, vector_left)
         quick = arrays_can and need > VECTOR_PHASE_MIN
-        plan.append(_RuleRow(policy, rule, names, depths, ph, states, quick, how, w, need // w, left))
+        plan.append(_RuleRow(policy, rule, names, depths, ph, states, quick, how, w))
         left = after
     return plan
 
@@ -582,13 +579,14 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     for row in _strength_plan(spec):
         rule = row.rule
         what = f"the veto strength of a rule of '{row.policy}'"
-        if row.how == "skipped":
-            _over_budget(d, row.count, row.weight, row.left, what, rule.span)
-            continue
         if row.how == "arrays":
             _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d)
             continue
-        budget.left -= row.count * row.weight
+        # as for the phases: the budget left here is the plan's, so it refuses (W103) exactly
+        # the rules the plan skipped
+        if not budget.take(spec, row.names, len(row.depths) * len(row.phases) * len(row.states), what, rule.span, d,
+                           row.weight):
+            continue
         if row.quick and imported and _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d, settle=False):
             continue
         strength = interp.compile(rule.strength)

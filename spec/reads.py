@@ -127,23 +127,29 @@ class Reads:
         hit = keys.get(id(expr))
         if hit is not None:
             return hit
-        stack = [(expr, False)]
+        interned, keep = self._interned, self._keep
+        # a node's children are looked up once, when it is first met, and kept with it until
+        # they are done (as in :meth:`facts`)
+        stack: list = [(expr, None)]
         while stack:
-            e, done = stack.pop()
-            if id(e) in keys:
+            e, kids = stack.pop()
+            k = id(e)
+            if k in keys:
                 continue
-            kids = e.children()
-            if not done:
-                stack.append((e, True))
-                stack.extend((c, False) for c in kids if id(c) not in keys)
-                continue
-            own = tuple(
-                getattr(e, f.name) for f in attrs.fields(type(e))
-                if f.name != "span" and not _is_child(getattr(e, f.name))
-            )
-            shape = (type(e), own, tuple(keys[id(c)] for c in kids))
-            keys[id(e)] = self._interned.setdefault(shape, len(self._interned))
-            self._keep.append(e)
+            if kids is None:
+                kids = e.children()
+                todo = [(c, None) for c in kids if id(c) not in keys]
+                if todo:
+                    stack.append((e, kids))
+                    stack.extend(todo)
+                    continue
+            t = type(e)
+            own = _OWN.get(t)
+            if own is None:
+                own = _OWN[t] = _own_fields(t)
+            shape = (t, tuple(map(e.__getattribute__, own)), tuple([keys[id(c)] for c in kids]))
+            keys[k] = interned.setdefault(shape, len(interned))
+            keep.append(e)
         return keys[id(expr)]
 
     def variables(self, exprs: ir.Expr | Iterable[ir.Expr]) -> frozenset:
@@ -349,8 +355,15 @@ class Reads:
         return frozenset(e.name for e in _nodes(exprs, below) if isinstance(e, ir.VarRef))
 
 
-def _is_child(x) -> bool:
-    return isinstance(x, ir.Expr) or (isinstance(x, tuple) and any(isinstance(c, ir.Expr) for c in x))
+#: an expression class -> the names of its fields that are neither children nor the span:
+#: what, with the children's keys, says how a node is written (:meth:`Reads.key`)
+_OWN: dict[type, tuple[str, ...]] = {}
+#: how ir.py annotates a field that holds children (ir.py has postponed annotations)
+_CHILD_FIELDS = ("Expr", "tuple[Expr, ...]")
+
+
+def _own_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(cls) if f.name != "span" and f.type not in _CHILD_FIELDS)
 
 
 def _nodes(exprs: Iterable[ir.Expr], below) -> Iterator[ir.Expr]:

@@ -618,12 +618,16 @@ class Trajectory:
     horizon_expr: Expr | None = attrs.field(default=None, kw_only=True)
     #: whether `then deliver|stop` was written (W106 is for the default left unsaid)
     at_horizon_written: bool = attrs.field(default=False, eq=False, kw_only=True)
+    # name -> phase: every engine looks a phase up at every layer and step, so a spec of P
+    # phases must not pay P for each look-up
+    _by_name: dict = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self):
+        object.__setattr__(self, "_by_name", {p.name: p for p in reversed(self.phases)})  # the first of a name
 
     def phase(self, name: str) -> Phase:
-        for p in self.phases:
-            if p.name == name:
-                return p
-        raise KeyError(name)
+        """The phase called ``name`` (KeyError when there is none)."""
+        return self._by_name[name]
 
     @property
     def phase_names(self) -> tuple[str, ...]:

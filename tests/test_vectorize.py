@@ -167,6 +167,17 @@ def test_expressions_written_alike_share_one_key_and_different_ones_do_not():
     one_int = ir.Const(1, ir.Type(ir.Kind.INT))
     one_real = ir.Const(Fraction(1), ir.Type(ir.Kind.REAL))
     assert reads.key(one_int) != reads.key(one_real)
+    # every field that is not a child counts: the operator, the function, a member list, a name
+    x, y = ir.ParamRef("gain"), ir.Const(Fraction(1, 2), ir.REAL)
+    written = [
+        ir.Arith(ir.ArithOp.ADD, x, y, ir.REAL), ir.Arith(ir.ArithOp.SUB, x, y, ir.REAL),
+        ir.Arith(ir.ArithOp.ADD, y, x, ir.REAL), ir.Call(ir.Func.MIN, (x, y), ir.REAL),
+        ir.Call(ir.Func.MAX, (x, y), ir.REAL), ir.Call(ir.Func.MAX, (x, y, y), ir.REAL),
+        ir.Member(ir.Depth(), (1, 2)), ir.Member(ir.Depth(), (1, 3)), ir.ParamRef("rate"),
+    ]
+    assert len({reads.key(e) for e in written}) == len(written)
+    again = ir.Call(ir.Func.MAX, (ir.ParamRef("gain"), ir.Const(Fraction(1, 2), ir.REAL)), ir.REAL)
+    assert reads.key(again) == reads.key(written[4])
 
 
 def test_the_constant_subterms_are_the_maximal_ones_that_read_nothing_varying():

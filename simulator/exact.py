@@ -225,7 +225,7 @@ class _Chain:
         self.model = model
         self.tracked = tracked
         self.F = 1 << len(tracked)
-        need = model.estimate_bytes(phases=len(model.phases) * self.F * (2 if refusals else 1))
+        need = model.estimate_bytes(flags=self.F, refusals=refusals)
         if need > memory_limit():
             raise UsageError(
                 f"model too large: {model.n_classes:,} classes x {len(model.phases) * self.F} states per depth "
@@ -452,7 +452,7 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
     out = {}
     if H in set(int(w) for w in want):
         out[H] = x
-    chunk = chunk_depths(H, U, 2 * chain.P if chain.refusals else chain.P)
+    chunk = chunk_depths(H, U, 2 * chain.P if chain.refusals else chain.P, model.entries(chain.F, chain.refusals))
     if BLOCK < chunk < H:
         chunk -= chunk % BLOCK  # whole blocks: only the last chunk is padded
     hi = H

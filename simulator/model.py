@@ -49,11 +49,14 @@ from libet.spec.vectorize import (
     step_probabilities,
 )
 
+from . import compiled
+
 #: The engines evaluate the chain in chunks of depths (:func:`chunk_depths`), bounded three ways:
 #: one layer's arrays (a number per depth and class) hold at most LAYER_STATES, so the arrays of
 #: a layer's expressions stay in a core's cache; a chunk holds at most CHUNK_STATES states
-#: (depths x classes x rows of the chain) and its dense coefficients (numpy's recurrence: rows
-#: squared per depth and class) at most CHUNK_ENTRIES numbers, which bounds the working memory.
+#: (depths x classes x rows of the chain) and its coefficients (:meth:`Model.entries`: rows
+#: squared per depth and class for numpy's dense recurrence, the moves for the compiled sparse
+#: one) at most CHUNK_ENTRIES numbers, which bounds the working memory.
 #: Measured (docs/benchmarks.md): on ten phases a chunk of 2^18 states is 1.5x faster than one
 #: of 2^16 (a quarter of the Python steps per solve). One phase, with its chunks cut at the
 #: depths where a veto's depth comparison changes (MIN_CUT), on 2026-12-04's host (1 MiB of L2
@@ -64,6 +67,13 @@ from libet.spec.vectorize import (
 LAYER_STATES = 1 << 17
 CHUNK_STATES = 1 << 18
 CHUNK_ENTRIES = 1 << 22
+#: A chunk of a wide chain (many phases) spans at least FLOOR_DEPTHS depths while it holds at
+#: most FLOOR_STATES states and FLOOR_ENTRIES coefficients: every chunk builds a layer per
+#: phase, so chunks that shrank as 1/P would make P^2 layers (a ring of 2,560 phases at horizon
+#: 1,000: 1.7 s, against 0.55 s with the floor; docs/benchmarks.md, "Scale").
+FLOOR_DEPTHS = 256
+FLOOR_STATES = 1 << 21
+FLOOR_ENTRIES = 1 << 23
 #: A chunk is cut where a comparison of the depth with a number changes value
 #: (:attr:`Model.depth_cuts`, :meth:`Model.spans`) when at least this many of its depths lie
 #: beyond the cut: there the comparison is decided from the block's two ends, and whatever
@@ -82,12 +92,16 @@ EXACT_STATE_LIMIT = 400_000
 SUMMARY_MIN = 4096
 
 
-def chunk_depths(horizon: int, classes: int, rows: int = 1) -> int:
-    """Depths per chunk for ``classes`` classes and ``rows`` states per depth and class (the
-    bounds above); at least 1, at most ``horizon``."""
+def chunk_depths(horizon: int, classes: int, rows: int = 1, entries: int | None = None) -> int:
+    """Depths per chunk for ``classes`` classes, ``rows`` states per depth and class and
+    ``entries`` coefficients per depth and class (rows squared, numpy's dense recurrence, when
+    not given; :meth:`Model.entries`); the bounds above. At least 1, at most ``horizon``."""
     per = max(1, classes)
     rows = max(1, rows)
-    return max(1, min(horizon, LAYER_STATES // per, CHUNK_STATES // (per * rows), CHUNK_ENTRIES // (per * rows * rows)))
+    entries = rows * rows if entries is None else max(1, entries)
+    bound = min(LAYER_STATES // per, CHUNK_STATES // (per * rows), CHUNK_ENTRIES // (per * entries))
+    floor = min(FLOOR_DEPTHS, LAYER_STATES // per, FLOOR_STATES // (per * rows), FLOOR_ENTRIES // (per * entries))
+    return max(1, min(horizon, max(bound, floor)))
 
 
 def float_weights(weights) -> np.ndarray:
@@ -411,12 +425,30 @@ class Model:
                 self._shrink_hint(self.names),
             )
 
-    def estimate_bytes(self, n_classes: int | None = None, phases: int | None = None) -> int:
-        """Working memory of the exact engine for one chunk of depths (``phases``: the states
-        per depth and class, when visit flags multiply the phases)."""
+    def estimate_bytes(self, n_classes: int | None = None, flags: int = 1, refusals: bool = False) -> int:
+        """Working memory of the exact engine for one chunk of depths, over the phases times
+        ``flags`` visit flags (doubled when ``refusals`` are counted)."""
         u = self.n_classes if n_classes is None else n_classes
-        p = len(self.phases) if phases is None else phases
-        return chunk_depths(self.horizon, u, p) * u * p * (p + 8) * 8 * 4
+        p = len(self.phases) * flags * (2 if refusals else 1)
+        entries = self.entries(flags, refusals)
+        return chunk_depths(self.horizon, u, p, entries) * u * (entries + 8 * p) * 8 * 4
+
+    def entries(self, flags: int = 1, refusals: bool = False) -> int:
+        """The exact engine's coefficients per depth and class over the phases times ``flags``
+        visit flags (doubled when ``refusals`` are counted): every pair of states for numpy's
+        dense recurrence; for the compiled one, which is sparse, at most one per move from a
+        state (a phase's distinct target phases and refusal phases), three with refusals (the
+        move, its reward copy, and a refusal's count). P phases in a ring then cost P, not P^2."""
+        rows = len(self.phases) * flags * (2 if refusals else 1)
+        if self.exact or not compiled.wanted():
+            return rows * rows
+        return flags * self._moves * (3 if refusals else 1)
+
+    @functools.cached_property
+    def _moves(self) -> int:
+        then = {r.then for r in self.rules if r.then is not None}
+        return sum(len({t.target for t in p.transitions if t.target in self.phase_index} | then)
+                   for p in self.spec.trajectory.phases)
 
     # -- classes -------------------------------------------------------------------------------
 

@@ -241,3 +241,91 @@ check p { complete }
     assert printed == "if x == 0 then 1 else if x == 1 then 0.5 else if x < 4 then 2 else 0"
     (result,) = spec.check(timeout=60)
     assert result.status is Status.VIOLATED  # strength 1/4 at x = 1, 0 at x >= 4
+
+
+def _ring(phases: int, horizon: int) -> str:
+    """A ring of ``phases`` phases, each going on to the next, staying or stopping, and a
+    refusal that goes on in the first phase: one move per target, whatever the phase count."""
+    body = "\n".join(
+        f"  phase p{i} {{ -> p{(i + 1) % phases} : 0.3 + 0.01 * {i % 7}  -> stop : 0.02 * exp(-0.1 * depth)"
+        f"  -> p{i} : otherwise }}"
+        for i in range(phases)
+    )
+    return f"""
+substance {{ bad: bool }}
+framing {{ tone: 0..2 }}
+value ok = not bad
+trajectory {{ horizon {horizon}  start p0
+{body}
+}}
+policy p {{
+  veto when bad and depth < 3 with strength 0.5
+  veto when tone == 2 and depth == 4 with strength 0.25 then -> p0
+}}
+"""
+
+
+def test_the_compiled_recurrence_counts_the_moves_of_many_phases_not_their_square(monkeypatch):
+    # A ring of 300 phases has 600 moves a depth (next, stay) and one refusal phase shared by
+    # all: its chunks are sized by those, as the compiled recurrence stores them, not by the
+    # 90,000 pairs of states numpy's dense recurrence needs. A chunk of a model this wide
+    # still spans FLOOR_DEPTHS depths, so the layers a solve builds grow with the phases, not
+    # with their square.
+    from libet.simulator import model as model_module
+    from libet.simulator.model import Model, chunk_depths
+
+    spec = libet.loads(_ring(300, 1000)).ir
+    monkeypatch.setenv("LIBET_COMPILED", "1")
+    m = Model(spec, "p")
+    # each phase: the next and itself, and the refusal's p0, which is one of those in p0 and p299
+    moves = 300 * 3 - 2
+    assert m.entries() == moves
+    assert m.entries(flags=4, refusals=True) == 4 * moves * 3
+    U = m.n_classes
+    assert chunk_depths(1000, U, 300, m.entries()) == model_module.FLOOR_DEPTHS
+    monkeypatch.setenv("LIBET_COMPILED", "0")
+    assert Model(spec, "p").entries() == 300 * 300
+    assert Model(spec, "p").entries(flags=2, refusals=True) == 1200 * 1200
+    monkeypatch.setenv("LIBET_COMPILED", "1")  # rationals always take numpy's recurrence
+    assert Model(libet.loads(_ring(300, 100)).ir, "p", exact=True).entries() == 300 * 300
+
+
+def test_chunk_depths_keep_their_floor_only_while_it_fits():
+    from libet.simulator import model as model_module
+    from libet.simulator.model import chunk_depths
+
+    floor = model_module.FLOOR_DEPTHS
+    assert chunk_depths(10, 1) == 10  # never past the horizon
+    assert chunk_depths(10**6, 1, 1) == model_module.LAYER_STATES  # one phase: the layer bound
+    # wide: the chunk bound would give a few depths; the floor holds while it fits
+    assert chunk_depths(10**6, 2, 2000, 4000) == floor
+    # wider still: the floor's own bounds on states and coefficients take over, down to one depth
+    states = model_module.FLOOR_STATES
+    assert chunk_depths(10**6, 2, states // (2 * 10), 1) == 10
+    assert chunk_depths(10**6, 4, 10, model_module.FLOOR_ENTRIES // 20) == 5
+    assert chunk_depths(10**6, 10**7, 10, 10) == 1
+    # many classes and one phase: the floor never passes a layer's own bound (the cache)
+    assert chunk_depths(10**6, 10**4, 1) == model_module.LAYER_STATES // 10**4
+
+
+@pytest.mark.parametrize("floor", [3, 256])
+def test_a_ring_of_many_phases_agrees_with_the_interpreter_in_chunks_of_a_few_depths(recurrence, monkeypatch, floor):
+    # Chunks of 3 depths (the bounds made tiny, the floor at 3) or of the whole horizon: the
+    # backward pass over 40 phases, a refusal that goes on, visit flags and the refusals'
+    # count, each assignment against the interpreter
+    from libet.simulator import model as model_module
+    from libet.simulator import outcomes
+    from libet.spec.interpreter import Interpreter
+
+    monkeypatch.setattr(model_module, "CHUNK_STATES", 1)
+    monkeypatch.setattr(model_module, "FLOOR_DEPTHS", floor)
+    spec = libet.loads(_ring(40, 20)).ir
+    measures = list(ms.STANDARD) + [ms.parse(m, spec.trajectory.phase_names) for m in ("E(refusals)", "P(visit p5)", "P(harm and visit p1)")]
+    table = outcomes(spec, "p", measures=measures)
+    interp = Interpreter(spec)
+    for a in spec.assignments():
+        want = interp.outcomes("p", a, visits=("p1", "p5"))
+        for m in measures:
+            w, g = want.measure(m), table.aggregate(m, fixed=a).value
+            assert (w is None) == (g is None), (a, m)
+            assert w is None or abs(g - w) <= 1e-9 * max(1.0, abs(w)), (a, str(m), g, w)

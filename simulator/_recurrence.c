@@ -14,9 +14,11 @@
  * x at the depths want (ascending, in [0, h]) into out[i]. Shapes: rows, cols, cols_last (nnz,)
  * int64; vals (nnz, h, U), b (Q, P, h, U), x_end (U, P, Q), out (len(want), U, P, Q) float64,
  * all C-contiguous. Like vals, b holds one (h, U) array per column and row: the engine writes
- * each of them in one contiguous pass, and the loop over the depths of one column reads P
- * sequential streams. Each row's sum is b first, then its entries in order. Every index is checked
- * before the loop; the loop runs without the GIL.
+ * each of them in one contiguous pass. The loop runs over the classes, then the depths, and
+ * updates every column of a row at once, so each entry's coefficient is read once a depth and
+ * class, not once a column (a chain of thousands of phases has thousands of entries a depth,
+ * each in its own cache line). Each row's sum is b first, then its entries in order. Every index
+ * is checked before the loop; the loop runs without the GIL.
  *
  *   product(x, acc[, split])
  *
@@ -117,8 +119,11 @@ static PyObject *backward_sparse(PyObject *self, PyObject *args)
             goto done;
         }
     }
-    cur = malloc(sizeof(double) * (P ? P : 1));
-    nxt = malloc(sizeof(double) * (P ? P : 1));
+    /* x of one class as P rows of Q columns: an entry's coefficient is read once for all the
+     * columns (a chain of many phases has thousands of entries a depth, each a cache line) */
+    const Py_ssize_t PQ = P * Q;
+    cur = malloc(sizeof(double) * (PQ ? PQ : 1));
+    nxt = malloc(sizeof(double) * (PQ ? PQ : 1));
     if (!cur || !nxt) {
         PyErr_NoMemory();
         goto done;
@@ -128,28 +133,29 @@ static PyObject *backward_sparse(PyObject *self, PyObject *args)
     const Py_ssize_t hU = h * U;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t u = 0; u < U; u++) {
-        for (Py_ssize_t q = 0; q < Q; q++) {
-            for (Py_ssize_t p = 0; p < P; p++)
-                cur[p] = x0[(u * P + p) * Q + q];
-            Py_ssize_t k = W - 1;
-            for (; k >= 0 && wd[k] == h; k--)
+        memcpy(cur, x0 + u * PQ, sizeof(double) * PQ);
+        Py_ssize_t k = W - 1;
+        for (; k >= 0 && wd[k] == h; k--)
+            memcpy(ob + (k * U + u) * PQ, cur, sizeof(double) * PQ);
+        for (Py_ssize_t d = h - 1; d >= 0; d--) {
+            const double *bd = bb + d * U + u; /* column q of row p at bd[(q * P + p) * hU] */
+            const double *vd = v + d * U + u; /* entry e at vd[e * hU] */
+            const int64_t *cd = (last && d == h - 1) ? cl : c;
+            for (Py_ssize_t q = 0; q < Q; q++)
                 for (Py_ssize_t p = 0; p < P; p++)
-                    ob[((k * U + u) * P + p) * Q + q] = cur[p];
-            for (Py_ssize_t d = h - 1; d >= 0; d--) {
-                const double *bd = bb + (q * P * h + d) * U + u; /* row p at bd[p * h * U] */
-                const double *vd = v + d * U + u; /* entry e at vd[e * h * U] */
-                const int64_t *cd = (last && d == h - 1) ? cl : c;
-                for (Py_ssize_t p = 0; p < P; p++)
-                    nxt[p] = bd[p * hU];
-                for (Py_ssize_t e = 0; e < nnz; e++)
-                    nxt[r[e]] += vd[e * hU] * cur[cd[e]];
-                double *t = cur;
-                cur = nxt;
-                nxt = t;
-                for (; k >= 0 && wd[k] == d; k--)
-                    for (Py_ssize_t p = 0; p < P; p++)
-                        ob[((k * U + u) * P + p) * Q + q] = cur[p];
+                    nxt[p * Q + q] = bd[(q * P + p) * hU];
+            for (Py_ssize_t e = 0; e < nnz; e++) {
+                const double a = vd[e * hU];
+                const double *src = cur + cd[e] * Q;
+                double *dst = nxt + r[e] * Q;
+                for (Py_ssize_t q = 0; q < Q; q++)
+                    dst[q] += a * src[q];
             }
+            double *t = cur;
+            cur = nxt;
+            nxt = t;
+            for (; k >= 0 && wd[k] == d; k--)
+                memcpy(ob + (k * U + u) * PQ, cur, sizeof(double) * PQ);
         }
     }
     Py_END_ALLOW_THREADS

@@ -9,7 +9,10 @@ Run:  .venv/bin/python benchmarks/bench_scale.py [--repeat 3]
 2. ten phases at a long horizon: loading (the static checks spend one budget for the spec)
    against solving P(harm) alone and the six measures `libet simulate` reports;
 3. a flat weighted score of N terms and a chain of N/10 defs: load, one interpreter evaluation,
-   one exact solve.
+   one exact solve;
+4. a ring of P phases (tests/test_scale.py's) and a policy of R rules, each at horizon 1,000:
+   load, the exact solve of P(harm) and of the six measures, and `check` (the spec's
+   `complete` and P(harm) checks).
 
 Every figure is an absolute wall time on the machine printed first (best of --repeat runs); the
 growth between rows is what to read: a linear cost doubles when N doubles.
@@ -159,6 +162,40 @@ def chains(repeat: int) -> None:
         print(f"| {n:,} | {load_s:.2f} | {check_s:.2f} | {step_s:.4f} | {solve_s:.3f} |")
 
 
+def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rules=(250, 500, 1_000, 2_000, 4_000)) -> None:
+    import numpy  # noqa: F401
+    from test_scale import _ring
+
+    import libet
+    from libet.simulator import outcomes
+    from libet.simulator.model import Model
+    from libet.spec import measures as ms
+
+    def ruled(n: int) -> str:
+        body = "\n".join(f"  veto when tone == {i % 3} and depth == {i % 1000} with strength 0.{i % 9 + 1}"
+                         for i in range(n))
+        return _ring(2, 1000).replace("policy p {", "policy p {\n" + body, 1)
+
+    checks = "\ncheck p { complete  P(harm) <= 0.9 }\n"
+    print("\n## many phases and many rules, horizon 1,000 (states: phases x 1,000 x classes)")
+    print("`check`: the spec's `complete` (Z3) and `P(harm) <= 0.9` (exact engine, replayed by the interpreter")
+    print("while the model is small enough). Per 10^6 states: the P(harm) solve over the model's states")
+    print("(phases x depths x classes), for the rows of phases, whose states grow with them.")
+    print("| shape | states | load (s) | solve P(harm) (s) | solve six measures (s) | `check` (s) | P(harm) per 10^6 states (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, src in [(f"{p:,} phases", _ring(p, 1000)) for p in phases] + [(f"{r:,} rules", ruled(r)) for r in rules]:
+        src += checks
+        load_s = best(lambda: libet.loads(src), repeat)
+        spec = libet.loads(src)
+        harm_s = best(lambda: outcomes(spec.ir, "p", measures=[ms.HARM]), repeat)
+        six_s = best(lambda: outcomes(spec.ir, "p"), repeat)
+        check_s = best(lambda: spec.check("p", timeout=120), 1)
+        m = Model(spec.ir, "p")
+        states = len(m.phases) * m.horizon * m.n_classes
+        per = f"{harm_s / states * 1e6:.3f}" if label.endswith("phases") else "–"
+        print(f"| {label} | {states:,} | {load_s:.3f} | {harm_s:.3f} | {six_s:.3f} | {check_s:.2f} | {per} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -168,6 +205,7 @@ def main() -> None:
     many_policies(args.repeat)
     ten_phases(args.repeat)
     chains(args.repeat)
+    phases_and_rules(args.repeat)
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def chains(repeat: int) -> None:
 
 
 def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rules=(250, 500, 1_000, 2_000, 4_000)) -> None:
-    import numpy  # noqa: F401
+    import numpy  # noqa: F401  (`libet simulate` has imported it before it loads the spec)
     from test_scale import _ring
 
     import libet

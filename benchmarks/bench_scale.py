@@ -164,26 +164,21 @@ def chains(repeat: int) -> None:
 
 def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rules=(250, 500, 1_000, 2_000, 4_000)) -> None:
     import numpy  # noqa: F401  (`libet simulate` has imported it before it loads the spec)
-    from test_scale import _ring
+    from test_scale import _ring, _ruled
 
     import libet
     from libet.simulator import outcomes
     from libet.simulator.model import Model
     from libet.spec import measures as ms
 
-    def ruled(n: int) -> str:
-        body = "\n".join(f"  veto when tone == {i % 3} and depth == {i % 1000} with strength 0.{i % 9 + 1}"
-                         for i in range(n))
-        return _ring(2, 1000).replace("policy p {", "policy p {\n" + body, 1)
-
     checks = "\ncheck p { complete  P(harm) <= 0.9 }\n"
     print("\n## many phases and many rules, horizon 1,000 (states: phases x 1,000 x classes)")
     print("`check`: the spec's `complete` (Z3) and `P(harm) <= 0.9` (exact engine, replayed by the interpreter")
-    print("while the model is small enough). Per 10^6 states: the P(harm) solve over the model's states")
+    print("while the replay, weighed by the rules and transitions each state evaluates, is within its budget). Per 10^6 states: the P(harm) solve over the model's states")
     print("(phases x depths x classes), for the rows of phases, whose states grow with them.")
     print("| shape | states | load (s) | solve P(harm) (s) | solve six measures (s) | `check` (s) | P(harm) per 10^6 states (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, src in [(f"{p:,} phases", _ring(p, 1000)) for p in phases] + [(f"{r:,} rules", ruled(r)) for r in rules]:
+    for label, src in [(f"{p:,} phases", _ring(p, 1000)) for p in phases] + [(f"{r:,} rules", _ruled(r)) for r in rules]:
         src += checks
         load_s = best(lambda: libet.loads(src), repeat)
         spec = libet.loads(src)
@@ -198,14 +193,13 @@ def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rul
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sections = {f.__name__: f for f in (many_values, many_policies, ten_phases, chains, phases_and_rules)}
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=sections, action="append", help="run only this section (repeatable)")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}\n")
-    many_values(args.repeat)
-    many_policies(args.repeat)
-    ten_phases(args.repeat)
-    chains(args.repeat)
-    phases_and_rules(args.repeat)
+    for name in args.only or sections:
+        sections[name](args.repeat)
 
 
 if __name__ == "__main__":

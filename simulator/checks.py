@@ -38,7 +38,8 @@ from libet.spec.overrides import check_fixed, check_overrides
 from .exact import solve
 from .model import Model, expand, full_assignment
 
-#: Interpreter replays of a verdict cost at most this many state visits.
+#: Interpreter replays of a verdict cost at most this many state visits, each weighed by the
+#: size of what it evaluates (:func:`_replay_cost`).
 REPLAY_BUDGET = 2_000_000
 NEAR = 1e-9
 
@@ -374,7 +375,7 @@ def _replay_bound(spec, check, tab, worst, averaged, value, params, fixed) -> bo
     n = 1
     for name in averaged:
         n *= len(tab.values[name])
-    if n * _states(spec) > REPLAY_BUDGET:
+    if n * _replay_cost(spec, check.policy) > REPLAY_BUDGET:
         return False
     m = check.prop.measure
     interp = Interpreter(spec, params, exact=tab.exact)
@@ -416,9 +417,21 @@ def _product(tab, names):
         yield dict(zip(names, combo))
 
 
-def _states(spec) -> int:
+def _replay_cost(spec, policy: str) -> int:
+    """What the interpreter's replay of ``policy`` on one assignment costs at most, in state
+    visits weighed as the static checks weigh them (:func:`~libet.spec.semantics.weight`):
+    every depth of every phase, each state evaluating the policy's rules and the phase's
+    transitions. So a policy of 4,000 rules is not replayed where one of 4 would be: the
+    replay would cost the interpreter a thousand times the solve it confirms."""
+    from libet.spec.semantics import weight
+
     t = spec.trajectory
-    return len(t.phases) * max(1, t.horizon)
+    rules = [e for r in spec.policies[policy].rules for e in (r.condition, r.strength, *(u.expr for u in r.updates))]
+    per_depth = 0
+    for phase in t.phases:
+        steps = [e for tr in phase.transitions for e in (tr.prob, *(u.expr for u in tr.updates)) if e is not None]
+        per_depth += weight(spec, rules + steps)
+    return per_depth * max(1, t.horizon)
 
 
 def _gap(spec, check, prop: ir.Gap, tab, params, fixed):
@@ -474,7 +487,7 @@ def _gap(spec, check, prop: ir.Gap, tab, params, fixed):
     if not tab.exact and abs(value - bound) <= NEAR:
         return None, None, None
     replayed = False
-    if 2 * _states(spec) <= REPLAY_BUDGET:
+    if 2 * _replay_cost(spec, check.policy) <= REPLAY_BUDGET:
         interp = Interpreter(spec, params, exact=tab.exact)
         m = prop.measure
         r1 = interp.outcomes(check.policy, first, m.visits).measure(m)

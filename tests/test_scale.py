@@ -329,3 +329,25 @@ def test_a_ring_of_many_phases_agrees_with_the_interpreter_in_chunks_of_a_few_de
             w, g = want.measure(m), table.aggregate(m, fixed=a).value
             assert (w is None) == (g is None), (a, m)
             assert w is None or abs(g - w) <= 1e-9 * max(1.0, abs(w)), (a, str(m), g, w)
+
+
+def _ruled(rules: int) -> str:
+    """Two phases of :func:`_ring` at horizon 1,000, and ``rules`` more rules in its policy."""
+    body = "\n".join(f"  veto when tone == {i % 3} and depth == {i % 1000} with strength 0.{i % 9 + 1}" for i in range(rules))
+    return _ring(2, 1000).replace("policy p {", "policy p {\n" + body, 1)
+
+
+def test_a_replay_is_weighed_by_the_rules_each_state_evaluates():
+    # The interpreter's replay of a bound evaluates every rule at every state: 2 phases x
+    # 1,000 depths x 6 assignments is cheap to replay with 12 rules and is replayed; with
+    # 600 it would cost the interpreter 50 times as much and is not (the verdict stands,
+    # from the exact engine alone), where counting states alone replayed both.
+    from libet.results import Status
+    from libet.simulator.checks import REPLAY_BUDGET, _replay_cost
+
+    few, many = (libet.loads(_ruled(n) + "check p { P(harm) <= 0.9 }") for n in (10, 600))
+    assert 6 * _replay_cost(few.ir, "p") <= REPLAY_BUDGET < 6 * _replay_cost(many.ir, "p")
+    assert _replay_cost(many.ir, "p") >= 30 * _replay_cost(few.ir, "p")
+    (r_few,), (r_many,) = few.check("p"), many.check("p")
+    assert r_few.status is r_many.status is Status.PROVED
+    assert r_few.proof.replayed and not r_many.proof.replayed

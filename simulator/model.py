@@ -388,6 +388,15 @@ class Model:
         # and the veto rules, which the layer of every phase of a block reads.
         many = len(self.phases) > 1
         self._kept = reads.reused(steps + ([] if many else rules), rules if many else ())
+        # Phases whose layers are the same arrays: with veto rules that do not read `phase`, the
+        # veto part is one per block, and phases whose probabilities are written the same (and
+        # do not read `phase` either) have the same layer but for its targets (:meth:`layers`).
+        self._shared_vetoes = many and not any(reads.phase(e) for e in rules)
+        self._layer_keys: dict[str, tuple | None] = {}
+        for p in traj.phases:
+            probs = [t.prob for t in p.transitions]
+            free = self._shared_vetoes and not any(reads.phase(e) for e in probs if e is not None)
+            self._layer_keys[p.name] = tuple(None if e is None else reads.key(e) for e in probs) if free else None
         #: the depths in 1 .. horizon - 1 at which a comparison of the depth with a number in
         #: the dynamics changes value (``depth < 5``: 5), in order
         self.depth_cuts: tuple[int, ...] = tuple(sorted({
@@ -551,19 +560,36 @@ class Model:
                 lo = cuts[j]
             yield lo, hi
 
-    def layer(self, phase: str, block: Block) -> "PhaseLayer":
+    def layer(self, phase: str, block: Block, vetoes: "Vetoes | None" = None) -> "PhaseLayer":
         """Veto and transition probabilities of ``phase`` at the depths of ``block`` for every
-        class (axis 1). Layers of several phases over one block share what they have in common
-        (:meth:`layers`)."""
-        ev = ArrayEval(self.spec, self.params, self._rep_env(), phase=phase, exact=self.exact, overrides=self._layer_overrides,
-                       block=block, kept=self._kept)
-        return PhaseLayer.build(ev, self.spec.trajectory.phase(phase), self.rules)
+        class (axis 1); ``vetoes``, the veto part when another phase of the block has it. Layers
+        of several phases over one block share what they have in common (:meth:`layers`)."""
+        return PhaseLayer.build(self._evaluator(phase, block), self.spec.trajectory.phase(phase), self.rules, vetoes)
+
+    def _evaluator(self, phase: str | None, block: Block) -> ArrayEval:
+        return ArrayEval(self.spec, self.params, self._rep_env(), phase=phase, exact=self.exact,
+                         overrides=self._layer_overrides, block=block, kept=self._kept)
 
     def layers(self, lo: int, hi: int) -> dict[str, "PhaseLayer"]:
         """:meth:`layer` of every phase at the depths ``lo .. hi - 1``: the veto rules, and
-        every subterm that does not read ``phase``, evaluated once for all phases."""
+        every subterm that does not read ``phase``, evaluated once for all phases. Where the
+        rules do not read ``phase`` either, their veto probabilities are formed once for the
+        block, and phases whose transition probabilities are written the same share one layer
+        (a ring of 3,200 phases of seven shapes builds seven layers a block, not 3,200)."""
         block = Block(lo, hi, share=len(self.phases) > 1)
-        return {q: self.layer(q, block) for q in self.phases}
+        vetoes = Vetoes.of(self._evaluator(None, block), self.rules) if self._shared_vetoes else None
+        out: dict[str, PhaseLayer] = {}
+        same: dict[tuple, PhaseLayer] = {}
+        for q in self.phases:
+            key = self._layer_keys[q]
+            twin = same.get(key) if key is not None else None
+            if twin is not None:
+                out[q] = twin.retargeted(self.spec.trajectory.phase(q))
+                continue
+            out[q] = self.layer(q, block, vetoes)
+            if key is not None:
+                same[key] = out[q]
+        return out
 
     def _rep_env(self) -> dict:
         """The dynamics' variables at each class's representative, as (1, classes) arrays."""
@@ -605,22 +631,20 @@ class PhaseLayer:
         """(target, probability) per transition, in declaration order."""
         return tuple((t, self.step(i)) for i, t in enumerate(self.targets))
 
+    def retargeted(self, phase: ir.Phase) -> "PhaseLayer":
+        """This layer's arrays for ``phase``, whose transitions are written as this one's are
+        (same probabilities, in the same order) but may lead elsewhere."""
+        twin = PhaseLayer(self.v, self.g, (), self.bad, self.v_end, self.refusals)
+        twin.targets = tuple(t.target for t in phase.transitions)
+        twin._steps = self._steps
+        return twin
+
     @classmethod
-    def build(cls, ev: ArrayEval, phase: ir.Phase, rules) -> "PhaseLayer":
-        tol = TOLERANCE
+    def build(cls, ev: ArrayEval, phase: ir.Phase, rules, vetoes: "Vetoes | None" = None) -> "PhaseLayer":
         one = ev.real(1)
-        bad = False
-        fired = []
+        vetoes = Vetoes.of(ev, rules) if vetoes is None else vetoes
+        bad, split, v, g = vetoes.bad, vetoes.split, vetoes.v, vetoes.g
         with np.errstate(all="ignore"):
-            for rule in rules:
-                c, ec = ev(rule.condition)
-                s, es = ev(rule.strength)
-                s = ev.real(s)
-                out = outside(s, -tol, 1 + tol)
-                bad = mask_or(bad, mask_or(ec, mask_and(c, mask_or(es, out))))
-                fired.append((c, np.minimum(np.maximum(s, 0), 1), rule.then))
-            split, v = veto_split(fired, one, _select, ev.real(0))
-            g = one - v
             raw = [None if t.prob is None else ev(t.prob) for t in phase.transitions]
             raw = [None if r is None else (ev.real(r[0]), r[1]) for r in raw]
             probs, tbad = step_probabilities(raw, one, ev.real(0), defer=True)
@@ -638,6 +662,35 @@ class PhaseLayer:
         refusals = tuple((k, x) for k, x in split.items() if k is not None)
         # with no refusal every veto ends the trajectory: v itself, not the sum of its parts
         return cls(v, g, transitions, bad, split[None] if refusals else v, refusals)
+
+
+class Vetoes:
+    """The veto part of a layer: ``v`` (the veto probability), ``g = 1 - v``, ``split`` (the
+    parts of ``v`` by where a refusal goes on, None for a final veto:
+    :func:`libet.spec.rules.veto_split`) and ``bad``, the states where a rule's condition or
+    strength has no value or a strength lies outside [0, 1]."""
+
+    __slots__ = ("bad", "split", "v", "g")
+
+    def __init__(self, bad, split, v, g):
+        self.bad, self.split, self.v, self.g = bad, split, v, g
+
+    @classmethod
+    def of(cls, ev: ArrayEval, rules) -> "Vetoes":
+        tol = TOLERANCE
+        one = ev.real(1)
+        bad = False
+        fired = []
+        with np.errstate(all="ignore"):
+            for rule in rules:
+                c, ec = ev(rule.condition)
+                s, es = ev(rule.strength)
+                s = ev.real(s)
+                out = outside(s, -tol, 1 + tol)
+                bad = mask_or(bad, mask_or(ec, mask_and(c, mask_or(es, out))))
+                fired.append((c, np.minimum(np.maximum(s, 0), 1), rule.then))
+            split, v = veto_split(fired, one, _select, ev.real(0))
+            return cls(bad, split, v, one - v)
 
 
 def _changes(e: ir.Compare, ev: ArrayEval) -> tuple[int, ...]:

@@ -351,3 +351,47 @@ def test_a_replay_is_weighed_by_the_rules_each_state_evaluates():
     (r_few,), (r_many,) = few.check("p"), many.check("p")
     assert r_few.status is r_many.status is Status.PROVED
     assert r_few.proof.replayed and not r_many.proof.replayed
+
+
+_TWINS = """
+substance {{ bad: bool }}
+framing {{ tone: 0..2 }}
+value ok = not bad
+trajectory {{ horizon 12  start a
+  phase a {{ -> b : {prob}  -> stop : 0.1  -> a : otherwise }}
+  phase b {{ -> c : {prob}  -> stop : 0.1  -> b : otherwise }}
+  phase c {{ -> deliver : 0.5 + 0.1 * tone  -> a : otherwise }}
+}}
+policy p {{
+  veto when bad and depth < 3 with strength {strength}
+  veto when tone == 2 and depth == 4 with strength 0.25 then -> c
+}}
+"""
+
+
+@pytest.mark.parametrize(
+    "prob, strength, built",
+    [
+        ("0.3 + 0.01 * depth", "0.5", 2),  # a and b written the same: one layer for both, and c's
+        ("if phase == a then 0.3 else 0.6", "0.5", 3),  # the same text, read in each phase
+        ("0.3", "if phase == b then 0.9 else 0.5", 3),  # the rules differ by phase
+    ],
+)
+def test_phases_written_the_same_share_a_layer_only_where_nothing_reads_the_phase(monkeypatch, prob, strength, built):
+    from libet.simulator import model as model_module
+    from libet.simulator import outcomes
+    from libet.spec.interpreter import Interpreter
+
+    calls = []
+    build = model_module.PhaseLayer.build.__func__
+    monkeypatch.setattr(model_module.PhaseLayer, "build", classmethod(lambda cls, ev, phase, *a: calls.append(phase.name) or build(cls, ev, phase, *a)))
+    spec = libet.loads(_TWINS.format(prob=prob, strength=strength)).ir
+    measures = list(ms.STANDARD) + [ms.parse(m, spec.trajectory.phase_names) for m in ("E(refusals)", "P(visit b)")]
+    table = outcomes(spec, "p", measures=measures)
+    assert len(calls) == built  # one block: the horizon is 12
+    interp = Interpreter(spec)
+    for a in spec.assignments():
+        want = interp.outcomes("p", a, visits=("b",))
+        for m in measures:
+            w, g = want.measure(m), table.aggregate(m, fixed=a).value
+            assert abs(g - w) <= 1e-12, (a, str(m), g, w)

@@ -72,8 +72,8 @@ def _load(required: bool):
 
 def backward(rows, cols, cols_last, vals, b, x_end, last: bool, want) -> dict:
     """The compiled :func:`.exact.backward` of one chunk in sparse form: ``A_d[rows[e],
-    cols[e]] = vals[e, d, :]`` (``cols_last`` at the chunk's last depth when ``last``), and
-    ``b_d[u, p, q] = b[q, p, d, u]`` (one (h, U) array per column and row, like ``vals``).
+    cols[e]] = vals[d, e, :]`` (``cols_last`` at the chunk's last depth when ``last``), and
+    ``b_d[u, p, q] = b[d, q, p, u]``: depth first, each depth's numbers one contiguous block.
     Returns depth -> (U, P, Q) for the depths ``want``."""
     module = _load(required=True)
     want = np.asarray(sorted(set(int(w) for w in want)), dtype=np.int64)

@@ -467,16 +467,16 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
                 out[k] = np.concatenate([out[k], np.zeros(out[k].shape[:-1] + (1,), dtype=dtype)], axis=-1)
         if bad_seen:
             # Rows of bad states are already zero (PhaseLayer); they absorb into `bad`.
-            last = np.zeros((1,) + b.shape[1:], dtype=dtype)
+            last = np.zeros((b.shape[0], 1) + b.shape[2:], dtype=dtype)
             if bad is not None:
-                last[0] = np.where(bad, 1, 0)
-            b = np.concatenate([b, last], axis=0)
+                last[:, 0] = np.where(bad, 1, 0)
+            b = np.concatenate([b, last], axis=1)
         local = [int(w) - lo for w in want if lo <= w < hi] + [0]
         if fast:
             vals = compiled.backward(part.rows, part.cols, part.cols_last, part.vals, b, x, part.last, local)
         else:
             A = part.dense()
-            vals = backward(A, np.ascontiguousarray(b.transpose(2, 3, 1, 0)), x, local, A.shape[-1] == 1)
+            vals = backward(A, np.ascontiguousarray(b.transpose(0, 3, 2, 1)), x, local, A.shape[-1] == 1)
         for k, val in vals.items():
             if k < hi - lo:
                 out[lo + k] = val
@@ -508,12 +508,12 @@ def _terminal(cols, P, U, H, dtype, at_horizon: str, chain: _Chain | None = None
 
 class _Chunk:
     """The chain over the depths lo .. hi - 1 of one chunk, in sparse form: ``A_d[rows[e],
-    cols[e]] = vals[e, d, :]`` for every class, where a step from the chain's last depth
+    cols[e]] = vals[d, e, :]`` for every class, where a step from the chain's last depth
     (``last``: hi is the horizon) uses ``cols_last`` (it lands at the horizon, which visits
-    nothing); ``b`` (Q, P', h, U), one (h, U) array per column and row as ``vals`` has per entry
-    (``b_d[u, p, q] = b[q, p, d, u]``: each written in one contiguous pass); ``bad`` (P', h, U)
-    where some state is bad, else None. The (row, column) pairs are distinct, and so are those
-    with ``cols_last``."""
+    nothing); ``b`` (h, Q, P', U) with ``b_d[u, p, q] = b[d, q, p, u]``; ``bad`` (h, P', U)
+    where some state is bad, else None. Depth first, as the recurrence reads them: each depth's
+    numbers are one contiguous block (simulator/_recurrence.c says why). The (row, column)
+    pairs are distinct, and so are those with ``cols_last``."""
 
     __slots__ = ("P", "rows", "cols", "cols_last", "vals", "b", "bad", "last")
 
@@ -526,16 +526,57 @@ class _Chunk:
 
     def dense(self):
         """A as (h, U, P', P'), for the numpy recurrence."""
-        h, U = self.b.shape[2:]
+        h, U = self.b.shape[0], self.b.shape[3]
         A = np.zeros((h, U, self.P, self.P), dtype=self.vals.dtype)
         if A.dtype == object:
             A[...] = 0
-        vals = self.vals.transpose(1, 2, 0)  # (h, U, nnz)
+        vals = self.vals.transpose(0, 2, 1)  # (h, U, nnz)
         A[:, :, self.rows, self.cols] = vals
         if self.last and (self.cols_last != self.cols).any():
             A[-1] = 0
             A[-1][:, self.rows, self.cols_last] = vals[-1]
         return A
+
+
+class _Weights:
+    """The distinct weights of a chunk's entries and constants, each in one slot of
+    :meth:`table`. Told apart by identity: phases written the same share their layer's arrays
+    (:meth:`Model.layers`), so the products and sums formed from them are formed once
+    (:meth:`made`) and are one slot, and a chunk of 3,200 such phases copies a few arrays into
+    place with one gather, not 3,200. Every object whose ``id`` is a key is held here or by the
+    chunk's layers until the chunk is built, so no ``id`` is reused meanwhile."""
+
+    def __init__(self):
+        self.arrays: list = []
+        self._slots: dict[int, int] = {}
+        self._made: dict = {}
+
+    def slot(self, w) -> int:
+        k = self._slots.get(id(w))
+        if k is None:
+            k = self._slots[id(w)] = len(self.arrays)
+            self.arrays.append(w)
+        return k
+
+    def made(self, key, make):
+        """``make()``, once per ``key`` (built from the ``id`` of its operands)."""
+        out = self._made.get(key)
+        if out is None:
+            out = self._made[key] = make()
+        return out
+
+    def table(self, h: int, U: int, dtype) -> np.ndarray:
+        """(h, slots, U): every weight broadcast over the chunk's depths and classes."""
+        out = np.empty((h, len(self.arrays), U), dtype=dtype)
+        for k, w in enumerate(self.arrays):
+            out[:, k] = w
+        return out
+
+
+def _plus(a, b):
+    """``a + b``, and ``b`` itself when ``a`` is the int 0 a sum starts from (one array, not a
+    copy: :class:`_Weights` tells weights apart by identity)."""
+    return b if type(a) is int and a == 0 else a + b
 
 
 def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
@@ -550,7 +591,7 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
     U = model.n_classes
     Q = len(cols)
     R = 2 * P if chain.refusals else P
-    b = np.zeros((Q, R, h, U), dtype=dtype)
+    b = np.zeros((h, Q, R, U), dtype=dtype)
     if dtype == object:
         b[...] = 0
     bad_all = None
@@ -562,40 +603,44 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
     # A step from the last depth lands at the horizon, where the trajectory ends: it visits nothing.
     last = hi == H
     needs = [chain.mask(v) for _, v, _ in cols]
-    entries = []  # (row, column, column from the last depth, weight)
+    entries = []  # (row, column, column from the last depth, weight's slot)
+    consts = []  # (column, row, value's slot) of b
+    weights = _Weights()
     layers = model.layers(lo, hi)
     for qi, q in enumerate(model.phases):
         lay = layers[q]
         g = lay.g
-        unvetoed = _never_vetoed(g)
+        unvetoed = weights.made(("unvetoed", id(g)), lambda: _never_vetoed(g))
         ends = {"delivered": 0, "stopped": 0}
         moves = []
         for target, p in lay.transitions:
             end = step_end(target, 0, None)
-            w = p if unvetoed else g * p
+            w = p if unvetoed else weights.made((id(g), id(p)), lambda: g * p)
             if end is None:
                 moves.append((model.phase_index[target], w))
             else:
-                ends[_OUTCOME[end]] = ends[_OUTCOME[end]] + w
+                o = _OUTCOME[end]
+                ends[o] = _plus(ends[o], w)
         immediate = {"delivered": ends["delivered"], "stopped": ends["stopped"], "vetoed": lay.v_end}
         # a refusal with `then -> r` goes on in r at the next depth, as a step does
         refused = {}
         for target, p in lay.refusals:
             ri = model.phase_index[target]
-            refused[ri] = refused.get(ri, 0) + p
+            refused[ri] = _plus(refused.get(ri, 0), p)
         merged: dict = {}
         for ri, w in moves + list(refused.items()):
-            merged[ri] = merged[ri] + w if ri in merged else w
+            merged[ri] = _plus(merged.get(ri, 0), w)
         for f in range(F):
             row = chain.row(qi, f)
             for ri, w in merged.items():
                 col = chain.row(ri, f | chain.bit[ri])
                 land = chain.row(ri, f) if last else col  # the horizon visits nothing
-                entries.append((row, col, land, w))
+                k = weights.slot(w)
+                entries.append((row, col, land, k))
                 if chain.refusals:
-                    entries.append((P + row, P + col, P + land, w))
+                    entries.append((P + row, P + col, P + land, k))
                     if ri in refused:
-                        entries.append((P + row, col, land, refused[ri]))
+                        entries.append((P + row, col, land, weights.slot(refused[ri])))
             for i, (o, _, reward) in enumerate(cols):
                 if f & needs[i] != needs[i]:
                     continue
@@ -603,17 +648,23 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
                 if not isinstance(x, np.ndarray) and x == 0:
                     continue  # b starts at zero (an outcome this phase never reaches)
                 if reward == "depth":
-                    x = x * (d_now if o == "vetoed" else d_next)
-                b[i, row] = x
+                    x = weights.made(("depth", id(x), o), lambda: x * (d_now if o == "vetoed" else d_next))
+                k = weights.slot(x)
+                consts.append((i, row, k))
                 if chain.refusals and o == "vetoed" and reward == "one":
-                    b[i, P + row] = x  # a final veto is one refusal
+                    consts.append((i, P + row, k))  # a final veto is one refusal
             if lay.bad is not False:
                 if bad_all is None:
-                    bad_all = np.zeros((R, h, U), dtype=bool)
-                bad_all[row] = lay.bad
-    vals = np.empty((len(entries), h, U), dtype=dtype)
-    for e, (_, _, _, w) in enumerate(entries):
-        vals[e] = w
+                    bad_all = np.zeros((h, R, U), dtype=bool)
+                bad_all[:, row] = lay.bad
+    table = weights.table(h, U, dtype)
+    slots = [e[3] for e in entries]
+    # np.take gathers into a C-contiguous array, as the compiled recurrence reads it; fancy
+    # indexing on the middle axis would not, and the copy to fix it costs more than the gather.
+    vals = table if slots == list(range(table.shape[1])) else np.take(table, slots, axis=1)  # each its own slot: no copy
+    if consts:
+        i, row, k = (list(c) for c in zip(*consts))
+        b[:, i, row] = np.take(table, k, axis=1)
     if bad_all is not None and not bad_all.any():
         bad_all = None
     return _Chunk(R, [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries], vals, b, bad_all, last)

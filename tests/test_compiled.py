@@ -56,8 +56,8 @@ def test_bad_arrays_are_refused_not_read_out_of_bounds():
     from libet.simulator import _recurrence
 
     h, U, P, Q = 5, 2, 3, 1
-    ok = dict(rows=np.array([0, 1]), cols=np.array([1, 2]), cols_last=np.array([1, 2]), vals=np.ones((2, h, U)),
-              b=np.zeros((Q, P, h, U)), x_end=np.ones((U, P, Q)), last=False, want=np.array([0, h]),
+    ok = dict(rows=np.array([0, 1]), cols=np.array([1, 2]), cols_last=np.array([1, 2]), vals=np.ones((h, 2, U)),
+              b=np.zeros((h, Q, P, U)), x_end=np.ones((U, P, Q)), last=False, want=np.array([0, h]),
               out=np.empty((2, U, P, Q)))
     _recurrence.backward_sparse(*ok.values())
     assert (ok["out"][1] == 1).all()
@@ -68,12 +68,12 @@ def test_bad_arrays_are_refused_not_read_out_of_bounds():
         ("rows", np.array([-1, 0]), ValueError),
         ("want", np.array([0, h + 1]), ValueError),  # past the chunk
         ("want", np.array([3, 1]), ValueError),  # not ascending
-        ("vals", np.ones((3, h, U)), ValueError),  # more values than entries
-        ("b", np.zeros((Q, P + 1, h, U)), ValueError),
-        ("b", np.zeros((Q, P, h + 1, U)), ValueError),
-        ("vals", np.ones((2, h, U), dtype=np.float32), TypeError),
+        ("vals", np.ones((h, 3, U)), ValueError),  # more values than entries
+        ("b", np.zeros((h, Q, P + 1, U)), ValueError),
+        ("b", np.zeros((h + 1, Q, P, U)), ValueError),
+        ("vals", np.ones((h, 2, U), dtype=np.float32), TypeError),
         ("rows", np.array([0.0, 1.0]), TypeError),
-        ("vals", np.ones((U, h, 2)).transpose(2, 1, 0), ValueError),  # not C-contiguous
+        ("vals", np.ones((U, 2, h)).transpose(2, 1, 0), ValueError),  # not C-contiguous
         ("out", readonly, ValueError),
     ]
     for name, value, error in bad:
@@ -88,15 +88,15 @@ def _random_chain(rng, h, U, P, Q, nnz):
     cols_last = rng.permutation(cols)  # any columns, as long as (row, column) stays distinct
     while len(set(zip(rows, cols_last))) < len(rows):
         cols_last = rng.integers(0, P, size=len(rows))
-    vals = rng.random((len(rows), h, U)) / max(1, len(rows))
+    vals = rng.random((h, len(rows), U)) / max(1, len(rows))
     b = rng.random((h, U, P, Q)) * 0.1
     x_end = rng.random((U, P, Q))
     return rows, cols, cols_last, vals, b, x_end
 
 
 def _dense(rows, cols, cols_last, vals, P, last):
-    _, h, U = vals.shape
-    vals = vals.transpose(1, 2, 0)
+    h, _, U = vals.shape
+    vals = vals.transpose(0, 2, 1)
     A = np.zeros((h, U, P, P))
     A[:, :, rows, cols] = vals
     if last:
@@ -109,14 +109,15 @@ def _dense(rows, cols, cols_last, vals, P, last):
 def test_compiled_and_blocked_numpy_recurrences_agree(seed, monkeypatch):
     monkeypatch.setenv("LIBET_COMPILED", "1")
     rng = np.random.default_rng(seed)
-    # lengths around the block size (64) and the plain-loop bound (256), one state or several
+    # lengths around the block size (64) and the plain-loop bound (256), one state or several;
+    # classes fewer than the compiled loop's tile of 8, as many, and a tile and a part
     h = int(rng.choice([1, 2, 63, 64, 65, 257, 1000, 4097]))
-    U, P, Q = int(rng.integers(1, 4)), int(rng.choice([1, 2, 5, 10])), int(rng.integers(1, 4))
+    U, P, Q = int(rng.choice([1, 3, 8, 13])), int(rng.choice([1, 2, 5, 10])), int(rng.integers(1, 4))
     rows, cols, cols_last, vals, b, x_end = _random_chain(rng, h, U, P, Q, int(rng.integers(0, 2 * P + 1)))
     last = bool(rng.integers(0, 2))
     want = sorted({0, h, *rng.integers(0, h + 1, size=5).tolist()})
-    # the engine lays b out as vals: one (h, U) array per column and row
-    got = compiled.backward(rows, cols, cols_last, vals, np.ascontiguousarray(b.transpose(3, 2, 0, 1)), x_end, last, want)
+    # the engine lays b out depth first, as vals: b[d, q, p, u]
+    got = compiled.backward(rows, cols, cols_last, vals, np.ascontiguousarray(b.transpose(0, 3, 2, 1)), x_end, last, want)
     ref = backward(_dense(rows, cols, cols_last, vals, P, last), b, x_end, want, P == 1)
     # the plain loop, written out here as the definition
     A = _dense(rows, cols, cols_last, vals, P, last)

@@ -13,11 +13,14 @@
  * A_d[rows[e], cols[e]] = vals[d, e, u] for class u (cols_last at d = h-1 when last), and writes
  * x at the depths want (ascending, in [0, h]) into out[i]. Shapes: rows, cols, cols_last (nnz,)
  * int64; vals (h, nnz, U), b (h, Q, P, U), x_end (U, P, Q), out (len(want), U, P, Q) float64,
- * all C-contiguous. A depth's coefficients and constants are one contiguous block, so a pass
- * over the depths reads each array once, in order: laid out by entry instead, each depth would
- * read one number from each of thousands of pages (a chain of thousands of phases has
- * thousands of entries), which the TLB cannot hold (4.4 ns an entry and class at 3,200 phases
- * against 1.5 with the pages held). The loop runs over tiles of TILE classes (the adjacent
+ * all float64 and C-contiguous but vals and b, which are read through their strides (the
+ * classes of one number adjacent). Laid out depth first, a depth's coefficients and constants
+ * are one contiguous block, so a pass over the depths reads each array once, in order: laid out
+ * by entry instead, each depth reads one number from each of thousands of pages (a chain of
+ * thousands of phases has thousands of entries), which the TLB cannot hold (4.4 ns an entry and
+ * class at 3,200 phases against 1.5 with the pages held). A chain of a few entries is cheaper
+ * to lay out by entry (each weight written in one contiguous pass), and the few pages a depth
+ * reads are held; simulator/exact.py chooses. The loop runs over tiles of TILE classes (the adjacent
  * numbers of one entry), then the depths, and updates every column of a row at once, so each
  * coefficient is read once a depth and class, not once a column. Each row's sum is b first,
  * then its entries in order, whatever the tiling. Every index
@@ -56,9 +59,11 @@ typedef struct {
     int held;
 } Buf;
 
+/* kind 'f' float64 or 'i' int64, C-contiguous; 's' float64 whose last axis is contiguous and
+ * whose other strides are any non-negative multiples of 8 bytes (read through strided()) */
 static int take(PyObject *obj, Buf *buf, const char *name, int ndim, char kind, int writable)
 {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    int flags = (kind == 's' ? PyBUF_STRIDES : PyBUF_C_CONTIGUOUS) | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, &buf->view, flags) < 0)
         return -1;
     buf->held = 1;
@@ -66,14 +71,23 @@ static int take(PyObject *obj, Buf *buf, const char *name, int ndim, char kind, 
     if (f[0] == '<' || f[0] == '=' || f[0] == '@')
         f++;
     int ok = buf->view.ndim == ndim && buf->view.itemsize == 8 && strlen(f) == 1 &&
-             (kind == 'f' ? f[0] == 'd' : (f[0] == 'l' || f[0] == 'q'));
+             (kind == 'i' ? (f[0] == 'l' || f[0] == 'q') : f[0] == 'd');
+    if (ok && kind == 's') {
+        const Py_ssize_t *st = buf->view.strides;
+        ok = st[ndim - 1] == 8 || buf->view.shape[ndim - 1] <= 1;
+        for (int i = 0; ok && i < ndim - 1; i++)
+            ok = st[i] >= 0 && st[i] % 8 == 0;
+    }
     if (!ok) {
-        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous %d-d %s array", name, ndim,
-                     kind == 'f' ? "float64" : "int64");
+        PyErr_Format(PyExc_TypeError, "%s must be a %d-d %s array%s", name, ndim, kind == 'i' ? "int64" : "float64",
+                     kind == 's' ? " whose last axis is contiguous" : ", C-contiguous");
         return -1;
     }
     return 0;
 }
+
+/* a strided buffer's stride along axis i, in float64s */
+static Py_ssize_t strided(const Buf *buf, int i) { return buf->view.strides[i] / 8; }
 
 /* Release the buffers take() got (of n; those it did not get are skipped), and return result. */
 static PyObject *release(Buf *const *bufs, int n, PyObject *result)
@@ -98,8 +112,8 @@ static PyObject *backward_sparse(PyObject *self, PyObject *args)
     PyObject *result = NULL;
     double *cur = NULL, *nxt = NULL;
     if (take(o[0], &rows, "rows", 1, 'i', 0) < 0 || take(o[1], &cols, "cols", 1, 'i', 0) < 0 ||
-        take(o[2], &cols_last, "cols_last", 1, 'i', 0) < 0 || take(o[3], &vals, "vals", 3, 'f', 0) < 0 ||
-        take(o[4], &b, "b", 4, 'f', 0) < 0 || take(o[5], &x_end, "x_end", 3, 'f', 0) < 0 ||
+        take(o[2], &cols_last, "cols_last", 1, 'i', 0) < 0 || take(o[3], &vals, "vals", 3, 's', 0) < 0 ||
+        take(o[4], &b, "b", 4, 's', 0) < 0 || take(o[5], &x_end, "x_end", 3, 'f', 0) < 0 ||
         take(o[6], &want, "want", 1, 'i', 0) < 0 || take(o[7], &out, "out", 4, 'f', 1) < 0)
         goto done;
 
@@ -136,6 +150,8 @@ static PyObject *backward_sparse(PyObject *self, PyObject *args)
         goto done;
     }
     const double *v = vals.view.buf, *bb = b.view.buf, *x0 = x_end.view.buf;
+    const Py_ssize_t vd_ = strided(&vals, 0), ve_ = strided(&vals, 1);
+    const Py_ssize_t bd_ = strided(&b, 0), bq_ = strided(&b, 1), bp_ = strided(&b, 2);
     double *ob = out.view.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t u0 = 0; u0 < U; u0 += T) {
@@ -145,17 +161,17 @@ static PyObject *backward_sparse(PyObject *self, PyObject *args)
         for (; k >= 0 && wd[k] == h; k--)
             memcpy(ob + (k * U + u0) * PQ, cur, sizeof(double) * PQ * n);
         for (Py_ssize_t d = h - 1; d >= 0; d--) {
-            const double *bd = bb + d * PQ * U + u0; /* column q of row p, class u0 + j at bd[(q * P + p) * U + j] */
-            const double *vd = v + d * nnz * U + u0; /* entry e, class u0 + j at vd[e * U + j] */
+            const double *bd = bb + d * bd_ + u0; /* column q of row p, class u0 + j at bd[q * bq_ + p * bp_ + j] */
+            const double *vd = v + d * vd_ + u0; /* entry e, class u0 + j at vd[e * ve_ + j] */
             const int64_t *cd = (last && d == h - 1) ? cl : c;
             for (Py_ssize_t q = 0; q < Q; q++)
                 for (Py_ssize_t p = 0; p < P; p++) {
-                    const double *src = bd + (q * P + p) * U;
+                    const double *src = bd + q * bq_ + p * bp_;
                     for (Py_ssize_t j = 0; j < n; j++)
                         nxt[j * PQ + p * Q + q] = src[j];
                 }
             for (Py_ssize_t e = 0; e < nnz; e++) {
-                const double *a = vd + e * U;
+                const double *a = vd + e * ve_;
                 const double *src = cur + cd[e] * Q;
                 double *dst = nxt + r[e] * Q;
                 for (Py_ssize_t j = 0; j < n; j++) {

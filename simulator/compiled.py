@@ -73,8 +73,10 @@ def _load(required: bool):
 def backward(rows, cols, cols_last, vals, b, x_end, last: bool, want) -> dict:
     """The compiled :func:`.exact.backward` of one chunk in sparse form: ``A_d[rows[e],
     cols[e]] = vals[d, e, :]`` (``cols_last`` at the chunk's last depth when ``last``), and
-    ``b_d[u, p, q] = b[d, q, p, u]``: depth first, each depth's numbers one contiguous block.
-    Returns depth -> (U, P, Q) for the depths ``want``."""
+    ``b_d[u, p, q] = b[d, q, p, u]``. ``vals`` and ``b`` are read through their strides as
+    they are laid out (depth first, or a transposed view of entry first: simulator/_recurrence.c
+    says when each is faster) and copied only when their classes are not adjacent. Returns depth
+    -> (U, P, Q) for the depths ``want``."""
     module = _load(required=True)
     want = np.asarray(sorted(set(int(w) for w in want)), dtype=np.int64)
     out = np.empty((len(want),) + np.shape(x_end))
@@ -82,14 +84,22 @@ def backward(rows, cols, cols_last, vals, b, x_end, last: bool, want) -> dict:
         np.ascontiguousarray(rows, dtype=np.int64),
         np.ascontiguousarray(cols, dtype=np.int64),
         np.ascontiguousarray(cols_last, dtype=np.int64),
-        np.ascontiguousarray(vals, dtype=np.float64),
-        np.ascontiguousarray(b, dtype=np.float64),
+        _classes_adjacent(vals),
+        _classes_adjacent(b),
         np.ascontiguousarray(x_end, dtype=np.float64),
         bool(last),
         want,
         out,
     )
     return {int(w): out[i] for i, w in enumerate(want)}
+
+
+def _classes_adjacent(a) -> np.ndarray:
+    """``a`` as float64 with its last axis (the classes) contiguous, copied only if it is not."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape[-1] > 1 and a.strides[-1] != a.itemsize or any(s < 0 or s % 8 for s in a.strides):
+        a = np.ascontiguousarray(a)
+    return a
 
 
 def product(x, acc) -> None:

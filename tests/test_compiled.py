@@ -73,7 +73,9 @@ def test_bad_arrays_are_refused_not_read_out_of_bounds():
         ("b", np.zeros((h + 1, Q, P, U)), ValueError),
         ("vals", np.ones((h, 2, U), dtype=np.float32), TypeError),
         ("rows", np.array([0.0, 1.0]), TypeError),
-        ("vals", np.ones((U, 2, h)).transpose(2, 1, 0), ValueError),  # not C-contiguous
+        ("vals", np.ones((U, 2, h)).transpose(2, 1, 0), TypeError),  # the classes not adjacent
+        ("b", np.zeros((U, Q, P, h)).transpose(3, 1, 2, 0), TypeError),
+        ("x_end", np.ones((P, Q, U)).transpose(2, 0, 1), ValueError),  # not C-contiguous
         ("out", readonly, ValueError),
     ]
     for name, value, error in bad:
@@ -118,6 +120,12 @@ def test_compiled_and_blocked_numpy_recurrences_agree(seed, monkeypatch):
     want = sorted({0, h, *rng.integers(0, h + 1, size=5).tolist()})
     # the engine lays b out depth first, as vals: b[d, q, p, u]
     got = compiled.backward(rows, cols, cols_last, vals, np.ascontiguousarray(b.transpose(0, 3, 2, 1)), x_end, last, want)
+    # ... or entry first, read through the strides of a transposed view: the same sums in the same order
+    by_entry = np.ascontiguousarray(vals.transpose(1, 0, 2)).transpose(1, 0, 2)
+    b_by_entry = np.ascontiguousarray(b.transpose(3, 2, 0, 1)).transpose(2, 0, 1, 3)
+    assert not by_entry.flags.c_contiguous or vals.shape[1] <= 1 or h == 1
+    strided = compiled.backward(rows, cols, cols_last, by_entry, b_by_entry, x_end, last, want)
+    assert all(np.array_equal(strided[w], got[w]) for w in want)
     ref = backward(_dense(rows, cols, cols_last, vals, P, last), b, x_end, want, P == 1)
     # the plain loop, written out here as the definition
     A = _dense(rows, cols, cols_last, vals, P, last)

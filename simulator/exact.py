@@ -233,16 +233,59 @@ class _Chain:
                 "ask about fewer phases' visits at once, or fix variables with --set",
             )
         self.bit = [(1 << tracked.index(q)) if q in tracked else 0 for q in model.phases]
+        self.bits = np.asarray(self.bit, dtype=np.int64)
         self.P = len(model.phases) * self.F
+        self._shapes: list[_Shape] | None = None
 
     def row(self, qi, f):
         return qi * self.F + f
+
+    def shapes(self) -> list["_Shape"]:
+        """The phases grouped by what a chunk builds for them (:class:`_Shape`), in the order of
+        their first phase; the same for every chunk of a solve."""
+        if self._shapes is None:
+            model = self.model
+            groups: dict[tuple, list] = {}
+            for qi, q in enumerate(model.phases):
+                kinds, targets = [], []
+                for t in model.spec.trajectory.phase(q).transitions:
+                    end = step_end(t.target, 0, None)
+                    if end is None:
+                        ri = model.phase_index[t.target]
+                        if ri not in targets:
+                            targets.append(ri)
+                        kinds.append((None, targets.index(ri)))
+                    else:
+                        kinds.append((_OUTCOME[end], None))
+                key = (model.layer_key(q) or ("own", q), tuple(kinds))
+                groups.setdefault(key, []).append((qi, targets))
+            self._shapes = [
+                _Shape(model.phases[group[0][0]], key[1], group) for key, group in groups.items()
+            ]
+        return self._shapes
 
     def mask(self, visits) -> int:
         out = 0
         for q in visits:
             out |= 1 << self.tracked.index(q)
         return out
+
+
+class _Shape:
+    """Phases a chunk builds the same entries for, but for their rows and targets: they share
+    one layer's arrays (:meth:`Model.layer_key`) and their transitions end or move alike.
+    ``phase`` is the first, whose layer stands for all; ``members`` their indices; ``kinds``
+    per transition, (outcome, None) for one that ends the trajectory and (None, m) for a move
+    to the m-th distinct target; ``targets`` (members, distinct targets) the phases moved to."""
+
+    __slots__ = ("phase", "kinds", "members", "targets")
+
+    def __init__(self, phase: str, kinds, group: list):
+        self.phase = phase
+        self.kinds = tuple(kinds)
+        self.members = np.asarray([qi for qi, _ in group], dtype=np.int64)
+        n = max(len(t) for _, t in group)
+        self.targets = np.asarray([t for _, t in group], dtype=np.int64).reshape(len(group), n)
 
 
 def assignment_facts(model: Model):
@@ -511,9 +554,10 @@ class _Chunk:
     cols[e]] = vals[d, e, :]`` for every class, where a step from the chain's last depth
     (``last``: hi is the horizon) uses ``cols_last`` (it lands at the horizon, which visits
     nothing); ``b`` (h, Q, P', U) with ``b_d[u, p, q] = b[d, q, p, u]``; ``bad`` (h, P', U)
-    where some state is bad, else None. Depth first, as the recurrence reads them: each depth's
-    numbers are one contiguous block (simulator/_recurrence.c says why). The (row, column)
-    pairs are distinct, and so are those with ``cols_last``."""
+    where some state is bad, else None. ``vals`` and ``b`` are laid out depth first (each
+    depth's numbers one contiguous block) or, for a chain of few entries, are transposed views
+    of entry-first arrays (:meth:`_Weights.gather`). The (row, column) pairs are distinct, and
+    so are those with ``cols_last``."""
 
     __slots__ = ("P", "rows", "cols", "cols_last", "vals", "b", "bad", "last")
 
@@ -538,13 +582,17 @@ class _Chunk:
         return A
 
 
+_FEW_SLOTS = 256  # up to this many entries or constants a chunk lays out entry first
+
+
 class _Weights:
-    """The distinct weights of a chunk's entries and constants, each in one slot of
-    :meth:`table`. Told apart by identity: phases written the same share their layer's arrays
-    (:meth:`Model.layers`), so the products and sums formed from them are formed once
-    (:meth:`made`) and are one slot, and a chunk of 3,200 such phases copies a few arrays into
-    place with one gather, not 3,200. Every object whose ``id`` is a key is held here or by the
-    chunk's layers until the chunk is built, so no ``id`` is reused meanwhile."""
+    """The distinct weights of a chunk's entries and constants, each one slot, which
+    :meth:`gather` lays out. Told apart by identity: phases written the same share their layer's
+    arrays (:meth:`Model.layers`), so the products and sums formed from them are formed once
+    (:meth:`made`, :meth:`plus`) and are one slot, and a chunk of 3,200 such phases broadcasts a
+    few arrays and copies them into place with one gather, not 3,200. Every object whose ``id``
+    is a key is held here or by the chunk's layers until the chunk is built, so no ``id`` is
+    reused meanwhile."""
 
     def __init__(self):
         self.arrays: list = []
@@ -565,18 +613,37 @@ class _Weights:
             out = self._made[key] = make()
         return out
 
-    def table(self, h: int, U: int, dtype) -> np.ndarray:
-        """(h, slots, U): every weight broadcast over the chunk's depths and classes."""
-        out = np.empty((h, len(self.arrays), U), dtype=dtype)
-        for k, w in enumerate(self.arrays):
-            out[:, k] = w
-        return out
+    def plus(self, a, b):
+        """``a + b``, once per pair, and ``b`` itself when ``a`` is the int 0 a sum starts from
+        (one array, not a copy)."""
+        if type(a) is int and a == 0:
+            return b
+        return self.made(("+", id(a), id(b)), lambda: a + b)
 
-
-def _plus(a, b):
-    """``a + b``, and ``b`` itself when ``a`` is the int 0 a sum starts from (one array, not a
-    copy: :class:`_Weights` tells weights apart by identity)."""
-    return b if type(a) is int and a == 0 else a + b
+    def gather(self, slots: np.ndarray, h: int, U: int, dtype) -> np.ndarray:
+        """(h, len(slots), U): the weights in ``slots`` broadcast over the chunk's depths and
+        classes, the classes of each number adjacent (as the compiled recurrence reads them).
+        A few slots are laid out slot first and returned as a transposed view: each weight is
+        written in one contiguous pass, and zeros cost nothing until read (a chain of ten
+        phases). Many slots (a chain of thousands of phases, which share a few weights) are laid
+        out depth first, C-contiguous, each depth's numbers one block: each distinct weight is
+        broadcast once into a table, and one np.take copies the table's rows into place, a
+        nanosecond a number, with no Python step per slot (simulator/_recurrence.c says why
+        the layout matters)."""
+        if len(slots) <= _FEW_SLOTS:
+            out = np.zeros((len(slots), h, U), dtype=dtype)
+            for e, k in enumerate(slots.tolist()):
+                w = self.arrays[k]
+                if not (type(w) is int and w == 0):
+                    out[e] = w
+            return out.transpose(1, 0, 2)
+        used, where = np.unique(slots, return_inverse=True)
+        table = np.empty((h, len(used), U), dtype=dtype)
+        for j, k in enumerate(used):
+            table[:, j] = self.arrays[k]
+        if len(used) == len(slots) and (where.reshape(-1) == np.arange(len(slots))).all():
+            return table
+        return np.take(table, where.reshape(-1), axis=1)
 
 
 def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
@@ -591,9 +658,6 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
     U = model.n_classes
     Q = len(cols)
     R = 2 * P if chain.refusals else P
-    b = np.zeros((h, Q, R, U), dtype=dtype)
-    if dtype == object:
-        b[...] = 0
     bad_all = None
     d_now = d_next = None  # the depth at a veto and after a step, for the depth-weighted columns
     if any(reward == "depth" for _, _, reward in cols):
@@ -603,44 +667,56 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
     # A step from the last depth lands at the horizon, where the trajectory ends: it visits nothing.
     last = hi == H
     needs = [chain.mask(v) for _, v, _ in cols]
-    entries = []  # (row, column, column from the last depth, weight's slot)
-    consts = []  # (column, row, value's slot) of b
+    entries: list = []  # (rows, columns, columns from the last depth, weight's slot): vectors over phases, or one for all
+    consts: list = []  # (column, rows, value's slot) of b
     weights = _Weights()
-    layers = model.layers(lo, hi)
-    for qi, q in enumerate(model.phases):
-        lay = layers[q]
+    shapes = chain.shapes()
+    layers = model.layers(lo, hi, [s.phase for s in shapes])
+    bits = chain.bits
+    for shape in shapes:
+        lay = layers[shape.phase]
         g = lay.g
         unvetoed = weights.made(("unvetoed", id(g)), lambda: _never_vetoed(g))
         ends = {"delivered": 0, "stopped": 0}
-        moves = []
-        for target, p in lay.transitions:
-            end = step_end(target, 0, None)
+        moves = [0] * shape.targets.shape[1]  # the weight of each distinct target
+        for j, (o, m) in enumerate(shape.kinds):
+            p = lay.step(j)
             w = p if unvetoed else weights.made((id(g), id(p)), lambda: g * p)
-            if end is None:
-                moves.append((model.phase_index[target], w))
+            if o is None:
+                moves[m] = weights.plus(moves[m], w)
             else:
-                o = _OUTCOME[end]
-                ends[o] = _plus(ends[o], w)
+                ends[o] = weights.plus(ends[o], w)
         immediate = {"delivered": ends["delivered"], "stopped": ends["stopped"], "vetoed": lay.v_end}
         # a refusal with `then -> r` goes on in r at the next depth, as a step does
-        refused = {}
+        refused: dict = {}
         for target, p in lay.refusals:
             ri = model.phase_index[target]
-            refused[ri] = _plus(refused.get(ri, 0), p)
-        merged: dict = {}
-        for ri, w in moves + list(refused.items()):
-            merged[ri] = _plus(merged.get(ri, 0), w)
+            refused[ri] = weights.plus(refused.get(ri, 0), p)
+        members = shape.members
+        for hit, who in _refusal_hits(shape.targets, list(refused)):
+            # what a phase's row holds, in order: its distinct targets, then the refusal
+            # targets it does not move to; (targets, weight, refusal part or None) each
+            merged = [(shape.targets[who, m], moves[m], None) for m in range(len(moves))]
+            for ri, m in zip(refused, hit):
+                if m < 0:
+                    merged.append((ri, refused[ri], refused[ri]))
+                else:
+                    t, w, _ = merged[m]
+                    merged[m] = (t, weights.plus(w, refused[ri]), refused[ri])
+            rows_f = members[who] * F
+            for f in range(F):
+                row = rows_f + f
+                for t, w, c in merged:
+                    col = t * F + (f | bits[t])
+                    land = t * F + f if last else col  # the horizon visits nothing
+                    k = weights.slot(w)
+                    entries.append((row, col, land, k))
+                    if chain.refusals:
+                        entries.append((P + row, P + col, P + land, k))
+                        if c is not None:
+                            entries.append((P + row, col, land, weights.slot(c)))
         for f in range(F):
-            row = chain.row(qi, f)
-            for ri, w in merged.items():
-                col = chain.row(ri, f | chain.bit[ri])
-                land = chain.row(ri, f) if last else col  # the horizon visits nothing
-                k = weights.slot(w)
-                entries.append((row, col, land, k))
-                if chain.refusals:
-                    entries.append((P + row, P + col, P + land, k))
-                    if ri in refused:
-                        entries.append((P + row, col, land, weights.slot(refused[ri])))
+            row = members * F + f
             for i, (o, _, reward) in enumerate(cols):
                 if f & needs[i] != needs[i]:
                     continue
@@ -656,15 +732,47 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
             if lay.bad is not False:
                 if bad_all is None:
                     bad_all = np.zeros((h, R, U), dtype=bool)
-                bad_all[:, row] = lay.bad
-    table = weights.table(h, U, dtype)
-    slots = [e[3] for e in entries]
-    # np.take gathers into a C-contiguous array, as the compiled recurrence reads it; fancy
-    # indexing on the middle axis would not, and the copy to fix it costs more than the gather.
-    vals = table if slots == list(range(table.shape[1])) else np.take(table, slots, axis=1)  # each its own slot: no copy
+                bad_all[:, row] = np.broadcast_to(lay.bad, (h, U))[:, None, :]
+    rows, cols_, lands, slots = _flatten(entries)
+    vals = weights.gather(slots, h, U, dtype)
+    # b starts at zero: every (column, row) no constant is written to reads the zero weight
+    src = np.full(Q * R, weights.slot(0), dtype=np.int64)
     if consts:
-        i, row, k = (list(c) for c in zip(*consts))
-        b[:, i, row] = np.take(table, k, axis=1)
+        i, row, k = _flatten(consts)
+        src[i * R + row] = k
+    b = weights.gather(src, h, U, dtype).reshape(h, Q, R, U)
     if bad_all is not None and not bad_all.any():
         bad_all = None
-    return _Chunk(R, [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries], vals, b, bad_all, last)
+    return _Chunk(R, rows, cols_, lands, vals, b, bad_all, last)
+
+
+def _refusal_hits(targets: np.ndarray, refused: list):
+    """The phases of a shape (rows of ``targets``, their distinct move targets) by where each
+    refusal target lies among their moves: (the position per refusal target, -1 where the
+    phase does not move there; the phases' positions among the rows). One group when nothing
+    is refused, or no phase moves to a refusal target."""
+    n = targets.shape[0]
+    if not refused:
+        yield (), np.arange(n)
+        return
+    at = np.full((n, len(refused)), -1, dtype=np.int64)
+    for r, ri in enumerate(refused):
+        match = targets == ri
+        hit = match.any(axis=1)
+        if hit.any():
+            at[hit, r] = match[hit].argmax(axis=1)
+    patterns, which = np.unique(at, axis=0, return_inverse=True)
+    for j, pattern in enumerate(patterns):
+        yield tuple(int(m) for m in pattern), np.flatnonzero(which.reshape(-1) == j)
+
+
+def _flatten(parts: list) -> tuple[np.ndarray, ...]:
+    """Columns of vectors and scalars (:func:`_assemble`'s entries or constants) as one int64
+    array per column, each part's scalars repeated along its vectors."""
+    if not parts:
+        return tuple(np.zeros(0, dtype=np.int64) for _ in range(4))
+    sizes = [max(np.size(x) for x in part) for part in parts]
+    return tuple(
+        np.concatenate([np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)) for x, n in zip(column, sizes)])
+        for column in zip(*parts)
+    )

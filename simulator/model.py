@@ -570,17 +570,23 @@ class Model:
         return ArrayEval(self.spec, self.params, self._rep_env(), phase=phase, exact=self.exact,
                          overrides=self._layer_overrides, block=block, kept=self._kept)
 
-    def layers(self, lo: int, hi: int) -> dict[str, "PhaseLayer"]:
-        """:meth:`layer` of every phase at the depths ``lo .. hi - 1``: the veto rules, and
-        every subterm that does not read ``phase``, evaluated once for all phases. Where the
-        rules do not read ``phase`` either, their veto probabilities are formed once for the
-        block, and phases whose transition probabilities are written the same share one layer
-        (a ring of 3,200 phases of seven shapes builds seven layers a block, not 3,200)."""
+    def layer_key(self, phase: str) -> tuple | None:
+        """What :meth:`layers` tells the phases apart by: phases with the same key (not None)
+        have the same layer but for its targets; None for a layer of its own."""
+        return self._layer_keys[phase]
+
+    def layers(self, lo: int, hi: int, phases=None) -> dict[str, "PhaseLayer"]:
+        """:meth:`layer` of every phase (of ``phases``, when given) at the depths ``lo .. hi -
+        1``: the veto rules, and every subterm that does not read ``phase``, evaluated once for
+        all phases. Where the rules do not read ``phase`` either, their veto probabilities are
+        formed once for the block, and phases whose transition probabilities are written the
+        same (:meth:`layer_key`) share one layer's arrays (a ring of 3,200 phases of seven
+        shapes builds seven layers a block, not 3,200)."""
         block = Block(lo, hi, share=len(self.phases) > 1)
         vetoes = Vetoes.of(self._evaluator(None, block), self.rules) if self._shared_vetoes else None
         out: dict[str, PhaseLayer] = {}
         same: dict[tuple, PhaseLayer] = {}
-        for q in self.phases:
+        for q in self.phases if phases is None else phases:
             key = self._layer_keys[q]
             twin = same.get(key) if key is not None else None
             if twin is not None:

@@ -673,6 +673,7 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
     shapes = chain.shapes()
     layers = model.layers(lo, hi, [s.phase for s in shapes])
     bits = chain.bits
+    vectors = False  # whether some entry or constant is a vector (a shape of several phases)
     for shape in shapes:
         lay = layers[shape.phase]
         g = lay.g
@@ -692,22 +693,28 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
         for target, p in lay.refusals:
             ri = model.phase_index[target]
             refused[ri] = weights.plus(refused.get(ri, 0), p)
-        members = shape.members
+        # a shape of one phase (ten phases each written its own way) in Python's ints, which
+        # are faster than numpy's vectors of one
+        one = len(shape.members) == 1
+        members = int(shape.members[0]) if one else shape.members
+        bit = chain.bit if one else bits
+        vectors = vectors or not one
         for hit, who in _refusal_hits(shape.targets, list(refused)):
             # what a phase's row holds, in order: its distinct targets, then the refusal
             # targets it does not move to; (targets, weight, refusal part or None) each
-            merged = [(shape.targets[who, m], moves[m], None) for m in range(len(moves))]
+            targets = shape.targets[0].tolist() if one else shape.targets[who].T
+            merged = [(targets[m], moves[m], None) for m in range(len(moves))]
             for ri, m in zip(refused, hit):
                 if m < 0:
                     merged.append((ri, refused[ri], refused[ri]))
                 else:
                     t, w, _ = merged[m]
                     merged[m] = (t, weights.plus(w, refused[ri]), refused[ri])
-            rows_f = members[who] * F
+            rows_f = members * F if one else members[who] * F
             for f in range(F):
                 row = rows_f + f
                 for t, w, c in merged:
-                    col = t * F + (f | bits[t])
+                    col = t * F + (f | bit[t])
                     land = t * F + f if last else col  # the horizon visits nothing
                     k = weights.slot(w)
                     entries.append((row, col, land, k))
@@ -732,13 +739,13 @@ def _assemble(chain: _Chain, lo: int, hi: int, cols, dtype) -> _Chunk:
             if lay.bad is not False:
                 if bad_all is None:
                     bad_all = np.zeros((h, R, U), dtype=bool)
-                bad_all[:, row] = np.broadcast_to(lay.bad, (h, U))[:, None, :]
-    rows, cols_, lands, slots = _flatten(entries)
+                bad_all[:, np.atleast_1d(row)] = np.broadcast_to(lay.bad, (h, U))[:, None, :]
+    rows, cols_, lands, slots = _flatten(entries, vectors)
     vals = weights.gather(slots, h, U, dtype)
     # b starts at zero: every (column, row) no constant is written to reads the zero weight
     src = np.full(Q * R, weights.slot(0), dtype=np.int64)
     if consts:
-        i, row, k = _flatten(consts)
+        i, row, k = _flatten(consts, vectors)
         src[i * R + row] = k
     b = weights.gather(src, h, U, dtype).reshape(h, Q, R, U)
     if bad_all is not None and not bad_all.any():
@@ -766,11 +773,14 @@ def _refusal_hits(targets: np.ndarray, refused: list):
         yield tuple(int(m) for m in pattern), np.flatnonzero(which.reshape(-1) == j)
 
 
-def _flatten(parts: list) -> tuple[np.ndarray, ...]:
-    """Columns of vectors and scalars (:func:`_assemble`'s entries or constants) as one int64
-    array per column, each part's scalars repeated along its vectors."""
+def _flatten(parts: list, vectors: bool) -> tuple[np.ndarray, ...]:
+    """Columns of vectors and scalars (:func:`_assemble`'s entries or constants; all scalars
+    unless ``vectors``) as one int64 array per column, each part's scalars repeated along its
+    vectors."""
     if not parts:
         return tuple(np.zeros(0, dtype=np.int64) for _ in range(4))
+    if not vectors:
+        return tuple(np.array(parts, dtype=np.int64).T)
     sizes = [max(np.size(x) for x in part) for part in parts]
     return tuple(
         np.concatenate([np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)) for x, n in zip(column, sizes)])

@@ -97,7 +97,7 @@ def backward(rows, cols, cols_last, vals, b, x_end, last: bool, want) -> dict:
 def _classes_adjacent(a) -> np.ndarray:
     """``a`` as float64 with its last axis (the classes) contiguous, copied only if it is not."""
     a = np.asarray(a, dtype=np.float64)
-    if a.shape[-1] > 1 and a.strides[-1] != a.itemsize or any(s < 0 or s % 8 for s in a.strides):
+    if (a.shape[-1] > 1 and a.strides[-1] != a.itemsize) or any(s < 0 or s % 8 for s in a.strides):
         a = np.ascontiguousarray(a)
     return a
 

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from libet.errors import EvaluationError
 from libet.spec import ir
-from libet.spec.diagnostics import Diagnostics
+from libet.spec.diagnostics import Diagnostics, Note
 from libet.spec.interpreter import Interpreter, checked_strength
 from libet.spec.reads import reads_of
 
@@ -54,17 +54,83 @@ def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
 
 
 def _values_read_substance_only(spec: ir.Spec, d: Diagnostics) -> None:
+    """E030 once for each thing a value reads that is not substance, at the first place it is
+    read, with a note counting the others (a value of 10,000 terms that reads a framing
+    variable in each is one error, not 10,000)."""
     hint = "a value is a reference point: it may read substance variables only, never framing, context or state variables, depth, phase or params"
+    impurity = _Impurity(spec)
     for value in spec.values.values():
+        found: dict[str, list] = {}
         for node in ir.walk(value.expr):
-            bad = _impurity(spec, node)
+            bad = impurity(node)
             if bad:
-                d.error("E030", f"reference value '{value.name}' reads {bad}", node.span or value.span, hint=hint)
+                found.setdefault(bad, []).append(node.span or value.span)
+        for bad, spans in found.items():
+            notes = ()
+            if len(spans) > 1:
+                more = len(spans) - 1
+                notes = (Note(f"'{value.name}' reads it at {more:,} other place{'s' if more > 1 else ''} too, the next here", spans[1]),)
+            d.error("E030", f"reference value '{value.name}' reads {bad}", spans[0], hint=hint, notes=notes)
 
 
-def _impurity(spec: ir.Spec, node: ir.Expr, seen: frozenset[str] = frozenset()) -> str | None:
-    """What non-substance thing ``node`` reads, or None. Defs are followed (not expanded: a def
-    may mention ``harmful``, and expanding that would loop back into the values)."""
+class _Impurity:
+    """What non-substance thing a node reads, or None. A def is followed into (not expanded: a
+    def may mention ``harmful``, and expanding that would loop back into the values); what a
+    def reads is found once per def, with an explicit stack, so a chain of thousands of defs
+    costs one walk of each and no recursion."""
+
+    def __init__(self, spec: ir.Spec):
+        self.spec = spec
+        self.defs: dict[str, str | None] = {}
+
+    def __call__(self, node: ir.Expr) -> str | None:
+        if isinstance(node, ir.DefRef):
+            return self._def(node.name)
+        return _direct_impurity(self.spec, node)
+
+    def _def(self, name: str) -> str | None:
+        """The first thing def ``name`` reads that is not substance, in the order of
+        :func:`ir.walk` (a def it refers to counts where the reference is), named with the def
+        that reads it directly. A def met again while it is being walked (a cycle, E031) reads
+        nothing more."""
+        defs, spec = self.defs, self.spec
+        if name in defs:
+            return defs[name]
+        # each frame: the def, the rest of its walk, the def it is waiting for
+        stack: list[list] = [[name, ir.walk(spec.defs[name].expr), None]]
+        active = {name}
+        while stack:
+            frame = stack[-1]
+            cur, nodes, waiting = frame
+            why = defs.get(waiting) if waiting is not None else None
+            frame[2] = None
+            if why is None:
+                for node in nodes:
+                    if isinstance(node, ir.DefRef):
+                        m = node.name
+                        if m in defs:
+                            why = defs[m]
+                        elif m not in active:
+                            frame[2] = m
+                            stack.append([m, ir.walk(spec.defs[m].expr), None])
+                            active.add(m)
+                            break
+                    else:
+                        why = _direct_impurity(spec, node)
+                        if why:
+                            why = f"{why} through the def '{cur}'"
+                    if why:
+                        break
+                if frame[2] is not None:
+                    continue  # walk the def it refers to first
+            defs[cur] = why
+            active.discard(cur)
+            stack.pop()
+        return defs[name]
+
+
+def _direct_impurity(spec: ir.Spec, node: ir.Expr) -> str | None:
+    """What non-substance thing ``node`` itself reads (a def reference not followed), or None."""
     if isinstance(node, ir.VarRef):
         cls = spec.variables[node.name].cls
         if cls is not ir.VarClass.SUBSTANCE:
@@ -79,11 +145,6 @@ def _impurity(spec: ir.Spec, node: ir.Expr, seen: frozenset[str] = frozenset()) 
         return f"the param '{node.name}'"
     elif isinstance(node, ir.Harmful):
         return "'harmful', which is defined by the values themselves"
-    elif isinstance(node, ir.DefRef) and node.name not in seen:
-        for inner in ir.walk(spec.defs[node.name].expr):
-            why = _impurity(spec, inner, seen | {node.name})
-            if why:
-                return why if "through the def" in why else f"{why} through the def '{node.name}'"
     return None
 
 

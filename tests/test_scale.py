@@ -395,3 +395,84 @@ def test_phases_written_the_same_share_a_layer_only_where_nothing_reads_the_phas
         for m in measures:
             w, g = want.measure(m), table.aggregate(m, fixed=a).value
             assert abs(g - w) <= 1e-12, (a, str(m), g, w)
+
+
+def _inline(n: int) -> str:
+    """Long flat shapes written inline (not behind a def, which every output names instead):
+    a start depth, a value, and two rules of ``n`` terms each."""
+    depth = " + ".join("0" for _ in range(n))
+    value = " and ".join("(not bad or bad)" for _ in range(n))
+    anyf = " or ".join(f"bad and f{i % 3}" for i in range(n))
+    count = " + ".join(f"(if f{i % 3} then 1 else 0)" for i in range(n))
+    return f"""
+substance {{ bad: bool }}
+framing {{ f0: bool  f1: bool  f2: bool }}
+value ok = not bad and {value}
+trajectory {{ horizon 4 start a at depth {depth} phase a {{ -> a : 0.5 -> stop : otherwise }} }}
+policy p {{
+  veto when violates ok and ({anyf} or bad) with strength 0.9
+  veto when bad and {count} >= 0 with strength 0.5
+}}
+check p {{ invariant under framing }}
+"""
+
+
+def test_long_inline_expressions_are_shortened_where_people_read_them():
+    """A graph's labels and a proof's lines show a long expression's start and how much is left
+    out: `dot` refuses a quoted string past 16,384 characters (`libet graph -o g.svg` ended in
+    an internal error), and a proof summary printed each rule whole, 100 KB a line. The JSON
+    keeps every expression whole."""
+    import re
+    import shutil
+
+    from libet.results import Status
+    from libet.simulator.graph import graph_data, render, trajectory_graph
+    from libet.spec.printer import SHOWN_CHARS, expr_text
+
+    spec = libet.loads(_inline(2_000), "inline.libet")
+    rule = spec.ir.policies["p"].rules[0]
+    assert graph_data(spec.ir, "p")["veto"][0]["when"] == expr_text(rule.condition)
+    assert len(expr_text(rule.condition)) > 16_384  # past what dot reads in one string
+    g = trajectory_graph(spec.ir, "p")
+    quoted = re.findall(r'"(?:[^"\\]|\\.)*"|<<.*?>>', g.source, flags=re.S)
+    assert max(map(len, quoted)) < 4 * SHOWN_CHARS + 500  # the box of phase a holds both rules
+    assert g.source.count("more characters)") == 3  # the start depth and the two rules
+    if shutil.which("dot"):  # make install-dev installs graphviz; CI has it
+        assert render(g, "svg").startswith(b"<")
+    (result,) = spec.prove(timeout=120)
+    assert result.status is Status.PROVED
+    lines = result.text().splitlines()
+    assert max(map(len, lines)) < 2 * SHOWN_CHARS and sum("more characters)" in x for x in lines) == 3
+
+
+def test_shorten_keeps_short_text_and_says_what_it_left_out():
+    from libet.spec.printer import shorten
+
+    assert shorten("a + b", 10) == "a + b"
+    text = " + ".join(str(i) for i in range(1000))
+    short = shorten(text, 100)
+    head = short.split(" …")[0]
+    assert len(short) <= 100 and text.startswith(head) and text[len(head)] == " "  # cut at a space
+    assert short.endswith(f"({len(text) - len(head):,} more characters)")
+
+
+def test_a_value_reports_each_thing_it_may_not_read_once():
+    """A value that reads framing variables in 2,000 places is three E030s (one per variable,
+    at its first read, with a note counting the others), not 2,000; a value reading a chain of
+    3,000 defs, each of the first 40 using the one before twice, is followed once per def (it
+    was a RecursionError, and would have been 2^40 walks)."""
+    src = _inline(2_000).replace(" and (not bad or bad)", " and (f0 or f1 or f2)")
+    with pytest.raises(libet.SpecError) as info:
+        libet.loads(src, "impure.libet")
+    errors = [d for d in info.value.diagnostics if d.code == "E030"]
+    assert [d.message for d in errors] == [f"reference value 'ok' reads the framing variable 'f{i}'" for i in range(3)]
+    assert all(d.notes[0].message == "'ok' reads it at 1,999 other places too, the next here" for d in errors)
+    assert len(info.value.render()) < 3_000
+
+    chain = "\n".join(f"def d{i} = d{i - 1} and not d{i - 1}" if i < 40 else f"def d{i} = d{i - 1} or bad" for i in range(1, 3_000))
+    base = f"substance {{ bad: bool }}\nframing {{ f0: bool }}\ndef d0 = bad\n{chain}\nvalue ok = not d2999\n"
+    assert libet.loads(base + "policy p { veto when violates ok }\n", "defs.libet").ir.values["ok"]
+    with pytest.raises(libet.SpecError) as info:
+        libet.loads(base.replace("def d0 = bad", "def d0 = bad and f0") + "policy p { veto when violates ok }\n", "defs.libet")
+    (e030,) = [d for d in info.value.diagnostics if d.code == "E030"]
+    assert e030.message == "reference value 'ok' reads the framing variable 'f0' through the def 'd0'"

@@ -149,13 +149,18 @@ _BOLD = "\x1b[1m"
 
 def render(d: Diagnostic, sources: dict[str, str], color: bool = False) -> str:
     """``file:line:col: severity[code]: message``, the source line, a caret, hint and notes."""
+    return _render(d, sources, color, {})
+
+
+def _render(d: Diagnostic, sources: dict[str, str], color: bool, split: dict[str, list[str]]) -> str:
+    """:func:`render`, with each source's lines split once into ``split`` for many diagnostics."""
 
     def paint(text, style):
         return f"{_COLORS.get(style, _BOLD)}{text}{_RESET}" if color else text
 
     where = f"{d.span}: " if d.span else ""
     lines = [f"{paint(where, 'bold') if where else ''}{paint(d.severity, d.severity)}[{d.code}]: {d.message}"]
-    lines += _excerpt(d.span, sources, paint, d.severity)
+    lines += _excerpt(d.span, sources, paint, d.severity, split)
     if d.hint:
         lines.append(f"  {paint('hint', 'note')}: {d.hint}")
     for n in d.notes:
@@ -163,20 +168,22 @@ def render(d: Diagnostic, sources: dict[str, str], color: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _excerpt(span: Span | None, sources: dict[str, str], paint, severity) -> list[str]:
+def _excerpt(span: Span | None, sources: dict[str, str], paint, severity, split: dict[str, list[str]]) -> list[str]:
     if span is None or span.file not in sources:
         return []
-    text = sources[span.file]
-    src_lines = text.split("\n")
+    src_lines = split.get(span.file)
+    if src_lines is None:
+        src_lines = split[span.file] = sources[span.file].split("\n")
     if not (1 <= span.line <= len(src_lines)):
         return []
     line = src_lines[span.line - 1].rstrip("\r")
-    shown = line.expandtabs(1)
-    if len(shown) > 160:  # keep a long (or binary) line readable: show a window around the span
+    # a tab is shown as one space (the caret's column counts it as one character)
+    if len(line) > 160:  # keep a long (or binary) line readable: show a window around the span
         start = max(0, span.col - 60)
-        shown = ("..." if start else "") + shown[start : start + 120] + "..."
+        shown = ("..." if start else "") + line[start : start + 120].replace("\t", " ") + "..."
         col = span.col - start + (3 if start else 0)
     else:
+        shown = line.replace("\t", " ")
         col = span.col
     width = span.end_col - span.col if span.end_line == span.line else len(line) - span.col + 1
     width = max(1, min(width, max(1, len(shown) - col + 1)))
@@ -186,7 +193,8 @@ def _excerpt(span: Span | None, sources: dict[str, str], paint, severity) -> lis
 
 
 def render_all(diags: Sequence[Diagnostic], sources: dict[str, str], color: bool = False) -> str:
-    out = [render(d, sources, color) for d in diags]
+    split: dict[str, list[str]] = {}
+    out = [_render(d, sources, color, split) for d in diags]
     errors = sum(d.is_error for d in diags)
     warnings = len(diags) - errors
     if diags:

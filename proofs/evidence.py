@@ -14,6 +14,7 @@ from fractions import Fraction
 import attrs
 
 from libet.proofs.text import assignment_text, format_float, json_value, number_text, value_text
+from libet.spec.printer import shorten
 
 
 def _j(a: dict) -> dict:
@@ -395,4 +396,4 @@ def _fact_name(f: Fact) -> str:
 
 def _fact_line(f: Fact) -> str:
     where = f" ({f.where})" if f.where else ""
-    return _FACT_LINE.get(f.kind, "{kind} {name}: {text}").format(kind=f.kind, name=f.name, text=f.text) + where
+    return _FACT_LINE.get(f.kind, "{kind} {name}: {text}").format(kind=f.kind, name=f.name, text=shorten(f.text)) + where

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from libet.spec import ir
-from libet.spec.printer import expr_text
+from libet.spec.printer import expr_text, shorten
 
 
 def graph_data(spec: ir.Spec, policy: str) -> dict:
@@ -124,7 +124,9 @@ def _esc(text: str) -> str:
 
 
 def trajectory_graph(spec: ir.Spec, policy: str):
-    """The graphviz Digraph of the trajectory under ``policy``."""
+    """The graphviz Digraph of the trajectory under ``policy``. Its labels show each expression
+    shortened for reading (:func:`~libet.spec.printer.shorten`); :func:`graph_data` has them
+    whole."""
     import graphviz
 
     data = graph_data(spec, policy)
@@ -133,12 +135,12 @@ def trajectory_graph(spec: ir.Spec, policy: str):
     g.attr(label=f"{spec.title} — policy {policy} (horizon {horizon})", fontsize="12")
     g.attr("node", fontname="Helvetica", fontsize="10")
     g.attr("edge", fontname="Helvetica", fontsize="9")
-    g.node("__start", label=f"start\ndepth {data['start']['depth']}", shape="plaintext")
+    g.node("__start", label=f"start\ndepth {shorten(data['start']['depth'])}", shape="plaintext")
     g.edge("__start", data["start"]["phase"])
     def veto_rows(rules):
         return "".join(
-            f'<TR><TD ALIGN="LEFT"><FONT COLOR="#b00020">veto when {_esc(r["when"])}'
-            + ("" if r["strength"] == "1" else f" with strength {_esc(r['strength'])}")
+            f'<TR><TD ALIGN="LEFT"><FONT COLOR="#b00020">veto when {_esc(shorten(r["when"]))}'
+            + ("" if r["strength"] == "1" else f" with strength {_esc(shorten(r['strength']))}")
             + (f" then -&gt; {_esc(r['then'])}" if r.get("then") else "")
             + (" (may fire)" if r.get("may") else "")
             + "</FONT></TD></TR>"
@@ -161,7 +163,7 @@ def trajectory_graph(spec: ir.Spec, policy: str):
     for e in data.get("refusals", ()):
         g.edge(e["from"], e["to"], label="refusal", style="dashed", color="#b00020", fontcolor="#b00020")
     for e in data["transitions"]:
-        g.edge(e["from"], e["to"], label=e["probability"])
+        g.edge(e["from"], e["to"], label=shorten(e["probability"]))
     if data["horizon"] is not None:
         at = data.get("at_horizon", "delivered")
         g.node("__horizon", label=f"depth reaches {data['horizon']}: {at}", shape="note", fontsize="9")
@@ -173,8 +175,8 @@ def render(g, fmt: str) -> bytes:
     """Render a graphviz graph with the ``dot`` program.
 
     Raises:
-        UsageError: ``dot`` (from the system package graphviz) is not installed; the hint
-            says how to install it or to write DOT instead.
+        UsageError: ``dot`` (from the system package graphviz) is not installed, or it could
+            not draw the graph (with what it said); the hint says what to do instead.
     """
     import shutil
 
@@ -189,3 +191,9 @@ def render(g, fmt: str) -> bytes:
         return g.pipe(format=fmt)
     except graphviz.backend.ExecutableNotFound:  # pragma: no cover - raced with the check
         raise UsageError("the `dot` program is not installed", hint) from None
+    except (graphviz.backend.CalledProcessError, BrokenPipeError) as exc:  # dot refused the graph
+        said = (getattr(exc, "stderr", None) or b"").decode(errors="replace").strip().splitlines()
+        raise UsageError(
+            "the `dot` program could not draw the graph" + (f": {said[0]}" if said else ""),
+            "write a .dot file instead and look at it, or draw it with other options of dot",
+        ) from None

@@ -24,6 +24,23 @@ def expr_text(e: ir.Expr) -> str:
     return _PRINTER.text(e)[0]
 
 
+#: The longest text :func:`shorten` leaves whole: what a reader takes in on a line or in a box
+#: of a graph (``dot`` itself refuses a quoted string past 16,384 characters).
+SHOWN_CHARS = 200
+
+
+def shorten(text: str, width: int = SHOWN_CHARS) -> str:
+    """``text`` for a person to read: whole up to ``width`` characters, else its start cut at a
+    space, then how much was left out (a weighted score of 10,000 terms is a line, not 300 KB).
+    Machine-readable outputs (JSON, PRISM) keep the whole text."""
+    if len(text) <= width:
+        return text
+    keep = width - 40
+    cut = text.rfind(" ", keep // 2, keep)
+    head = text[: cut if cut > 0 else keep].rstrip()
+    return f"{head} … ({len(text) - len(head):,} more characters)"
+
+
 def _wrap(part: tuple[str, int], level: int, strict: bool = False) -> str:
     text, prec = part
     if prec < level or (strict and prec == level):

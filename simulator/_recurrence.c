@@ -222,24 +222,26 @@ static inline double split_error(double a, double b, double q)
 #define LANE_PRODUCT(NAME, ATTR, ERROR, MULADD)                                                       \
     ATTR static void NAME(const double *x, Py_ssize_t n, double *hi, double *lo)                  \
     {                                                                                          \
-        double p[LANES], e[LANES];                                                             \
-        for (int l = 0; l < LANES; l++) {                                                      \
-            p[l] = 1.0;                                                                        \
-            e[l] = 0.0;                                                                        \
-        }                                                                                      \
         Py_ssize_t i = 0;                                                                      \
-        for (; i + LANES <= n; i += LANES) {                                                   \
-            for (int l = 0; l < LANES; l++) {                                                  \
-                double b = x[i + l], q = p[l] * b;                                             \
-                e[l] = MULADD(e[l], b, ERROR(p[l], b, q));                                     \
-                p[l] = q;                                                                      \
-            }                                                                                  \
-        }                                                                                      \
         double P = 1.0, E = 0.0;                                                               \
-        for (int l = 0; l < LANES; l++) { /* (P + E)(p + e) ~ P p + (E p + P e) */             \
-            double q = P * p[l];                                                               \
-            E = E * p[l] + P * e[l] + ERROR(P, p[l], q);                                       \
-            P = q;                                                                             \
+        if (n >= LANES) { /* fewer factors: lanes of 1 + 0 would merge to exactly 1 + 0 */     \
+            double p[LANES], e[LANES];                                                         \
+            for (int l = 0; l < LANES; l++) {                                                  \
+                p[l] = 1.0;                                                                    \
+                e[l] = 0.0;                                                                    \
+            }                                                                                  \
+            for (; i + LANES <= n; i += LANES) {                                               \
+                for (int l = 0; l < LANES; l++) {                                              \
+                    double b = x[i + l], q = p[l] * b;                                         \
+                    e[l] = MULADD(e[l], b, ERROR(p[l], b, q));                                 \
+                    p[l] = q;                                                                  \
+                }                                                                              \
+            }                                                                                  \
+            for (int l = 0; l < LANES; l++) { /* (P + E)(p + e) ~ P p + (E p + P e) */         \
+                double q = P * p[l];                                                           \
+                E = E * p[l] + P * e[l] + ERROR(P, p[l], q);                                   \
+                P = q;                                                                         \
+            }                                                                                  \
         }                                                                                      \
         for (; i < n; i++) {                                                                   \
             double b = x[i], q = P * b;                                                        \

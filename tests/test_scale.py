@@ -4,6 +4,8 @@ values costs one pass over them, and huge but simple models are solved by class.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import libet
 from libet.spec import measures as ms
@@ -476,3 +478,46 @@ def test_a_value_reports_each_thing_it_may_not_read_once():
         libet.loads(base.replace("def d0 = bad", "def d0 = bad and f0") + "policy p { veto when violates ok }\n", "defs.libet")
     (e030,) = [d for d in info.value.diagnostics if d.code == "E030"]
     assert e030.message == "reference value 'ok' reads the framing variable 'f0' through the def 'd0'"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_grouping_rows_by_their_codes_is_grouping_them_by_their_values(data):
+    """Model's classes of many assignments (a code per column's value, the columns' codes one
+    integer per row) are the classes a dict of the rows gives, numbered in order of first
+    appearance: masks, floats with -0.0 beside 0.0, constant columns, and keys past int64
+    (many columns of many values), renumbered on the way."""
+    import numpy as np
+
+    from libet.simulator.model import _first_appearance, _group_rows
+
+    n = data.draw(st.integers(1, 300))
+    cols = []
+    for _ in range(data.draw(st.integers(1, 12))):
+        kind = data.draw(st.sampled_from(["mask", "few", "many", "constant"]))
+        if kind == "mask":
+            cols.append(np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n))))
+        elif kind == "constant":
+            cols.append(np.full(n, data.draw(st.sampled_from([0.0, -0.0, 0.5]))))
+        else:
+            pool = [0.0, -0.0, 0.25, 1.0, 3.5] if kind == "few" else None
+            values = st.sampled_from(pool) if pool else st.integers(0, 10**6).map(float)
+            cols.append(np.array(data.draw(st.lists(values, min_size=n, max_size=n)), dtype=np.float64))
+    reps, inverse = _group_rows(cols)
+    want_reps, want_inverse = _first_appearance(map(tuple, np.stack(cols, axis=1).tolist()))
+    assert reps.tolist() == want_reps.tolist() and inverse.tolist() == want_inverse.tolist()
+
+
+def test_grouping_keys_past_int64_are_renumbered():
+    import numpy as np
+
+    from libet.simulator.model import _first_appearance, _group_rows
+
+    rng = np.random.default_rng(3)
+    n = 5_000
+    cols = [rng.integers(0, 4_000, n).astype(np.float64) for _ in range(8)]  # 4,000^8 > 2^62
+    cols.append(np.repeat(cols[0][:2_500], 2))  # rows that repeat, so some classes have two
+    cols = [np.repeat(c[:2_500], 2) for c in cols]
+    reps, inverse = _group_rows(cols)
+    want_reps, want_inverse = _first_appearance(map(tuple, np.stack(cols, axis=1).tolist()))
+    assert len(want_reps) < n and reps.tolist() == want_reps.tolist() and inverse.tolist() == want_inverse.tolist()

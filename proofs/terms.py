@@ -30,7 +30,7 @@ from libet.proofs.solve import check_deadline
 from libet.proofs.tables import Tables
 from libet.proofs.text import expr_text
 from libet.spec import ir
-from libet.spec.interpreter import Interpreter
+from libet.spec.interpreter import DEEP_DEFS, Interpreter
 from libet.spec.reads import reads_of
 from libet.spec.structural import bind
 from libet.spec.visit import Dispatch
@@ -72,6 +72,7 @@ class Terms(Domains):
         self.tables = Tables(self)
         self._dispatch = Dispatch(self, "t_")
         self._built = 0  # terms built, to look at the check's deadline every thousand
+        self._in_chain = False  # a long def chain is being encoded bottom-up (t_DefRef)
 
     # -- reference values ----------------------------------------------------------------------
 
@@ -125,7 +126,18 @@ class Terms(Domains):
         return Fraction(self.params[e.name])
 
     def t_DefRef(self, e: ir.DefRef, env: Env):
-        return self.term(self.spec.defs[e.name].expr, env)
+        defs = self.spec.defs
+        if not self._in_chain and self.reads.def_depth(e.name) >= DEEP_DEFS:
+            # A long chain of defs: encoded bottom-up, each body once (memoised in env), so
+            # reaching this one costs no recursion through the chain; the defs met on the way
+            # up are encoded already.
+            self._in_chain = True
+            try:
+                for dep in self.reads.def_closure(e.name):
+                    self.term(defs[dep].expr, env)
+            finally:
+                self._in_chain = False
+        return self.term(defs[e.name].expr, env)
 
     def t_ValueRef(self, e: ir.ValueRef, env: Env):
         return self.value(e.name, env.sym)

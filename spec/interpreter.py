@@ -164,6 +164,7 @@ class Interpreter:
         self.params = {n: self._num(v) for n, v in values.items()}
         self._dispatch = Dispatch(self, "c_")
         self._frames = threading.local()  # values of deep def chains, per evaluation (_deep_def)
+        self._compiling_chain = False  # a deep def's chain is being compiled in order (_deep_def)
         self._named: dict[str, Compiled] = {}
         self._cache: dict[int, tuple[ir.Expr, Compiled]] = {}
         self._values = {n: self._named_closure("value", n) for n in spec.values}
@@ -626,10 +627,9 @@ class Interpreter:
         return lambda a, d, p: v
 
     def c_DefRef(self, e: ir.DefRef) -> Compiled:
-        deps, depth = reads_of(self.spec).def_chain(e.name)
-        if depth < DEEP_DEFS:
+        if reads_of(self.spec).def_depth(e.name) < DEEP_DEFS:
             return self._named_closure("def", e.name)
-        return self._deep_def(e.name, deps)
+        return self._deep_def(e.name)
 
     def _deep_chains(self) -> bool:
         """Whether some def of the spec ends a chain long enough for frames (_deep_def); only
@@ -637,24 +637,39 @@ class Interpreter:
         hit = self.spec.memo.get("deep def chains")
         if hit is None:
             reads = reads_of(self.spec)
-            hit = self.spec.memo["deep def chains"] = any(reads.def_chain(n)[1] >= DEEP_DEFS for n in self.spec.defs)
+            hit = self.spec.memo["deep def chains"] = any(reads.def_depth(n) >= DEEP_DEFS for n in self.spec.defs)
         return hit
 
-    def _deep_def(self, name: str, deps: tuple[str, ...]) -> Compiled:
+    def _deep_def(self, name: str) -> Compiled:
         """A def at the end of a long chain of defs (each using the last): evaluated bottom-up,
         each def of the chain once per evaluation, in a frame of values kept for that one state,
         so the chain costs no recursion. A def of the chain with no value at the state (a
-        division by zero, say) is an error only if the evaluation reads it, as without frames."""
-        for dep in deps:  # compile in order: no compile-time recursion through the chain
-            self._named_closure("def", dep)
-        bodies = tuple((dep, self._named_closure("def", dep)) for dep in deps)
+        division by zero, say) is an error only if the evaluation reads it, as without frames.
+
+        The defs below are compiled in order (no compile-time recursion through the chain) by
+        the first deep def met; those it meets on the way are compiled already, so each def is
+        compiled once and the chain costs its length, not its square. A deep def's list of the
+        defs below it is formed when it is first evaluated outside a frame: only the top of a
+        chain ever is."""
+        reads = reads_of(self.spec)
+        if not self._compiling_chain:
+            self._compiling_chain = True
+            try:
+                for dep in reads.def_closure(name):
+                    self._named_closure("def", dep)
+            finally:
+                self._compiling_chain = False
         body = self._named_closure("def", name)
         frames = self._frames
+        bodies = None
 
         def deep(a, d, p):
+            nonlocal bodies
             frame = getattr(frames, "values", None)
             if frame is not None:  # inside another chain's frame: the named closure reads it
                 return body(a, d, p)
+            if bodies is None:
+                bodies = tuple((dep, self._named_closure("def", dep)) for dep in reads.def_closure(name))
             frames.values = frame = {}
             try:
                 for dep, fn in bodies:

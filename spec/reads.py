@@ -34,7 +34,8 @@ class Reads:
         self.spec = spec
         self._memo: dict[int, tuple[frozenset, bool, bool]] = {}
         self._keep: list = []  # the memo is keyed by id(): keep the nodes alive
-        self._defs: dict[str, tuple[tuple[str, ...], int]] = {}
+        self._def_depths: dict[str, int] = {}
+        self._closures: dict[str, tuple[str, ...]] = {}
         self._states: dict[int, frozenset] = {}
         self._keys: dict[int, int] = {}
         self._interned: dict[tuple, int] = {}
@@ -275,12 +276,10 @@ class Reads:
 
     # -- named definitions ---------------------------------------------------------------------
 
-    def def_chain(self, name: str) -> tuple[tuple[str, ...], int]:
-        """The defs that def ``name`` uses, directly or not, in an order where each comes after
-        those it uses, and the length of the longest chain of uses below it (0 when it uses
-        no def). A pass evaluates a long chain bottom-up in this order instead of recursing
-        through it."""
-        memo = self._defs
+    def def_depth(self, name: str) -> int:
+        """The length of the longest chain of uses below def ``name`` (0 when it uses no def):
+        one pass over the defs it reaches, each once."""
+        memo = self._def_depths
         if name in memo:
             return memo[name]
         # Iterative post-order over the def-use graph (it is acyclic: the checker rejects cycles).
@@ -294,15 +293,30 @@ class Reads:
                 stack.append((n, True))
                 stack.extend((u, False) for u in uses if u not in memo)
                 continue
-            order: dict = {}
-            depth = 0
-            for u in uses:
-                below, du = memo[u]
-                order.update(dict.fromkeys(below))
-                order[u] = None
-                depth = max(depth, du + 1)
-            memo[n] = (tuple(order), depth)
+            memo[n] = max((memo[u] + 1 for u in uses), default=0)
         return memo[name]
+
+    def def_closure(self, name: str) -> tuple[str, ...]:
+        """The defs that def ``name`` uses, directly or not, in an order where each comes after
+        those it uses. A pass evaluates a long chain bottom-up in this order instead of
+        recursing through it; it asks for the chain's top only (not for every def on the way,
+        which would cost the square of the chain's length)."""
+        memo = self._closures
+        if name in memo:
+            return memo[name]
+        order: dict = {}
+        stack = [(u, False) for u in reversed(self._uses(name))]
+        while stack:
+            n, ready = stack.pop()
+            if n in order:
+                continue
+            if ready:
+                order[n] = None
+                continue
+            stack.append((n, True))
+            stack.extend((u, False) for u in reversed(self._uses(n)) if u not in order)
+        memo[name] = hit = tuple(order)
+        return hit
 
     def _uses(self, name: str) -> tuple[str, ...]:
         """The defs the body of def ``name`` refers to directly."""

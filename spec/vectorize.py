@@ -167,6 +167,7 @@ class ArrayEval:
         self._memo: dict[int, tuple] = {}
         self._keep: list = []  # keeps memoised nodes alive so ids stay unique
         self._kept = kept
+        self._in_chain = False  # a long def chain is being evaluated bottom-up (v_DefRef)
         self._real_cache: dict[int, tuple] = {} if block is None else block.real
         self._shared = None if block is None else block.memo
         self._reads = reads_of(spec)
@@ -285,12 +286,17 @@ class ArrayEval:
         return self.params[e.name], _NO_ERR
 
     def v_DefRef(self, e: ir.DefRef):
-        deps, depth = reads_of(self.spec).def_chain(e.name)
-        if depth >= DEEP_DEFS:
+        reads = reads_of(self.spec)
+        if not self._in_chain and reads.def_depth(e.name) >= DEEP_DEFS:
             # A long chain of defs: evaluate it bottom-up, each body once (memoised), so
-            # reaching this one costs no recursion through the chain.
-            for dep in deps:
-                self(self.spec.defs[dep].expr)
+            # reaching this one costs no recursion through the chain. The defs met on the way
+            # up are evaluated already: only the first deep def walks the chain.
+            self._in_chain = True
+            try:
+                for dep in reads.def_closure(e.name):
+                    self(self.spec.defs[dep].expr)
+            finally:
+                self._in_chain = False
         return self(self.spec.defs[e.name].expr)
 
     def v_ValueRef(self, e: ir.ValueRef):

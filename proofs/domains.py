@@ -18,6 +18,7 @@ enum member's or a phase's name), a Z3 term, or an :class:`FD` term:
 from __future__ import annotations
 
 import itertools
+import sys
 from fractions import Fraction
 from typing import Any, Iterable, Mapping
 
@@ -170,7 +171,7 @@ class Domains:
         q = Fraction(q)
         hit = self._reals.get(q)
         if hit is None:
-            hit = z3.RealVal(f"{q.numerator}/{q.denominator}", self.ctx)
+            hit = z3.RealVal(f"{_digits(q.numerator)}/{_digits(q.denominator)}", self.ctx)
             self._reals[q] = hit
         return hit
 
@@ -524,3 +525,18 @@ def _constant(var: ir.Variable, value):
     if isinstance(dom, ir.IntDomain):
         return int(value)
     return str(value)  # enum members stay names; converted where compared
+
+
+def _digits(n: int) -> str:
+    """``str(n)``, past Python's default limit of 4,300 digits too: exact arithmetic on a spec's
+    numbers (a chain of a thousand products by 0.999999) makes such rationals, and Z3 reads
+    them as decimal text."""
+    try:
+        return str(n)
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return str(n)
+        finally:
+            sys.set_int_max_str_digits(limit)

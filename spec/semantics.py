@@ -206,7 +206,7 @@ def _over_budget(d: Diagnostics, need: int, weight: int, left: int, what: str, s
     ENUMERATION_BUDGET cannot take."""
     from libet.spec.checker import ENUMERATION_BUDGET as total
 
-    counted = f"{need:,} states" if weight == 1 else f"{need:,} states, each counted {weight} times for its expressions' size,"
+    counted = f"{need:,} states" if weight == 1 else f"{need:,} states, each counted {weight:,} times for its expressions' size,"
     why = (
         f"{counted} exceed the budget of {total:,}"
         if left == total

@@ -521,3 +521,68 @@ def test_grouping_keys_past_int64_are_renumbered():
     reps, inverse = _group_rows(cols)
     want_reps, want_inverse = _first_appearance(map(tuple, np.stack(cols, axis=1).tolist()))
     assert len(want_reps) < n and reps.tolist() == want_reps.tolist() and inverse.tolist() == want_inverse.tolist()
+
+
+def _def_chain(n: int) -> str:
+    """A chain of ``n`` defs, each using the last (and the one seven below), that the
+    transition, a rule's condition, its strength and the start depth all read."""
+    chain = "\n".join(f"def d{i} = d{i - 1} * 0.5 + d{max(0, i - 7)} * 0.25 + (if bad then 0.001 else 0)" for i in range(1, n))
+    return f"""substance {{ bad: bool }}
+framing {{ f: 0..3 }}
+value ok = not bad
+def d0 = f / 1000
+{chain}
+trajectory {{ horizon 3 start a at depth if d{n - 1} > 2 then 1 else 0 phase a {{ -> a : min(1, 0.5 + d{n - 1}) -> stop : otherwise }} }}
+policy p {{ veto when bad and d{n // 2} > 0.001 with strength min(1, 0.5 + d{n - 1}) }}
+check p {{ complete }}
+"""
+
+
+def test_a_long_def_chain_costs_its_length_in_every_pass(monkeypatch):
+    """Each pass that follows a long chain of defs (the interpreter's compilation, the arrays,
+    the Z3 encoding) walks it once from its top: the defs met on the way up do not each form
+    the list of the defs below them (which made loading a chain of 8,000 defs 10.8 s, the
+    square of its length), and Z3 encodes a rule that reads the chain without recursing
+    through it (a RecursionError from about 500 defs)."""
+    from libet.results import Status
+    from libet.spec import reads as reads_module
+    from libet.spec.interpreter import Interpreter
+
+    calls = []
+    closure = reads_module.Reads.def_closure
+
+    def counted(self, name):
+        calls.append(name)
+        return closure(self, name)
+
+    monkeypatch.setattr(reads_module.Reads, "def_closure", counted)
+    n = 2_000
+    spec = libet.loads(_def_chain(n), "chain.libet")
+    row = spec.simulate("p", measures=["P(harm)", "P(stopped)"]).to_rows()[0]
+    a = {"bad": True, "f": 2}
+    assert abs(row["P(stopped)"] - sum(
+        Interpreter(spec.ir).outcomes("p", {"bad": b, "f": f}).stopped for b in (True, False) for f in range(4)) / 8) < 1e-12
+    (result,) = spec.check(timeout=120)
+    assert result.status is Status.VIOLATED  # the strength 0.5 + d1999 is below 1
+    assert Interpreter(spec.ir).veto_probability("p", a, "a", 0) < 1
+    # the chain is walked from the few defs the evaluated expressions name (d1999 and d1000,
+    # and those their bodies name where a subterm of a body is evaluated alone), not from
+    # each of its 2,000 defs
+    assert 1 <= len(set(calls)) <= 10, sorted(set(calls))
+
+
+def test_z3_reads_rationals_of_more_than_4300_digits():
+    """Exact arithmetic on a spec's numbers (a chain of a thousand products by 0.999999) makes
+    rationals Python will not print by default; Z3 reads them (it was an internal error)."""
+    from fractions import Fraction
+
+    import z3
+
+    from libet.proofs.domains import INT_ENCODING, Domains
+
+    spec = libet.loads("substance { a: bool }\nvalue ok = a\n").ir
+    dom = Domains(spec, INT_ENCODING, z3.Context(), None)
+    q = Fraction(999_999, 10**6) ** 1_000
+    s = z3.Solver(ctx=dom.ctx)
+    s.add(dom.real_val(q) > 0, dom.real_val(q) < 1)
+    assert s.check() == z3.sat and q.denominator > 10**4_300

@@ -5,11 +5,16 @@ Run:  .venv/bin/python benchmarks/bench_scale.py [--repeat 3]
 1. a variable with many values that only the reference values read (the prefill example with
    `uplift: 0..N-1`): model construction and exact solve of P(harm), summarised and with one
    row per assignment, and `libet simulate` and `libet export --prism` as a user runs them;
+1b. a variable with many values that the dynamics read (`style: 0..N-1` in a transition's
+   probability, every value its own class): load, model construction, exact solve of P(harm),
+   and `libet export --prism`;
 2b. 1,000 policies of three rules: loading and solving every one;
 2. ten phases at a long horizon: loading (the static checks spend one budget for the spec)
    against solving P(harm) alone and the six measures `libet simulate` reports;
 3. a flat weighted score of N terms and a chain of N/10 defs: load, one interpreter evaluation,
    one exact solve;
+3b. a chain of N defs read by the transition, the start depth and a rule: load, the six
+   measures, and `check` (Z3);
 4. a ring of P phases (tests/test_scale.py's) and a policy of R rules, each at horizon 1,000:
    load, the exact solve of P(harm) and of the six measures, and `check` (the spec's
    `complete` and P(harm) checks).
@@ -73,6 +78,58 @@ def many_values(repeat: int) -> None:
         assignments = n * 3 * 41
         full_text = f"{full:.3f}" if full is not None else "refused (table too large)"
         print(f"| {n:,} | {assignments:,} | {rows} | {summarised:.3f} | {full_text} | {sim:.2f} | {export:.2f} |")
+
+
+def dynamics_source(n: int, horizon: int = 16) -> str:
+    """A framing variable of ``n`` values read by the transition probability (each value its
+    own class, twice: the rule reads `topic` too)."""
+    return f"""spec "a framing variable of {n:,} values that the dynamics read"
+substance {{ topic: {{everyday, weapons}} }}
+framing {{ style: 0..{n - 1} }}
+value ok = topic != weapons
+trajectory {{
+  horizon {horizon}
+  start answer
+  phase answer {{
+    -> answer : 1 - 0.01 * (1 + style / {n}) * exp(-0.05 * depth)
+    -> stop : otherwise
+  }}
+}}
+policy shallow {{ veto when violates ok and depth < 3 with strength 0.5 }}
+"""
+
+
+def dynamics_values(repeat: int) -> None:
+    import subprocess
+    import tempfile
+
+    import libet
+    from libet.simulator.exact import solve
+    from libet.simulator.model import Model
+    from libet.spec import measures as ms
+
+    print("\n## a variable the dynamics read: style 0..N-1 in the probability, horizon 16, 2N classes")
+    print("| N | classes | states | load (s) | model (s) | solve P(harm) (s) | model + solve per 10^6 states (s) "
+          "| `libet export --prism` (s) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in (1_000, 10_000, 100_000, 1_000_000):
+        src = dynamics_source(n)
+        load = best(lambda: libet.loads(src), repeat)
+        spec = libet.loads(src).ir
+        model = best(lambda: Model(spec, "shallow"), repeat)
+        m = Model(spec, "shallow")
+        solved = best(lambda: solve(m, [ms.HARM]), repeat)
+        states = m.n_classes * m.horizon
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "dyn.libet")
+            with open(path, "w") as fh:
+                fh.write(src)
+            out = os.path.join(tmp, "m.prism")
+            export = best(lambda: subprocess.run([sys.executable, "-m", "libet", "export", "--prism", path, "-o", out,
+                                                  "--force"], check=True, capture_output=True), repeat)
+        per = (model + solved) / states * 1e6
+        print(f"| {n:,} | {m.n_classes:,} | {states:,} | {load:.3f} | {model:.3f} | {solved:.3f} | {per:.3f} | {export:.2f} |",
+              flush=True)
 
 
 def many_policies(repeat: int) -> None:
@@ -162,6 +219,24 @@ def chains(repeat: int) -> None:
         print(f"| {n:,} | {load_s:.2f} | {check_s:.2f} | {step_s:.4f} | {solve_s:.3f} |")
 
 
+def def_chains(repeat: int) -> None:
+    from test_scale import _def_chain
+
+    import libet
+
+    print("\n## a chain of N defs, each using the last and the one seven below (tests/test_scale.py's),")
+    print("read by the transition, the start depth and a rule: load, the six measures, `check` (Z3's `complete`)")
+    print("| N | load (s) | simulate (s) | `check` (s) |")
+    print("|---:|---:|---:|---:|")
+    for n in (1_000, 2_000, 4_000, 8_000, 16_000):
+        src = _def_chain(n)
+        load_s = best(lambda: libet.loads(src), repeat)
+        spec = libet.loads(src)
+        sim_s = best(lambda: spec.simulate("p"), repeat)
+        check_s = best(lambda: spec.check(timeout=120), 1)
+        print(f"| {n:,} | {load_s:.3f} | {sim_s:.3f} | {check_s:.2f} |", flush=True)
+
+
 def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rules=(250, 500, 1_000, 2_000, 4_000)) -> None:
     import numpy  # noqa: F401  (`libet simulate` has imported it before it loads the spec)
     from test_scale import _ring, _ruled
@@ -193,7 +268,7 @@ def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rul
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sections = {f.__name__: f for f in (many_values, many_policies, ten_phases, chains, phases_and_rules)}
+    sections = {f.__name__: f for f in (many_values, dynamics_values, many_policies, ten_phases, chains, def_chains, phases_and_rules)}
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", choices=sections, action="append", help="run only this section (repeatable)")
     args = ap.parse_args()

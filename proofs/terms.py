@@ -127,17 +127,18 @@ class Terms(Domains):
 
     def t_DefRef(self, e: ir.DefRef, env: Env):
         defs = self.spec.defs
-        if not self._in_chain and self.reads.def_depth(e.name) >= DEEP_DEFS:
-            # A long chain of defs: encoded bottom-up, each body once (memoised in env), so
-            # reaching this one costs no recursion through the chain; the defs met on the way
-            # up are encoded already.
-            self._in_chain = True
-            try:
-                for dep in self.reads.def_closure(e.name):
-                    self.term(defs[dep].expr, env)
-            finally:
-                self._in_chain = False
-        return self.term(defs[e.name].expr, env)
+        if self._in_chain or self.reads.def_depth(e.name) < DEEP_DEFS:
+            return self.term(defs[e.name].expr, env)
+        # A long chain of defs: encoded bottom-up, each body once (memoised in env), so
+        # reaching this one costs no recursion through the chain; the defs met on the way up,
+        # and in this one's body, are encoded already.
+        self._in_chain = True
+        try:
+            for dep in self.reads.def_closure(e.name):
+                self.term(defs[dep].expr, env)
+            return self.term(defs[e.name].expr, env)
+        finally:
+            self._in_chain = False
 
     def t_ValueRef(self, e: ir.ValueRef, env: Env):
         return self.value(e.name, env.sym)

@@ -652,14 +652,16 @@ class Interpreter:
         defs below it is formed when it is first evaluated outside a frame: only the top of a
         chain ever is."""
         reads = reads_of(self.spec)
-        if not self._compiling_chain:
-            self._compiling_chain = True
-            try:
+        outer = not self._compiling_chain
+        self._compiling_chain = True
+        try:
+            if outer:
                 for dep in reads.def_closure(name):
                     self._named_closure("def", dep)
-            finally:
+            body = self._named_closure("def", name)
+        finally:
+            if outer:
                 self._compiling_chain = False
-        body = self._named_closure("def", name)
         frames = self._frames
         bodies = None
 

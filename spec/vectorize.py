@@ -286,18 +286,19 @@ class ArrayEval:
         return self.params[e.name], _NO_ERR
 
     def v_DefRef(self, e: ir.DefRef):
-        reads = reads_of(self.spec)
-        if not self._in_chain and reads.def_depth(e.name) >= DEEP_DEFS:
-            # A long chain of defs: evaluate it bottom-up, each body once (memoised), so
-            # reaching this one costs no recursion through the chain. The defs met on the way
-            # up are evaluated already: only the first deep def walks the chain.
-            self._in_chain = True
-            try:
-                for dep in reads.def_closure(e.name):
-                    self(self.spec.defs[dep].expr)
-            finally:
-                self._in_chain = False
-        return self(self.spec.defs[e.name].expr)
+        body = self.spec.defs[e.name].expr
+        if self._in_chain or reads_of(self.spec).def_depth(e.name) < DEEP_DEFS:
+            return self(body)
+        # A long chain of defs: evaluate it bottom-up, each body once (memoised), so reaching
+        # this one costs no recursion through the chain. The defs met on the way up, and in
+        # this one's body, are evaluated already: only the first deep def walks the chain.
+        self._in_chain = True
+        try:
+            for dep in reads_of(self.spec).def_closure(e.name):
+                self(self.spec.defs[dep].expr)
+            return self(body)
+        finally:
+            self._in_chain = False
 
     def v_ValueRef(self, e: ir.ValueRef):
         return self(self.spec.values[e.name].expr)

@@ -215,7 +215,7 @@ def run(
                            fixed={k: v for k, v in fixed.items() if k not in swept}, sources=sources, progress=adv)
         files += r.write(os.path.join(out, "experiments"), log=log_y)
         exps.append(r)
-    graphs = _graphs(spec, os.path.join(out, "graphs")) if spec.trajectory is not None else []
+    graphs = _graphs(spec, os.path.join(out, "graphs"), notes) if spec.trajectory is not None else []
     from libet import report
 
     data = {
@@ -264,7 +264,9 @@ def _points(exp: ir.Experiment) -> int:
     return len(exp.policies) * math.prod(len(v.values) for v in exp.vary)
 
 
-def _graphs(spec: ir.Spec, folder: str) -> list[str]:
+def _graphs(spec: ir.Spec, folder: str, notes: list[str]) -> list[str]:
+    """Each policy's graph as DOT, and as SVG where ``dot`` draws it (a note says why not)."""
+    from libet.errors import UsageError
     from libet.files import write_atomic
     from libet.simulator.graph import render, trajectory_graph
 
@@ -277,7 +279,11 @@ def _graphs(spec: ir.Spec, folder: str) -> list[str]:
         out.append(path)
         if shutil.which("dot"):
             svg = os.path.join(folder, f"{p}.svg")
-            write_atomic(svg, render(g, "svg"))
+            try:
+                write_atomic(svg, render(g, "svg"))
+            except UsageError as exc:
+                notes.append(f"the graph of policy {p} is in {os.path.basename(folder)}/{p}.dot only: {exc}")
+                continue
             out.append(svg)
     return out
 

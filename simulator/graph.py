@@ -171,29 +171,38 @@ def trajectory_graph(spec: ir.Spec, policy: str):
     return g
 
 
-def render(g, fmt: str) -> bytes:
-    """Render a graphviz graph with the ``dot`` program.
+#: Seconds ``dot`` may take to lay a graph out. Its layout grows fast with the phases: it took
+#: about 10 s for a ring of 50 phases and did not finish in two minutes for one of 100 (the
+#: 2-core machine of docs/benchmarks.md).
+DOT_SECONDS = 30.0
+
+
+def render(g, fmt: str, timeout: float | None = None) -> bytes:
+    """Render a graphviz graph with the ``dot`` program, which may take ``timeout`` seconds
+    (:data:`DOT_SECONDS` by default).
 
     Raises:
-        UsageError: ``dot`` (from the system package graphviz) is not installed, or it could
-            not draw the graph (with what it said); the hint says what to do instead.
+        UsageError: ``dot`` (from the system package graphviz) is not installed, could not
+            draw the graph (with what it said), or did not finish in time; the hint says what
+            to do instead.
     """
     import shutil
-
-    import graphviz
+    import subprocess
 
     from libet.errors import UsageError
 
-    hint = "install it (apt-get install graphviz, or `make graphviz`), or write a .dot file"
-    if shutil.which("dot") is None:
-        raise UsageError("the `dot` program (from the system package graphviz) is not installed", hint)
+    dot = shutil.which("dot")
+    if dot is None:
+        raise UsageError("the `dot` program (from the system package graphviz) is not installed",
+                         "install it (apt-get install graphviz, or `make graphviz`), or write a .dot file")
+    timeout = DOT_SECONDS if timeout is None else timeout
+    instead = "write a .dot file instead (-o graph.dot) and draw it with another layout, e.g. `sfdp -Tsvg graph.dot`"
     try:
-        return g.pipe(format=fmt)
-    except graphviz.backend.ExecutableNotFound:  # pragma: no cover - raced with the check
-        raise UsageError("the `dot` program is not installed", hint) from None
-    except (graphviz.backend.CalledProcessError, BrokenPipeError) as exc:  # dot refused the graph
-        said = (getattr(exc, "stderr", None) or b"").decode(errors="replace").strip().splitlines()
-        raise UsageError(
-            "the `dot` program could not draw the graph" + (f": {said[0]}" if said else ""),
-            "write a .dot file instead and look at it, or draw it with other options of dot",
-        ) from None
+        done = subprocess.run([dot, f"-T{fmt}"], input=g.source.encode(), capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"the `dot` program did not lay the graph out within {timeout:g} s (its layout grows "
+                         "fast with the phases)", instead) from None
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip().splitlines()
+        raise UsageError("the `dot` program could not draw the graph" + (f": {said[0]}" if said else ""), instead)
+    return done.stdout

@@ -122,6 +122,26 @@ def test_graph_svg(tmp_path):
     assert "<svg" in svg and "veto when violates no_weapon_uplift" in svg and "otherwise" in svg
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+def test_a_graph_dot_cannot_lay_out_in_time_is_an_error_and_a_note_in_run(tmp_path, monkeypatch):
+    """`dot` took minutes on a ring of 100 phases and `libet graph` (and `libet run`, which draws
+    every policy) waited without a word. Past its time `libet graph` says so with what to do;
+    `libet run` keeps the DOT file and notes that the SVG is missing."""
+    from libet.simulator import graph
+
+    monkeypatch.setattr(graph, "DOT_SECONDS", 0.001)  # less than dot takes to start
+    out = tmp_path / "g.svg"
+    r = invoke("graph", PREFILL, "--policy", "shallow", "-o", str(out))
+    assert r.exit_code == 2 and not out.exists()
+    assert "did not lay the graph out within 0.001 s" in r.output and "write a .dot file instead" in r.output
+    res = tmp_path / "res"
+    r = invoke("run", PREFILL, "--out", str(res), "--timeout", "5")
+    assert r.exit_code == 1, r.output  # the shallow policy violates checks, as without the note
+    assert sorted(os.listdir(res / "graphs")) == ["deep.dot", "shallow.dot"]
+    notes = json.loads((res / "results.json").read_text())["notes"]
+    assert any(n.startswith("the graph of policy shallow is in graphs/shallow.dot only: the `dot` program did not") for n in notes)
+
+
 def test_graph_json():
     r = invoke("graph", PREFILL, "--policy", "deep", "--json")
     data = json.loads(r.output)

@@ -77,6 +77,9 @@ class OutcomeTable:
         #: in an MDP, each measure over adversaries (Pmax, Emin, ...) by its own optimisation:
         #: measure -> (values per assignment, the optimal Strategy) (simulator/layered.py)
         self.optimum: dict = {}
+        #: what the reference interpreter's replays of this table established (simulator/checks.py):
+        #: (measure, the worst case's values, the averaged variables) -> whether it was replayed
+        self.replayed: dict = {}
         self.spec = model.spec
         self.policy = model.policy
         self.names = model.names

@@ -68,6 +68,29 @@ def test_prefill_bound_and_gap():
     assert res[("shallow", "gap P(harm) under observed <= 0.05")].status is Status.PROVED
 
 
+def test_bounds_on_one_measure_replay_it_once(monkeypatch):
+    """Each bound's value is replayed by the reference interpreter; bounds on the same measure
+    and worst case share that replay (300 of them took 56 s, one replay each). Every bound is
+    still judged against its own number, and the witness says it was replayed."""
+    from libet.simulator import checks as checks_module
+
+    calls = []
+    replay = checks_module._replay
+    monkeypatch.setattr(checks_module, "_replay", lambda *a: calls.append(a[1].name) or replay(*a))
+    src = open("examples/prefill.libet").read()
+    bounds = [0.001, 0.02, 0.05, 0.5, 0.9]
+    src += "\ncheck shallow {\n" + "\n".join(f"  P(harm) <= {b} for all framing" for b in bounds) + "\n}\n"
+    spec = libet.loads(src, "examples/prefill.libet").ir
+    res = quantitative_checks(spec, policies=["shallow"])
+    ours = [r for r in res if r.check in {f"P(harm) <= {b} for all framing" for b in bounds}]
+    assert len(calls) == 1 and len(ours) == len(bounds)  # with the example's own `<= 0.01`: one replay for six
+    value = ours[0].counterexample.value
+    for r in ours:
+        b = float(r.check.split()[2])
+        assert r.status is (Status.VIOLATED if value > b else Status.PROVED)
+        assert (r.counterexample or r.proof).replayed
+
+
 def test_alignment_faking_gap_is_the_brute_force_gap():
     spec = libet.load("examples/alignment_faking.libet").ir
     for check in spec.checks:

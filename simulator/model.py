@@ -733,32 +733,34 @@ def _group_rows(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             codes, k = c.astype(np.int64), 2
         else:
             values, codes = np.unique(c, return_inverse=True)
-            k = len(values)
+            codes, k = codes.reshape(-1), len(values)
         if key is None:
-            key, size = codes.reshape(-1).astype(np.int64), k
+            key, size = codes, k
             continue
-        if size * k >= 1 << 62:  # keep the mixed-radix key within int64: renumber it densely
-            used, key = np.unique(key, return_inverse=True)
-            key, size = key.reshape(-1), len(used)
-        key = key * k + codes.reshape(-1)
+        if size * k >= 1 << 62:  # keep the mixed-radix key within int64
+            key, size = _dense(key)
+        key = key * k + codes
         size *= k
     if key is None:  # every row the same
         return np.zeros(1, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    # Number classes in order of first appearance, so results do not depend on sorting.
-    if size <= 4 * n:  # keys few enough to index by: each key's first row, with no sort
-        first = np.full(size, n, dtype=np.int64)
-        np.minimum.at(first, key, np.arange(n))
-        is_first = np.zeros(n, dtype=bool)
-        is_first[first[first < n]] = True
-        representatives = np.flatnonzero(is_first)
-        rank = np.empty(size, dtype=np.int64)
-        rank[key[representatives]] = np.arange(len(representatives))
-        return representatives, rank[key]
-    _, representatives, inverse = np.unique(key, return_index=True, return_inverse=True)
-    order = np.argsort(representatives, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return representatives[order], rank[inverse.reshape(-1)]
+    if size > 4 * n:  # too many keys to index by
+        key, size = _dense(key)
+    # Each key's first row, with no sort; classes numbered in order of first appearance, so
+    # results do not depend on sorting.
+    first = np.full(size, n, dtype=np.int64)
+    np.minimum.at(first, key, np.arange(n))
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first[first < n]] = True
+    representatives = np.flatnonzero(is_first)
+    rank = np.empty(size, dtype=np.int64)
+    rank[key[representatives]] = np.arange(len(representatives))
+    return representatives, rank[key]
+
+
+def _dense(key: np.ndarray) -> tuple[np.ndarray, int]:
+    """``key`` renumbered 0 .. k - 1 (in sorted order), and k."""
+    used, key = np.unique(key, return_inverse=True)
+    return key.reshape(-1), len(used)
 
 
 def _select(c, a, b):

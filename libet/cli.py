@@ -209,24 +209,16 @@ def summary(spec) -> dict:
     return spec_summary(spec)
 
 
-def _names(items, limit: int = 8) -> str:
-    items = list(items)
-    if not items:
-        return "none"
-    if len(items) <= limit:
-        return ", ".join(items)
-    return ", ".join(items[:limit]) + f", ... ({len(items)} in all)"
-
-
 def render_summary(path: str, s: dict) -> str:
+    from libet.report import count_text, state_lines
+    from libet.report import name_list as _names
+
     lines = [f"{path}: ok — {s['title']}"]
     for cls in ("substance", "framing", "context"):
         vs = [f"{n} {v['domain']} ({v['size']})" for n, v in s["variables"].items() if v["class"] == cls]
         if vs:
             lines.append(f"  {cls + ':':11} " + _names(vs))
-    n = s["assignments"]
-    shown = f"{n:,}" if n < 10**15 else f"about {str(n)[0]}.{str(n)[1:3]}e{len(str(n)) - 1}"
-    lines.append(f"  {'assignments:':11} {shown}")
+    lines.append(f"  {'assignments:':11} {count_text(s['assignments'])}")
     if s["params"]:
         lines.append(f"  {'params:':11} " + ", ".join(f"{n} = {v:g}" for n, v in s["params"].items()))
     lines.append(f"  {'values:':11} " + _names(s["values"]))
@@ -236,10 +228,8 @@ def render_summary(path: str, s: dict) -> str:
         if s.get("at_horizon") == "stopped" and s["horizon"] is not None:
             horizon = f"{horizon} then stop"
         states = s["states_per_assignment"]
-        per = f", {states:,} states per assignment" if states is not None else ", unbounded"
+        per = f", {count_text(states)} states per assignment" if states is not None else ", unbounded"
         lines.append(f"  {'trajectory:':11} phases {_names(s['phases'])}; horizon {horizon}{per}")
-        from libet.report import state_lines
-
         lines += [f"  {key + ':':11} {text}" for key, text in state_lines(s)]
     lines.append(f"  {'checks:':11} {s['checks']}; experiments: " + _names(s["experiments"]))
     return "\n".join(lines)

@@ -238,14 +238,14 @@ def summary_html(s: Mapping) -> str:
         vs = [f"{n} {v['domain']} ({v['size']})" for n, v in s.get("variables", {}).items() if v["class"] == cls]
         if vs:
             items.append((cls, ", ".join(vs)))
-    items.append(("assignments", f"{s.get('assignments', 0):,}"))
+    items.append(("assignments", count_text(s.get("assignments", 0))))
     if s.get("params"):
         items.append(("params", ", ".join(f"{n} = {v:g}" for n, v in s["params"].items())))
     items.append(("values", ", ".join(s.get("values", [])) or "none"))
     items.append(("policies", ", ".join(s.get("policies", [])) or "none"))
     if s.get("phases"):
         states = s.get("states_per_assignment")
-        per = f", {states:,} states per assignment" if states is not None else ", unbounded"
+        per = f", {count_text(states)} states per assignment" if states is not None else ", unbounded"
         then = " then stop" if s.get("at_horizon") == "stopped" and s.get("horizon") else ""
         items.append(("trajectory", f"phases {', '.join(s['phases'])}; horizon {s.get('horizon') or 'none'}{then}{per}"))
     for key, text in state_lines(s):
@@ -255,11 +255,30 @@ def summary_html(s: Mapping) -> str:
     return '<dl class="kv">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>"
 
 
+def name_list(items, limit: int = 8) -> str:
+    """A summary's list: at most ``limit`` items, then how many there are in all."""
+    items = list(items)
+    if not items:
+        return "none"
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", ... ({len(items):,} in all)"
+
+
+def count_text(n: int) -> str:
+    """A count for people: exact below 10^15, else its order (a state of 70 booleans has
+    1,180,591,620,717,411,303,424 valuations, which no one reads)."""
+    if n < 10**15:
+        return f"{n:,}"
+    digits = str(n)
+    return f"about {digits[0]}.{digits[1:3]}e{len(digits) - 1}"
+
+
 def state_lines(s: dict) -> list[tuple[str, str]]:
     """The summary's lines on state variables and choice points (an MDP), if any."""
     out = []
     if s.get("state"):
-        out.append(("state", ", ".join(f"{n} {v['domain']} = {v['init']}" for n, v in s["state"].items())))
+        out.append(("state", name_list(f"{n} {v['domain']} = {v['init']}" for n, v in s["state"].items())))
     if s.get("choices"):
         where = "; ".join(f"{q}: {', '.join(vs)}" for q, vs in s["choices"].items())
         out.append(("adversary", f"chooses {where} (an MDP: measures are Pmax/Pmin over adversaries)"))

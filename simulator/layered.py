@@ -32,7 +32,9 @@ arithmetic, which the reference interpreter computes instead for small models.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 
 import attrs
 import numpy as np
@@ -61,22 +63,28 @@ class Target:
 
 
 class Valuations:
-    """The valuations of the state variables, indexed mixed-radix (the last variable fastest)."""
+    """The valuations of the state variables, indexed mixed-radix (the last variable fastest).
+    Counting them builds nothing: ``digits`` (one array of ``count`` entries per variable) is
+    made when first asked, after the caller has checked that the model fits."""
 
     def __init__(self, spec: ir.Spec):
         self.names = tuple(spec.state)
         self.domains = [spec.state[n].domain.values() for n in self.names]
         self.sizes = [len(d) for d in self.domains]
-        self.count = int(np.prod(self.sizes)) if self.sizes else 1
+        self.count = math.prod(self.sizes)  # a Python int: 64 booleans do not wrap around
         strides = []
         acc = 1
         for size in reversed(self.sizes):
             strides.append(acc)
             acc *= size
         self.strides = tuple(reversed(strides))
-        idx = np.arange(self.count)
-        self.digits = {n: (idx // st) % size for n, st, size in zip(self.names, self.strides, self.sizes)}
         self.init = self.index_of(spec.initial_state)
+
+    @functools.cached_property
+    def digits(self) -> dict:
+        """Each variable's index within its domain at every valuation."""
+        idx = np.arange(self.count)
+        return {n: (idx // st) % size for n, st, size in zip(self.names, self.strides, self.sizes)}
 
     def arrays(self) -> dict:
         """Each state variable's value at every valuation, as ArrayEval holds values: a bool,
@@ -96,7 +104,7 @@ class Valuations:
         return int(sum(dom.index(valuation[n]) * st for n, dom, st in zip(self.names, self.domains, self.strides)))
 
     def key(self, i: int) -> tuple:
-        return tuple(dom[int(self.digits[n][i])] for n, dom in zip(self.names, self.domains))
+        return tuple(dom[(int(i) // st) % len(dom)] for dom, st in zip(self.domains, self.strides))
 
     def digit_of(self, name: str, values) -> np.ndarray:
         """The index within ``name``'s domain of each of ``values``, ArrayEval's values (an
@@ -127,6 +135,15 @@ def needs_layered(spec: ir.Spec) -> bool:
     return bool(spec.state) or spec.is_mdp
 
 
+def _largest(names, sizes, shown: int = 6) -> str:
+    """The state variables by size, largest first, as ``name (size)``: the first ``shown`` and
+    how many more (a state of 70 booleans is not a list to read)."""
+    ranked = sorted(zip(names, sizes), key=lambda ns: -ns[1])
+    text = ", ".join(f"{n} ({k:,})" for n, k in ranked[:shown])
+    rest = len(ranked) - shown
+    return text + (f" and {rest} more of {ranked[shown][1]:,} values or fewer" if rest > 0 else "")
+
+
 class Layers:
     """Everything one solve needs, per phase: the moves as (kind, probability arrays over
     (depths, classes, valuations), the valuation map of their updates, target index), and the
@@ -144,9 +161,11 @@ class Layers:
         self.val = Valuations(spec)
         S, U, H = self.val.count, model.n_classes, model.horizon
         P = len(model.phases)
-        need = 8 * S * U * H * (P * 4 + 4)
+        # the probabilities and values over (depth, class, valuation), and each variable's
+        # digits and values at every valuation (Valuations.digits, .arrays)
+        need = 8 * S * U * H * (P * 4 + 4) + 16 * S * len(self.val.names)
         if need > memory_limit():
-            sizes = ", ".join(f"{n} ({k})" for n, k in zip(self.val.names, self.val.sizes))
+            sizes = _largest(self.val.names, self.val.sizes)
             raise UsageError(
                 f"model too large: {U:,} classes x {P} phases x {S:,} valuations of the state x horizon {H} "
                 f"= {U * P * S * H:,} states need about {gib(need)} of working memory (limit {gib(memory_limit())})",

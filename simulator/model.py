@@ -144,7 +144,9 @@ def _physical_limit() -> int:
 
 
 def gib(n: float) -> str:
-    """A byte count for people: MiB or GiB."""
+    """A byte count for people: MiB, GiB or TiB."""
+    if n >= 1 << 40:
+        return f"{n / (1 << 40):,.0f} TiB"
     if n >= 1 << 30:
         return f"{n / (1 << 30):.1f} GiB"
     return f"{n / (1 << 20):.0f} MiB"

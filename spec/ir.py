@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 import operator
 from fractions import Fraction
 from typing import Iterator, NamedTuple, Union
@@ -902,10 +903,7 @@ class Spec:
 
     def assignment_count(self, names: tuple[str, ...] | None = None) -> int:
         names = tuple(self.variables) if names is None else names
-        count = 1
-        for n in names:
-            count *= len(self.variables[n].domain.values())
-        return count
+        return math.prod(self.variables[n].size() for n in names)
 
     def assignments(
         self, names: tuple[str, ...] | None = None, fixed: dict | None = None

@@ -23,8 +23,9 @@ Produces: diagnostics only:
 from __future__ import annotations
 
 import itertools
+import math
 import sys
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 from libet.errors import EvaluationError
 from libet.spec import ir
@@ -246,20 +247,33 @@ def _start_depth(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
             return
 
 
-def _valuations(spec: ir.Spec, exprs) -> list[dict]:
-    """Every valuation of the state variables ``exprs`` read (the others at their initial
-    values): what the checker tries beside the assignments. ``[{}]`` without state."""
+class _Valuations:
+    """Every valuation of some state variables (the others at their initial values), counted
+    without being listed: 30 booleans have 2^30 valuations, and the budget decides from
+    ``count`` whether any of them is tried at all."""
+
+    __slots__ = ("base", "names", "spec", "count")
+
+    def __init__(self, spec: ir.Spec, names: list[str]):
+        self.spec, self.names = spec, names
+        self.base = spec.initial_state if spec.state else {}
+        self.count = math.prod(spec.state[n].size() for n in names)
+
+    def __iter__(self) -> Iterator[dict]:
+        domains = [self.spec.state[n].domain.values() for n in self.names]
+        for combo in itertools.product(*domains):
+            s = dict(self.base)
+            s.update(zip(self.names, combo))
+            yield s
+
+
+def _valuations(spec: ir.Spec, exprs) -> _Valuations:
+    """The valuations of the state variables ``exprs`` read: what the checker tries beside the
+    assignments. One empty valuation without state."""
     if not spec.state:
-        return [{}]
+        return _Valuations(spec, [])
     read = reads_of(spec).states(list(exprs))
-    names = [n for n in spec.state if n in read]
-    base = spec.initial_state
-    out = []
-    for combo in itertools.product(*(spec.state[n].domain.values() for n in names)):
-        s = dict(base)
-        s.update(zip(names, combo))
-        out.append(s)
-    return out
+    return _Valuations(spec, [n for n in spec.state if n in read])
 
 
 class _Row(NamedTuple):
@@ -306,7 +320,7 @@ def _plan_and_left(spec: ir.Spec) -> tuple[list[_Row], int, int]:
         depths = _depths(spec) if uses_depth else range(1)
         states = _valuations(spec, exprs)
         w = weight(spec, exprs)
-        need = spec.assignment_count(names) * len(depths) * len(states) * w
+        need = spec.assignment_count(names) * len(depths) * states.count * w
         sized.append((phase, names, depths, states, w, need, not reads_of(spec).states(exprs)))
     many = sum(need for *_, need, arrays_can in sized if arrays_can) > VECTOR_MIN
     plan = []
@@ -354,7 +368,7 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
             _replay_marks(spec, row, marks[phase.name], interp, d)
             continue
         what = f"the probabilities of phase '{phase.name}'"
-        if not budget.take(spec, row.names, len(row.depths) * len(row.states), what, phase.span, d, row.weight):
+        if not budget.take(spec, row.names, len(row.depths) * row.states.count, what, phase.span, d, row.weight):
             continue
         found = marks.get(phase.name)
         if found is not None and _replay_marks(spec, row, found, interp, d, settle=False):
@@ -543,7 +557,7 @@ def _updates(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     for updates, span in steps:
         exprs = [u.expr for u in updates]
         states = _valuations(spec, exprs)
-        if not budget.take(spec, (), len(states), "a step's state updates", span, d, weight(spec, exprs)):
+        if not budget.take(spec, (), states.count, "a step's state updates", span, d, weight(spec, exprs)):
             continue
         try:
             for s in states:
@@ -594,7 +608,7 @@ def _strength_plan(spec: ir.Spec) -> list[_RuleRow]:
     for policy in spec.policies.values():
         for rule in policy.rules:
             if isinstance(rule.strength, ir.Const):
-                sized.append((policy.name, rule, (), range(1), phases[:1], [{}], 1, 1, False))  # one state
+                sized.append((policy.name, rule, (), range(1), phases[:1], _Valuations(spec, []), 1, 1, False))  # one state
                 continue
             exprs = [rule.condition, rule.strength]
             names, uses_depth, uses_phase = _reads(spec, exprs)
@@ -602,7 +616,7 @@ def _strength_plan(spec: ir.Spec) -> list[_RuleRow]:
             ph = phases if uses_phase else phases[:1]
             states = _valuations(spec, exprs)
             w = weight(spec, exprs)
-            need = spec.assignment_count(names) * len(depths) * len(ph) * len(states) * w
+            need = spec.assignment_count(names) * len(depths) * len(ph) * states.count * w
             sized.append((policy.name, rule, names, depths, ph, states, w, need, not reads_of(spec).states(exprs)))
     many = any(row.how == "arrays" for row in phase_rows) or (
         sum(need for *_, need, arrays_can in sized if arrays_can) > VECTOR_MIN)
@@ -645,7 +659,7 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
             continue
         # as for the phases: the budget left here is the plan's, so it refuses (W103) exactly
         # the rules the plan skipped
-        if not budget.take(spec, row.names, len(row.depths) * len(row.phases) * len(row.states), what, rule.span, d,
+        if not budget.take(spec, row.names, len(row.depths) * len(row.phases) * row.states.count, what, rule.span, d,
                            row.weight):
             continue
         if row.quick and imported and _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d, settle=False):

@@ -593,3 +593,45 @@ def test_z3_reads_rationals_of_more_than_4300_digits():
     s = z3.Solver(ctx=dom.ctx)
     s.add(dom.real_val(q) > 0, dom.real_val(q) < 1)
     assert s.check() == z3.sat and q.denominator > 10**4_300
+
+
+def _booleans(n: int) -> str:
+    """A state of ``n`` booleans, each flipped at every step: 2^n valuations."""
+    flags = "  ".join(f"s{i}: bool = false" for i in range(n))
+    flips = ", ".join(f"s{i} = not s{i}" for i in range(n))
+    return f"""
+substance {{ bad: bool }}
+value ok = not bad
+state {{ {flags} }}
+trajectory {{
+  horizon 8 then stop
+  start turn
+  phase turn {{ -> deliver : 0.1  -> stop : 0.05  -> turn : otherwise then {flips} }}
+}}
+policy p {{ veto when violates ok and s0 }}
+"""
+
+
+def test_a_state_of_seventy_booleans_is_counted_not_listed():
+    """2^70 valuations: loading counts them (the updates' check is over the budget, W103) and
+    the exact engine refuses the model before building anything, naming the largest variables.
+    Both used to list every valuation first, and `libet check` of 30 booleans ran out of 24 GiB."""
+    from libet.simulator.layered import Valuations
+    from libet.spec.semantics import _valuations
+
+    loaded = libet.loads(_booleans(70))
+    spec = loaded.ir
+    assert _valuations(spec, [spec.trajectory.phases[0].transitions[2].updates[0].expr]).count == 2
+    every = _valuations(spec, [u.expr for u in spec.trajectory.phases[0].transitions[2].updates])
+    assert every.count == 2**70
+    assert [d.code for d in loaded.warnings] == ["W103"]
+    val = Valuations(spec)
+    assert val.count == 2**70 and "digits" not in vars(val)  # nothing of that size was built
+    assert val.key(2**70 - 1) == (True,) * 70 and val.key(1) == (False,) * 69 + (True,)
+    with pytest.raises(libet.UsageError, match=r"1,180,591,620,717,411,303,424 valuations") as exc:
+        loaded.simulate()
+    assert "s0 (2), s1 (2), s2 (2), s3 (2), s4 (2), s5 (2) and 64 more" in exc.value.hint
+    # a state small enough is still solved: a harmful request (half of them) is delivered at
+    # depth 0 with 0.1, and vetoed at depth 1 (s0 flipped to true) if it got that far
+    small = libet.loads(_booleans(3))
+    assert small.simulate().to_rows()[0]["P(harm)"] == pytest.approx(0.5 * 0.1)

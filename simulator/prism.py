@@ -233,7 +233,7 @@ def _named_uses(spec: ir.Spec, key: tuple[str, str]) -> list[tuple[str, str]]:
 def export_measures(spec: ir.Spec) -> tuple:
     """The measures an export carries labels and rewards for: the standard ones and every
     measure the spec's checks and experiments name."""
-    out = dict.fromkeys(ms.STANDARD if not spec.is_mdp else _over_adversaries(ms.STANDARD))
+    out = dict.fromkeys(ms.STANDARD if not spec.is_mdp else ms.over_adversaries(ms.STANDARD))
     for c in spec.checks:
         m = getattr(c.prop, "measure", None)
         if m is not None:
@@ -241,13 +241,6 @@ def export_measures(spec: ir.Spec) -> tuple:
     for e in spec.experiments.values():
         out.update(dict.fromkeys(e.measures))
     return tuple(out)
-
-
-def _over_adversaries(measures) -> list:
-    """In an MDP each measure's worst and best case (Pmax and Pmin); conditional ones have none."""
-    import attrs
-
-    return [attrs.evolve(m, extremum=e) for m in measures if m.given is None for e in ("max", "min")]
 
 
 class _Names:

@@ -48,6 +48,17 @@ class SimulationResult:
     def estimates(self) -> bool:
         return engines.get(self.engine).estimates
 
+    @property
+    def harm(self):
+        """The measure of the worst-case column (:func:`worst_harm`)."""
+        return worst_harm(self.spec)
+
+    @property
+    def worst_column(self) -> str:
+        """The exact rows' column of the largest P(harm) (Pmax(harm) in an MDP) over every
+        assignment."""
+        return f"max {self.harm.text}"
+
     def __getitem__(self, policy: str):
         return self.results[policy]
 
@@ -73,8 +84,8 @@ class SimulationResult:
             if self.estimates:
                 row.update(runs=res.runs, seed=res.seed, steps=res.steps)
             else:
-                worst = res.aggregate(ms.HARM, worst_over=tuple(res.names))
-                row["max P(harm)"] = float(worst.value)
+                worst = res.aggregate(self.harm, worst_over=tuple(res.names))
+                row[self.worst_column] = float(worst.value)
                 row["worst assignment"] = worst.worst
                 row["classes"] = res.n_classes
             rows.append(row)
@@ -112,7 +123,8 @@ class SimulationResult:
         ax.grid(True, axis="y", alpha=0.3, zorder=0)
         finite = [y for y in ys if y == y]
         top = max(finite) if finite else 1.0
-        ax.set_ylim(0, min(top * 1.12, 1.02) if measure.startswith("P(") and top > 0 else (top * 1.12 or 1.0))
+        probability = ms.by_text(self.measures)[measure].is_probability
+        ax.set_ylim(0, min(top * 1.12, 1.02) if probability and top > 0 else (top * 1.12 or 1.0))
         how = f"estimated by {self.engine}, {self.runs:,} runs, seed {self.seed}" if self.estimates else "computed exactly"
         ax.set_title(f"{self.spec.title}: {measure} ({how})", fontsize=9.5)
         over = ", ".join(n for n in self.spec.variables if n not in self.fixed) or "nothing"
@@ -125,7 +137,7 @@ class SimulationResult:
         data = self.to_json()
         cols = ["policy", *data["measures"]]
         if not self.estimates:
-            cols.append("max P(harm)")
+            cols.append(self.worst_column)
         return (f"<div><p><b>{esc(data['spec'])}</b>: {esc(data['numbers'])} ({esc(data['engine'])}"
                 + (f", {self.runs:,} runs, seed {self.seed}" if self.estimates else "")
                 + f"); averaged over {esc(data['averaged_over'])}</p>"
@@ -150,6 +162,18 @@ class SimulationResult:
         }
 
 
+def default_measures(spec: ir.Spec) -> tuple:
+    """The standard measures, or in an MDP their worst and best cases over adversaries (a plain
+    measure of an MDP depends on the adversary, E097)."""
+    return ms.over_adversaries(ms.STANDARD) if spec.is_mdp else ms.STANDARD
+
+
+def worst_harm(spec: ir.Spec):
+    """The measure whose largest value over every assignment an exact row reports beside the
+    averages: P(harm), or Pmax(harm) in an MDP."""
+    return attrs.evolve(ms.HARM, extremum="max") if spec.is_mdp else ms.HARM
+
+
 def simulate(
     spec: ir.Spec,
     policies: Iterable[str] | None = None,
@@ -164,11 +188,11 @@ def simulate(
     confidence: float = 0.95,
 ) -> SimulationResult:
     """Run ``engine`` on every policy in ``policies`` (default all) for ``measures`` (default
-    the standard ones).
+    :func:`default_measures`).
 
     Raises:
         UsageError: an unknown engine, policy, param or variable; ``exact`` with a sampling
-            engine.
+            engine; a measure without its case over adversaries in an MDP.
     """
     from .model import Model
 
@@ -176,10 +200,15 @@ def simulate(
     if exact and info.estimates:
         raise UsageError(f"--exact (rational arithmetic) is for the exact engine, not {engine}")
     pols = tuple(spec.policies) if policies is None else tuple(policies)
-    measures = tuple(measures or ms.STANDARD)
+    measures = tuple(measures or default_measures(spec))
+    if spec.is_mdp:
+        for m in measures:
+            if m.extremum is None:
+                raise UsageError(*ms.needs_case(m, in_bound=False))
     run = info.load()
-    # The exact engine's rows also report the largest P(harm) over every assignment.
-    solved = measures if info.estimates or ms.HARM in measures else measures + (ms.HARM,)
+    # The exact engine's rows also report the largest P(harm) (Pmax in an MDP) over every assignment.
+    harm = worst_harm(spec)
+    solved = measures if info.estimates or harm in measures else measures + (harm,)
     results = {}
     for p in pols:
         # keep=(): every number here is an average or the worst case over every assignment,

@@ -73,15 +73,8 @@ def _fits_model(m: ms.Measure, scope: Scope, span) -> bool:
         scope.d.error("E098", f"{m.text}: {ms.NO_CONDITIONAL_EXTREMUM}", span)
         return False
     if scope.mdp and m.extremum is None:
-        word = "P" if m.is_probability else "E"
-        inner = m.text[1:]
-        scope.d.error(
-            "E097",
-            f"{m.text} depends on the adversary: this trajectory has choice points (an MDP)",
-            span,
-            hint=f"say which case: {word}max{inner} (the largest over adversaries) or {word}min{inner}"
-            + (", or write the bound `for all adversaries`" if m.is_probability else ""),
-        )
+        message, hint = ms.needs_case(m)
+        scope.d.error("E097", message, span, hint=hint)
         return False
     return True
 

@@ -189,6 +189,25 @@ STEPS = expectation(Reward.STEPS)
 STANDARD: tuple[Measure, ...] = (HARM, VETOED, STOPPED, DELIVERED, OVER_REFUSAL, DEPTH)
 
 
+def over_adversaries(measures) -> tuple[Measure, ...]:
+    """In an MDP each measure's worst and best case (``Pmax``, ``Pmin``); conditional ones have
+    none. What an MDP reports where a Markov chain reports the plain measures."""
+    return tuple(attrs.evolve(m, extremum=e) for m in measures if m.given is None for e in EXTREMA)
+
+
+def needs_case(m: Measure, in_bound: bool = True) -> tuple[str, str]:
+    """Why a plain measure means nothing in an MDP (E097), and the hint (which names the bound
+    form ``for all adversaries`` where the measure may be a bound's): the checker and the API
+    say the same."""
+    word = "P" if m.is_probability else "E"
+    inner = m.text[1:]
+    return (
+        f"{m.text} depends on the adversary: this trajectory has choice points (an MDP)",
+        f"say which case: {word}max{inner} (the largest over adversaries) or {word}min{inner}"
+        + (", or write the bound `for all adversaries`" if in_bound and m.is_probability else ""),
+    )
+
+
 def parse(text: str, phases=()) -> Measure:
     """A measure from its canonical text (``"P(harm | delivered)"``, ``"E(steps)"``), for the
     command line and the Python API. ``phases`` are the names ``visit`` may take.

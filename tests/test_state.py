@@ -11,6 +11,7 @@ memoryless strategies are enumerated where there are few). Hand-worked numbers p
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import subprocess
 import sys
@@ -237,3 +238,33 @@ def test_bad_state_input_exits_2_with_located_errors():
     assert out.returncode == 2
     assert "state_values.libet:14:" in out.stderr + out.stdout and "E093" in out.stderr + out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_simulating_an_mdp_reports_each_measure_over_adversaries(tmp_path):
+    """A plain measure of an MDP depends on the adversary (E097), so ``simulate`` reports each
+    standard measure's worst and best case, and the worst-case column is Pmax(harm), each the
+    interpreter's optimum; asking for a plain measure is refused with the checker's words. (It
+    used to report every measure as if the adversary never chose, under the plain names.)"""
+    spec = libet.loads(ENCODINGS)
+    result = spec.simulate()
+    assert [m.text for m in result.measures] == [
+        f"{w}{e}({q})" for w, q in (("P", "harm"), ("P", "vetoed"), ("P", "stopped"), ("P", "delivered"),
+                                    ("P", "over-refusal"), ("E", "depth")) for e in ("max", "min")
+    ]
+    it = Interpreter(spec.ir, exact=True)
+    rows = {r["policy"]: r for r in result.to_rows()}
+    half = Fraction(1, 2)  # topic is uniform over two values; only weapons is harmful
+    assert rows["keyword"]["Pmax(harm)"] == pytest.approx(float(half * it.optimum("keyword", WEAPONS, _m("Pmax(harm)"))[0]))
+    assert rows["keyword"]["Pmin(harm)"] == 0
+    assert result.worst_column == "max Pmax(harm)"
+    assert rows["keyword"]["max Pmax(harm)"] == pytest.approx(float((1 - Fraction(3, 5) ** 8) / 2))
+    assert rows["keyword"]["worst assignment"] == WEAPONS
+    with pytest.raises(libet.UsageError, match=r"P\(harm\) depends on the adversary") as exc:
+        spec.simulate(measures=["P(harm)"])
+    assert "Pmax(harm)" in exc.value.hint and "for all adversaries" not in exc.value.hint
+    path = tmp_path / "encodings.libet"
+    path.write_text(ENCODINGS)
+    out = subprocess.run([sys.executable, "-m", "libet", "simulate", str(path)], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "250"})
+    assert out.returncode == 0, out.stderr
+    assert "max Pmax(harm)" in out.stdout and "Pmin … Pmax" in out.stdout

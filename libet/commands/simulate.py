@@ -136,10 +136,30 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
     if as_json:
         emit_json(data)
     else:
-        _print_rows(data, result.measures)
+        _print_rows(data, result.measures, result.worst_column)
         if out:
             click.echo(f"wrote {os.path.join(out, 'simulation.json')} and simulation.csv")
     sys.exit(0)
+
+
+def _paired(measures) -> list[tuple[str, tuple]]:
+    """The table's columns as (header, measures): a measure's Pmin and Pmax (or Emin and Emax),
+    both asked, make one column headed by the plain measure, where the first of them stood;
+    any other measure is its own."""
+    import attrs
+
+    texts = {m.text for m in measures}
+    out, done = [], set()
+    for m in measures:
+        if m.text in done:
+            continue
+        lo, hi = (attrs.evolve(m, extremum=e) for e in ("min", "max"))
+        if m.extremum is not None and lo.text in texts and hi.text in texts:
+            out.append((attrs.evolve(m, extremum=None).text, (lo, hi)))
+            done |= {lo.text, hi.text}
+        else:
+            out.append((m.text, (m,)))
+    return out
 
 
 def _rows_csv(rows) -> str:
@@ -152,26 +172,35 @@ def _rows_csv(rows) -> str:
     return buf.getvalue()
 
 
-def _print_rows(result, measures) -> None:
+def _print_rows(result, measures, worst: str) -> None:
+    """The table of ``libet simulate``; ``worst`` is the exact rows' column of the largest
+    P(harm) (Pmax(harm) in an MDP) over every assignment. A measure asked over adversaries both
+    ways (Pmin and Pmax) is one column, its range."""
     from rich.table import Table
 
+    columns = _paired(measures)
     t = Table(title=f"{result['spec']} — {result['engine']}, average over {result['averaged_over']}")
+    if any(len(ms_) == 2 for _, ms_ in columns):
+        t.caption = "a range is the measure's best and worst case over adversaries: Pmin … Pmax (Emin … Emax)"
     t.add_column("policy")
-    for m in measures:
-        t.add_column(m.text, justify="right")
-    extra = "max P(harm)" in result["rows"][0] if result["rows"] else False
+    for head, _ in columns:
+        t.add_column(head, justify="right")
+    extra = worst in result["rows"][0] if result["rows"] else False
     if extra:
-        t.add_column("max P(harm)", justify="right")
+        t.add_column(worst, justify="right")
     for r in result["rows"]:
         cells = [r["policy"]]
-        for m in measures:
-            v = fmt(r[m.text])
-            if r.get(f"{m.text} low") is not None:
-                v += f" [{r[f'{m.text} low']:.3g}, {r[f'{m.text} high']:.3g}]"
-            cells.append(v)
+        for _, ms_ in columns:
+            parts = []
+            for m in ms_:
+                v = fmt(r[m.text])
+                if r.get(f"{m.text} low") is not None:
+                    v += f" [{r[f'{m.text} low']:.3g}, {r[f'{m.text} high']:.3g}]"
+                parts.append(v)
+            cells.append(" … ".join(parts))
         if extra:
             w = r["worst assignment"] or {}
-            cells.append(fmt(r["max P(harm)"]) + (" at " + ", ".join(f"{k}={fmt(v)}" for k, v in w.items()) if w and r["max P(harm)"] else ""))
+            cells.append(fmt(r[worst]) + (" at " + ", ".join(f"{k}={fmt(v)}" for k, v in w.items()) if w and r[worst] else ""))
         t.add_row(*cells)
     console().print(t)
 

@@ -33,7 +33,6 @@ arithmetic, which the reference interpreter computes instead for small models.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 
 import attrs
@@ -172,6 +171,7 @@ class Layers:
                 f"shrink the state variables' domains ({sizes}), the horizon, or fix variables with --set",
             )
         self.S, self.U, self.H = S, U, H
+        self.need = need
         rep_env = {}
         if model.dyn_vars:
             env = model.dyn_env()
@@ -257,46 +257,69 @@ class Layers:
         return {"moves": moves, "bad": bad if bad.any() else None, "options": self._options(phase, ev)}
 
     def _options(self, phase: ir.Phase, ev: ArrayEval):
-        """None without a choice point; else :class:`_Options`, the valuation of each option
-        at each state of a depth (the state itself where a `when` does not hold)."""
+        """None without a choice point; else :class:`_Options`."""
         if not phase.choices:
             return None
         per_choice = []
         for c in phase.choices:
-            name = c.var
-            st = self.val.strides[self.val.names.index(name)]
-            here = self.val.digits[name]
             when = None if c.when is None else np.broadcast_to(np.asarray(ev(c.when)[0], dtype=bool), (self.H, self.U, self.S))
-            opts = self.val.option_digits(name, c.options)
-            per_choice.append((st, here, when, opts))
-        return _Options(per_choice, self.U, self.S)
+            per_choice.append((self.val.names.index(c.var), self.val.option_digits(c.var, c.options), when))
+        return _Options(per_choice, self.val, self.U)
 
 
 class _Options:
-    """The adversary's options of one phase, made per depth (so memory is one depth's worth):
-    ``at(d)`` is an int array (K, classes, valuations), the valuation option k leads to."""
+    """The adversary's choices of one phase. An option sets the chosen variables and leaves the
+    others, so its value at a valuation is ``w`` at that valuation with the chosen digits
+    replaced: the best option is the extremum of ``w`` over the chosen variables' axes
+    (restricted to their options), the same for every value they had. One pass over (class,
+    valuation) per pattern of the `when`s that hold, however many joint options there are (it
+    was one gather per option: K x classes x valuations for K joint options)."""
 
-    def __init__(self, per_choice, U: int, S: int):
-        self.per_choice = per_choice
-        self.combos = list(itertools.product(*(range(len(o)) for _, _, _, o in per_choice)))
-        self.U, self.S = U, S
-        self.static = all(when is None for _, _, when, _ in per_choice)
-        self._cache = None
+    def __init__(self, per_choice, val: Valuations, U: int):
+        self.per_choice = per_choice  # (axis of the variable, its options' digits, when or None), phase order
+        self.val, self.U = val, U
+        self.static = all(when is None for *_, when in per_choice)
 
-    def at(self, d: int) -> np.ndarray:
-        if self.static and self._cache is not None:
-            return self._cache
-        out = np.empty((len(self.combos), self.U, self.S), dtype=np.int64)
-        base = np.arange(self.S)
-        for k, combo in enumerate(self.combos):
-            idx = np.broadcast_to(base, (self.U, self.S)).copy()
-            for (st, here, when, opts), j in zip(self.per_choice, combo):
-                step = (opts[j] - here) * st
-                idx += step if when is None else np.where(when[d], step, 0)
-            out[k] = idx
+    def best(self, w: np.ndarray, d: int, sense: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the value of the best option at every (class, valuation), the valuation it leads
+        to) for values ``w`` (classes, valuations) after the choice, at depth ``d``; ``sense``
+        "max" or "min". Ties go to the first option in the order the phase's choices and their
+        options are written (the first variable slowest)."""
         if self.static:
-            self._cache = out
-        return out
+            return self._best(w, range(len(self.per_choice)), sense)
+        code = np.zeros(w.shape, dtype=np.int64)  # which `when`s hold, one bit per choice
+        for i, (_, _, when) in enumerate(self.per_choice):
+            code |= (1 if when is None else when[d].astype(np.int64)) << i
+        value, to = w.copy(), np.broadcast_to(np.arange(w.shape[1]), w.shape).copy()
+        for pattern in np.unique(code):
+            on = [i for i in range(len(self.per_choice)) if pattern >> i & 1]
+            if not on:
+                continue
+            v, t = self._best(w, on, sense)
+            here = code == pattern
+            value[here], to[here] = v[here], t[here]
+        return value, to
+
+    def _best(self, w, on, sense) -> tuple[np.ndarray, np.ndarray]:
+        val = self.val
+        full = w.reshape(self.U, *val.sizes)
+        chosen = [self.per_choice[i] for i in on]
+        sub = full
+        for axis, opts, _ in chosen:
+            sub = np.take(sub, opts, axis=1 + axis)
+        axes = [1 + axis for axis, _, _ in chosen]
+        moved = np.moveaxis(sub, axes, range(-len(axes), 0))  # the chosen axes last, in phase order
+        flat = moved.reshape(*moved.shape[: -len(axes)], -1)
+        k = flat.argmax(axis=-1) if sense == "max" else flat.argmin(axis=-1)
+        best = np.take_along_axis(flat, k[..., None], axis=-1)[..., 0]
+        keep = sorted(axes)
+        value = np.broadcast_to(np.expand_dims(best, keep), full.shape).reshape(w.shape)
+        # the valuation chosen: the state's own digits, the chosen variables' replaced
+        to = np.arange(w.shape[1]) - sum(val.digits[val.names[a]] * val.strides[a] for a, _, _ in chosen)
+        picks = np.unravel_index(k, [len(opts) for _, opts, _ in chosen])
+        shift = sum(opts[j] * val.strides[a] for (a, opts, _), j in zip(chosen, picks))
+        to = to + np.broadcast_to(np.expand_dims(shift, keep), full.shape).reshape(w.shape)
+        return value, to
 
 
 @attrs.frozen
@@ -372,7 +395,6 @@ def backward(layers: Layers, targets: list[Target], want) -> tuple[dict, dict, b
             if layers.phases[q]["options"] is not None:
                 choice[i][q] = np.empty((H, U, S), dtype=np.int64)
     bad_hit = None
-    uidx = np.arange(U)[None, :, None]
     lowest = min(want) if want else 0
     for d in range(H - 1, lowest - 1, -1):
         x = np.empty_like(x_next)
@@ -402,15 +424,11 @@ def backward(layers: Layers, targets: list[Target], want) -> tuple[dict, dict, b
             if opts is None:
                 x[:, qi] = w
                 continue
-            at = opts.at(d)  # (K, U, S): the valuation each option leads to
             x[:, qi] = w  # a plain quantity of an MDP (no choice made): the checker refuses to ask it
             for i, sense in enumerate(senses):
                 if sense is None:
                     continue
-                cand = w[i][uidx, at]  # (K, U, S): one gather for every option
-                pick = np.argmax(cand, axis=0) if sense == "max" else np.argmin(cand, axis=0)
-                x[i, qi] = np.take_along_axis(cand, pick[None], axis=0)[0]
-                choice[i][q][d] = np.take_along_axis(at, pick[None], axis=0)[0]
+                x[i, qi], choice[i][q][d] = opts.best(w[i], d, sense)
         x_next = x
         if d in want:
             out[d] = x
@@ -435,6 +453,7 @@ def solve(model: Model, measures) -> OutcomeTable:
     for m in opt_measures:
         reward = {ms.Reward.ONE: "one", ms.Reward.DEPTH: "depth", ms.Reward.STEPS: "depth", ms.Reward.REFUSALS: "refusals"}[m.reward]
         targets.append(Target(frozenset(m.numerator.outcomes), reward, m.extremum))
+    _refuse_strategies(layers, len(opt_measures))
     values, choice, bad = backward(layers, targets, want)
     if bad:
         _replay_bad(model, layers, d0, cls)
@@ -449,6 +468,22 @@ def solve(model: Model, measures) -> OutcomeTable:
             v = v - d0
         table.optimum[m] = (v.reshape(model.shape), Strategy(choice[i], layers.val, model))
     return table
+
+
+def _refuse_strategies(layers: Layers, n: int) -> None:
+    """The optimal adversary of each of ``n`` measures over adversaries is kept at every
+    (phase with a choice, depth, class, valuation): refuse before solving if that, with the
+    model, would not fit."""
+    chooses = sum(info["options"] is not None for info in layers.phases.values())
+    keep = 8 * n * chooses * layers.H * layers.U * layers.S
+    if keep and layers.need + keep > memory_limit():
+        raise UsageError(
+            f"model too large: the optimal adversaries of {n} measures over adversaries, at {chooses} phase(s) with "
+            f"choices x horizon {layers.H} x {layers.U:,} classes x {layers.S:,} valuations of the state, need about "
+            f"{gib(layers.need + keep)} of working memory with the rest of the model (limit {gib(memory_limit())})",
+            "ask for fewer measures over adversaries (--measure), or shrink the state variables' domains "
+            f"({_largest(layers.val.names, layers.val.sizes)}) or the horizon",
+        )
 
 
 def _replay_bad(model: Model, layers: Layers, d0, cls) -> None:

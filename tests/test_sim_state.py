@@ -10,6 +10,7 @@ import glob
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from strategies import state_specs
 
 import libet
@@ -154,3 +155,108 @@ def test_storm_agrees_on_generated_mdps(src):
     spec = libet.loads(src).ir
     for policy in spec.policies:
         cross_check(spec, policy, measures=OPT if spec.is_mdp else PLAIN)
+
+
+# Three state variables, declared x, y, z (z changes fastest); a phase chooses some of them, in
+# any order, each from a subset of its domain and maybe only `when` a state condition holds.
+_DOMAINS = {"x": (0, 1, 2), "y": ("a", "b", "c"), "z": (False, True)}
+_WHEN = {"": lambda s, d: True, " when x > 0": lambda s, d: s["x"] > 0, " when z": lambda s, d: s["z"],
+         " when y == b": lambda s, d: s["y"] == "b", " when depth == 1 or z": lambda s, d: d == 1 or s["z"]}
+
+
+@st.composite
+def _joint_choices(draw):
+    names = draw(st.permutations(list(_DOMAINS)))[: draw(st.integers(1, 3))]
+    choices = []
+    for n in names:
+        opts = draw(st.lists(st.sampled_from(_DOMAINS[n]), min_size=1, unique=True))
+        opts = tuple(v for v in _DOMAINS[n] if v in opts)  # the IR keeps domain order
+        choices.append((n, opts, draw(st.sampled_from(list(_WHEN)))))
+    return choices
+
+
+def _lit(v) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_joint_choices(), st.data())
+def test_the_best_joint_option_is_the_best_of_every_combination(choices, data):
+    """_Options.best (an extremum over the chosen variables' axes) against every combination of
+    the options tried one by one, the first best kept (the engine's order of ties): the value
+    and the valuation chosen, at every (class, valuation), for both senses, on values with many
+    ties, at two depths."""
+    import itertools
+
+    import numpy as np
+
+    from libet.simulator.layered import Layers
+
+    lines = "\n".join(f"    choose {n} in {{{', '.join(_lit(v) for v in opts)}}}{when}" for n, opts, when in choices)
+    src = f"""
+substance {{ bad: bool }}
+value ok = not bad
+state {{ x: 0..2 = 0  y: {{a, b, c}} = a  z: bool = false }}
+trajectory {{ horizon 2 start q phase q {{
+{lines}
+    -> deliver : 0.5
+    -> q : otherwise
+}} }}
+policy p {{ veto when violates ok and x == 2 }}
+"""
+    spec = libet.loads(src).ir
+    layers = Layers(Model(spec, "p"))
+    opts = layers._phase("q")["options"]
+    states = list(itertools.product(*_DOMAINS.values()))  # x slowest, z fastest: the engine's order
+    index = {s: i for i, s in enumerate(states)}
+    U, S = layers.U, len(states)
+    w = np.asarray(data.draw(st.lists(st.integers(0, 2), min_size=U * S, max_size=U * S)), dtype=float).reshape(U, S)
+    for d, (sense, better) in itertools.product((0, 1), (("max", lambda a, b: a > b), ("min", lambda a, b: a < b))):
+        value, to = opts.best(w, d, sense)
+        assert value.shape == to.shape == (U, S)
+        for u, (i, s) in itertools.product(range(U), enumerate(states)):
+            state = dict(zip(_DOMAINS, s))
+            best = None
+            for combo in itertools.product(*(o for _, o, _ in choices)):
+                after = dict(state)
+                for (n, _, when), v in zip(choices, combo):
+                    if _WHEN[when](state, d):
+                        after[n] = v
+                j = index[tuple(after.values())]
+                if best is None or better(w[u, j], w[u, best]):
+                    best = j
+            assert (value[u, i], to[u, i]) == (w[u, best], best), (d, sense, u, state)
+
+
+def test_the_adversaries_kept_are_counted_before_solving(monkeypatch):
+    """The optimal adversary of every measure over adversaries is kept at every state of a
+    phase with choices; a model that fits but whose strategies would not is refused before the
+    solve, saying how many measures and what to ask for instead."""
+    from libet.simulator.layered import Layers
+
+    spec = libet.loads(_ENCODINGS_BIG).ir
+    layers = Layers(Model(spec, "keyword"))
+    one = 8 * layers.H * layers.U * layers.S  # one measure's strategy at the one phase with choices
+    monkeypatch.setenv("LIBET_MEMORY_LIMIT", str(layers.need + 3 * one))
+    assert libet.loads(_ENCODINGS_BIG).simulate(measures=["Pmax(harm)", "Pmin(harm)", "Pmax(vetoed)"])
+    with pytest.raises(UsageError, match=r"optimal adversaries of 12 measures over adversaries") as exc:
+        libet.loads(_ENCODINGS_BIG).simulate()
+    assert "--measure" in exc.value.hint
+
+
+_ENCODINGS_BIG = """
+substance { topic: {everyday, weapons} }
+state { enc: {plain, leet, b64} = plain  level: 0..99 = 0 }
+value ok = topic != weapons
+trajectory {
+  horizon 10 then stop
+  start turn
+  phase turn {
+    choose enc
+    -> deliver : if enc == plain then 0.2 else 0.1
+    -> turn : 0.5 then level = min(level + 1, 99)
+    -> stop : otherwise
+  }
+}
+policy keyword { veto when violates ok and enc == plain }
+"""

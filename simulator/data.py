@@ -23,12 +23,14 @@ or ``{"rows": [...]}``. The columns:
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import io
 import json
 import math
 import os
+import re
 from typing import Any
 
 import attrs
@@ -166,6 +168,8 @@ class _Reader:
         self.spec, self.exp, self.path, self.text = spec, exp, path, text
         self.diags: list[Diagnostic] = []
         self.lines = text.splitlines()
+        self.is_json = False  # set by json_rows: what a cell's ``where`` holds
+        self._line_starts: list[int] | None = None  # offsets of the lines (JSON errors), formed when needed
 
     # -- locations -----------------------------------------------------------------------
     def span(self, line: int, col: int = 1, width: int = 1) -> ir.Span:
@@ -174,7 +178,9 @@ class _Reader:
     def error(self, code: str, message: str, span: ir.Span | None, hint: str | None = None) -> None:
         self.diags.append(Diagnostic(code, message, span, hint))
 
-    # -- the two formats: rows as (row number, {column: (text or value, span)}) --------------
+    # -- the two formats: rows as (row number, {column: (text or value, where)}) -------------
+    # ``where`` says where the cell is, in a form cheap to keep (:meth:`where` turns it into a
+    # span): only a cell with something wrong is ever located, so a long file costs its values.
     def csv_rows(self) -> list[tuple[int, dict]]:
         records = list(csv.reader(io.StringIO(self.text)))
         starts = _record_lines(self.text)
@@ -190,16 +196,16 @@ class _Reader:
             line = starts[i] if i < len(starts) else i + 1
             if not any(c.strip() for c in rec):
                 continue
-            cols = _pad(_columns(self.lines[line - 1]) if line - 1 < len(self.lines) else [], len(rec))
             if len(rec) != len(header):
                 self.error("E080", f"row {len(out) + 1} has {len(rec)} fields; the header has {len(header)}",
                            self.span(line, 1, len(self.lines[line - 1]) if line - 1 < len(self.lines) else 1))
                 continue
-            out.append((len(out) + 1, {h: (v.strip(), self.span(line, c, max(len(v), 1)))
-                                       for h, v, c in zip(header, rec, cols) if h}))
+            out.append((len(out) + 1, {h: (v.strip(), (line, j, max(len(v), 1)))
+                                       for j, (h, v) in enumerate(zip(header, rec)) if h}))
         return out
 
     def json_rows(self) -> list[tuple[int, dict]]:
+        self.is_json = True
         try:
             doc = json.loads(self.text)
         except json.JSONDecodeError as exc:
@@ -216,28 +222,39 @@ class _Reader:
         out = []
         for i, r in enumerate(rows, start=1):
             base = offsets[i - 1] if i - 1 < len(offsets) else 0
-            cells = {}
-            for k, v in r.items():
-                at = self._find(base, f'"{k}"')
-                colon = self.text.find(":", at + len(k) + 2)
-                if colon >= 0:  # point at the value, not the key
-                    at = colon + 1
-                    while at < len(self.text) and self.text[at] in " \t\r\n":
-                        at += 1
-                cells[k] = ("" if v is None else v, self._at(at, max(len(json.dumps(v)), 1)))
+            cells = {k: ("" if v is None else v, (base, k, v)) for k, v in r.items()}
             for k in keys:
-                cells.setdefault(k, ("", self._at(base, 1)))
+                cells.setdefault(k, ("", (base, None, None)))
             out.append((i, cells))
         return out
+
+    def where(self, loc) -> ir.Span:
+        """The span of a cell: ``(line, field, width)`` in a CSV file, ``(row offset, key,
+        value)`` in a JSON file (the value's place; the row's start for a missing key)."""
+        if not self.is_json:
+            line, field, width = loc
+            cols = _pad(_columns(self.lines[line - 1]) if line - 1 < len(self.lines) else [], field + 1)
+            return self.span(line, cols[field], width)
+        base, key, value = loc
+        if key is None:
+            return self._at(base, 1)
+        at = self._find(base, f'"{key}"')
+        colon = self.text.find(":", at + len(key) + 2)
+        if colon >= 0:  # point at the value, not the key
+            at = colon + 1
+            while at < len(self.text) and self.text[at] in " \t\r\n":
+                at += 1
+        return self._at(at, max(len(json.dumps(value)), 1))
 
     def _find(self, start: int, needle: str) -> int:
         at = self.text.find(needle, start)
         return start if at < 0 else at
 
     def _at(self, offset: int, width: int) -> ir.Span:
-        line = self.text.count("\n", 0, offset) + 1
-        col = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        return self.span(line, col, width)
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        line = bisect.bisect_right(self._line_starts, offset)
+        return self.span(line, offset - self._line_starts[line - 1] + 1, width)
 
     # -- the header ----------------------------------------------------------------------
     def header(self, names: list[str], spans: list[ir.Span]) -> None:
@@ -305,7 +322,8 @@ class _Reader:
             return v if not isinstance(v, str) else v.strip()
 
         def span(col):
-            return cells.get(col, (None, self.span(1)))[1]
+            cell = cells.get(col)
+            return self.span(1) if cell is None else self.where(cell[1])
 
         point = []
         for v in exp.vary:
@@ -322,7 +340,10 @@ class _Reader:
             except UsageError as exc:
                 self.error("E081", f"row {number}, column {v.name!r}: {exc}", span(v.name), getattr(exc, "hint", None))
         policy = text("policy") or (exp.policies[0] if len(exp.policies) == 1 else "")
-        if policy not in exp.policies:
+        if policy == "":
+            self.error("E080", f"row {number}: no policy; experiment '{exp.name}' has {len(exp.policies)} "
+                       f"({', '.join(exp.policies)})", span("policy"), "say in the policy column which one was measured")
+        elif policy not in exp.policies:
             self.error("E080", f"row {number}: {policy!r} is not a policy of experiment '{exp.name}' "
                        f"({', '.join(exp.policies)})", span("policy"), did_you_mean(str(policy), exp.policies))
         measure = exp.measures[0] if len(exp.measures) == 1 and not text("measure") else None
@@ -336,10 +357,10 @@ class _Reader:
             if measure is None:
                 self.error("E080", f"row {number}: {text('measure')!r} is not a measure of experiment '{exp.name}' "
                            f"({', '.join(m.text for m in exp.measures)})", span("measure"))
-        n = self.number(number, "n", text("n"), span("n"))
-        k = self.number(number, "successes", text("successes"), span("successes"))
-        std = self.number(number, "std", text("std"), span("std"))
-        obs = self.number(number, "observed", text("observed"), span("observed"))
+        n = self.number(number, "n", text("n"), span)
+        k = self.number(number, "successes", text("successes"), span)
+        std = self.number(number, "std", text("std"), span)
+        obs = self.number(number, "observed", text("observed"), span)
         if n is not None and not n > 0:
             self.error("E081", f"row {number}: n must be a positive count, not {_num(n)}", span("n"))
             n = None
@@ -380,20 +401,21 @@ class _Reader:
                            str(source) if source not in ("", None) else None)
 
     def number(self, row: int, col: str, value, span) -> float | None:
+        """``value`` as a finite float (None when blank); ``span(col)`` locates an error."""
         if value in ("", None):
             return None
         if isinstance(value, bool):
-            self.error("E081", f"row {row}, column {col!r}: {value!r} is not a number", span)
+            self.error("E081", f"row {row}, column {col!r}: {str(value).lower()} is not a number", span(col))
             return None
         try:
             x = float(value)
         except (TypeError, ValueError):
-            self.error("E081", f"row {row}, column {col!r}: {value!r} is not a number", span,
+            self.error("E081", f"row {row}, column {col!r}: {value!r} is not a number", span(col),
                        hint="percentages are written as fractions (0.421), without a % sign"
                        if isinstance(value, str) and value.endswith("%") else None)
             return None
         if not math.isfinite(x):
-            self.error("E081", f"row {row}, column {col!r}: {value!r} is not a finite number", span)
+            self.error("E081", f"row {row}, column {col!r}: {value!r} is not a finite number", span(col))
             return None
         return x
 

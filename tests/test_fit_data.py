@@ -137,6 +137,32 @@ def test_mixed_likelihoods_and_json_errors(spec_dir):
     assert d.code == "E080" and "not valid JSON" in d.message
 
 
+def test_a_problem_late_in_a_long_file_is_located_where_it_is(spec_dir):
+    s = load(spec_dir)
+    rows = [{"k": i % 3, "observed": 0.5, "std": 0.1} for i in range(5000)]
+    rows[4321] = {"k": 1, "observed": True, "std": 0.1}
+    rows.append({"observed": 0.5, "std": 0.1, "k": 7})
+    j = spec_dir / "long.json"
+    j.write_text("[\n" + ",\n".join("  " + json.dumps(r) for r in rows) + "\n]\n")
+    lines = j.read_text().splitlines()
+    got = [(d.span.line, d.span.col, d.message) for d in errors(s, "e", j).diagnostics]
+    assert got == [(4323, lines[4322].index("true") + 1, "row 4322, column 'observed': true is not a number"),
+                   (5002, lines[5001].index("7") + 1, "row 5001, column 'k': 7 is not a value of k (domain 0..2)")]
+    c = spec_dir / "long.csv"
+    c.write_text("k,observed,std\n" + "1,0.5,0.1\n" * 5000 + "1,  0.5x,0.1\n")
+    (d,) = errors(s, "e", c).diagnostics
+    assert (d.span.line, d.span.col, d.message) == (5002, 5, "row 5001, column 'observed': '0.5x' is not a number")
+
+
+def test_a_row_without_its_policy_says_which_are_possible(spec_dir):
+    s = load(spec_dir)
+    bad = spec_dir / "nopolicy.csv"
+    bad.write_text("k,persona,policy,measure,observed\n1,none,,P(vetoed),0.5\n")
+    (d,) = errors(s, "two", bad).diagnostics
+    assert (d.code, d.span.line, d.span.col) == ("E080", 2, 8)
+    assert d.message == "row 1: no policy; experiment 'two' has 2 (none_, half)"
+
+
 def test_missing_data_is_a_usage_error(spec_dir):
     s = load(spec_dir)
     with pytest.raises(UsageError, match="experiment 'two' has no data file"):

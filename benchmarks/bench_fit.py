@@ -13,6 +13,14 @@ run, is the hand-written scipy loop around `spec.experiment(...)` the issue desc
 no intervals). The bootstrap refits are the
 `replicate` calls `libet fit --bootstrap` makes; the serial and the Dask runs compute the same
 numbers (checked), and the Dask time includes starting the cluster.
+
+Many rows (issue 12: a data file is a dimension too): the same fit to R rows over the same 8
+points (row i measures point i mod 8, fresh binomial draws), R = 8 to 100,000: the time to read
+the file, and the fit's time (which reads it too) and its time per evaluation (the fit less
+the reading, over the evaluations), against the 8-row fit in the same run. Evaluations look up each distinct point once, so what grows with R is reading the rows
+and the likelihood's sums over them, each linear.
+
+Run the rows part alone:  .venv/bin/python benchmarks/bench_fit.py --repeat 1 --refits 0 --rows-only
 """
 
 from __future__ import annotations
@@ -182,13 +190,57 @@ def bench_bootstrap(path: str, refits: int, fit) -> tuple[float, float, bool]:
     return t_serial, t_dask, serial == dask
 
 
+def bench_rows(folder: str, counts) -> list[tuple[int, float, float, int]]:
+    """(rows, seconds to read the data, seconds of the fit, evaluations) for each count of rows
+    over the same 8 points."""
+    import libet
+    from libet.simulator import data as dm
+    from libet.simulator import fit as num
+    from libet.spec import measures as ms
+
+    path = os.path.join(folder, "bench.libet")
+    spec = libet.load(path)
+    points = list(range(5, 41, 5))
+    truth = num.predict(spec.ir, [num.Target("sweep", "shallow", ms.HARM, (("prefill", k),)) for k in points],
+                        {"base": 0.3, "gain": 0.12})
+    out = []
+    for count in [counts[0], *counts]:  # the first is a warm-up (imports, caches), not reported
+        rng = np.random.default_rng([20261207, count])
+        which = np.arange(count) % len(points)
+        hits = rng.binomial(200, truth[which])
+        data = os.path.join(folder, f"rows{count}.csv")
+        with open(data, "w") as fh:
+            fh.write("prefill,successes,n\n" + "".join(f"{points[w]},{h},200\n" for w, h in zip(which, hits)))
+        t = time.perf_counter()
+        dm.load(spec.ir, "sweep", data)
+        read = time.perf_counter() - t
+        t = time.perf_counter()
+        result = spec.fit("sweep", data=data)
+        out.append((count, read, time.perf_counter() - t, result.evaluations))
+    return out[1:]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--refits", type=int, default=1000)
+    parser.add_argument("--rows", default="8,1000,10000,100000", help="Row counts of the many-rows part ('' skips it).")
+    parser.add_argument("--rows-only", action="store_true", help="Run the many-rows part alone.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = write_data(folder)
+        counts = [int(c) for c in args.rows.split(",") if c.strip()]
+        if counts:
+            table = bench_rows(folder, counts)
+            base = (table[0][2] - table[0][1]) / table[0][3]
+            print(f"many rows over 8 points (ratio: per evaluation, against the {table[0][0]}-row fit in this run):")
+            print(f"  {'rows':>8} {'read data':>10} {'fit (reads too)':>16} {'evaluations':>11} "
+                  f"{'per evaluation':>15} {'ratio':>6}")
+            for count, read, secs, evals in table:
+                per = (secs - read) / evals
+                print(f"  {count:>8,} {read:>9.3f}s {secs:>15.2f}s {evals:>11} {per * 1e3:>12.3f} ms {per / base:>6.2f}")
+        if args.rows_only:
+            return 0
         api, result = bench_api(path, args.repeat)
         print(f"fit, 2 params, 8 points, API: best {min(api):.3f} s, median {statistics.median(api):.3f} s "
               f"({result.evaluations} evaluations; base = {result.params['base']:.4f}, gain = {result.params['gain']:.4f})")

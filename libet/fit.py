@@ -171,11 +171,11 @@ class FitResult:
         out.append(f"{self.starts} start(s), {self.starts_agreeing} reached the best; seed {self.seed}; {self.runner}; "
                    f"{self.evaluations} evaluations in {self.seconds:.2f} s")
         out.append("rows (fitted = the model at the estimates):")
-        out += ["  " + _row_text(r) for r in self.rows]
+        out += _listed(self.rows)
         if self.holdout:
             e = self.holdout_error()
             out.append(f"held-out rows (predicted; error MAE {e['mae']:.4g}, RMSE {e['rmse']:.4g}):")
-            out += ["  " + _row_text(r) for r in self.holdout]
+            out += _listed(self.holdout)
         if self.predictions:
             out.append(f"predictions ({self.bootstrap} bootstrap refits, {self.bootstrap_failed} failed; "
                        f"{int(LEVEL * 100)}% intervals):")
@@ -222,6 +222,30 @@ class FitResult:
             text = fitted_source(self.spec, self.spec_sources, self.estimates, info, path)
         write_atomic(path, text, overwrite=force)
         return path
+
+
+#: Past this many data rows the text lists the first and the farthest from the model (all are
+#: in the JSON and the plot).
+ROWS_LISTED = 40
+
+
+def _listed(rows: Sequence[Row]) -> list[str]:
+    """The lines of a table of data rows: every row, or for a long one the first rows in file
+    order, then the rows farthest from the model (in standard errors where the data give them)."""
+    if len(rows) <= ROWS_LISTED:
+        return ["  " + _row_text(r) for r in rows]
+    first, far = ROWS_LISTED // 2, ROWS_LISTED // 4
+    scaled = any(r.error_bar for r in rows)
+
+    def distance(r: Row) -> float:
+        return abs(r.value - r.observed) / (r.error_bar if scaled and r.error_bar else 1.0)
+
+    farthest = sorted(rows, key=distance, reverse=True)[:far]
+    unit = "standard errors" if scaled else "absolute error"
+    return (["  " + _row_text(r) for r in rows[:first]]
+            + [f"  … {len(rows) - first:,} more rows (every row is in --json and --plot); the {far} farthest "
+               f"from the model ({unit}):"]
+            + ["  " + _row_text(r) for r in farthest])
 
 
 def _row_text(r: Row) -> str:
@@ -314,13 +338,14 @@ def fit(
     kind = dataset.kind
     base_items = tuple((k, v) for k, v in base.items() if k not in names and k not in int_names)
 
+    plan = num.Plan(spec, targets(fit_rows))  # one for every problem below: they share the rows
+    observed = tuple(r.observed for r in fit_rows)
+    ns = tuple(r.n for r in fit_rows) if kind == "binomial" else None
+    stds = tuple(r.std for r in fit_rows) if kind == "gaussian" else None
+
     def make(int_values) -> num.Problem:
-        return num.Problem(
-            spec, targets(fit_rows), tuple(r.observed for r in fit_rows),
-            tuple(r.n for r in fit_rows) if kind == "binomial" else None,
-            tuple(r.std for r in fit_rows) if kind == "gaussian" else None,
-            kind, names, lo, hi, base_items + tuple(zip(int_names, int_values)),
-        )
+        return num.Problem(spec, plan.targets, observed, ns, stds, kind, names, lo, hi,
+                           base_items + tuple(zip(int_names, int_values)), plan)
 
     defaults = [float(base.get(n, spec.params[n].default)) for n in names]
     run = mapper(workers, scheduler)
@@ -402,9 +427,9 @@ def fit(
                     raise FitError("a least-squares bootstrap needs more rows than params (to estimate the noise)",
                                    "give each row n or std, or fit fewer params")
                 sigma = math.sqrt(float(np.sum((np.asarray(problem.observed) - values) ** 2)) / df)
-            all_targets = tuple(pred_targets) + problem.targets
+            everything = num.Plan(spec, tuple(pred_targets) + problem.targets)  # formed once, for every refit
             reps = run.map(num.replicate, [problem] * bootstrap, [tuple(theta)] * bootstrap, [seed] * bootstrap,
-                           list(range(1, bootstrap + 1)), [sigma] * bootstrap, [all_targets] * bootstrap)
+                           list(range(1, bootstrap + 1)), [sigma] * bootstrap, [everything] * bootstrap)
             ok = [p for t, p in reps if t is not None]
             failed = bootstrap - len(ok)
             if ok:

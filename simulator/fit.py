@@ -49,43 +49,92 @@ class Target:
 
 def predict(spec: ir.Spec, targets: Sequence[Target], params: Mapping[str, object]) -> np.ndarray:
     """The exact engine's value of every target with ``params`` (name -> number) applied on top
-    of each experiment's ``set`` lines. One solve per (experiment, policy, param point): a
-    table covers every value of the varied variables at once.
+    of each experiment's ``set`` lines (:class:`Plan` says how; build one to evaluate the same
+    targets many times).
 
     Raises:
         EvaluationError: the model has no valid value at these params (a probability outside
             [0, 1], a measure conditioned on an event of probability 0).
     """
-    from .exact import solve
-    from .model import Model
+    return Plan(spec, targets).values(params)
 
-    groups: dict = {}
-    for i, t in enumerate(targets):
-        exp = spec.experiments[t.experiment]
-        ppoint = tuple((k, v) for k, v in t.point if k in spec.params)
-        groups.setdefault((t.experiment, t.policy, ppoint), []).append(i)
-    out = np.empty(len(targets))
-    for (name, policy, ppoint), idx in groups.items():
-        exp = spec.experiments[name]
-        pset: dict = {}
-        fixed: dict = {}
-        for k, v in exp.set:
-            (pset if k in spec.params else fixed)[k] = v
-        pset.update(params)
-        pset.update(ppoint)
-        measures = tuple(dict.fromkeys(targets[i].measure for i in idx))
-        names = tuple(v.name for v in exp.vary if v.name not in spec.params)
-        # the swept and maximised variables keep their axes; the rest may be summarised
-        table = solve(Model(spec, policy, pset, fixed, keep=names + tuple(exp.worst_over)), measures)
-        for m in measures:
-            mine = [i for i in idx if targets[i].measure == m]
-            points = [tuple(dict(targets[i].point)[n] for n in names) for i in mine]
-            for i, value in zip(mine, table.values_at(m, names, points, exp.worst_over)):
-                if value is None:
-                    raise EvaluationError(f"{m.text} is undefined at {_label(targets[i])}: its condition has "
-                                          "probability 0")
-                out[i] = float(value)
-    return out
+
+@attrs.frozen
+class _Lookup:
+    """One measure of one solve: its distinct points, and for each target the point it reads."""
+
+    measure: ms.Measure
+    points: tuple[tuple, ...]
+    rows: np.ndarray  # target indices
+    which: np.ndarray  # for each of ``rows``, its index into ``points``
+
+
+@attrs.frozen
+class _Solve:
+    """One solve: an experiment's policy at one point of the params it varies."""
+
+    experiment: str
+    policy: str
+    ppoint: tuple[tuple[str, object], ...]
+    names: tuple[str, ...]  # the varied variables (each keeps its axis)
+    lookups: tuple[_Lookup, ...]
+
+
+class Plan:
+    """How to evaluate many targets: one solve per (experiment, policy, param point), since a
+    table covers every value of the varied variables at once; each measure's distinct points
+    are looked up once and copied to the targets that read them. A fit evaluates the same
+    targets thousands of times: the plan is formed once, so an evaluation costs the solves and
+    the distinct points, not the rows (a data file may measure one point many times)."""
+
+    def __init__(self, spec: ir.Spec, targets: Sequence[Target]):
+        self.spec, self.targets = spec, tuple(targets)
+        groups: dict = {}
+        for i, t in enumerate(self.targets):
+            ppoint = tuple((k, v) for k, v in t.point if k in spec.params)
+            groups.setdefault((t.experiment, t.policy, ppoint), []).append(i)
+        solves = []
+        for (name, policy, ppoint), idx in groups.items():
+            exp = spec.experiments[name]
+            names = tuple(v.name for v in exp.vary if v.name not in spec.params)
+            per: dict = {}  # measure -> (point -> its index, target indices, their point indices)
+            for i in idx:
+                t = self.targets[i]
+                seen, rows, which = per.setdefault(t.measure, ({}, [], []))
+                point = dict(t.point)
+                rows.append(i)
+                which.append(seen.setdefault(tuple(point[n] for n in names), len(seen)))
+            lookups = tuple(_Lookup(m, tuple(seen), np.asarray(rows, dtype=np.intp), np.asarray(which, dtype=np.intp))
+                            for m, (seen, rows, which) in per.items())
+            solves.append(_Solve(name, policy, ppoint, names, lookups))
+        self.solves = tuple(solves)
+
+    def values(self, params: Mapping[str, object]) -> np.ndarray:
+        """Every target's value with ``params`` applied (see :func:`predict`)."""
+        from .exact import solve
+        from .model import Model
+
+        spec = self.spec
+        out = np.empty(len(self.targets))
+        for s in self.solves:
+            exp = spec.experiments[s.experiment]
+            pset: dict = {}
+            fixed: dict = {}
+            for k, v in exp.set:
+                (pset if k in spec.params else fixed)[k] = v
+            pset.update(params)
+            pset.update(s.ppoint)
+            # the swept and maximised variables keep their axes; the rest may be summarised
+            table = solve(Model(spec, s.policy, pset, fixed, keep=s.names + tuple(exp.worst_over)),
+                          tuple(lk.measure for lk in s.lookups))
+            for lk in s.lookups:
+                got = table.values_at(lk.measure, s.names, lk.points, exp.worst_over)
+                if None in got:
+                    i = int(lk.rows[np.flatnonzero(np.asarray([v is None for v in got])[lk.which])[0]])
+                    raise EvaluationError(f"{lk.measure.text} is undefined at {_label(self.targets[i])}: its "
+                                          "condition has probability 0")
+                out[lk.rows] = np.asarray([float(v) for v in got])[lk.which]
+        return out
 
 
 def _label(t: Target) -> str:
@@ -109,6 +158,20 @@ class Problem:
     hi: tuple[float, ...]
     #: other param overrides (name -> number), applied under the fitted ones
     base: tuple[tuple[str, object], ...] = ()
+    #: how the targets are evaluated: formed from them unless given (``attrs.evolve`` hands
+    #: it on, so the profiles' sub-problems do not form it again)
+    plan: Plan | None = attrs.field(default=None, eq=False, repr=False)
+    # the rows as arrays, formed once (a fit evaluates the statistic thousands of times)
+    _y: np.ndarray = attrs.field(init=False, eq=False, repr=False)
+    _n: np.ndarray | None = attrs.field(init=False, eq=False, repr=False)
+    _s: np.ndarray | None = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self):
+        if self.plan is None or self.plan.targets is not self.targets:
+            object.__setattr__(self, "plan", Plan(self.spec, self.targets))
+        object.__setattr__(self, "_y", np.asarray(self.observed, dtype=float))
+        object.__setattr__(self, "_n", None if self.n is None else np.asarray(self.n, dtype=float))
+        object.__setattr__(self, "_s", None if self.std is None else np.asarray(self.std, dtype=float))
 
     def params(self, theta) -> dict:
         out = dict(self.base)
@@ -117,7 +180,7 @@ class Problem:
         return out
 
     def values(self, theta) -> np.ndarray:
-        return predict(self.spec, self.targets, self.params(theta))
+        return self.plan.values(self.params(theta))
 
     def stat(self, theta, observed=None) -> float:
         """-2 log-likelihood up to a constant (least squares: N log SSE); smaller is better.
@@ -125,15 +188,14 @@ class Problem:
         return self.stat_of(self.values(theta), observed)
 
     def stat_of(self, values: np.ndarray, observed=None) -> float:
-        y = np.asarray(self.observed if observed is None else observed, dtype=float)
+        y = self._y if observed is None else np.asarray(observed, dtype=float)
         if self.kind == "binomial":
-            n = np.asarray(self.n)
+            n = self._n
             k = y * n
             p = np.clip(values, EPS, 1 - EPS)
             return float(-2 * np.sum(k * np.log(p) + (n - k) * np.log1p(-p)))
         if self.kind == "gaussian":
-            s = np.asarray(self.std)
-            return float(np.sum(((y - values) / s) ** 2))
+            return float(np.sum(((y - values) / self._s) ** 2))
         sse = float(np.sum((y - values) ** 2))
         return len(y) * math.log(max(sse, 1e-300))
 
@@ -141,15 +203,14 @@ class Problem:
         """The log-likelihood with its constants (comparable across fits of the same data)."""
         from scipy.special import gammaln
 
-        y = np.asarray(self.observed, dtype=float)
+        y = self._y
         if self.kind == "binomial":
-            n = np.asarray(self.n)
+            n = self._n
             k = y * n
             const = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
             return float(np.sum(const) - self.stat_of(values) / 2)
         if self.kind == "gaussian":
-            s = np.asarray(self.std)
-            return float(-self.stat_of(values) / 2 - np.sum(np.log(s)) - len(y) * 0.5 * math.log(2 * math.pi))
+            return float(-self.stat_of(values) / 2 - np.sum(np.log(self._s)) - len(y) * 0.5 * math.log(2 * math.pi))
         sse = float(np.sum((y - values) ** 2))
         if sse <= 0:
             return math.inf
@@ -162,11 +223,11 @@ class Problem:
         p-value; for least squares the RMSE."""
         from scipy.stats import chi2
 
-        y = np.asarray(self.observed, dtype=float)
+        y = self._y
         df = len(y) - len(self.names) - held
         out: dict = {"rows": len(y), "params": len(self.names) + held, "df": df}
         if self.kind == "binomial":
-            n = np.asarray(self.n)
+            n = self._n
             k = y * n
             p = np.clip(values, EPS, 1 - EPS)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -378,18 +439,19 @@ def _crossing(g, a: float, fa: float, b: float, fb: float, xtol: float, maxiter:
 def simulate_observed(problem: Problem, values: np.ndarray, rng: np.random.Generator, sigma: float | None):
     """A synthetic data set drawn from the fitted model (a parametric bootstrap replicate)."""
     if problem.kind == "binomial":
-        n = np.asarray(problem.n)
+        n = problem._n
         trials = np.maximum(np.rint(n), 1).astype(np.int64)
         return rng.binomial(trials, np.clip(values, 0, 1)) / trials
-    scale = np.asarray(problem.std) if problem.kind == "gaussian" else np.full(len(values), sigma)
+    scale = problem._s if problem.kind == "gaussian" else np.full(len(values), sigma)
     return values + rng.standard_normal(len(values)) * scale
 
 
 def replicate(problem: Problem, theta: Sequence[float], seed: int, index: int, sigma: float | None,
-              targets: tuple[Target, ...] = ()) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+              plan: Plan | None = None) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
     """Bootstrap replicate ``index``: draw data from the model at ``theta`` (its own seed
-    ``SeedSequence([seed, index])``), refit from ``theta``, and evaluate ``targets`` at the
-    refitted params. Returns (params, target values), or (None, None) when the refit failed."""
+    ``SeedSequence([seed, index])``), refit from ``theta``, and evaluate the targets of ``plan``
+    at the refitted params. Returns (params, target values), or (None, None) when the refit
+    failed."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     values = problem.values(theta)
     y = simulate_observed(problem, values, rng, sigma)
@@ -397,7 +459,7 @@ def replicate(problem: Problem, theta: Sequence[float], seed: int, index: int, s
     if not o.converged:
         return None, None
     try:
-        preds = tuple(float(x) for x in predict(problem.spec, targets, problem.params(o.theta))) if targets else ()
+        preds = tuple(float(x) for x in plan.values(problem.params(o.theta))) if plan and plan.targets else ()
     except EvaluationError:  # a refit where a target has no valid value counts as a failed refit
         return None, None
     return o.theta, preds

@@ -263,6 +263,35 @@ def test_values_at_equals_aggregate_point_by_point():
             assert got == want
 
 
+def test_a_point_measured_many_times_is_looked_up_once_per_evaluation(tmp_path, monkeypatch):
+    from libet.simulator.table import OutcomeTable as Table
+
+    rng = np.random.default_rng(7)
+    k = rng.integers(0, 3, 3000)
+    std = rng.uniform(0.01, 0.05, 3000)
+    obs = 0.6 ** (3 - k) + rng.standard_normal(3000) * std
+    s = make(tmp_path, "k,observed,std\n" + "".join(f"{a},{b:.6f},{c:.6f}\n" for a, b, c in zip(k, obs, std)))
+    asked = []
+    real = Table.values_at
+    monkeypatch.setattr(Table, "values_at", lambda self, m, names, points, worst_over=(): (
+        asked.append(len(points)) or real(self, m, names, points, worst_over)))
+    r = s.fit("e", params=["p"])
+    assert asked and max(asked) == 3  # the three distinct points, not the 3,000 rows
+    # the estimate against a grid search of the same chi-squared over every row
+    grid = np.linspace(0.5, 0.7, 20_001)
+    y, sd = np.round(obs, 6), np.round(std, 6)
+    chi = (((y[:, None] - grid[None, :] ** (3 - k[:, None])) / sd[:, None]) ** 2).sum(axis=0)
+    assert r.params["p"] == pytest.approx(grid[np.argmin(chi)], abs=2e-5)
+    assert [row.value for row in r.rows] == pytest.approx(r.params["p"] ** (3 - k), rel=1e-9)
+    # the text lists the first rows, then the farthest from the model in standard errors
+    text = r.describe()
+    assert "… 2,980 more rows (every row is in --json and --plot); the 10 farthest from the model " \
+           "(standard errors):" in text
+    z = np.abs(y - r.params["p"] ** (3 - k)) / sd
+    far = [line for line in text.splitlines() if "(row " in line][20:]
+    assert [int(line.rsplit("(row ", 1)[1].rstrip(")")) for line in far] == list(np.argsort(-z)[:10] + 1)
+
+
 def test_a_bad_spec_is_one_json_object(tmp_path):
     bad = tmp_path / "bad.libet"
     bad.write_text('spec "x"\nsubstance { a: bool }\nvalue v = not b\n')

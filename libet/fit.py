@@ -24,7 +24,7 @@ import os
 import re
 import time
 from fractions import Fraction
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -96,6 +96,22 @@ def _plain(v):
     return v
 
 
+#: Past this many data rows the text lists the first and the farthest from the model (all are
+#: in the JSON and the plot).
+ROWS_LISTED = 40
+
+
+def farthest(rows: Sequence[Row], count: int = ROWS_LISTED // 4) -> tuple[list[Row], str]:
+    """The ``count`` data rows farthest from the model, farthest first, and the unit of the
+    distance: standard errors where the data give them, else the absolute error."""
+    scaled = any(r.error_bar for r in rows)
+
+    def distance(r: Row) -> float:
+        return abs(r.value - r.observed) / (r.error_bar if scaled and r.error_bar else 1.0)
+
+    return sorted(rows, key=distance, reverse=True)[:count], "standard errors" if scaled else "absolute error"
+
+
 @attrs.frozen(eq=False)
 class FitResult:
     experiment: str
@@ -123,6 +139,8 @@ class FitResult:
     spec: Any = attrs.field(default=None, repr=False)
     spec_sources: Any = attrs.field(default=None, repr=False)
     out_path: str | None = attrs.field(default=None, repr=False)
+    #: (for the plot) past this many rows the text lists the first and the farthest
+    ROWS_LISTED: ClassVar[int] = ROWS_LISTED
 
     @property
     def params(self) -> dict[str, float]:
@@ -224,28 +242,17 @@ class FitResult:
         return path
 
 
-#: Past this many data rows the text lists the first and the farthest from the model (all are
-#: in the JSON and the plot).
-ROWS_LISTED = 40
-
-
 def _listed(rows: Sequence[Row]) -> list[str]:
     """The lines of a table of data rows: every row, or for a long one the first rows in file
-    order, then the rows farthest from the model (in standard errors where the data give them)."""
+    order, then the rows farthest from the model."""
     if len(rows) <= ROWS_LISTED:
         return ["  " + _row_text(r) for r in rows]
-    first, far = ROWS_LISTED // 2, ROWS_LISTED // 4
-    scaled = any(r.error_bar for r in rows)
-
-    def distance(r: Row) -> float:
-        return abs(r.value - r.observed) / (r.error_bar if scaled and r.error_bar else 1.0)
-
-    farthest = sorted(rows, key=distance, reverse=True)[:far]
-    unit = "standard errors" if scaled else "absolute error"
+    first = ROWS_LISTED // 2
+    far, unit = farthest(rows)
     return (["  " + _row_text(r) for r in rows[:first]]
-            + [f"  … {len(rows) - first:,} more rows (every row is in --json and --plot); the {far} farthest "
+            + [f"  … {len(rows) - first:,} more rows (every row is in --json and --plot); the {len(far)} farthest "
                f"from the model ({unit}):"]
-            + ["  " + _row_text(r) for r in farthest])
+            + ["  " + _row_text(r) for r in far])
 
 
 def _row_text(r: Row) -> str:

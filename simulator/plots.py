@@ -280,7 +280,9 @@ def fit_figure(result):
     """Predicted versus observed for a fit (:class:`libet.fit.FitResult`): one point per data
     row, observed (with its error bar: the std, or the binomial standard error at the observed
     rate) on x, the model's value on y (with its bootstrap interval when there is one); rows the
-    fit used are *fitted*, held-out rows *predicted*; the diagonal is perfect agreement."""
+    fit used are *fitted*, held-out rows *predicted*; the diagonal is perfect agreement. Each row
+    is labelled with its number; past ``result.ROWS_LISTED`` rows none is (the labels would hide
+    the points: the text lists the farthest) and the points are drawn small and light."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 5.0))
     everything = []
@@ -293,8 +295,12 @@ def fit_figure(result):
         xerr = [r.error_bar or 0.0 for r in rows]
         yerr = [[max(r.value - r.low, 0.0) if r.low is not None else 0.0 for r in rows],
                 [max(r.high - r.value, 0.0) if r.high is not None else 0.0 for r in rows]]
-        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=color, ecolor=color, capsize=3, label=label)
-        for r in rows:
+        many = len(rows) > result.ROWS_LISTED
+        style = dict(markersize=2, capsize=0, alpha=0.25, elinewidth=0.5) if many else dict(capsize=3)
+        if many:
+            label = label.replace("(", f"({len(rows):,} ", 1)
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=color, ecolor=color, label=label, **style)
+        for r in () if many else rows:
             ax.annotate(f"row {r.row}", (r.observed, r.value), textcoords="offset points", xytext=(5, 4), fontsize=7)
         everything += x + y + [r.high for r in rows if r.high is not None] + [r.low for r in rows if r.low is not None]
     lo = min(everything + [0.0])

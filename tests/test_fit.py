@@ -290,6 +290,13 @@ def test_a_point_measured_many_times_is_looked_up_once_per_evaluation(tmp_path, 
     z = np.abs(y - r.params["p"] ** (3 - k)) / sd
     far = [line for line in text.splitlines() if "(row " in line][20:]
     assert [int(line.rsplit("(row ", 1)[1].rstrip(")")) for line in far] == list(np.argsort(-z)[:10] + 1)
+    # the plot draws every row and labels none of them (3,000 labels would hide the points)
+    from libet.simulator.plots import fit_figure
+
+    (ax,) = fit_figure(r).axes
+    assert [t.get_text() for t in ax.texts if t.get_text().startswith("row ")] == []
+    drawn = [line for line in ax.get_lines() if len(line.get_xdata()) == 3000]
+    assert len(drawn) == 1 and list(drawn[0].get_xdata()) == pytest.approx(list(y))
 
 
 def test_a_bad_spec_is_one_json_object(tmp_path):

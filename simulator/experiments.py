@@ -293,10 +293,10 @@ def run_experiment(
             vvals = tuple(values[v.name] for v in var_vary)
             row = {"policy": policy}
             row.update({k: _plain(x) for k, x in values.items()})
-            for text, agg in rows_by_key[(policy, pvals, vvals)].items():
-                row[text] = float(agg.value) if isinstance(agg.value, Fraction) else agg.value
+            for text, (value, low, high) in rows_by_key[(policy, pvals, vvals)].items():
+                row[text] = float(value) if isinstance(value, Fraction) else value
                 if info.estimates:
-                    row[f"{text} low"], row[f"{text} high"] = agg.low, agg.high
+                    row[f"{text} low"], row[f"{text} high"] = low, high
             rows.append(row)
     used_params = dict(check_params(spec, base_params))
     for v in param_vary:
@@ -335,7 +335,6 @@ def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs,
     run_engine = info.load()
     param_vary = [v for v in exp.vary if v.name in spec.params]
     var_vary = [v for v in exp.vary if v.name not in spec.params]
-    points = list(itertools.product(*[v.values for v in exp.vary])) if exp.vary else [()]
     var_points = list(itertools.product(*[v.values for v in var_vary])) if var_vary else [()]
     pset = dict(base_params)
     pset.update({v.name: x for v, x in zip(param_vary, pvals)})
@@ -343,17 +342,22 @@ def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs,
     # the variables swept or maximised over keep their axes; others read only through values
     # may be summarised (model.Summary)
     keep = tuple(v.name for v in var_vary) + tuple(exp.worst_over)
-    table = run_engine(Model(spec, policy, pset, base_fixed, keep=keep), measures) if info.covers_assignments else None
+    if info.covers_assignments:
+        # one table answers for every point: each measure is looked up at all of them at once
+        table = run_engine(Model(spec, policy, pset, base_fixed, keep=keep), measures)
+        names = tuple(v.name for v in var_vary)
+        columns = [table.values_at(m, names, var_points, exp.worst_over) for m in measures]
+        if progress:
+            progress(len(var_points))
+        texts = [m.text for m in measures]
+        return {vvals: {t: (col[i], None, None) for t, col in zip(texts, columns)} for i, vvals in enumerate(var_points)}
     out = {}
     for vvals in var_points:
         point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
-        if table is not None:
-            row = {m.text: table.aggregate(m, fixed=point_fixed, worst_over=exp.worst_over) for m in measures}
-        else:
-            point_index = points.index(_point(exp, param_vary, var_vary, pvals, vvals))
-            row = _sampled_point(spec, exp, run_engine, policy, pset, {**base_fixed, **point_fixed},
-                                 runs, seed, pi, point_index, confidence)
-        out[vvals] = row
+        point_index = _point_index(exp, {**dict(zip(param_vary, pvals)), **dict(zip(var_vary, vvals))})
+        row = _sampled_point(spec, exp, run_engine, policy, pset, {**base_fixed, **point_fixed},
+                             runs, seed, pi, point_index, confidence)
+        out[vvals] = {text: (agg.value, agg.low, agg.high) for text, agg in row.items()}
         if progress:
             progress(1)
     return out
@@ -377,10 +381,14 @@ def _thresholds(spec: ir.Spec, exp: ir.Experiment) -> dict:
     return out
 
 
-def _point(exp, param_vary, var_vary, pvals, vvals):
-    values = {v.name: x for v, x in zip(param_vary, pvals)}
-    values.update({v.name: x for v, x in zip(var_vary, vvals)})
-    return tuple(values[v.name] for v in exp.vary)
+def _point_index(exp, values: Mapping) -> int:
+    """The place of a point (``values``: each varied name's Vary -> its value) in the sweep's
+    order, the product of the varied values in the experiment's order (its seed derives from
+    it)."""
+    index = 0
+    for v in exp.vary:
+        index = index * len(v.values) + v.values.index(values[v])
+    return index
 
 
 def _aggregation_text(spec, exp, fixed) -> str:

@@ -10,9 +10,11 @@ How the sweep is drawn:
 - The first varied name is the x axis. A numeric one is drawn as lines with markers; a
   categorical one (an enum, a bool) or none at all (the policies are the x axis) as grouped
   bars, because joining categories with lines would invent an order between them.
-- A second varied name makes facets, one panel per value, with a shared y axis; any further
-  varied names are spelled in the series' labels.
-- Each policy (series) has its own colour, marker and line style, so equal lines stay visible.
+- A second varied name makes facets, one panel per value, with a shared y axis; past
+  ``FACETS_DRAWN`` values, that many evenly spaced ones (the title says how many of how many;
+  the CSV has every row). Any further varied names are spelled in the series' labels.
+- Each policy (series) has its own colour, marker and line style, so equal lines stay visible
+  (a line of more than ``MARKED_POINTS`` points has no markers: they would merge).
 - The y axis fits the data (probabilities start at 0); ``log=True`` gives a log axis.
 - A bound check on the measure for a policy in the experiment (``P(harm) <= 0.01``) is drawn
   as a horizontal line, labelled with the check.
@@ -28,6 +30,11 @@ import math
 import os
 import re
 import textwrap
+
+#: At most this many panels, one per value of the second varied name.
+FACETS_DRAWN = 12
+#: A line of more points than this is drawn without markers.
+MARKED_POINTS = 60
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -100,6 +107,10 @@ def figure(result, measure: str | None = None, *, log: bool = False):
     facet = vary[1] if len(vary) >= 2 else None
     rest = vary[2:]
     facet_values = list(dict.fromkeys(r[facet] for r in result.rows)) if facet else [None]
+    facet_count = len(facet_values)
+    if facet_count > FACETS_DRAWN:  # evenly spaced values, the first and the last among them
+        facet_values = [facet_values[i] for i in
+                        sorted({round(k * (facet_count - 1) / (FACETS_DRAWN - 1)) for k in range(FACETS_DRAWN)})]
     n = len(facet_values)
     ncols = min(n, 4)
     nrows = math.ceil(n / ncols)
@@ -109,23 +120,26 @@ def figure(result, measure: str | None = None, *, log: bool = False):
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, 3.6 * nrows + 0.9), squeeze=False, sharey=True,
                              layout="constrained", dpi=110)
     xs_all = list(dict.fromkeys(r[x_name] for r in result.rows)) if x_name else list(result.policies)
+    x_at = {x: i for i, x in enumerate(xs_all)}
     categorical = x_name is None or any(isinstance(x, (str, bool)) for x in xs_all)
-    series_keys = list(dict.fromkeys((r["policy"],) + tuple(r[o] for o in rest) for r in result.rows))
-    if x_name is None:
-        series_keys = [("all policies",)]
+    # the rows of each panel and series, in one pass
+    cells: dict = {}
+    series: dict = {}  # the series in the order they first appear
+    for r in result.rows:
+        key = ("all policies",) if x_name is None else (r["policy"],) + tuple(r[o] for o in rest)
+        series.setdefault(key)
+        cells.setdefault(r[facet] if facet else None, {}).setdefault(key, []).append(r)
+    series_keys = list(series)
     values: list[float] = []
     handles: dict = {}
     zeros: dict[str, list[int]] = {}  # label -> [points at 0, points]: a log axis cannot show them
     for fi, fv in enumerate(facet_values):
         ax = axes[fi // ncols][fi % ncols]
-        rows = [r for r in result.rows if facet is None or r[facet] == fv]
+        panel = cells.get(fv, {})
         nser = len(series_keys)
         bar_w = 0.8 / max(nser, 1)
         for si, key in enumerate(series_keys):
-            if x_name is None:
-                srows = rows
-            else:
-                srows = [r for r in rows if (r["policy"],) + tuple(r[o] for o in rest) == key]
+            srows = panel.get(key)
             if not srows:
                 continue
             label = key[0] + ("" if not rest else " (" + ", ".join(f"{o}={_v(v)}" for o, v in zip(rest, key[1:])) + ")")
@@ -144,14 +158,16 @@ def figure(result, measure: str | None = None, *, log: bool = False):
                        [max(0.0, b - y) if not (math.isnan(y) or math.isnan(b)) else 0.0 for y, b in zip(ys, hi)]]
             if categorical:
                 cats = [r["policy"] for r in srows] if x_name is None else [r[x_name] for r in srows]
-                pos = [xs_all.index(c) + (si - (nser - 1) / 2) * bar_w for c in cats]
-                colors = [COLORS[xs_all.index(c) % len(COLORS)] for c in cats] if x_name is None else color
+                pos = [x_at[c] + (si - (nser - 1) / 2) * bar_w for c in cats]
+                colors = [COLORS[x_at[c] % len(COLORS)] for c in cats] if x_name is None else color
                 h = ax.bar(pos, [0.0 if math.isnan(y) else y for y in ys], width=bar_w * 0.92, color=colors,
                            yerr=err, capsize=3 if err else 0, ecolor="#333333", label=label, zorder=2)
                 # a marker on each bar's top, so a bar of height 0 is seen as 0, not as missing
                 ax.scatter(pos, ys, marker="_", s=(bar_w * 60) ** 2 / 4, color="#222222", linewidths=1.4, zorder=4)
             else:
                 xs = [r[x_name] for r in srows]
+                if len(xs) > MARKED_POINTS:  # markers this dense would merge into a thick line
+                    marker = None
                 if err is not None:
                     h = ax.errorbar(xs, ys, yerr=err, color=color, marker=marker, linestyle=style, markersize=4,
                                     linewidth=1.6, capsize=2.5, elinewidth=0.9, label=label, zorder=3)
@@ -193,7 +209,10 @@ def figure(result, measure: str | None = None, *, log: bool = False):
         fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8,
                    title="policy" if x_name is not None else None, title_fontsize=8, frameon=False)
     how = f"estimated by {result.engine}" if result.estimates else "computed exactly"
-    title = f"{result.name}: {measure} vs {x_name or 'policy'}" + (f", by {facet}" if facet else "") + f" ({how})"
+    by = ""
+    if facet:
+        by = f", by {facet}" + (f" ({n} of its {facet_count} values)" if n < facet_count else "")
+    title = f"{result.name}: {measure} vs {x_name or 'policy'}{by} ({how})"
     if n == 1:
         axes[0][0].set_title(title, fontsize=10)
     else:

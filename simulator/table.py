@@ -254,30 +254,53 @@ class OutcomeTable:
     def values_at(self, m: ir.Measure, names, points, worst_over=()) -> list:
         """``aggregate(m, fixed=dict(zip(names, point)), worst_over=worst_over).value`` for
         every point (a tuple of values of the variables ``names``), in one pass: the other
-        variables are averaged once for all the points (a fit asks for many). None where the
-        measure is undefined."""
+        variables are averaged once for all the points, every point is picked out by one
+        gather, and the worst case over ``worst_over`` is one reduction (a fit or a sweep asks
+        for many). None where the measure is undefined."""
         if self.exact:
             return [self.aggregate(m, fixed=dict(zip(names, p)), worst_over=worst_over).value for p in points]
+        if not points:
+            return []
         self._not_summarised((*names, *worst_over))
         num, den = self.parts(m)
         tnames = list(self.names)
         num, den, _ = self._average_rest(num, den, set(names), worst_over)
         arr = _divide(num, den)
-        out = []
-        for p in points:
-            idx: list = [slice(None)] * arr.ndim
-            for n, v in zip(names, p):
-                if n not in self.spec.variables:
-                    raise UsageError(f"there is no variable {n!r}")
-                if n in tnames:
-                    try:
-                        idx[tnames.index(n)] = self.values[n].index(v)
-                    except ValueError:
-                        raise UsageError(f"{v!r} is not a value {n} ranges over here") from None
-            flat = np.asarray(arr[tuple(idx)]).reshape(-1)
-            k = _argbest(flat, False)
-            out.append(None if k is None else _plain(flat[k]))
-        return out
+        # the axes of the worst case last, then one index per leading axis: the point's value
+        # of a variable named, 0 for an axis averaged (kept with size 1)
+        worst = [tnames.index(n) for n in worst_over if n in tnames and n not in names]
+        lead = [i for i in range(arr.ndim) if i not in worst]
+        arr = np.moveaxis(arr, worst, list(range(len(lead), arr.ndim)))
+        where = {}
+        for j, n in enumerate(names):
+            if n not in self.spec.variables:
+                raise UsageError(f"there is no variable {n!r}")
+            if n in tnames:
+                where[tnames.index(n)] = j
+        index: list = []
+        for axis in lead:
+            j = where.get(axis)
+            if j is None:
+                index.append(0)
+                continue
+            n = tnames[axis]
+            position = {v: i for i, v in enumerate(self.values[n])}
+            try:
+                index.append(np.fromiter((position[p[j]] for p in points), dtype=np.intp, count=len(points)))
+            except KeyError as exc:
+                raise UsageError(f"{exc.args[0]!r} is not a value {n} ranges over here") from None
+        picked = arr[tuple(index)]
+        if any(isinstance(i, np.ndarray) for i in index):
+            picked = picked.reshape(len(points), -1)
+        else:  # no axis named: every point alike
+            picked = np.broadcast_to(picked.reshape(1, -1), (len(points), picked.size))
+        if picked.shape[1] == 1:
+            best = picked[:, 0]
+        else:
+            defined = ~np.isnan(picked).all(axis=1)
+            best = np.full(len(points), np.nan)
+            best[defined] = np.nanmax(picked[defined], axis=1)
+        return [_plain(x) for x in best]
 
     def _not_summarised(self, asked) -> None:
         """Raise when a caller names a variable this table summarised (model.Summary): its

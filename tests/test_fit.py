@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 from scipy.optimize import brentq
 
@@ -297,6 +299,53 @@ def test_a_point_measured_many_times_is_looked_up_once_per_evaluation(tmp_path, 
     assert [t.get_text() for t in ax.texts if t.get_text().startswith("row ")] == []
     drawn = [line for line in ax.get_lines() if len(line.get_xdata()) == 3000]
     assert len(drawn) == 1 and list(drawn[0].get_xdata()) == pytest.approx(list(y))
+
+
+VALUES_AT = """spec "values at"
+substance { topic: {everyday, weapons} weights {everyday: 0.7, weapons: 0.3}  uplift: 0..3 }
+framing { persona: {none, fiction, researcher} weights {none: 0.5, fiction: 0.3, researcher: 0.2}  idle: 0..2 }
+value no_weapons = topic != weapons
+trajectory {
+  horizon 6
+  start answer at depth uplift
+  phase answer { -> answer : 0.9 - 0.1 * uplift  -> stop : otherwise }
+}
+policy p { veto when violates no_weapons and persona != fiction and depth < 4 }
+"""
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_values_at_is_aggregate_at_every_point(data):
+    """The one-pass lookup against the point-by-point aggregate, over which variables are named
+    (one nothing reads: `idle`), which are maximised over, and conditional measures that are
+    undefined at some points (P(harm | vetoed) where nothing is vetoed)."""
+    from libet.simulator.exact import solve
+    from libet.simulator.model import Model
+    from libet.spec import measures as ms
+
+    s = _values_at_spec()
+    variables = {"topic": ["everyday", "weapons"], "uplift": [0, 1, 2, 3], "persona": ["none", "fiction", "researcher"],
+                 "idle": [0, 1, 2]}
+    names = data.draw(st.lists(st.sampled_from(sorted(variables)), unique=True, max_size=3))
+    worst = data.draw(st.lists(st.sampled_from([n for n in sorted(variables) if n not in names]), unique=True,
+                               max_size=2))
+    points = data.draw(st.lists(st.tuples(*[st.sampled_from(variables[n]) for n in names]), min_size=1, max_size=12))
+    measures = (ms.HARM, ms.VETOED, ms.parse("P(harm | vetoed)", ("answer",)), ms.parse("P(vetoed | harm)", ("answer",)))
+    table = solve(Model(s, "p", keep=tuple(variables)), measures)
+    for m in measures:
+        got = table.values_at(m, tuple(names), points, tuple(worst))
+        want = [table.aggregate(m, fixed=dict(zip(names, p)), worst_over=tuple(worst)).value for p in points]
+        assert got == want, (m.text, names, worst)
+
+
+_VALUES_AT_SPEC: list = []
+
+
+def _values_at_spec():
+    if not _VALUES_AT_SPEC:
+        _VALUES_AT_SPEC.append(libet.loads(VALUES_AT).ir)
+    return _VALUES_AT_SPEC[0]
 
 
 def test_a_bad_spec_is_one_json_object(tmp_path):

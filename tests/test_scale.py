@@ -635,3 +635,59 @@ def test_a_state_of_seventy_booleans_is_counted_not_listed():
     # depth 0 with 0.1, and vetoed at depth 1 (s0 flipped to true) if it got that far
     small = libet.loads(_booleans(3))
     assert small.simulate().to_rows()[0]["P(harm)"] == pytest.approx(0.5 * 0.1)
+
+
+SWEEP = """spec "a large sweep"
+substance { topic: {weapons, cooking} }
+framing { prefill: 0..120  persona: 0..120 }
+value no_weapons = topic != weapons
+trajectory {
+  horizon 32
+  start answer at depth min(prefill, 30)
+  phase answer { -> answer : 1 - 0.5 * exp(-0.1 * depth)  -> stop : otherwise }
+}
+policy shallow { veto when violates no_weapons and depth < 5 and persona < 60 }
+policy deep { veto when violates no_weapons }
+experiment grid {
+  policies shallow, deep
+  vary prefill over 0..120
+  vary persona over 0..120
+  worst over topic
+  measure P(harm), P(harm | delivered)
+}
+"""
+
+
+def test_a_sweep_of_many_points_is_read_from_its_tables_at_once(tmp_path, monkeypatch):
+    """29,282 rows (two policies over 121 x 121 points): every row is the table's aggregate at
+    its point, the terminal shows the first 200 rows and says where the rest are, and the plot
+    draws 12 of the 121 panels."""
+    from click.testing import CliRunner
+
+    from libet.cli import main
+    from libet.commands import simulate
+    from libet.simulator.exact import solve
+    from libet.simulator.model import Model
+    from libet.simulator.plots import FACETS_DRAWN, figure
+
+    (tmp_path / "s.libet").write_text(SWEEP)
+    spec = libet.load(str(tmp_path / "s.libet"))
+    result = spec.experiment("grid")
+    assert len(result.rows) == 2 * 121 * 121
+    measures = (ms.HARM, ms.parse("P(harm | delivered)", ("answer",)))
+    for policy in ("shallow", "deep"):
+        table = solve(Model(spec.ir, policy, keep=("prefill", "persona", "topic")), measures)
+        rows = [r for r in result.rows if r["policy"] == policy]
+        for r in rows[:: 97] + rows[-3:]:
+            for m in measures:
+                want = table.aggregate(m, fixed={"prefill": r["prefill"], "persona": r["persona"]},
+                                       worst_over=("topic",)).value
+                assert r[m.text] == want, (policy, r, m.text)
+    monkeypatch.setenv("COLUMNS", "200")
+    out = CliRunner().invoke(main, ["simulate", str(tmp_path / "s.libet"), "--experiment", "grid"]).output
+    assert f"the first {simulate.ROWS_SHOWN} of 29,282 rows; --out DIR writes every row" in out
+    assert out.count("│ shallow") + out.count("│ deep") == simulate.ROWS_SHOWN
+    fig = figure(result, "P(harm)")
+    drawn = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert len(drawn) == FACETS_DRAWN and drawn[0] == "persona = 0" and drawn[-1] == "persona = 120"
+    assert "by persona (12 of its 121 values)" in fig._suptitle.get_text()

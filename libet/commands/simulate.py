@@ -205,14 +205,21 @@ def _print_rows(result, measures, worst: str) -> None:
     console().print(t)
 
 
+#: An experiment's table in the terminal shows at most this many rows (--out and --json have all).
+ROWS_SHOWN = 200
+
+
 def _print_experiment(r) -> None:
     from rich.table import Table
 
     extra = f"estimated: {r.engine}, runs {r.runs}, seed {r.seed}" if r.estimates else "computed exactly"
     t = Table(title=f"experiment {r.name} ({extra}; {r.aggregation})")
+    if len(r.rows) > ROWS_SHOWN:
+        t.caption = (f"the first {ROWS_SHOWN} of {len(r.rows):,} rows; --out DIR writes every row (CSV, JSON), "
+                     "--json prints them")
     for c in ["policy", *r.vary, *r.measures]:
         t.add_column(c, justify="left" if c == "policy" else "right")
-    for row in r.rows:
+    for row in r.rows[:ROWS_SHOWN]:
         cells = [row["policy"], *[fmt(row[v]) for v in r.vary]]
         for m in r.measures:
             v = fmt(row[m])

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import z3
 
 from libet.errors import UsageError
-from libet.heap import no_full_collection
+from libet.heap import collected_after, no_full_collection
 from libet.proofs import policy, wellformed
 from libet.proofs.evidence import Fact, ProofSummary
 from libet.proofs.kinds import KINDS, ProofKind
@@ -154,8 +154,9 @@ class Runner:
         """Decide ``check`` within the run's budget. A full collection of Python's cyclic
         garbage collector cannot be interrupted, and in a process with a large heap one can
         outlast a short budget, so none starts while the check runs
-        (:func:`libet.heap.no_full_collection`)."""
-        with no_full_collection():
+        (:func:`libet.heap.no_full_collection`); what the check leaves in cycles (its Z3
+        context) is collected after it, outside the budget (:func:`libet.heap.collected_after`)."""
+        with collected_after(), no_full_collection():
             return self._run(check)
 
     def _run(self, check: ir.Check) -> CheckResult:

@@ -17,6 +17,7 @@ no engine name is written here.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from libet.spec import ast, ir
@@ -30,6 +31,9 @@ from libet.spec.diagnostics import Note, did_you_mean
 DEFAULT_MEASURES = (ms.HARM, ms.VETOED)
 #: Most points one sweep may have.
 MAX_SWEEP = 100_000
+#: Most rows an experiment may have (its policies times the product of its sweeps): a row is
+#: about 1 KB and 7 us through the exact engine, so the limit is about 2 GB and 15 s.
+MAX_ROWS = 2_000_000
 #: Lines that may appear more than once.
 _REPEATABLE = ("vary", "set")
 
@@ -86,6 +90,14 @@ class _Experiment:
             if names.count(n) > 1:
                 self.d.error("E060", f"'{n}' is varied or set more than once in experiment '{name}'", node.name.span)
                 ok = False
+        rows = len(fields.get("policies", ())) * math.prod(len(v.values) for v in fields["vary"])
+        if rows > MAX_ROWS:
+            n_pol = len(fields["policies"])
+            sizes = " x ".join([f"{n_pol} {'policy' if n_pol == 1 else 'policies'}"]
+                               + [f"{len(v.values):,} values of {v.name}" for v in fields["vary"]])
+            self.d.error("E060", f"experiment '{name}' has {rows:,} rows ({sizes}); the limit is {MAX_ROWS:,}",
+                         node.name.span, hint="sweep fewer values (a larger `step`), or split the sweep into experiments")
+            ok = False
         for n in fields.get("worst", ()):
             if n in names:
                 self.d.error("E060", f"'{n}' is varied or set, so the worst case cannot range over it", node.name.span)
@@ -223,7 +235,8 @@ class _Experiment:
             raise Bad
         count = int((hi - lo) / step) + 1
         if count > MAX_SWEEP:
-            self.d.error("E060", f"the sweep has {count} points; the limit is {MAX_SWEEP}", sweep.span)
+            self.d.error("E060", f"the sweep has {count:,} points; the limit is {MAX_SWEEP:,}", sweep.span,
+                         hint="sweep fewer values, e.g. with a larger `step`")
             raise Bad
         out = []
         for v in (lo + i * step for i in range(count)):

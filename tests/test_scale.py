@@ -691,3 +691,35 @@ def test_a_sweep_of_many_points_is_read_from_its_tables_at_once(tmp_path, monkey
     drawn = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert len(drawn) == FACETS_DRAWN and drawn[0] == "persona = 0" and drawn[-1] == "persona = 120"
     assert "by persona (12 of its 121 values)" in fig._suptitle.get_text()
+
+
+def test_an_experiment_of_too_many_rows_is_refused_when_checked():
+    """Each sweep within its limit, their product times the policies past the row limit: E060
+    at the experiment's name, with every factor, before anything is built."""
+    from libet.errors import SpecError
+    from libet.spec.checker_experiments import MAX_ROWS
+
+    text = """spec "too many rows"
+framing { k: 0..199 }
+param gain = 0.5 in [0, 1]
+trajectory { horizon 4  start a at depth min(k, 3)  phase a { -> a : gain  -> deliver : otherwise } }
+policy p { veto when false }
+policy q { veto when true }
+experiment big {
+  policies p, q
+  vary gain over 0..1 step 0.0001
+  vary k over 0..199
+}
+experiment wide {
+  policies p
+  vary gain over 0..1 step 0.000001
+}
+"""
+    with pytest.raises(SpecError) as info:
+        libet.loads(text)
+    got = [(d.code, d.span.line, d.message, d.hint) for d in info.value.diagnostics if d.severity == "error"]
+    assert got == [
+        ("E060", 7, f"experiment 'big' has 4,000,400 rows (2 policies x 10,001 values of gain x 200 values of k); "
+                    f"the limit is {MAX_ROWS:,}", "sweep fewer values (a larger `step`), or split the sweep into experiments"),
+        ("E060", 14, "the sweep has 1,000,001 points; the limit is 100,000", "sweep fewer values, e.g. with a larger `step`"),
+    ]

@@ -46,7 +46,7 @@ def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
         _unreachable(spec, d)
         _refusals_at_horizon(spec, d)
     _strengths(spec, interp, d, budget)
-    if spec.state:
+    if spec.state and spec.trajectory is not None:  # updates happen on a trajectory's steps
         _updates(spec, interp, d, budget)
     _unused(spec, checker, d)
 

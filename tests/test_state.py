@@ -268,3 +268,13 @@ def test_simulating_an_mdp_reports_each_measure_over_adversaries(tmp_path):
                          env={**os.environ, "COLUMNS": "250"})
     assert out.returncode == 0, out.stderr
     assert "max Pmax(harm)" in out.stdout and "Pmin … Pmax" in out.stdout
+
+
+def test_a_state_block_without_a_trajectory_is_a_warning_not_a_crash():
+    """Found by the grammar-generated inputs of test_bad_input: the E093 pass read the
+    trajectory's phases whether or not there was a trajectory."""
+    from libet.spec.loader import load_text
+
+    loaded = load_text("state { A: bool = true }\n", "s.libet")
+    assert loaded.spec is not None
+    assert [(d.code, d.message) for d in loaded.diagnostics] == [("W102", "state variable 'A' is never used")]

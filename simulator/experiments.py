@@ -354,7 +354,7 @@ def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs,
     out = {}
     for vvals in var_points:
         point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
-        point_index = _point_index(exp, {**dict(zip(param_vary, pvals)), **dict(zip(var_vary, vvals))})
+        point_index = _point_index(exp, {v.name: x for v, x in zip([*param_vary, *var_vary], [*pvals, *vvals])})
         row = _sampled_point(spec, exp, run_engine, policy, pset, {**base_fixed, **point_fixed},
                              runs, seed, pi, point_index, confidence)
         out[vvals] = {text: (agg.value, agg.low, agg.high) for text, agg in row.items()}
@@ -382,12 +382,11 @@ def _thresholds(spec: ir.Spec, exp: ir.Experiment) -> dict:
 
 
 def _point_index(exp, values: Mapping) -> int:
-    """The place of a point (``values``: each varied name's Vary -> its value) in the sweep's
-    order, the product of the varied values in the experiment's order (its seed derives from
-    it)."""
+    """The place of a point (``values``: each varied name -> its value) in the sweep's order,
+    the product of the varied values in the experiment's order (its seed derives from it)."""
     index = 0
     for v in exp.vary:
-        index = index * len(v.values) + v.values.index(values[v])
+        index = index * len(v.values) + v.values.index(values[v.name])
     return index
 
 

@@ -46,8 +46,8 @@ class Difference:
         where = ", ".join(f"{k} = {_v(v)}" for k, v in self.assignment.items()) or "any assignment"
         at = ", ".join(x for x in (f"phase {self.phase}" if self.phase else "",
                                     f"depth {self.depth}" if self.depth is not None else "every depth") if x)
-        return (f"{where}, at {at}: {self.stronger} vetoes with probability {_p(self.veto_stronger)}, "
-                f"{self.weaker} with {_p(self.veto_weaker)}")
+        strong, weak = _apart(self.veto_stronger, self.veto_weaker)
+        return f"{where}, at {at}: {self.stronger} vetoes with probability {strong}, {self.weaker} with {weak}"
 
     def to_json(self) -> dict:
         return {"stronger": self.stronger, "weaker": self.weaker, "assignment": dict(self.assignment),
@@ -154,6 +154,20 @@ class Comparison:
 
 def _v(x) -> str:
     return ("true" if x else "false") if isinstance(x, bool) else str(x)
+
+
+def _apart(x, y) -> tuple[str, str]:
+    """Two different probabilities as texts that differ too: six significant digits, or, where
+    those agree, the complements of numbers close to 1 (rules combined may leave a veto 10^-22
+    short of 1), or else the second with the exact difference."""
+    a, b = _p(x), _p(y)
+    if a != b or x == y:
+        return a, b
+    if x > Fraction(1, 2) and y > Fraction(1, 2):
+        a, b = (f"1 − {float(1 - Fraction(v)):.6g}" if v != 1 else "1" for v in (x, y))
+        if a != b:
+            return a, b
+    return a, f"{b} ({'+' if y > x else '−'}{float(abs(Fraction(y) - Fraction(x))):.3g})"
 
 
 def _p(x, signed: bool = False) -> str:

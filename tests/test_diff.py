@@ -134,3 +134,18 @@ def test_diff_on_an_example():
     r = CliRunner().invoke(main, ["diff", os.path.join(EX, "prefill.libet"), "shallow", "deep"])
     assert r.exit_code == 1
     assert "deep vetoes whenever shallow does" in r.output
+
+
+def test_a_witness_shows_two_different_probabilities_as_different_numbers():
+    """Many rules that fire together can leave both vetoes within 10^-22 of 1: six significant
+    digits would print `1` and `1` for a witness that one is stronger."""
+    rules = "\n".join(f"  veto when persona == fiction with strength 0.9{i}" for i in range(20))
+    text = SMALL.split("policy")[0] + f"policy many {{\n{rules}\n}}\npolicy fewer {{\n" + "\n".join(
+        rules.splitlines()[:-1]) + "\n}\n"
+    spec = libet.loads(text)
+    c = spec.compare("many", "fewer")
+    (d,) = c.differences
+    assert d.veto_stronger > d.veto_weaker and float(d.veto_stronger) == float(d.veto_weaker) == 1.0
+    line = d.describe()
+    strong, weak = float(1 - d.veto_stronger), float(1 - d.veto_weaker)
+    assert f"many vetoes with probability 1 − {strong:.6g}, fewer with 1 − {weak:.6g}" in line

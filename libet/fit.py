@@ -619,7 +619,8 @@ def _reachable(problem, dataset, rows, values, opts) -> None:
                        f"{seen_lo[i]:.4g}")
     if bad:
         ranges = ", ".join(f"{n} in [{a:g}, {b:g}]" for n, a, b in zip(problem.names, problem.lo, problem.hi))
-        raise FitError("the data contradict the model: " + "; ".join(bad) + f" (over {ranges}, at every start, "
+        listed = "; ".join(bad[:10]) + (f"; and {len(bad) - 10:,} more rows" if len(bad) > 10 else "")
+        raise FitError("the data contradict the model: " + listed + f" (over {ranges}, at every start, "
                        "corner and the best fit)",
                        "the model cannot produce these values at any param value in the declared ranges: widen "
                        "a range, fit another param, or revise the model")

@@ -115,6 +115,13 @@ def test_data_the_model_cannot_reach(tmp_path):
     assert info.value.exit_code == 2
     r = invoke("fit", tmp_path / "s.libet", "--experiment", "e", "--params", "p", "--no-spec")
     assert r.exit_code == 2 and "contradict" in r.output
+    # many such rows: the first ten, and how many more
+    s = make(tmp_path, "k,successes,n\n" + "0,90,100\n" * 25, step="0.5 * p")
+    with pytest.raises(FitError) as info:
+        s.fit("e", params=["p"])
+    text = str(info.value)
+    assert text.count("observed 0.9, but the model reaches at most 0.125") == 10
+    assert "row 10 (" in text and "row 11 (" not in text and "; and 15 more rows (over p in [0, 1]" in text
 
 
 def test_no_convergence_exits_3(tmp_path):

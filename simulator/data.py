@@ -38,12 +38,14 @@ import attrs
 from libet.errors import DataError, UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
-from libet.spec.diagnostics import Diagnostic, did_you_mean
+from libet.spec.diagnostics import Diagnostic, Note, did_you_mean
 
 #: Columns with a fixed meaning; every other column names a varied variable or param.
 RESERVED = ("policy", "measure", "observed", "n", "successes", "std", "source", "note")
 #: Largest data file read (bytes).
 MAX_BYTES = 50 << 20
+#: Most problems of one data file reported (a file of many bad rows would bury the first).
+MAX_REPORTED = 50
 
 
 @attrs.frozen
@@ -110,6 +112,15 @@ class Dataset:
         return attrs.evolve(self, rows=tuple(r for r in self.rows if r.row not in drop))
 
 
+def _first(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """The first MAX_REPORTED problems, the last of them noting how many more there are."""
+    if len(diags) <= MAX_REPORTED:
+        return diags
+    last = diags[MAX_REPORTED - 1]
+    more = Note(f"{len(diags) - MAX_REPORTED:,} more problems in this file are not shown; fix these and read it again")
+    return diags[:MAX_REPORTED - 1] + [attrs.evolve(last, notes=last.notes + (more,))]
+
+
 def _show(v) -> str:
     from fractions import Fraction
 
@@ -159,7 +170,7 @@ def load(spec: ir.Spec, experiment: str, path: str | None = None) -> Dataset:
     rows = reader.json_rows() if is_json else reader.csv_rows()
     obs = reader.observations(rows)
     if reader.diags:
-        raise DataError(reader.diags, {path: text})
+        raise DataError(_first(reader.diags), {path: text})
     return Dataset(path, hashlib.sha256(raw).hexdigest(), experiment, tuple(obs))
 
 

@@ -154,6 +154,18 @@ def test_a_problem_late_in_a_long_file_is_located_where_it_is(spec_dir):
     assert (d.span.line, d.span.col, d.message) == (5002, 5, "row 5001, column 'observed': '0.5x' is not a number")
 
 
+def test_a_file_of_many_bad_rows_reports_the_first_and_counts_the_rest(spec_dir):
+    s = load(spec_dir)
+    bad = spec_dir / "percent.csv"
+    bad.write_text("k,observed,n\n" + "".join(f"1,{i}%,10\n" for i in range(200)))
+    diags = errors(s, "e", bad).diagnostics
+    assert len(diags) == data.MAX_REPORTED
+    assert [d.span.line for d in diags] == list(range(2, data.MAX_REPORTED + 2))
+    assert [n.message for n in diags[-1].notes] == [
+        f"{200 - data.MAX_REPORTED} more problems in this file are not shown; fix these and read it again"]
+    assert all(not d.notes for d in diags[:-1])
+
+
 def test_a_row_without_its_policy_says_which_are_possible(spec_dir):
     s = load(spec_dir)
     bad = spec_dir / "nopolicy.csv"

@@ -20,6 +20,7 @@ import re
 from typing import Iterable, Mapping
 
 from libet.errors import UsageError
+from libet.spec.printer import count_text
 
 #: The ``generator`` meta tag: a report.html carrying it was written by libet and may be rebuilt
 #: in place; any other file of that name is the user's and is not overwritten without --force.
@@ -263,15 +264,6 @@ def name_list(items, limit: int = 8) -> str:
     if len(items) <= limit:
         return ", ".join(items)
     return ", ".join(items[:limit]) + f", ... ({len(items):,} in all)"
-
-
-def count_text(n: int) -> str:
-    """A count for people: exact below 10^15, else its order (a state of 70 booleans has
-    1,180,591,620,717,411,303,424 valuations, which no one reads)."""
-    if n < 10**15:
-        return f"{n:,}"
-    digits = str(n)
-    return f"about {digits[0]}.{digits[1:3]}e{len(digits) - 1}"
 
 
 def state_lines(s: dict) -> list[tuple[str, str]]:

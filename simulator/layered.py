@@ -46,7 +46,7 @@ from libet.spec.rules import resolve_otherwise, step_end, veto_split
 from libet.spec.vectorize import ArrayEval
 
 from .exact import _OUTCOME, assignment_facts, assignment_of
-from .model import Model, gib, memory_limit, replay_error
+from .model import Model, gib, largest, memory_limit, replay_error
 from .table import OutcomeTable
 
 
@@ -134,15 +134,6 @@ def needs_layered(spec: ir.Spec) -> bool:
     return bool(spec.state) or spec.is_mdp
 
 
-def _largest(names, sizes, shown: int = 6) -> str:
-    """The state variables by size, largest first, as ``name (size)``: the first ``shown`` and
-    how many more (a state of 70 booleans is not a list to read)."""
-    ranked = sorted(zip(names, sizes), key=lambda ns: -ns[1])
-    text = ", ".join(f"{n} ({k:,})" for n, k in ranked[:shown])
-    rest = len(ranked) - shown
-    return text + (f" and {rest} more of {ranked[shown][1]:,} values or fewer" if rest > 0 else "")
-
-
 class Layers:
     """Everything one solve needs, per phase: the moves as (kind, probability arrays over
     (depths, classes, valuations), the valuation map of their updates, target index), and the
@@ -164,7 +155,7 @@ class Layers:
         # digits and values at every valuation (Valuations.digits, .arrays)
         need = 8 * S * U * H * (P * 4 + 4) + 16 * S * len(self.val.names)
         if need > memory_limit():
-            sizes = _largest(self.val.names, self.val.sizes)
+            sizes = largest(self.val.names, self.val.sizes)
             raise UsageError(
                 f"model too large: {U:,} classes x {P} phases x {S:,} valuations of the state x horizon {H} "
                 f"= {U * P * S * H:,} states need about {gib(need)} of working memory (limit {gib(memory_limit())})",
@@ -482,7 +473,7 @@ def _refuse_strategies(layers: Layers, n: int) -> None:
             f"choices x horizon {layers.H} x {layers.U:,} classes x {layers.S:,} valuations of the state, need about "
             f"{gib(layers.need + keep)} of working memory with the rest of the model (limit {gib(memory_limit())})",
             "ask for fewer measures over adversaries (--measure), or shrink the state variables' domains "
-            f"({_largest(layers.val.names, layers.val.sizes)}) or the horizon",
+            f"({largest(layers.val.names, layers.val.sizes)}) or the horizon",
         )
 
 

@@ -32,6 +32,7 @@ from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_params
+from libet.spec.printer import count_text, order_text
 from libet.spec.reads import reads_of
 from libet.spec.rules import veto_split
 from libet.spec.structural import bind
@@ -144,12 +145,22 @@ def _physical_limit() -> int:
 
 
 def gib(n: float) -> str:
-    """A byte count for people: MiB, GiB or TiB."""
+    """A byte count for people: MiB, GiB or TiB (past 10^15 TiB, its order)."""
     if n >= 1 << 40:
-        return f"{n / (1 << 40):,.0f} TiB"
+        tib = (int(n) + (1 << 39)) >> 40  # rounded
+        return f"{tib:,} TiB" if tib < 10**15 else f"{order_text(tib)} TiB"
     if n >= 1 << 30:
         return f"{n / (1 << 30):.1f} GiB"
     return f"{n / (1 << 20):.0f} MiB"
+
+
+def largest(names, sizes, shown: int = 6) -> str:
+    """Variables by size, largest first, as ``name (size)``: the first ``shown`` and how many
+    more (a state of 70 booleans, or 500 substance variables, is not a list to read)."""
+    ranked = sorted(zip(names, sizes), key=lambda ns: -ns[1])
+    text = ", ".join(f"{n} ({k:,})" for n, k in ranked[:shown])
+    rest = len(ranked) - shown
+    return text + (f" and {rest} more of {ranked[shown][1]:,} values or fewer" if rest > 0 else "")
 
 
 def param_values(spec: ir.Spec, overrides: Mapping[str, object] | None, exact: bool) -> dict:
@@ -415,24 +426,29 @@ class Model:
         sets = " ".join(f"--set {n}={_show(self.values[n][0])}" for n in big)
         return f"fix the largest variables, e.g. {sets}, or reduce the horizon"
 
+    def _sizes(self, names) -> str:
+        """``names`` with their numbers of values: every one when there are a few, else the
+        largest (:func:`largest`)."""
+        if len(names) <= 6:
+            return " x ".join(f"{n} ({len(self.values[n]):,})" for n in names)
+        return f"{len(names):,} variables, the largest " + largest(names, [len(self.values[n]) for n in names])
+
     def _guard_sizes(self) -> None:
         limit = memory_limit()
         n_static = max(1, len(self.statics))
         dyn_bytes = self.dyn_size * (len(self.dyn_vars) + 2 * n_static + 4) * 8
         if dyn_bytes > limit:
             raise UsageError(
-                f"model too large: the dynamics of policy '{self.policy}' read "
-                + " x ".join(f"{n} ({len(self.values[n])})" for n in self.dyn_vars)
-                + f" = {self.dyn_size:,} assignments; grouping them needs about {gib(dyn_bytes)} "
+                f"model too large: the dynamics of policy '{self.policy}' read {self._sizes(self.dyn_vars)}: "
+                f"{count_text(self.dyn_size)} assignments; grouping them needs about {gib(dyn_bytes)} "
                 f"(limit {gib(limit)})",
                 self._shrink_hint(self.dyn_vars),
             )
         table_bytes = self.size * (len(self.names) + 12) * 8
         if table_bytes > limit:
             raise UsageError(
-                "model too large: the outcome table has "
-                + " x ".join(f"{n} ({len(self.values[n])})" for n in self.names)
-                + f" = {self.size:,} rows, about {gib(table_bytes)} (limit {gib(limit)})",
+                f"model too large: the outcome table has an axis for each of {self._sizes(self.names)}: "
+                f"{count_text(self.size)} rows, about {gib(table_bytes)} (limit {gib(limit)})",
                 self._shrink_hint(self.names),
             )
 

@@ -113,6 +113,18 @@ class Printer:
 _PRINTER = Printer()
 
 
+def count_text(n: int) -> str:
+    """A count for people: exact below 10^15, else its order (a state of 70 booleans has
+    1,180,591,620,717,411,303,424 valuations, which no one reads)."""
+    return f"{n:,}" if n < 10**15 else f"about {order_text(n)}"
+
+
+def order_text(n: int) -> str:
+    """A whole number too large to read, by its first digits and its order: ``5.39e272``."""
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:3]}e{len(digits) - 1}"
+
+
 def value_text(v) -> str:
     """A variable's value or a literal: ``true``, ``3``, ``weapons``, ``0.25``."""
     if isinstance(v, bool):

@@ -723,3 +723,29 @@ experiment wide {
                     f"the limit is {MAX_ROWS:,}", "sweep fewer values (a larger `step`), or split the sweep into experiments"),
         ("E060", 14, "the sweep has 1,000,001 points; the limit is 100,000", "sweep fewer values, e.g. with a larger `step`"),
     ]
+
+
+def test_a_table_too_large_is_refused_in_a_message_people_can_read():
+    """200 substance variables of 4 values: the refusal names the count of variables, the
+    largest of them and the order of the size, not 201 factors and a 122-digit number. Read by
+    the policy, they are the dynamics; read only by the value, the outcome table."""
+    from libet.errors import UsageError
+    from libet.simulator.model import Model
+
+    decls = "  ".join(f"v{i}: 0..3" for i in range(200))
+    rule = " or ".join(f"v{i} == 3" for i in range(200))
+    digits = str(10 * 4**200)
+    largest = ("201 variables, the largest big (10), v0 (4), v1 (4), v2 (4), v3 (4), v4 (4) and 195 more of 4 values "
+               f"or fewer: about {digits[0]}.{digits[1:3]}e{len(digits) - 1}")
+    for veto, start in (("violates ok and big > 2", "model too large: the dynamics of policy 'p' read "),
+                        ("big > 2", "model too large: the outcome table has an axis for each of ")):
+        spec = libet.loads(f"""substance {{ {decls}  big: 0..9 }}
+value ok = not ({rule})
+trajectory {{ horizon 2  start go  phase go {{ -> deliver : 1 }} }}
+policy p {{ veto when {veto} }}
+""").ir
+        with pytest.raises(UsageError) as info:
+            Model(spec, "p")
+        msg = str(info.value)
+        assert msg.startswith(start + largest), msg
+        assert msg.endswith("TiB (limit 8.0 GiB)") and len(msg) < 300

@@ -101,7 +101,7 @@ def _plain(v):
 ROWS_LISTED = 40
 
 
-def farthest(rows: Sequence[Row], count: int = ROWS_LISTED // 4) -> tuple[list[Row], str]:
+def _farthest(rows: Sequence[Row], count: int = ROWS_LISTED // 4) -> tuple[list[Row], str]:
     """The ``count`` data rows farthest from the model, farthest first, and the unit of the
     distance: standard errors where the data give them, else the absolute error."""
     scaled = any(r.error_bar for r in rows)
@@ -248,7 +248,7 @@ def _listed(rows: Sequence[Row]) -> list[str]:
     if len(rows) <= ROWS_LISTED:
         return ["  " + _row_text(r) for r in rows]
     first = ROWS_LISTED // 2
-    far, unit = farthest(rows)
+    far, unit = _farthest(rows)
     return (["  " + _row_text(r) for r in rows[:first]]
             + [f"  … {len(rows) - first:,} more rows (every row is in --json and --plot); the {len(far)} farthest "
                f"from the model ({unit}):"]

@@ -305,8 +305,8 @@ def fit_figure(result):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 5.0))
     everything = []
-    for rows, label, marker, color in ((result.rows, "fitted (rows the fit used)", "o", "#1f77b4"),
-                                       (result.holdout, "predicted (held-out rows)", "s", "#d62728")):
+    for rows, kind, what, marker, color in ((result.rows, "fitted", "rows the fit used", "o", "#1f77b4"),
+                                            (result.holdout, "predicted", "held-out rows", "s", "#d62728")):
         if not rows:
             continue
         x = [r.observed for r in rows]
@@ -316,8 +316,7 @@ def fit_figure(result):
                 [max(r.high - r.value, 0.0) if r.high is not None else 0.0 for r in rows]]
         many = len(rows) > result.ROWS_LISTED
         style = dict(markersize=2, capsize=0, alpha=0.25, elinewidth=0.5) if many else dict(capsize=3)
-        if many:
-            label = label.replace("(", f"({len(rows):,} ", 1)
+        label = f"{kind} ({len(rows):,} {what})" if many else f"{kind} ({what})"
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=color, ecolor=color, label=label, **style)
         for r in () if many else rows:
             ax.annotate(f"row {r.row}", (r.observed, r.value), textcoords="offset points", xytext=(5, 4), fontsize=7)

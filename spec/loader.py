@@ -72,7 +72,7 @@ class _Loader:
         if parsed.module is None:
             return self._result(None)
         self.done.add(_key(name))
-        self._uses(parsed.module, [name])
+        self._uses(parsed.module, name)
         # Used files come first, in the order of their `use` lines (each after the files it
         # uses): their declarations precede the main file's, as the `use` lines do.
         self.order.append((parsed.module, True))
@@ -80,13 +80,24 @@ class _Loader:
             return self._result(None)
         return self._result(check(self.order, self.d))
 
-    def _uses(self, module: ast.Module, chain: list[str]) -> None:
-        here = os.path.dirname(chain[-1])
-        for item in module.items:
-            if not isinstance(item, ast.Use):
+    def _uses(self, module: ast.Module, name: str) -> None:
+        """Read every file ``module`` (the file ``name``) uses, depth first, each appended to
+        the order after the files it uses. The walk keeps its own stack: a chain of ``use``
+        lines is as long as a user makes it."""
+        chain, inside = [name], {_key(name)}  # the files the walk is inside, outermost first
+        stack = [(module, iter(module.items))]
+        while stack:
+            current, items = stack[-1]
+            item = next((i for i in items if isinstance(i, ast.Use)), None)
+            if item is None:  # every file this one uses is done: this one comes next
+                stack.pop()
+                inside.discard(_key(chain.pop()))
+                if stack:
+                    self.order.append((current, False))
                 continue
-            target = os.path.normpath(os.path.join(here, item.path))
-            if _key(target) in (_key(c) for c in chain):
+            target = os.path.normpath(os.path.join(os.path.dirname(chain[-1]), item.path))
+            key = _key(target)
+            if key in inside:
                 cycle = " -> ".join(os.path.basename(c) for c in chain + [target])
                 self.d.error(
                     "E070",
@@ -95,33 +106,41 @@ class _Loader:
                     hint="move what both files need into a third file that each uses",
                 )
                 continue
-            if _key(target) in self.done:
+            if key in self.done:
                 continue
-            self.done.add(_key(target))
-            data = self._read(target, item.span)
-            if data is None:
-                continue
-            text = decode(data, target, self.d)
-            if text is None:
-                continue
-            self.sources[target] = text
-            parsed = parse(text, target, self.d)
-            self.parsed[target] = parsed
-            if parsed.module is None:
-                continue
-            for sub in parsed.module.items:
-                if isinstance(sub, (ast.TrajectoryDecl, ast.CheckDecl, ast.ExperimentDecl)):
-                    kind = {ast.TrajectoryDecl: "trajectory", ast.CheckDecl: "check", ast.ExperimentDecl: "experiment"}
-                    self.d.error(
-                        "E070",
-                        f"a used file cannot declare a {kind[type(sub)]}",
-                        sub.span,
-                        hint="a used file shares declarations (variables, params, defs, values, policies); "
-                        "keep trajectories, checks and experiments in the main spec",
-                        notes=[Note("used from here", item.span)],
-                    )
-            self._uses(parsed.module, chain + [target])
-            self.order.append((parsed.module, False))
+            self.done.add(key)
+            used = self._read_used(target, item)
+            if used is not None:
+                chain.append(target)
+                inside.add(key)
+                stack.append((used, iter(used.items)))
+
+    def _read_used(self, target: str, use: ast.Use) -> ast.Module | None:
+        """The parsed module of the file ``use`` names, or None (with diagnostics) when it
+        cannot be read or parsed."""
+        data = self._read(target, use.span)
+        if data is None:
+            return None
+        text = decode(data, target, self.d)
+        if text is None:
+            return None
+        self.sources[target] = text
+        parsed = parse(text, target, self.d)
+        self.parsed[target] = parsed
+        if parsed.module is None:
+            return None
+        for sub in parsed.module.items:
+            if isinstance(sub, (ast.TrajectoryDecl, ast.CheckDecl, ast.ExperimentDecl)):
+                kind = {ast.TrajectoryDecl: "trajectory", ast.CheckDecl: "check", ast.ExperimentDecl: "experiment"}
+                self.d.error(
+                    "E070",
+                    f"a used file cannot declare a {kind[type(sub)]}",
+                    sub.span,
+                    hint="a used file shares declarations (variables, params, defs, values, policies); "
+                    "keep trajectories, checks and experiments in the main spec",
+                    notes=[Note("used from here", use.span)],
+                )
+        return parsed.module
 
     def _read(self, path: str, used_at: Span | None) -> bytes | None:
         try:

@@ -87,3 +87,16 @@ def test_duplicate_across_files(tmp_path):
     (d,) = info.value.diagnostics
     assert d.code == "E011" and d.span.file == str(main)
     assert d.notes[0].span.file == str(tmp_path / "lib.libet")
+
+
+def test_a_chain_of_1500_used_files_loads_deepest_first(tmp_path):
+    # a chain of `use` lines is a user-controlled depth: the loader walks it without recursion
+    n = 1500
+    for i in range(n):
+        below = f'use "f{i + 1}.libet"\ndef d{i} = d{i + 1} + 1\n' if i + 1 < n else f"def d{i} = 1\n"
+        write(tmp_path, f"f{i}.libet", below)
+    main = write(tmp_path, "main.libet", 'use "f0.libet"\nsubstance { x: bool }\nvalue v = x and d0 > 1\n'
+                                         "policy p { veto when violates v }\n")
+    spec = libet.load(main).ir
+    assert list(spec.defs) == [f"d{i}" for i in reversed(range(n))]
+    assert len(spec.files) == n + 1

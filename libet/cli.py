@@ -210,9 +210,9 @@ def summary(spec) -> dict:
 
 
 def render_summary(path: str, s: dict) -> str:
-    from libet.report import name_list as _names
     from libet.report import state_lines
     from libet.spec.printer import count_text
+    from libet.spec.printer import name_list as _names
 
     lines = [f"{path}: ok — {s['title']}"]
     for cls in ("substance", "framing", "context"):

@@ -20,7 +20,7 @@ import re
 from typing import Iterable, Mapping
 
 from libet.errors import UsageError
-from libet.spec.printer import count_text
+from libet.spec.printer import count_text, name_list
 
 #: The ``generator`` meta tag: a report.html carrying it was written by libet and may be rebuilt
 #: in place; any other file of that name is the user's and is not overwritten without --force.
@@ -254,16 +254,6 @@ def summary_html(s: Mapping) -> str:
     items.append(("checks", str(s.get("checks", 0))))
     items.append(("experiments", ", ".join(s.get("experiments", [])) or "none"))
     return '<dl class="kv">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>"
-
-
-def name_list(items, limit: int = 8) -> str:
-    """A summary's list: at most ``limit`` items, then how many there are in all."""
-    items = list(items)
-    if not items:
-        return "none"
-    if len(items) <= limit:
-        return ", ".join(items)
-    return ", ".join(items[:limit]) + f", ... ({len(items):,} in all)"
 
 
 def state_lines(s: dict) -> list[tuple[str, str]]:

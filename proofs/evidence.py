@@ -10,11 +10,12 @@ Produces: objects with ``describe() -> str`` (plain text) and ``to_json() -> dic
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import ClassVar
 
 import attrs
 
 from libet.proofs.text import assignment_text, format_float, json_value, number_text, value_text
-from libet.spec.printer import shorten
+from libet.spec.printer import name_list, shorten
 
 
 def _j(a: dict) -> dict:
@@ -341,20 +342,26 @@ class ProofSummary:
     recheck: tuple[tuple[str, bool], ...] = ()
     notes: tuple[str, ...] = ()
 
+    #: How many facts of each list the text names; the JSON has them all.
+    LISTED: ClassVar[int] = 20
+
     def describe(self) -> str:
         lines = [f"proved by {self.method}: {self.statement}"]
         shared = [f for f in self.used if f.kind == "shared"]
         others = [f for f in self.used if f.kind != "shared"]
         if others:
             lines.append("  used:")
-            lines += [f"    {_fact_line(f)}" for f in others]
+            lines += [f"    {_fact_line(f)}" for f in others[:self.LISTED]]
+            if len(others) > self.LISTED:
+                lines.append(f"    ... and {len(others) - self.LISTED:,} more ({len(others):,} in all; --json lists every one)")
         if shared:
-            lines.append("  relied on both copies sharing: " + ", ".join(f.name for f in shared))
+            lines.append("  relied on both copies sharing: " + name_list((f.name for f in shared), self.LISTED))
         if not self.used and self.invariant is None:
             lines.append("  used: no named spec fact (it holds whatever the values, rules and transitions say)")
         unused = [f for f in self.unused if f.kind != "shared"]
         if unused:
-            lines.append("  not needed (the proof holds whatever these say): " + "; ".join(_fact_name(f) for f in unused))
+            lines.append("  not needed (the proof holds whatever these say): "
+                         + name_list((_fact_name(f) for f in unused), self.LISTED, "; "))
         if self.invariant is not None:
             lines.append(f"  inductive invariant: {self.invariant}")
         if self.recheck:

@@ -119,6 +119,16 @@ def count_text(n: int) -> str:
     return f"{n:,}" if n < 10**15 else f"about {order_text(n)}"
 
 
+def name_list(items, limit: int = 8, sep: str = ", ") -> str:
+    """A list for people: at most ``limit`` items, then how many there are in all."""
+    items = list(items)
+    if not items:
+        return "none"
+    if len(items) <= limit:
+        return sep.join(items)
+    return sep.join(items[:limit]) + f"{sep}... ({len(items):,} in all)"
+
+
 def order_text(n: int) -> str:
     """A whole number too large to read, by its first digits and its order: ``5.39e272``."""
     digits = str(n)

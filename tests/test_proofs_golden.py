@@ -236,3 +236,19 @@ def test_deep_and_reference_policies_name_the_rule_they_rest_on(proved):
     assert used == ["deep rule 1"]
     proof = proved["surface_rule.libet"][("reference", "invariant under framing")].proof
     assert {f.kind for f in proof.used} >= {"rule"}
+
+
+def test_a_proof_names_at_most_twenty_facts_of_a_list_and_counts_the_rest():
+    values = "\n".join(f"value v{i} = x != {i}" for i in range(30))
+    spec = libet.loads(f"substance {{ x: 0..30 }}\n{values}\npolicy p {{ veto when harmful }}\ncheck p {{ complete }}\n")
+    (r,) = spec.prove(timeout=30)
+    assert r.status is Status.PROVED
+    assert [f.name for f in r.proof.unused] == [f"v{i}" for i in range(30)]  # the JSON keeps all
+    line = next(x for x in r.proof.describe().splitlines() if x.startswith("  not needed"))
+    assert line.endswith("value v18; value v19; ... (30 in all)") and "v20" not in line
+    rules = "\n".join(f"  veto when x == {i}" for i in range(26))
+    spec = libet.loads(f"substance {{ x: 0..40 }}\nvalue ok = x > 25\npolicy p {{\n{rules}\n}}\ncheck p {{ complete }}\n")
+    (r,) = spec.prove(timeout=30)
+    assert r.status is Status.PROVED and len(r.proof.used) == 27  # the 26 rules and the value
+    lines = r.proof.describe().splitlines()
+    assert lines[-1] == "    ... and 7 more (27 in all; --json lists every one)" and len(lines) == 2 + 20 + 1

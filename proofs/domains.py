@@ -253,7 +253,7 @@ class Domains:
 
     def enum_rep(self, members: tuple[str, ...], name: str, phase: bool = False):
         """The term for member ``name`` of an enum (or, with ``phase``, of the phases)."""
-        i = members.index(name)
+        i = self.spec.positions(members)[name] if type(members) is tuple else members.index(name)
         if self.encoding.finite == "bv":
             return z3.BitVecVal(i, _width(len(members) - 1), self.ctx)
         if self.encoding.finite == "sort":

@@ -39,8 +39,10 @@ from .exact import solve
 from .model import Model, expand, full_assignment
 
 #: Interpreter replays of a verdict cost at most this many state visits, each weighed by the
-#: size of what it evaluates (:func:`_replay_cost`).
-REPLAY_BUDGET = 2_000_000
+#: size of what it evaluates (:func:`_replay_cost`). The interpreter visits 40,000 to 150,000
+#: states a second, so a replay costs at most a few seconds; the static checks' budget
+#: (spec/checker.py ENUMERATION_BUDGET) is the same.
+REPLAY_BUDGET = 200_000
 NEAR = 1e-9
 
 
@@ -390,10 +392,8 @@ def _replay(spec, check, tab, worst, averaged, value, params, fixed) -> bool:
     interp = Interpreter(spec, params, exact=tab.exact)
     num = den = 0
     base = {k: v for k, v in worst.items() if v != "any"}
-    for combo in _product(tab, averaged):
-        w = 1
-        for name, v in combo.items():
-            w *= tab.weights[name][tab.values[name].index(v)]
+    for combo, weights in _product(tab, averaged):
+        w = math.prod(weights)
         w = w if tab.exact else float(w)
         part = dict(base)
         part.update(combo)
@@ -420,10 +420,11 @@ def _close(a, b, exact: bool) -> bool:
 
 
 def _product(tab, names):
+    """Every combination of the values of ``names``, with the weight of each value in it."""
     import itertools
 
-    for combo in itertools.product(*[tab.values[n] for n in names]):
-        yield dict(zip(names, combo))
+    for combo in itertools.product(*[tuple(zip(tab.values[n], tab.weights[n])) for n in names]):
+        yield {n: v for n, (v, _) in zip(names, combo)}, [w for _, w in combo]
 
 
 def _replay_cost(spec, policy: str) -> int:

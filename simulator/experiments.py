@@ -352,9 +352,10 @@ def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs,
         texts = [m.text for m in measures]
         return {vvals: {t: (col[i], None, None) for t, col in zip(texts, columns)} for i, vvals in enumerate(var_points)}
     out = {}
+    places = {v.name: _places(v.values) for v in exp.vary}
     for vvals in var_points:
         point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
-        point_index = _point_index(exp, {v.name: x for v, x in zip([*param_vary, *var_vary], [*pvals, *vvals])})
+        point_index = _point_index(exp, places, {v.name: x for v, x in zip([*param_vary, *var_vary], [*pvals, *vvals])})
         row = _sampled_point(spec, exp, run_engine, policy, pset, {**base_fixed, **point_fixed},
                              runs, seed, pi, point_index, confidence)
         out[vvals] = {text: (agg.value, agg.low, agg.high) for text, agg in row.items()}
@@ -381,13 +382,22 @@ def _thresholds(spec: ir.Spec, exp: ir.Experiment) -> dict:
     return out
 
 
-def _point_index(exp, values: Mapping) -> int:
+def _point_index(exp, places: Mapping, values: Mapping) -> int:
     """The place of a point (``values``: each varied name -> its value) in the sweep's order,
-    the product of the varied values in the experiment's order (its seed derives from it)."""
+    the product of the varied values in the experiment's order (its seed derives from it).
+    ``places``: each varied name -> each of its values -> its place among them."""
     index = 0
     for v in exp.vary:
-        index = index * len(v.values) + v.values.index(values[v.name])
+        index = index * len(v.values) + places[v.name][values[v.name]]
     return index
+
+
+def _places(values) -> dict:
+    """Each value -> its first place among ``values`` (as ``tuple.index`` gives it)."""
+    out: dict = {}
+    for i, x in enumerate(values):
+        out.setdefault(x, i)
+    return out
 
 
 def _aggregation_text(spec, exp, fixed) -> str:

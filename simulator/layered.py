@@ -115,8 +115,8 @@ class Valuations:
 
     def option_digits(self, name: str, options) -> np.ndarray:
         """The index within ``name``'s domain of each option of a choice (IR scalars)."""
-        dom = self.domains[self.names.index(name)]
-        return np.asarray([dom.index(o) for o in options], dtype=np.int64)
+        place = {v: i for i, v in enumerate(self.domains[self.names.index(name)])}
+        return np.asarray([place[o] for o in options], dtype=np.int64)
 
 
 def refuse_visits(measures) -> None:

@@ -330,7 +330,8 @@ class Model:
         keep=None,
     ):
         if spec.trajectory is None:
-            raise UsageError("the spec has no trajectory to simulate")
+            raise UsageError("the spec has no trajectory: there is nothing to simulate or export",
+                             "add a `trajectory { horizon ... start ... phase ... }` block")
         if spec.trajectory.horizon is None:
             raise UsageError("the trajectory has `horizon none`; simulation needs a finite horizon", "give one, e.g. `horizon 64`")
         if policy not in spec.policies:

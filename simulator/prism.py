@@ -77,7 +77,7 @@ class _Printer:
         if isinstance(var.domain, ir.BoolDomain):
             return "true" if value else "false"
         if isinstance(var.domain, ir.EnumDomain):
-            return str(var.domain.members.index(value))
+            return str(var.domain.position(value))
         return str(value) if value >= 0 else f"({value})"
 
     def __call__(self, e: ir.Expr) -> str:
@@ -115,7 +115,7 @@ class _Printer:
         if e.type.kind is ir.Kind.REAL:
             return _real(e.value)
         if e.type.kind is ir.Kind.ENUM:
-            return str(e.type.members.index(e.value))
+            return str(self.spec.positions(e.type.members)[e.value])
         if e.type.kind is ir.Kind.PHASE:
             return str(self.phase_code[e.value])
         return str(e.value) if e.value >= 0 else f"({e.value})"
@@ -168,7 +168,7 @@ class _Printer:
         parts = []
         for v in e.values:
             if t.kind is ir.Kind.ENUM:
-                lit = str(t.members.index(v))
+                lit = str(self.spec.positions(t.members)[v])
             elif t.kind is ir.Kind.BOOL:
                 lit = "true" if v else "false"
             else:
@@ -408,7 +408,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
             lines.append(f"  s_{n} : bool init {'true' if sv.init else 'false'}; // state")
         elif isinstance(dom, ir.EnumDomain):
             members = ", ".join(f"{i}={m}" for i, m in enumerate(dom.members))
-            lines.append(f"  s_{n} : [0..{len(dom.members) - 1}] init {dom.members.index(sv.init)}; // state: {members}")
+            lines.append(f"  s_{n} : [0..{len(dom.members) - 1}] init {dom.position(sv.init)}; // state: {members}")
         else:
             lines.append(f"  s_{n} : [{dom.lo}..{dom.hi}] init {sv.init}; // state")
     if mdp:

@@ -100,6 +100,21 @@ def enum_type(members: tuple[str, ...]) -> Type:
     return Type(Kind.ENUM, tuple(members))
 
 
+class Positions:
+    """Where a member is among an enum type's members: a table per enum, formed on its first
+    question and kept by the members' identity (every enum type of a spec shares its variable's
+    members). ``tuple.index`` per literal would be quadratic in a long ``in`` list."""
+
+    def __init__(self):
+        self._kept: dict[int, tuple[tuple[str, ...], dict[str, int]]] = {}
+
+    def table(self, members: tuple[str, ...]) -> dict[str, int]:
+        kept = self._kept.get(id(members))
+        if kept is None or kept[0] is not members:
+            kept = self._kept[id(members)] = (members, {m: i for i, m in enumerate(members)})
+        return kept[1]
+
+
 # ---------------------------------------------------------------------------------------------
 # Domains and declarations
 
@@ -120,6 +135,10 @@ class BoolDomain:
     def values(self) -> tuple[bool, ...]:
         return (False, True)
 
+    def position(self, value: bool) -> int:
+        """Where ``value`` is in :meth:`values`."""
+        return int(value)
+
     @property
     def type(self) -> Type:
         return BOOL
@@ -136,6 +155,10 @@ class IntDomain:
     def values(self) -> tuple[int, ...]:
         return tuple(range(self.lo, self.hi + 1))
 
+    def position(self, value: int) -> int:
+        """Where ``value`` is in :meth:`values`."""
+        return value - self.lo
+
     @property
     def type(self) -> Type:
         return INT
@@ -147,9 +170,23 @@ class IntDomain:
 @attrs.frozen(slots=True)
 class EnumDomain:
     members: tuple[str, ...]
+    # each member's position, formed once: a member's index is asked per value, and
+    # ``tuple.index`` would make that quadratic in the members
+    _positions: dict[str, int] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self):
+        object.__setattr__(self, "_positions", {m: i for i, m in enumerate(self.members)})
 
     def values(self) -> tuple[str, ...]:
         return self.members
+
+    def position(self, value: str) -> int:
+        """Where ``value`` is in :meth:`values` (a ValueError for a name that is not a member,
+        as ``tuple.index`` gives)."""
+        try:
+            return self._positions[value]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a member of {self}") from None
 
     @property
     def type(self) -> Type:
@@ -202,8 +239,7 @@ class Variable:
         if self.weights is None:
             return Fraction(1, self.size())
         d = self.domain
-        i = value - d.lo if isinstance(d, IntDomain) else d.values().index(value)
-        return self.weights[i]
+        return self.weights[d.position(value)]
 
 
 @attrs.frozen(slots=True)
@@ -965,6 +1001,14 @@ class Spec:
                 hit = Logic(BoolOp.OR, violated)
             self.memo["harm"] = hit
         return hit
+
+    def positions(self, members: tuple[str, ...]) -> dict[str, int]:
+        """Each of an enum type's ``members`` -> its place: one :class:`Positions` per spec, so
+        every engine forms an enum's table once."""
+        hit = self.memo.get("positions")
+        if hit is None:
+            hit = self.memo["positions"] = Positions()
+        return hit.table(members)
 
     def reads(self, expr: Expr) -> frozenset[str]:
         """The variables ``expr`` reads, through defs, values and ``harmful``."""

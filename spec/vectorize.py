@@ -221,7 +221,7 @@ class ArrayEval:
         if kind is ir.Kind.REAL:
             return Fraction(v) if self.exact else float(v)
         if kind is ir.Kind.ENUM:
-            return c.type.members.index(v)
+            return self.spec.positions(c.type.members)[v]
         if kind is ir.Kind.BOOL:
             return bool(v)
         return v  # int or a phase name
@@ -332,7 +332,8 @@ class ArrayEval:
         v, err = self(e.arg)
         t = e.arg.type
         if t.kind is ir.Kind.ENUM:
-            allowed = [t.members.index(x) for x in e.values if x in t.members]
+            places = self.spec.positions(t.members)
+            allowed = [places[x] for x in e.values if x in places]
         elif t.kind is ir.Kind.BOOL:
             allowed = [bool(x) for x in e.values]
         else:
@@ -414,9 +415,9 @@ class ArrayEval:
         right, er = (_DEPTHS, _NO_ERR) if lazy and type(e.right) is ir.Depth else self(e.right)
         lt, rt = e.left.type, e.right.type
         if lt.kind is ir.Kind.ENUM and rt.kind is ir.Kind.ENUM and lt.members != rt.members:
-            union = list(dict.fromkeys(lt.members + rt.members))
-            left = np.asarray([union.index(m) for m in lt.members])[left]
-            right = np.asarray([union.index(m) for m in rt.members])[right]
+            union = {m: i for i, m in enumerate(dict.fromkeys(lt.members + rt.members))}
+            left = np.asarray([union[m] for m in lt.members])[left]
+            right = np.asarray([union[m] for m in rt.members])[right]
         op = e.op
         if self._depth_span is not None:
             uniform = self._depth_compare(op, left, right)
@@ -676,17 +677,20 @@ def index_grids(shape: tuple[int, ...]) -> np.ndarray:
 def encode_value(var: ir.Variable, value) -> int | bool:
     """A variable's value in the evaluator's encoding."""
     if isinstance(var.domain, ir.EnumDomain):
-        return var.domain.members.index(value)
+        return var.domain.position(value)
     return value
 
 
 def domain_array(var: ir.Variable, values=None) -> np.ndarray:
     """The encoded values of ``var`` (all of its domain, or ``values``) as an array."""
-    vals = var.domain.values() if values is None else values
-    if isinstance(var.domain, ir.BoolDomain):
+    dom = var.domain
+    if isinstance(dom, ir.EnumDomain):
+        if values is None:
+            return np.arange(len(dom.members), dtype=np.int64)
+        return np.fromiter((dom.position(v) for v in values), dtype=np.int64, count=len(values))
+    vals = dom.values() if values is None else values
+    if isinstance(dom, ir.BoolDomain):
         return np.asarray([bool(v) for v in vals], dtype=bool)
-    if isinstance(var.domain, ir.EnumDomain):
-        return np.asarray([var.domain.members.index(v) for v in vals], dtype=np.int64)
     return np.asarray(vals, dtype=np.int64)
 
 

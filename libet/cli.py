@@ -216,7 +216,7 @@ def render_summary(path: str, s: dict) -> str:
 
     lines = [f"{path}: ok — {s['title']}"]
     for cls in ("substance", "framing", "context"):
-        vs = [f"{n} {v['domain']} ({v['size']})" for n, v in s["variables"].items() if v["class"] == cls]
+        vs = [f"{n} {v['domain']} ({v['size']:,})" for n, v in s["variables"].items() if v["class"] == cls]
         if vs:
             lines.append(f"  {cls + ':':11} " + _names(vs))
     lines.append(f"  {'assignments:':11} {count_text(s['assignments'])}")

@@ -100,7 +100,7 @@ def spec_summary(spec) -> dict:
     return {
         "title": spec.title,
         "variables": {
-            n: {"class": v.cls.value, "domain": str(v.domain), "size": len(v.domain.values())}
+            n: {"class": v.cls.value, "domain": str(v.domain), "size": v.size()}
             for n, v in spec.variables.items()
         },
         "assignments": spec.assignment_count(),
@@ -236,7 +236,7 @@ def summary_html(s: Mapping) -> str:
     """The spec's summary (``libet check``'s facts) as a definition list."""
     items = []
     for cls in ("substance", "framing", "context"):
-        vs = [f"{n} {v['domain']} ({v['size']})" for n, v in s.get("variables", {}).items() if v["class"] == cls]
+        vs = [f"{n} {v['domain']} ({v['size']:,})" for n, v in s.get("variables", {}).items() if v["class"] == cls]
         if vs:
             items.append((cls, ", ".join(vs)))
     items.append(("assignments", count_text(s.get("assignments", 0))))

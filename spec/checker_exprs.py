@@ -222,13 +222,13 @@ class Typer:
             self.d.error("E010", f"there is no phase '{name}'", span, hint=did_you_mean(name, scope.phase_names))
             raise Bad
         if want is not None and want.kind is ir.Kind.ENUM:
-            if name in want.members:
+            if name in scope.positions.table(want.members):
                 return ir.Const(name, want, span=span)
             self.d.error(
                 "E021",
                 f"'{name}' is not a value of the enum {want}",
                 span,
-                hint=did_you_mean(name, want.members) or f"the values are {', '.join(want.members)}",
+                hint=did_you_mean(name, want.members) or f"the values are {ir.members_text(want.members)}",
             )
             raise Bad
         types = scope.members.get(name)

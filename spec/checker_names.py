@@ -74,6 +74,7 @@ class Scope:
         self.weight_asts: dict[str, tuple] = {}
         self.params: dict[str, ir.Param] = {}
         self.members: dict[str, list[ir.Type]] = {}  # enum member name -> enum types having it
+        self.positions = ir.Positions()  # each enum's members -> their places, formed once
         self.phase_names: set[str] = set()
         self.mdp = False  # whether the trajectory has a choice point (docs/semantics.md §4b)
         self._classes: dict[str, list[str]] | None = None
@@ -337,12 +338,12 @@ class Scope:
         a diagnostic. ``owner`` names what the domain belongs to, for the message."""
         if isinstance(domain, ir.EnumDomain) or (domain is None and isinstance(lit, ast.NameExpr)):
             members = domain.members if domain is not None else ()
-            if isinstance(lit, ast.NameExpr) and lit.name in members:
+            if isinstance(lit, ast.NameExpr) and domain is not None and lit.name in domain:
                 return lit.name
             shown = lit.name if isinstance(lit, ast.NameExpr) else ast.literal_text(lit)
             self.d.error(
                 "E021",
-                f"{shown} is not a value of '{owner}' {{{', '.join(members)}}}",
+                f"{shown} is not a value of '{owner}' {domain if domain is not None else '{}'}",
                 lit.span,
                 hint=did_you_mean(shown, members) if members else None,
             )

@@ -873,7 +873,7 @@ def _in_domain(domain: ir.Domain, x) -> bool:
         return isinstance(x, bool)
     if isinstance(domain, ir.IntDomain):
         return not isinstance(x, bool) and x == int(x) and domain.lo <= x <= domain.hi
-    return x in domain.members
+    return x in domain
 
 
 def _state(assignment: Mapping, phase: str | None, depth: int | None) -> str:

@@ -82,7 +82,7 @@ class Type:
 
     def __str__(self) -> str:
         if self.kind is Kind.ENUM:
-            return "{" + ", ".join(self.members) + "}"
+            return members_text(self.members)
         return self.kind.value
 
     @property
@@ -98,6 +98,19 @@ PHASE = Type(Kind.PHASE)
 
 def enum_type(members: tuple[str, ...]) -> Type:
     return Type(Kind.ENUM, tuple(members))
+
+
+#: How many members the text of an enum names before it stops (and names the last).
+MEMBERS_SHOWN = 12
+
+
+def members_text(members: tuple[str, ...]) -> str:
+    """An enum as people read it: ``{a, b, c}``, or past MEMBERS_SHOWN members the first ten,
+    how many more, and the last."""
+    if len(members) <= MEMBERS_SHOWN:
+        return "{" + ", ".join(members) + "}"
+    head = ", ".join(members[: MEMBERS_SHOWN - 2])
+    return "{" + head + f", ... {len(members) - MEMBERS_SHOWN + 1:,} more ..., {members[-1]}" + "}"
 
 
 class Positions:
@@ -188,12 +201,18 @@ class EnumDomain:
         except (KeyError, TypeError):
             raise ValueError(f"{value!r} is not a member of {self}") from None
 
+    def __contains__(self, value) -> bool:
+        try:
+            return value in self._positions
+        except TypeError:  # unhashable: not a member name
+            return False
+
     @property
     def type(self) -> Type:
         return enum_type(self.members)
 
     def __str__(self) -> str:
-        return "{" + ", ".join(self.members) + "}"
+        return members_text(self.members)
 
 
 Domain = Union[BoolDomain, IntDomain, EnumDomain]

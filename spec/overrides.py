@@ -128,7 +128,7 @@ def check_value(spec: ir.Spec, name: str, value: Any):
                 value = int(text)
             except ValueError:
                 pass
-        if isinstance(dom, ir.EnumDomain) and text in dom.members:
+        if isinstance(dom, ir.EnumDomain) and text in dom:
             return text
     if isinstance(dom, ir.BoolDomain):
         if isinstance(value, bool) or _numpy_bool(value):
@@ -136,7 +136,7 @@ def check_value(spec: ir.Spec, name: str, value: Any):
     elif isinstance(dom, ir.IntDomain):
         if isinstance(value, numbers.Integral) and not isinstance(value, bool) and dom.lo <= int(value) <= dom.hi:
             return int(value)
-    elif isinstance(value, str) and value in dom.members:
+    elif isinstance(value, str) and value in dom:
         return value
     raise UsageError(f"{value!r} is not a value of {name} (domain {dom})")
 

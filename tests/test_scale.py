@@ -4,6 +4,7 @@ values costs one pass over them, and huge but simple models are solved by class.
 from __future__ import annotations
 
 import shutil
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -799,3 +800,19 @@ check p {{ P(harm) <= 0.5 }}
     assert _long_index_calls(lambda: text.append(to_prism(spec.ir, "p")), n) == 0
     assert "(v_topic = 5 | v_topic = 9 | v_topic = 2999)" in text[0]
     assert len(spec.ir.memo["positions"]._kept) == 1  # one table for the one enum, shared
+
+
+def test_a_long_enum_is_named_by_its_ends_and_weighed_member_by_member():
+    n = 2_000
+    members = ", ".join(f"t{i}" for i in range(n))
+    weights = ", ".join(f"t{i}: {({7: '0.001', 8: '0'}).get(i, '0.0005')}" for i in range(n))
+    src = f"substance {{ topic: {{{members}}} weights {{{weights}}} }}\nvalue ok = topic != t7\n"
+    var = libet.loads(src).ir.variables["topic"]
+    assert str(var.domain) == "{t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, ... 1,989 more ..., t1999}"
+    assert "t1999" in var.domain and "t2000" not in var.domain and [] not in var.domain
+    assert var.probability("t7") == Fraction(1, 1000) and var.probability("t8") == 0
+    assert var.probability("t1999") == Fraction(1, 2000)
+    with pytest.raises(libet.SpecError) as info:
+        libet.loads(src.replace("topic != t7", "topic != t2000"))
+    (d,) = info.value.diagnostics
+    assert d.message == "'t2000' is not a value of the enum {t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, ... 1,989 more ..., t1999}"

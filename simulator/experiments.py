@@ -352,7 +352,7 @@ def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs,
         texts = [m.text for m in measures]
         return {vvals: {t: (col[i], None, None) for t, col in zip(texts, columns)} for i, vvals in enumerate(var_points)}
     out = {}
-    places = {v.name: _places(v.values) for v in exp.vary}
+    places = {v.name: {x: i for i, x in enumerate(v.values)} for v in exp.vary}  # unique: the checker's E060
     for vvals in var_points:
         point_fixed = {v.name: x for v, x in zip(var_vary, vvals)}
         point_index = _point_index(exp, places, {v.name: x for v, x in zip([*param_vary, *var_vary], [*pvals, *vvals])})
@@ -390,14 +390,6 @@ def _point_index(exp, places: Mapping, values: Mapping) -> int:
     for v in exp.vary:
         index = index * len(v.values) + places[v.name][values[v.name]]
     return index
-
-
-def _places(values) -> dict:
-    """Each value -> its first place among ``values`` (as ``tuple.index`` gives it)."""
-    out: dict = {}
-    for i, x in enumerate(values):
-        out.setdefault(x, i)
-    return out
 
 
 def _aggregation_text(spec, exp, fixed) -> str:

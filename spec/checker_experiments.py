@@ -127,7 +127,11 @@ class _Experiment:
                 if p.text not in self.scope.policies:
                     self.d.error("E010", f"there is no policy '{p.text}'", p.span, hint=did_you_mean(p.text, self.scope.policies))
                     raise Bad
-            fields["policies"] = tuple(p.text for p in item.args)
+            first = {}
+            for p in item.args:
+                if first.setdefault(p.text, p) is not p:
+                    self._twice(f"the policy '{p.text}'", p.span, first[p.text].span)
+            fields["policies"] = tuple(first)
         elif k == "vary":
             name, sweep = item.args
             fields["vary"].append(ir.Vary(name.text, self._sweep(name, sweep), span=item.span))
@@ -172,6 +176,12 @@ class _Experiment:
                 raise Bad
             fields[k] = n.value
 
+    def _twice(self, what: str, span, first) -> None:
+        """E060 for something an experiment lists twice (its rows would be computed twice);
+        raise Bad."""
+        self.d.error("E060", f"{what} is listed twice", span, hint="remove the second: its rows would repeat the first's", notes=[Note("first listed here", first)])
+        raise Bad
+
     def _target(self, name: ast.Name):
         """The variable or param an experiment line names; Bad after a diagnostic."""
         scope = self.scope
@@ -212,7 +222,12 @@ class _Experiment:
     def _sweep(self, name: ast.Name, sweep: ast.Sweep) -> tuple:
         target = self._target(name)
         if sweep.lo is None:
-            return tuple(self._setting(name, lit) for lit in sweep.values)
+            first = {}
+            for lit in sweep.values:
+                v = self._setting(name, lit)
+                if first.setdefault(v, lit) is not lit:
+                    self._twice(f"the value {ast.literal_text(lit)}", lit.span, first[v].span)
+            return tuple(first)
         lo, hi = Fraction(sweep.lo.value), Fraction(sweep.hi.value)
         if isinstance(target, ir.Variable) and not isinstance(target.domain, ir.IntDomain):
             example = ", ".join(str(v).lower() for v in target.domain.values()[:2])

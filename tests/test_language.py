@@ -242,6 +242,29 @@ experiment sweep {
     assert (e.engine, e.runs, e.seed) == ("mc", 500, 7)
 
 
+def test_an_experiment_lists_each_policy_and_value_once():
+    # a repeat would compute the same rows twice (and, by Monte Carlo, give one point two estimates)
+    body = """
+value v = dual
+trajectory { horizon 8 start a phase a { -> deliver : gain } }
+policy p { veto when violates v }
+experiment e {
+  policies p, p
+  vary gain over [0.1, 0.2, 0.10]
+}
+"""
+    diags = load_diagnostics(body)
+    assert [(d.code, d.message) for d in diags] == [
+        ("E060", "the policy 'p' is listed twice"),
+        ("E060", "the value 0.10 is listed twice"),
+    ]
+    line = (HEAD + body).splitlines().index("  vary gain over [0.1, 0.2, 0.10]") + 1
+    assert [(d.span.line, d.span.col, d.notes[0].span.line, d.notes[0].span.col) for d in diags] == [
+        (line - 1, 15, line - 1, 12),
+        (line, 29, line, 19),
+    ]
+
+
 def test_experiment_defaults():
     spec = load("value v = dual\ntrajectory { horizon 8 start a phase a { -> deliver : 1 } }\npolicy p { veto when violates v }\nexperiment e { policies p }")
     e = spec.experiments["e"]

@@ -3,7 +3,9 @@ builder.
 
 Consumes: a :class:`lark.Lark` built with ``parser="lalr"`` and ``lexer="contextual"``.
 Produces: the same parse tree as ``Lark.parse`` (the same Trees, Tokens and positions), or,
-for a text Lark rejects, Lark's own exception.
+for a text Lark rejects, Lark's own exception; or (:meth:`Driver.build`) no tree at all but
+the values a caller's methods build from each node's children and positions, as a walk over
+Lark's tree would, in the reductions themselves.
 
 Why: on a long spec, Lark's parse is most of what ``libet check`` costs, and much of that is
 the machinery between its parts rather than their work: a generator per token, a method call
@@ -82,6 +84,19 @@ class Driver:
             state: {kind: (_SHIFT, to) if how is Shift else reductions[to] for kind, (how, to) in acts.items()}
             for state, acts in states.items()
         }
+        # the same table for build(): a reduction carries its rule's shape rather than its builder
+        # (None when a rule's builder has another shape: build() then parses with Lark)
+        shaped = {}
+        for rule, (code, arg) in reductions.items():
+            shape = _shape(callbacks[rule]) if code is _REDUCE else None
+            shaped[rule] = (_REDUCE, (arg[0], arg[1], shape)) if shape is not None else (code, arg)
+        self._names = frozenset(arg[2][0] for code, arg in shaped.values() if code is _REDUCE and arg[2])
+        self._built = None
+        if all(code is not _REDUCE or isinstance(arg[2], tuple) for code, arg in shaped.values()):
+            self._built = {
+                state: {kind: (_SHIFT, to) if how is Shift else shaped[to] for kind, (how, to) in acts.items()}
+                for state, acts in states.items()
+            }
         # (state below, state on top, terminal) -> the state on top after the unit reductions
         # that terminal makes there (a chain such as number -> atom -> neg -> ... -> expr)
         self._units: dict[tuple[int, int, str], int] = {}
@@ -90,8 +105,31 @@ class Driver:
 
     def parse(self, text: str):
         try:
-            return self._run(text)
+            return self._run(text, self._actions, None)
         except (_Rejected, KeyError, IndexError):  # a table or stack the loop did not expect too
+            return self._parser.parse(text)
+
+    def build(self, text: str, methods: dict[str, Callable], continues: dict[str, int]):
+        """Parse ``text`` and build what it means in the reductions themselves, with no parse
+        tree: each node Lark would make for rule ``name`` is ``methods[name](where, kept)``,
+        where ``kept`` are the children Lark would give it (their built values, tokens as they
+        are; an inlined rule's children spliced in) and ``where`` is ``(line, column, end_line,
+        end_column)`` of Lark's positions for it, or None where it has none. A node Lark
+        collapses into its one child is that child's value.
+
+        Returns ``(value, levels)``: the start rule's value and how many nodes deep the tree Lark
+        would build is (as nodes nest: a node of rule ``name`` whose child number
+        ``continues[name]`` is of the same rule is one level with it, an ``else if`` ladder).
+        What the loop cannot parse Lark parses, and build returns its tree (or raises its
+        exception); so does a Lark with a builder of another shape (:func:`_shape`)."""
+        if self._built is None:
+            return self._parser.parse(text)
+        missing = self._names - set(methods) - {n for n in self._names if n.startswith("_")}
+        if missing:
+            raise ValueError(f"no method to build {', '.join(sorted(missing))}")
+        try:
+            return self._run(text, self._built, (methods, continues))
+        except (_Rejected, KeyError, IndexError):
             return self._parser.parse(text)
 
     def _unit_chain(self, key: tuple[int, int, str]) -> int:
@@ -118,12 +156,16 @@ class Driver:
         self._scans[state] = scan
         return scan
 
-    def _run(self, text: str):
-        actions, units, scans = self._actions, self._units, self._scans
+    def _run(self, text: str, actions: dict, building: tuple | None):
+        """The loop: Lark's tree from ``actions`` (the table of builders), or with ``building``
+        (build()'s methods and continues) its value from the table of shapes, each value's
+        extent and depth beside it on ``where_stack`` (:func:`_build`)."""
+        units, scans = self._units, self._scans
         token_callbacks, new_token = self._token_callbacks, self._new_token
         end_state = self._end
         state_stack = [self._start]
         value_stack: list = []
+        where_stack: list = []
         pos, line, line_start, n = 0, 1, 0, len(text)
         while True:
             state = state_stack[-1]
@@ -174,6 +216,8 @@ class Driver:
                         raise _Rejected
                     state_stack.append(arg)
                     value_stack.append(token if kind not in token_callbacks else token_callbacks[kind](token))
+                    if building is not None:
+                        where_stack.append((token.line, token.column, token.end_line, token.end_column, 0, None))
                     break
                 if code is _UNIT:  # the value stays; only the state on top changes
                     key = (state_stack[-2], state, kind)
@@ -191,9 +235,19 @@ class Driver:
                         children = []
                     state = actions[state_stack[-1]][origin][1]
                     state_stack.append(state)
-                    value_stack.append(build(children))
+                    if building is None:
+                        value_stack.append(build(children))
+                    else:
+                        wheres = where_stack[-size:] if size else []
+                        if size:
+                            del where_stack[-size:]
+                        value, where = _build(build, children, wheres, building)
+                        value_stack.append(value)
+                        where_stack.append(where)
                 if token is None and state == end_state:
-                    return value_stack[-1]
+                    if building is None:
+                        return value_stack[-1]
+                    return value_stack[-1], where_stack[-1][4]
 
 
 def driver(parser: Lark) -> Driver | None:
@@ -220,6 +274,71 @@ def driver(parser: Lark) -> Driver | None:
     return Driver(parser, lexers, states, callbacks, start, end)
 
 
+# ---- values built in the reductions ---------------------------------------------------------
+
+
+class _Inlined(list):
+    """The children of an inlined rule's node (``_name``), for its parent to splice in, with
+    what stands beside each (``wheres``)."""
+
+    __slots__ = ("wheres",)
+
+
+def _build(shape, children: list, wheres: list, building) -> tuple[Any, tuple]:
+    """The value of one reduction in Driver.build, and what stands beside it: ``(line, column,
+    end_line, end_column, levels, rule)``, its extent (Lark's container positions: from its
+    first child with positions to its last, the tokens a tree leaves out included; four Nones
+    where no child has positions), how many nodes deep it is and the rule that made it (None
+    for a token)."""
+    name, to_include, expand1 = shape
+    methods, continues = building
+    first = last = _NOWHERE
+    for w in wheres:
+        if w[0] is not None:
+            first = w
+            break
+    if first is not _NOWHERE:
+        for w in reversed(wheres):
+            if w[0] is not None:
+                last = w
+                break
+    if to_include is None:
+        kept, kept_wheres = children, wheres
+    else:
+        kept, kept_wheres = [], []
+        for i, inline in to_include:
+            if not inline:
+                kept.append(children[i])
+                kept_wheres.append(wheres[i])
+            elif kept:
+                kept += children[i]
+                kept_wheres += children[i].wheres
+            else:  # as Lark does: take over the inlined child's own list (left recursion)
+                kept = children[i]
+                kept_wheres = kept.wheres
+    where = (first[0], first[1], last[2], last[3])
+    if expand1 and len(kept) == 1:  # the node is its one child
+        w = kept_wheres[0]
+        if w[5] is None:  # a token, which Lark passes up with its own positions only
+            return kept[0], w
+        return kept[0], (*where, w[4], w[5])
+    if name[0] == "_":
+        if type(kept) is not _Inlined:
+            kept = _Inlined(kept)
+            kept.wheres = kept_wheres
+        return kept, (*where, 0, None)
+    at = continues.get(name, -1)
+    levels = 0
+    for j, w in enumerate(kept_wheres):
+        deep = w[4] - (j == at and w[5] == name)  # an `else if` is one level with its `if`
+        if deep > levels:
+            levels = deep
+    return methods[name](where if where[0] is not None else None, kept), (*where, levels + 1, name)
+
+
+_NOWHERE = (None, None, None, None, 0, None)
+
+
 # ---- Lark's tree builder, flattened --------------------------------------------------------
 #
 # Lark builds a node through a chain of wrappers (lark/parse_tree_builder.py): the position
@@ -230,10 +349,13 @@ def driver(parser: Lark) -> Driver | None:
 # same attributes set on the same objects; a chain of any other shape keeps Lark's builder.
 
 
-def _flat_builder(build: Callable) -> Callable | None:
-    """One function doing what Lark's ``PropagatePositions(ChildFilterLALR_NoPlaceholders(
-    ExpandSingleChild(partial(Tree, name))))`` does (either middle part may be absent), or None
-    for a builder of another shape."""
+def _shape(build: Callable) -> tuple[str, tuple[tuple[int, bool], ...] | None, bool] | None:
+    """What a builder of Lark's usual chain, ``PropagatePositions(ChildFilterLALR_NoPlaceholders(
+    ExpandSingleChild(partial(Tree, name))))`` (either middle part may be absent), does:
+    ``(name, to_include, expand1)``, the node's name, the children it keeps as ``(index,
+    inline)`` (None: all of them; ``inline``: the child is an inlined rule's, its children are
+    spliced in) and whether a single kept child stands for the node. None for a builder of
+    another shape."""
     if type(build) is not PropagatePositions or build.node_filter is not None:
         return None
     inner = build.node_builder
@@ -247,7 +369,16 @@ def _flat_builder(build: Callable) -> Callable | None:
     plain_tree = isinstance(inner, functools.partial) and inner.func is Tree and not inner.keywords
     if not (plain_tree and len(inner.args) == 1):
         return None
-    name = inner.args[0]
+    return inner.args[0], to_include, expand1
+
+
+def _flat_builder(build: Callable) -> Callable | None:
+    """One function doing what a builder of Lark's usual chain (:func:`_shape`) does, or None
+    for a builder of another shape."""
+    shape = _shape(build)
+    if shape is None:
+        return None
+    name, to_include, expand1 = shape
 
     def flat(children: list):
         if to_include is None:

@@ -233,3 +233,125 @@ def test_a_post_lexer_that_may_change_tokens_gets_no_loop():
     assert lalr_run.driver(built) is None
     plain = parser.build_parser(parser.grammar_text())  # with the front end's post-lexer
     assert lalr_run.driver(plain) is not None
+
+
+# ---- Driver.build: the values built in the reductions ------------------------------------------
+
+
+def _as_built(tree, levels_at=None):
+    """What Driver.build gives with :func:`_recording` methods, computed from Lark's tree: each
+    node as (name, its own (line, column, end_line, end_column) or None, its children), tokens
+    as they are; and the tree's depth in nodes (``levels_at``: a rule -> the child place where
+    one of the same rule is one level with it)."""
+    levels_at = levels_at or {}
+    done: dict[int, tuple] = {}
+    stack = [(tree, False)]
+    while stack:  # post-order, without recursion: the tree may be deep
+        node, seen = stack.pop()
+        if not isinstance(node, lark.Tree) or id(node) in done:
+            continue
+        if not seen:
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children)
+            continue
+        kids, depth = [], 0
+        for i, c in enumerate(node.children):
+            if isinstance(c, lark.Tree):
+                value, d = done[id(c)]
+                kids.append(value)
+                depth = max(depth, d - (i == levels_at.get(node.data) and c.data == node.data))
+            else:
+                kids.append(c)
+        m = node.meta
+        where = None if m.empty else (m.line, m.column, m.end_line, m.end_column)
+        done[id(node)] = ((node.data, where, tuple(kids)), depth + 1)
+    return done[id(tree)] if isinstance(tree, lark.Tree) else (tree, 0)
+
+
+def _recording(driver) -> dict:
+    """A method for every rule Driver.build may call, each recording what it was given."""
+    return {n: (lambda where, kept, n=n: (n, where, tuple(kept))) for n in driver._names if not n.startswith("_")}
+
+
+def test_build_gives_what_lark_trees_give_on_a_grammar_with_other_shapes():
+    toy = lark.Lark(TOY, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    driver = lalr_run.driver(toy)
+    for text in ["a", "(a)", "((\n a\n )\n)", "(x = [a b\n c])", "(let\n q) z = 1 (\n(b = 2)\n)", "(x = 1\n)",
+                 "(\n x = 1)", "z (\n\n let q)", "\n(  (let y\n )\n\n)", "", "a b c d e f g h"]:
+        assert driver.build(text, _recording(driver), {}) == _as_built(toy.parse(text)), text
+
+
+def test_build_counts_levels_as_the_tree_nests():
+    # `item` nested in itself at place 0 is one level with it: a ladder of the toy grammar
+    grammar = 'start: item\nitem: "(" item ")" | "[" item "]" | NAME\nNAME: /[a-z]+/\n%ignore " "'
+    toy = lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    driver = lalr_run.driver(toy)
+    for text in ["a", "(a)", "((([a])))", "[[[(a)]]]", "(" * 50 + "a" + ")" * 50]:
+        built = driver.build(text, _recording(driver), {"item": 0})
+        assert built == _as_built(toy.parse(text), {"item": 0}), text
+        assert built[1] == 2  # start, and the one ladder of items
+        assert driver.build(text, _recording(driver), {})[1] == text.count("(") + text.count("[") + 2
+
+
+def test_build_hands_what_it_cannot_parse_to_lark():
+    toy = lark.Lark(TOY, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    driver = lalr_run.driver(toy)
+    with pytest.raises(lark.exceptions.UnexpectedInput):
+        driver.build("(a", _recording(driver), {})
+    for acts in driver._built.values():  # a table the loop does not expect: Lark's tree
+        acts.pop("item", None)
+    assert isinstance(driver.build("(a)", _recording(driver), {}), lark.Tree)
+    with pytest.raises(ValueError, match="no method to build"):
+        driver.build("a", {}, {})
+
+
+def test_every_rule_of_the_grammar_has_a_method_to_build_it():
+    driver = lalr_run.driver(parser.lark_parser())
+    assert driver._built is not None
+    assert set(parser._RULE_METHODS) == {n for n in driver._names if not n.startswith("_")}
+
+
+def _ast_nodes(node) -> list:
+    """Every node of an AST in pre-order with its span (attrs' equality leaves spans out)."""
+    import attrs
+
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if attrs.has(type(n)):
+            out.append((type(n).__name__, getattr(n, "span", None)))
+            stack.extend(getattr(n, f.name) for f in attrs.fields(type(n)))
+        elif isinstance(n, (tuple, list)):
+            out.append(("sequence", len(n)))
+            stack.extend(n)
+        else:
+            out.append(repr(n))
+    return out
+
+
+def _by_tree(text: str, file: str):
+    order, deep = parser._postorder(parser._parse_tree(text))
+    assert deep is None
+    return parser._ToAst(file).transform(order)
+
+
+@pytest.mark.parametrize("path", EXAMPLES + ["CHAIN", "generated"])
+def test_the_ast_built_in_the_reductions_is_the_one_built_from_the_tree(path):
+    if path == "CHAIN":
+        text = CHAIN
+    elif path == "generated":
+        text = generate(1000)
+    else:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    built = parser._build(text, path)
+    assert built is not None
+    assert _ast_nodes(built) == _ast_nodes(_by_tree(text, path))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(strategies.specs(max_horizon=4))
+def test_generated_specs_build_the_ast_the_tree_gives(text):
+    built = parser._build(text, "g.libet")
+    assert built is not None
+    assert _ast_nodes(built) == _ast_nodes(_by_tree(text, "g.libet"))

@@ -1,6 +1,8 @@
 """spec/lalr_run.py's loop parses exactly as Lark does: the same trees with the same positions
 and token types on every example, a long generated spec and generated specs; and on texts
-Lark rejects, Lark's own exception, because the loop hands those back to Lark."""
+Lark rejects, Lark's own exception, because the loop hands those back to Lark. What it builds
+in its reductions (Driver.build) is what a walk over Lark's tree builds: the same nodes, spans
+and depth, on a toy grammar of other shapes and as libet's AST on every example."""
 
 from __future__ import annotations
 

@@ -85,14 +85,14 @@ class Driver:
             for state, acts in states.items()
         }
         # the same table for build(): a reduction carries its rule's shape rather than its builder
-        # (None when a rule's builder has another shape: build() then parses with Lark)
-        shaped = {}
-        for rule, (code, arg) in reductions.items():
-            shape = _shape(callbacks[rule]) if code is _REDUCE else None
-            shaped[rule] = (_REDUCE, (arg[0], arg[1], shape)) if shape is not None else (code, arg)
-        self._names = frozenset(arg[2][0] for code, arg in shaped.values() if code is _REDUCE and arg[2])
+        # (None when a rule's builder has another shape: build() then parses with Lark), and the
+        # rules build() needs a method for (those not inlined)
+        shapes = {rule: _shape(callbacks[rule]) for rule, (code, _) in reductions.items() if code is _REDUCE}
+        self._names = frozenset(s[0] for s in shapes.values() if s is not None and not s[0].startswith("_"))
         self._built = None
-        if all(code is not _REDUCE or isinstance(arg[2], tuple) for code, arg in shaped.values()):
+        if None not in shapes.values():
+            shaped = {rule: (code, (arg[0], arg[1], shapes[rule]) if code is _REDUCE else arg)
+                      for rule, (code, arg) in reductions.items()}
             self._built = {
                 state: {kind: (_SHIFT, to) if how is Shift else shaped[to] for kind, (how, to) in acts.items()}
                 for state, acts in states.items()
@@ -124,7 +124,7 @@ class Driver:
         exception); so does a Lark with a builder of another shape (:func:`_shape`)."""
         if self._built is None:
             return self._parser.parse(text)
-        missing = self._names - set(methods) - {n for n in self._names if n.startswith("_")}
+        missing = self._names - set(methods)
         if missing:
             raise ValueError(f"no method to build {', '.join(sorted(missing))}")
         try:

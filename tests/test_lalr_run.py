@@ -272,7 +272,7 @@ def _as_built(tree, levels_at=None):
 
 def _recording(driver) -> dict:
     """A method for every rule Driver.build may call, each recording what it was given."""
-    return {n: (lambda where, kept, n=n: (n, where, tuple(kept))) for n in driver._names if not n.startswith("_")}
+    return {n: (lambda where, kept, n=n: (n, where, tuple(kept))) for n in driver._names}
 
 
 def test_build_gives_what_lark_trees_give_on_a_grammar_with_other_shapes():
@@ -310,7 +310,7 @@ def test_build_hands_what_it_cannot_parse_to_lark():
 def test_every_rule_of_the_grammar_has_a_method_to_build_it():
     driver = lalr_run.driver(parser.lark_parser())
     assert driver._built is not None
-    assert set(parser._RULE_METHODS) == {n for n in driver._names if not n.startswith("_")}
+    assert set(parser._RULE_METHODS) == driver._names
 
 
 def _ast_nodes(node) -> list:

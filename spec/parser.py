@@ -201,35 +201,30 @@ def parse(text: str, file: str, diags: Diagnostics) -> Parsed:
         )
         return Parsed(None, (), text)
     try:
-        built = _build(text, file)
+        module = _build(text, file)
+        tree = _parse_tree(text) if module is None else None
     except UnexpectedInput as exc:
         diags.items.append(_syntax_diagnostic(exc, text, file))
         return Parsed(None, (), text)
-    if built is not None:
-        _collect_comments(text, comments)
-        return Parsed(attrs.evolve(built, file=file), tuple(comments), text)
-    try:
-        tree = _parse_tree(text)
-    except UnexpectedInput as exc:
-        diags.items.append(_syntax_diagnostic(exc, text, file))
-        return Parsed(None, (), text)
-    order, deep = _postorder(tree)
-    if deep is not None:
-        diags.error(
-            "E003",
-            f"expression nested more than {MAX_NESTING} levels deep",
-            _span(file, deep),
-            hint="split it into named `def`s",
-        )
-        return Parsed(None, (), text)
+    if module is None:  # the tree's way, to say what is wrong (or where the loop cannot run)
+        order, deep = _postorder(tree)
+        if deep is not None:
+            diags.error(
+                "E003",
+                f"expression nested more than {MAX_NESTING} levels deep",
+                _span(file, deep),
+                hint="split it into named `def`s",
+            )
+            return Parsed(None, (), text)
+        try:
+            module = _ToAst(file).transform(order)
+        except _AstError as e:  # a problem the transformer reports with a location
+            diags.error(e.code, e.message, e.span, hint=e.hint)
+            module = None
     _collect_comments(text, comments)
-    try:
-        module = _ToAst(file).transform(order)
-    except _AstError as e:  # a problem the transformer reports with a location
-        diags.error(e.code, e.message, e.span, hint=e.hint)
+    if module is None:
         return Parsed(None, tuple(comments), text)
-    module = attrs.evolve(module, file=file)
-    return Parsed(module, tuple(comments), text)
+    return Parsed(attrs.evolve(module, file=file), tuple(comments), text)
 
 
 def _collect_comments(text: str, out: list[Comment]) -> None:

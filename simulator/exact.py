@@ -39,6 +39,7 @@ import numpy as np
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
+from libet.spec.printer import name_list
 from libet.spec.rules import step_end
 from libet.spec.vectorize import ArrayEval, depth_ramp
 
@@ -218,7 +219,7 @@ class _Chain:
         self.refusals = refusals
         if len(tracked) > MAX_TRACKED:
             raise UsageError(
-                f"the measures ask about visits to {len(tracked)} phases at once ({', '.join(tracked)}); "
+                f"the measures ask about visits to {len(tracked)} phases at once ({name_list(tracked)}); "
                 f"the exact engine tracks at most {MAX_TRACKED} (each doubles the states)",
                 "ask about fewer phases per run, or use the Monte Carlo engine (--engine mc)",
             )

@@ -244,6 +244,8 @@ def test_too_many_tracked_phases_are_refused_with_the_way_out():
     with pytest.raises(UsageError, match="at most 8") as err:
         outcomes(spec, "none", measures=measures)
     assert "--engine mc" in err.value.hint
+    # the phases are named up to eight, then counted (300 of them were one line of 1,900 characters)
+    assert "visits to 9 phases at once (q0, q1, q2, q3, q4, q5, q6, q7, ... (9 in all))" in str(err.value)
     # Monte Carlo tracks them all (one bit each per trajectory)
     est = montecarlo.run(Model(spec, "none"), 2000, seed=0, measures=measures)
     assert est[measures[0]].value == 1.0 and est[measures[1]].value == pytest.approx(0.5, abs=0.05)

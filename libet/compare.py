@@ -27,6 +27,7 @@ from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.overrides import check_fixed, check_overrides
+from libet.spec.printer import name_list
 
 
 @attrs.frozen
@@ -198,7 +199,7 @@ def compare(
     spec = bind(spec, params)  # a horizon or weights over params, at these params
     for p in (a, b):
         if p not in spec.policies:
-            raise UsageError(f"there is no policy {p!r} (policies: {', '.join(spec.policies) or 'none'})",
+            raise UsageError(f"there is no policy {p!r} (policies: {name_list(spec.policies)})",
                              did_you_mean(p, spec.policies))
     if not (timeout and timeout > 0):
         raise UsageError(f"the timeout must be a positive number of seconds, not {timeout!r}")

@@ -33,6 +33,7 @@ from libet.errors import FitError, UsageError
 from libet.simulator.parallel import mapper
 from libet.spec import ir
 from libet.spec.overrides import check_overrides
+from libet.spec.printer import name_list
 from libet.spec.reads import params_read
 
 #: The interval level of every reported interval.
@@ -544,7 +545,7 @@ def _choose_params(spec: ir.Spec, exp: ir.Experiment, params, base) -> tuple[str
         if n not in spec.params:
             from libet.spec.diagnostics import did_you_mean
 
-            raise UsageError(f"there is no param {n!r} (params: {', '.join(spec.params) or 'none'})",
+            raise UsageError(f"there is no param {n!r} (params: {name_list(spec.params)})",
                              did_you_mean(n, spec.params))
         p = spec.params[n]
         if p.lo is None:

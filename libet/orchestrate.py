@@ -28,6 +28,7 @@ from libet.results import CheckResult, exit_code
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.overrides import check_fixed, check_overrides
+from libet.spec.printer import name_list
 from libet.spec.select import select_checks
 
 DEFAULT_TIMEOUT = 30.0
@@ -138,7 +139,7 @@ def simulate(
     for p in pols:
         if p not in spec.policies:
             raise UsageError(
-                f"there is no policy {p!r} (policies: {', '.join(spec.policies) or 'none'})", did_you_mean(p, spec.policies)
+                f"there is no policy {p!r} (policies: {name_list(spec.policies)})", did_you_mean(p, spec.policies)
             )
     return run_simulation(
         spec, pols, engine=engine, runs=runs, seed=seed, params=check_overrides(spec, params),

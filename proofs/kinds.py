@@ -27,6 +27,7 @@ from libet.proofs.safety import path_reads
 from libet.proofs.solve import BMC_INCREMENTAL, UNBOUNDED_RACE, Budget, Outcome, OutOfTime, Rung, ladder
 from libet.proofs.tables import Unencodable
 from libet.spec import ir
+from libet.spec.printer import name_list
 from libet.spec.reads import reads_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -295,7 +296,7 @@ class CompleteAt(Complete):
 
     def notes(self, spec, check, outcome):
         rest = [q for q in spec.trajectory.phase_names if q not in check.prop.phases]
-        return [f"nothing is claimed about phase{'s' if len(rest) > 1 else ''} {', '.join(rest)}"] if rest else []
+        return [f"nothing is claimed about phase{'s' if len(rest) > 1 else ''} {name_list(rest)}"] if rest else []
 
 
 class NoOverRefusal(_State):

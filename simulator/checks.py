@@ -34,6 +34,7 @@ from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_overrides
+from libet.spec.printer import name_list
 
 from .exact import solve
 from .model import Model, expand, full_assignment
@@ -84,7 +85,7 @@ class BoundWitness:
 
     def describe(self) -> str:
         where = f" at {_assign_text(self.worst)}" if self.worst else ""
-        avg = f", averaged over {', '.join(self.averaged_over)} under their distribution" if self.averaged_over else ""
+        avg = f", averaged over {name_list(self.averaged_over)} under their distribution" if self.averaged_over else ""
         rel = {"<=": ">", ">=": "<"}[self.op]
         holds = (self.value <= self.bound) if self.op == "<=" else (self.value >= self.bound)
         verdict = f"{self.op} {_fmt(self.bound)}" if holds else f"{rel} {_fmt(self.bound)}"

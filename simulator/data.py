@@ -39,6 +39,7 @@ from libet.errors import DataError, UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.diagnostics import Diagnostic, Note, did_you_mean
+from libet.spec.printer import name_list
 
 #: Columns with a fixed meaning; every other column names a varied variable or param.
 RESERVED = ("policy", "measure", "observed", "n", "successes", "std", "source", "note")
@@ -141,7 +142,7 @@ def load(spec: ir.Spec, experiment: str, path: str | None = None) -> Dataset:
     """
     if experiment not in spec.experiments:
         raise UsageError(
-            f"there is no experiment {experiment!r} (experiments: {', '.join(spec.experiments) or 'none'})",
+            f"there is no experiment {experiment!r} (experiments: {name_list(spec.experiments)})",
             did_you_mean(experiment, spec.experiments),
         )
     exp = spec.experiments[experiment]

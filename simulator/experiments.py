@@ -31,6 +31,7 @@ import attrs
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec.overrides import check_fixed, check_overrides, check_params
+from libet.spec.printer import name_list
 
 from .model import Model
 
@@ -236,7 +237,7 @@ def run_experiment(
         from libet.spec.diagnostics import did_you_mean
 
         raise UsageError(
-            f"there is no experiment {name!r} (experiments: {', '.join(spec.experiments) or 'none'})",
+            f"there is no experiment {name!r} (experiments: {name_list(spec.experiments)})",
             did_you_mean(name, spec.experiments),
         )
     exp = spec.experiments[name]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from libet.spec import ir
-from libet.spec.printer import expr_text, shorten
+from libet.spec.printer import expr_text, name_list, shorten
 
 
 def graph_data(spec: ir.Spec, policy: str) -> dict:
@@ -24,7 +24,7 @@ def graph_data(spec: ir.Spec, policy: str) -> dict:
     if spec.trajectory is None:
         raise UsageError("the spec has no trajectory to draw")
     if policy not in spec.policies:
-        raise UsageError(f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})")
+        raise UsageError(f"there is no policy {policy!r} (policies: {name_list(spec.policies)})")
     traj = spec.trajectory
     rules = [
         {"when": expr_text(r.condition), "strength": expr_text(r.strength), **({"then": r.then} if r.then else {})}

@@ -32,7 +32,7 @@ from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
 from libet.spec.overrides import check_fixed, check_params
-from libet.spec.printer import count_text, order_text
+from libet.spec.printer import count_text, name_list, order_text
 from libet.spec.reads import reads_of
 from libet.spec.rules import veto_split
 from libet.spec.structural import bind
@@ -336,7 +336,7 @@ class Model:
             raise UsageError("the trajectory has `horizon none`; simulation needs a finite horizon", "give one, e.g. `horizon 64`")
         if policy not in spec.policies:
             raise UsageError(
-                f"there is no policy {policy!r} (policies: {', '.join(spec.policies) or 'none'})",
+                f"there is no policy {policy!r} (policies: {name_list(spec.policies)})",
                 did_you_mean(policy, spec.policies),
             )
         spec = bind(spec, params)  # a horizon or weights over params, at these params

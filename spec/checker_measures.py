@@ -32,6 +32,7 @@ from libet.spec import ast
 from libet.spec import measures as ms
 from libet.spec.checker_names import Scope
 from libet.spec.diagnostics import did_you_mean
+from libet.spec.printer import name_list
 
 #: What each accumulated quantity is, for hints (a new accumulator without an entry is named
 #: only).
@@ -110,7 +111,7 @@ def _atom(atom: ast.EventAtom, scope: Scope) -> ms.Event | None:
             "E010",
             f"there is no phase '{phase.text}' to visit",
             phase.span,
-            hint=did_you_mean(phase.text, phases) or (f"the phases are {', '.join(phases)}" if phases else None),
+            hint=did_you_mean(phase.text, phases) or (f"the phases are {name_list(phases)}" if phases else None),
         )
         return None
     return ms.visit(phase.text)

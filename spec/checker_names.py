@@ -25,6 +25,7 @@ import attrs
 
 from libet.spec import ast, ir
 from libet.spec.diagnostics import Diagnostics, Note, did_you_mean
+from libet.spec.printer import name_list
 
 #: Words that name built-ins or keywords in expressions; they cannot be declared.
 RESERVED = frozenset(
@@ -283,7 +284,7 @@ class Scope:
         if missing:
             self.d.error(
                 "E023",
-                f"weights of '{node.name.text}' leave out {', '.join(show(v) for v in missing)}",
+                f"weights of '{node.name.text}' leave out {name_list(show(v) for v in missing)}",
                 node.span,
                 hint="give a weight (possibly 0) to every value of the domain",
             )

@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
+from libet.spec.printer import name_list
 
 
 def canonical(name: str) -> str:
@@ -37,7 +38,7 @@ def select_checks(
     for p in pols or ():
         if p not in spec.policies:
             raise UsageError(
-                f"no policy '{p}' in the spec (policies: {', '.join(spec.policies) or 'none'})",
+                f"no policy '{p}' in the spec (policies: {name_list(spec.policies)})",
                 did_you_mean(p, spec.policies),
             )
     available = list(dict.fromkeys(c.name for c in pool))
@@ -45,7 +46,7 @@ def select_checks(
     for n in names or ():
         if canonical(n) not in known:
             raise UsageError(
-                f"no {what} '{n}' in the spec ({what}s: {', '.join(available) or 'none'})", did_you_mean(n, available)
+                f"no {what} '{n}' in the spec ({what}s: {name_list(available)})", did_you_mean(n, available)
             )
     wanted = {canonical(n) for n in names} if names is not None else None
     return [c for c in pool if (pols is None or c.policy in pols) and (wanted is None or canonical(c.name) in wanted)]

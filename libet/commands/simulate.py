@@ -21,6 +21,7 @@ from libet.clitools import emit_json, fail, guard, load_or_exit, parse_sets
 from libet.files import check_folder, json_default, write_atomic
 from libet.simulator import engines
 from libet.spec import measures as ms
+from libet.spec.printer import name_list
 
 
 def console(stderr: bool = False):
@@ -123,7 +124,7 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
         try:
             wanted = [ms.parse(m, phases) for m in measures]
         except ValueError as exc:
-            fail(str(exc), f"measures are written as in a spec, e.g. \"P(harm | delivered)\"; the phases are {', '.join(phases) or 'none'}")
+            fail(str(exc), f"measures are written as in a spec, e.g. \"P(harm | delivered)\"; the phases are {name_list(phases)}")
     result = orchestrate.simulate(spec, list(policies) or None, engine=engine or "exact", runs=runs or 10_000,
                                   seed=0 if seed is None else seed, params=params, fixed=fixed, exact=rational,
                                   measures=wanted)
@@ -236,11 +237,11 @@ def _print_experiment(r) -> None:
 def _pick_policy(spec, policy):
     if policy:
         if policy not in spec.policies:
-            fail(f"there is no policy {policy!r}", f"policies: {', '.join(spec.policies) or 'none'}")
+            fail(f"there is no policy {policy!r}", f"policies: {name_list(spec.policies)}")
         return policy
     if len(spec.policies) == 1:
         return next(iter(spec.policies))
-    fail("the spec has several policies; name one with --policy", f"policies: {', '.join(spec.policies) or 'none'}")
+    fail("the spec has several policies; name one with --policy", f"policies: {name_list(spec.policies)}")
 
 
 @click.command()

@@ -47,6 +47,7 @@ import attrs
 from libet.errors import LibetError, UsageError
 from libet.results import CheckResult, Status
 from libet.spec import ir
+from libet.spec.printer import name_list
 from libet.testing.strategies import State, _depths, _phases, _show, as_ir, resolve_under
 
 #: The tolerance on veto probabilities when comparing two answers or an answer to the spec's.
@@ -347,7 +348,7 @@ def parse_property(spec, text: str) -> Property:
         known = spec.trajectory.phase_names if spec.trajectory is not None else ()
         bad = [q for q in phases if q not in known]
         if bad or not phases:
-            raise UsageError(f"'{', '.join(bad) or words}' is not a phase", hint="phases: " + (", ".join(known) or "none"))
+            raise UsageError(f"'{', '.join(bad) or words}' is not a phase", hint="phases: " + name_list(known))
         return Property("complete", words, only=(("phase", phases),))
     if words.startswith("agrees with "):
         pol = words[len("agrees with "):].strip()

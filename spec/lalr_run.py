@@ -37,6 +37,7 @@ import operator
 from typing import Any, Callable
 
 from lark import Lark, Token, Tree
+from lark.lexer import PatternStr, UnlessCallback
 from lark.parse_tree_builder import ChildFilterLALR_NoPlaceholders, ExpandSingleChild, PropagatePositions
 from lark.parsers.lalr_analysis import Shift
 from lark.tree import Meta
@@ -149,8 +150,8 @@ class Driver:
         try:
             lexer = self._lexers[state]
             scanner = lexer.scanner  # built on first use, as Lark does
-            scan = (tuple(m.match for m in scanner._mres), dict(lexer.callback), lexer.ignore_types,
-                    lexer.newline_types)
+            callbacks = {kind: _retyper(f) for kind, f in lexer.callback.items()}
+            scan = (tuple(m.match for m in scanner._mres), callbacks, lexer.ignore_types, lexer.newline_types)
         except (KeyError, AttributeError) as e:
             raise _Rejected from e
         self._scans[state] = scan
@@ -248,6 +249,29 @@ class Driver:
                     if building is None:
                         return value_stack[-1]
                     return value_stack[-1], where_stack[-1][4]
+
+
+def _retyper(callback: Callable) -> Callable:
+    """Lark's callback that retypes a token spelling a keyword (``UnlessCallback``: a NAME
+    ``veto`` becomes VETO), as one dict lookup when every keyword is a plain string: Lark tries
+    each keyword's regular expression in turn, for every name. Any other callback as it is."""
+    scanner = getattr(callback, "scanner", None)
+    if type(callback) is not UnlessCallback or getattr(scanner, "g_regex_flags", 1):
+        return callback
+    terminals = getattr(scanner, "terminals", None) or ()
+    if not terminals or any(type(t.pattern) is not PatternStr or t.pattern.flags for t in terminals):
+        return callback
+    keywords = {}
+    for t in reversed(terminals):  # the first of two with one spelling wins, as in Lark's scan
+        keywords[t.pattern.value] = t.name
+
+    def retype(token: Token) -> Token:
+        kind = keywords.get(token.value)
+        if kind is not None:
+            token.type = kind
+        return token
+
+    return retype
 
 
 def driver(parser: Lark) -> Driver | None:

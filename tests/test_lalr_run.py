@@ -152,6 +152,27 @@ def test_every_builder_is_flattened():
     assert codes and set(codes.values()) == {"_flat_builder.<locals>.flat"}
 
 
+def test_keywords_are_retyped_by_one_lookup():
+    """A name that spells a keyword is retyped by a dict lookup in every state the examples
+    reach, not by Lark's scan of each keyword's expression (so a change in Lark shows here)."""
+    driver = lalr_run.driver(parser.lark_parser())
+    for path in EXAMPLES:
+        with open(path, encoding="utf-8") as f:
+            driver.parse(f.read())
+    kinds = {f.__qualname__ for _, callbacks, _, _ in driver._scans.values() for f in callbacks.values()}
+    assert kinds == {"_retyper.<locals>.retype"}
+
+
+@pytest.mark.parametrize("text", ["let x", "LET x", "Let let", "lets x", "x"])
+def test_a_keyword_with_flags_keeps_lark_s_retyping(text):
+    grammar = 'start: item*\n?item: kw | NAME\n!kw: "let"i NAME\nNAME: /[a-zA-Z]+/\n%ignore " "'
+    toy = lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    driver = lalr_run.driver(toy)
+    assert outcome(driver.parse, text) == outcome(toy.parse, text)
+    kept = {type(f).__name__ for _, callbacks, _, _ in driver._scans.values() for f in callbacks.values()}
+    assert kept == {"UnlessCallback"}
+
+
 #: A grammar with what libet's does not have: a single child passed up with the tokens around
 #: it (its container grows past its own positions), over several lines, and kept tokens.
 TOY = r"""

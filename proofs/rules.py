@@ -247,7 +247,7 @@ class Encoder(Terms):
         by the interpreter (at most :data:`STRENGTH_VALUES_LIMIT`); ``None`` if they cannot be
         listed (too many, no finite depth range, or a value the interpreter cannot compute)."""
         inputs = inputs_at(self, rule.strength, env)
-        if inputs is None or len(inputs) > TABLE_LIMIT:
+        if inputs is None or inputs.count > TABLE_LIMIT:
             return None
         key = (rule, inputs.key())
         if key not in self._strengths:
@@ -345,7 +345,7 @@ class Encoder(Terms):
                 phases=(phase,),
             )
             out = None
-            if len(inputs) <= POSITIVITY_LIMIT:
+            if inputs.count <= POSITIVITY_LIMIT:
                 seen: dict[str, set] = {}
                 try:
                     for a, d, p in inputs:

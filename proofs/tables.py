@@ -20,6 +20,7 @@ unconstrained constant, like Z3's own division by zero.
 from __future__ import annotations
 
 import itertools
+import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -30,6 +31,7 @@ from libet.errors import EvaluationError
 from libet.proofs.domains import Env, is_const, is_z3
 from libet.proofs.solve import check_deadline
 from libet.spec import ir
+from libet.spec.printer import count_text
 from libet.spec.reads import reads_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,11 +65,11 @@ class Inputs:
     depths: tuple[int, ...] = (0,)
     phases: tuple = (None,)
 
-    def __len__(self) -> int:
-        n = len(self.depths) * len(self.phases)
-        for _, values in self.domains:
-            n *= len(values)
-        return n
+    @property
+    def count(self) -> int:
+        """How many inputs there are: an exact int, however many (``len`` would overflow past
+        2^63, which 64 booleans reach)."""
+        return math.prod(len(values) for _, values in self.domains) * len(self.depths) * len(self.phases)
 
     def key(self) -> tuple:
         """What determines the inputs (the domains follow from the names)."""
@@ -159,8 +161,8 @@ class Tables:
                 "a non-polynomial term has no exact finite table there",
                 e.span,
             )
-        if len(inputs) > TABLE_LIMIT:
-            raise Unencodable(f"{e.func.value}(...) would need a table of {len(inputs):,} entries (limit {TABLE_LIMIT:,})", e.span)
+        if inputs.count > TABLE_LIMIT:
+            raise Unencodable(f"{e.func.value}(...) would need a table of {count_text(inputs.count)} entries (limit {TABLE_LIMIT:,})", e.span)
         # keyed by the node's value (spans aside), so equal terms in several phases share a table
         key = (e, inputs.key())
         hit = self._tables.get(key)

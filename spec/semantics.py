@@ -31,6 +31,7 @@ from libet.errors import EvaluationError
 from libet.spec import ir
 from libet.spec.diagnostics import Diagnostics, Note
 from libet.spec.interpreter import Interpreter, checked_strength
+from libet.spec.printer import count_text
 from libet.spec.reads import reads_of
 
 
@@ -207,7 +208,8 @@ def _over_budget(d: Diagnostics, need: int, weight: int, left: int, what: str, s
     ENUMERATION_BUDGET cannot take."""
     from libet.spec.checker import ENUMERATION_BUDGET as total
 
-    counted = f"{need:,} states" if weight == 1 else f"{need:,} states, each counted {weight:,} times for its expressions' size,"
+    states = count_text(need)
+    counted = f"{states} states" if weight == 1 else f"{states} states, each counted {weight:,} times for its expressions' size,"
     why = (
         f"{counted} exceed the budget of {total:,}"
         if left == total

@@ -154,7 +154,7 @@ def test_the_veto_probability_stays_linear_and_exact(policy):
 def test_inputs_enumerate_every_combination_in_order():
     inputs = Inputs(domains=(("a", (0, 1)), ("b", ("x", "y", "z"))), fixed=(("c", True),), depths=(3, 4), phases=("p",))
     got = list(inputs)
-    assert len(inputs) == len(got) == 12
+    assert inputs.count == len(got) == 12
     assert got[0] == ({"c": True, "a": 0, "b": "x"}, 3, "p")
     assert got[1] == ({"c": True, "a": 0, "b": "x"}, 4, "p")
     assert got[-1] == ({"c": True, "a": 1, "b": "z"}, 4, "p")

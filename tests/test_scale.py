@@ -816,3 +816,25 @@ def test_a_long_enum_is_named_by_its_ends_and_weighed_member_by_member():
         libet.loads(src.replace("topic != t7", "topic != t2000"))
     (d,) = info.value.diagnostics
     assert d.message == "'t2000' is not a value of the enum {t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, ... 1,989 more ..., t1999}"
+
+
+def test_a_transition_reading_seventy_booleans_is_proved_not_an_overflow():
+    """The positivity table of a transition over 2^70 inputs is not built (past its limit), and
+    counting them is exact: Python's len() of that many was an OverflowError, reported as an
+    internal error by `libet prove`. The W103 of the static checks counts them by their order."""
+    from libet.results import Status
+
+    n = 70
+    framing = " ".join(f"f{i}: bool" for i in range(n))
+    score = " + ".join(f"(if f{i} then 0.001 else 0)" for i in range(n))
+    spec = libet.loads(f"""
+substance {{ bad: bool }}
+framing {{ {framing} }}
+value ok = not bad
+trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {score}) -> stop : otherwise }} }}
+policy p {{ veto when violates ok }}
+check p {{ invariant under framing  complete  safe }}
+""")
+    assert [r.status for r in spec.prove(timeout=60)] == [Status.PROVED] * 3
+    (w,) = [d for d in spec.warnings if d.code == "W103"]
+    assert "about 1.18e21 states" in w.message  # 2^70: the phase reads the framing only

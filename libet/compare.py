@@ -76,6 +76,9 @@ class Comparison:
     #: the refusal targets (``veto ... then -> PHASE``) of each policy's rules, in order, when
     #: they differ: the same veto probability may then still send trajectories elsewhere
     refusals: tuple = ()
+    #: why the measures were not computed (the model too large to solve, ``horizon none``), when
+    #: they were asked for and not computed: the comparison of the vetoes stands without them
+    unmeasured: str | None = None
 
     @property
     def equivalent(self) -> bool | None:
@@ -123,6 +126,8 @@ class Comparison:
                 va, vb = self.measures[self.a][m], self.measures[self.b][m]
                 lines.append(f"  {m}: {self.a} {_p(va)}, {self.b} {_p(vb)}, difference ({self.b} − {self.a}) "
                              f"{_p(delta, signed=True)} (computed exactly, averaged over every variable)")
+        if self.unmeasured:
+            lines.append(f"  P(harm) and P(over-refusal) not computed: {self.unmeasured}")
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -132,7 +137,7 @@ class Comparison:
             "differences": [d.to_json() for d in self.differences],
             "measures": self.measures, "differences_in_measures": self.deltas(),
             "numbers": "computed exactly (exact engine), averaged over every variable under its declared distribution",
-            "reason": self.reason, "seconds": round(self.seconds, 6),
+            "reason": self.reason, "measures_not_computed": self.unmeasured, "seconds": round(self.seconds, 6),
         }
 
     def __repr__(self) -> str:
@@ -150,6 +155,8 @@ class Comparison:
                 table += (f"<tr><td>{esc(m)}</td><td>{esc(_p(self.measures[self.a][m]))}</td>"
                           f"<td>{esc(_p(self.measures[self.b][m]))}</td><td>{esc(_p(delta, signed=True))}</td></tr>")
             table += "</table><p><small>computed exactly, averaged over every variable</small></p>"
+        if self.unmeasured:
+            table += f"<p>P(harm) and P(over-refusal) not computed: {esc(self.unmeasured)}</p>"
         return f"<div><p><b>{esc(self.verdict())}</b></p><ul>{rows}</ul>{table}</div>"
 
 
@@ -219,6 +226,7 @@ def compare(
         if reason:
             reasons.append(reason)
     nums: dict = {}
+    unmeasured = None
     if measures and spec.trajectory is not None:
         from libet import orchestrate
         from libet.spec import measures as ms
@@ -228,16 +236,20 @@ def compare(
             import attrs
 
             wanted = tuple(attrs.evolve(m, extremum="max") for m in wanted)
-        sim = orchestrate.simulate(spec, [a, b], params=params, fixed=fixed, measures=list(wanted))
-        for row in sim.to_rows():
-            nums[row["policy"]] = {m.text: row[m.text] for m in wanted}
+        try:
+            sim = orchestrate.simulate(spec, [a, b], params=params, fixed=fixed, measures=list(wanted))
+        except UsageError as exc:  # the vetoes are compared by Z3 whatever the model's size
+            unmeasured = str(exc) + (f" ({exc.hint})" if exc.hint else "")
+        else:
+            for row in sim.to_rows():
+                nums[row["policy"]] = {m.text: row[m.text] for m in wanted}
     targets = tuple(tuple(r.then for r in spec.policies[p].rules) for p in (a, b))
     # a covers b: b is never stronger than a (no state where a < b)
     return Comparison(
         a, b, a_covers_b=covers[(b, a)], b_covers_a=covers[(a, b)],
         differences=tuple(found[k] for k in ((b, a), (a, b)) if k in found),
         measures=nums, reason="; ".join(reasons) or None, seconds=time.perf_counter() - started,
-        refusals=targets if targets[0] != targets[1] else (),
+        refusals=targets if targets[0] != targets[1] else (), unmeasured=unmeasured,
     )
 
 

@@ -149,3 +149,26 @@ def test_a_witness_shows_two_different_probabilities_as_different_numbers():
     line = d.describe()
     strong, weak = float(1 - d.veto_stronger), float(1 - d.veto_weaker)
     assert f"many vetoes with probability 1 − {strong:.6g}, fewer with 1 − {weak:.6g}" in line
+
+
+def test_a_model_too_large_to_solve_leaves_the_comparison_of_the_vetoes(tmp_path):
+    """Z3 compares the vetoes whatever the model's size; the measures, which need it solved,
+    say why they are missing (before, the refusal of the solve was the command's only output)."""
+    framing = " ".join(f"f{i}: bool" for i in range(70))
+    score = " + ".join(f"(if f{i} then 0.001 else 0)" for i in range(70))
+    p = tmp_path / "wide.libet"
+    p.write_text(f"""substance {{ bad: bool }}
+framing {{ {framing} }}
+value ok = not bad
+trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {score}) -> stop : otherwise }} }}
+policy p {{ veto when violates ok }}
+policy q {{ veto when violates ok and f7 }}
+""")
+    c = libet.load(str(p)).compare("p", "q")
+    assert (c.a_covers_b, c.b_covers_a) == (True, False) and c.measures == {}
+    assert c.unmeasured.startswith("model too large")
+    r = CliRunner().invoke(main, ["diff", str(p), "p", "q"])
+    assert r.exit_code == 1 and "p vetoes whenever q does, and more" in r.output
+    assert "P(harm) and P(over-refusal) not computed: model too large" in r.output
+    data = json.loads(CliRunner().invoke(main, ["diff", str(p), "p", "q", "--json"]).stdout)
+    assert data["measures"] == {} and data["measures_not_computed"].startswith("model too large")

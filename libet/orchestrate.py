@@ -159,6 +159,8 @@ class RunSummary:
     files: list
     data: dict
     exit_code: int
+    #: the experiments that could not run (a model too large to solve, ...): name -> why
+    not_run: dict = attrs.field(factory=dict)
 
 
 def run(
@@ -209,13 +211,22 @@ def run(
             advance(1)
     files: list[str] = []
     exps = []
+    listed = []  # results.json's entry of each experiment, run or not, in the spec's order
+    not_run: dict[str, str] = {}
     for name, exp in spec.experiments.items():
         adv = progress(f"experiment {name}", _points(exp)) if progress else None
         swept = {v.name for v in exp.vary}
-        r = run_experiment(spec, name, params={k: v for k, v in params.items() if k not in swept},
-                           fixed={k: v for k, v in fixed.items() if k not in swept}, sources=sources, progress=adv)
-        files += r.write(os.path.join(out, "experiments"), log=log_y)
+        try:
+            r = run_experiment(spec, name, params={k: v for k, v in params.items() if k not in swept},
+                               fixed={k: v for k, v in fixed.items() if k not in swept}, sources=sources, progress=adv)
+        except UsageError as exc:  # the checks and the other experiments stand without it
+            not_run[name] = str(exc) + (f" ({exc.hint})" if exc.hint else "")
+            listed.append({"name": name, "not_run": not_run[name]})
+            continue
+        written = r.write(os.path.join(out, "experiments"), log=log_y)
+        files += written
         exps.append(r)
+        listed.append({"name": r.name, **r.metadata(), "files": written})
     graphs = _graphs(spec, os.path.join(out, "graphs"), notes) if spec.trajectory is not None else []
     from libet import report
 
@@ -231,10 +242,7 @@ def run(
         "sources": {name: sources[name] for name in (list(spec.files) or list(sources)) if name in sources}
         if sources else {},
         "checks": [{**r.to_json(), "text": full_detail(r)} for r in results],
-        "experiments": [
-            {"name": r.name, **r.metadata(), "files": [f for f in files if os.path.basename(f).startswith(r.name)]}
-            for r in exps
-        ],
+        "experiments": listed,
         "graphs": graphs,
         "notes": notes,
     }
@@ -246,7 +254,8 @@ def run(
         w.writerow([r.policy, r.check, r.status.value, r.engine, f"{r.seconds:.3f}", detail(r)])
     write_atomic(os.path.join(out, "checks.csv"), buf.getvalue())
     files.append(report.write(out, force=True))
-    return RunSummary(out, results, exps, graphs, files, data, exit_code(results))
+    code = exit_code(results)
+    return RunSummary(out, results, exps, graphs, files, data, 3 if code == 0 and not_run else code, not_run)
 
 
 def _plain(v) -> str:

@@ -359,6 +359,10 @@ def build(folder: str) -> str:
         parts.append('<p class="muted">The spec has no experiments.</p>')
     for e in exps:
         name = e.get("name") or e.get("experiment")
+        if e.get("not_run"):
+            parts.append(f'<section class="experiment" id="{esc("exp-" + name)}" data-experiment="{esc(name)}">'
+                         f'<h3>experiment {esc(name)}</h3><p class="warn">not run: {esc(e["not_run"])}</p></section>')
+            continue
         ej = _read(os.path.join(folder, "experiments", f"{name}.json"))
         try:
             exp = json.loads(ej) if ej else {"metadata": e, "rows": []}

@@ -146,7 +146,7 @@ class Invariance(ProofKind):
         reads = reads | policy_states(spec, check.policy)
         if any(n in prop.variables for n in reads) or (prop.depth and reads_depth) or (prop.phase and reads_phase):
             return []
-        return [f"policy {check.policy} reads none of {', '.join(prop.written or prop.variables)}"]
+        return [f"policy {check.policy} reads none of {name_list(prop.written or prop.variables)}"]
 
     def warnings(self, run, check, status, vac, budget):
         if status != "proved":
@@ -155,7 +155,7 @@ class Invariance(ProofKind):
         if not reach:
             return []
         spec = run.spec
-        under = ", ".join(n for n in (check.prop.written or check.prop.variables) if n not in ("depth", "phase"))
+        under = name_list(n for n in (check.prop.written or check.prop.variables) if n not in ("depth", "phase"))
         return [f"the veto of {check.policy} is invariant under {under}, but the outcome may not be: "
                 + "; ".join(reach) + _what_would_tell(spec, check)]
 
@@ -170,7 +170,7 @@ def _what_would_tell(spec: ir.Spec, check) -> str:
     parts = []
     if variables:
         written = [n for n in (check.prop.written or ()) if n not in ("depth", "phase")]
-        listed = ", ".join(written if written and not states else variables)  # as written, when it can be
+        listed = ", ".join(written if written and not states else variables)  # as written (a check to copy), when it can be
         if spec.is_mdp:
             parts.append(f"`Pmax(harm) <= ... for all {listed}` and `Pmin(harm) >= ... for all {listed}` would "
                          f"bound how far {listed} move{'s' if len(variables) == 1 else ''} P(harm)")
@@ -184,10 +184,10 @@ def _what_would_tell(spec: ir.Spec, check) -> str:
                          else f"{outcome} would tell whether P(harm) moves")
     picked = [n for n in states if n in chosen]
     if picked:
-        parts.append(f"Pmax(harm) and Pmin(harm) tell how far the adversary moves P(harm) by choosing {', '.join(picked)}")
+        parts.append(f"Pmax(harm) and Pmin(harm) tell how far the adversary moves P(harm) by choosing {name_list(picked)}")
     other = [n for n in states if n not in chosen]
     if other:
-        parts.append(f"{', '.join(other)} change{'s' if len(other) == 1 else ''} along the trajectory, so no check "
+        parts.append(f"{name_list(other)} change{'s' if len(other) == 1 else ''} along the trajectory, so no check "
                      f"compares outcomes under {'it' if len(other) == 1 else 'them'}: this one says only that the veto ignores "
                      f"{'it' if len(other) == 1 else 'them'}")
     return (". " + "; ".join(parts)) if parts else ""
@@ -208,10 +208,10 @@ def outcome_reach(spec: ir.Spec, variables: Iterable[str]) -> list[str]:
     out = []
     harm = [n for n in spec.variables if n in names and n in reads.harm()]
     if harm:
-        out.append(f"{', '.join(harm)} decide{'s' if len(harm) == 1 else ''} whether the request is harmful")
+        out.append(f"{name_list(harm)} decide{'s' if len(harm) == 1 else ''} whether the request is harmful")
     start = [n for n in spec.variables if n in names and n in reads.start()]
     if start:
-        out.append(f"{', '.join(start)} set{'s' if len(start) == 1 else ''} the start depth")
+        out.append(f"{name_list(start)} set{'s' if len(start) == 1 else ''} the start depth")
     declared = list(spec.variables) + list(spec.state)
 
     def read_by(exprs) -> list[str]:
@@ -220,7 +220,7 @@ def outcome_reach(spec: ir.Spec, variables: Iterable[str]) -> list[str]:
         return [n for n in declared if n in names and n in hit]
 
     def verb(moved, word):
-        return f"{', '.join(moved)} {word}{'s' if len(moved) == 1 else ''}"
+        return f"{name_list(moved)} {word}{'s' if len(moved) == 1 else ''}"
 
     for p in traj.phases:
         moved = read_by([t.prob for t in p.transitions])
@@ -229,7 +229,7 @@ def outcome_reach(spec: ir.Spec, variables: Iterable[str]) -> list[str]:
         # the adversary: a chosen variable, or one its `when` reads
         chosen = [n for n in declared if n in names and any(c.var == n for c in p.choices)]
         if chosen:
-            out.append(f"{', '.join(chosen)} {'is' if len(chosen) == 1 else 'are'} chosen by the adversary in phase {p.name}")
+            out.append(f"{name_list(chosen)} {'is' if len(chosen) == 1 else 'are'} chosen by the adversary in phase {p.name}")
         for c in p.choices:
             moved = read_by([c.when])
             if moved:

@@ -123,6 +123,11 @@ def product_weights(columns) -> np.ndarray:
     return w
 
 
+#: Most variables a model may read: the outcome table has an axis for each, and numpy arrays
+#: have at most 64 axes (NPY_MAXDIMS since numpy 2.0).
+MAX_AXES = 64
+
+
 def memory_limit() -> int:
     text = os.environ.get("LIBET_MEMORY_LIMIT")
     if text:
@@ -451,6 +456,14 @@ class Model:
                 f"model too large: the outcome table has an axis for each of {self._sizes(self.names)}: "
                 f"{count_text(self.size)} rows, about {gib(table_bytes)} (limit {gib(limit)})",
                 self._shrink_hint(self.names),
+            )
+        if len(self.names) > MAX_AXES:
+            raise UsageError(
+                f"model too large: the outcome table has an axis for each variable the model reads, and "
+                f"policy '{self.policy}' reads {len(self.names)} ({name_list(self.names)}); numpy arrays have at "
+                f"most {MAX_AXES} axes, fixed variables included",
+                "read fewer variables in the trajectory, the values and the start depth, e.g. by folding "
+                "several booleans into one enum or int variable",
             )
 
     def estimate_bytes(self, n_classes: int | None = None, flags: int = 1, refusals: bool = False) -> int:

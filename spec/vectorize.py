@@ -671,7 +671,14 @@ def index_grids(shape: tuple[int, ...]) -> np.ndarray:
     """(len(shape), prod(shape)): each axis's index at every point of the product of axes of
     these lengths, flattened with the last axis fastest (as ``Spec.assignments`` orders them)."""
     size = math.prod(shape)
-    return np.indices(shape).reshape(len(shape), size) if size else np.zeros((len(shape), 0), dtype=np.int64)
+    out = np.empty((len(shape), size), dtype=np.int64)
+    inner = 1  # how many points each index of an axis spans: the product of the axes after it
+    for k in range(len(shape) - 1, -1, -1):  # not np.indices: an array of one axis per name
+        n = shape[k]  # would stop at numpy's 64 axes, and 70 booleans, most of them fixed, are many
+        if size:
+            out[k] = np.tile(np.repeat(np.arange(n, dtype=np.int64), inner), size // (n * inner))
+        inner *= n
+    return out
 
 
 def encode_value(var: ir.Variable, value) -> int | bool:

@@ -145,3 +145,34 @@ def test_report_says_estimated_with_intervals_and_the_seed(tmp_path):
     assert data["metadata"]["seed"] == 11
     csv_text = open(os.path.join(out, "experiments", "sampled.csv")).read()
     assert csv_text.splitlines()[0] == "policy,persona,P(harm),P(harm) low,P(harm) high"
+
+
+def test_an_experiment_too_large_to_run_is_reported_not_run_and_the_rest_stands(tmp_path):
+    """One experiment's model too large to solve: the checks, the other experiment, the graphs
+    and the report are still written, that experiment is NOT RUN with the refusal, and the run
+    exits 3 (not decided) when nothing is violated. Before, the refusal was all `libet run`
+    printed, and nothing was written."""
+    framing = " ".join(f"f{i}: bool" for i in range(40))
+    score = " + ".join(f"(if f{i} then 0.001 else 0)" for i in range(40))
+    spec = tmp_path / "wide.libet"
+    spec.write_text(f"""substance {{ bad: bool }}
+framing {{ {framing} }}
+value ok = not bad
+trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {score}) -> stop : otherwise }} }}
+policy p {{ veto when violates ok }}
+check p {{ complete }}
+experiment wide {{ policies p }}
+experiment narrow {{ policies p  set {", ".join(f"f{i} = false" for i in range(40))} }}
+""")
+    out = tmp_path / "r"
+    r = CliRunner().invoke(main, ["run", str(spec), "--out", str(out)])
+    assert r.exit_code == 3, r.output
+    assert "NOT RUN" in r.output and "model too large" in r.output
+    data = json.loads((out / "results.json").read_text())
+    assert [c["status"] for c in data["checks"]] == ["PROVED"]
+    wide, narrow = data["experiments"]
+    assert wide["name"] == "wide" and wide["not_run"].startswith("model too large")
+    assert narrow["name"] == "narrow" and narrow["files"] and "not_run" not in narrow
+    html = (out / "report.html").read_text()
+    assert 'data-experiment="wide"' in html and "not run: model too large" in html
+    assert 'data-experiment="narrow"' in html

@@ -838,3 +838,24 @@ check p {{ invariant under framing  complete  safe }}
     assert [r.status for r in spec.prove(timeout=60)] == [Status.PROVED] * 3
     (w,) = [d for d in spec.warnings if d.code == "W103"]
     assert "about 1.18e21 states" in w.message  # 2^70: the phase reads the framing only
+
+
+def test_a_model_reading_more_variables_than_numpy_has_axes_is_refused_in_words():
+    """The outcome table has an axis per variable the model reads, fixed ones included, and
+    numpy arrays at most 64: seventy booleans, all fixed (one assignment), were an internal
+    ValueError; they are a refusal that says so and what to do."""
+    from libet.errors import UsageError
+    from libet.simulator.model import MAX_AXES
+
+    n = 70
+    framing = " ".join(f"f{i}: bool" for i in range(n))
+    spec = libet.loads(f"""
+substance {{ bad: bool }}
+framing {{ {framing} }}
+value ok = not bad
+trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {" + ".join(f"(if f{i} then 0.001 else 0)" for i in range(n))}) -> stop : otherwise }} }}
+policy p {{ veto when violates ok }}
+""")
+    with pytest.raises(UsageError, match=f"reads 71 .*at most {MAX_AXES} axes, fixed variables included") as err:
+        spec.simulate("p", fixed={f"f{i}": False for i in range(n)})
+    assert "folding several booleans into one enum" in err.value.hint

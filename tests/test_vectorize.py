@@ -6,6 +6,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import libet
 from libet.simulator.model import Model, PhaseLayer
@@ -267,3 +269,20 @@ def test_the_otherwise_remainder_is_formed_only_when_asked_for():
     assert target == "a"
     assert np.array_equal(rest, 1.0 - (move + stop))
     assert lay.step(2) is rest  # computed once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=6), st.integers(0, 70))
+def test_index_grids_are_the_product_in_the_assignments_order(shape, ones):
+    """Every point of the product, the last axis fastest (itertools.product's order, which is
+    Spec.assignments'), for any number of axes: 70 booleans, most of them fixed to one value,
+    were past numpy's 64 axes in np.indices."""
+    import itertools
+
+    from libet.spec.vectorize import index_grids
+
+    shape = tuple(shape) + (1,) * ones
+    got = index_grids(shape)
+    want = list(itertools.product(*(range(n) for n in shape)))
+    assert got.shape == (len(shape), len(want))
+    assert [tuple(int(x) for x in col) for col in got.T] == want

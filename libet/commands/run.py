@@ -108,6 +108,12 @@ def _print_summary(summary) -> None:
             notes.append(f"experiment {e.name}: {what}")
         else:
             t.add_row("", f"experiment {e.name}", "[cyan]DONE[/]", e.engine, f"{e.seconds:.2f}s", what)
+    for name, why in summary.not_run.items():
+        if compact:
+            t.add_row("", f"experiment {name}", "[yellow]NOT RUN[/]", "")
+            notes.append(f"experiment {name}: {_short(why, 300)}")
+        else:
+            t.add_row("", f"experiment {name}", "[yellow]NOT RUN[/]", "", "", _short(why))
     out.print(t)
     # what qualifies a verdict (a veto invariant while the outcome may not be, a vacuous proof)
     warned = [f"warning: {r.policy}, {r.check}: {w}" for r in summary.results for w in r.warnings]

@@ -130,7 +130,7 @@ class Specification:
         )
 
     def fit(self, experiment, *, data=None, params=None, holdout=(), starts=4, seed=0, bootstrap=0, predict=(),
-            overrides=None, workers=None, scheduler=None, out=None):
+            overrides=None, workers=None, scheduler=None, out=None, progress=None):
         """Fit params to the measured points of ``experiment`` (``libet fit``): maximum
         likelihood (binomial with n, Gaussian with std, least squares otherwise) within the
         declared ranges, from ``starts`` seeded starts, with 95 % profile-likelihood intervals.
@@ -144,6 +144,8 @@ class Specification:
             predict: names of experiments to predict at every point.
             overrides: values of other params; workers / scheduler: Dask (``libet[dask]``).
             out: where the fitted spec will be written (``data`` paths are rewritten for it).
+            progress: ``progress(description, total)`` may return ``advance(n)``, asked once
+                per stage (the int scan, the starts, the profiles, the bootstrap).
 
         Returns:
             a :class:`libet.fit.FitResult` (``.params``, ``.estimates``, ``.describe()``,
@@ -153,7 +155,7 @@ class Specification:
 
         return fit(self.ir, experiment, data=data, params=_names(params), holdout=holdout, starts=starts, seed=seed,
                    bootstrap=bootstrap, predict=_names(predict) or (), overrides=overrides, workers=workers,
-                   scheduler=scheduler, sources=self.sources, out_path=out)
+                   scheduler=scheduler, sources=self.sources, out_path=out, progress=progress)
 
     def run(self, out, *, params=None, fixed=None, timeout=30.0, force=False, log_y=False):
         """What ``libet run`` does: every check and experiment, and a graph per policy, written

@@ -24,7 +24,7 @@ import os
 import re
 import time
 from fractions import Fraction
-from typing import Any, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -290,6 +290,7 @@ def fit(
     scheduler: str | None = None,
     sources: Mapping[str, str] | None = None,
     out_path: str | None = None,
+    progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
 ) -> FitResult:
     """Fit params of ``spec`` to the measured points of ``experiment`` by maximum likelihood.
 
@@ -307,6 +308,8 @@ def fit(
         sources: the spec's source texts (for the fitted spec).
         out_path: where the fitted spec will be written (its ``data`` paths are made relative
             to that folder).
+        progress: ``progress(description, total)`` may return ``advance(n)`` (a progress bar),
+            asked once for each stage: the int scan, the starts, the profiles, the bootstrap.
 
     Raises:
         UsageError, DataError: bad arguments or data (exit code 2).
@@ -366,7 +369,8 @@ def fit(
             at_default = num.optimise(make(tuple(int(spec.params[n].default) for n in int_names)), defaults)
             evaluations += at_default.evaluations
             begin = at_default.theta if at_default.converged else tuple(defaults)
-            scans = run.map(num.optimise, [make(g) for g in grid], [begin] * len(grid))
+            scans = run.map(num.optimise, [make(g) for g in grid], [begin] * len(grid),
+                            advance=_stage(progress, "fit: scanning the int params", len(grid)))
             evaluations += sum(o.evaluations for o in scans)
             ok = [(o.stat, g) for o, g in zip(scans, grid) if o.converged]
             if not ok:
@@ -382,7 +386,7 @@ def fit(
         first = [problem] * starts
         # every start to a loose tolerance, then the best polished to a tight one
         opts = run.map(num.optimise, first, num.starts(problem, defaults, starts, seed), [None] * starts,
-                       [False] * starts)
+                       [False] * starts, advance=_stage(progress, "fit: starts", starts))
         evaluations += sum(o.evaluations for o in opts)
         good = [o for o in opts if o.converged]
         if not good:
@@ -401,7 +405,7 @@ def fit(
         values = problem.values(theta)
         _reachable(problem, dataset, fit_rows, values, opts)
         ints = run.map(num.profile, [problem] * len(names), [tuple(theta)] * len(names), [best.stat] * len(names),
-                       list(range(len(names))))
+                       list(range(len(names))), advance=_stage(progress, "fit: profile intervals", len(names)))
         evaluations += sum(i.evaluations for i in ints)
         warnings = _warnings(spec, names, theta, lo, hi, ints, problem)
         for e in int_estimates:
@@ -437,7 +441,8 @@ def fit(
                 sigma = math.sqrt(float(np.sum((np.asarray(problem.observed) - values) ** 2)) / df)
             everything = num.Plan(spec, tuple(pred_targets) + problem.targets)  # formed once, for every refit
             reps = run.map(num.replicate, [problem] * bootstrap, [tuple(theta)] * bootstrap, [seed] * bootstrap,
-                           list(range(1, bootstrap + 1)), [sigma] * bootstrap, [everything] * bootstrap)
+                           list(range(1, bootstrap + 1)), [sigma] * bootstrap, [everything] * bootstrap,
+                           advance=_stage(progress, "fit: bootstrap refits", bootstrap))
             ok = [p for t, p in reps if t is not None]
             failed = bootstrap - len(ok)
             if ok:
@@ -497,6 +502,11 @@ def _int_grid(spec: ir.Spec, names) -> list[tuple[int, ...]]:
         raise UsageError(f"fitting int params {', '.join(names)} scans {count:,} combinations; the limit is "
                          f"{MAX_SCAN:,}", "narrow their ranges, or fit fewer of them at once")
     return list(itertools.product(*ranges))
+
+
+def _stage(progress, description: str, total: int):
+    """The ``advance`` of one stage of a fit, or None (no progress asked for, nothing to do)."""
+    return progress(description, total) if progress is not None and total > 0 else None
 
 
 def _int_profile(spec, names, grid, scans, best) -> list[Estimate]:

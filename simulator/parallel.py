@@ -1,7 +1,8 @@
 """Where independent calls run: in order in this process, or on dask.distributed.
 
 Consumes: a pure, picklable function and columns of arguments (the starts of a fit, its
-profiles, bootstrap replicates, the param points of a sweep).
+profiles, bootstrap replicates, the param points of a sweep), and optionally ``advance(n)``,
+called as calls finish (a progress bar).
 Produces: the list of results in the order of the arguments, the same whichever runs them
 (every random draw in libet's calls has its own seed).
 
@@ -33,8 +34,13 @@ class Serial:
 
     name = "serial"
 
-    def map(self, fn: Callable, *columns) -> list:
-        return [fn(*args) for args in zip(*columns)]
+    def map(self, fn: Callable, *columns, advance: Callable[[int], None] | None = None) -> list:
+        out = []
+        for args in zip(*columns):
+            out.append(fn(*args))
+            if advance:
+                advance(1)
+        return out
 
     def close(self) -> None:
         pass
@@ -63,7 +69,7 @@ class DaskMapper:
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"cannot reach the Dask scheduler {address}: {exc}") from None
 
-    def map(self, fn: Callable, *columns) -> list:
+    def map(self, fn: Callable, *columns, advance: Callable[[int], None] | None = None) -> list:
         if not columns or not columns[0]:
             return []
         n = len(columns[0])
@@ -80,8 +86,13 @@ class DaskMapper:
         futures = []
         for lo, hi in zip(bounds, bounds[1:]):
             args = [shared[j] if m else list(col[lo:hi]) for j, (m, col) in enumerate(zip(mask, columns))]
-            futures.append(self.client.submit(_run_batch, fn, mask, hi - lo, *args, pure=False))
-        return [r for batch in self.client.gather(futures) for r in batch]
+            futures.append((hi - lo, self.client.submit(_run_batch, fn, mask, hi - lo, *args, pure=False)))
+        out = []
+        for size, future in futures:  # in order: a batch done counts when those before it are
+            out += future.result()
+            if advance:
+                advance(size)
+        return out
 
     def close(self) -> None:
         self.client.close()

@@ -69,7 +69,9 @@ def test_mapper_batches_and_shares_like_serial():
     cols = ([shared] * 23, list(range(23)), [None] * 23)
     run = parallel.mapper(workers=2)
     try:
-        assert run.map(_call, *cols) == parallel.Serial().map(_call, *cols)
+        counted = []
+        assert run.map(_call, *cols, advance=counted.append) == parallel.Serial().map(_call, *cols)
+        assert sum(counted) == 23 and 1 < len(counted) <= 8  # a batch at a time, as each is done
         assert run.map(_call, [{}], [5], ["x"]) == [(5, "x", None, 0)]
     finally:
         run.close()

@@ -18,6 +18,8 @@ import click
 
 from libet.clitools import EXIT_BAD_INPUT, emit_error, emit_json, guard, load_or_exit, parse_sets, use_color
 
+from .simulate import Bars
+
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
@@ -66,10 +68,15 @@ def fit(file, experiment, data, params, holdout, predict, bootstrap, starts, see
     if plot is not None and os.path.exists(plot) and not force:
         raise UsageError(f"{plot} exists; pass --force to overwrite it")
     names = [p.strip() for p in params.split(",") if p.strip()] if params else None
+    bars = Bars()
     try:
-        result = run_fit(spec, experiment, data=data, params=names, holdout=rows, starts=starts, seed=seed,
-                         bootstrap=bootstrap, predict=predict, overrides=overrides, workers=workers,
-                         scheduler=scheduler, sources=loaded.sources, out_path=None if no_spec else out)
+        try:
+            result = run_fit(spec, experiment, data=data, params=names, holdout=rows, starts=starts, seed=seed,
+                             bootstrap=bootstrap, predict=predict, overrides=overrides, workers=workers,
+                             scheduler=scheduler, sources=loaded.sources, out_path=None if no_spec else out,
+                             progress=None if as_json else bars)
+        finally:
+            bars.close()  # before anything is printed: a live bar and the output would interleave
     except DataError as exc:
         if as_json:
             emit_error(str(exc), kind="data", diagnostics=[d.to_json() for d in exc.diagnostics])

@@ -15,7 +15,7 @@ import click
 
 from libet.clitools import emit_json, guard, load_or_exit, parse_sets
 
-from .simulate import console, progress_bar
+from .simulate import Bars, console
 
 
 @click.command()
@@ -37,7 +37,7 @@ def run(file, out, force, sets, timeout, log_y, as_json):
     params, fixed = parse_sets(sets, spec)
     if out is None:
         out = os.path.splitext(os.path.basename(file))[0] + "-results"
-    bars = _Bars()
+    bars = Bars()
     try:
         summary = orchestrate.run(spec, out, sources=loaded.sources, params=params, fixed=fixed, timeout=timeout,
                                   force=force, log_y=log_y, progress=None if as_json else bars)
@@ -48,26 +48,6 @@ def run(file, out, force, sets, timeout, log_y, as_json):
     else:
         _print_summary(summary)
     sys.exit(summary.exit_code)
-
-
-class _Bars:
-    """One progress bar at a time (a terminal shows one live display): asking for the next
-    closes the last."""
-
-    def __init__(self):
-        self._stack = None
-
-    def __call__(self, description: str, total: int):
-        import contextlib
-
-        self.close()
-        self._stack = contextlib.ExitStack()
-        return self._stack.enter_context(progress_bar(total, description))
-
-    def close(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
-            self._stack = None
 
 
 def _short(text: str, width: int = 150) -> str:

@@ -53,6 +53,26 @@ def progress_bar(total: int, description: str):
         yield lambda n: prog.advance(task, n)
 
 
+class Bars:
+    """One progress bar at a time (a terminal shows one live display): asking for the next
+    closes the last."""
+
+    def __init__(self):
+        self._stack = None
+
+    def __call__(self, description: str, total: int):
+        import contextlib
+
+        self.close()
+        self._stack = contextlib.ExitStack()
+        return self._stack.enter_context(progress_bar(total, description))
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+
+
 def fmt(v) -> str:
     if v is None:
         return "-"

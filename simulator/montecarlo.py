@@ -37,6 +37,9 @@ from .model import Model, chunk_depths, float_weights, gib, memory_limit, produc
 from .table import Aggregate
 
 BATCH = 1 << 18  # trajectories simulated together
+#: Visit flags per int64 word (the sign bit left alone); a trajectory has as many words as the
+#: tracked phases need, so any number of phases can be asked about.
+WORD_BITS = 63
 
 _VETO, _DELIVER, _STOP = -1, -2, -3
 
@@ -191,9 +194,9 @@ def _mask(event: ms.Event, t) -> np.ndarray:
     mask = np.isin(t["outcome"], [ms.OUTCOMES.index(o) for o in event.outcomes])
     if event.harmful is not None:
         mask &= t["harmful"] if event.harmful else ~t["harmful"]
-    need = t["bits"](event.visits)
-    if need:
-        mask &= (t["seen"] & need) == need
+    need = t["bits"](event.visits)  # one mask per word of the visit flags
+    if need.any():
+        mask &= ((t["seen"] & need) == need).all(axis=1)
     return mask
 
 
@@ -269,12 +272,16 @@ def run(
         tables = tables or Tables(model)
     rng = np.random.Generator(np.random.PCG64(seed))
     tracked = ms.tracked_phases(measures)
-    bit = np.asarray([(1 << tracked.index(q)) if q in tracked else 0 for q in model.phases], dtype=np.int64)
+    # the visit flags of a trajectory: WORD_BITS to an int64 word, as many words as it takes
+    place = {q: i for i, q in enumerate(tracked)}
+    words = max(1, -(-len(tracked) // WORD_BITS))
+    flag = np.asarray([[place[q] // WORD_BITS, 1 << (place[q] % WORD_BITS)] if q in place else [0, 0]
+                       for q in model.phases], dtype=np.int64).reshape(len(model.phases), 2)
 
-    def bits(visits) -> int:
-        out = 0
+    def bits(visits) -> np.ndarray:
+        out = np.zeros(words, dtype=np.int64)
         for q in visits:
-            out |= 1 << tracked.index(q)
+            out[place[q] // WORD_BITS] |= 1 << (place[q] % WORD_BITS)
         return out
 
     d0_all, harmful_all, cls_all = assignment_facts(model)
@@ -289,8 +296,10 @@ def run(
         d0 = d0_all[pick]
         if layers is not None:
             outcome, depth, seen, s, refusals = simulate_state(model, layers, rng, cls_all[pick], d0, pick, progress)
+            seen = seen.reshape(n, 1)  # no visits are tracked there (refuse_visits)
         else:
-            outcome, depth, seen, s, refusals = _simulate(model, tables, rng, cls_all[pick], d0, pick, progress, bit)
+            outcome, depth, seen, s, refusals = _simulate(model, tables, rng, cls_all[pick], d0, pick, progress,
+                                                          flag, words)
         harmful = harmful_all[pick]
         counts["delivered"] += int(np.count_nonzero(outcome == 0))
         counts["stopped"] += int(np.count_nonzero(outcome == 1))
@@ -318,11 +327,11 @@ def _weights(model: Model) -> np.ndarray:
     return w / w.sum()
 
 
-def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
+def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, flag, words: int):
     """Advance trajectories until all are absorbed: (outcome 0/1/2 = delivered/stopped/vetoed,
-    depth at absorption, the tracked phases each visited as a bit mask, steps taken, the
-    refusals of each: refusals that went on, and a final veto).
-    ``bit[q]`` is the bit of phase q (0 for a phase not tracked).
+    depth at absorption, the tracked phases each visited as bit masks (``(n, words)``), steps
+    taken, the refusals of each: refusals that went on, and a final veto).
+    ``flag[q]`` is (the word, the bit) of phase q (bit 0 for a phase not tracked).
 
     A live trajectory is its row in the tables (``idx``), its phase and its depth; one step
     draws a uniform per live trajectory, counts the thresholds at or below it (the outcome),
@@ -335,8 +344,9 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
     outcome = np.full(n, at_h, dtype=np.int8)
     depth = np.asarray(d0, dtype=np.int64).copy()
     ids = np.flatnonzero(depth < H)  # a start at the horizon ends at once
-    seen = np.zeros(n, dtype=np.int64)
-    seen[ids] = bit[model.start_phase]
+    seen = np.zeros(n * words, dtype=np.int64)  # trajectory i's words at i * words ...
+    word, bit = flag[:, 0], flag[:, 1]
+    seen[ids * words + word[model.start_phase]] = bit[model.start_phase]
     refusals = np.zeros(n, dtype=np.int64)
     track = bool(bit.any())
     if progress and n - len(ids):
@@ -377,8 +387,9 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
         deepest += 1
         if deepest >= H:  # a step to a phase that lands at the horizon ends there (at_h)
             go &= d + 1 < H
-        if track:
-            seen[ids[go]] |= bit[nxt[go]]
+        if track:  # each live trajectory once: no two writes to one word
+            to = nxt[go]
+            seen[ids[go] * words + word[to] if words > 1 else ids[go]] |= bit[to]
         if not go.all():
             end = ~go
             gone_ids.append(ids[end])
@@ -403,4 +414,4 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, bit):
         # a phase code here is a step that reached the horizon: it ends as the trajectory says
         outcome[ids] = np.where(vetoed, 2, np.where(last == _STOP, 1, np.where(last == _DELIVER, 0, at_h)))
         depth[ids] = np.where(vetoed, d, d + 1)
-    return outcome, depth, seen, steps, refusals
+    return outcome, depth, seen.reshape(n, words), steps, refusals

@@ -358,6 +358,9 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, flag, 
     deepest = int(d.max()) if len(d) else 0
     steps = 0
     columns, code = tables.columns, tables.code
+    # the count of thresholds at or below a draw: int8 is quickest, and holds up to 127 of them
+    # (a phase of 200 transitions wrapped around in it, silently sending trajectories astray)
+    count = np.int8 if len(columns) <= np.iinfo(np.int8).max else np.int32
     code0 = code[0]
     continues = bool(tables.refusal_targets)
     gone_ids, gone_code, gone_depth = [], [], []
@@ -372,7 +375,7 @@ def _simulate(model: Model, tables: Tables, rng, cls, d0, pick, progress, flag, 
         steps += len(ids)
         u = rng.random(len(ids))
         if columns:
-            k = (u >= columns[0][idx]).view(np.int8).copy()
+            k = (u >= columns[0][idx]).astype(count)
             for col in columns[1:]:
                 k += (u >= col[idx]).view(np.int8)
         else:

@@ -122,3 +122,26 @@ def test_counts_add_up_and_steps_are_counted():
     c = est.counts
     assert c["delivered"] + c["stopped"] + c["vetoed"] == 2000
     assert est.steps >= 2000
+
+
+def test_a_phase_of_more_transitions_than_int8_counts_is_sampled_right():
+    """200 transitions out of one phase, 0.004 each: the count of thresholds at or below a draw
+    wrapped around in int8 past 127, so Monte Carlo sent those trajectories to the wrong
+    targets without a word (P(delivered) 0.75 where it is 0.6, no visit past the 127th). Its
+    intervals now hold the exact values."""
+    n = 200
+    targets = " ".join(f"-> q{i} : 0.004" for i in range(n))
+    phases = " ".join(f"phase q{i} {{ -> deliver : 1 }}" for i in range(n))
+    spec = libet.loads(f"""substance {{ bad: bool }}
+value ok = not bad
+trajectory {{ horizon 5 start a phase a {{ {targets} -> stop : otherwise }} {phases} }}
+policy p {{ veto when violates ok and depth > 0 with strength 0.5 }}
+""").ir
+    names = spec.trajectory.phase_names
+    measures = [ms.parse(m, names) for m in ("P(delivered)", "P(visit q150)", "P(visit q199)", "P(visit q3)")]
+    exact = outcomes(spec, "p", measures=measures)
+    est = montecarlo.run(Model(spec, "p"), 100_000, seed=2, measures=measures)
+    for m in measures:
+        want = float(exact.aggregate(m).value)
+        assert est[m].low <= want <= est[m].high, (m.text, est[m], want)
+    assert float(exact.aggregate(measures[0]).value) == pytest.approx(0.6)

@@ -154,16 +154,10 @@ def test_a_witness_shows_two_different_probabilities_as_different_numbers():
 def test_a_model_too_large_to_solve_leaves_the_comparison_of_the_vetoes(tmp_path):
     """Z3 compares the vetoes whatever the model's size; the measures, which need it solved,
     say why they are missing (before, the refusal of the solve was the command's only output)."""
-    framing = " ".join(f"f{i}: bool" for i in range(70))
-    score = " + ".join(f"(if f{i} then 0.001 else 0)" for i in range(70))
+    from test_scale import _wide
+
     p = tmp_path / "wide.libet"
-    p.write_text(f"""substance {{ bad: bool }}
-framing {{ {framing} }}
-value ok = not bad
-trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {score}) -> stop : otherwise }} }}
-policy p {{ veto when violates ok }}
-policy q {{ veto when violates ok and f7 }}
-""")
+    p.write_text(_wide(70, "policy q { veto when violates ok and f7 }\n"))
     c = libet.load(str(p)).compare("p", "q")
     assert (c.a_covers_b, c.b_covers_a) == (True, False) and c.measures == {}
     assert c.unmeasured.startswith("model too large")

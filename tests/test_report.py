@@ -152,18 +152,12 @@ def test_an_experiment_too_large_to_run_is_reported_not_run_and_the_rest_stands(
     and the report are still written, that experiment is NOT RUN with the refusal, and the run
     exits 3 (not decided) when nothing is violated. Before, the refusal was all `libet run`
     printed, and nothing was written."""
-    framing = " ".join(f"f{i}: bool" for i in range(40))
-    score = " + ".join(f"(if f{i} then 0.001 else 0)" for i in range(40))
+    from test_scale import _wide
+
     spec = tmp_path / "wide.libet"
-    spec.write_text(f"""substance {{ bad: bool }}
-framing {{ {framing} }}
-value ok = not bad
-trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {score}) -> stop : otherwise }} }}
-policy p {{ veto when violates ok }}
-check p {{ complete }}
-experiment wide {{ policies p }}
-experiment narrow {{ policies p  set {", ".join(f"f{i} = false" for i in range(40))} }}
-""")
+    narrow = ", ".join(f"f{i} = false" for i in range(40))
+    spec.write_text(_wide(40, f"check p {{ complete }}\nexperiment wide {{ policies p }}\n"
+                              f"experiment narrow {{ policies p  set {narrow} }}\n"))
     out = tmp_path / "r"
     r = CliRunner().invoke(main, ["run", str(spec), "--out", str(out)])
     assert r.exit_code == 3, r.output

@@ -818,23 +818,26 @@ def test_a_long_enum_is_named_by_its_ends_and_weighed_member_by_member():
     assert d.message == "'t2000' is not a value of the enum {t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, ... 1,989 more ..., t1999}"
 
 
+def _wide(n: int, rest: str) -> str:
+    """A spec of ``n`` framing booleans, each adding to the phase's probability (the phase
+    reads them all), with policy p vetoing what violates ``ok``; ``rest`` follows it."""
+    framing = " ".join(f"f{i}: bool" for i in range(n))
+    score = " + ".join(f"(if f{i} then 0.001 else 0)" for i in range(n))
+    return f"""substance {{ bad: bool }}
+framing {{ {framing} }}
+value ok = not bad
+trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {score}) -> stop : otherwise }} }}
+policy p {{ veto when violates ok }}
+{rest}"""
+
+
 def test_a_transition_reading_seventy_booleans_is_proved_not_an_overflow():
     """The positivity table of a transition over 2^70 inputs is not built (past its limit), and
     counting them is exact: Python's len() of that many was an OverflowError, reported as an
     internal error by `libet prove`. The W103 of the static checks counts them by their order."""
     from libet.results import Status
 
-    n = 70
-    framing = " ".join(f"f{i}: bool" for i in range(n))
-    score = " + ".join(f"(if f{i} then 0.001 else 0)" for i in range(n))
-    spec = libet.loads(f"""
-substance {{ bad: bool }}
-framing {{ {framing} }}
-value ok = not bad
-trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {score}) -> stop : otherwise }} }}
-policy p {{ veto when violates ok }}
-check p {{ invariant under framing  complete  safe }}
-""")
+    spec = libet.loads(_wide(70, "check p { invariant under framing  complete  safe }\n"))
     assert [r.status for r in spec.prove(timeout=60)] == [Status.PROVED] * 3
     (w,) = [d for d in spec.warnings if d.code == "W103"]
     assert "about 1.18e21 states" in w.message  # 2^70: the phase reads the framing only
@@ -847,15 +850,7 @@ def test_a_model_reading_more_variables_than_numpy_has_axes_is_refused_in_words(
     from libet.errors import UsageError
     from libet.simulator.model import MAX_AXES
 
-    n = 70
-    framing = " ".join(f"f{i}: bool" for i in range(n))
-    spec = libet.loads(f"""
-substance {{ bad: bool }}
-framing {{ {framing} }}
-value ok = not bad
-trajectory {{ horizon 3 start a phase a {{ -> a : min(1, 0.5 + {" + ".join(f"(if f{i} then 0.001 else 0)" for i in range(n))}) -> stop : otherwise }} }}
-policy p {{ veto when violates ok }}
-""")
+    spec = libet.loads(_wide(70, ""))
     with pytest.raises(UsageError, match=f"reads 71 .*at most {MAX_AXES} axes, fixed variables included") as err:
-        spec.simulate("p", fixed={f"f{i}": False for i in range(n)})
+        spec.simulate("p", fixed={f"f{i}": False for i in range(70)})
     assert "folding several booleans into one enum" in err.value.hint

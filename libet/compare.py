@@ -239,7 +239,7 @@ def compare(
         try:
             sim = orchestrate.simulate(spec, [a, b], params=params, fixed=fixed, measures=list(wanted))
         except UsageError as exc:  # the vetoes are compared by Z3 whatever the model's size
-            unmeasured = str(exc) + (f" ({exc.hint})" if exc.hint else "")
+            unmeasured = exc.text()
         else:
             for row in sim.to_rows():
                 nums[row["policy"]] = {m.text: row[m.text] for m in wanted}

@@ -87,6 +87,10 @@ class UsageError(LibetError):
         self.hint = hint
         super().__init__(message)
 
+    def text(self) -> str:
+        """The message and its hint on one line, for a result that records why it is missing."""
+        return str(self) + (f" ({self.hint})" if self.hint else "")
+
 
 class InternalError(LibetError):
     """Raised when two engines disagree, e.g. a Z3 counterexample or an exact-engine number that

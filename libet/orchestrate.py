@@ -220,7 +220,7 @@ def run(
             r = run_experiment(spec, name, params={k: v for k, v in params.items() if k not in swept},
                                fixed={k: v for k, v in fixed.items() if k not in swept}, sources=sources, progress=adv)
         except UsageError as exc:  # the checks and the other experiments stand without it
-            not_run[name] = str(exc) + (f" ({exc.hint})" if exc.hint else "")
+            not_run[name] = exc.text()
             listed.append({"name": name, "not_run": not_run[name]})
             continue
         written = r.write(os.path.join(out, "experiments"), log=log_y)

@@ -161,7 +161,7 @@ def test_an_experiment_too_large_to_run_is_reported_not_run_and_the_rest_stands(
     out = tmp_path / "r"
     r = CliRunner().invoke(main, ["run", str(spec), "--out", str(out)])
     assert r.exit_code == 3, r.output
-    assert "NOT RUN" in r.output and "model too large" in r.output
+    assert "NOT RUN" in r.output and "model too large" in r.output and "1 proved, 1 experiment not run" in r.output
     data = json.loads((out / "results.json").read_text())
     assert [c["status"] for c in data["checks"]] == ["PROVED"]
     wide, narrow = data["experiments"]

@@ -102,7 +102,10 @@ def _print_summary(summary) -> None:
     counts: dict = {}
     for r in summary.results:
         counts[r.status.value] = counts.get(r.status.value, 0) + 1
-    out.print(", ".join(f"{n} {k.lower()}" for k, n in counts.items()) or "no checks")
+    tally = [f"{n} {k.lower()}" for k, n in counts.items()]
+    if summary.not_run:
+        tally.append(f"{len(summary.not_run)} experiment{'s' if len(summary.not_run) > 1 else ''} not run")
+    out.print(", ".join(tally) or "no checks")
     out.print(f"report: {os.path.join(summary.out, 'report.html')} (open it in a browser)", markup=False)
     out.print(f"results, plots and graphs in {summary.out}/ (results.json, checks.csv, experiments/, graphs/)",
               markup=False)

@@ -59,7 +59,8 @@ def _reduction(rule, build: Callable) -> tuple[str, Any]:
                 return (_UNIT, rule.origin.name)
         except (IndexError, KeyError, TypeError):
             pass
-    return (_REDUCE, (size, rule.origin.name, _flat_builder(build) or build))
+    # the builder for Lark's tree (parse), and the rule's shape for building without one (build)
+    return (_REDUCE, (size, rule.origin.name, _flat_builder(build) or build, _shape(build)))
 
 
 class _Rejected(Exception):
@@ -77,7 +78,7 @@ class Driver:
         self._end = end_state
         self._token_callbacks = {k: f for k, f in callbacks.items() if isinstance(k, str)}
         # per state and terminal: (_SHIFT, the state to shift to), (_REDUCE, (the number of
-        # children, the nonterminal made, its tree builder)) or (_UNIT, the nonterminal made)
+        # children, the nonterminal made, its tree builder, its shape)) or (_UNIT, the nonterminal made)
         # for a reduction whose builder returns its one child as it is; so that the loop never
         # hashes a Rule (a Python-level __hash__)
         reductions = {rule: _reduction(rule, f) for rule, f in callbacks.items() if not isinstance(rule, str)}
@@ -85,19 +86,11 @@ class Driver:
             state: {kind: (_SHIFT, to) if how is Shift else reductions[to] for kind, (how, to) in acts.items()}
             for state, acts in states.items()
         }
-        # the same table for build(): a reduction carries its rule's shape rather than its builder
-        # (None when a rule's builder has another shape: build() then parses with Lark), and the
-        # rules build() needs a method for (those not inlined)
-        shapes = {rule: _shape(callbacks[rule]) for rule, (code, _) in reductions.items() if code is _REDUCE}
-        self._names = frozenset(s[0] for s in shapes.values() if s is not None and not s[0].startswith("_"))
-        self._built = None
-        if None not in shapes.values():
-            shaped = {rule: (code, (arg[0], arg[1], shapes[rule]) if code is _REDUCE else arg)
-                      for rule, (code, arg) in reductions.items()}
-            self._built = {
-                state: {kind: (_SHIFT, to) if how is Shift else shaped[to] for kind, (how, to) in acts.items()}
-                for state, acts in states.items()
-            }
+        # build() needs every rule's shape (a builder of another shape: it parses with Lark) and
+        # a method for each rule that is not inlined
+        shapes = [arg[3] for code, arg in reductions.values() if code is _REDUCE]
+        self._can_build = None not in shapes
+        self._names = frozenset(s[0] for s in shapes if s is not None and not s[0].startswith("_"))
         # (state below, state on top, terminal) -> the state on top after the unit reductions
         # that terminal makes there (a chain such as number -> atom -> neg -> ... -> expr)
         self._units: dict[tuple[int, int, str], int] = {}
@@ -106,7 +99,7 @@ class Driver:
 
     def parse(self, text: str):
         try:
-            return self._run(text, self._actions, None)
+            return self._run(text, None)
         except (_Rejected, KeyError, IndexError):  # a table or stack the loop did not expect too
             return self._parser.parse(text)
 
@@ -123,13 +116,13 @@ class Driver:
         ``continues[name]`` is of the same rule is one level with it, an ``else if`` ladder).
         What the loop cannot parse Lark parses, and build returns its tree (or raises its
         exception); so does a Lark with a builder of another shape (:func:`_shape`)."""
-        if self._built is None:
+        if not self._can_build:
             return self._parser.parse(text)
         missing = self._names - set(methods)
         if missing:
             raise ValueError(f"no method to build {', '.join(sorted(missing))}")
         try:
-            return self._run(text, self._built, (methods, continues))
+            return self._run(text, (methods, continues))
         except (_Rejected, KeyError, IndexError):
             return self._parser.parse(text)
 
@@ -157,11 +150,11 @@ class Driver:
         self._scans[state] = scan
         return scan
 
-    def _run(self, text: str, actions: dict, building: tuple | None):
-        """The loop: Lark's tree from ``actions`` (the table of builders), or with ``building``
-        (build()'s methods and continues) its value from the table of shapes, each value's
-        extent and depth beside it on ``where_stack`` (:func:`_build`)."""
-        units, scans = self._units, self._scans
+    def _run(self, text: str, building: tuple | None):
+        """The loop: Lark's tree from each rule's builder, or with ``building`` (build()'s
+        methods and continues) its value from each rule's shape, each value's extent and depth
+        beside it on ``where_stack`` (:func:`_build`)."""
+        actions, units, scans = self._actions, self._units, self._scans
         token_callbacks, new_token = self._token_callbacks, self._new_token
         end_state = self._end
         state_stack = [self._start]
@@ -227,7 +220,7 @@ class Driver:
                         state = self._unit_chain(key)
                     state_stack[-1] = state
                 else:
-                    size, origin, build = arg
+                    size, origin, build, shape = arg
                     if size:
                         children = value_stack[-size:]
                         del state_stack[-size:]
@@ -242,7 +235,7 @@ class Driver:
                         wheres = where_stack[-size:] if size else []
                         if size:
                             del where_stack[-size:]
-                        value, where = _build(build, children, wheres, building)
+                        value, where = _build(shape, children, wheres, building)
                         value_stack.append(value)
                         where_stack.append(where)
                 if token is None and state == end_state:

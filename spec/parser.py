@@ -88,22 +88,23 @@ def _driver() -> lalr_run.Driver | None:
     return lalr_run.driver(lark_parser())
 
 
-def _build(text: str, file: str) -> ast.Module | None:
-    """The module of ``text``, built in the parser's reductions (spec/lalr_run.py), or None
-    when the parse tree's way must say what is wrong with it or is the only way: an expression
-    nested too deeply (E003, located by :func:`_postorder`), a number out of range (E023), or
-    a Lark the loop does not fit. Raises Lark's exception for a text it rejects."""
+def _build(text: str, file: str) -> tuple[ast.Module | None, Tree | None]:
+    """``(module, None)``: the module of ``text``, built in the parser's reductions
+    (spec/lalr_run.py). ``(None, tree)``: Lark's tree, where the loop handed the text to Lark.
+    ``(None, None)``: the parse tree's way must say what is wrong (an expression nested too
+    deeply, E003, located by :func:`_postorder`; a number out of range, E023) or is the only
+    way (a Lark the loop does not fit). Raises Lark's exception for a text it rejects."""
     fast = _driver()
     if fast is None:
-        return None
+        return None, None
     try:
         built = fast.build(text, _ToAst(file).methods(), LADDERS)
     except _AstError:
-        return None
-    if isinstance(built, Tree):  # the loop handed the text to Lark, which parsed it
-        return None
+        return None, None
+    if isinstance(built, Tree):
+        return None, built
     module, levels = built
-    return module if levels <= MAX_NESTING else None
+    return (module if levels <= MAX_NESTING else None), None
 
 
 def _parse_tree(text: str) -> Tree:
@@ -201,8 +202,9 @@ def parse(text: str, file: str, diags: Diagnostics) -> Parsed:
         )
         return Parsed(None, (), text)
     try:
-        module = _build(text, file)
-        tree = _parse_tree(text) if module is None else None
+        module, tree = _build(text, file)
+        if module is None and tree is None:
+            tree = _parse_tree(text)
     except UnexpectedInput as exc:
         diags.items.append(_syntax_diagnostic(exc, text, file))
         return Parsed(None, (), text)
@@ -557,12 +559,10 @@ class _ToAst:
     def transform(self, order: list[Tree]):
         # each subtree's result is kept on it (the parse tree is discarded afterwards), so a
         # parent reads its children's with an attribute rather than a table keyed by id
-        methods: dict[str, object] = {}
+        methods = self.methods()
         for node in order:
             children = [c._libet_ast if isinstance(c, Tree) else c for c in node.children]
-            f = methods.get(node.data)
-            if f is None:
-                f = methods[node.data] = getattr(self, node.data)
+            f = methods[node.data]
             meta = node.meta
             where = None if getattr(meta, "empty", True) else (meta.line, meta.column, meta.end_line, meta.end_column)
             node._libet_ast = f(where, children)

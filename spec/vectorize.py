@@ -670,14 +670,16 @@ def _full_true(x):
 def index_grids(shape: tuple[int, ...]) -> np.ndarray:
     """(len(shape), prod(shape)): each axis's index at every point of the product of axes of
     these lengths, flattened with the last axis fastest (as ``Spec.assignments`` orders them)."""
+    # Not np.indices: it makes an array of one axis per name, past numpy's 64 axes for a
+    # product of 70 variables, most of them fixed to one value.
     size = math.prod(shape)
     out = np.empty((len(shape), size), dtype=np.int64)
+    if size == 0:
+        return out
     inner = 1  # how many points each index of an axis spans: the product of the axes after it
-    for k in range(len(shape) - 1, -1, -1):  # not np.indices: an array of one axis per name
-        n = shape[k]  # would stop at numpy's 64 axes, and 70 booleans, most of them fixed, are many
-        if size:
-            out[k] = np.tile(np.repeat(np.arange(n, dtype=np.int64), inner), size // (n * inner))
-        inner *= n
+    for k in range(len(shape) - 1, -1, -1):
+        out[k] = np.tile(np.repeat(np.arange(shape[k], dtype=np.int64), inner), size // (shape[k] * inner))
+        inner *= shape[k]
     return out
 
 

@@ -321,7 +321,7 @@ def test_build_hands_what_it_cannot_parse_to_lark():
     driver = lalr_run.driver(toy)
     with pytest.raises(lark.exceptions.UnexpectedInput):
         driver.build("(a", _recording(driver), {})
-    for acts in driver._built.values():  # a table the loop does not expect: Lark's tree
+    for acts in driver._actions.values():  # a table the loop does not expect: Lark's tree
         acts.pop("item", None)
     assert isinstance(driver.build("(a)", _recording(driver), {}), lark.Tree)
     with pytest.raises(ValueError, match="no method to build"):
@@ -330,7 +330,7 @@ def test_build_hands_what_it_cannot_parse_to_lark():
 
 def test_every_rule_of_the_grammar_has_a_method_to_build_it():
     driver = lalr_run.driver(parser.lark_parser())
-    assert driver._built is not None
+    assert driver._can_build
     assert set(parser._RULE_METHODS) == driver._names
 
 
@@ -367,7 +367,7 @@ def test_the_ast_built_in_the_reductions_is_the_one_built_from_the_tree(path):
     else:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    built = parser._build(text, path)
+    built, _ = parser._build(text, path)
     assert built is not None
     assert _ast_nodes(built) == _ast_nodes(_by_tree(text, path))
 
@@ -375,6 +375,6 @@ def test_the_ast_built_in_the_reductions_is_the_one_built_from_the_tree(path):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(strategies.specs(max_horizon=4))
 def test_generated_specs_build_the_ast_the_tree_gives(text):
-    built = parser._build(text, "g.libet")
+    built, _ = parser._build(text, "g.libet")
     assert built is not None
     assert _ast_nodes(built) == _ast_nodes(_by_tree(text, "g.libet"))

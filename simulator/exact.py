@@ -293,6 +293,7 @@ def assignment_facts(model: Model):
     """For every assignment of the relevant variables (flattened, last fastest): its start
     depth, whether it is harmful, and its class. Raises the interpreter's error for an
     assignment whose start depth or reference values have no valid value."""
+    model.require_axes()
     spec = model.spec
     H = model.horizon
     exact = model.exact

@@ -492,8 +492,9 @@ def simulate(model: Model, layers: Layers, rng, cls, d0, pick, progress=None):
     """Monte Carlo of a spec with state variables (no choice points): advance every live
     trajectory one step per iteration, each drawing its move from the same tabulated
     probabilities the backward pass uses (:class:`Layers`). Returns (outcome index, depth at
-    absorption, visit bits (always 0), steps taken, refusals), as montecarlo's own pass does;
-    ``pick`` is each trajectory's assignment (its index in the model's table)."""
+    absorption, visit flags (one word per trajectory, always 0), steps taken, refusals), as
+    montecarlo's own pass does; ``pick`` is each trajectory's assignment (its index in the
+    model's table)."""
 
     H = model.horizon
     n = len(d0)
@@ -548,5 +549,5 @@ def simulate(model: Model, layers: Layers, rng, cls, d0, pick, progress=None):
                 val[hit] = umap[val[hit]]
         if progress is not None:
             progress(len(live))
-    return outcome, depth, np.zeros(n, dtype=np.int64), steps, refusals
+    return outcome, depth, np.zeros((n, 1), dtype=np.int64), steps, refusals
 

@@ -457,6 +457,11 @@ class Model:
                 f"{count_text(self.size)} rows, about {gib(table_bytes)} (limit {gib(limit)})",
                 self._shrink_hint(self.names),
             )
+
+    def require_axes(self) -> None:
+        """Refuse a model the engines cannot lay out: each variable it reads is an axis of its
+        assignments (an outcome table's, numpy's unravelling), and numpy arrays have at most
+        MAX_AXES. The PRISM export, which lays out none, does not ask."""
         if len(self.names) > MAX_AXES:
             raise UsageError(
                 f"model too large: the outcome table has an axis for each variable the model reads, and "

@@ -276,7 +276,7 @@ def run(
     place = {q: i for i, q in enumerate(tracked)}
     words = max(1, -(-len(tracked) // WORD_BITS))
     flag = np.asarray([[place[q] // WORD_BITS, 1 << (place[q] % WORD_BITS)] if q in place else [0, 0]
-                       for q in model.phases], dtype=np.int64).reshape(len(model.phases), 2)
+                       for q in model.phases], dtype=np.int64)
 
     def bits(visits) -> np.ndarray:
         out = np.zeros(words, dtype=np.int64)
@@ -296,7 +296,6 @@ def run(
         d0 = d0_all[pick]
         if layers is not None:
             outcome, depth, seen, s, refusals = simulate_state(model, layers, rng, cls_all[pick], d0, pick, progress)
-            seen = seen.reshape(n, 1)  # no visits are tracked there (refuse_visits)
         else:
             outcome, depth, seen, s, refusals = _simulate(model, tables, rng, cls_all[pick], d0, pick, progress,
                                                           flag, words)

@@ -233,8 +233,8 @@ class Summary:
         shape = tuple(len(model.values[n]) for n in names)
         env = product_env(spec, names, model.values)
         ev = ArrayEval(spec, model.params, env)
-        key = np.zeros(size, dtype=np.int64)
-        for bit, name in enumerate(read):
+        truths = []
+        for name in read:
             truth, err = ev(spec.values[name].expr)
             err = np.broadcast_to(np.asarray(err, dtype=bool), (size,))
             if err.any():
@@ -243,12 +243,10 @@ class Summary:
                 partial = {n: model.values[n][int(j)] for n, j in zip(names, idx)}
                 replay_error(spec, model.param_overrides, model.policy, full_assignment(spec, partial, model.fixed),
                              False, "harmful")
-            key |= np.broadcast_to(np.asarray(truth, dtype=bool), (size,)).astype(np.int64) << bit
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")  # cells in order of first appearance
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        first, inverse = first[order], rank[inverse.reshape(-1)]
+            truths.append(np.broadcast_to(np.asarray(truth, dtype=bool), (size,)))
+        # a cell per truth vector, in order of first appearance (however many values: a bit
+        # per value in one int64 would run out past 63 and merge cells that differ)
+        first, inverse = _group_rows(truths)
         weight = product_weights([float_weights(model.weights[n]) for n in names]).reshape(-1)
         masses = np.bincount(inverse, weights=weight, minlength=len(first))
         counts = np.bincount(inverse, minlength=len(first))

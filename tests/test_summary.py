@@ -161,3 +161,25 @@ def test_monte_carlo_samples_the_summary_by_its_masses():
 
     est = montecarlo.run(Model(spec, "shallow", keep=()), 40_000, 7, measures=[ms.HARM]).aggregate(ms.HARM)
     assert est.low <= exact <= est.high, (est, exact)
+
+
+def test_more_than_63_values_keep_their_cells_apart():
+    """A cell per truth vector of the values, however many there are: the 65th and 66th
+    values (the only ones that can fail) still split the cells. A key of one bit per value
+    in one int64 merged every assignment into one cell and gave P(harm) 0."""
+    rest = " or ".join(f"s{i}" for i in range(3, 13))
+    vacuous = "\n".join(f"value v{i} = s0 or not s0 or {rest}" for i in range(64))
+    booleans = "  ".join(f"s{i}: bool" for i in range(13))
+    spec = libet.loads(f"""
+substance {{ {booleans} }}
+{vacuous}
+value v64 = not s1
+value v65 = not s2
+trajectory {{ horizon 4 start a phase a {{ -> a : 0.5 -> stop : otherwise }} }}
+policy none {{ veto when false }}
+""").ir
+    m = Model(spec, "none", keep=())
+    assert m.summary is not None and len(m.summary.cells) == 4  # s1 and s2 decide, 2^13 assignments
+    # harmful unless both s1 and s2 are false (3/4 of the mass), delivered when a reaches the horizon
+    assert solve(m, [ms.HARM]).aggregate(ms.HARM).value == pytest.approx(0.75 * 0.5**4, rel=1e-12)
+    agree(spec)

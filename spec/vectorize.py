@@ -25,6 +25,11 @@ message (phase, depth, assignment).
 Encodings: bools are numpy bools, ints int64, reals float64 (or Fraction objects), enum values
 the index of the member in the enum's declared order, the phase a Python string (the evaluator
 is run once per phase).
+
+Ints are the interpreter's and Z3's: whole numbers of any size. An int past 64 bits (a literal,
+a domain's bound, a sum or product whose operands' magnitudes could reach 2^63) is held as
+Python ints in an object array (or a 0-d one, which numpy's operations carry along), and an
+int result that fits again is int64 again (:func:`int_arith`); int64 never wraps around.
 """
 
 from __future__ import annotations
@@ -165,6 +170,7 @@ class ArrayEval:
         self.exact = exact
         self.overrides = overrides or {}
         self._memo: dict[int, tuple] = {}
+        self._bounds: dict[int, int] = {}  # id(int node) -> a bound on its values' magnitude
         self._keep: list = []  # keeps memoised nodes alive so ids stay unique
         self._kept = kept
         self._in_chain = False  # a long def chain is being evaluated bottom-up (v_DefRef)
@@ -197,8 +203,8 @@ class ArrayEval:
         """``x`` (bool/int/real array or scalar) as a real: float64, or Fractions in exact mode."""
         if self.exact:
             if isinstance(x, np.ndarray):
-                if x.dtype == object:
-                    return x
+                if x.dtype == object and not (x.size and type(x.flat[0]) is int):
+                    return x  # Fractions already (Python ints past int64 are made Fractions)
                 return _frac_vec(x.astype(object) if x.dtype != object else x)
             return Fraction(x) if not isinstance(x, Fraction) else x
         if isinstance(x, np.ndarray):
@@ -224,6 +230,8 @@ class ArrayEval:
             return self.spec.positions(c.type.members)[v]
         if kind is ir.Kind.BOOL:
             return bool(v)
+        if kind is ir.Kind.INT and not -_INT64 <= v < _INT64:
+            return np.array(v, dtype=object)  # past 64 bits: numpy carries Python ints along
         return v  # int or a phase name
 
     # -- evaluation --------------------------------------------------------------------------
@@ -345,8 +353,8 @@ class ArrayEval:
     def v_Neg(self, e: ir.Neg):
         v, err = self(e.arg)
         if e.type.kind is ir.Kind.REAL:
-            v = self.real(v)
-        return -v, err
+            return -self.real(v), err
+        return -_wide_if_needed(v), err  # -(-2^63) is past int64
 
     def v_Ite(self, e: ir.Ite):
         branches, last = e.ladder()
@@ -491,13 +499,28 @@ class ArrayEval:
             elif zero:
                 return self.real(0) * (x if isinstance(x, np.ndarray) else 1), mask_or(err, _full_true(x))
             return x / y, err
-        if real:
-            x, y = self.real(x), self.real(y)
+        if not real:
+            bx, by = self._bound(e.left, x), self._bound(e.right, y)
+            self._bounds[id(e)] = bx * by if e.op is ir.ArithOp.MUL else bx + by
+            return int_arith(e.op, x, y, (bx, by)), err
+        x, y = self.real(x), self.real(y)
         if e.op is ir.ArithOp.ADD:
             return x + y, err
         if e.op is ir.ArithOp.SUB:
             return x - y, err
         return x * y, err
+
+    def _bound(self, e: ir.Expr, v) -> int:
+        """A bound on the magnitude of int ``e``'s value ``v``: an int operation's from its
+        operands' (no pass over its result), a variable's or the depths' array scanned once
+        per evaluator, anything else scanned."""
+        b = self._bounds.get(id(e))
+        if b is not None:
+            return b
+        b = _magnitude(v)
+        if isinstance(v, np.ndarray) and type(e) in (ir.VarRef, ir.StateRef, ir.Depth):
+            self._bounds[id(e)] = b  # the same array whenever this evaluator meets e
+        return b
 
     def v_Call(self, e: ir.Call):
         args = [self(a) for a in e.args]
@@ -515,7 +538,8 @@ class ArrayEval:
             ufunc = np.minimum if fn is ir.Func.MIN else np.maximum
             return _reduce(ufunc, vals), err
         if fn is ir.Func.ABS:
-            return abs(vals[0]) if not isinstance(vals[0], np.ndarray) else np.abs(vals[0]), err
+            v = vals[0] if real else _wide_if_needed(vals[0])  # abs(-2^63) is past int64
+            return abs(v) if not isinstance(v, np.ndarray) else np.abs(v), err
         if fn is ir.Func.EXP:
             return self._exp(vals[0], err)
         if fn is ir.Func.LOG:
@@ -661,6 +685,60 @@ def _reduce(ufunc, vals):
     return out
 
 
+_INT64 = 1 << 63  # int64 holds -_INT64 .. _INT64 - 1
+
+
+def _magnitude(v) -> int:
+    """The largest magnitude of an int operand (an int64 or object array, or a number)."""
+    if isinstance(v, np.ndarray):
+        if v.size == 0:
+            return 0
+        return max(int(v.max()), -int(v.min()))
+    return abs(int(v))
+
+
+def _wide(v):
+    """An int operand as Python ints: an object array, or an int."""
+    if isinstance(v, np.ndarray):
+        return v if v.dtype == object else v.astype(object)
+    return int(v)
+
+
+def _wide_if_needed(v):
+    """``v`` as Python ints when a sign change could take it past int64 (it holds -2^63)."""
+    return _wide(v) if _magnitude(v) >= _INT64 else v
+
+
+def narrow(v):
+    """An int result as int64 when every value fits, else as it is (Python ints)."""
+    if isinstance(v, np.ndarray) and v.dtype == object and _magnitude(v) < _INT64:
+        return v.astype(np.int64)
+    return v
+
+
+def int_arith(op: ir.ArithOp, x, y, bounds: tuple[int, int] | None = None):
+    """``x op y`` for ints (``+``, ``-`` or ``*``), exact whatever their size: in int64 when
+    the operands' magnitudes keep every result within it, else in Python ints, narrowed back
+    to int64 when the result fits (int64 alone would wrap around and give another number than
+    the interpreter and Z3). ``bounds``: bounds on the operands' magnitudes, when known
+    (ArrayEval's, with no pass over them); where they do not settle it the operands decide."""
+    def fits(bx, by):
+        return (bx * by if op is ir.ArithOp.MUL else bx + by) < _INT64
+
+    wide = not fits(*bounds) if bounds is not None else True
+    if wide:
+        wide = not fits(_magnitude(x), _magnitude(y))
+    if wide:
+        x, y = _wide(x), _wide(y)
+    if op is ir.ArithOp.ADD:
+        r = x + y
+    elif op is ir.ArithOp.SUB:
+        r = x - y
+    else:
+        r = x * y
+    return narrow(r) if wide else r
+
+
 def _full_true(x):
     if isinstance(x, np.ndarray):
         return np.ones(x.shape, dtype=bool)
@@ -700,6 +778,8 @@ def domain_array(var: ir.Variable, values=None) -> np.ndarray:
     vals = dom.values() if values is None else values
     if isinstance(dom, ir.BoolDomain):
         return np.asarray([bool(v) for v in vals], dtype=bool)
+    if not (-_INT64 <= dom.lo and dom.hi < _INT64):
+        return np.asarray(vals, dtype=object)  # bounds past 64 bits: Python ints (int_arith)
     return np.asarray(vals, dtype=np.int64)
 
 

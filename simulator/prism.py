@@ -64,6 +64,22 @@ def _real(q: Fraction) -> str:
     return f"({q.numerator}.0/{q.denominator})"
 
 
+#: PRISM's ints (Java's): -2^31 .. 2^31 - 1.
+PRISM_INT = (-(1 << 31), (1 << 31) - 1)
+
+
+def _int(value: int, what: str) -> str:
+    """``value`` as a PRISM int literal; a UsageError past PRISM's 32-bit ints (libet's ints
+    have any size: PRISM would reject the literal, or compute with another number)."""
+    lo, hi = PRISM_INT
+    if not lo <= value <= hi:
+        raise UsageError(
+            f"the PRISM export cannot write {what} {value}: PRISM's ints have 32 bits ({lo:,} .. {hi:,})",
+            "set the variable or param to a smaller value with --set, or scale the spec's ints down; libet's own engines take ints of any size",
+        )
+    return str(value) if value >= 0 else f"({value})"
+
+
 class _Printer:
     def __init__(self, spec: ir.Spec, model: Model):
         self.spec = spec
@@ -78,7 +94,7 @@ class _Printer:
             return "true" if value else "false"
         if isinstance(var.domain, ir.EnumDomain):
             return str(var.domain.position(value))
-        return str(value) if value >= 0 else f"({value})"
+        return _int(value, f"{var.name} =")
 
     def __call__(self, e: ir.Expr) -> str:
         return self.p(e)
@@ -118,7 +134,7 @@ class _Printer:
             return str(self.spec.positions(e.type.members)[e.value])
         if e.type.kind is ir.Kind.PHASE:
             return str(self.phase_code[e.value])
-        return str(e.value) if e.value >= 0 else f"({e.value})"
+        return _int(e.value, "the int literal")
 
     def x_VarRef(self, e: ir.VarRef) -> str:
         if e.name in self.model.fixed:
@@ -368,7 +384,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
     for name, value in model.params.items():
         q = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
         if spec.params[name].integer:  # `param n: int`: an int constant (start depths read it)
-            lines.append(f"const int p_{name} = {q.numerator};")
+            lines.append(f"const int p_{name} = {_int(q.numerator, f'param {name} =')};")
         else:
             lines.append(f"const double p_{name} = {_real(q)};")
     for name, value in model.fixed.items():
@@ -386,7 +402,7 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
             members = ", ".join(f"{i}={m}" for i, m in enumerate(var.domain.members))
             lines.append(f"  v_{n} : [0..{len(var.domain.members) - 1}] init 0; // {members}")
         else:
-            lo, hi = var.domain.lo, var.domain.hi
+            lo, hi = (_int(b, f"{n}'s domain bound") for b in (var.domain.lo, var.domain.hi))
             lines.append(f"  v_{n} : [{lo}..{hi}] init {lo};")
     if free:
         lines.append(f"  stage : [0..{len(free)}] init 0; // variables chosen so far")
@@ -410,7 +426,8 @@ def _export(spec, policy, measures=None, *, params=None, fixed=None):
             members = ", ".join(f"{i}={m}" for i, m in enumerate(dom.members))
             lines.append(f"  s_{n} : [0..{len(dom.members) - 1}] init {dom.position(sv.init)}; // state: {members}")
         else:
-            lines.append(f"  s_{n} : [{dom.lo}..{dom.hi}] init {sv.init}; // state")
+            lo, hi = (_int(b, f"{n}'s domain bound") for b in (dom.lo, dom.hi))
+            lines.append(f"  s_{n} : [{lo}..{hi}] init {_int(sv.init, f'the start value of {n},')}; // state")
     if mdp:
         lines.append("  ch : bool init false; // the adversary has made its choice at this state")
     lines.append("")

@@ -110,3 +110,29 @@ def test_probabilities_alone_export_the_plain_chain(path):
     plain = to_prism(spec, policy, measures=[ms.HARM, ms.VETOED])
     assert '\nrewards "' not in plain and "(d' = 0)" in plain
     cross_check(spec, policy, measures=[ms.HARM, ms.VETOED, ms.parse("P(harm | delivered)")])
+
+
+@pytest.mark.parametrize("where", ["literal", "domain", "param", "state"])
+def test_an_int_past_prisms_32_bits_is_refused_in_words(where):
+    """libet's ints have any size, PRISM's 32 bits: the export writes 2^31 - 1 and refuses
+    2^31, naming what and how to avoid it, rather than write a model PRISM reads otherwise."""
+    from libet.errors import UsageError
+
+    def spec(n: int) -> str:
+        literal = n if where == "literal" else 1
+        domain = f"{n - 1}..{n}" if where == "domain" else "0..1"
+        param = n if where == "param" else 1
+        state = f"state {{ s: {n - 1}..{n} = {n} }}" if where == "state" else ""
+        reads = " and s > 0" if where == "state" else ""
+        return f"""
+substance {{ x: {domain} }}
+param k: int = {param}
+{state}
+trajectory {{ horizon 2 start a phase a {{ -> a : if x + k < {literal}{reads} then 0.5 else 0.25 -> stop : otherwise }} }}
+policy p {{ veto when false }}
+"""
+
+    assert "2147483647" in to_prism(libet.loads(spec(2**31 - 1)).ir, "p")
+    with pytest.raises(UsageError, match="PRISM's ints have 32 bits") as err:
+        to_prism(libet.loads(spec(2**31)).ir, "p")
+    assert "2147483648" in str(err.value) and "--set" in err.value.hint

@@ -711,7 +711,7 @@ def _wide_if_needed(v):
 
 def narrow(v):
     """An int result as int64 when every value fits, else as it is (Python ints)."""
-    if isinstance(v, np.ndarray) and v.dtype == object and _magnitude(v) < _INT64:
+    if isinstance(v, np.ndarray) and v.dtype == object and (v.size == 0 or -_INT64 <= v.min() and v.max() < _INT64):
         return v.astype(np.int64)
     return v
 

@@ -21,6 +21,7 @@ prefill-style start depths, deliver/stop exits, several phases, and every check 
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 from hypothesis import strategies as st
@@ -61,6 +62,16 @@ def _lit(kind, v) -> str:
     return str(v)
 
 
+#: 2^62: an int variable of 2 or more times it is past int64, which every engine must not wrap
+_BIG = 1 << 62
+
+
+def within_32_bits(src: str) -> str:
+    """``src`` with each comparison scaled by ``_BIG`` written unscaled (the same meaning), for
+    the PRISM export, whose ints have 32 bits and which refuses the scaled ones."""
+    return re.sub(rf"(\w+) \* {_BIG} (\S+) (-?\d+)", lambda m: f"{m[1]} {m[2]} {int(m[3]) // _BIG}", src)
+
+
 @st.composite
 def _atom(draw, variables, depth_ok: bool, phases: list[str] | None, values: list[str]):
     """A boolean atom over the given variables (and depth / phase / values when allowed)."""
@@ -86,7 +97,10 @@ def _atom(draw, variables, depth_ok: bool, phases: list[str] | None, values: lis
         return name if draw(st.booleans()) else f"not {name}"
     if kind == "int":
         op = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
-        return f"{name} {op} {draw(st.sampled_from(dom))}"
+        c = draw(st.sampled_from(dom))
+        if draw(st.integers(0, 4)) == 0:  # the same comparison scaled past 2^63 (ints have any size)
+            return f"{name} * {_BIG} {op} {c * _BIG}"
+        return f"{name} {op} {c}"
     if draw(st.booleans()):
         return f"{name} == {draw(st.sampled_from(dom))}"
     picked = draw(st.lists(st.sampled_from(dom), min_size=1, max_size=len(dom), unique=True))

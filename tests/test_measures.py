@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
-from strategies import specs
+from strategies import specs, within_32_bits
 
 import libet
 from libet.simulator import montecarlo, outcomes
@@ -138,7 +138,7 @@ def test_generated_specs_storm_agrees(src):
     pytest.importorskip("stormpy")
     from test_sim_prism import cross_check
 
-    spec = libet.loads(src).ir
+    spec = libet.loads(within_32_bits(src)).ir
     for policy in spec.policies:
         cross_check(spec, policy, measures=new_measures(spec) + list(ms.STANDARD))
 

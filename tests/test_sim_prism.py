@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from strategies import specs
+from strategies import specs, within_32_bits
 
 import libet
 from libet.simulator import outcomes
@@ -96,7 +96,7 @@ def test_fixed_assignment_storm_agrees():
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(specs(with_checks=False))
 def test_generated_specs_storm_agrees(src):
-    spec = libet.loads(src).ir
+    spec = libet.loads(within_32_bits(src)).ir
     for policy in spec.policies:
         cross_check(spec, policy)
 

@@ -426,6 +426,8 @@ class ArrayEval:
             union = {m: i for i, m in enumerate(dict.fromkeys(lt.members + rt.members))}
             left = np.asarray([union[m] for m in lt.members])[left]
             right = np.asarray([union[m] for m in rt.members])[right]
+        if not self.exact and {lt.kind, rt.kind} == _INT_AND_REAL and left is not _DEPTHS and right is not _DEPTHS:
+            left, right = self._mixed(e, left, right)
         op = e.op
         if self._depth_span is not None:
             uniform = self._depth_compare(op, left, right)
@@ -446,6 +448,19 @@ class ArrayEval:
         else:
             v = left >= right
         return v, mask_or(el, er)
+
+    def _mixed(self, e: ir.Compare, left, right):
+        """The operands of an int compared with a double, as the interpreter compares them:
+        exactly, as numbers. numpy would make the int a double first, which is exact only up to
+        2^53 in magnitude (1000000000000000001 > 1e18 holds, and does not as doubles); past it,
+        both sides are compared as Python numbers."""
+        int_left = e.left.type.kind is ir.Kind.INT
+        i, r = (left, right) if int_left else (right, left)
+        if self._bound(e.left if int_left else e.right, i) < _EXACT_DOUBLE:
+            return left, right
+        i = _wide(i)
+        r = r.astype(object) if isinstance(r, np.ndarray) else float(r)
+        return (i, r) if int_left else (r, i)
 
     def _depth_compare(self, op: ir.CmpOp, left, right):
         """``depth op number`` (either side) as one bool when it is the same at every depth of
@@ -686,6 +701,8 @@ def _reduce(ufunc, vals):
 
 
 _INT64 = 1 << 63  # int64 holds -_INT64 .. _INT64 - 1
+_EXACT_DOUBLE = 1 << 53  # every int of smaller magnitude is a double exactly
+_INT_AND_REAL = frozenset((ir.Kind.INT, ir.Kind.REAL))
 
 
 def _magnitude(v) -> int:

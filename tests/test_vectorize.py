@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import libet
 from libet.simulator.model import Model, PhaseLayer
 from libet.spec import ir
+from libet.spec import measures as ms
 from libet.spec.vectorize import ArrayEval, Block, depth_changes
 
 SPEC = """
@@ -381,3 +382,24 @@ policy p { veto when n * 5000000000000000000 > 10000000000000000000 and x > 2 }
         assert got["P(harm)"] == pytest.approx(float(want.harm), abs=1e-12), x
         assert got["P(vetoed)"] == pytest.approx(float(want.vetoed), abs=1e-12), x
     assert table.at({"x": 3})["P(vetoed)"] == pytest.approx(0.9**3)  # n is 3 after three steps, then vetoed
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+def test_an_int_past_2_to_the_53_compares_with_a_real_exactly(op):
+    """1000000000000000001 > 1e18 holds (the interpreter compares an int and a real as numbers,
+    and so does Z3); as doubles both are 1e18 and it does not."""
+    from libet.simulator.exact import solve
+    from libet.spec.interpreter import Interpreter
+
+    spec = libet.loads(f"""
+substance {{ x: 0..3 }}
+trajectory {{ horizon 4 start a phase a {{
+  -> a : if x * 1000000000000000001 {op} 1000000000000000000.0 * x then 0.9 else 0.1
+  -> stop : otherwise }} }}
+policy none {{ veto when false }}
+""").ir
+    interp = Interpreter(spec)
+    table = solve(Model(spec, "none"), [ms.DELIVERED])
+    for x in range(4):
+        want = interp.outcomes("none", {"x": x}).delivered
+        assert table.at({"x": x})["P(delivered)"] == pytest.approx(want, abs=1e-12), (op, x)

@@ -32,7 +32,7 @@ import numpy as np
 from libet.errors import FitError, UsageError
 from libet.simulator.parallel import mapper
 from libet.spec import ir
-from libet.spec.overrides import check_overrides
+from libet.spec.overrides import check_overrides, check_seed
 from libet.spec.printer import name_list
 from libet.spec.reads import params_read
 
@@ -327,6 +327,7 @@ def fit(
         raise UsageError(f"starts must be a positive whole number, not {starts!r}")
     if int(bootstrap) != bootstrap or bootstrap < 0:
         raise UsageError(f"bootstrap takes a whole number of refits, not {bootstrap!r}")
+    seed = check_seed(seed)
     held = _holdout(dataset, holdout)
     fit_rows = [r for r in dataset.rows if r.row not in held]
     held_rows = [r for r in dataset.rows if r.row in held]

@@ -30,7 +30,7 @@ import attrs
 
 from libet.errors import UsageError
 from libet.spec import ir
-from libet.spec.overrides import check_fixed, check_overrides, check_params
+from libet.spec.overrides import check_fixed, check_overrides, check_params, check_seed
 from libet.spec.printer import name_list
 
 from .model import Model
@@ -243,7 +243,7 @@ def run_experiment(
     exp = spec.experiments[name]
     info = engines.get(engine or exp.engine)
     runs = exp.runs if runs is None else runs
-    seed = exp.seed if seed is None else seed
+    seed = check_seed(exp.seed if seed is None else seed)
     if runs < 1:
         raise UsageError("runs must be at least 1")
     params = check_overrides(spec, params)

@@ -28,6 +28,7 @@ import numpy as np
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
+from libet.spec.overrides import check_seed
 
 from .exact import assignment_facts, assignment_of
 from .intervals import clopper_pearson, z_value
@@ -255,6 +256,7 @@ def run(
     """
     if runs < 1:
         raise UsageError("runs must be at least 1")
+    seed = check_seed(seed)
     if model.exact:
         raise UsageError("Monte Carlo runs in float64; drop --exact")
     measures = tuple(measures)

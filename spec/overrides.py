@@ -180,3 +180,11 @@ def parse_sets(spec: ir.Spec, items) -> tuple[dict[str, Fraction], dict[str, Any
 
 def _show_number(q: Fraction) -> str:
     return str(q.numerator) if q.denominator == 1 else f"{float(q):g}"
+
+
+def check_seed(seed: Any) -> int:
+    """A random seed as the engines take it: a whole number >= 0 (numpy's ``SeedSequence``
+    takes no other), or a UsageError."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise UsageError(f"a seed is a whole number >= 0, not {seed!r}", "e.g. seed=0; the same seed gives the same numbers")
+    return int(seed)

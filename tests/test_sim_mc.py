@@ -145,3 +145,29 @@ policy p {{ veto when violates ok and depth > 0 with strength 0.5 }}
         want = float(exact.aggregate(m).value)
         assert est[m].low <= want <= est[m].high, (m.text, est[m], want)
     assert float(exact.aggregate(measures[0]).value) == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "7"])
+def test_a_seed_that_is_not_a_whole_number_from_0_is_a_usage_error(seed):
+    """numpy's SeedSequence takes whole numbers >= 0 only: -1 was an internal ValueError."""
+    from libet.errors import UsageError
+
+    spec = libet.load("examples/prefill.libet")
+    with pytest.raises(UsageError, match="a seed is a whole number >= 0"):
+        spec.simulate("shallow", engine="mc", runs=10, seed=seed)
+    with pytest.raises(UsageError, match="a seed is a whole number >= 0"):
+        spec.experiment("prefill_sweep", engine="mc", runs=10, seed=seed)
+    with pytest.raises(UsageError, match="a seed is a whole number >= 0"):
+        libet.load("examples/calibration/qi_prefill.libet").fit("prefill_attack", seed=seed)
+    assert spec.simulate("shallow", engine="mc", runs=10, seed=2**70).to_rows()[0]["runs"] == 10  # any size
+
+
+@pytest.mark.parametrize("command", [["simulate", "examples/prefill.libet", "--engine", "mc"],
+                                     ["fit", "examples/calibration/qi_prefill.libet"]])
+def test_a_negative_seed_on_the_command_line_exits_2_with_a_message(command):
+    from click.testing import CliRunner
+
+    from libet.cli import main
+
+    r = CliRunner().invoke(main, command + ["--seed", "-1"])
+    assert r.exit_code == 2 and "-1 is not in the range x>=0" in r.output, r.output

@@ -31,7 +31,7 @@ from .simulate import Bars
 @click.option("--bootstrap", type=click.IntRange(min=0), default=None, metavar="N",
               help="Parametric bootstrap refits for prediction intervals (default 200 when there is anything to predict, else 0).")
 @click.option("--starts", type=click.IntRange(min=1), default=4, show_default=True, help="Local optimisations (the spec's values, then seeded random points).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the starts and the bootstrap.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the starts and the bootstrap.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Give another param a value (variables are fixed by the experiment).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Where to write the fitted spec (default: SPEC_STEM.fitted.libet beside SPEC).")
 @click.option("--no-spec", is_flag=True, help="Do not write the fitted spec.")

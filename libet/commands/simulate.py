@@ -92,7 +92,7 @@ def fmt(v) -> str:
 @click.option("--policy", "policies", multiple=True, metavar="P", help="Without --experiment: only these policies.")
 @click.option("--engine", type=click.Choice(list(engines.ENGINES)), help="Override the engine (default: the experiment's; exact otherwise).")
 @click.option("--runs", type=click.IntRange(min=1), help="Monte Carlo trajectories per point.")
-@click.option("--seed", type=int, help="Monte Carlo seed (recorded with the results).")
+@click.option("--seed", type=click.IntRange(min=0), help="Monte Carlo seed (recorded with the results).")
 @click.option("--measure", "measures", multiple=True, metavar="M", help='Without --experiment: report these measures, e.g. "P(visit plan)" (repeatable).')
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a param or fix a variable.")
 @click.option("--exact", "rational", is_flag=True, help="Exact engine in rational arithmetic (small models).")

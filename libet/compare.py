@@ -201,6 +201,7 @@ def compare(
         UsageError: an unknown policy, param or variable; a bad timeout.
     """
     started = time.perf_counter()
+    from libet.proofs.solve import check_limits
     from libet.spec.structural import bind
 
     spec = bind(spec, params)  # a horizon or weights over params, at these params
@@ -208,8 +209,7 @@ def compare(
         if p not in spec.policies:
             raise UsageError(f"there is no policy {p!r} (policies: {name_list(spec.policies)})",
                              did_you_mean(p, spec.policies))
-    if not (timeout and timeout > 0):
-        raise UsageError(f"the timeout must be a positive number of seconds, not {timeout!r}")
+    timeout, _ = check_limits(timeout)
     params = check_overrides(spec, params)
     fixed = check_fixed(spec, fixed)
     from libet.proofs.solve import Budget

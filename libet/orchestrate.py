@@ -76,13 +76,11 @@ def iter_check(
         UsageError: an unknown policy, check, param or variable; a bad timeout or limit.
     """
     from libet import registry
+    from libet.proofs.solve import check_limits
 
     params = check_overrides(spec, params)
     fixed = check_fixed(spec, fixed)
-    if timeout is None or not (timeout > 0):
-        raise UsageError(f"the timeout must be a positive number of seconds, not {timeout!r}")
-    if rlimit is not None and (int(rlimit) != rlimit or rlimit <= 0):
-        raise UsageError(f"the resource limit must be a positive whole number, not {rlimit!r}")
+    timeout, rlimit = check_limits(timeout, rlimit)
     selected = select(spec, policies, checks, families)
     kinds = registry.check_kinds()
     by_family: dict[str, list[ir.Check]] = {}

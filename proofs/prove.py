@@ -25,7 +25,7 @@ from libet.heap import collected_after, no_full_collection
 from libet.proofs import policy, wellformed
 from libet.proofs.evidence import Fact, ProofSummary
 from libet.proofs.kinds import KINDS, ProofKind
-from libet.proofs.solve import RUNG_SHARE, SMT_INT, Budget, Outcome, OutOfTime, deadline
+from libet.proofs.solve import RUNG_SHARE, SMT_INT, Budget, Outcome, OutOfTime, check_limits, deadline
 from libet.proofs.tables import Unencodable
 from libet.results import CheckResult, Status
 from libet.spec import ir
@@ -138,10 +138,7 @@ class Runner:
         self.params = check_overrides(spec, params)
         self.fixed = check_fixed(spec, fixed)
         spec = bind(spec, self.params)  # a horizon or weights over params, at these params
-        if timeout is None or not (timeout > 0):
-            raise UsageError(f"the timeout must be a positive number of seconds, not {timeout!r}")
-        if rlimit is not None and (int(rlimit) != rlimit or rlimit <= 0):
-            raise UsageError(f"the resource limit must be a positive whole number, not {rlimit!r}")
+        timeout, rlimit = check_limits(timeout, rlimit)
         self.spec = spec
         self.timeout = float(timeout)
         self.rlimit = rlimit

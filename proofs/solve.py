@@ -14,6 +14,7 @@ left, and the last rung gets all of it. Only when every rung has failed is the c
 from __future__ import annotations
 
 import contextlib
+import numbers
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import z3
 
+from libet.errors import UsageError
 from libet.proofs.domains import BV_ENCODING, INT_ENCODING, SORT_ENCODING, Encoding
 from libet.proofs.facts import FactInfo
 
@@ -50,7 +52,25 @@ class Budget:
         return Budget(self.remaining() * share, self.rlimit)
 
     def ms(self) -> int:
-        return max(1, int(self.remaining() * 1000))
+        """What remains, in Z3's unit (milliseconds, an unsigned 32-bit number)."""
+        return max(1, min(Z3_MAX_MS, int(self.remaining() * 1000)))
+
+
+#: The longest timeout Z3 takes (its ``timeout`` parameter is an unsigned 32-bit count of ms).
+Z3_MAX_MS = (1 << 32) - 1
+
+
+def check_limits(timeout, rlimit=None) -> tuple[float, int | None]:
+    """A check's time budget (seconds: a finite number > 0, at most Z3's ~49.7 days) and
+    resource limit (a whole number > 0, or None), or a UsageError: one wording for every
+    command and the API."""
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not 0 < timeout <= Z3_MAX_MS / 1000:
+        raise UsageError(f"the timeout must be a number of seconds above 0 and at most {Z3_MAX_MS // 1000:,} "
+                         f"(the longest Z3 takes), not {timeout!r}", "e.g. 30")
+    if rlimit is not None and (isinstance(rlimit, bool) or not isinstance(rlimit, numbers.Real) or int(rlimit) != rlimit
+                               or rlimit <= 0):
+        raise UsageError(f"the resource limit must be a positive whole number, not {rlimit!r}")
+    return float(timeout), None if rlimit is None else int(rlimit)
 
 
 class OutOfTime(Exception):

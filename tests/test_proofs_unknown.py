@@ -108,3 +108,23 @@ def test_a_check_stays_within_its_timeout(timeout):
     spec = libet.loads(FACTORING, "factoring.libet").ir
     (r,) = prove(spec, timeout=timeout)
     assert r.seconds <= timeout + 0.5
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), 0, -1, 5e6, True, "5", None])
+def test_a_timeout_that_is_no_budget_is_a_usage_error_everywhere(timeout):
+    """One check, one wording, for checks, proofs and diffs: `--timeout inf` was an internal
+    OverflowError, and a budget past Z3's 2^32 - 1 ms would wrap around in Z3."""
+    from libet.errors import UsageError
+
+    spec = libet.load("examples/prefill.libet")
+    for call in (lambda: spec.check(timeout=timeout), lambda: spec.prove(timeout=timeout),
+                 lambda: spec.compare("shallow", "deep", timeout=timeout)):
+        with pytest.raises(UsageError, match="the timeout must be a number of seconds above 0"):
+            call()
+
+
+def test_the_longest_budget_z3_takes_is_taken():
+    from libet.proofs.solve import Z3_MAX_MS, Budget, check_limits
+
+    assert check_limits(Z3_MAX_MS / 1000) == (Z3_MAX_MS / 1000, None)
+    assert Budget(Z3_MAX_MS / 1000 + 5).ms() == Z3_MAX_MS  # clamped, not wrapped to a few ms

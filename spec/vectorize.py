@@ -739,8 +739,8 @@ def int_arith(op: ir.ArithOp, x, y, bounds: tuple[int, int] | None = None):
     to int64 when the result fits (int64 alone would wrap around and give another number than
     the interpreter and Z3). ``bounds``: bounds on the operands' magnitudes, when known
     (ArrayEval's, with no pass over them); where they do not settle it the operands decide."""
-    def fits(bx, by):
-        return (bx * by if op is ir.ArithOp.MUL else bx + by) < _INT64
+    def fits(bx, by):  # both operands int64 (0 times a huge one is not), and every result
+        return bx < _INT64 and by < _INT64 and (bx * by if op is ir.ArithOp.MUL else bx + by) < _INT64
 
     wide = not fits(*bounds) if bounds is not None else True
     if wide:

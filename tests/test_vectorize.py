@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import libet
@@ -295,6 +295,9 @@ _INTS = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**70), 2**70)
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_INTS, min_size=1, max_size=5), st.lists(_INTS, min_size=1, max_size=5),
        st.sampled_from([ir.ArithOp.ADD, ir.ArithOp.SUB, ir.ArithOp.MUL]), st.booleans())
+@example([0], [2**63], ir.ArithOp.MUL, True)  # 0 times an int past int64 is 0, but not in int64
+@example([0], [2**63], ir.ArithOp.MUL, False)
+@example([0], [-(2**63)], ir.ArithOp.ADD, False)  # -2^63 fits
 def test_int_arithmetic_is_exact_whatever_the_size(xs, ys, op, scalar):
     """Python's own arithmetic is the oracle (the interpreter's, and Z3's ints): int64 never
     wraps around, and a result is int64 exactly when every value of it fits."""

@@ -46,21 +46,41 @@ LEVEL = 0.95
 
 @attrs.frozen
 class Estimate:
+    """A fitted param: its value, its 95 % profile-likelihood interval ``[low, high]`` (each
+    end flagged when it is the range's bound), its range and the spec's value. ``low`` and
+    ``high`` are None, and ``no_interval`` says why, where the likelihood gives no interval (a
+    least-squares fit that cannot estimate the noise)."""
+
     name: str
     value: float
-    low: float
-    high: float
+    low: float | None
+    high: float | None
     low_at_bound: bool
     high_at_bound: bool
     lo: float
     hi: float
     default: float
+    no_interval: str | None = None
+
+    def without_interval(self, why: str) -> "Estimate":
+        return attrs.evolve(self, low=None, high=None, low_at_bound=False, high_at_bound=False, no_interval=why)
+
+    def interval_text(self) -> str:
+        """``[low, high]`` (a bound's end marked), or ``no interval`` (the fit's warnings say why)."""
+        if self.low is None:
+            return "no interval"
+        lo = f"{self.low:.6g}" + (" (bound)" if self.low_at_bound else "")
+        hi = f"{self.high:.6g}" + (" (bound)" if self.high_at_bound else "")
+        return f"[{lo}, {hi}]"
 
     def to_json(self) -> dict:
-        return {"param": self.name, "estimate": self.value, "kind": "fitted",
-                "interval": [self.low, self.high], "interval_kind": "95% profile likelihood",
-                "low_at_bound": self.low_at_bound, "high_at_bound": self.high_at_bound,
-                "range": [self.lo, self.hi], "spec_value": self.default}
+        out = {"param": self.name, "estimate": self.value, "kind": "fitted",
+               "interval": None if self.low is None else [self.low, self.high], "interval_kind": "95% profile likelihood",
+               "low_at_bound": self.low_at_bound, "high_at_bound": self.high_at_bound,
+               "range": [self.lo, self.hi], "spec_value": self.default}
+        if self.no_interval is not None:
+            out["no_interval"] = self.no_interval
+        return out
 
 
 @attrs.frozen
@@ -177,9 +197,7 @@ class FitResult:
                f"{self.likelihood} likelihood, {len(self.rows)} row(s)"]
         out.append("fitted params (95% profile-likelihood intervals):")
         for e in self.estimates:
-            lo = f"{e.low:.6g}" + (" (bound)" if e.low_at_bound else "")
-            hi = f"{e.high:.6g}" + (" (bound)" if e.high_at_bound else "")
-            out.append(f"  {e.name} = {e.value:.6g}  [{lo}, {hi}]  (range [{e.lo:g}, {e.hi:g}]; spec had {e.default:g})")
+            out.append(f"  {e.name} = {e.value:.6g}  {e.interval_text()}  (range [{e.lo:g}, {e.hi:g}]; spec had {e.default:g})")
         g = self.goodness
         gof = f"{g['statistic']} = {g['value']:.4g}"
         if g.get("p_value") is not None:
@@ -405,10 +423,19 @@ def fit(
         theta = np.asarray(best.theta)
         values = problem.values(theta)
         _reachable(problem, dataset, fit_rows, values, opts)
-        ints = run.map(num.profile, [problem] * len(names), [tuple(theta)] * len(names), [best.stat] * len(names),
-                       list(range(len(names))), advance=_stage(progress, "fit: profile intervals", len(names)))
-        evaluations += sum(i.evaluations for i in ints)
-        warnings = _warnings(spec, names, theta, lo, hi, ints, problem)
+        noiseless = _noiseless(kind, problem.observed, values, len(names) + len(int_names))
+        if noiseless is None:
+            ints = run.map(num.profile, [problem] * len(names), [tuple(theta)] * len(names), [best.stat] * len(names),
+                           list(range(len(names))), advance=_stage(progress, "fit: profile intervals", len(names)))
+            evaluations += sum(i.evaluations for i in ints)
+            warnings = _warnings(spec, names, theta, lo, hi, ints, problem)
+            reals = [Estimate(n, float(theta[i]), i_.low, i_.high, i_.low_at_bound, i_.high_at_bound, lo[i], hi[i],
+                              defaults[i]) for i, (n, i_) in enumerate(zip(names, ints))]
+        else:  # the profile is degenerate: an interval of no width would claim a certainty there is not
+            warnings = [f"no intervals: {noiseless}"]
+            reals = [Estimate(n, float(theta[i]), None, None, False, False, lo[i], hi[i], defaults[i], noiseless)
+                     for i, n in enumerate(names)]
+            int_estimates = [e.without_interval(noiseless) for e in int_estimates]
         for e in int_estimates:
             if e.value in (e.lo, e.hi) and e.lo != e.hi:
                 warnings.append(f"int param {e.name} is fitted at the bound {e.value:g} of its range: the likelihood "
@@ -419,10 +446,7 @@ def fit(
         if int_names and names:
             warnings.append(f"the intervals of {', '.join(names)} and the bootstrap hold the int params "
                             f"({', '.join(int_names)}) at their estimates")
-        estimates = tuple(int_estimates) + tuple(
-            Estimate(n, float(theta[i]), i_.low, i_.high, i_.low_at_bound, i_.high_at_bound, lo[i], hi[i], defaults[i])
-            for i, (n, i_) in enumerate(zip(names, ints))
-        )
+        estimates = tuple(int_estimates) + tuple(reals)
         # predictions: held-out rows, then every point of the experiments asked for
         pred_targets = list(targets(held_rows))
         for p in predict:
@@ -435,10 +459,10 @@ def fit(
         if bootstrap:
             sigma = None
             if kind == "least squares":
-                df = len(fit_rows) - len(names)
-                if df <= 0:
-                    raise FitError("a least-squares bootstrap needs more rows than params (to estimate the noise)",
+                if noiseless is not None:
+                    raise FitError(f"a least-squares bootstrap resamples the noise, and {noiseless}",
                                    "give each row n or std, or fit fewer params")
+                df = len(fit_rows) - len(names)
                 sigma = math.sqrt(float(np.sum((np.asarray(problem.observed) - values) ** 2)) / df)
             everything = num.Plan(spec, tuple(pred_targets) + problem.targets)  # formed once, for every refit
             reps = run.map(num.replicate, [problem] * bootstrap, [tuple(theta)] * bootstrap, [seed] * bootstrap,
@@ -508,6 +532,29 @@ def _int_grid(spec: ir.Spec, names) -> list[tuple[int, ...]]:
 def _stage(progress, description: str, total: int):
     """The ``advance`` of one stage of a fit, or None (no progress asked for, nothing to do)."""
     return progress(description, total) if progress is not None and total > 0 else None
+
+
+#: A least-squares fit this close to every row (RMSE, relative to the rows' scale) is exact.
+EXACT_FIT = 1e-6
+
+
+def _noiseless(kind: str, observed, values, params: int) -> str | None:
+    """Why a least-squares fit cannot estimate the noise, which its intervals rest on, or None:
+    no more rows than params (any data is fitted exactly), or a model through every row (an
+    RMSE below ``EXACT_FIT`` of the rows' scale: no measured rate is that precise, and what is
+    left is the optimiser's tolerance). Its profile is then degenerate, and the cut-off gives an
+    interval of about no width. Binomial and Gaussian rows carry their own noise (n, std)."""
+    if kind != "least squares":
+        return None
+    y = np.asarray(observed, dtype=float)
+    if len(y) <= params:
+        return (f"a least-squares fit of {params} param(s) to {len(y)} row(s) fits them exactly and cannot estimate "
+                "the noise; give each row n or std, or add rows")
+    rmse = math.sqrt(float(np.mean((y - np.asarray(values, dtype=float)) ** 2)))
+    if rmse <= EXACT_FIT * max(1.0, float(np.max(np.abs(y)))):
+        return (f"the model goes through every row (RMSE {rmse:.3g}), so least squares estimates the noise as 0; "
+                "give each row n or std")
+    return None
 
 
 def _int_profile(spec, names, grid, scans, best) -> list[Estimate]:
@@ -735,8 +782,8 @@ def fitted_source(spec: ir.Spec, sources: Mapping[str, str] | None, estimates: S
         f"{info['likelihood']} likelihood",
     ]
     for e in estimates:
-        lines.append(f"#   {e.name} = {_decimal(e.value, e.lo, e.hi)}  (fitted; 95% profile-likelihood interval "
-                     f"[{e.low:.6g}, {e.high:.6g}]; the spec had {e.default:g})")
+        interval = "no interval" if e.low is None else f"95% profile-likelihood interval [{e.low:.6g}, {e.high:.6g}]"
+        lines.append(f"#   {e.name} = {_decimal(e.value, e.lo, e.hi)}  (fitted; {interval}; the spec had {e.default:g})")
     gof = f"{g['statistic']} = {g['value']:.4g}"
     if g.get("p_value") is not None:
         gof += f" on {g['df']} df (p = {g['p_value']:.3g})"

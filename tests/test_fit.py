@@ -381,3 +381,25 @@ def test_a_fit_reports_each_stage_s_progress(tmp_path):
     s.fit("e", params=["p", "r"], starts=3, bootstrap=5, holdout=[2], seed=1, progress=progress)
     assert asked == [("fit: starts", 3), ("fit: profile intervals", 2), ("fit: bootstrap refits", 5)]
     assert done == {d: total for d, total in asked}
+
+
+@pytest.mark.parametrize("rows, why", [
+    ("k,observed\n2,0.6\n", "fits them exactly and cannot estimate the noise"),  # one row, one param
+    ("k,observed\n1,0.36\n2,0.6\n", "goes through every row"),  # p = 0.6 fits both: RMSE 0
+])
+def test_least_squares_that_cannot_estimate_the_noise_gives_no_interval(tmp_path, rows, why):
+    """A cut-off on N log SSE around an SSE of 0 is an interval of no width, a certainty the
+    data do not give: the fit reports no interval, says why, and refuses a bootstrap."""
+    s = make(tmp_path, rows)
+    r = s.fit("e", params=["p"])
+    e = r.estimates[0]
+    assert e.value == pytest.approx(0.6, abs=1e-6)
+    assert e.low is None and e.high is None and why in e.no_interval
+    assert any(why in w for w in r.warnings)
+    assert e.to_json()["interval"] is None and "no interval" in r.describe()
+    with pytest.raises(FitError, match="bootstrap resamples the noise"):
+        s.fit("e", params=["p"], bootstrap=10)
+    # the same rows with a std have their interval
+    std = rows.replace("observed\n", "observed,std\n").replace("6\n", "6,0.05\n")
+    wide = make(tmp_path, std).fit("e", params=["p"]).estimates[0]
+    assert wide.low < 0.6 < wide.high and wide.no_interval is None

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import random
+from decimal import Decimal
+from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -228,6 +231,7 @@ def test_a_nondeterministic_implementation_is_unknown_not_violated(small):
         (lambda s: "yes", "returned 'yes'"),
         (lambda s: 1.5, "outside \\[0, 1\\]"),
         (lambda s: 1 / 0, "raised ZeroDivisionError"),
+        (lambda s: exit(3), "called sys.exit\\(3\\)"),  # not libet's own exit with 3 (violated)
     ],
 )
 def test_bad_implementations_name_the_request(small, fn, message):
@@ -425,3 +429,13 @@ def test_values_held_fixed_are_stated_with_the_verdict(small):
     assert res.status is Status.PROVED and res.details["fixed"] == {"persona": "none"}
     assert res.warnings == ("only with persona = none held fixed; other values were not tried",)
     assert "held fixed" in r.describe()
+
+
+@pytest.mark.parametrize("answer, veto", [(np.True_, 1.0), (np.False_, 0.0), (np.float32(0.25), 0.25),
+                                          (Decimal("0.5"), 0.5), (Fraction(1, 3), 1 / 3)])
+def test_numpy_bools_and_every_kind_of_real_are_answers(answer, veto):
+    """A guard built on numpy returns np.bool_ (np.bool in numpy 2, whose type is no longer
+    called bool_): it was refused as 'returned np.True_ (bool)'."""
+    from libet.testing.conformance import _as_probability
+
+    assert _as_probability(answer, "impl", None) == pytest.approx(veto)

@@ -43,6 +43,10 @@ def boom(s):
 
 def noisy(s):
     return deep(s) and _r.random() < (0.95 if s["persona"] == "none" else 0.5)
+
+def chatty(s):
+    print("deciding", s["topic"])
+    return deep(s)
 '''
 
 
@@ -269,3 +273,10 @@ def test_a_veto_file_is_loaded_from_its_path_whatever_its_name(tmp_path):
     assert import_callable(f"{tmp_path / 'a' / 'impl.py'}:veto")({}) is True
     assert import_callable(f"{tmp_path / 'b' / 'impl.py'}:veto")({}) is False
     assert import_callable(f"{tmp_path / 'json.py'}:veto")({}) == "mine"
+
+
+def test_what_the_implementation_prints_goes_to_stderr_not_into_the_json(impl):
+    r = CliRunner().invoke(main, ["test", PREFILL, "--veto", f"{impl}:chatty", "--policy", "deep",
+                                    "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["results"] and "deciding" in r.stderr

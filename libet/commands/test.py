@@ -12,6 +12,7 @@ implementation that raises, hangs past ``--timeout`` or returns a non-probabilit
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -122,7 +123,8 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
         raise UsageError(f"{write_policy} exists", hint="pass --force to overwrite it, or choose another file")
     if bind is not None and corpus is None:
         raise UsageError("--bind renders a corpus; give --corpus FILE too")
-    fn = import_callable(target)
+    with _output_to_stderr():
+        fn = import_callable(target)
     show = not as_json and use_color(sys.stderr)
 
     def progress(what, done, total):
@@ -134,20 +136,22 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
         from libet.testing.requests import Renderer
 
         renderer = Renderer.build(spec, corpus, bind, variants=variants, seed=seed)
-    report = conform(
-        spec, fn, properties=list(properties) or None, policy=policy, renderer=renderer, examples=examples,
-        seed=seed, exhaustive_limit=exhaustive_limit, deterministic=deterministic or None, timeout=timeout,
-        fixed=fixed, params=params, samples=samples, confidence=confidence,
-        database=None if no_db else "default", name=target, search=search, by_value=by_value, progress=progress,
-    )
+    with _output_to_stderr():
+        report = conform(
+            spec, fn, properties=list(properties) or None, policy=policy, renderer=renderer, examples=examples,
+            seed=seed, exhaustive_limit=exhaustive_limit, deterministic=deterministic or None, timeout=timeout,
+            fixed=fixed, params=params, samples=samples, confidence=confidence,
+            database=None if no_db else "default", name=target, search=search, by_value=by_value, progress=progress,
+        )
     if show:
         click.echo("\r\x1b[2K", err=True, nl=False)
     written = None
     if write_policy is not None:
         from libet.files import write_atomic
 
-        m = report.measurement or measure(spec, fn, renderer=renderer, samples=samples, confidence=confidence, seed=seed,
-                                          limit=exhaustive_limit, fixed=fixed, timeout=timeout, name=target)
+        with _output_to_stderr():
+            m = report.measurement or measure(spec, fn, renderer=renderer, samples=samples, confidence=confidence,
+                                              seed=seed, limit=exhaustive_limit, fixed=fixed, timeout=timeout, name=target)
         main = spec.files[0] if spec.files else file
         if len(spec.files) > 1 and os.path.abspath(os.path.dirname(write_policy) or ".") != os.path.abspath(
                 os.path.dirname(main) or "."):
@@ -168,6 +172,12 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
             click.echo(f"\nwrote {written}: the spec with policy '{policy_name}' as measured; "
                        f"run libet prove {written} --policy {policy_name}")
     sys.exit(report.exit_code())
+
+
+def _output_to_stderr():
+    """What the implementation prints goes to stderr while it runs: stdout is the results'
+    (a guard that logs with print would otherwise break --json)."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 __all__ = ["EXIT_BAD_INPUT", "import_callable", "test"]

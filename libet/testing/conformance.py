@@ -38,6 +38,7 @@ import itertools
 import signal
 import threading
 import time
+from decimal import Decimal
 from fractions import Fraction
 from numbers import Real
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -259,6 +260,9 @@ class Implementation:
                                       hint="raise --timeout if it is slow, or fix the hang") from None
         except ImplementationError:
             raise
+        except SystemExit as exc:  # not libet's exit: its code would read as a verdict
+            raise ImplementationError(f"{self.name} called sys.exit({exc.code!r})", request,
+                                      hint="an implementation under test returns its answer; it does not exit") from None
         except Exception as exc:
             raise ImplementationError(f"{self.name} raised {type(exc).__name__}: {exc}", request) from None
         return _as_probability(out, self.name, request)
@@ -282,9 +286,9 @@ def _with_alarm(fn, arg, seconds: float):
 
 
 def _as_probability(out, name: str, request: Request) -> float:
-    if isinstance(out, bool) or type(out).__name__ == "bool_":
-        return 1.0 if out else 0.0
-    if isinstance(out, (Real, Fraction)) and not isinstance(out, bool):
+    if isinstance(out, bool) or (type(out).__module__ == "numpy" and type(out).__name__ in ("bool", "bool_")):
+        return 1.0 if out else 0.0  # numpy's bool is np.bool_ (numpy 1) or np.bool (numpy 2)
+    if isinstance(out, (Real, Fraction, Decimal)):
         x = float(out)
         if 0.0 <= x <= 1.0:
             return x

@@ -12,6 +12,7 @@ over them (their weights sum to one) changes nothing.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Mapping
 
@@ -346,12 +347,38 @@ def _divide(num, den):
 
 
 def _wsum(arr, ws, axis):
+    """``sum_i arr[..., i, ...] * ws[i]`` along ``axis``, in exact rationals: the values of one
+    weight are summed first (:func:`exact_sum`), then each sum is multiplied by its weight. A
+    plain running sum of rationals whose denominators differ pays a gcd of ever larger numbers
+    at every step: 5.5 s for the averages of a 500-depth table whose doubles' denominators are
+    powers of two."""
     moved = np.moveaxis(arr, axis, -1)
-    out = np.zeros(moved.shape[:-1], dtype=object)
-    out[...] = 0
+    groups: dict = {}
     for i, w in enumerate(ws):
-        out = out + moved[..., i] * w
+        if w:
+            groups.setdefault(Fraction(w), []).append(i)
+    out = np.empty(moved.shape[:-1], dtype=object)
+    for idx in np.ndindex(*out.shape):
+        row = moved[idx]
+        out[idx] = sum((w * exact_sum(row[i] for i in ids) for w, ids in groups.items()), Fraction(0))
     return out
+
+
+def exact_sum(values) -> Fraction:
+    """The exact sum of ints and Fractions over one common denominator: the numerators of each
+    denominator added as ints, then each scaled to the least common multiple of the
+    denominators, and one normalisation at the end. A running sum normalises at every step,
+    a gcd of two numbers as long as the denominators each time; here there is one gcd per
+    distinct denominator (the values of one table have few: powers of the primes of the
+    spec's rationals)."""
+    by_den: dict[int, int] = {}
+    for v in values:
+        v = Fraction(v)
+        by_den[v.denominator] = by_den.get(v.denominator, 0) + v.numerator
+    if not by_den:
+        return Fraction(0)
+    common = math.lcm(*by_den)
+    return Fraction(sum(n * (common // d) for d, n in by_den.items()), common)
 
 
 def _argbest(flat, minimise) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import random
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -371,3 +372,15 @@ def test_the_cheap_step_check_on_generated_phases(data):
     if data.draw(st.booleans()):
         raw.insert(data.draw(st.integers(0, n)), None)  # the `otherwise`
     event("decided cheaply" if _same_as_full_check(raw) else "left to the full check")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.integers(-10**30, 10**30), st.fractions(max_denominator=10**40),
+                          st.floats(allow_nan=False, allow_infinity=False).map(Fraction)), max_size=30))
+def test_exact_sum_is_the_sum(values):
+    """The sum over a common denominator (table.exact_sum, the exact averages' inner sum) is
+    Python's own sum of the rationals, normalised."""
+    from libet.simulator.table import exact_sum
+
+    got = exact_sum(values)
+    assert got == sum(values, Fraction(0)) and isinstance(got, Fraction)

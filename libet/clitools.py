@@ -9,7 +9,6 @@ diagnostics are printed with carets, the exit code is 2, and no traceback is eve
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from fractions import Fraction
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, NoReturn
 import click
 
 from libet.errors import LibetError
-from libet.files import json_default
+from libet.files import json_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from libet.spec.loader import Loaded
@@ -153,7 +152,7 @@ def parse_sets(items: Iterable[str], spec) -> tuple[dict[str, Fraction], dict[st
 
 
 def emit_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=json_default))
+    click.echo(json_text(obj))
 
 
 def guard(fn):

@@ -29,6 +29,28 @@ def json_default(o):
     raise TypeError(f"cannot serialise {type(o).__name__}")
 
 
+def json_text(obj) -> str:
+    """The JSON text (indented) of libet's results, every number finite: JSON has no NaN or
+    Infinity (Python's ``json`` writes them anyway, and strict readers refuse the file), so an
+    infinite log-likelihood or an undefined ratio is ``null``."""
+    import json
+
+    return json.dumps(_finite(obj), indent=2, default=lambda o: _finite(json_default(o)), allow_nan=False)
+
+
+def _finite(obj):
+    """``obj`` with each non-finite float (NaN, ±inf) in its dicts, lists and tuples None."""
+    import math
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so
     a reader never sees a half-written file.

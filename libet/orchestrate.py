@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -184,7 +183,7 @@ def run(
         UsageError: ``out`` exists and ``force`` is not given; a bad option.
     """
     import libet
-    from libet.files import check_folder, json_default, write_atomic
+    from libet.files import check_folder, json_text, write_atomic
     from libet.simulator.experiments import run_experiment, spec_hash
 
     params = check_overrides(spec, params)
@@ -244,7 +243,7 @@ def run(
         "graphs": graphs,
         "notes": notes,
     }
-    write_atomic(os.path.join(out, "results.json"), json.dumps(data, indent=2, default=json_default) + "\n")
+    write_atomic(os.path.join(out, "results.json"), json_text(data) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["policy", "check", "status", "engine", "seconds", "detail"])

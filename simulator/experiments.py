@@ -20,7 +20,6 @@ import csv
 import hashlib
 import io
 import itertools
-import json
 import os
 import time
 from fractions import Fraction
@@ -171,7 +170,7 @@ class ExperimentResult:
     def write(self, folder: str, *, plots: bool = True, log: bool = False) -> list[str]:
         """Write ``NAME.csv``, ``NAME.json`` and, with ``plots``, one PNG and SVG per measure
         into ``folder`` (atomically; ``log`` for log y axes); returns the paths written."""
-        from libet.files import json_default, write_atomic
+        from libet.files import json_text, write_atomic
 
         os.makedirs(folder, exist_ok=True)
         paths = []
@@ -179,7 +178,7 @@ class ExperimentResult:
         write_atomic(p, self.to_csv())
         paths.append(p)
         p = os.path.join(folder, f"{self.name}.json")
-        write_atomic(p, json.dumps(self.to_json(), indent=2, default=json_default) + "\n")
+        write_atomic(p, json_text(self.to_json()) + "\n")
         paths.append(p)
         if plots:
             from .plots import plot_experiment

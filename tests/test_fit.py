@@ -403,3 +403,17 @@ def test_least_squares_that_cannot_estimate_the_noise_gives_no_interval(tmp_path
     std = rows.replace("observed\n", "observed,std\n").replace("6\n", "6,0.05\n")
     wide = make(tmp_path, std).fit("e", params=["p"]).estimates[0]
     assert wide.low < 0.6 < wide.high and wide.no_interval is None
+
+
+def test_an_infinite_log_likelihood_is_null_in_strict_json(tmp_path):
+    """Least squares exactly through every row has log-likelihood +inf; Python's json wrote it
+    as `Infinity`, which is not JSON (strict readers refuse the file)."""
+    make(tmp_path, "k,observed\n0,1.0\n0,1.0\n0,1.0\n", step="p")  # from k = 0, P(delivered) = p^3: 1 at p = 1
+    r = invoke("fit", tmp_path / "s.libet", "--experiment", "e", "--params", "p", "--no-spec", "--json")
+    assert r.exit_code == 0, r.output
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    out = json.loads(r.output, parse_constant=refuse)
+    assert out["log_likelihood"] is None

@@ -11,14 +11,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import os
 import sys
 
 import click
 
 from libet.clitools import emit_json, fail, guard, load_or_exit, parse_sets
-from libet.files import check_folder, json_default, write_atomic
+from libet.files import check_folder, json_text, write_atomic
 from libet.simulator import engines
 from libet.spec import measures as ms
 from libet.spec.printer import name_list
@@ -152,7 +151,7 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
     data["spec_sha256"] = spec_hash(loaded.sources, spec)
     if out:
         os.makedirs(out, exist_ok=True)
-        write_atomic(os.path.join(out, "simulation.json"), json.dumps(data, indent=2, default=json_default) + "\n")
+        write_atomic(os.path.join(out, "simulation.json"), json_text(data) + "\n")
         write_atomic(os.path.join(out, "simulation.csv"), _rows_csv(data["rows"]))
     if as_json:
         emit_json(data)

@@ -42,11 +42,12 @@ from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.interpreter import TOLERANCE
+from libet.spec.printer import name_list
 from libet.spec.rules import resolve_otherwise, step_end, veto_split
 from libet.spec.vectorize import ArrayEval
 
 from .exact import _OUTCOME, assignment_facts, assignment_of
-from .model import Model, gib, largest, memory_limit, replay_error
+from .model import MAX_AXES, Model, gib, largest, memory_limit, replay_error
 from .table import OutcomeTable
 
 
@@ -251,6 +252,13 @@ class Layers:
         """None without a choice point; else :class:`_Options`."""
         if not phase.choices:
             return None
+        if len(self.val.names) >= MAX_AXES:  # _Options._best lays the values out over (class, *state variables)
+            raise UsageError(
+                f"model too large: at a choice point the layered engine lays out the state with an axis for each "
+                f"state variable, and the spec has {len(self.val.names)} ({name_list(self.val.names)}); numpy "
+                f"arrays have at most {MAX_AXES} axes, the classes' included",
+                "fold several state variables into one enum or int variable",
+            )
         per_choice = []
         for c in phase.choices:
             when = None if c.when is None else np.broadcast_to(np.asarray(ev(c.when)[0], dtype=bool), (self.H, self.U, self.S))
@@ -278,7 +286,9 @@ class _Options:
         options are written (the first variable slowest)."""
         if self.static:
             return self._best(w, range(len(self.per_choice)), sense)
-        code = np.zeros(w.shape, dtype=np.int64)  # which `when`s hold, one bit per choice
+        # which `when`s hold, one bit per choice: a phase chooses each state variable at most
+        # once (E095), and _options refuses 64 state variables, so 63 bits at most
+        code = np.zeros(w.shape, dtype=np.int64)
         for i, (_, _, when) in enumerate(self.per_choice):
             code |= (1 if when is None else when[d].astype(np.int64)) << i
         value, to = w.copy(), np.broadcast_to(np.arange(w.shape[1]), w.shape).copy()

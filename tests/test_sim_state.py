@@ -260,3 +260,34 @@ trajectory {
 }
 policy keyword { veto when violates ok and enc == plain }
 """
+
+
+def _many_state_variables(n: int, choose: bool) -> str:
+    state = "\n".join(f"  z{i}: 0..0 = 0" for i in range(n))
+    chooses = "\n".join(f"    choose z{i}" for i in range(n)) + "\n    choose x when depth == 1" if choose else ""
+    return f"""
+substance {{ bad: bool }}
+value ok = not bad
+state {{
+{state}
+  x: {{a, b}} = a
+}}
+trajectory {{ horizon 4 then stop start t phase t {{
+{chooses}
+  -> deliver : if x == b then 0.5 else 0.1
+  -> t : otherwise then x = b }} }}
+policy none {{ veto when false }}
+"""
+
+
+def test_a_choice_point_over_64_state_variables_is_refused_in_words():
+    """At a choice point the layered engine lays the values out with an axis per state
+    variable: past numpy's 64 it was an internal ValueError. Without a choice point nothing is
+    laid out so, and 65 state variables solve."""
+    spec = libet.loads(_many_state_variables(64, choose=True)).ir
+    with pytest.raises(UsageError, match="at a choice point the layered engine lays out the state with an axis"):
+        outcomes(spec, "none", measures=[ms.parse("Pmax(harm)")])
+    plain = libet.loads(_many_state_variables(64, choose=False)).ir
+    # x is b after the first step: deliver with 0.1, then 0.5 at each later step
+    want = 0.1 + 0.9 * (1 - 0.5**3)
+    assert outcomes(plain, "none", measures=[ms.HARM]).aggregate(ms.HARM).value == pytest.approx(want / 2)

@@ -132,6 +132,9 @@ def simulate(
     ``Specification.simulate``). See :func:`libet.simulator.simulation.simulate`."""
     from libet.simulator.simulation import simulate as run_simulation
 
+    if not spec.policies:
+        raise UsageError("the spec has no policy: there is nothing to simulate",
+                         "declare one, e.g. `policy p { veto when harmful }`")
     pols = list(spec.policies) if policies is None else list(policies)
     for p in pols:
         if p not in spec.policies:

@@ -219,3 +219,13 @@ def test_log_y_draws_every_written_plot_on_a_log_axis(tmp_path, monkeypatch, com
     drawn.clear()
     r = invoke(*args, "--out", out, "--force")
     assert drawn and all(scale == "linear" for _, scale in drawn), drawn
+
+
+@pytest.mark.parametrize("command", ["simulate", "graph", "export"])
+def test_a_spec_without_a_policy_says_so(tmp_path, command):
+    """An empty table (simulate) and 'the spec has several policies ... policies: none' (graph,
+    export) were what a spec with no policy got."""
+    path = tmp_path / "s.libet"
+    path.write_text("substance { x: bool }\nvalue ok = x\ntrajectory { horizon 2 start a phase a { -> a : 1 } }\n")
+    r = CliRunner().invoke(main, [command, str(path)])
+    assert r.exit_code == 2 and "the spec has no policy" in r.output, r.output

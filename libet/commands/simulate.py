@@ -260,6 +260,8 @@ def _pick_policy(spec, policy):
         return policy
     if len(spec.policies) == 1:
         return next(iter(spec.policies))
+    if not spec.policies:
+        fail("the spec has no policy to draw or export", "declare one, e.g. `policy p { veto when harmful }`")
     fail("the spec has several policies; name one with --policy", f"policies: {name_list(spec.policies)}")
 
 

@@ -436,7 +436,10 @@ def _hint(exc: UnexpectedInput, expected: list[str], terminals: set[str]) -> str
             return "a block opened with '{' is not closed"
         return None
     if isinstance(exc, UnexpectedCharacters):
-        return _CHAR_HINTS.get(getattr(exc, "char", None))
+        ch = getattr(exc, "char", None)
+        if ch is not None and not ch.isascii() and ch.isalnum():
+            return "names are ASCII letters, digits and underscores (comments and the spec's title may hold any text)"
+        return _CHAR_HINTS.get(ch)
     assert isinstance(exc, UnexpectedToken)
     tok, text = exc.token, str(exc.token)
     literals = {_literal(t) for t in terminals}

@@ -70,13 +70,15 @@ def test_report_rebuilds_from_the_folder_alone(run_folder, tmp_path):
     assert res.exit_code == 0 and json.loads(res.output)["report"].endswith("report.html")
 
 
-@pytest.mark.parametrize("setup", ["missing", "empty", "bad-json"])
+@pytest.mark.parametrize("setup", ["missing", "empty", "bad-json", "bad-shape"])
 def test_report_of_a_bad_folder_is_a_usage_error(tmp_path, setup):
     folder = tmp_path / "f"
     if setup != "missing":
         folder.mkdir()
     if setup == "bad-json":
         (folder / "results.json").write_text("{not json")
+    if setup == "bad-shape":  # a check without its status, as a hand edit leaves it: was a KeyError
+        (folder / "results.json").write_text('{"spec": "s", "checks": [{"policy": "p"}]}')
     res = CliRunner().invoke(main, ["report", str(folder)])
     assert res.exit_code == 2
     assert "error:" in res.output and "Traceback" not in res.output

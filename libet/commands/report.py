@@ -22,9 +22,19 @@ from libet.clitools import emit_json, guard
 @guard
 def report(folder, output, force, as_json):
     """Rebuild the self-contained HTML report of a `libet run` results FOLDER."""
-    from libet import report as pages
+    import os
 
-    path = pages.write(folder, output, force=force)
+    from libet import report as pages
+    from libet.errors import UsageError
+
+    try:
+        path = pages.write(folder, output, force=force)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a results.json edited by hand, or not libet's
+        raise UsageError(
+            f"{os.path.join(folder, 'results.json')} does not have the shape `libet run` writes "
+            f"({type(exc).__name__}: {exc})",
+            "run `libet run` again to write the folder anew",
+        ) from None
     if as_json:
         emit_json({"ok": True, "report": path})
     else:

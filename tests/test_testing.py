@@ -439,3 +439,12 @@ def test_numpy_bools_and_every_kind_of_real_are_answers(answer, veto):
     from libet.testing.conformance import _as_probability
 
     assert _as_probability(answer, "impl", None) == pytest.approx(veto)
+
+
+@pytest.mark.parametrize("text, message", [("preamble:abc", "a whole number"), ("preamble:-3", "not be negative"),
+                                           ("preamble:100000000", "at most 10,000")])
+def test_a_transform_argument_out_of_reason_is_refused_when_parsed(text, message):
+    """preamble:100000000 rendered each request with 10^8 sentences: a run that never ended."""
+    with pytest.raises(UsageError, match=message):
+        parse(text)
+    assert len(parse("preamble:10000")("hi", random.Random(0))) < 1_000_000

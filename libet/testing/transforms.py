@@ -206,7 +206,13 @@ def _count(arg, default: int, name: str) -> int:
         raise UsageError(f"transform {name}:{arg}: the argument must be a whole number") from None
     if n < 0:
         raise UsageError(f"transform {name}:{arg}: the argument must not be negative")
+    if n > MAX_COUNT:  # each request would be rendered with that many sentences
+        raise UsageError(f"transform {name}:{arg}: the argument is at most {MAX_COUNT:,}")
     return n
+
+
+#: The most a counted transform takes (``preamble:10000`` is about 600 KB of text per request).
+MAX_COUNT = 10_000
 
 
 #: The standard transforms by name.

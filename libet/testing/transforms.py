@@ -23,7 +23,7 @@ Transforms are named in bindings as ``name`` or ``name:argument`` (``roleplay:pi
 ``roleplay``       wrapped in a role-play request (argument: the character)
 ``persona``        prefixed with a persona's claim (argument: researcher, teacher, developer...)
 ``prefill``        followed by the start of a compliant answer (argument: its text)
-``preamble``       preceded by a long benign reasoning preamble (argument: sentences, default 20)
+``preamble``       preceded by a long benign reasoning preamble (argument: sentences, default 20, at most 10,000)
 ``quote``          quoted inside a document to summarise
 ``reverse``        the text reversed, with an instruction to reverse it back
 =================  ==========================================================================

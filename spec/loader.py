@@ -131,10 +131,10 @@ class _Loader:
             return None
         for sub in parsed.module.items:
             if isinstance(sub, (ast.TrajectoryDecl, ast.CheckDecl, ast.ExperimentDecl)):
-                kind = {ast.TrajectoryDecl: "trajectory", ast.CheckDecl: "check", ast.ExperimentDecl: "experiment"}
+                kind = {ast.TrajectoryDecl: "a trajectory", ast.CheckDecl: "a check", ast.ExperimentDecl: "an experiment"}
                 self.d.error(
                     "E070",
-                    f"a used file cannot declare a {kind[type(sub)]}",
+                    f"a used file cannot declare {kind[type(sub)]}",
                     sub.span,
                     hint="a used file shares declarations (variables, params, defs, values, policies); "
                     "keep trajectories, checks and experiments in the main spec",

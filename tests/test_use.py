@@ -100,3 +100,11 @@ def test_a_chain_of_1500_used_files_loads_deepest_first(tmp_path):
     spec = libet.load(main).ir
     assert list(spec.defs) == [f"d{i}" for i in reversed(range(n))]
     assert len(spec.files) == n + 1
+
+
+def test_used_file_may_not_hold_an_experiment(tmp_path):
+    write(tmp_path, "lib.libet", "experiment e { policies p measure P(harm) }\n")
+    main = write(tmp_path, "main.libet", 'use "lib.libet"\nsubstance { x: bool }\npolicy p { veto when x }\n')
+    with pytest.raises(libet.SpecError) as info:
+        libet.load(main)
+    assert [d.message for d in info.value.diagnostics if d.code == "E070"] == ["a used file cannot declare an experiment"]

@@ -44,6 +44,8 @@ def boom(s):
 def noisy(s):
     return deep(s) and _r.random() < (0.95 if s["persona"] == "none" else 0.5)
 
+LIMIT = 3
+
 def chatty(s):
     print("deciding", s["topic"])
     return deep(s)
@@ -85,6 +87,8 @@ def test_a_violation_exits_1_with_the_shrunk_pair_and_json(impl):
         (["--veto", "IMPL:words"], "returned 'yes'"),
         (["--veto", "IMPL:boom"], "raised RuntimeError: model not loaded"),
         (["--veto", "IMPL:missing"], "has no 'missing'"),
+        (["--veto", "IMPL:_r"], "_r is a Random, not a function"),
+        (["--veto", "IMPL:LIMIT"], "LIMIT is an int, not a function"),
         (["--veto", "no_such_module_xyz:f"], "cannot import no_such_module_xyz"),
         (["--veto", "justaname"], "expected module:function"),
         (["--veto", "IMPL:deep", "--property", "safe-ish"], "not a property"),

@@ -60,7 +60,8 @@ def import_callable(target: str):
                              hint="callables there: " + (", ".join(names[:12]) or "none"))
         obj = getattr(obj, part)
     if not callable(obj):
-        raise UsageError(f"--veto {target}: {attr} is a {type(obj).__name__}, not a function")
+        kind = type(obj).__name__
+        raise UsageError(f"--veto {target}: {attr} is {'an' if kind[:1] in 'aeiou' else 'a'} {kind}, not a function")
     return obj
 
 

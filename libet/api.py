@@ -195,7 +195,16 @@ class Specification:
 
 
 def _names(x):
-    return [x] if isinstance(x, str) else (None if x is None else list(x))
+    """A name or names (a policy, a check, params) as a list, or None for all of them."""
+    if x is None or isinstance(x, str):
+        return None if x is None else [x]
+    try:
+        names = list(x)
+    except TypeError:
+        raise TypeError(f"expected a name or a list of names, not {type(x).__name__}") from None
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError(f"expected names (str), not {', '.join(sorted({type(n).__name__ for n in names if not isinstance(n, str)}))}")
+    return names
 
 
 def load(path: str | os.PathLike) -> Specification:
@@ -213,6 +222,9 @@ def load(path: str | os.PathLike) -> Specification:
 
 def loads(text: str, name: str = "<string>") -> Specification:
     """Like :func:`load`, for spec source held in a string."""
+    if not isinstance(text, str):
+        raise TypeError(f"loads takes the spec's text (a str), not {type(text).__name__}"
+                        + ("; libet.load reads a file" if isinstance(text, (bytes, os.PathLike)) else ""))
     loaded = load_text(text, name)
     if not loaded.ok:
         raise SpecError(loaded.diagnostics, loaded.sources)

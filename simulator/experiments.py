@@ -29,7 +29,7 @@ import attrs
 
 from libet.errors import UsageError
 from libet.spec import ir
-from libet.spec.overrides import check_fixed, check_overrides, check_params, check_seed
+from libet.spec.overrides import check_fixed, check_overrides, check_params, check_runs, check_seed
 from libet.spec.printer import name_list
 
 from .model import Model
@@ -242,9 +242,7 @@ def run_experiment(
     exp = spec.experiments[name]
     info = engines.get(engine or exp.engine)
     runs = exp.runs if runs is None else runs
-    seed = check_seed(exp.seed if seed is None else seed)
-    if runs < 1:
-        raise UsageError("runs must be at least 1")
+    runs, seed = check_runs(runs), check_seed(exp.seed if seed is None else seed)
     params = check_overrides(spec, params)
     fixed = check_fixed(spec, fixed)
     vary_names = tuple(v.name for v in exp.vary)

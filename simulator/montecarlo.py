@@ -28,7 +28,7 @@ import numpy as np
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
-from libet.spec.overrides import check_seed
+from libet.spec.overrides import check_runs, check_seed
 
 from .exact import assignment_facts, assignment_of
 from .intervals import clopper_pearson, z_value
@@ -254,9 +254,7 @@ def run(
         UsageError: runs < 1.
         EvaluationError: a simulated trajectory reached a state with no valid probabilities.
     """
-    if runs < 1:
-        raise UsageError("runs must be at least 1")
-    seed = check_seed(seed)
+    runs, seed = check_runs(runs), check_seed(seed)
     if model.exact:
         raise UsageError("Monte Carlo runs in float64; drop --exact")
     measures = tuple(measures)

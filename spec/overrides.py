@@ -188,3 +188,10 @@ def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise UsageError(f"a seed is a whole number >= 0, not {seed!r}", "e.g. seed=0; the same seed gives the same numbers")
     return int(seed)
+
+
+def check_runs(runs: Any) -> int:
+    """A number of Monte Carlo trajectories: a whole number >= 1, or a UsageError."""
+    if isinstance(runs, bool) or not isinstance(runs, numbers.Integral) or runs < 1:
+        raise UsageError(f"runs must be a whole number of trajectories, at least 1, not {runs!r}", "e.g. runs=10000")
+    return int(runs)

@@ -171,3 +171,25 @@ def test_a_negative_seed_on_the_command_line_exits_2_with_a_message(command):
 
     r = CliRunner().invoke(main, command + ["--seed", "-1"])
     assert r.exit_code == 2 and "-1 is not in the range x>=0" in r.output, r.output
+
+
+@pytest.mark.parametrize("runs", [0, 1.5, True, "10"])
+def test_runs_that_are_not_a_whole_number_from_1_are_a_usage_error(runs):
+    """runs=1.5 was numpy's 'expected a sequence of integers or a single integer'."""
+    from libet.errors import UsageError
+
+    spec = libet.load("examples/prefill.libet")
+    with pytest.raises(UsageError, match="runs must be a whole number of trajectories"):
+        spec.simulate("shallow", engine="mc", runs=runs)
+    with pytest.raises(UsageError, match="runs must be a whole number of trajectories"):
+        spec.experiment("prefill_sweep", engine="mc", runs=runs)
+
+
+def test_the_api_names_what_it_takes_when_given_something_else():
+    spec = libet.load("examples/prefill.libet")
+    with pytest.raises(TypeError, match="loads takes the spec's text"):
+        libet.loads(None)
+    with pytest.raises(TypeError, match="expected a name or a list of names, not int"):
+        spec.simulate(policy=5)
+    with pytest.raises(TypeError, match="expected names"):
+        spec.simulate(policy=["deep", 3])

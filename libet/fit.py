@@ -20,6 +20,7 @@ joins one); both give the same numbers, since each call's random draws have thei
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 import time
@@ -341,9 +342,9 @@ def fit(
     exp = spec.experiments[experiment]
     base = check_overrides(spec, overrides)
     names = _choose_params(spec, exp, params, base)
-    if int(starts) != starts or starts < 1:
+    if isinstance(starts, bool) or not isinstance(starts, numbers.Integral) or starts < 1:
         raise UsageError(f"starts must be a positive whole number, not {starts!r}")
-    if int(bootstrap) != bootstrap or bootstrap < 0:
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral) or bootstrap < 0:
         raise UsageError(f"bootstrap takes a whole number of refits, not {bootstrap!r}")
     seed = check_seed(seed)
     held = _holdout(dataset, holdout)

@@ -417,3 +417,13 @@ def test_an_infinite_log_likelihood_is_null_in_strict_json(tmp_path):
 
     out = json.loads(r.output, parse_constant=refuse)
     assert out["log_likelihood"] is None
+
+
+@pytest.mark.parametrize("kwargs", [dict(bootstrap="a"), dict(starts=2.5), dict(bootstrap=True)])
+def test_fit_options_that_are_not_whole_numbers_are_usage_errors(tmp_path, kwargs):
+    """bootstrap='a' was int()'s ValueError."""
+    from libet.errors import UsageError
+
+    s = make(tmp_path, "k,observed,std\n1,0.30,0.02\n2,0.60,0.05\n")
+    with pytest.raises(UsageError, match="whole number"):
+        s.fit("e", params=["p"], **kwargs)

@@ -448,3 +448,15 @@ def test_a_transform_argument_out_of_reason_is_refused_when_parsed(text, message
     with pytest.raises(UsageError, match=message):
         parse(text)
     assert len(parse("preamble:10000")("hi", random.Random(0))) < 1_000_000
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(examples=0), "examples must be a whole number, at least 1"),
+    (dict(exhaustive_limit=-1), "exhaustive_limit must be a whole number, at least 0"),
+    (dict(samples=1.5), "samples must be a whole number, at least 1"),
+    (dict(confidence=2), "confidence must lie strictly between 0 and 1"),
+    (dict(timeout=-1), "the timeout must be a finite number of seconds above 0"),  # was blamed on the implementation
+])
+def test_conform_refuses_arguments_out_of_range(small, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        conform(small, lambda s: True, properties=["complete"], database=None, **kwargs)

@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import signal
 import threading
 import time
 from decimal import Decimal
 from fractions import Fraction
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import attrs
@@ -228,6 +229,9 @@ class Implementation:
                  deterministic: bool | None = None):
         if not callable(fn):
             raise UsageError(f"the implementation must be callable, got {type(fn).__name__}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real)
+                                    or not 0 < timeout < math.inf):
+            raise UsageError(f"the timeout must be a finite number of seconds above 0, not {timeout!r}", "e.g. timeout=10")
         self.fn = fn
         self.name = name or _callable_name(fn)
         self.timeout = timeout
@@ -982,6 +986,12 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
     Returns:
         a :class:`Report`.
     """
+    for value, what, least in ((examples, "examples", 1), (exhaustive_limit, "exhaustive_limit", 0),
+                               (samples, "samples", 1), (variants, "variants", 1)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
+            raise UsageError(f"{what} must be a whole number, at least {least}, not {value!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
+        raise UsageError(f"confidence must lie strictly between 0 and 1, not {confidence!r}", "e.g. confidence=0.95")
     ir_spec = as_ir(spec)
     renderer = _renderer(ir_spec, renderer, corpus, bindings, variants, seed)
     impl = veto if isinstance(veto, Implementation) else Implementation(
@@ -998,8 +1008,6 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
     if not props:
         raise UsageError("no property to test", hint="name one (--property 'invariant under framing') or a --policy whose "
                          "checks the spec states")
-    if samples < 1:
-        raise UsageError("samples must be at least 1")
     if samples > 1:
         from libet.testing.stochastic import measure_and_judge
 

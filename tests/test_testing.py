@@ -460,3 +460,13 @@ def test_a_transform_argument_out_of_reason_is_refused_when_parsed(text, message
 def test_conform_refuses_arguments_out_of_range(small, kwargs, message):
     with pytest.raises(UsageError, match=message):
         conform(small, lambda s: True, properties=["complete"], database=None, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [(dict(samples=0), "samples must be a whole number"),  # was ZeroDivisionError
+                                             (dict(confidence=1.5), "confidence must lie strictly"),
+                                             (dict(limit=-1), "limit must be a whole number")])
+def test_measure_refuses_arguments_out_of_range(small, kwargs, message):
+    from libet.testing.stochastic import measure
+
+    with pytest.raises(UsageError, match=message):
+        measure(small, lambda s: True, **kwargs)

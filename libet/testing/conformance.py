@@ -988,10 +988,8 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
     """
     for value, what, least in ((examples, "examples", 1), (exhaustive_limit, "exhaustive_limit", 0),
                                (samples, "samples", 1), (variants, "variants", 1)):
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
-            raise UsageError(f"{what} must be a whole number, at least {least}, not {value!r}")
-    if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
-        raise UsageError(f"confidence must lie strictly between 0 and 1, not {confidence!r}", "e.g. confidence=0.95")
+        check_whole(value, what, least)
+    check_confidence(confidence)
     ir_spec = as_ir(spec)
     renderer = _renderer(ir_spec, renderer, corpus, bindings, variants, seed)
     impl = veto if isinstance(veto, Implementation) else Implementation(
@@ -1021,6 +1019,20 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
     for p in props:
         results.append(tester.run(p, (lambda done, total, p=p: progress(p.text, done, total)) if progress else None))
     return Report(impl.name, tuple(results), tuple(skipped), seed)
+
+
+def check_whole(value, what: str, least: int) -> int:
+    """An option that counts (examples, samples, ...): a whole number >= ``least``, or a UsageError."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
+        raise UsageError(f"{what} must be a whole number, at least {least}, not {value!r}")
+    return int(value)
+
+
+def check_confidence(confidence) -> float:
+    """The confidence of intervals: strictly between 0 and 1, or a UsageError."""
+    if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
+        raise UsageError(f"confidence must lie strictly between 0 and 1, not {confidence!r}", "e.g. confidence=0.95")
+    return float(confidence)
 
 
 def _by_value(spec: ir.Spec, props: list[Property]) -> list[Property]:

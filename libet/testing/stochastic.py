@@ -219,9 +219,11 @@ def measure_and_judge(spec, impl: Implementation, props: Sequence[Property], *, 
     """Measure ``impl`` with ``samples`` calls per request and judge each property (module
     docstring). ``limit`` caps the calls per property (requests × samples)."""
     from libet.spec.interpreter import Interpreter
+    from libet.testing.conformance import check_confidence, check_whole
 
-    if not 0 < confidence < 1:
-        raise UsageError("confidence must lie strictly between 0 and 1")
+    check_confidence(confidence)
+    check_whole(samples, "samples", 1)
+    check_whole(limit, "limit", 1)
     spec = as_ir(spec)
     space = Space(spec, renderer, fixed, max_depth)
     interp = Interpreter(spec, params)
@@ -322,8 +324,11 @@ def measure(spec, veto, *, renderer=None, corpus=None, bindings=None, variants: 
             max_depth: int | None = None, name: str | None = None) -> Measurement:
     """Measure the veto rate of ``veto`` per assignment (``samples`` calls per request; 1 for
     a deterministic implementation) over at most ``limit`` calls, for :meth:`Measurement.policy_source`."""
-    from libet.testing.conformance import _renderer
+    from libet.testing.conformance import _renderer, check_confidence, check_whole
 
+    check_confidence(confidence)
+    for value, what in ((samples, "samples"), (limit, "limit"), (variants, "variants")):
+        check_whole(value, what, 1)
     spec = as_ir(spec)
     renderer = _renderer(spec, renderer, corpus, bindings, variants, seed)
     impl = veto if isinstance(veto, Implementation) else Implementation(veto, name=name, timeout=timeout)

@@ -20,7 +20,6 @@ joins one); both give the same numbers, since each call's random draws have thei
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import re
 import time
@@ -33,7 +32,7 @@ import numpy as np
 from libet.errors import FitError, UsageError
 from libet.simulator.parallel import mapper
 from libet.spec import ir
-from libet.spec.overrides import check_overrides, check_seed
+from libet.spec.overrides import check_overrides, check_seed, check_whole
 from libet.spec.printer import name_list
 from libet.spec.reads import params_read
 
@@ -342,11 +341,7 @@ def fit(
     exp = spec.experiments[experiment]
     base = check_overrides(spec, overrides)
     names = _choose_params(spec, exp, params, base)
-    if isinstance(starts, bool) or not isinstance(starts, numbers.Integral) or starts < 1:
-        raise UsageError(f"starts must be a positive whole number, not {starts!r}")
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral) or bootstrap < 0:
-        raise UsageError(f"bootstrap takes a whole number of refits, not {bootstrap!r}")
-    seed = check_seed(seed)
+    starts, bootstrap, seed = check_whole(starts, "starts", 1), check_whole(bootstrap, "bootstrap", 0), check_seed(seed)
     held = _holdout(dataset, holdout)
     fit_rows = [r for r in dataset.rows if r.row not in held]
     held_rows = [r for r in dataset.rows if r.row in held]

@@ -190,8 +190,14 @@ def check_seed(seed: Any) -> int:
     return int(seed)
 
 
+def check_whole(value: Any, what: str, least: int) -> int:
+    """An option that counts (runs, examples, samples, ...): a whole number >= ``least``, or a
+    UsageError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise UsageError(f"{what} must be a whole number, at least {least}, not {value!r}")
+    return int(value)
+
+
 def check_runs(runs: Any) -> int:
     """A number of Monte Carlo trajectories: a whole number >= 1, or a UsageError."""
-    if isinstance(runs, bool) or not isinstance(runs, numbers.Integral) or runs < 1:
-        raise UsageError(f"runs must be a whole number of trajectories, at least 1, not {runs!r}", "e.g. runs=10000")
-    return int(runs)
+    return check_whole(runs, "runs", 1)

@@ -179,9 +179,9 @@ def test_runs_that_are_not_a_whole_number_from_1_are_a_usage_error(runs):
     from libet.errors import UsageError
 
     spec = libet.load("examples/prefill.libet")
-    with pytest.raises(UsageError, match="runs must be a whole number of trajectories"):
+    with pytest.raises(UsageError, match="runs must be a whole number"):
         spec.simulate("shallow", engine="mc", runs=runs)
-    with pytest.raises(UsageError, match="runs must be a whole number of trajectories"):
+    with pytest.raises(UsageError, match="runs must be a whole number"):
         spec.experiment("prefill_sweep", engine="mc", runs=runs)
 
 

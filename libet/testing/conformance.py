@@ -41,7 +41,7 @@ import threading
 import time
 from decimal import Decimal
 from fractions import Fraction
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import attrs
@@ -49,6 +49,7 @@ import attrs
 from libet.errors import LibetError, UsageError
 from libet.results import CheckResult, Status
 from libet.spec import ir
+from libet.spec.overrides import check_whole
 from libet.spec.printer import name_list
 from libet.testing.strategies import State, _depths, _phases, _show, as_ir, resolve_under
 
@@ -1019,13 +1020,6 @@ def conform(spec, veto: Callable, *, properties: Iterable[str] | None = None, po
     for p in props:
         results.append(tester.run(p, (lambda done, total, p=p: progress(p.text, done, total)) if progress else None))
     return Report(impl.name, tuple(results), tuple(skipped), seed)
-
-
-def check_whole(value, what: str, least: int) -> int:
-    """An option that counts (examples, samples, ...): a whole number >= ``least``, or a UsageError."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
-        raise UsageError(f"{what} must be a whole number, at least {least}, not {value!r}")
-    return int(value)
 
 
 def check_confidence(confidence) -> float:

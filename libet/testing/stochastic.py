@@ -219,7 +219,8 @@ def measure_and_judge(spec, impl: Implementation, props: Sequence[Property], *, 
     """Measure ``impl`` with ``samples`` calls per request and judge each property (module
     docstring). ``limit`` caps the calls per property (requests × samples)."""
     from libet.spec.interpreter import Interpreter
-    from libet.testing.conformance import check_confidence, check_whole
+    from libet.spec.overrides import check_whole
+    from libet.testing.conformance import check_confidence
 
     check_confidence(confidence)
     check_whole(samples, "samples", 1)
@@ -324,7 +325,8 @@ def measure(spec, veto, *, renderer=None, corpus=None, bindings=None, variants: 
             max_depth: int | None = None, name: str | None = None) -> Measurement:
     """Measure the veto rate of ``veto`` per assignment (``samples`` calls per request; 1 for
     a deterministic implementation) over at most ``limit`` calls, for :meth:`Measurement.policy_source`."""
-    from libet.testing.conformance import _renderer, check_confidence, check_whole
+    from libet.spec.overrides import check_whole
+    from libet.testing.conformance import _renderer, check_confidence
 
     check_confidence(confidence)
     for value, what in ((samples, "samples"), (limit, "limit"), (variants, "variants")):

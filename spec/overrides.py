@@ -1,4 +1,4 @@
-"""Validation of param overrides, fixed variable values and random seeds: one place, one wording.
+"""Validation of param overrides, fixed variable values, random seeds and counts: one place, one wording.
 
 Consumes: a checked :class:`~libet.spec.ir.Spec` and what a user passed: from the command line
 (``--set NAME=VALUE`` texts) or from Python (numbers of any real type, numpy scalars included,

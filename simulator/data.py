@@ -201,6 +201,14 @@ class _Reader:
                        self.span(1), hint="e.g. `prefill,observed,std` then `5,0.421,0.009`")
             return []
         header = [c.strip() for c in records[0]]
+        if len(header) == 1:
+            sep = next((c for c in ";\t|" if c in header[0]), None)
+            if sep is not None:  # a spreadsheet's export in another locale: one column that holds them all
+                self.error("E080", f"the header is one column, {header[0]!r}: the file's fields are separated by "
+                           f"{'a tab' if sep == chr(9) else repr(sep)}, and libet reads comma-separated values",
+                           self.span(1, 1, len(header[0])),
+                           hint="save the data as CSV with commas (and decimal points), or as JSON")
+                return []
         head_cols = _columns(self.lines[0]) if self.lines else []
         self.header(header, [self.span(1, c, len(h)) for h, c in zip(header, _pad(head_cols, len(header)))])
         out = []

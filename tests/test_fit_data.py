@@ -191,3 +191,15 @@ def test_cli_data_errors_exit_2_with_carets(spec_dir):
     r = CliRunner().invoke(main, ["fit", str(spec_dir / "s.libet"), "--experiment", "e", "--no-spec", "--json"])
     out = json.loads(r.output)
     assert r.exit_code == 2 and out["error"]["kind"] == "data" and out["diagnostics"][0]["code"] == "E081"
+
+
+@pytest.mark.parametrize("sep, said", [(";", "';'"), ("\t", "a tab")])
+def test_a_file_separated_otherwise_than_by_commas_says_so(spec_dir, sep, said):
+    """A spreadsheet exported in a locale whose separator is ';' was three errors about a
+    column named 'k;observed;n'."""
+    s = load(spec_dir)
+    bad = spec_dir / "semi.csv"
+    bad.write_text(sep.join(["k", "observed", "n"]) + "\n" + sep.join(["0", "0,125", "100"]) + "\n")
+    (d,) = errors(s, "e", bad).diagnostics
+    assert d.code == "E080" and f"separated by {said}" in d.message and "comma-separated" in d.message
+    assert "JSON" in d.hint

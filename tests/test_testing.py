@@ -338,6 +338,10 @@ def test_corpus_and_bindings_errors_name_what_is_wrong(tmp_path):
         Renderer.build(spec, "examples/guards/corpus.csv", binds)
     with pytest.raises(UsageError, match="framing variable 'wrapper' has no binding"):
         Renderer.build(spec, "examples/guards/corpus.csv", {"encoding": binds["encoding"]})
+    semi = tmp_path / "s.csv"  # a spreadsheet's export in a locale that separates by ';'
+    semi.write_text("text;offensive\nhello;false\n")
+    with pytest.raises(UsageError, match="its fields are separated by ';'"):
+        Renderer.build(spec, semi, "examples/guards/bindings.toml")
 
 
 def test_a_jsonl_corpus_renders_through_bindings(tmp_path):

@@ -83,9 +83,17 @@ class Corpus:
                             raise UsageError(f"corpus {path}:{i}: expected a JSON object, got {type(obj).__name__}")
                         rows.append((i, obj))
                 elif ext in (".csv", ".tsv"):
-                    reader = csv.DictReader(f, delimiter="\t" if ext == ".tsv" else ",")
+                    delimiter = "\t" if ext == ".tsv" else ","
+                    reader = csv.DictReader(f, delimiter=delimiter)
                     if reader.fieldnames is None:
                         raise UsageError(f"corpus {path}: empty file", hint="the first line names the columns: text, then the substance variables")
+                    if len(reader.fieldnames) == 1 and "text" not in reader.fieldnames:
+                        other = next((c for c in ";\t|," if c != delimiter and c in reader.fieldnames[0]), None)
+                        if other is not None:  # a spreadsheet's export in another locale
+                            raise UsageError(
+                                f"corpus {path}: the header is one column, {reader.fieldnames[0]!r}: its fields are "
+                                f"separated by {'a tab' if other == chr(9) else repr(other)}",
+                                hint="a .csv corpus separates its fields by commas, a .tsv corpus by tabs")
                     for rec in reader:
                         if None in rec:
                             raise UsageError(f"corpus {path}:{reader.line_num}: more fields than the header names")

@@ -201,14 +201,12 @@ class _Reader:
                        self.span(1), hint="e.g. `prefill,observed,std` then `5,0.421,0.009`")
             return []
         header = [c.strip() for c in records[0]]
-        if len(header) == 1:
-            sep = next((c for c in ";\t|" if c in header[0]), None)
-            if sep is not None:  # a spreadsheet's export in another locale: one column that holds them all
-                self.error("E080", f"the header is one column, {header[0]!r}: the file's fields are separated by "
-                           f"{'a tab' if sep == chr(9) else repr(sep)}, and libet reads comma-separated values",
-                           self.span(1, 1, len(header[0])),
-                           hint="save the data as CSV with commas (and decimal points), or as JSON")
-                return []
+        sep = other_separator(header)
+        if sep is not None:
+            self.error("E080", f"the header is one column, {header[0]!r}: the file's fields are separated by "
+                       f"{sep}, and libet reads comma-separated values", self.span(1, 1, len(header[0])),
+                       hint="save the data as CSV with commas (and decimal points), or as JSON")
+            return []
         head_cols = _columns(self.lines[0]) if self.lines else []
         self.header(header, [self.span(1, c, len(h)) for h, c in zip(header, _pad(head_cols, len(header)))])
         out = []
@@ -460,6 +458,16 @@ def _columns(line: str) -> list[int]:
             starts.append(start + (len(field) - len(field.lstrip())) + 1)
             start = i + 1
     return starts
+
+
+def other_separator(header: list[str], delimiter: str = ",") -> str | None:
+    """How the fields of a file read as one column are separated, in words (``';'``, ``a
+    tab``), when its header is one column that holds another separator: a spreadsheet's export
+    in another locale. None otherwise."""
+    if len(header) != 1:
+        return None
+    sep = next((c for c in ";\t|," if c != delimiter and c in header[0]), None)
+    return None if sep is None else "a tab" if sep == "\t" else repr(sep)
 
 
 def _record_lines(text: str) -> list[int]:

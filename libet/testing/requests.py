@@ -34,6 +34,7 @@ from typing import Any, Mapping
 import attrs
 
 from libet.errors import UsageError
+from libet.simulator.data import other_separator
 from libet.spec import ir
 from libet.testing.strategies import as_ir
 from libet.testing.transforms import Composed, compose
@@ -87,13 +88,11 @@ class Corpus:
                     reader = csv.DictReader(f, delimiter=delimiter)
                     if reader.fieldnames is None:
                         raise UsageError(f"corpus {path}: empty file", hint="the first line names the columns: text, then the substance variables")
-                    if len(reader.fieldnames) == 1 and "text" not in reader.fieldnames:
-                        other = next((c for c in ";\t|," if c != delimiter and c in reader.fieldnames[0]), None)
-                        if other is not None:  # a spreadsheet's export in another locale
-                            raise UsageError(
-                                f"corpus {path}: the header is one column, {reader.fieldnames[0]!r}: its fields are "
-                                f"separated by {'a tab' if other == chr(9) else repr(other)}",
-                                hint="a .csv corpus separates its fields by commas, a .tsv corpus by tabs")
+                    other = other_separator(reader.fieldnames, delimiter)
+                    if other is not None and "text" not in reader.fieldnames:
+                        raise UsageError(
+                            f"corpus {path}: the header is one column, {reader.fieldnames[0]!r}: its fields are "
+                            f"separated by {other}", hint="a .csv corpus separates its fields by commas, a .tsv corpus by tabs")
                     for rec in reader:
                         if None in rec:
                             raise UsageError(f"corpus {path}:{reader.line_num}: more fields than the header names")

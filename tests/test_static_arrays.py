@@ -25,6 +25,9 @@ FORMS = [
     "{a} * exp({c} * depth)",
     "pow({a}, depth - {k})",
     "if x == {kx} and depth == {k} then {b} else {a}",
+    # ints past int64, and an int past 2^53 against a real: every way computes them exactly
+    "if x * 4611686018427387904 - {kx} * 4611686018427387904 >= 0 then {a} else {b}",
+    "if x * 1000000000000000001 > {kx} * 1000000000000000000.0 then {a} else {b}",
 ]
 
 

@@ -68,6 +68,9 @@ class DaskMapper:
                 self.name = f"dask local cluster of {workers} workers"
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"cannot reach the Dask scheduler {address}: {exc}") from None
+        except ValueError as exc:  # Dask's parse of the address: "missing port number", an unknown protocol
+            raise UsageError(f"--scheduler {address!r} is not a scheduler address: {exc}",
+                             "e.g. tcp://host:8786") from None
 
     def map(self, fn: Callable, *columns, advance: Callable[[int], None] | None = None) -> list:
         if not columns or not columns[0]:

@@ -43,6 +43,10 @@ def test_workers_and_scheduler_are_exclusive_and_checked(setup, tmp_path):
     r = CliRunner().invoke(main, ["fit", "examples/prefill.libet", "--experiment", "prefill_sweep", "--data", data,
                                   "--workers", "0", "--no-spec"])
     assert r.exit_code == 2
+    for address, why in (("not an address", "missing port"), ("foo://x:1", "unknown address scheme")):
+        r = CliRunner().invoke(main, ["simulate", "examples/prefill.libet", "--experiment", "prefill_sweep",
+                                      "--scheduler", address])  # was Dask's ValueError, an internal error
+        assert r.exit_code == 2 and "is not a scheduler address" in r.output and why in r.output, r.output
 
 
 @pytest.mark.slow

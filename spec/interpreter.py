@@ -732,9 +732,10 @@ class Interpreter:
     def c_Ite(self, e: ir.Ite) -> Compiled:
         branches, last = e.ladder()
         if len(branches) > 1:  # an `else if` ladder: one loop over its branches
-            arms = tuple((self.compile(c), self.compile(t)) for c, t in branches)
-            rest = self.compile(last)
             num, real = self._num, e.type.kind is ir.Kind.REAL  # a real ladder: real at every arm
+            value = self._real_operand if real else self.compile
+            arms = tuple((self.compile(c), value(t)) for c, t in branches)
+            rest = value(last)
 
             def ladder(a, d, p):
                 for c, t in arms:
@@ -748,15 +749,32 @@ class Interpreter:
             return ladder
         c, t, o = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
         if e.type.kind is ir.Kind.REAL:
+            t, o = self._real_operand(e.then), self._real_operand(e.orelse)
             num = self._num
             return lambda a, d, p: num(t(a, d, p)) if c(a, d, p) else num(o(a, d, p))
         return lambda a, d, p: t(a, d, p) if c(a, d, p) else o(a, d, p)
+
+    def _real_operand(self, e: ir.Expr) -> Compiled:
+        """``e`` compiled as an operand of a real operation: in double precision an int is made
+        a double first, and an int past the largest double (about 1.8e308) has no double value
+        (docs/semantics.md §2); otherwise as it is (a rational takes any int exactly)."""
+        f = self.compile(e)
+        if self.exact or e.type.kind is not ir.Kind.INT:
+            return f
+        span = e.span
+
+        def double(a, d, p):
+            return _double(f(a, d, p), span, a, p, d)
+
+        return double
 
     def c_Arith(self, e: ir.Arith) -> Compiled:
         leaf, nodes = e.spine()
         if len(nodes) > 1:
             return self._chain(leaf, nodes)
-        f, g = self.compile(e.left), self.compile(e.right)
+        real = e.op is ir.ArithOp.DIV or e.type.kind is ir.Kind.REAL
+        f, g = (self._real_operand(e.left), self._real_operand(e.right)) if real else (
+            self.compile(e.left), self.compile(e.right))
         num = self._num
         if e.op is ir.ArithOp.DIV:
             span = e.span
@@ -778,11 +796,20 @@ class Interpreter:
         int partial sum becomes real where the chain does)."""
         num = self._num
         first = self.compile(leaf)
-        steps = tuple((_ARITH[n.op], self.compile(n.right), n.type.kind is ir.Kind.REAL) for n in nodes)
+        steps = []
+        for n in nodes:
+            real = n.type.kind is ir.Kind.REAL
+            g = self._real_operand(n.right) if real else self.compile(n.right)
+            # the partial sum is an int up to here: in double precision it is made a double first
+            to_double = n.left.span if real and not self.exact and n.left.type.kind is ir.Kind.INT else None
+            steps.append((_ARITH[n.op], g, real, to_double))
+        steps = tuple(steps)
 
         def chain(a, d, p):
             x = first(a, d, p)
-            for op, g, real in steps:
+            for op, g, real, to_double in steps:
+                if to_double is not None:
+                    x = _double(x, to_double, a, p, d)
                 x = op(x, g(a, d, p))
                 if real:
                     x = num(x)
@@ -791,8 +818,9 @@ class Interpreter:
         return chain
 
     def c_Call(self, e: ir.Call) -> Compiled:
-        fs = tuple(self.compile(x) for x in e.args)
         num, span, real = self._num, e.span, e.type.kind is ir.Kind.REAL
+        # a real function's arguments are reals (min and max of ints are ints; abs keeps its type)
+        fs = tuple((self._real_operand if real and e.func is not ir.Func.ABS else self.compile)(x) for x in e.args)
         fn = e.func
         if fn is ir.Func.MIN or fn is ir.Func.MAX:
             pick = min if fn is ir.Func.MIN else max
@@ -820,8 +848,12 @@ class Interpreter:
             def log(a, d, p):
                 x = f(a, d, p)
                 if x <= 0:
-                    raise EvaluationError(f"log of {float(x):g}, which is not positive", span, state=_state(a, p, d))
-                r = math.log(float(x))
+                    raise EvaluationError(f"log of {_number_text(x)}, which is not positive", span, state=_state(a, p, d))
+                try:
+                    r = math.log(float(x))
+                except OverflowError:  # exact mode: a rational past the largest double
+                    raise EvaluationError(f"log of {_number_text(x)}: no double holds it", span,
+                                          state=_state(a, p, d)) from None
                 return Fraction(r) if exact else r
 
             return log
@@ -830,7 +862,11 @@ class Interpreter:
 
             def power(a, d, p):
                 x, y = f(a, d, p), g(a, d, p)
-                if not (math.isfinite(x) and math.isfinite(y)):
+                try:
+                    finite = math.isfinite(x) and math.isfinite(y)
+                except OverflowError:  # exact mode: a rational past the largest double
+                    raise EvaluationError("pow of a number no double holds", span, state=_state(a, p, d)) from None
+                if not finite:
                     raise EvaluationError("pow of a non-finite number", span, state=_state(a, p, d))
                 if x == 0 and y < 0:
                     raise EvaluationError("pow(0, negative) divides by zero", span, state=_state(a, p, d))
@@ -852,6 +888,25 @@ class Interpreter:
 
             return power
         raise InternalError(f"the interpreter has no case for the function {fn.value}")
+
+
+def _number_text(x) -> str:
+    """``x`` for a message: ``%g`` of its double, or its size when no double holds it."""
+    try:
+        return f"{float(x):g}"
+    except OverflowError:
+        q = Fraction(x)
+        digits = int((abs(q.numerator).bit_length() - q.denominator.bit_length()) * math.log10(2))
+        return f"{'an int' if q.denominator == 1 else 'a number'} of about {'-' if q < 0 else ''}10^{digits}"
+
+
+def _double(x, span, a, p, d) -> float:
+    """Int ``x`` as a double, or EvaluationError when it is past the largest double."""
+    try:
+        return float(x)
+    except OverflowError:
+        raise EvaluationError(f"{_number_text(x)} has no double value (the largest double is about 1.8e308)",
+                              span, state=_state(a, p, d)) from None
 
 
 def checked_strength(s, rule: ir.Rule, assignment: Mapping, phase: str | None, depth: int):

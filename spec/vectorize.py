@@ -364,7 +364,8 @@ class ArrayEval:
         t, et = self(e.then)
         o, eo = self(e.orelse)
         if e.type.kind is ir.Kind.REAL:
-            t, o = self.real(t), self.real(o)
+            (t, ct), (o, co) = self._real_of(e.then, t), self._real_of(e.orelse, o)
+            et, eo = mask_or(et, ct), mask_or(eo, co)
         err = mask_or(ec, mask_or(mask_and(c, et), mask_and(np.logical_not(c), eo)))
         if isinstance(c, (bool, np.bool_)) and not isinstance(t, np.ndarray) and not isinstance(o, np.ndarray):
             return (t if c else o), err
@@ -381,13 +382,18 @@ class ArrayEval:
         for c_expr, t_expr in branches:
             c, ec = self(c_expr)
             t, et = self(t_expr)
+            if real:
+                t, ct = self._real_of(t_expr, t)
+                et = mask_or(et, ct)
             err = mask_or(err, mask_or(mask_and(open_, ec), mask_and(mask_and(open_, c), et)))
             conds.append(mask_and(open_, c))
-            values.append(self.real(t) if real else t)
+            values.append(t)
             open_ = mask_and(open_, np.logical_not(c))
         o, eo = self(last)
+        if real:
+            o, co = self._real_of(last, o)
+            eo = mask_or(eo, co)
         err = mask_or(err, mask_and(open_, eo))
-        o = self.real(o) if real else o
         shape = np.broadcast_shapes(*(np.shape(x) for x in conds + values + [o]))
         out = np.select([np.broadcast_to(c, shape) for c in conds], [np.broadcast_to(v, shape) for v in values],
                         np.broadcast_to(o, shape))
@@ -506,7 +512,8 @@ class ArrayEval:
         real = e.type.kind is ir.Kind.REAL
         if e.op is ir.ArithOp.DIV:
             zero = y == 0
-            x, y = self.real(x), self.real(y)
+            (x, cx), (y, cy) = self._real_of(e.left, x), self._real_of(e.right, y)
+            err = mask_or(err, mask_or(cx, cy))
             if isinstance(zero, np.ndarray):
                 if zero.any():
                     err = mask_or(err, zero)
@@ -518,12 +525,27 @@ class ArrayEval:
             bx, by = self._bound(e.left, x), self._bound(e.right, y)
             self._bounds[id(e)] = bx * by if e.op is ir.ArithOp.MUL else bx + by
             return int_arith(e.op, x, y, (bx, by)), err
-        x, y = self.real(x), self.real(y)
+        (x, cx), (y, cy) = self._real_of(e.left, x), self._real_of(e.right, y)
+        err = mask_or(err, mask_or(cx, cy))
         if e.op is ir.ArithOp.ADD:
             return x + y, err
         if e.op is ir.ArithOp.SUB:
             return x - y, err
         return x * y, err
+
+    def _real_of(self, e: ir.Expr, v):
+        """``(v as a real, err)`` for ``e``'s value ``v`` as an operand of a real operation. In
+        double precision an int past the largest double (about 1.8e308) has no double value,
+        as in the interpreter: those positions are errors (their value 0.0). A rational takes
+        any int."""
+        if self.exact or e.type.kind is not ir.Kind.INT:
+            return self.real(v), _NO_ERR
+        if isinstance(v, np.ndarray):
+            if v.dtype != object or _magnitude(v) < _DOUBLE_SAFE:
+                return self.real(v), _NO_ERR
+            past = np.frompyfunc(_no_double, 1, 1)(v).astype(bool)
+            return np.where(past, 0, v).astype(np.float64), (past if past.any() else _NO_ERR)
+        return (0.0, True) if _no_double(v) else (float(v), _NO_ERR)
 
     def _bound(self, e: ir.Expr, v) -> int:
         """A bound on the magnitude of int ``e``'s value ``v``: an int operation's from its
@@ -545,9 +567,15 @@ class ArrayEval:
         vals = [v for v, _ in args]
         fn = e.func
         real = e.type.kind is ir.Kind.REAL
+        if real and fn is not ir.Func.ABS:  # a real function's arguments are reals (abs keeps its type)
+            if self.exact and fn is not ir.Func.MIN and fn is not ir.Func.MAX:
+                pass  # exp, log and pow take the exact rational and make it a double themselves
+            else:
+                converted = [self._real_of(a, v) for a, v in zip(e.args, vals)]
+                vals = [v for v, _ in converted]
+                for _, c in converted:
+                    err = mask_or(err, c)
         if fn in (ir.Func.MIN, ir.Func.MAX):
-            if real:
-                vals = [self.real(v) for v in vals]
             if not any(isinstance(v, np.ndarray) for v in vals):
                 return (min if fn is ir.Func.MIN else max)(vals), err
             ufunc = np.minimum if fn is ir.Func.MIN else np.maximum
@@ -702,6 +730,16 @@ def _reduce(ufunc, vals):
 
 _INT64 = 1 << 63  # int64 holds -_INT64 .. _INT64 - 1
 _EXACT_DOUBLE = 1 << 53  # every int of smaller magnitude is a double exactly
+_DOUBLE_SAFE = 1 << 1023  # every int of smaller magnitude has a double (rounded)
+
+
+def _no_double(x) -> bool:
+    """Whether int ``x`` is past the largest double (its conversion overflows)."""
+    try:
+        float(x)
+    except OverflowError:
+        return True
+    return False
 _INT_AND_REAL = frozenset((ir.Kind.INT, ir.Kind.REAL))
 
 

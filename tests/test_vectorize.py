@@ -406,3 +406,39 @@ policy none {{ veto when false }}
     for x in range(4):
         want = interp.outcomes("none", {"x": x}).delivered
         assert table.at({"x": x})["P(delivered)"] == pytest.approx(want, abs=1e-12), (op, x)
+
+
+def test_an_int_past_the_largest_double_has_no_double_value_in_every_engine():
+    """In double precision an int past the largest double (about 1.8e308), made a real, has no
+    value, as exp overflowing has none: E044 where it is evaluated, nothing where it is not. It
+    was an internal OverflowError (float() of the int), in the interpreter and over arrays."""
+    from libet.spec import checker, semantics
+    from libet.spec.interpreter import Interpreter
+    from libet.spec.loader import load_text
+
+    big = "1" + "0" * 299
+    untaken = f"""
+substance {{ x: 0..3 }}
+trajectory {{ horizon 2 start a phase a {{
+  -> a : if x > 5 then 0.5 * (x * {big} * {big}) else 0.3
+  -> stop : otherwise }} }}
+policy p {{ veto when false }}
+"""
+    spec = libet.loads(untaken)
+    want = Interpreter(spec.ir).outcomes("p", {"x": 1}).stopped
+    assert want == pytest.approx(0.7 + 0.3 * 0.7)
+    assert spec.simulate().to_rows()[0]["P(stopped)"] == pytest.approx(want)
+    assert spec.simulate(exact=True).to_rows()[0]["P(stopped)"] == pytest.approx(want)
+    taken = untaken.replace("if x > 5", "if x > 1")
+    saved = checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET, semantics._numpy_imported
+    try:
+        checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET = 0, 0, 10**9  # over arrays
+        over_arrays = [(d.code, d.message) for d in load_text(taken, "t.libet").diagnostics]
+        checker.VECTOR_BUDGET = 0  # one state at a time
+        semantics._numpy_imported = lambda: False
+        one_at_a_time = [(d.code, d.message) for d in load_text(taken, "t.libet").diagnostics]
+    finally:
+        checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET, semantics._numpy_imported = saved
+    assert over_arrays == one_at_a_time
+    ((code, message),) = over_arrays
+    assert code == "E044" and "an int of about 10^598 has no double value" in message and "{x=2}" in message

@@ -747,11 +747,12 @@ class Interpreter:
                 return num(x) if real else x
 
             return ladder
-        c, t, o = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
+        c = self.compile(e.cond)
         if e.type.kind is ir.Kind.REAL:
             t, o = self._real_operand(e.then), self._real_operand(e.orelse)
             num = self._num
             return lambda a, d, p: num(t(a, d, p)) if c(a, d, p) else num(o(a, d, p))
+        t, o = self.compile(e.then), self.compile(e.orelse)
         return lambda a, d, p: t(a, d, p) if c(a, d, p) else o(a, d, p)
 
     def _real_operand(self, e: ir.Expr) -> Compiled:
@@ -759,7 +760,7 @@ class Interpreter:
         a double first, and an int past the largest double (about 1.8e308) has no double value
         (docs/semantics.md §2); otherwise as it is (a rational takes any int exactly)."""
         f = self.compile(e)
-        if self.exact or e.type.kind is not ir.Kind.INT:
+        if self.exact or e.type.kind is not ir.Kind.INT or type(e) in _DOUBLE_SIZED:
             return f
         span = e.span
 
@@ -888,6 +889,12 @@ class Interpreter:
 
             return power
         raise InternalError(f"the interpreter has no case for the function {fn.value}")
+
+
+#: Int nodes whose values every double holds, so they need no checked conversion (a literal
+#: and a domain's bounds have at most 300 digits; the depth is below the horizon): the common
+#: operands of real arithmetic (`gain * depth`, `0.01 * style`) pay nothing for the check.
+_DOUBLE_SIZED = (ir.Const, ir.VarRef, ir.StateRef, ir.Depth)
 
 
 def _number_text(x) -> str:

@@ -354,7 +354,7 @@ class ArrayEval:
         v, err = self(e.arg)
         if e.type.kind is ir.Kind.REAL:
             return -self.real(v), err
-        return -_wide_if_needed(v), err  # -(-2^63) is past int64
+        return -(_wide(v) if self._bound(e.arg, v) >= _INT64 else v), err  # -(-2^63) is past int64
 
     def v_Ite(self, e: ir.Ite):
         branches, last = e.ladder()
@@ -568,20 +568,19 @@ class ArrayEval:
         fn = e.func
         real = e.type.kind is ir.Kind.REAL
         if real and fn is not ir.Func.ABS:  # a real function's arguments are reals (abs keeps its type)
-            if self.exact and fn is not ir.Func.MIN and fn is not ir.Func.MAX:
-                pass  # exp, log and pow take the exact rational and make it a double themselves
-            else:
-                converted = [self._real_of(a, v) for a, v in zip(e.args, vals)]
-                vals = [v for v, _ in converted]
-                for _, c in converted:
-                    err = mask_or(err, c)
+            converted = [self._real_of(a, v) for a, v in zip(e.args, vals)]
+            vals = [v for v, _ in converted]
+            for _, c in converted:
+                err = mask_or(err, c)
         if fn in (ir.Func.MIN, ir.Func.MAX):
             if not any(isinstance(v, np.ndarray) for v in vals):
                 return (min if fn is ir.Func.MIN else max)(vals), err
             ufunc = np.minimum if fn is ir.Func.MIN else np.maximum
             return _reduce(ufunc, vals), err
         if fn is ir.Func.ABS:
-            v = vals[0] if real else _wide_if_needed(vals[0])  # abs(-2^63) is past int64
+            v = vals[0]
+            if not real and self._bound(e.args[0], v) >= _INT64:  # abs(-2^63) is past int64
+                v = _wide(v)
             return abs(v) if not isinstance(v, np.ndarray) else np.abs(v), err
         if fn is ir.Func.EXP:
             return self._exp(vals[0], err)
@@ -731,6 +730,7 @@ def _reduce(ufunc, vals):
 _INT64 = 1 << 63  # int64 holds -_INT64 .. _INT64 - 1
 _EXACT_DOUBLE = 1 << 53  # every int of smaller magnitude is a double exactly
 _DOUBLE_SAFE = 1 << 1023  # every int of smaller magnitude has a double (rounded)
+_INT_AND_REAL = frozenset((ir.Kind.INT, ir.Kind.REAL))
 
 
 def _no_double(x) -> bool:
@@ -740,7 +740,6 @@ def _no_double(x) -> bool:
     except OverflowError:
         return True
     return False
-_INT_AND_REAL = frozenset((ir.Kind.INT, ir.Kind.REAL))
 
 
 def _magnitude(v) -> int:
@@ -757,11 +756,6 @@ def _wide(v):
     if isinstance(v, np.ndarray):
         return v if v.dtype == object else v.astype(object)
     return int(v)
-
-
-def _wide_if_needed(v):
-    """``v`` as Python ints when a sign change could take it past int64 (it holds -2^63)."""
-    return _wide(v) if _magnitude(v) >= _INT64 else v
 
 
 def narrow(v):

@@ -219,12 +219,8 @@ def measure_and_judge(spec, impl: Implementation, props: Sequence[Property], *, 
     """Measure ``impl`` with ``samples`` calls per request and judge each property (module
     docstring). ``limit`` caps the calls per property (requests × samples)."""
     from libet.spec.interpreter import Interpreter
-    from libet.spec.overrides import check_whole
-    from libet.testing.conformance import check_confidence
 
-    check_confidence(confidence)
-    check_whole(samples, "samples", 1)
-    check_whole(limit, "limit", 1)
+    # conform, the one caller, has checked samples, confidence and the limit
     spec = as_ir(spec)
     space = Space(spec, renderer, fixed, max_depth)
     interp = Interpreter(spec, params)
@@ -329,8 +325,8 @@ def measure(spec, veto, *, renderer=None, corpus=None, bindings=None, variants: 
     from libet.testing.conformance import _renderer, check_confidence
 
     check_confidence(confidence)
-    for value, what in ((samples, "samples"), (limit, "limit"), (variants, "variants")):
-        check_whole(value, what, 1)
+    for value, what, least in ((samples, "samples", 1), (limit, "limit", 0), (variants, "variants", 1)):
+        check_whole(value, what, least)  # a limit of 0 still measures one request
     spec = as_ir(spec)
     renderer = _renderer(spec, renderer, corpus, bindings, variants, seed)
     impl = veto if isinstance(veto, Implementation) else Implementation(veto, name=name, timeout=timeout)

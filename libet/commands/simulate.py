@@ -60,8 +60,6 @@ class Bars:
         self._stack = None
 
     def __call__(self, description: str, total: int):
-        import contextlib
-
         self.close()
         self._stack = contextlib.ExitStack()
         return self._stack.enter_context(progress_bar(total, description))

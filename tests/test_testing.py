@@ -474,3 +474,10 @@ def test_measure_refuses_arguments_out_of_range(small, kwargs, message):
 
     with pytest.raises(UsageError, match=message):
         measure(small, lambda s: True, **kwargs)
+
+
+def test_measure_with_a_limit_of_0_measures_one_request(small):
+    """libet test --exhaustive-limit 0 --write-policy passes limit=0 to measure."""
+    from libet.testing.stochastic import measure
+
+    assert measure(small, lambda s: True, limit=0) is not None

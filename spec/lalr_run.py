@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 from typing import Any, Callable
 
 from lark import Lark, Token, Tree
@@ -144,7 +145,8 @@ class Driver:
             lexer = self._lexers[state]
             scanner = lexer.scanner  # built on first use, as Lark does
             callbacks = {kind: _retyper(f) for kind, f in lexer.callback.items()}
-            scan = (tuple(m.match for m in scanner._mres), callbacks, lexer.ignore_types, lexer.newline_types)
+            mres = _skipping_blanks(scanner, lexer.ignore_types, callbacks) or scanner._mres
+            scan = (tuple(m.match for m in mres), callbacks, lexer.ignore_types, lexer.newline_types)
         except (KeyError, AttributeError) as e:
             raise _Rejected from e
         self._scans[state] = scan
@@ -173,8 +175,11 @@ class Driver:
                             break
                     else:
                         raise _Rejected
-                    value, kind = m.group(0), m.lastgroup
-                    start, start_line, column = pos, line, pos - line_start + 1
+                    kind = m.lastgroup
+                    # the scanner may have skipped blanks before the token (_skipping_blanks)
+                    start = m.start(kind)
+                    value, start_line, column = m.group(kind), line, start - line_start + 1
+                    pos = start
                     if kind in multiline:
                         newlines = value.count("\n")
                         if newlines:
@@ -242,6 +247,93 @@ class Driver:
                     if building is None:
                         return value_stack[-1]
                     return value_stack[-1], where_stack[-1][4]
+
+
+#: The blanks a scanner may skip before a token (:func:`_skipping_blanks`); not the newline,
+#: so that the line count stays where the loop keeps it.
+_BLANKS = " \t\f\r"
+_SKIP = r"[ \t\f\r]*"
+
+
+def _skipping_blanks(scanner, ignore: frozenset[str], callbacks: dict) -> list | None:
+    """A state's regular expressions, each preceded by ``[ \\t\\f\\r]*``, or None where that
+    could change a token.
+
+    Between two tokens of a spec there is nearly always a blank, and the loop lexed each run of
+    blanks as an ignored token of its own: half the matches of a long spec, each a pass through
+    the loop. Skipped inside the regular expression, the run costs nothing. It lexes the same
+    tokens at the same positions when the blanks are what an ignored terminal without a
+    callback matches (one such token, or its end, before the token Lark would lex next) and no
+    other terminal of the state may begin with a blank (:func:`_may_begin_with`), so that at a
+    blank Lark's scanner would have lexed that ignored terminal. Where the token after the
+    blanks does not lex, the expression backtracks to the ignored terminal over the blanks, as
+    before; the loop's position then moves past them and the next scan fails as Lark's would."""
+    try:
+        terminals = scanner.terminals
+        if scanner.g_regex_flags or not all(type(m) is re.Pattern for m in scanner._mres):
+            return None
+        blank = [t for t in terminals if t.name in ignore and t.name not in callbacks
+                 and all(re.fullmatch(t.pattern.to_regexp(), c * 2) for c in _BLANKS)]
+        if not blank or any(_may_begin_with(t.pattern.to_regexp(), _BLANKS) for t in terminals if t not in blank):
+            return None
+        return [re.compile(f"{_SKIP}(?:{m.pattern})", m.flags) for m in scanner._mres]
+    except (AttributeError, TypeError, re.error):
+        return None
+
+
+def _may_begin_with(pattern: str, chars: str) -> bool:
+    """Whether a match of ``pattern`` may begin with one of ``chars``; True where unsure (a
+    construct this reading does not know, or one it would have to read more closely)."""
+    try:  # the re module's own parser, whose layout has been stable since Python 3.0
+        from re import _constants as c
+        from re import _parser as sre
+    except ImportError:
+        return True
+
+    def lead(ops) -> tuple[bool, bool]:
+        """(may begin with one of chars, may match the empty string) for a sequence."""
+        for op, arg in ops:
+            if op is c.LITERAL:
+                may, empty = chr(arg) in chars, False
+            elif op is c.IN:
+                may, empty = _in_may_hold(arg, chars, c), False
+            elif op is c.SUBPATTERN:
+                may, empty = lead(arg[-1])
+            elif op is c.BRANCH:
+                alts = [lead(alt) for alt in arg[1]]
+                may, empty = any(a for a, _ in alts), any(e for _, e in alts)
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+                may, empty = lead(arg[2])
+                empty = empty or arg[0] == 0
+            elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):  # zero width
+                may, empty = False, True
+            else:  # any character, a back reference, ...
+                return True, False
+            if may:
+                return True, empty
+            if not empty:
+                return False, False
+        return False, True
+
+    try:
+        return lead(sre.parse(pattern))[0]
+    except Exception:  # noqa: BLE001 - a pattern this reading cannot follow: assume the worst
+        return True
+
+
+def _in_may_hold(items, chars: str, c) -> bool:
+    """Whether a character class (the parsed ``[...]``) may match one of ``chars``."""
+    held = set()
+    for op, arg in items:
+        if op is c.LITERAL:
+            held.add(chr(arg))
+        elif op is c.RANGE:
+            held.update(ch for ch in chars if arg[0] <= ord(ch) <= arg[1])
+        elif op is c.CATEGORY and arg in (c.CATEGORY_DIGIT, c.CATEGORY_WORD):
+            pass  # no blank is a digit or a word character
+        else:  # a negation, spaces, anything else
+            return True
+    return any(ch in held for ch in chars)
 
 
 def _retyper(callback: Callable) -> Callable:

@@ -173,6 +173,54 @@ def test_a_keyword_with_flags_keeps_lark_s_retyping(text):
     assert kept == {"UnlessCallback"}
 
 
+
+def _skips_blanks(driver) -> set[bool]:
+    """For each state the driver has lexed in: whether its scanner skips blanks itself."""
+    return {m.__self__.pattern.startswith(lalr_run._SKIP) for matches, *_ in driver._scans.values() for m in matches}
+
+
+def test_libet_s_scanners_skip_the_blanks_before_a_token(both):
+    driver = lalr_run.driver(parser.lark_parser())
+    for path in EXAMPLES:
+        with open(path, encoding="utf-8") as f:
+            driver.parse(f.read())
+    assert _skips_blanks(driver) == {True}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "may"),
+    [
+        (r"-?[0-9]+", False), (r"#[^\n]*", False), (r"(substance|framing)(?![a-z])", False), (r"\w+", False),
+        (r"(?:x|y)*z", False), (r" ?x", True), (r"x?\ty", True), (r"[^a]", True), (r"\s+", True),
+        (r"(?:a|\ b)", True), (r".", True), (r"[\x00-\x7f]", True), (r"(?=a)b", False),
+    ],
+)
+def test_which_patterns_may_begin_with_a_blank(pattern, may):
+    assert lalr_run._may_begin_with(pattern, lalr_run._BLANKS) is may
+
+
+#: A terminal that begins with a blank: a state that may lex it must lex blanks as Lark does.
+BLANK_LED = r"""
+start: item*
+?item: NAME | INDENTED | "[" NAME* "]"
+NAME: /[a-z]+/
+INDENTED: /\t[0-9]+/
+%ignore /[ \t\f\r\n]+/
+"""
+
+
+@pytest.mark.parametrize("text", ["a  b", "a\t1", "a \t1 b", "[ a  b ]", "a  ", "  ", "a \t", "a  !", "[\t2]"])
+def test_a_terminal_that_begins_with_a_blank_keeps_lark_s_lexing(text):
+    toy = lark.Lark(BLANK_LED, parser="lalr", lexer="contextual", propagate_positions=True,
+                    maybe_placeholders=False)
+    driver = lalr_run.driver(toy)
+    assert outcome(driver.parse, text) == outcome(toy.parse, text)
+    # a state whose scanner may lex INDENTED lexes blanks one by one; inside brackets it skips
+    for matches, *_ in driver._scans.values():
+        pattern = matches[0].__self__.pattern
+        assert pattern.startswith(lalr_run._SKIP) is ("INDENTED" not in pattern)
+
+
 #: A grammar with what libet's does not have: a single child passed up with the tokens around
 #: it (its container grows past its own positions), over several lines, and kept tokens.
 TOY = r"""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import libet
 from libet.spec import ir
@@ -475,3 +477,15 @@ def test_a_parenthesised_enum_member_is_typed_like_a_bare_one():
     # This used to raise AttributeError inside the checker.
     assert value_expr("(weapons) == topic") == value_expr("weapons == topic")
     assert value_expr("topic == ((weapons))") == value_expr("topic == weapons")
+
+
+@given(st.from_regex(r"\A-?([0-9]{1,12}\.[0-9]{1,12}([eE][-+]?[0-9]{1,2})?|[0-9]{1,12}[eE][-+]?[0-9]{1,2}|[0-9]{1,20})\Z"))
+def test_a_number_literal_is_the_number_its_text_spells(text):
+    # every spelling SIGNED_NUMBER lexes: an int, or the exact rational its decimal digits spell
+    from libet.spec.parser import _number
+
+    value = _number(text, None)
+    if any(c in text for c in ".eE"):
+        assert type(value) is Fraction and value == Fraction(text)
+    else:
+        assert type(value) is int and value == int(text)

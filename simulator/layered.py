@@ -280,30 +280,36 @@ class _Options:
         self.static = all(when is None for *_, when in per_choice)
 
     def best(self, w: np.ndarray, d: int, sense: str) -> tuple[np.ndarray, np.ndarray]:
-        """(the value of the best option at every (class, valuation), the valuation it leads
-        to) for values ``w`` (classes, valuations) after the choice, at depth ``d``; ``sense``
-        "max" or "min". Ties go to the first option in the order the phase's choices and their
-        options are written (the first variable slowest)."""
+        """(the value of the best option at every (target, class, valuation), the valuation it
+        leads to) for values ``w`` (targets, classes, valuations) after the choice, at depth
+        ``d``; ``sense`` "max" or "min", for every target (one pass for all the targets of a
+        sense: the choice is the same function of each target's values). Ties go to the first
+        option in the order the phase's choices and their options are written (the first
+        variable slowest)."""
+        k = w.shape[0]
+        rows = w.reshape(k * self.U, w.shape[2])  # each target's classes as classes of their own
         if self.static:
-            return self._best(w, range(len(self.per_choice)), sense)
+            value, to = self._best(rows, range(len(self.per_choice)), sense)
+            return value.reshape(w.shape), to.reshape(w.shape)
         # which `when`s hold, one bit per choice: a phase chooses each state variable at most
         # once (E095), and _options refuses 64 state variables, so 63 bits at most
-        code = np.zeros(w.shape, dtype=np.int64)
+        code = np.zeros(w.shape[1:], dtype=np.int64)
         for i, (_, _, when) in enumerate(self.per_choice):
             code |= (1 if when is None else when[d].astype(np.int64)) << i
-        value, to = w.copy(), np.broadcast_to(np.arange(w.shape[1]), w.shape).copy()
+        code = np.broadcast_to(code, w.shape).reshape(rows.shape)
+        value, to = rows.copy(), np.broadcast_to(np.arange(rows.shape[1]), rows.shape).copy()
         for pattern in np.unique(code):
             on = [i for i in range(len(self.per_choice)) if pattern >> i & 1]
             if not on:
                 continue
-            v, t = self._best(w, on, sense)
+            v, t = self._best(rows, on, sense)
             here = code == pattern
             value[here], to[here] = v[here], t[here]
-        return value, to
+        return value.reshape(w.shape), to.reshape(w.shape)
 
     def _best(self, w, on, sense) -> tuple[np.ndarray, np.ndarray]:
         val = self.val
-        full = w.reshape(self.U, *val.sizes)
+        full = w.reshape(w.shape[0], *val.sizes)
         chosen = [self.per_choice[i] for i in on]
         sub = full
         for axis, opts, _ in chosen:
@@ -388,6 +394,10 @@ def backward(layers: Layers, targets: list[Target], want) -> tuple[dict, dict, b
             pair[i] = targets.index(Target(t.outcomes, "one"))
     refusal_rows = np.asarray([t.reward == "refusals" for t in targets])
     senses = [t.sense for t in targets]
+    by_sense: dict[str, list[int]] = {}  # the targets an adversary maximises, and minimises
+    for i, sense in enumerate(senses):
+        if sense is not None:
+            by_sense.setdefault(sense, []).append(i)
     x_next = np.broadcast_to(term(at_h, H)[:, None, None, None], (T, len(phases), U, S)).copy()
     out = {H: x_next} if H in want else {}
     choice = {i: {q: None for q in phases} for i, s in enumerate(senses) if s is not None}
@@ -426,10 +436,11 @@ def backward(layers: Layers, targets: list[Target], want) -> tuple[dict, dict, b
                 x[:, qi] = w
                 continue
             x[:, qi] = w  # a plain quantity of an MDP (no choice made): the checker refuses to ask it
-            for i, sense in enumerate(senses):
-                if sense is None:
-                    continue
-                x[i, qi], choice[i][q][d] = opts.best(w[i], d, sense)
+            for sense, rows in by_sense.items():
+                value, to = opts.best(w[rows], d, sense)
+                x[rows, qi] = value
+                for j, i in enumerate(rows):
+                    choice[i][q][d] = to[j]
         x_next = x
         if d in want:
             out[d] = x

@@ -184,8 +184,8 @@ def _lit(v) -> str:
 def test_the_best_joint_option_is_the_best_of_every_combination(choices, data):
     """_Options.best (an extremum over the chosen variables' axes) against every combination of
     the options tried one by one, the first best kept (the engine's order of ties): the value
-    and the valuation chosen, at every (class, valuation), for both senses, on values with many
-    ties, at two depths."""
+    and the valuation chosen, at every (target, class, valuation), for both senses, on values
+    with many ties, at two depths."""
     import itertools
 
     import numpy as np
@@ -210,11 +210,13 @@ policy p {{ veto when violates ok and x == 2 }}
     states = list(itertools.product(*_DOMAINS.values()))  # x slowest, z fastest: the engine's order
     index = {s: i for i, s in enumerate(states)}
     U, S = layers.U, len(states)
-    w = np.asarray(data.draw(st.lists(st.integers(0, 2), min_size=U * S, max_size=U * S)), dtype=float).reshape(U, S)
+    T = 2  # two targets of one sense, chosen for in one pass
+    w = np.asarray(data.draw(st.lists(st.integers(0, 2), min_size=T * U * S, max_size=T * U * S)),
+                   dtype=float).reshape(T, U, S)
     for d, (sense, better) in itertools.product((0, 1), (("max", lambda a, b: a > b), ("min", lambda a, b: a < b))):
         value, to = opts.best(w, d, sense)
-        assert value.shape == to.shape == (U, S)
-        for u, (i, s) in itertools.product(range(U), enumerate(states)):
+        assert value.shape == to.shape == (T, U, S)
+        for t, u, (i, s) in itertools.product(range(T), range(U), enumerate(states)):
             state = dict(zip(_DOMAINS, s))
             best = None
             for combo in itertools.product(*(o for _, o, _ in choices)):
@@ -223,9 +225,9 @@ policy p {{ veto when violates ok and x == 2 }}
                     if _WHEN[when](state, d):
                         after[n] = v
                 j = index[tuple(after.values())]
-                if best is None or better(w[u, j], w[u, best]):
+                if best is None or better(w[t, u, j], w[t, u, best]):
                     best = j
-            assert (value[u, i], to[u, i]) == (w[u, best], best), (d, sense, u, state)
+            assert (value[t, u, i], to[t, u, i]) == (w[t, u, best], best), (d, sense, t, u, state)
 
 
 def test_the_adversaries_kept_are_counted_before_solving(monkeypatch):

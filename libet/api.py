@@ -92,7 +92,7 @@ class Specification:
         ))
 
     def simulate(self, policy=None, *, engine="exact", runs=10_000, seed=0, params=None, fixed=None, exact=False,
-                 measures=None):
+                 measures=None, progress=None):
         """Measures of the policies (the exact engine, or Monte Carlo).
 
         Args:
@@ -103,6 +103,8 @@ class Specification:
             exact: rational arithmetic (small models, exact engine).
             measures: measures as text (``"P(visit plan)"``) or :mod:`libet.spec.measures`
                 objects (default: the standard ones).
+            progress: ``progress(description, total)`` may return ``advance(n)``, asked once
+                before the engine runs (units: depths solved, or Monte Carlo's trajectories).
 
         Returns:
             a :class:`libet.simulator.simulation.SimulationResult`; ``.to_rows()`` gives one
@@ -113,7 +115,7 @@ class Specification:
 
         return orchestrate.simulate(
             self.ir, _names(policy), engine=engine, runs=runs, seed=seed, params=params, fixed=fixed, exact=exact,
-            measures=self._measures(measures),
+            measures=self._measures(measures), progress=progress,
         )
 
     def experiment(self, name, *, engine=None, runs=None, seed=None, params=None, fixed=None, workers=None,

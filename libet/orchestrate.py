@@ -127,6 +127,7 @@ def simulate(
     exact: bool = False,
     measures=None,
     confidence: float = 0.95,
+    progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
 ):
     """Each policy's measures, through the engine registry (``libet simulate`` and
     ``Specification.simulate``). See :func:`libet.simulator.simulation.simulate`."""
@@ -143,7 +144,7 @@ def simulate(
             )
     return run_simulation(
         spec, pols, engine=engine, runs=runs, seed=seed, params=check_overrides(spec, params),
-        fixed=check_fixed(spec, fixed), exact=exact, measures=measures, confidence=confidence,
+        fixed=check_fixed(spec, fixed), exact=exact, measures=measures, confidence=confidence, progress=progress,
     )
 
 

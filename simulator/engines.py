@@ -15,6 +15,10 @@ params), ``measures`` the :class:`~libet.spec.measures.Measure` objects wanted. 
 worst_over=..., minimise=...)`` with an :class:`~libet.simulator.results.Aggregate` (the value,
 its interval when it is an estimate, the worst-case assignment, how it was aggregated).
 
+``progress``, when given, is called with a number of units of work done, as the work goes
+(a progress bar's ``advance``); ``work`` names the unit: ``"runs"``, trajectories finished
+(``runs`` in all), or ``"depths"``, depths solved (the model's horizon in all).
+
 ``covers_assignments`` says whether one run answers for every assignment of the variables it
 does not fix (the exact engine's table does), or only for the distribution it sampled (Monte
 Carlo): experiments then run it once per point and per worst-case combination.
@@ -39,6 +43,11 @@ class EngineInfo:
     entry: str
     covers_assignments: bool
     estimates: bool  # numbers are estimates with confidence intervals (else computed exactly)
+    work: str  # what run's progress(n) counts: "runs" (trajectories) or "depths" (solved)
+
+    def total_work(self, model, runs: int) -> int:
+        """How many units of :attr:`work` one run on ``model`` does in all."""
+        return runs if self.work == "runs" else model.horizon
 
     def load(self) -> Callable:
         module, _, fn = self.entry.partition(":")
@@ -54,6 +63,7 @@ ENGINES: dict[str, EngineInfo] = {
             "libet.simulator.exact:run",
             covers_assignments=True,
             estimates=False,
+            work="depths",
         ),
         EngineInfo(
             "mc",
@@ -61,6 +71,7 @@ ENGINES: dict[str, EngineInfo] = {
             "libet.simulator.montecarlo:run_engine",
             covers_assignments=False,
             estimates=True,
+            work="runs",
         ),
     )
 }

@@ -158,8 +158,9 @@ def backward(A, b, x_end, want, scalar: bool):
     return out
 
 
-def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
-    """The outcome table of ``model`` for ``measures`` (see module doc).
+def solve(model: Model, measures=DEFAULT_MEASURES, progress=None) -> OutcomeTable:
+    """The outcome table of ``model`` for ``measures`` (see module doc); ``progress(n)``, when
+    given, is called with the depths solved, block by block (the horizon in all).
 
     Raises:
         EvaluationError: when some assignment reaches a state whose probabilities have no
@@ -170,7 +171,7 @@ def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
     from .layered import solve as solve_layered
 
     if needs_layered(model.spec):  # state variables or an adversary: simulator/layered.py
-        return solve_layered(model, measures)
+        return solve_layered(model, measures, progress)
     cols = ms.columns(measures)
     # A refusal column is the reward half of its event's probability column (see _run_backward).
     inner = list(dict.fromkeys((o, v, "one" if r == "refusals" else r) for o, v, r in cols))
@@ -178,7 +179,7 @@ def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
     chain = _Chain(model, ms.tracked_phases(measures), refusals)
     d0, harmful, cls = assignment_facts(model)
     want = np.unique(d0)
-    values, any_bad = _run(chain, inner, want)
+    values, any_bad = _run(chain, inner, want, progress)
     # Gather x(q0 with its visit flags, d0) for every assignment.
     wi = np.searchsorted(want, d0)
     stacked = np.stack([values[int(w)] for w in want])  # (M, U, P', Q)
@@ -203,9 +204,8 @@ def solve(model: Model, measures=DEFAULT_MEASURES) -> OutcomeTable:
 
 def run(model: Model, measures=DEFAULT_MEASURES, *, runs=None, seed=None, confidence=None, progress=None) -> OutcomeTable:
     """The exact engine under the registry's signature (:mod:`.engines`). ``runs``, ``seed``
-    and ``confidence`` are a sampling engine's and do not apply; ``progress`` is not called
-    (one solve is one step)."""
-    return solve(model, measures)
+    and ``confidence`` are a sampling engine's and do not apply; ``progress`` counts depths."""
+    return solve(model, measures, progress)
 
 
 class _Chain:
@@ -331,13 +331,13 @@ def assignment_of(model: Model, flat: int) -> dict:
     return full_assignment(model.spec, partial, model.fixed)
 
 
-def _run(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
+def _run(chain: _Chain, cols: list, want, progress=None) -> tuple[dict, bool]:
     model = chain.model
     if model.horizon * model.n_classes * chain.P > 1 << 14:
         warm_allocator()
     if chain.P == 1 and not model.exact and len(want) <= _FORWARD_STARTS and not chain.refusals:
-        return _run_forward(model, cols, want)
-    return _run_backward(chain, cols, want)
+        return _run_forward(model, cols, want, progress)
+    return _run_backward(chain, cols, want, progress)
 
 
 #: With one phase and at most this many distinct start depths, the forward pass (cumulative
@@ -345,7 +345,7 @@ def _run(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
 _FORWARD_STARTS = 8
 
 
-def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
+def _run_forward(model: Model, cols: list, want, progress=None) -> tuple[dict, bool]:
     """One phase, no visit flags: the mass still in the chain at depth d, from start depth w,
     is the product of the continuation probabilities a_j = (1 - v_j) p_{q->q}(j) for
     w <= j < d, a cumulative product (no division; underflow to 0 only drops mass below
@@ -371,7 +371,7 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     chunk = chunk_depths(H, U)
     q = model.phases[0]
     counted = {c[0] for c in cols}  # the outcomes some column counts
-    for lo, hi in model.spans(chunk):
+    for lo, hi in _reported(model.spans(chunk), progress):
         active = [i for i, w in enumerate(want) if w < hi]
         if not active:
             continue
@@ -451,6 +451,15 @@ def _run_forward(model: Model, cols: list, want) -> tuple[dict, bool]:
     return out, bad_seen
 
 
+def _reported(spans, progress):
+    """The blocks of depths ``spans``, each reported to ``progress`` (when given) once the loop
+    over them is done with it."""
+    for lo, hi in spans:
+        yield lo, hi
+        if progress is not None:
+            progress(hi - lo)
+
+
 def _factor_rows(seg):
     """A chunk's factors ``seg`` (h, U) as :func:`.compiled.product` takes them: a row per
     class, or one row when every class has the same factors (a broadcast column)."""
@@ -474,7 +483,7 @@ def _never_vetoed(g) -> bool:
     return np.ndim(g) > 0 and np.shape(g)[0] == 1 and bool((g == 1).all())
 
 
-def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
+def _run_backward(chain: _Chain, cols: list, want, progress=None) -> tuple[dict, bool]:
     """Values x(·, d) at the depths ``want`` for every class and state (phase and visit
     flags), and whether any state was bad (then the last column is the probability of
     reaching a bad state)."""
@@ -526,6 +535,8 @@ def _run_backward(chain: _Chain, cols: list, want) -> tuple[dict, bool]:
             if k < hi - lo:
                 out[lo + k] = val
         x = vals[0]
+        if progress is not None:
+            progress(hi - lo)
         hi = lo
     return out, bad_seen
 

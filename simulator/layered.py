@@ -366,10 +366,16 @@ class Strategy:
         return out
 
 
-def backward(layers: Layers, targets: list[Target], want) -> tuple[dict, dict, bool]:
+#: The layered solve reports its progress every this many depths (one depth is quick).
+_REPORT_EVERY = 100
+
+
+def backward(layers: Layers, targets: list[Target], want, progress=None) -> tuple[dict, dict, bool]:
     """Values at the depths ``want`` for every target: ``{depth: array (targets, phases,
     classes, valuations)}``, the strategies per target index, and whether a bad state was
-    reached with positive probability somewhere (then the caller replays it)."""
+    reached with positive probability somewhere (then the caller replays it). ``progress(n)``,
+    when given, is called with the depths solved (the horizon in all, the depths below the
+    lowest start depth, which need no solve, included)."""
     model = layers.model
     H, U, S = layers.H, layers.U, layers.S
     at_h = model.at_horizon
@@ -444,11 +450,17 @@ def backward(layers: Layers, targets: list[Target], want) -> tuple[dict, dict, b
         x_next = x
         if d in want:
             out[d] = x
+        if progress is not None and (H - d) % _REPORT_EVERY == 0:
+            progress(_REPORT_EVERY)
+    rest = (H - lowest) % _REPORT_EVERY + lowest  # the last depths solved, and those below
+    if progress is not None and rest:
+        progress(rest)
     return out, choice, bad_hit is not None
 
 
-def solve(model: Model, measures) -> OutcomeTable:
-    """The outcome table of a spec with state variables or choice points (see module doc)."""
+def solve(model: Model, measures, progress=None) -> OutcomeTable:
+    """The outcome table of a spec with state variables or choice points (see module doc);
+    ``progress(n)``, when given, is called with the depths solved."""
 
     measures = tuple(measures)
     refuse_visits(measures)
@@ -466,7 +478,7 @@ def solve(model: Model, measures) -> OutcomeTable:
         reward = {ms.Reward.ONE: "one", ms.Reward.DEPTH: "depth", ms.Reward.STEPS: "depth", ms.Reward.REFUSALS: "refusals"}[m.reward]
         targets.append(Target(frozenset(m.numerator.outcomes), reward, m.extremum))
     _refuse_strategies(layers, len(opt_measures))
-    values, choice, bad = backward(layers, targets, want)
+    values, choice, bad = backward(layers, targets, want, progress)
     if bad:
         _replay_bad(model, layers, d0, cls)
     wi = np.searchsorted(want, d0)
@@ -527,6 +539,8 @@ def simulate(model: Model, layers: Layers, rng, cls, d0, pick, progress=None):
     refusals = np.zeros(n, dtype=np.int64)
     at_start = depth >= H
     outcome[at_start] = at_h
+    if progress is not None and at_start.any():
+        progress(int(at_start.sum()))
     steps = 0
     index = {q: i for i, q in enumerate(model.phases)}
     codes = {ir.DELIVER: 0, ir.STOP: 1}
@@ -568,7 +582,9 @@ def simulate(model: Model, layers: Layers, rng, cls, d0, pick, progress=None):
                 outcome[hit[ends]] = at_h
                 phase[hit] = index[target]
                 val[hit] = umap[val[hit]]
-        if progress is not None:
-            progress(len(live))
+        if progress is not None:  # the trajectories this step ended
+            ended = int(np.count_nonzero(outcome[live] >= 0))
+            if ended:
+                progress(ended)
     return outcome, depth, np.zeros((n, 1), dtype=np.int64), steps, refusals
 

@@ -10,13 +10,14 @@ rows and JSON saying how every number was obtained.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import attrs
 
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec import measures as ms
+from libet.spec.overrides import check_runs
 
 from . import engines
 
@@ -186,9 +187,12 @@ def simulate(
     exact: bool = False,
     measures=None,
     confidence: float = 0.95,
+    progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
 ) -> SimulationResult:
     """Run ``engine`` on every policy in ``policies`` (default all) for ``measures`` (default
-    :func:`default_measures`).
+    :func:`default_measures`). ``progress(description, total)`` may return ``advance(n)`` (a
+    progress bar), asked once the models are built, in the engine's units of work
+    (:mod:`.engines`: depths solved or trajectories run, over every policy).
 
     Raises:
         UsageError: an unknown engine, policy, param or variable; ``exact`` with a sampling
@@ -205,16 +209,19 @@ def simulate(
         for m in measures:
             if m.extremum is None:
                 raise UsageError(*ms.needs_case(m, in_bound=False))
+    if info.work == "runs":  # counted for the progress before the engine, which checks them too, sees them
+        runs = check_runs(runs)
     run = info.load()
     # The exact engine's rows also report the largest P(harm) (Pmax in an MDP) over every assignment.
     harm = worst_harm(spec)
     solved = measures if info.estimates or harm in measures else measures + (harm,)
-    results = {}
-    for p in pols:
-        # keep=(): every number here is an average or the worst case over every assignment,
-        # so variables read only through values may be summarised (model.Summary)
-        results[p] = run(Model(spec, p, params, fixed, exact=exact, keep=()), solved, runs=runs, seed=seed,
-                         confidence=confidence)
+    # keep=(): every number here is an average or the worst case over every assignment, so
+    # variables read only through values may be summarised (model.Summary)
+    models = {p: Model(spec, p, params, fixed, exact=exact, keep=()) for p in pols}
+    total = sum(info.total_work(m, runs) for m in models.values())
+    advance = progress(f"{info.name} engine, {info.work}", total) if progress is not None and total > 0 else None
+    results = {p: run(m, solved, runs=runs, seed=seed, confidence=confidence, progress=advance)
+               for p, m in models.items()}
     sampled = info.estimates
     return SimulationResult(
         spec, info.name, pols, results, measures, dict(params or {}), dict(fixed or {}),

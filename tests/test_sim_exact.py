@@ -384,3 +384,34 @@ def test_exact_sum_is_the_sum(values):
 
     got = exact_sum(values)
     assert got == sum(values, Fraction(0)) and isinstance(got, Fraction)
+
+
+@pytest.mark.parametrize(
+    ("example", "engine", "exact", "runs"),
+    [
+        ("prefill", "exact", False, None),  # one phase: the forward pass
+        ("momentum", "exact", False, None),  # several phases: backward induction
+        ("prefill", "exact", True, None),  # in rationals
+        ("adaptive_attacker", "exact", False, None),  # state and an adversary: the layered engine
+        ("crescendo", "mc", False, 3_000),  # state: the layered tables' Monte Carlo
+        ("prefill", "mc", False, 3_000),
+    ],
+)
+def test_progress_counts_every_unit_of_work_once(example, engine, exact, runs):
+    # a progress bar's total is asked for once, and the engine's reports add up to it
+    spec = libet.load(f"examples/{example}.libet")
+    asked, done = [], []
+
+    def progress(description, total):
+        asked.append((description, total))
+        return done.append
+
+    kwargs = {"runs": runs, "seed": 1} if runs else {}
+    policies = list(spec.ir.policies)[:2]
+    with_bar = spec.simulate(policies, engine=engine, exact=exact, progress=progress, **kwargs)
+    per_policy = runs or spec.ir.trajectory.horizon
+    unit = "runs" if runs else "depths"
+    assert asked == [(f"{engine} engine, {unit}", per_policy * len(policies))]
+    assert sum(done) == per_policy * len(policies) and all(n > 0 for n in done)
+    # and the numbers do not depend on whether anyone watches
+    assert with_bar.to_rows() == spec.simulate(policies, engine=engine, exact=exact, **kwargs).to_rows()

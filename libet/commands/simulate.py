@@ -142,9 +142,13 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
             wanted = [ms.parse(m, phases) for m in measures]
         except ValueError as exc:
             fail(str(exc), f"measures are written as in a spec, e.g. \"P(harm | delivered)\"; the phases are {name_list(phases)}")
-    result = orchestrate.simulate(spec, list(policies) or None, engine=engine or "exact", runs=runs or 10_000,
-                                  seed=0 if seed is None else seed, params=params, fixed=fixed, exact=rational,
-                                  measures=wanted)
+    bars = Bars()
+    try:
+        result = orchestrate.simulate(spec, list(policies) or None, engine=engine or "exact", runs=runs or 10_000,
+                                      seed=0 if seed is None else seed, params=params, fixed=fixed, exact=rational,
+                                      measures=wanted, progress=None if as_json else bars)
+    finally:
+        bars.close()
     data = result.to_json()
     data["spec_sha256"] = spec_hash(loaded.sources, spec)
     if out:

@@ -269,7 +269,7 @@ def run_experiment(
               for pvals in (itertools.product(*[v.values for v in param_vary]) if param_vary else [()])]
     from .parallel import Serial, mapper
 
-    run = mapper(workers, scheduler) if (workers or scheduler) else Serial()
+    run = mapper(workers, scheduler)
     try:
         n = len(pieces)
         done = run.map(_piece, [spec] * n, [name] * n, [info.name] * n, [p[0] for p in pieces],

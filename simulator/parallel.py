@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from libet.errors import UsageError
+from libet.spec.overrides import check_whole
 
 #: Arguments cheap to send with every call.
 _SCALARS = (int, float, str, bool, bytes, type(None))
@@ -105,8 +106,8 @@ class DaskMapper:
 
 def mapper(workers: int | None = None, scheduler: str | None = None):
     """Serial by default; Dask when ``workers`` (at least 1) or ``scheduler`` is given."""
-    if workers is not None and (int(workers) != workers or workers < 1):
-        raise UsageError(f"--workers takes a positive whole number, not {workers!r}")
+    if workers is not None:  # 0 or False would have run serially, saying nothing
+        workers = check_whole(workers, "workers", 1)
     if workers is None and not scheduler:
         return Serial()
     return DaskMapper(workers, scheduler)

@@ -185,6 +185,17 @@ def test_runs_that_are_not_a_whole_number_from_1_are_a_usage_error(runs):
         spec.experiment("prefill_sweep", engine="mc", runs=runs)
 
 
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_workers_that_are_not_a_whole_number_from_1_are_a_usage_error(workers):
+    """workers=0 (or False) ran serially without a word; True started a Dask cluster."""
+    from libet.errors import UsageError
+
+    with pytest.raises(UsageError, match="workers must be a whole number, at least 1"):
+        libet.load("examples/prefill.libet").experiment("prefill_sweep", workers=workers)
+    with pytest.raises(UsageError, match="workers must be a whole number, at least 1"):
+        libet.load("examples/calibration/greenblatt.libet").fit("compliance_gap", workers=workers)
+
 def test_the_api_names_what_it_takes_when_given_something_else():
     spec = libet.load("examples/prefill.libet")
     with pytest.raises(TypeError, match="loads takes the spec's text"):

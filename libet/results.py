@@ -107,10 +107,13 @@ class CheckResult:
         ev = self.counterexample or self.proof
         return ev.describe() if ev is not None and hasattr(ev, "describe") else (self.reason or "")
 
+    #: The columns of :meth:`to_row`, in order (an empty table has them too).
+    COLUMNS = ("policy", "check", "status", "engine", "seconds", "detail")
+
     def to_row(self) -> dict:
         """One flat row (for tables and pandas): the evidence on one line."""
-        return {"policy": self.policy, "check": self.check, "status": self.status.value, "engine": self.engine,
-                "seconds": self.seconds, "detail": " ".join(self.text().split())}
+        return dict(zip(self.COLUMNS, (self.policy, self.check, self.status.value, self.engine, self.seconds,
+                                       " ".join(self.text().split()))))
 
     def _repr_html_(self) -> str:
         from libet.report import checks_html
@@ -128,7 +131,7 @@ class CheckResults(list):
     def to_pandas(self):
         """A ``pandas.DataFrame`` with one row per check (needs pandas: ``pip install
         'libet[notebook]'``)."""
-        return to_pandas(self.to_rows())
+        return to_pandas(self.to_rows(), list(CheckResult.COLUMNS))
 
     @property
     def exit_code(self) -> int:

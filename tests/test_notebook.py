@@ -70,6 +70,9 @@ def test_check_results_html_and_pandas(spec):
     assert list(df.columns) == ["policy", "check", "status", "engine", "seconds", "detail"]
     assert sorted(df["status"]) == ["PROVED", "PROVED", "VIOLATED", "VIOLATED"]
     assert results.exit_code == 1
+    # no checks: the same columns, no rows (it had no columns, so df["status"] raised KeyError)
+    empty = CheckResults().to_pandas()
+    assert list(empty.columns) == list(df.columns) and len(empty) == 0
 
 
 def test_experiment_html_pandas_and_plot(spec):

@@ -278,7 +278,7 @@ def fmt(files, check_only, diff, as_json):
                 click.echo(f"{path}: would reformat")
             status = max(status, 1)
         else:
-            write_atomic(path, result.formatted)
+            write_atomic(path, result.file_text())
             entries.append({"file": path, "status": "reformatted", "diff": text})
             if not as_json:
                 click.echo(f"{path}: reformatted")

@@ -10,6 +10,7 @@ engine imports the command-line layer.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 
 from libet.errors import UsageError
@@ -53,7 +54,9 @@ def _finite(obj):
 
 def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so
-    a reader never sees a half-written file.
+    a reader never sees a half-written file. A file overwritten keeps its permissions (``libet
+    fmt`` on a file of mode 0600 or 0755 leaves it so); a new one gets those a plain open()
+    would give it.
 
     Raises:
         UsageError: if ``path`` exists and ``overwrite`` is False.
@@ -65,12 +68,18 @@ def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".libet-", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as fh:
+        # text as it is: no newline translation (a file of "\r\n" endings keeps them, and no other gets them)
+        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})) as fh:
             fh.write(data)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        # mkstemp makes the file private (0600): give it the one it replaces' mode, or the mode
+        # a plain open() would
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

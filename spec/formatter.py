@@ -27,8 +27,13 @@ INDENT = "  "
 @attrs.frozen
 class FormatResult:
     original: str | None
-    formatted: str | None
+    formatted: str | None  # with the original's line endings
     error: object = None  # a Loaded-like object with diagnostics and sources, when parsing failed
+    bom: bool = False  # the file began with a byte order mark, which its formatted text keeps
+
+    def file_text(self) -> str:
+        """What the formatted file holds: its text, after the byte order mark it had."""
+        return ("\ufeff" if self.bom else "") + self.formatted
 
 
 def format_text(text: str, name: str = "<string>") -> str:
@@ -47,7 +52,8 @@ def format_text(text: str, name: str = "<string>") -> str:
 
 
 def format_file(path: str) -> FormatResult:
-    """Format the file at ``path`` (parsing only: a file with type errors still formats)."""
+    """Format the file at ``path`` (parsing only: a file with type errors still formats), in
+    its own line endings (those of most of its lines, ``\\r\\n`` or ``\\n``)."""
     from libet.spec.loader import Loaded
 
     d = Diagnostics()
@@ -64,7 +70,10 @@ def format_file(path: str) -> FormatResult:
     parsed = parse(text, path, d)
     if parsed.module is None:
         return FormatResult(text, None, Loaded(None, tuple(d.sorted()), {path: text}, {}))
-    return FormatResult(text, _Printer(parsed).run())
+    formatted = _Printer(parsed).run()
+    if text.count("\r\n") * 2 > text.count("\n"):  # a file of Windows line endings keeps them
+        formatted = formatted.replace("\n", "\r\n")
+    return FormatResult(text, formatted, bom=data.startswith(b"\xef\xbb\xbf"))
 
 
 class _Printer:

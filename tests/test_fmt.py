@@ -184,3 +184,30 @@ def test_a_hash_inside_a_string_starts_no_comment():
         ("# whole line", 2, 1),
         ('# after "quoted"', 4, 14),
     ]
+
+
+def test_fmt_keeps_a_file_s_line_endings_byte_order_mark_and_mode(tmp_path):
+    """A file of Windows line endings was rewritten with Unix ones (every line a change in a
+    diff), lost its byte order mark, and came back with mode 0644 whatever it had."""
+    import os
+    import stat
+
+    from click.testing import CliRunner
+
+    from libet.cli import main
+
+    messy = b"\xef\xbb\xbf# a comment\r\nsubstance {  bad: bool }\r\nvalue ok = not bad  # why\r\n"
+    path = tmp_path / "w.libet"
+    path.write_bytes(messy)
+    os.chmod(path, 0o600)
+    r = CliRunner().invoke(main, ["fmt", str(path)])
+    assert r.exit_code == 0, r.output
+    assert path.read_bytes() == (b"\xef\xbb\xbf# a comment\r\nsubstance {\r\n  bad: bool\r\n}\r\n"
+                                 b"value ok = not bad  # why\r\n")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert CliRunner().invoke(main, ["fmt", "--check", str(path)]).exit_code == 0  # formatted: nothing to do
+    # a file of Unix line endings keeps them, and gets no byte order mark
+    unix = tmp_path / "u.libet"
+    unix.write_bytes(messy[3:].replace(b"\r\n", b"\n"))
+    assert CliRunner().invoke(main, ["fmt", str(unix)]).exit_code == 0
+    assert unix.read_bytes() == b"# a comment\nsubstance {\n  bad: bool\n}\nvalue ok = not bad  # why\n"

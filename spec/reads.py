@@ -14,6 +14,7 @@ thousands of terms never meets Python's recursion limit.
 
 from __future__ import annotations
 
+import itertools
 from typing import Iterable, Iterator
 
 import attrs
@@ -39,6 +40,7 @@ class Reads:
         self._states: dict[int, frozenset] = {}
         self._keys: dict[int, int] = {}
         self._interned: dict[tuple, int] = {}
+        self._numbers = itertools.count()  # the keys' numbers (next() is atomic: threads share a Reads)
         self._found: dict[tuple, tuple] = {}
         self._sizes: dict[int, int] = {}
 
@@ -103,9 +105,11 @@ class Reads:
                     phase |= p
                     size += sizes[c]
                 out = (names or _NOTHING[0], depth, phase)
-            memo[k] = out
+            # the size first: a node in the memo is done, and another thread (proofs/race.py
+            # races engines over one spec) may read both as soon as it is there
             sizes[k] = min(SIZE_CAP, size)
             keep.append(e)
+            memo[k] = out
         return memo[id(expr)]
 
     def size(self, exprs: ir.Expr | Iterable[ir.Expr]) -> int:
@@ -149,8 +153,11 @@ class Reads:
             if own is None:
                 own = _OWN[t] = _own_fields(t)
             shape = (t, tuple(map(e.__getattribute__, own)), tuple([keys[id(c)] for c in kids]))
-            keys[k] = interned.setdefault(shape, len(interned))
+            # a number from the counter, not len(interned): two threads would take the same
+            # length for two shapes (setdefault keeps whichever came first, and the other
+            # number is never used)
             keep.append(e)
+            keys[k] = interned.setdefault(shape, next(self._numbers))
         return keys[id(expr)]
 
     def variables(self, exprs: ir.Expr | Iterable[ir.Expr]) -> frozenset:

@@ -442,3 +442,46 @@ policy p {{ veto when false }}
     assert over_arrays == one_at_a_time
     ((code, message),) = over_arrays
     assert code == "E044" and "an int of about 10^598 has no double value" in message and "{x=2}" in message
+
+
+def test_threads_sharing_one_spec_s_reads_get_whole_facts_and_distinct_keys():
+    """proofs/race.py races three engines on threads over one spec, and they share its Reads.
+    A node was put in the memo before its size (another thread then met a KeyError, seen in
+    a CI run of the unbounded differential test), and two threads could number two shapes
+    alike (len() of the table, taken by both): a pass keyed by that number would take one
+    subterm's value for the other's. Switching threads every microsecond makes both likely."""
+    import sys
+    import threading
+
+    from test_scale import _chains
+
+    from libet.spec.reads import Reads
+
+    spec = libet.loads(_chains(3000, 100), "chains.libet").ir
+    roots = [d.expr for d in spec.defs.values()] + [spec.harm_expr()]
+    alone = Reads(spec)
+    expected = [(alone.facts(e), alone.size(e)) for e in roots]
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(4):
+            reads, errors = Reads(spec), []
+
+            def work(order):
+                try:
+                    for e in order:
+                        reads.facts(e), reads.size(e), reads.key(e)
+                except Exception as exc:  # noqa: BLE001 - the test reports what any thread met
+                    errors.append(repr(exc))
+
+            threads = [threading.Thread(target=work, args=(roots[i % 3::3] if i % 2 else roots[::-1],)) for i in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert errors == []
+            assert [(reads.facts(e), reads.size(e)) for e in roots] == expected
+            numbers = list(reads._interned.values())
+            assert len(numbers) == len(set(numbers))  # no two shapes share a key
+    finally:
+        sys.setswitchinterval(before)

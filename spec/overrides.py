@@ -138,7 +138,29 @@ def check_value(spec: ir.Spec, name: str, value: Any):
             return int(value)
     elif isinstance(value, str) and value in dom:
         return value
-    raise UsageError(f"{value!r} is not a value of {name} (domain {dom})")
+    raise UsageError(f"{value!r} is not a value of {name} (domain {dom})", _value_hint(dom, value))
+
+
+def _value_hint(dom, value: Any) -> str | None:
+    """What the value closest to ``value`` in ``dom`` is spelled like, for a near miss
+    (``True`` for a bool, ``WEAPONS`` for ``weapons``, ``3.0`` for an int)."""
+    text = str(value).strip()
+    if isinstance(dom, ir.BoolDomain):
+        return "a bool is written true or false" if text.lower() in ("true", "false", "1", "0", "yes", "no") else None
+    if isinstance(dom, ir.IntDomain):
+        try:
+            whole = Fraction(text)
+        except (ValueError, ZeroDivisionError):
+            return None
+        if whole.denominator == 1 and dom.lo <= whole <= dom.hi:
+            return f"write it as a whole number: {whole.numerator}"
+        return None
+    same = [m for m in dom.members if m.lower() == text.lower()]
+    if same:
+        return f"did you mean '{same[0]}'? (names are case-sensitive)"
+    from libet.spec.diagnostics import did_you_mean
+
+    return did_you_mean(text, list(dom.members)) or None
 
 
 def _numpy_bool(value) -> bool:
@@ -179,7 +201,14 @@ def parse_sets(spec: ir.Spec, items) -> tuple[dict[str, Fraction], dict[str, Any
 
 
 def _show_number(q: Fraction) -> str:
-    return str(q.numerator) if q.denominator == 1 else f"{float(q):g}"
+    """``q`` for a message: whole numbers of up to 15 digits as they are, any other in six
+    significant digits (a number past the largest double too: `--set gain=1e400`)."""
+    if q.denominator == 1 and abs(q.numerator) < 10**15:
+        return str(q.numerator)
+    from decimal import Context, Decimal
+
+    ctx = Context(prec=6)
+    return format(ctx.divide(Decimal(q.numerator), Decimal(q.denominator)).normalize(ctx), "g")
 
 
 def check_seed(seed: Any) -> int:

@@ -242,3 +242,27 @@ check deep { safe }
     r = invoke("prove", path)
     assert r.exit_code == 2, r.output
     assert "E043" in r.output and "a=999, b=998" in r.output
+
+
+@pytest.mark.parametrize(
+    "setting, message, hint",
+    [
+        ("observed=True", "'True' is not a value of observed (domain bool)", "a bool is written true or false"),
+        ("uplift=3.0", "'3.0' is not a value of uplift (domain 0..3)", "write it as a whole number: 3"),
+        ("prefill=1e1", "'1e1' is not a value of prefill (domain 0..40)", "write it as a whole number: 10"),
+        ("topic=WEAPONS", "'WEAPONS' is not a value of topic", "did you mean 'weapons'? (names are case-sensitive)"),
+        ("topic=weapon", "'weapon' is not a value of topic", "did you mean 'weapons'?"),
+        # a number past the largest double in six digits, not its 401
+        ("gain=1e400", "error: 1e+400 lies outside the range [0, 1] of param gain", "the range is declared with `param NAME = DEFAULT in [LO, HI]`"),
+    ],
+)
+def test_a_near_miss_in_set_gets_a_hint(setting, message, hint):
+    r = invoke("simulate", PREFILL, "--set", setting)
+    assert r.exit_code == 2, r.output
+    assert message in r.output and f"hint: {hint}" in r.output, r.output
+    assert len(r.output) < 400
+
+
+def test_a_value_far_from_any_gets_no_hint():
+    r = invoke("simulate", PREFILL, "--set", "uplift=9")
+    assert r.exit_code == 2 and "9 is not a value of uplift (domain 0..3)" in r.output and "hint" not in r.output

@@ -88,6 +88,8 @@ class _Printer:
         self.p = Dispatch(self, "x_")
         self.defs: dict[str, None] = {}  # the defs and values printed so far, as formulas
         self.values: dict[str, None] = {}
+        self._sizes: dict[int, int] = {}  # id(int node) -> a bound on its magnitude (_int_fits)
+        self._sized: list = []  # ... and the nodes, kept alive while their ids are keys
 
     def var_value(self, var: ir.Variable, value) -> str:
         if isinstance(var.domain, ir.BoolDomain):
@@ -192,7 +194,70 @@ class _Printer:
             parts.append(f"{arg} = {lit}")
         return "(" + (" | ".join(parts) or "false") + ")"
 
+    def _int_fits(self, e: ir.Expr) -> None:
+        """Refuse an int operation whose value may pass PRISM's 32-bit ints, where the values of
+        its parts (literals, domains, params, the depth) may take it: PRISM would compute
+        another number than libet (Java's ints wrap around), and say nothing. A bound on each
+        node's magnitude from its parts' (a sum's is the sum of theirs, a product's their
+        product), found bottom-up with an explicit stack (a flat sum of 10^4 terms)."""
+        sizes = self._sizes
+        stack = [(e, False)]
+        while stack:
+            node, ready = stack.pop()
+            if id(node) in sizes:
+                continue
+            parts = self._int_parts(node)
+            if not ready and any(id(p) not in sizes for p in parts):
+                stack.append((node, True))
+                stack.extend((p, False) for p in parts if id(p) not in sizes)
+                continue
+            sizes[id(node)] = self._magnitude(node, [sizes[id(p)] for p in parts])
+            self._sized.append(node)
+        bound = sizes[id(e)]
+        if bound > PRISM_INT[1]:
+            where = f" at {e.span.file}:{e.span.line}:{e.span.col}" if e.span is not None else ""
+            raise UsageError(
+                f"the PRISM export cannot write the int expression{where}: the values of its parts may take it as far as "
+                f"{bound:,}, past PRISM's 32-bit ints ({PRISM_INT[0]:,} .. {PRISM_INT[1]:,}), where PRISM would "
+                "compute another number",
+                "set the variables or params it reads to smaller values with --set, or scale the spec's ints down; "
+                "libet's own engines take ints of any size",
+            )
+
+    def _int_parts(self, e: ir.Expr) -> tuple:
+        """The parts an int node's magnitude is bounded by."""
+        t = type(e)
+        if t is ir.Arith or t is ir.Neg or t is ir.Call:
+            return e.children() if e.type.kind is ir.Kind.INT else ()
+        if t is ir.Ite:
+            return (e.then, e.orelse) if e.type.kind is ir.Kind.INT else ()
+        if t is ir.DefRef:
+            return (self.spec.defs[e.name].expr,)
+        return ()
+
+    def _magnitude(self, e: ir.Expr, parts: list[int]) -> int:
+        t = type(e)
+        if t is ir.Arith:
+            return parts[0] * parts[1] if e.op is ir.ArithOp.MUL else parts[0] + parts[1]
+        if parts:  # -x, abs, min, max, if, a def: at most the largest part
+            return max(parts)
+        if e.type.kind is not ir.Kind.INT:
+            return 0
+        if t is ir.Const:
+            return abs(e.value)
+        if t is ir.Depth:
+            return self.model.horizon
+        if t is ir.ParamRef:
+            return abs(int(self.model.params[e.name]))
+        if t is ir.VarRef and e.name in self.model.fixed:
+            return abs(self.model.fixed[e.name])
+        domain = self.spec.variables[e.name].domain if t is ir.VarRef else (
+            self.spec.state[e.name].domain if t is ir.StateRef else None)
+        return max(abs(domain.lo), abs(domain.hi)) if isinstance(domain, ir.IntDomain) else 0
+
     def x_Arith(self, e: ir.Arith) -> str:
+        if e.type.kind is ir.Kind.INT:
+            self._int_fits(e)
         if e.op is ir.ArithOp.DIV:
             return f"(({self.p(e.left)}) * 1.0 / ({self.p(e.right)}))"
         # A flat sum or product as one flat PRISM expression (its operators associate to the
@@ -201,6 +266,8 @@ class _Printer:
         return "(" + self.p(leaf) + "".join(f" {n.op.value} {self.p(n.right)}" for n in nodes) + ")"
 
     def x_Neg(self, e: ir.Neg) -> str:
+        if e.type.kind is ir.Kind.INT:
+            self._int_fits(e)
         return f"(-{self.p(e.arg)})"
 
     def x_Ite(self, e: ir.Ite) -> str:

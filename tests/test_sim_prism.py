@@ -128,7 +128,7 @@ def test_an_int_past_prisms_32_bits_is_refused_in_words(where):
 substance {{ x: {domain} }}
 param k: int = {param}
 {state}
-trajectory {{ horizon 2 start a phase a {{ -> a : if x + k < {literal}{reads} then 0.5 else 0.25 -> stop : otherwise }} }}
+trajectory {{ horizon 2 start a phase a {{ -> a : if x <= {literal} and k <= {literal}{reads} then 0.5 else 0.25 -> stop : otherwise }} }}
 policy p {{ veto when false }}
 """
 
@@ -136,3 +136,34 @@ policy p {{ veto when false }}
     with pytest.raises(UsageError, match="PRISM's ints have 32 bits") as err:
         to_prism(libet.loads(spec(2**31)).ir, "p")
     assert "2147483648" in str(err.value) and "--set" in err.value.hint
+
+
+def test_an_int_operation_that_may_pass_prisms_32_bits_is_refused_in_words():
+    """Each literal, bound and param fitting is not enough: `x + k` with x up to 2^31 - 1 and
+    k = 1 reaches 2^31, which PRISM's (Java's) ints wrap around to -2^31, so PRISM would read
+    another model and say nothing. The export bounds every int operation by its parts'."""
+    from libet.errors import UsageError
+
+    def spec(top: int, op: str = "x + k", extra: str = "") -> str:
+        return f"""
+substance {{ x: {top - 5}..{top}  y: 0..3 }}
+param k: int = 1
+def m = {op}
+{extra}
+trajectory {{ horizon 2 start a phase a {{ -> a : if m > 7 then 0.5 else 0.25 -> stop : otherwise }} }}
+policy p {{ veto when false }}
+"""
+
+    assert "formula f_m = (v_x + p_k);" in to_prism(libet.loads(spec(2**31 - 2)).ir, "p")
+    with pytest.raises(UsageError, match=r"spec.libet:4:9: .* as far as 2,147,483,648, past PRISM's 32-bit ints") as err:
+        to_prism(libet.loads(spec(2**31 - 1), "spec.libet").ir, "p")
+    assert "--set" in err.value.hint
+    # a product's bound is the product of its parts', through a def; a fixed variable's is its value
+    flat = "x * 1000 * 1000 * y + depth"
+    with pytest.raises(UsageError, match="as far as 3,000,000,002"):
+        to_prism(libet.loads(spec(1000, flat)).ir, "p")
+    assert "formula f_m" in to_prism(libet.loads(spec(1000, flat)).ir, "p", fixed={"y": 0})
+    # min, max, abs, if and negation are bounded by their parts
+    for op in ("-(x * 2)", "abs(x * 2)", "min(x * 2, 3)", "if y > 1 then x * 2 else 0"):
+        with pytest.raises(UsageError, match="as far as 4,294,967,294"):
+            to_prism(libet.loads(spec(2**31 - 1, op)).ir, "p")

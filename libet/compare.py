@@ -201,7 +201,7 @@ def compare(
         UsageError: an unknown policy, param or variable; a bad timeout.
     """
     started = time.perf_counter()
-    from libet.proofs.solve import check_limits
+    from libet.proofs.solve import Budget, check_limits
     from libet.spec.structural import bind
 
     spec = bind(spec, params)  # a horizon or weights over params, at these params
@@ -212,9 +212,7 @@ def compare(
     timeout, _ = check_limits(timeout)
     params = check_overrides(spec, params)
     fixed = check_fixed(spec, fixed)
-    from libet.proofs.solve import Budget
-
-    budget = Budget(float(timeout))
+    budget = Budget(timeout)
     reasons = []
     found = {}
     covers = {}

@@ -250,7 +250,7 @@ def run(
     write_atomic(os.path.join(out, "results.json"), json_text(data) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["policy", "check", "status", "engine", "seconds", "detail"])
+    w.writerow(CheckResult.COLUMNS)
     for r in results:
         w.writerow([r.policy, r.check, r.status.value, r.engine, f"{r.seconds:.3f}", detail(r)])
     write_atomic(os.path.join(out, "checks.csv"), buf.getvalue())

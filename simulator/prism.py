@@ -66,6 +66,8 @@ def _real(q: Fraction) -> str:
 
 #: PRISM's ints (Java's): -2^31 .. 2^31 - 1.
 PRISM_INT = (-(1 << 31), (1 << 31) - 1)
+#: The end of the hint of an int past them.
+_OR_SCALE = "or scale the spec's ints down; libet's own engines take ints of any size"
 
 
 def _int(value: int, what: str) -> str:
@@ -75,7 +77,7 @@ def _int(value: int, what: str) -> str:
     if not lo <= value <= hi:
         raise UsageError(
             f"the PRISM export cannot write {what} {value}: PRISM's ints have 32 bits ({lo:,} .. {hi:,})",
-            "set the variable or param to a smaller value with --set, or scale the spec's ints down; libet's own engines take ints of any size",
+            f"set the variable or param to a smaller value with --set, {_OR_SCALE}",
         )
     return str(value) if value >= 0 else f"({value})"
 
@@ -220,8 +222,7 @@ class _Printer:
                 f"the PRISM export cannot write the int expression{where}: the values of its parts may take it as far as "
                 f"{bound:,}, past PRISM's 32-bit ints ({PRISM_INT[0]:,} .. {PRISM_INT[1]:,}), where PRISM would "
                 "compute another number",
-                "set the variables or params it reads to smaller values with --set, or scale the spec's ints down; "
-                "libet's own engines take ints of any size",
+                f"set the variables or params it reads to smaller values with --set, {_OR_SCALE}",
             )
 
     def _int_parts(self, e: ir.Expr) -> tuple:

@@ -252,7 +252,7 @@ class Driver:
 #: The blanks a scanner may skip before a token (:func:`_skipping_blanks`); not the newline,
 #: so that the line count stays where the loop keeps it.
 _BLANKS = " \t\f\r"
-_SKIP = r"[ \t\f\r]*"
+_SKIP = f"[{re.escape(_BLANKS)}]*"  # the regular expression of a run of them
 
 
 def _skipping_blanks(scanner, ignore: frozenset[str], callbacks: dict) -> list | None:

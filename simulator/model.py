@@ -31,7 +31,7 @@ from libet.errors import EvaluationError, UsageError
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
 from libet.spec.interpreter import Interpreter
-from libet.spec.overrides import check_fixed, check_params
+from libet.spec.overrides import check_fixed, engine_params
 from libet.spec.printer import count_text, name_list, order_text
 from libet.spec.reads import reads_of
 from libet.spec.rules import veto_split
@@ -171,7 +171,7 @@ def largest(names, sizes, shown: int = 6) -> str:
 def param_values(spec: ir.Spec, overrides: Mapping[str, object] | None, exact: bool) -> dict:
     """Every param's value with ``overrides`` applied (the one validation, spec/overrides.py),
     in the engine's number type."""
-    return {n: (v if exact else float(v)) for n, v in check_params(spec, overrides).items()}
+    return engine_params(spec, overrides, exact)
 
 
 class Cell:

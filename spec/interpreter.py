@@ -31,7 +31,7 @@ import attrs
 from libet.errors import EvaluationError, InternalError
 from libet.spec import ir
 from libet.spec import measures as ms
-from libet.spec.overrides import check_params
+from libet.spec.overrides import engine_params
 from libet.spec.reads import reads_of
 from libet.spec.rules import resolve_otherwise, start_end, step_end, veto_probability, veto_split
 from libet.spec.visit import Dispatch
@@ -160,8 +160,7 @@ class Interpreter:
         self.spec = spec
         self.exact = exact
         self._num = Fraction if exact else float
-        values = check_params(spec, params)
-        self.params = {n: self._num(v) for n, v in values.items()}
+        self.params = engine_params(spec, params, exact)
         self._dispatch = Dispatch(self, "c_")
         self._frames = threading.local()  # values of deep def chains, per evaluation (_deep_def)
         self._compiling_chain = False  # a deep def's chain is being compiled in order (_deep_def)

@@ -99,6 +99,15 @@ def check_params(spec: ir.Spec, overrides: Mapping[str, Any] | None) -> dict[str
     return values
 
 
+def engine_params(spec: ir.Spec, overrides: Mapping[str, Any] | None, exact: bool) -> dict:
+    """Every param's value (:func:`check_params`) in an engine's number type: an int param
+    (``param n: int``) as a Python int in both modes, since an int of the spec is a whole
+    number of any size (docs/semantics.md §2; as a double, ``n * 10^17 + 1`` lost its last
+    digit in double precision alone); a real one as a Fraction (``exact``) or a double."""
+    return {n: int(v) if spec.params[n].integer else (v if exact else float(v))
+            for n, v in check_params(spec, overrides).items()}
+
+
 def check_overrides(spec: ir.Spec, overrides: Mapping[str, Any] | None) -> dict[str, Fraction]:
     """Only the ``overrides``, each checked and exact."""
     return {name: check_param(spec, name, v) for name, v in (overrides or {}).items()}

@@ -485,3 +485,36 @@ def test_threads_sharing_one_spec_s_reads_get_whole_facts_and_distinct_keys():
             assert len(numbers) == len(set(numbers))  # no two shapes share a key
     finally:
         sys.setswitchinterval(before)
+
+
+INT_PARAM = """
+substance { x: 0..3 }
+param n: int = 3
+value ok = x != 1
+trajectory {
+  horizon 4
+  start a
+  phase a { -> a : if n * 100000000000000000 + x == 300000000000000001 then 0.9 else 0.2  -> stop : otherwise }
+}
+policy p { veto when violates ok with strength 0.5 }
+"""
+
+
+def test_an_int_param_is_an_int_in_every_engine_and_mode():
+    """``param n: int`` was a double in double precision, so ``n * 10^17 + x`` lost its last
+    digit and equalled 3 * 10^17 + 1 at every x; it is an int (exact) in the interpreter, the
+    checks over arrays and the exact engine, in both modes."""
+    from libet.simulator.exact import solve
+    from libet.simulator.table import DEFAULT_MEASURES
+    from libet.spec.interpreter import Interpreter
+
+    spec = libet.loads(INT_PARAM).ir
+    for exact in (False, True):
+        interp = Interpreter(spec, exact=exact)
+        assert [float(dict(interp.transitions({"x": x}, "a", 0))["a"]) for x in range(4)] == [0.2, 0.9, 0.2, 0.2]
+        table = solve(Model(spec, "p", exact=exact), DEFAULT_MEASURES)
+        assert [table.at({"x": x})["P(stopped)"] for x in range(4)] == pytest.approx(
+            [float(interp.outcomes("p", {"x": x}).stopped) for x in range(4)], abs=1e-12)
+    ev = ArrayEval(spec, {"n": 3}, {"x": np.arange(4)})
+    (value, err) = ev(spec.trajectory.phases[0].transitions[0].prob)
+    assert list(value) == [0.2, 0.9, 0.2, 0.2] and err is False

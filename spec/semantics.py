@@ -6,7 +6,9 @@ Produces: diagnostics only:
 
 * E030: a reference value reads something other than substance (directly or through a def);
 * E041-E044: a transition probability or veto strength outside [0, 1], transitions that do not
-  sum to 1, a start depth outside 0..horizon, or an expression with no value, each found by
+  sum to 1, a start depth outside 0..horizon, or an expression with no value. A phase or rule
+  whose bounds (spec/bounds.py) show it valid everywhere is settled without a state enumerated;
+  the others are checked by
   evaluating the expression at every state over the finite domains (only the variables the
   expression reads are enumerated, each state weighed by its expressions' size,
   :func:`weight`; W103 when even that is too large). A phase's probabilities and a rule's
@@ -29,6 +31,7 @@ from typing import Iterator, NamedTuple
 
 from libet.errors import EvaluationError
 from libet.spec import ir
+from libet.spec.bounds import Bounds
 from libet.spec.diagnostics import Diagnostics, Note
 from libet.spec.interpreter import Interpreter, checked_strength
 from libet.spec.printer import count_text
@@ -41,12 +44,13 @@ def check(spec: ir.Spec, checker, d: Diagnostics) -> None:
         return
     interp = Interpreter(spec)
     budget = _Budget()
+    bounds = _BoundsOf(spec)
     if spec.trajectory is not None:
         _start_depth(spec, interp, d, budget)
-        _transitions(spec, interp, d, budget)
+        _transitions(spec, interp, d, budget, bounds)
         _unreachable(spec, d)
         _refusals_at_horizon(spec, d)
-    _strengths(spec, interp, d, budget)
+    _strengths(spec, interp, d, budget, bounds)
     if spec.state and spec.trajectory is not None:  # updates happen on a trajectory's steps
         _updates(spec, interp, d, budget)
     _unused(spec, checker, d)
@@ -355,22 +359,52 @@ def transition_plan(spec: ir.Spec) -> dict[str, str]:
     return {row.phase.name: row.how for row in _plan(spec)}
 
 
-def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
+class _BoundsOf:
+    """The :class:`~libet.spec.bounds.Bounds` of one check's ranges, the bounds of a def that
+    reads no phase shared by every range of the same depths (a weighted score read by the
+    phases and by a rule is bounded once)."""
+
+    def __init__(self, spec: ir.Spec):
+        self.spec = spec
+        self._shared: dict[tuple, dict] = {}
+
+    def __call__(self, depths: range, phases) -> Bounds:
+        shared = self._shared.setdefault((depths.start, depths.stop), {})
+        return Bounds(self.spec, depths, phases, shared=shared)
+
+
+def _settled(row, budget: _Budget, spec: ir.Spec, what: str, span, d: Diagnostics, n_states: int) -> None:
+    """A row the bounds settled: one planned for the interpreter still spends its share of
+    the budget, so every later row is checked as the plan says."""
+    if row.how == "interpreter":
+        budget.take(spec, row.names, n_states, what, span, d, row.weight)
+
+
+def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget, bounds: _BoundsOf | None = None) -> None:
+    # A phase whose probabilities the bounds (spec/bounds.py) keep inside [0, 1] is valid at
+    # every state and is not enumerated, whatever its plan; the others are checked as planned.
     # With numpy already imported (the engines, a notebook), arrays cost no import: a phase
     # planned for the interpreter is checked over them too, and by the interpreter only when
     # the arrays leave it undecided (more marked states than are replayed), so the diagnostics
     # are the plan's whatever was imported before (tests/test_static_arrays.py).
     imported = _numpy_imported()
+    bounds = bounds or _BoundsOf(spec)
     plan = _plan(spec)
-    arrays = [row for row in plan if row.how == "arrays" or (row.quick and imported and row.how == "interpreter")]
+    settled = {row.phase.name for row in plan if bounds(row.depths, (row.phase.name,)).probabilities_settled(row.phase)}
+    arrays = [row for row in plan if row.phase.name not in settled
+              and (row.how == "arrays" or (row.quick and imported and row.how == "interpreter"))]
     marks = _marks_over_arrays(spec, arrays)
     for row in plan:
         phase = row.phase
+        what = f"the probabilities of phase '{phase.name}'"
+        n_states = len(row.depths) * row.states.count
+        if phase.name in settled:
+            _settled(row, budget, spec, what, phase.span, d, n_states)
+            continue
         if row.how == "arrays":
             _replay_marks(spec, row, marks[phase.name], interp, d)
             continue
-        what = f"the probabilities of phase '{phase.name}'"
-        if not budget.take(spec, row.names, len(row.depths) * row.states.count, what, phase.span, d, row.weight):
+        if not budget.take(spec, row.names, n_states, what, phase.span, d, row.weight):
             continue
         found = marks.get(phase.name)
         if found is not None and _replay_marks(spec, row, found, interp, d, settle=False):
@@ -415,8 +449,11 @@ def _assignment_at(spec: ir.Spec, names):
 
 
 def _float_params(spec: ir.Spec) -> dict:
-    """The spec's params at their defaults, as floats (the checks over arrays run in floats)."""
-    return {k: float(v) for k, v in spec.default_params().items()}
+    """The spec's params at their defaults, in double precision (the checks over arrays run in
+    it; an int param stays an int)."""
+    from libet.spec.overrides import engine_params
+
+    return engine_params(spec, None, False)
 
 
 def _blocks(n: int, H: int):
@@ -643,7 +680,7 @@ def strength_plan(spec: ir.Spec) -> dict[tuple[str, int], str]:
     return out
 
 
-def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
+def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget, bounds: _BoundsOf | None = None) -> None:
     """Each rule's strength lies in [0, 1] wherever its condition holds.
 
     Rules are checked one at a time, enumerating only what the rule reads, as
@@ -653,16 +690,20 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     evaluated once.
     """
     imported = _numpy_imported()
+    bounds = bounds or _BoundsOf(spec)
     for row in _strength_plan(spec):
         rule = row.rule
         what = f"the veto strength of a rule of '{row.policy}'"
+        n_states = len(row.depths) * len(row.phases) * row.states.count
+        if bounds(row.depths, row.phases).strength_settled(rule):
+            _settled(row, budget, spec, what, rule.span, d, n_states)
+            continue
         if row.how == "arrays":
             _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d)
             continue
         # as for the phases: the budget left here is the plan's, so it refuses (W103) exactly
         # the rules the plan skipped
-        if not budget.take(spec, row.names, len(row.depths) * len(row.phases) * row.states.count, what, rule.span, d,
-                           row.weight):
+        if not budget.take(spec, row.names, n_states, what, rule.span, d, row.weight):
             continue
         if row.quick and imported and _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d, settle=False):
             continue

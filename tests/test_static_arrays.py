@@ -74,6 +74,15 @@ policy p {{
 """
 
 
+def _without_bounds(monkeypatch) -> None:
+    """The bounds (spec/bounds.py) settle nothing: every phase and rule is checked as planned,
+    state by state or over arrays, as these tests of the plan and the arrays need."""
+    from libet.spec.bounds import Bounds
+
+    monkeypatch.setattr(Bounds, "probabilities_settled", lambda self, phase: False)
+    monkeypatch.setattr(Bounds, "strength_settled", lambda self, rule: False)
+
+
 def _diagnostics(src: str):
     from libet.spec.loader import load_text
 
@@ -83,8 +92,15 @@ def _diagnostics(src: str):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(wild_specs())
 def test_over_arrays_the_check_reports_what_the_interpreter_reports(src):
+    """The same diagnostics over arrays, one state at a time (the bounds settling nothing in
+    either) and as loading makes them, the bounds settling what they can."""
+    from libet.spec.bounds import Bounds
+
+    with_bounds = _diagnostics(src)
     saved = checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET, semantics._numpy_imported
+    bounds = Bounds.probabilities_settled, Bounds.strength_settled
     try:
+        Bounds.probabilities_settled = Bounds.strength_settled = lambda self, x: False
         checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET = 0, 0, 10**9  # every phase over arrays
         over_arrays = _diagnostics(src)
         checker.VECTOR_BUDGET = 0  # every phase one state at a time (the plan's, and with no numpy in sight)
@@ -92,7 +108,10 @@ def test_over_arrays_the_check_reports_what_the_interpreter_reports(src):
         one_at_a_time = _diagnostics(src)
     finally:
         checker.VECTOR_MIN, checker.VECTOR_PHASE_MIN, checker.VECTOR_BUDGET, semantics._numpy_imported = saved
+        Bounds.probabilities_settled, Bounds.strength_settled = bounds
     assert over_arrays == one_at_a_time
+    # the bounds only ever spare a check that finds nothing, and its W103 when it was skipped
+    assert with_bounds == [d for d in one_at_a_time if d[0] != "W103"] or with_bounds == one_at_a_time
 
 
 WRONG_DEEP = """spec "deep"
@@ -117,10 +136,14 @@ def test_a_deep_wrong_state_is_found_and_only_it_is_replayed(monkeypatch):
         return real(self, assignment, phase, depth)
 
     monkeypatch.setattr(Interpreter, "transitions", counting)
-    spec = libet.loads(WRONG_DEEP.replace("1.5", "0.25"))  # valid everywhere: nothing replayed
+    valid = WRONG_DEEP.replace("1.5", "0.25")
+    # valid everywhere, as the bounds show: p0's probability lies in [0.25, 0.5] and p1's is
+    # 0.5, so the interpreter is asked about nothing
+    assert not libet.loads(valid).warnings and calls == []
+    _without_bounds(monkeypatch)
     # p1's probabilities read nothing: one state, asked of the interpreter; p0's are 24,000 (over
-    # checker.VECTOR_MIN, so over arrays)
-    assert not spec.warnings and calls == [({}, "p1", 0)]
+    # checker.VECTOR_MIN, so over arrays), where nothing is replayed
+    assert not libet.loads(valid).warnings and calls == [({}, "p1", 0)]
     calls.clear()
     from libet.spec.loader import load_text
 
@@ -207,11 +230,11 @@ def test_with_numpy_imported_a_phase_planned_for_the_interpreter_goes_over_array
     loaded = load_text(src, "deep.libet")
     shown = [(d.code, d.message, d.span) for d in loaded.diagnostics]
     assert [c for c, *_ in shown] == ["E041"] and "depth 777" in shown[0][1]
-    assert calls == [({"x": 2}, "p0", 777), ({}, "p1", 0)]  # p0 over arrays: one replay
+    assert calls == [({"x": 2}, "p0", 777)]  # p0 over arrays: one replay; p1 settled by its bounds
     calls.clear()
     monkeypatch.setattr(semantics, "_numpy_imported", lambda: False)
     assert [(d.code, d.message, d.span) for d in load_text(src, "deep.libet").diagnostics] == shown
-    assert len(calls) == 2 * 1000 + 778 + 1  # x = 0, 1 at every depth, x = 2 up to 777, p1
+    assert len(calls) == 2 * 1000 + 778  # x = 0, 1 at every depth, x = 2 up to 777
 
 
 def test_with_numpy_imported_a_phase_the_arrays_leave_undecided_goes_to_the_interpreter(monkeypatch):
@@ -313,6 +336,9 @@ def test_the_strength_plan_names_exactly_the_rules_left_with_w103(monkeypatch):
 
     src = WRONG_RULE.replace("1.5", "0.5").replace(
         "0.01 * f\n}", "0.01 * f\n  veto when f < 2 with strength 0.001 * f * depth / 3000\n  veto when x == 0 with strength 0.25\n}")
+    # the bounds settle every rule (each strength lies in [0, 0.5]): nothing is left with W103
+    assert not [d for d in load_text(src, "rule.libet").diagnostics if d.code == "W103"]
+    _without_bounds(monkeypatch)
     for budget, vector_budget, skipped in ((200_000, 0, {("p", 0)}), (10_000, 0, {("p", 0), ("p", 1)}),
                                            (200_000, 10**9, set())):
         monkeypatch.setattr(checker, "ENUMERATION_BUDGET", budget)
@@ -371,10 +397,14 @@ def test_the_plans_name_exactly_what_the_checker_skipped(src, budget, vector_bud
 
     from libet.spec.loader import load_text
 
+    from libet.spec.bounds import Bounds
+
     seen = []  # the IR the semantic checks ran on (a spec with errors loads as None)
     real = semantics.check
     saved = checker.ENUMERATION_BUDGET, checker.VECTOR_BUDGET, checker.VECTOR_MIN
-    try:
+    bounds = Bounds.probabilities_settled, Bounds.strength_settled
+    try:  # the bounds settle nothing: the plan's skipped rows are the rows left with W103
+        Bounds.probabilities_settled = Bounds.strength_settled = lambda self, x: False
         semantics.check = lambda spec, chk, d: (seen.append(spec), real(spec, chk, d))[1]
         checker.ENUMERATION_BUDGET, checker.VECTOR_BUDGET, checker.VECTOR_MIN = budget, vector_budget, vector_min
         loaded = load_text(src, "wild.libet")
@@ -384,6 +414,7 @@ def test_the_plans_name_exactly_what_the_checker_skipped(src, budget, vector_bud
     finally:
         semantics.check = real
         checker.ENUMERATION_BUDGET, checker.VECTOR_BUDGET, checker.VECTOR_MIN = saved
+        Bounds.probabilities_settled, Bounds.strength_settled = bounds
     over = [d for d in loaded.diagnostics if d.code == "W103" and "exceed" in d.message]
     warned_phases = {m.group(1) for d in over for m in [re.match(r"the probabilities of phase '(\w+)'", d.message)] if m}
     warned_rules = {d.span.line for d in over if d.message.startswith("the veto strength")}

@@ -1,0 +1,433 @@
+"""Bounds of IR expressions over a spec's finite domains: interval arithmetic that settles a
+static check without enumerating a single state.
+
+Consumes: a checked :class:`~libet.spec.ir.Spec`, the depths and phases a check ranges over.
+Produces: for an expression, an over-approximation of every value the reference interpreter
+computes for it at any assignment, state valuation, depth and phase of that range, or
+:class:`Open` when the bounds cannot say (a division by an interval holding 0, a log of one
+reaching 0, a non-finite bound, an enum ordered, ...). spec/semantics.py asks
+:meth:`Bounds.phase_settled` and :meth:`Bounds.rule_settled` before it enumerates anything: a
+phase whose probabilities are bounded inside [0, 1] (and whose sum is too) is valid at every
+state, however many there are, and needs neither the interpreter nor arrays. What the bounds
+leave open is checked as before, state by state; the bounds never reject anything.
+
+Values: a number is ``(lo, hi)`` (Python ints for an int, exactly; floats for a real), a bool a
+mask of what it may be (:data:`MAY_FALSE`, :data:`MAY_TRUE`), an enum member or a phase the
+frozenset of the names it may be.
+
+Soundness: every real bound is the float result widened outward by one step
+(``math.nextafter``), ``exp``, ``log`` and ``pow`` by a few more; since rounding to nearest is
+monotone, an interval so computed holds the double-precision value of every state and the exact
+rational one (the two modes of docs/semantics.md §2). Interval arithmetic forgets that two
+operands are the same (``p`` and ``1 - p``), so its bounds may be loose, never wrong: the
+property-based tests evaluate generated expressions at every state and check each value lies
+within its bounds.
+
+The walk follows the interpreter's shapes without recursion through them: a flat sum or
+product (:meth:`~libet.spec.ir.Arith.spine`), an ``else if`` ladder, ``and``/``or`` lists and a
+long chain of defs (bottom-up) each cost a loop; only real nesting, which the parser bounds,
+recurses. A branch the bounds decide is not taken (``x != 0 and 1 / x > 1`` at ``x: 1..5``) is
+not evaluated, as the interpreter does not evaluate it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from libet.spec import ir
+from libet.spec.interpreter import DEEP_DEFS, TOLERANCE
+from libet.spec.reads import reads_of
+from libet.spec.visit import Dispatch
+
+MAY_FALSE, MAY_TRUE = 1, 2
+_EITHER = MAY_FALSE | MAY_TRUE
+#: What the bounds must keep inside for a check to be settled: half the interpreter's
+#: tolerance, so the states that settles are ones the check over arrays would not single out
+#: either (spec/semantics.py replays those within 1e-12 of its bound).
+MARGIN = TOLERANCE / 2
+#: exp, log and pow come from the C library or numpy, within an ulp or two of the exact value
+#: and not always monotone in the last bit: their bounds are widened by this relative amount.
+_LIBM = 2.0**-48
+_INF = math.inf
+#: An int interval at most this wide is enumerated for ``x in {...}``.
+_MEMBER_SPAN = 4096
+
+
+class Open(Exception):
+    """The bounds cannot settle the expression (see module doc)."""
+
+
+def _down(x: float) -> float:
+    return math.nextafter(x, -_INF)
+
+
+def _up(x: float) -> float:
+    return math.nextafter(x, _INF)
+
+
+def _finite(lo: float, hi: float) -> tuple[float, float]:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise Open("a bound is not finite")
+    return lo, hi
+
+
+def _widened(lo: float, hi: float) -> tuple[float, float]:
+    """A float result's bounds one step outward (exact ones need none, but telling them apart
+    costs more than the step)."""
+    return _finite(_down(lo), _up(hi))
+
+
+def _libm(lo: float, hi: float) -> tuple[float, float]:
+    return _finite(lo - abs(lo) * _LIBM - 5e-324, hi + abs(hi) * _LIBM + 5e-324)
+
+
+def _number(q) -> tuple[float, float]:
+    """A real literal's or param's bounds: its double, or the doubles either side of it when
+    the double is not exactly it (0.1)."""
+    f = float(q)
+    if type(q) is not float and f.as_integer_ratio() != (q.numerator, q.denominator):
+        return _widened(f, f)
+    return (f, f)
+
+
+def _real(v) -> tuple[float, float]:
+    """A number's bounds as reals: an int interval's as doubles (every int in it is held by a
+    double within them), or Open past the largest double, where the interpreter raises."""
+    lo, hi = v
+    if type(lo) is float:
+        return v
+    try:
+        flo, fhi = float(lo), float(hi)
+    except OverflowError:
+        raise Open("an int past the largest double") from None
+    return (flo if flo <= lo else _down(flo)), (fhi if fhi >= hi else _up(fhi))
+
+
+def _hull(a, b):
+    """The least value holding both ``a`` and ``b``."""
+    if type(a) is int:  # bool masks
+        return a | b
+    if type(a) is frozenset:
+        return a | b
+    return (min(a[0], b[0]), max(a[1], b[1]))
+
+
+def _decide(may_true: bool, may_false: bool) -> int:
+    return (MAY_TRUE if may_true else 0) | (MAY_FALSE if may_false else 0)
+
+
+class Bounds:
+    """The bounds of a spec's expressions over one range of states: every assignment and state
+    valuation, the depths ``depths`` (a range; None when nothing evaluated reads the depth)
+    and the phases ``phases``. Params stand at their defaults, as in the static checks. Each
+    def's bounds are worked out once (memoised by name)."""
+
+    def __init__(self, spec: ir.Spec, depths: range | None, phases: Iterable[str] | None,
+                 shared: dict | None = None):
+        self.spec = spec
+        self.depth = None if depths is None or not len(depths) else (depths[0], depths[-1])
+        self.phases = None if phases is None else frozenset(phases)
+        self._defs: dict[str, object] = {}
+        #: the bounds of the defs that read no phase, which hold for every range of these
+        #: depths: a dict the caller shares between such ranges, or this one's own
+        self._shared = self._defs if shared is None else shared
+        self._in_chain = False
+        self._reads = reads_of(spec)
+        self._params = spec.default_params()
+        self._dispatch = Dispatch(self, "b_")
+
+    def __call__(self, e: ir.Expr):
+        """``e``'s bounds, or Open."""
+        return self._dispatch(e)
+
+    # -- leaves --------------------------------------------------------------------------
+
+    def b_Const(self, e: ir.Const):
+        v, kind = e.value, e.type.kind
+        if kind is ir.Kind.REAL:
+            return _number(v)
+        if kind is ir.Kind.BOOL:
+            return MAY_TRUE if v else MAY_FALSE
+        if kind is ir.Kind.INT:
+            return (v, v)
+        return frozenset((v,))  # an enum member or a phase name
+
+    def _domain(self, domain: ir.Domain):
+        if isinstance(domain, ir.IntDomain):
+            return (domain.lo, domain.hi)
+        if isinstance(domain, ir.BoolDomain):
+            return _EITHER
+        return frozenset(domain.members)
+
+    def b_VarRef(self, e: ir.VarRef):
+        return self._domain(self.spec.variables[e.name].domain)
+
+    def b_StateRef(self, e: ir.StateRef):
+        return self._domain(self.spec.state[e.name].domain)
+
+    def b_ParamRef(self, e: ir.ParamRef):
+        v = self._params[e.name]
+        if e.type.kind is ir.Kind.INT:
+            return (int(v), int(v))
+        return _number(v)
+
+    def b_Depth(self, e: ir.Depth):
+        if self.depth is None:
+            raise Open("no depths")
+        return self.depth
+
+    def b_CurrentPhase(self, e: ir.CurrentPhase):
+        if self.phases is None:
+            raise Open("no phases")
+        return self.phases
+
+    def b_DefRef(self, e: ir.DefRef):
+        hit = self._def(e.name)
+        if hit is None:
+            if not self._in_chain and self._reads.def_depth(e.name) >= DEEP_DEFS:
+                # a long chain of defs, bottom-up: each body once, no recursion through it
+                self._in_chain = True
+                try:
+                    for dep in self._reads.def_closure(e.name):
+                        if self._def(dep) is None:
+                            self._settle(dep)
+                finally:
+                    self._in_chain = False
+            hit = self._settle(e.name)
+        if type(hit) is Open:
+            raise hit  # a def read where the bounds cannot say
+        return hit
+
+    def _def(self, name: str):
+        hit = self._shared.get(name)
+        return self._defs.get(name) if hit is None else hit
+
+    def _settle(self, name: str):
+        """Def ``name``'s bounds, or the Open they end in, kept (only a def that is read
+        fails), where they hold: for these depths, or for this range alone if it reads the
+        phase."""
+        body = self.spec.defs[name].expr
+        try:
+            out = self(body)
+        except Open as exc:
+            out = exc
+        (self._defs if self._reads.phase(body) else self._shared)[name] = out
+        return out
+
+    def b_ValueRef(self, e: ir.ValueRef):
+        return self(self.spec.values[e.name].expr)
+
+    def b_Harmful(self, e: ir.Harmful):
+        return self(self.spec.harm_expr())
+
+    # -- bools ---------------------------------------------------------------------------
+
+    def b_Not(self, e: ir.Not):
+        return _negate(self(e.arg))
+
+    def b_Logic(self, e: ir.Logic):
+        if e.op is ir.BoolOp.IMPLIES:
+            f = self(e.args[0])
+            if not f & MAY_TRUE:
+                return MAY_TRUE  # the interpreter does not evaluate the consequent
+            g = self(e.args[1])
+            return _decide(bool(f & MAY_FALSE or g & MAY_TRUE), bool(f & MAY_TRUE and g & MAY_FALSE))
+        # `and` goes on while an argument may be true; `or` while one may be false
+        go_on, stop = (MAY_TRUE, MAY_FALSE) if e.op is ir.BoolOp.AND else (MAY_FALSE, MAY_TRUE)
+        may_stop = False
+        for arg in e.args:
+            m = self(arg)
+            may_stop = may_stop or bool(m & stop)
+            if not m & go_on:  # this one decides: the rest are not evaluated
+                return stop
+        return go_on | (stop if may_stop else 0)
+
+    def b_Compare(self, e: ir.Compare):
+        a, b = self(e.left), self(e.right)
+        op = e.op
+        if type(a) is tuple:
+            if type(a[0]) is float or type(b[0]) is float:  # ints against reals: as numbers, exactly
+                a, b = (a if type(a[0]) is float else _real(a)), (b if type(b[0]) is float else _real(b))
+            (alo, ahi), (blo, bhi) = a, b
+            if op is ir.CmpOp.LT:
+                return _decide(alo < bhi, ahi >= blo)
+            if op is ir.CmpOp.LE:
+                return _decide(alo <= bhi, ahi > blo)
+            if op is ir.CmpOp.GT:
+                return _decide(ahi > blo, alo <= bhi)
+            if op is ir.CmpOp.GE:
+                return _decide(ahi >= blo, alo < bhi)
+            apart = ahi < blo or bhi < alo
+            one = alo == ahi == blo == bhi
+            eq = _decide(not apart, not one)
+        elif type(a) is frozenset:
+            if op not in (ir.CmpOp.EQ, ir.CmpOp.NE):
+                raise Open("an ordered comparison of names")
+            eq = _decide(bool(a & b), not (len(a) == 1 and a == b))
+        else:  # bools
+            pairs = [(x, y) for x in (False, True) if a & (MAY_TRUE if x else MAY_FALSE)
+                     for y in (False, True) if b & (MAY_TRUE if y else MAY_FALSE)]
+            if op not in (ir.CmpOp.EQ, ir.CmpOp.NE):
+                return _decide(any(op(x, y) for x, y in pairs), not all(op(x, y) for x, y in pairs))
+            eq = _decide(any(x == y for x, y in pairs), any(x != y for x, y in pairs))
+        if op is ir.CmpOp.EQ:
+            return eq
+        return _negate(eq)
+
+    def b_Member(self, e: ir.Member):
+        v = self(e.arg)
+        allowed = frozenset(e.values)
+        if type(v) is frozenset:
+            return _decide(bool(v & allowed), bool(v - allowed))
+        if type(v) is int:  # a bool
+            possible = {x for x in (False, True) if v & (MAY_TRUE if x else MAY_FALSE)}
+            return _decide(bool(possible & allowed), bool(possible - allowed))
+        lo, hi = v
+        inside = [x for x in allowed if type(x) is int and lo <= x <= hi]
+        if hi - lo < _MEMBER_SPAN:
+            return _decide(bool(inside), len(inside) < hi - lo + 1)
+        return _decide(bool(inside), True)
+
+    # -- numbers -------------------------------------------------------------------------
+
+    def b_Neg(self, e: ir.Neg):
+        lo, hi = self(e.arg)
+        return (-hi, -lo)
+
+    def b_Ite(self, e: ir.Ite):
+        branches, last = e.ladder()
+        real = e.type.kind is ir.Kind.REAL
+        out = None
+        for cond, then in branches:
+            m = self(cond)
+            if m & MAY_TRUE:
+                v = self(then)
+                v = _real(v) if real else v
+                out = v if out is None else _hull(out, v)
+            if not m & MAY_FALSE:
+                return out  # this branch is taken wherever the earlier ones are not
+        v = self(last)
+        v = _real(v) if real else v
+        return v if out is None else _hull(out, v)
+
+    def b_Arith(self, e: ir.Arith):
+        leaf, nodes = e.spine()
+        acc = self(leaf)
+        for n in nodes:
+            acc = self._arith(n, acc, self(n.right))
+        return acc
+
+    def _arith(self, n: ir.Arith, x, y):
+        op = n.op
+        if op is ir.ArithOp.DIV or n.type.kind is ir.Kind.REAL:
+            (a, b), (c, d) = _real(x), _real(y)
+            if op is ir.ArithOp.ADD:
+                return _widened(a + c, b + d)
+            if op is ir.ArithOp.SUB:
+                return _widened(a - d, b - c)
+            if op is ir.ArithOp.DIV:
+                if c <= 0 <= d:
+                    raise Open("a division by an interval holding 0")
+                corners = (a / c, a / d, b / c, b / d)
+            else:
+                corners = (a * c, a * d, b * c, b * d)
+            return _widened(min(corners), max(corners))
+        (a, b), (c, d) = x, y  # ints: exact
+        if op is ir.ArithOp.ADD:
+            return (a + c, b + d)
+        if op is ir.ArithOp.SUB:
+            return (a - d, b - c)
+        corners = (a * c, a * d, b * c, b * d)
+        return (min(corners), max(corners))
+
+    def b_Call(self, e: ir.Call):
+        fn = e.func
+        real = e.type.kind is ir.Kind.REAL
+        if fn is ir.Func.MIN or fn is ir.Func.MAX:
+            vals = [self(a) for a in e.args]
+            if real:
+                vals = [_real(v) for v in vals]
+            pick = min if fn is ir.Func.MIN else max
+            return (pick(v[0] for v in vals), pick(v[1] for v in vals))
+        if fn is ir.Func.ABS:
+            lo, hi = self(e.args[0])
+            if lo >= 0:
+                return (lo, hi)
+            if hi <= 0:
+                return (-hi, -lo)
+            return (0.0 if real else 0, max(-lo, hi))
+        if fn is ir.Func.EXP:
+            lo, hi = _real(self(e.args[0]))
+            try:
+                return _libm(max(0.0, math.exp(lo)), math.exp(hi))
+            except OverflowError:
+                raise Open("exp may overflow") from None
+        if fn is ir.Func.LOG:
+            lo, hi = _real(self(e.args[0]))
+            if not lo > 0:
+                raise Open("a log of an interval reaching 0")
+            return _libm(math.log(lo), math.log(hi))
+        x, y = self(e.args[0]), self(e.args[1])
+        return self._pow(_real(x), _real(y))
+
+    def _pow(self, x, y):
+        """``pow`` over a box where it is monotone in each argument: the base positive (then it
+        is monotone in both), or the exponent one integer of magnitude at most 64 (the
+        interpreter's exact powers) and the base's interval not holding 0 for a negative one."""
+        (a, b), (c, d) = x, y
+        try:
+            if a > 0:
+                corners = [math.pow(p, q) for p in (a, b) for q in (c, d)]
+                return _libm(min(corners), max(corners))
+            if c == d and c == int(c) and abs(c) <= 64:
+                k = int(c)
+                if k < 0 and a <= 0 <= b:
+                    raise Open("pow(0, negative)")
+                corners = [a**k, b**k]
+                if k > 0 and k % 2 == 0 and a <= 0 <= b:
+                    corners.append(0.0)
+                return _libm(min(corners), max(corners))
+        except (OverflowError, ZeroDivisionError):
+            raise Open("pow may overflow") from None
+        raise Open("pow of a base that may be 0 or negative")
+
+    # -- the checks ----------------------------------------------------------------------
+
+    def probabilities_settled(self, phase: ir.Phase) -> bool:
+        """Whether ``phase``'s probabilities are valid at every state of the range: each
+        bounded inside [0, 1] and their sum inside [0, 1] (with ``otherwise``) or at 1 (without),
+        within :data:`MARGIN`, and none with a state where it has no value."""
+        try:
+            total = (0.0, 0.0)
+            rest = False
+            for t in phase.transitions:
+                if t.prob is None:
+                    rest = True
+                    continue
+                lo, hi = _real(self(t.prob))
+                if not (-MARGIN <= lo and hi <= 1 + MARGIN):
+                    return False
+                total = _widened(total[0] + lo, total[1] + hi)
+        except Open:
+            return False
+        if rest:
+            return total[1] <= 1 + MARGIN
+        return 1 - MARGIN <= total[0] and total[1] <= 1 + MARGIN
+
+    def strength_settled(self, rule: ir.Rule) -> bool:
+        """Whether ``rule``'s strength is valid at every state of the range: its condition has
+        a value everywhere, and where it may hold the strength is bounded inside [0, 1] within
+        :data:`MARGIN`. A constant strength is valid or not whatever the condition, as the
+        checker has it (spec/semantics.py checks it once, the condition unread)."""
+        try:
+            if not isinstance(rule.strength, ir.Const) and not self(rule.condition) & MAY_TRUE:
+                return True
+            lo, hi = _real(self(rule.strength))
+        except Open:
+            return False
+        return -MARGIN <= lo and hi <= 1 + MARGIN
+
+
+def _negate(m: int) -> int:
+    return ((m & MAY_TRUE) and MAY_FALSE) | ((m & MAY_FALSE) and MAY_TRUE)

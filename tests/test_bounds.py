@@ -150,3 +150,62 @@ def _loaded(src: str) -> ir.Spec:
     loaded = load_text(src, "bounds.libet")
     assert loaded.spec is not None, (src, [d.message for d in loaded.diagnostics])
     return loaded.spec
+
+
+def _phase_spec(framing: str, prob: str, rest: str = "-> stop : otherwise") -> str:
+    return f"""substance {{ bad: bool }}
+framing {{ {framing} }}
+param gain = 0.05
+value ok = not bad
+trajectory {{ horizon 100000 start a phase a {{ -> a : {prob}  {rest} }} }}
+policy p {{ veto when bad and depth < 3 with strength min(1, 0.5 + 0.001 * style) }}
+"""
+
+
+def test_a_phase_over_a_billion_states_is_settled_by_its_bounds_without_w103():
+    """10^4 framing values x 10^5 depths: past every budget, it was left to the engines with
+    W103; its bounds keep it in [0, 0.6] and its rule's strength in [0.5, 1]."""
+    from libet.spec.loader import load_text
+
+    src = _phase_spec("style: 0..9999", "0.5 * exp(-gain * depth) + 0.00001 * style")
+    loaded = load_text(src, "big.libet")
+    assert loaded.spec is not None and not loaded.diagnostics
+
+
+def test_what_the_bounds_leave_open_is_checked_as_before():
+    """Loose bounds (a probability and its complement, read twice) settle nothing; an error the
+    bounds cannot exclude is still found by the enumeration, with its state."""
+    from libet.spec.loader import load_text
+
+    loose = _phase_spec("style: 0..9", "0.5 * exp(-gain * depth)", "-> stop : 1 - 0.5 * exp(-gain * depth)")
+    spec = load_text(loose, "loose.libet").spec
+    phase = spec.trajectory.phases[0]
+    assert not Bounds(spec, range(100000), ["a"]).probabilities_settled(phase)
+    assert not load_text(loose, "loose.libet").diagnostics  # valid, and so found by the arrays
+    wrong = _phase_spec("style: 0..9", "if style == 7 and depth == 4321 then 1.5 else 0.5")
+    errors = [d for d in load_text(wrong, "wrong.libet").diagnostics if d.is_error]
+    assert [d.code for d in errors] == ["E041"] and "depth 4321" in errors[0].message
+
+
+@pytest.mark.parametrize("expr,bound", [
+    # a condition does not narrow what its branch reads: the interpreter never divides by 0
+    # here, but the bounds of 1 / x over x = -2..4 are open
+    ("if x != 0 then 1 / x else 0.0", "open"),
+    ("if b then 1 / (x + 3) else 0.0", (0.0, 1.0)),  # x + 3 in 1..7
+    ("log(x + 3)", (0.0, 2.0)),  # x + 3 in 1..7
+    ("log(x + 2)", "open"),  # x + 2 reaches 0
+    ("exp(10000 * g)", "open"),  # overflows
+    ("if false then exp(10000 * g) else 0.5", (0.5, 0.5)),  # a branch never taken is not evaluated
+    ("pow(0.5, depth)", (0.5**5, 1.0)),
+    ("min(1, max(0, 0.3 * x))", (0.0, 1.0)),
+])
+def test_the_bounds_of_some_expressions(expr, bound):
+    spec = _loaded(HEAD + f"def d = {expr}\n" + TAIL)
+    bounds = Bounds(spec, range(H), PHASES)
+    d = spec.defs["d"]
+    if bound == "open":
+        with pytest.raises(Open):
+            bounds(ir.DefRef("d", d.type))
+        return
+    lo, hi = bounds(ir.DefRef("d", d.type))
+    assert bound[0] - 1e-12 <= lo <= hi <= bound[1] + 1e-12

@@ -18,6 +18,8 @@ Run:  .venv/bin/python benchmarks/bench_scale.py [--repeat 3]
 4. a ring of P phases (tests/test_scale.py's) and a policy of R rules, each at horizon 1,000:
    load, the exact solve of P(harm) and of the six measures, and `check` (the spec's
    `complete` and P(harm) checks).
+5. phases and rules the bounds settle (spec/bounds.py): loading ten phases with and without the
+   bounds, and the 8,000-term chains' load against their solve, round by round.
 
 Every figure is an absolute wall time on the machine printed first (best of --repeat runs); the
 growth between rows is what to read: a linear cost doubles when N doubles.
@@ -219,6 +221,54 @@ def chains(repeat: int) -> None:
         print(f"| {n:,} | {load_s:.2f} | {check_s:.2f} | {step_s:.4f} | {solve_s:.3f} |")
 
 
+def _ten_settled(h: int) -> str:
+    """Ten phases of ``0.5 * exp(-0.0001 * depth)`` and ``otherwise``: phases the bounds settle."""
+    phases = [f"p{i}" for i in range(10)]
+    body = "\n".join(f"  phase {p} {{ -> {phases[(i + 1) % 10]} : 0.5 * exp(-0.0001 * depth)  -> stop : otherwise }}"
+                     for i, p in enumerate(phases))
+    return f"substance {{ bad: bool }}\nvalue ok = not bad\ntrajectory {{\n  horizon {h}\n  start p0\n{body}\n}}\n" \
+        "policy p { veto when bad and depth < 3 }\n"
+
+
+def bounds(repeat: int) -> None:
+    import numpy  # noqa: F401  (as in `libet simulate`)
+    from test_scale import _chains
+
+    import libet
+    from libet.spec.bounds import Bounds
+
+    def without(fn):
+        saved = Bounds.probabilities_settled, Bounds.strength_settled
+        Bounds.probabilities_settled = Bounds.strength_settled = lambda self, x: False
+        try:
+            return fn()
+        finally:
+            Bounds.probabilities_settled, Bounds.strength_settled = saved
+
+    def w103(src):
+        return sum(d.code == "W103" for d in libet.loads(src).warnings)
+
+    print("\n## phases and rules settled by their bounds (spec/bounds.py): loading with and without them")
+    print("| horizon | without the bounds (s) | W103 | with them (s) | W103 |")
+    print("|---:|---:|---:|---:|---:|")
+    for h in (10_000, 100_000, 1_000_000, 10_000_000):
+        src = _ten_settled(h)
+        off = without(lambda: best(lambda: libet.loads(src), repeat))
+        on = best(lambda: libet.loads(src), repeat)
+        print(f"| {h:,} | {off:.4f} | {without(lambda: w103(src))} | {on:.4f} | {w103(src)} |")
+    src = _chains(8000, 800)
+    print("\nthe 8,000-term chains: each round a fresh load, then simulate() of every measure on it")
+    print("| round | load (s) | simulate (s) | load / simulate |")
+    print("|---:|---:|---:|---:|")
+    for i in range(max(repeat, 5)):
+        t = time.perf_counter()
+        spec = libet.loads(src, "chains.libet")
+        t1 = time.perf_counter()
+        spec.simulate("weighted")
+        t2 = time.perf_counter()
+        print(f"| {i + 1} | {t1 - t:.2f} | {t2 - t1:.2f} | {(t1 - t) / (t2 - t1):.2f} |")
+
+
 def def_chains(repeat: int) -> None:
     from test_scale import _def_chain
 
@@ -268,7 +318,7 @@ def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rul
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sections = {f.__name__: f for f in (many_values, dynamics_values, many_policies, ten_phases, chains, def_chains, phases_and_rules)}
+    sections = {f.__name__: f for f in (many_values, dynamics_values, many_policies, ten_phases, chains, def_chains, phases_and_rules, bounds)}
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", choices=sections, action="append", help="run only this section (repeatable)")
     args = ap.parse_args()

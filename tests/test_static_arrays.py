@@ -395,9 +395,8 @@ def test_the_plans_name_exactly_what_the_checker_skipped(src, budget, vector_bud
     exactly these), on generated specs."""
     import re
 
-    from libet.spec.loader import load_text
-
     from libet.spec.bounds import Bounds
+    from libet.spec.loader import load_text
 
     seen = []  # the IR the semantic checks ran on (a spec with errors loads as None)
     real = semantics.check

@@ -11,7 +11,8 @@ in all (over arrays, up to ``VECTOR_BUDGET``: :func:`~libet.spec.semantics.trans
 :func:`~libet.spec.semantics.strength_plan` say which phases and rules it tried), and with
 ``horizon none`` up to depth ``UNBOUNDED_CHECK_DEPTHS``; beyond that it warns (W103). Here Z3
 asks the same questions
-symbolically for what was skipped: "does some firing rule have a strength outside [0, 1]?",
+symbolically for what was skipped and the bounds of spec/bounds.py, at the run's params, do
+not settle: "does some firing rule have a strength outside [0, 1]?",
 "does some phase have a probability outside [0, 1], or probabilities that do not sum to 1?",
 with the interpreter's tolerance. A state Z3 finds is replayed by the reference interpreter,
 whose error is what is reported.
@@ -32,6 +33,7 @@ from libet.proofs.rules import Encoder
 from libet.proofs.solve import SMT_INT, Budget, OutOfTime, Query
 from libet.proofs.tables import Unencodable
 from libet.spec import ir
+from libet.spec.bounds import Bounds
 from libet.spec.checker import ENUMERATION_BUDGET
 from libet.spec.interpreter import TOLERANCE, Interpreter
 from libet.spec.reads import reads_of
@@ -55,6 +57,16 @@ def _checker_reaches(spec: ir.Spec, exprs) -> bool:
     return not (any(reads.depth(e) for e in exprs) and (traj is None or traj.horizon is None))
 
 
+def _bounds(spec: ir.Spec, params: Mapping | None, phases) -> Bounds | None:
+    """The bounds (spec/bounds.py) over every state at ``params``, which settle what they keep
+    inside [0, 1] with no question to Z3; None with no finite horizon (the depths are not
+    bounded) or no trajectory."""
+    traj = spec.trajectory
+    if traj is None or traj.horizon is None:
+        return None
+    return Bounds(spec, range(traj.horizon), phases, params=params)
+
+
 def _checker_enumerated(spec: ir.Spec, exprs) -> bool:
     """Whether spec/semantics.py tried the start depth's ``exprs`` at every state, one at a
     time within ``ENUMERATION_BUDGET`` (states weighed by their expressions' size, as the
@@ -75,9 +87,12 @@ def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None
     interp = Interpreter(spec, params, exact=True)
     reads = reads_of(spec)
     plan = strength_plan(spec)  # what the checker tried: one state at a time, over arrays, or not
+    bounds = _bounds(spec, params, None if spec.trajectory is None else spec.trajectory.phase_names)
     for i, rule in enumerate(spec.policies[policy].rules):
         exprs = [rule.condition, rule.strength]
         if isinstance(rule.strength, ir.Const) or (plan[(policy, i)] != "skipped" and _checker_reaches(spec, exprs)):
+            continue
+        if bounds is not None and bounds.strength_settled(rule):
             continue
         enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
         sym = enc.new_assignment("", reads.variables(exprs))
@@ -122,6 +137,9 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
     for p in traj.phases:
         exprs = [t.prob for t in p.transitions if t.prob is not None]
         if not exprs or (plan[p.name] != "skipped" and _checker_reaches(spec, exprs)):
+            continue
+        bounds = _bounds(spec, params, (p.name,))
+        if bounds is not None and bounds.probabilities_settled(p):
             continue
         enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
         sym = enc.new_assignment("", reads_of(spec).variables(exprs))

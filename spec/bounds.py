@@ -33,10 +33,11 @@ not evaluated, as the interpreter does not evaluate it.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from libet.spec import ir
 from libet.spec.interpreter import DEEP_DEFS, TOLERANCE
+from libet.spec.overrides import check_params
 from libet.spec.reads import reads_of
 from libet.spec.visit import Dispatch
 
@@ -120,11 +121,12 @@ def _decide(may_true: bool, may_false: bool) -> int:
 class Bounds:
     """The bounds of a spec's expressions over one range of states: every assignment and state
     valuation, the depths ``depths`` (a range; None when nothing evaluated reads the depth)
-    and the phases ``phases``. Params stand at their defaults, as in the static checks. Each
-    def's bounds are worked out once (memoised by name)."""
+    and the phases ``phases``. Params stand at ``params`` (overrides of their defaults, checked
+    as every engine checks them; the static checks take the defaults). Each def's bounds are
+    worked out once (memoised by name)."""
 
     def __init__(self, spec: ir.Spec, depths: range | None, phases: Iterable[str] | None,
-                 shared: dict | None = None):
+                 shared: dict | None = None, params: Mapping[str, object] | None = None):
         self.spec = spec
         self.depth = None if depths is None or not len(depths) else (depths[0], depths[-1])
         self.phases = None if phases is None else frozenset(phases)
@@ -134,7 +136,7 @@ class Bounds:
         self._shared = self._defs if shared is None else shared
         self._in_chain = False
         self._reads = reads_of(spec)
-        self._params = spec.default_params()
+        self._params = check_params(spec, params)
         self._dispatch = Dispatch(self, "b_")
 
     def __call__(self, e: ir.Expr):

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import libet
 from libet.errors import EvaluationError
 from libet.spec import ir
 from libet.spec.bounds import MAY_FALSE, MAY_TRUE, Bounds, Open
@@ -209,3 +210,27 @@ def test_the_bounds_of_some_expressions(expr, bound):
         return
     lo, hi = bounds(ir.DefRef("d", d.type))
     assert bound[0] - 1e-12 <= lo <= hi <= bound[1] + 1e-12
+
+
+def test_prove_asks_z3_only_about_what_the_bounds_leave_open_at_its_params(monkeypatch):
+    """A phase of 10^9 states, past the checker's budgets: at the params' defaults its bounds
+    settle it and Z3 is asked nothing about it; at `gain = 3` its probability reaches 1.5,
+    which Z3 finds and the interpreter reports (E041)."""
+    from libet.proofs import wellformed
+
+    src = """substance { bad: bool }
+framing { a: 0..999  b: 0..999  c: 0..999 }
+param gain = 0.5
+value ok = not bad
+trajectory { horizon 2 start p phase p { -> p : gain * (a + b + c) / 2997  -> stop : otherwise } }
+policy loud { veto when bad }
+check loud { safe }
+"""
+    spec = libet.loads(src)
+    asked = []
+    real = wellformed.Encoder
+    monkeypatch.setattr(wellformed, "Encoder", lambda *a, **k: (asked.append(1), real(*a, **k))[1])
+    assert [r.status.name for r in spec.prove()] == ["PROVED"] and asked == []
+    with pytest.raises(EvaluationError) as err:
+        spec.prove(params={"gain": 3})
+    assert err.value.code == "E041" and asked

@@ -216,8 +216,10 @@ def compare(
     reasons = []
     found = {}
     covers = {}
-    for stronger, weaker in ((a, b), (b, a)):
-        verdict, witness, reason = _weaker_somewhere(spec, stronger, weaker, params, fixed, budget.slice(0.5))
+    for first, (stronger, weaker) in zip((True, False), ((a, b), (b, a))):
+        # half the budget for the first direction, all that is left of it for the second
+        share = budget.slice(0.5) if first else budget
+        verdict, witness, reason = _weaker_somewhere(spec, stronger, weaker, params, fixed, share)
         covers[(stronger, weaker)] = None if verdict is None else not verdict
         if witness is not None:
             found[(stronger, weaker)] = witness
@@ -246,9 +248,21 @@ def compare(
     return Comparison(
         a, b, a_covers_b=covers[(b, a)], b_covers_a=covers[(a, b)],
         differences=tuple(found[k] for k in ((b, a), (a, b)) if k in found),
-        measures=nums, reason="; ".join(reasons) or None, seconds=time.perf_counter() - started,
+        measures=nums, reason=_reason(reasons, timeout), seconds=time.perf_counter() - started,
         refusals=targets if targets[0] != targets[1] else (), unmeasured=unmeasured,
     )
+
+
+#: The reason of a direction of the comparison its share of the budget did not decide.
+OUT_OF_TIME = "the time budget ran out"
+
+
+def _reason(reasons: list[str], timeout: float) -> str | None:
+    """Why the comparison is not decided, each reason once (the budget named with its
+    seconds, not each direction's share of it)."""
+    out = [f"{OUT_OF_TIME} ({timeout:g} s for both directions; --timeout gives more)" if r == OUT_OF_TIME else r
+           for r in dict.fromkeys(reasons)]
+    return "; ".join(out) or None
 
 
 def _shape(spec, policies) -> str:
@@ -270,7 +284,7 @@ def _weaker_somewhere(spec, stronger, weaker, params, fixed, budget):
     from libet.proofs.policy import States, policy_reads
     from libet.proofs.replay import with_state
     from libet.proofs.rules import Encoder
-    from libet.proofs.solve import OutOfTime, Query, ladder
+    from libet.proofs.solve import OutOfTime, Query, deadline, ladder
     from libet.spec.interpreter import Interpreter
 
     ra, da, pa = policy_reads(spec, stronger)
@@ -281,25 +295,26 @@ def _weaker_somewhere(spec, stronger, weaker, params, fixed, budget):
     for i, rung in enumerate(rungs):
         sub = budget if i == len(rungs) - 1 else budget.slice(0.5)
         try:
-            ctx = z3.Context()
-            enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=False)
-            states = States(enc, da or db, pa or pb)
-            sym = enc.new_assignment("", reads)
-            env = states.env(sym)
-            vs, vw = enc.veto_probability(stronger, env), enc.veto_probability(weaker, env)
-            q = Query(enc, rung, sub)
-            q.add(*sym.constraints(), *states.domain)
-            if isinstance(vs, Fraction) and isinstance(vw, Fraction):
-                less = vw < vs
-                if not less:
-                    return False, None, None
-            else:
-                less = enc.z3_real(vw) < enc.z3_real(vs)
-            if not isinstance(less, bool):
-                q.add(less)
-            ans = q.check()
+            with deadline(sub):  # the encoding of a large policy counts against the budget too
+                ctx = z3.Context()
+                enc = Encoder(spec, params, rung.encoding, ctx, fixed, track=False)
+                states = States(enc, da or db, pa or pb)
+                sym = enc.new_assignment("", reads)
+                env = states.env(sym)
+                vs, vw = enc.veto_probability(stronger, env), enc.veto_probability(weaker, env)
+                q = Query(enc, rung, sub)
+                q.add(*sym.constraints(), *states.domain)
+                if isinstance(vs, Fraction) and isinstance(vw, Fraction):
+                    less = vw < vs
+                    if not less:
+                        return False, None, None
+                else:
+                    less = enc.z3_real(vw) < enc.z3_real(vs)
+                if not isinstance(less, bool):
+                    q.add(less)
+                ans = q.check()
         except OutOfTime:
-            reason = f"the time budget ran out ({budget.seconds:g} s)"
+            reason = OUT_OF_TIME
             continue
         except z3.Z3Exception as exc:
             reason = f"z3 could not decide it on {rung.name}: {exc}"
@@ -307,7 +322,7 @@ def _weaker_somewhere(spec, stronger, weaker, params, fixed, budget):
         if ans.status == "unsat":
             return False, None, None
         if ans.status != "sat":
-            reason = ans.reason
+            reason = OUT_OF_TIME if budget.expired() else ans.reason
             continue
         names = [n for n in spec.variables if n in reads]
         model, _ = minimise_model(q, [], default_softs(enc, sym, names) + states.softs(), sub)

@@ -534,7 +534,9 @@ MAX_DIGITS = 300
 def _number(text: str, span: Span | None):
     exponent = "e" in text or "E" in text
     mantissa, _, power = text.lower().partition("e") if exponent else (text, "", "")
-    if len(mantissa) > MAX_DIGITS or (exponent and abs(int(power)) > MAX_EXPONENT):
+    # the digits, not the sign or the point: -B is as valid as B and 0 - B
+    digits = len(mantissa) - ("." in mantissa) - mantissa.startswith(("-", "+"))
+    if digits > MAX_DIGITS or (exponent and abs(int(power)) > MAX_EXPONENT):
         raise _AstError(
             "E023",
             f"the number {text[:40]}{'...' if len(text) > 40 else ''} is out of range",

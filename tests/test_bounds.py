@@ -34,8 +34,9 @@ trajectory {{
 policy p {{ veto when violates ok }}
 """
 
-_REAL_LEAVES = st.sampled_from(["0.5", "1.0", "0.1", "3", "g", "0.0", "-1.5", "1e-3"])
-_INT_LEAVES = st.sampled_from(["x", "depth", "0", "1", "-3", "k", "12345678901234567890"])
+_REAL_LEAVES = st.sampled_from(["0.5", "1.0", "0.1", "3", "g", "0.0", "-1.5", "1e-3", "1e300"])
+# past 64 bits, and a literal whose square no double holds (the interpreter raises as a real)
+_INT_LEAVES = st.sampled_from(["x", "depth", "0", "1", "-3", "k", "12345678901234567890", "1" + "0" * 299])
 _BOOL_LEAVES = st.sampled_from(["b", "true", "false", "t == u", "t != w", "t in {u, v}", "x in {0, 3}",
                                 "phase == pa", "phase != pb", "ok", "harmful"])
 

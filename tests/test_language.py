@@ -489,3 +489,24 @@ def test_a_number_literal_is_the_number_its_text_spells(text):
         assert type(value) is Fraction and value == Fraction(text)
     else:
         assert type(value) is int and value == int(text)
+
+
+@pytest.mark.parametrize("literal,ok", [
+    ("1" + "0" * 299, True),  # 300 digits
+    ("-1" + "0" * 299, True),  # the sign is no digit: `-N` was refused where `0 - N` was not
+    ("0." + "5" * 299, True),  # nor is the point
+    ("1" + "0" * 300, False),  # 301 digits
+    ("-1" + "0" * 300, False),
+    ("1e300", True),
+    ("1e301", False),
+    ("1e-301", False),
+])
+def test_a_number_literal_has_at_most_300_digits_and_an_exponent_within_300(literal, ok):
+    from libet.spec.loader import load_text
+
+    src = f"substance {{ x: 0..1 }}\nvalue ok = x < 2\ndef d = {literal}\n"
+    errors = [d for d in load_text(src, "n.libet").diagnostics if d.is_error]
+    if ok:
+        assert not errors
+    else:
+        assert [d.code for d in errors] == ["E023"] and "out of range" in errors[0].message

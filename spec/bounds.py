@@ -86,7 +86,10 @@ def _libm(lo: float, hi: float) -> tuple[float, float]:
 def _number(q) -> tuple[float, float]:
     """A real literal's or param's bounds: its double, or the doubles either side of it when
     the double is not exactly it (0.1)."""
-    f = float(q)
+    try:
+        f = float(q)
+    except OverflowError:
+        raise Open("a number past the largest double") from None
     if type(q) is not float and f.as_integer_ratio() != (q.numerator, q.denominator):
         return _widened(f, f)
     return (f, f)

@@ -19,6 +19,7 @@ person who typed it meant; any other real number (``int``, ``Fraction``, ``numpy
 from __future__ import annotations
 
 import numbers
+import sys
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Mapping
@@ -52,6 +53,9 @@ def to_fraction(value: Any) -> Fraction:
             raise ValueError(value)
         return Fraction(repr(f))
     raise TypeError(value)
+
+
+_LARGEST_DOUBLE = Fraction(sys.float_info.max)
 
 
 def _known(names) -> str:
@@ -88,6 +92,9 @@ def check_param(spec: ir.Spec, name: str, value: Any) -> Fraction:
             f"{_show_number(q)} lies outside the range [{float(p.lo):g}, {float(p.hi):g}] of param {name}",
             "the range is declared with `param NAME = DEFAULT in [LO, HI]`",
         )
+    if not p.integer and abs(q) > _LARGEST_DOUBLE:  # an int param is a whole number of any size
+        raise UsageError(f"param {name} is computed in double precision, and {_show_number(q)} is past the largest "
+                         "double (about 1.8e308)", "give a number of magnitude below 1e308")
     return q
 
 

@@ -263,6 +263,23 @@ def test_a_near_miss_in_set_gets_a_hint(setting, message, hint):
     assert len(r.output) < 400
 
 
+def test_a_real_param_past_the_largest_double_is_refused_in_words(tmp_path):
+    """An unranged real param set to 1e400 was an internal OverflowError in every engine."""
+    path = write(tmp_path, """substance { x: 0..3 }
+param big = 2
+value ok = x < 2
+trajectory { horizon 3 start a phase a { -> a : min(1, 0.1 * big) -> stop : otherwise } }
+policy p { veto when violates ok }
+check p { safe }
+""")
+    for command in ("simulate", "prove"):
+        r = invoke(command, path, "--set", "big=1e400")
+        assert r.exit_code == 2, r.output
+        assert "param big is computed in double precision, and 1e+400 is past the largest double" in r.output
+        assert "internal error" not in r.output
+    assert invoke("simulate", path, "--set", "big=-1e300").exit_code == 2  # E041, the spec's own error
+
+
 def test_a_value_far_from_any_gets_no_hint():
     r = invoke("simulate", PREFILL, "--set", "uplift=9")
     assert r.exit_code == 2 and "9 is not a value of uplift (domain 0..3)" in r.output and "hint" not in r.output

@@ -73,6 +73,10 @@ def graph_data(spec: ir.Spec, policy: str) -> dict:
 #: Seconds Z3 may take to say whether one rule can fire in one phase; an undecided rule is
 #: drawn (marked "may fire"), never dropped.
 FIRE_TIMEOUT = 2.0
+#: Seconds for all of it, the encoding of the rules included: past them, every rule not yet
+#: decided is drawn as one that may fire (a policy of 10^4-term conditions took 5 s a phase
+#: to encode, however many phases there were).
+GRAPH_TIMEOUT = 10.0
 
 
 def can_fire(spec: ir.Spec, policy: str) -> dict[str, list]:
@@ -83,39 +87,46 @@ def can_fire(spec: ir.Spec, policy: str) -> dict[str, list]:
     import z3
 
     from libet.proofs.rules import Encoder
-    from libet.proofs.solve import SMT_INT
+    from libet.proofs.solve import SMT_INT, Budget, OutOfTime, deadline
 
     traj = spec.trajectory
     rules = spec.policies[policy].rules
-    out: dict[str, list] = {}
-    ctx = z3.Context()
-    enc = Encoder(spec, None, SMT_INT.encoding, ctx, None, track=False)
-    sym = enc.new_assignment("")
-    hi = None if traj.horizon is None else traj.horizon - 1
-    depth, dom = enc.depth_var("depth", 0, hi)
-    for p in traj.phase_names:
-        env = enc.env(sym, depth, p, depth_values=None if hi is None else range(hi + 1))
-        answers = []
-        try:
-            pairs = enc.rules(policy, env)
-        except Exception:  # an expression Z3 cannot encode: draw every rule
-            out[p] = [None] * len(rules)
-            continue
-        for c, strength in pairs:
-            if c is False or (isinstance(strength, Fraction) and strength <= 0):
-                answers.append(False)
-                continue
-            if c is True and isinstance(strength, Fraction):
-                answers.append(True)
-                continue
-            solver = z3.Solver(ctx=ctx)
-            solver.set("timeout", int(FIRE_TIMEOUT * 1000))
-            solver.add(*sym.constraints(), dom, enc.as_bool(c))
-            if not isinstance(strength, Fraction):
-                solver.add(enc.z3_real(strength) > 0)
-            res = solver.check()
-            answers.append(True if res == z3.sat else False if res == z3.unsat else None)
-        out[p] = answers
+    out: dict[str, list] = {p: [None] * len(rules) for p in traj.phase_names}
+    budget = Budget(GRAPH_TIMEOUT)
+    try:
+        with deadline(budget):
+            ctx = z3.Context()
+            enc = Encoder(spec, None, SMT_INT.encoding, ctx, None, track=False)
+            sym = enc.new_assignment("")
+            hi = None if traj.horizon is None else traj.horizon - 1
+            depth, dom = enc.depth_var("depth", 0, hi)
+            for p in traj.phase_names:
+                env = enc.env(sym, depth, p, depth_values=None if hi is None else range(hi + 1))
+                try:
+                    pairs = enc.rules(policy, env)
+                except OutOfTime:
+                    raise
+                except Exception:  # an expression Z3 cannot encode: draw every rule
+                    continue
+                answers = out[p]
+                for i, (c, strength) in enumerate(pairs):
+                    if c is False or (isinstance(strength, Fraction) and strength <= 0):
+                        answers[i] = False
+                        continue
+                    if c is True and isinstance(strength, Fraction):
+                        answers[i] = True
+                        continue
+                    if budget.expired():
+                        raise OutOfTime
+                    solver = z3.Solver(ctx=ctx)
+                    solver.set("timeout", max(1, int(min(FIRE_TIMEOUT, budget.remaining()) * 1000)))
+                    solver.add(*sym.constraints(), dom, enc.as_bool(c))
+                    if not isinstance(strength, Fraction):
+                        solver.add(enc.z3_real(strength) > 0)
+                    res = solver.check()
+                    answers[i] = True if res == z3.sat else False if res == z3.unsat else None
+    except OutOfTime:  # what is not decided yet stays None: drawn, as a rule that may fire
+        pass
     return out
 
 

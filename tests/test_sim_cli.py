@@ -198,6 +198,24 @@ def test_graph_draws_only_rules_that_can_fire_per_phase(tmp_path):
     assert dot.count('-> __vetoed') == 1
 
 
+def test_graph_of_rules_too_large_to_decide_in_time_draws_them_as_may_fire(monkeypatch):
+    """Encoding a policy over a weighted score of 8,000 terms took 5 s a phase, with no limit;
+    past the graph's budget every rule not yet decided is drawn (None: it may fire)."""
+    import time
+
+    from test_scale import _chains
+
+    from libet.simulator import graph
+
+    spec = libet.loads(_chains(8000, 800), "chains.libet").ir
+    monkeypatch.setattr(graph, "GRAPH_TIMEOUT", 0.5)
+    started = time.perf_counter()
+    fires = graph.can_fire(spec, "weighted")
+    assert time.perf_counter() - started < 0.5 + 3.0  # a generous margin
+    assert fires == {"a": [None, None]}
+    assert graph.graph_data(spec, "weighted")  # drawn all the same
+
+
 @pytest.mark.parametrize("command", ["simulate", "run"])
 def test_log_y_draws_every_written_plot_on_a_log_axis(tmp_path, monkeypatch, command):
     from libet.simulator import plots

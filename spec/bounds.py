@@ -32,6 +32,7 @@ not evaluated, as the interpreter does not evaluate it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Iterable, Mapping
 
@@ -53,6 +54,10 @@ _LIBM = 2.0**-48
 _INF = math.inf
 #: An int interval at most this wide is enumerated for ``x in {...}``.
 _MEMBER_SPAN = 4096
+#: A check the bounds leave open is tried again case by case (:meth:`Bounds.by_cases`): at most
+#: this many cases, and at most :data:`CASE_NODES` nodes evaluated over all of them.
+CASES = 64
+CASE_NODES = 100_000
 
 
 class Open(Exception):
@@ -129,10 +134,15 @@ class Bounds:
     worked out once (memoised by name)."""
 
     def __init__(self, spec: ir.Spec, depths: range | None, phases: Iterable[str] | None,
-                 shared: dict | None = None, params: Mapping[str, object] | None = None):
+                 shared: dict | None = None, params: Mapping[str, object] | None = None,
+                 case: Mapping[tuple, object] | None = None):
         self.spec = spec
+        self._range = (depths, phases, params)
         self.depth = None if depths is None or not len(depths) else (depths[0], depths[-1])
         self.phases = None if phases is None else frozenset(phases)
+        #: one case of :meth:`by_cases`: ("var", name) -> the variable's value, ("def", name)
+        #: -> a bool def's mask (MAY_TRUE or MAY_FALSE)
+        self._case = case or {}
         self._defs: dict[str, object] = {}
         #: the bounds of the defs that read no phase, which hold for every range of these
         #: depths: a dict the caller shares between such ranges, or this one's own
@@ -166,6 +176,9 @@ class Bounds:
         return frozenset(domain.members)
 
     def b_VarRef(self, e: ir.VarRef):
+        hit = self._case.get(("var", e.name))
+        if hit is not None:
+            return hit
         return self._domain(self.spec.variables[e.name].domain)
 
     def b_StateRef(self, e: ir.StateRef):
@@ -188,6 +201,9 @@ class Bounds:
         return self.phases
 
     def b_DefRef(self, e: ir.DefRef):
+        hit = self._case.get(("def", e.name))
+        if hit is not None:
+            return hit
         hit = self._def(e.name)
         if hit is None:
             if not self._in_chain and self._reads.def_depth(e.name) >= DEEP_DEFS:
@@ -416,7 +432,76 @@ class Bounds:
     def probabilities_settled(self, phase: ir.Phase) -> bool:
         """Whether ``phase``'s probabilities are valid at every state of the range: each
         bounded inside [0, 1] and their sum inside [0, 1] (with ``otherwise``) or at 1 (without),
-        within :data:`MARGIN`, and none with a state where it has no value."""
+        within :data:`MARGIN`, and none with a state where it has no value; if the bounds over
+        the whole range cannot say, case by case (:meth:`by_cases`)."""
+        exprs = [t.prob for t in phase.transitions if t.prob is not None]
+        return self._probabilities(phase) or self.by_cases(exprs, lambda b: b._probabilities(phase))
+
+    def strength_settled(self, rule: ir.Rule) -> bool:
+        """Whether ``rule``'s strength is valid at every state of the range: its condition has
+        a value everywhere, and where it may hold the strength is bounded inside [0, 1] within
+        :data:`MARGIN`; if the bounds over the whole range cannot say, case by case. A constant
+        strength is valid or not whatever the condition, as the checker has it
+        (spec/semantics.py checks it once, the condition unread)."""
+        exprs = [rule.strength] if isinstance(rule.strength, ir.Const) else [rule.condition, rule.strength]
+        return self._strength(rule) or self.by_cases(exprs, lambda b: b._strength(rule))
+
+    def by_cases(self, exprs: list[ir.Expr], settled) -> bool:
+        """``settled(bounds)`` in every case of a split of the range, each case's bounds worked
+        out afresh: interval arithmetic forgets that two transitions read the same thing, and
+        within a case it is one value. The split fixes the variables of fewest values that
+        ``exprs`` read (a bool, an enum, a small int) and the bool defs an ``if`` of theirs
+        tests directly (``if last_step then 0 else go_on`` beside ``if last_step then go_on else
+        0``), as many as :data:`CASES` cases allow, when all the cases cost at most
+        :data:`CASE_NODES` evaluated nodes. A def split on must have a value everywhere. The
+        cases cover every state, so settled in each is settled."""
+        size = self._reads.size(exprs)
+        if self._case or 2 * size > CASE_NODES:
+            return False  # a case is not split again; nor is what two cases cannot afford
+        splits = self._splits(exprs)
+        cases = math.prod(len(values) for _, values in splits)
+        if not splits or cases * size > CASE_NODES:
+            return False
+        depths, phases, params = self._range
+        keys = [key for key, _ in splits]
+        for combo in itertools.product(*(values for _, values in splits)):
+            case = Bounds(self.spec, depths, phases, params=params, case=dict(zip(keys, combo)))
+            if not settled(case):
+                return False
+        return True
+
+    def _splits(self, exprs: list[ir.Expr]) -> list[tuple[tuple, list]]:
+        """What :meth:`by_cases` may fix, fewest values first within :data:`CASES` cases:
+        ``(("def", name), [MAY_TRUE, MAY_FALSE])`` for a bool def an ``if`` tests (when its
+        bounds have a value everywhere), ``(("var", name), [value bounds, ...])`` for a variable
+        of at most :data:`CASES` values."""
+        out: list[tuple[tuple, list]] = []
+        seen = set()
+        for e in exprs:
+            for node in ir.walk(e):
+                if type(node) is ir.Ite:
+                    for cond, _ in node.ladder()[0]:
+                        if type(cond) is ir.DefRef and cond.name not in seen:
+                            seen.add(cond.name)
+                            try:
+                                self(cond)
+                            except Open:
+                                continue
+                            out.append((("def", cond.name), [MAY_TRUE, MAY_FALSE]))
+        names = self._reads.variables(exprs)
+        sized = sorted((self.spec.variables[n].size(), n) for n in self.spec.variables if n in names)
+        for size, n in sized:
+            if size > CASES:
+                break
+            out.append((("var", n), [_point(self.spec.variables[n], v) for v in self.spec.variables[n].domain.values()]))
+        kept, cases = [], 1
+        for split in sorted(out, key=lambda s: len(s[1])):
+            if cases * len(split[1]) <= CASES:
+                kept.append(split)
+                cases *= len(split[1])
+        return kept
+
+    def _probabilities(self, phase: ir.Phase) -> bool:
         try:
             total = (0.0, 0.0)
             rest = False
@@ -434,11 +519,7 @@ class Bounds:
             return total[1] <= 1 + MARGIN
         return 1 - MARGIN <= total[0] and total[1] <= 1 + MARGIN
 
-    def strength_settled(self, rule: ir.Rule) -> bool:
-        """Whether ``rule``'s strength is valid at every state of the range: its condition has
-        a value everywhere, and where it may hold the strength is bounded inside [0, 1] within
-        :data:`MARGIN`. A constant strength is valid or not whatever the condition, as the
-        checker has it (spec/semantics.py checks it once, the condition unread)."""
+    def _strength(self, rule: ir.Rule) -> bool:
         try:
             if not isinstance(rule.strength, ir.Const) and not self(rule.condition) & MAY_TRUE:
                 return True
@@ -446,6 +527,15 @@ class Bounds:
         except Open:
             return False
         return -MARGIN <= lo and hi <= 1 + MARGIN
+
+
+def _point(var: ir.Variable, v):
+    """The bounds of variable ``var`` at its value ``v``."""
+    if isinstance(var.domain, ir.IntDomain):
+        return (v, v)
+    if isinstance(var.domain, ir.BoolDomain):
+        return MAY_TRUE if v else MAY_FALSE
+    return frozenset((v,))
 
 
 def _negate(m: int) -> int:

@@ -235,3 +235,48 @@ check loud { safe }
     with pytest.raises(EvaluationError) as err:
         spec.prove(params={"gain": 3})
     assert err.value.code == "E041" and asked
+
+
+@st.composite
+def _phases(draw):
+    """A phase whose transitions read the same things, as the case split is for: a shared
+    condition (a bool def) choosing which target gets a probability, or a probability and its
+    complement over a small variable."""
+    cond, p = draw(_BOOLS), draw(_REALS)
+    shape = draw(st.sampled_from(["condition", "complement"]))
+    if shape == "condition":
+        body = "-> pa : if c then 0 else q  -> deliver : if c then q else 0  -> stop : otherwise"
+    else:
+        body = "-> pa : q  -> stop : 1 - q"
+    return HEAD + f"def c = {cond}\ndef q = min(1, max(0, {p}))\n" + TAIL.replace("phase pa {{ -> pb : 0.5  -> stop : otherwise }}", "").replace(
+        "  phase pa { -> pb : 0.5  -> stop : otherwise }", f"  phase pa {{ {body} }}")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_phases())
+def test_a_phase_the_bounds_settle_case_by_case_is_valid_at_every_state(src):
+    from libet.spec.loader import load_text
+
+    loaded = load_text(src, "cases.libet")
+    if loaded.spec is None:  # invalid somewhere: then the bounds must not have settled it
+        return
+    spec = loaded.spec
+    phase = spec.trajectory.phase("pa")
+    if not Bounds(spec, range(H), ["pa"]).probabilities_settled(phase):
+        return
+    for exact in (False, True):
+        interp = Interpreter(spec, exact=exact)
+        for a, depth, _ in _states(spec):
+            interp.transitions(a, "pa", depth)  # raises where it is not valid
+
+
+def test_the_examples_phases_are_settled_by_cases():
+    """momentum's `if last_step then 0 else go_on` beside `if last_step then go_on else 0`, and
+    greenblatt's `faking` beside `1 - faking` (over the bool `training`), were left open."""
+    import libet
+
+    for path, name in (("examples/momentum.libet", "answer"), ("examples/calibration/greenblatt.libet", "reason")):
+        spec = libet.load(path).ir
+        phase = spec.trajectory.phase(name)
+        bounds = Bounds(spec, range(spec.trajectory.horizon), [name])
+        assert not bounds._probabilities(phase) and bounds.probabilities_settled(phase)

@@ -33,7 +33,7 @@ from libet.proofs.rules import Encoder
 from libet.proofs.solve import SMT_INT, Budget, OutOfTime, Query
 from libet.proofs.tables import Unencodable
 from libet.spec import ir
-from libet.spec.bounds import Bounds
+from libet.spec.bounds import Bounds, CaseBudget
 from libet.spec.checker import ENUMERATION_BUDGET
 from libet.spec.interpreter import TOLERANCE, Interpreter
 from libet.spec.reads import reads_of
@@ -57,14 +57,14 @@ def _checker_reaches(spec: ir.Spec, exprs) -> bool:
     return not (any(reads.depth(e) for e in exprs) and (traj is None or traj.horizon is None))
 
 
-def _bounds(spec: ir.Spec, params: Mapping | None, phases) -> Bounds | None:
+def _bounds(spec: ir.Spec, params: Mapping | None, phases, cases: CaseBudget | None = None) -> Bounds | None:
     """The bounds (spec/bounds.py) over every state at ``params``, which settle what they keep
     inside [0, 1] with no question to Z3; None with no finite horizon (the depths are not
     bounded) or no trajectory."""
     traj = spec.trajectory
     if traj is None or traj.horizon is None:
         return None
-    return Bounds(spec, range(traj.horizon), phases, params=params)
+    return Bounds(spec, range(traj.horizon), phases, params=params, cases=cases)
 
 
 def _checker_enumerated(spec: ir.Spec, exprs) -> bool:
@@ -134,11 +134,12 @@ def transitions(spec: ir.Spec, budget: Budget, params: Mapping | None, fixed: Ma
     float_interp = Interpreter(spec, params, exact=False)
     _start_depth(spec, budget, params, fixed, float_interp)
     plan = transition_plan(spec)  # what the checker tried: one state at a time, over arrays, or not
+    cases = CaseBudget()  # one budget of the bounds' case splits for every phase
     for p in traj.phases:
         exprs = [t.prob for t in p.transitions if t.prob is not None]
         if not exprs or (plan[p.name] != "skipped" and _checker_reaches(spec, exprs)):
             continue
-        bounds = _bounds(spec, params, (p.name,))
+        bounds = _bounds(spec, params, (p.name,), cases)
         if bounds is not None and bounds.probabilities_settled(p):
             continue
         enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)

@@ -55,9 +55,20 @@ _INF = math.inf
 #: An int interval at most this wide is enumerated for ``x in {...}``.
 _MEMBER_SPAN = 4096
 #: A check the bounds leave open is tried again case by case (:meth:`Bounds.by_cases`): at most
-#: this many cases, and at most :data:`CASE_NODES` nodes evaluated over all of them.
+#: this many cases, at most :data:`CASE_NODES` nodes evaluated over all of them, and at most
+#: :data:`CASE_TOTAL` over all the splits of one :class:`CaseBudget` (a spec of a thousand rules
+#: left open costs about a second of splits, not a thousand).
 CASES = 64
 CASE_NODES = 100_000
+CASE_TOTAL = 1_000_000
+
+
+class CaseBudget:
+    """What is left of :data:`CASE_TOTAL` for the splits of one check (every :class:`Bounds`
+    given it shares it)."""
+
+    def __init__(self, total: int = CASE_TOTAL):
+        self.left = total
 
 
 class Open(Exception):
@@ -135,7 +146,7 @@ class Bounds:
 
     def __init__(self, spec: ir.Spec, depths: range | None, phases: Iterable[str] | None,
                  shared: dict | None = None, params: Mapping[str, object] | None = None,
-                 case: Mapping[tuple, object] | None = None):
+                 case: Mapping[tuple, object] | None = None, cases: CaseBudget | None = None):
         self.spec = spec
         self._range = (depths, phases, params)
         self.depth = None if depths is None or not len(depths) else (depths[0], depths[-1])
@@ -143,6 +154,7 @@ class Bounds:
         #: one case of :meth:`by_cases`: ("var", name) -> the variable's value, ("def", name)
         #: -> a bool def's mask (MAY_TRUE or MAY_FALSE)
         self._case = case or {}
+        self._cases = cases or CaseBudget()
         self._defs: dict[str, object] = {}
         #: the bounds of the defs that read no phase, which hold for every range of these
         #: depths: a dict the caller shares between such ranges, or this one's own
@@ -453,15 +465,17 @@ class Bounds:
         ``exprs`` read (a bool, an enum, a small int) and the bool defs an ``if`` of theirs
         tests directly (``if last_step then 0 else go_on`` beside ``if last_step then go_on else
         0``), as many as :data:`CASES` cases allow, when all the cases cost at most
-        :data:`CASE_NODES` evaluated nodes. A def split on must have a value everywhere. The
-        cases cover every state, so settled in each is settled."""
+        :data:`CASE_NODES` evaluated nodes and what is left of the check's :class:`CaseBudget`.
+        A def split on must have a value everywhere. The cases cover every state, so settled in
+        each is settled."""
         size = self._reads.size(exprs)
         if self._case or 2 * size > CASE_NODES:
             return False  # a case is not split again; nor is what two cases cannot afford
         splits = self._splits(exprs)
-        cases = math.prod(len(values) for _, values in splits)
-        if not splits or cases * size > CASE_NODES:
+        cost = math.prod(len(values) for _, values in splits) * size
+        if not splits or cost > CASE_NODES or cost > self._cases.left:
             return False
+        self._cases.left -= cost
         depths, phases, params = self._range
         keys = [key for key, _ in splits]
         for combo in itertools.product(*(values for _, values in splits)):

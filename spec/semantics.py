@@ -31,7 +31,7 @@ from typing import Iterator, NamedTuple
 
 from libet.errors import EvaluationError
 from libet.spec import ir
-from libet.spec.bounds import Bounds
+from libet.spec.bounds import Bounds, CaseBudget
 from libet.spec.diagnostics import Diagnostics, Note
 from libet.spec.interpreter import Interpreter, checked_strength
 from libet.spec.printer import count_text
@@ -367,10 +367,11 @@ class _BoundsOf:
     def __init__(self, spec: ir.Spec):
         self.spec = spec
         self._shared: dict[tuple, dict] = {}
+        self._cases = CaseBudget()  # one budget of case splits for the whole spec
 
     def __call__(self, depths: range, phases) -> Bounds:
         shared = self._shared.setdefault((depths.start, depths.stop), {})
-        return Bounds(self.spec, depths, phases, shared=shared)
+        return Bounds(self.spec, depths, phases, shared=shared, cases=self._cases)
 
 
 def _settled(row, budget: _Budget, spec: ir.Spec, what: str, span, d: Diagnostics, n_states: int) -> None:

@@ -280,3 +280,18 @@ def test_the_examples_phases_are_settled_by_cases():
         phase = spec.trajectory.phase(name)
         bounds = Bounds(spec, range(spec.trajectory.horizon), [name])
         assert not bounds._probabilities(phase) and bounds.probabilities_settled(phase)
+
+
+def test_the_case_splits_of_one_check_share_one_budget():
+    """The splits of a check draw on one budget of evaluated nodes: a spec of a thousand rules
+    the intervals leave open costs about a second of splits, not a thousand."""
+    import libet
+    from libet.spec.bounds import CASE_TOTAL, CaseBudget
+
+    spec = libet.load("examples/calibration/greenblatt.libet").ir
+    phase = spec.trajectory.phase("reason")
+    depths = range(spec.trajectory.horizon)
+    assert not Bounds(spec, depths, ["reason"], cases=CaseBudget(0)).probabilities_settled(phase)
+    budget = CaseBudget()
+    assert Bounds(spec, depths, ["reason"], cases=budget).probabilities_settled(phase)
+    assert 0 < CASE_TOTAL - budget.left <= 100_000

@@ -176,6 +176,8 @@ def _start_depth(spec: ir.Spec, budget: Budget, params, fixed, interp: Interpret
     traj = spec.trajectory
     if isinstance(traj.start_depth, ir.Const) or _checker_enumerated(spec, [traj.start_depth]):
         return
+    if Bounds(spec, range(1), (traj.start_phase,), params=params).start_settled():
+        return
     enc = Encoder(spec, params, INT_ENCODING, z3.Context(), fixed, track=False)
     sym = enc.new_assignment("", reads_of(spec).start())
     q = Query(enc, SMT_INT, budget)

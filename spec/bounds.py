@@ -458,6 +458,16 @@ class Bounds:
         exprs = [rule.strength] if isinstance(rule.strength, ir.Const) else [rule.condition, rule.strength]
         return self._strength(rule) or self.by_cases(exprs, lambda b: b._strength(rule))
 
+    def start_settled(self) -> bool:
+        """Whether the start depth is a whole number in 0..horizon at every assignment (the
+        bounds of an int expression at depth 0 in the start phase)."""
+        traj = self.spec.trajectory
+        try:
+            lo, hi = self(traj.start_depth)
+        except Open:
+            return False
+        return type(lo) is int and type(hi) is int and lo >= 0 and (traj.horizon is None or hi <= traj.horizon)
+
     def by_cases(self, exprs: list[ir.Expr], settled) -> bool:
         """``settled(bounds)`` in every case of a split of the range, each case's bounds worked
         out afresh: interval arithmetic forgets that two transitions read the same thing, and

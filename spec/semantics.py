@@ -243,7 +243,14 @@ def _report(d: Diagnostics, exc: EvaluationError, fallback_span) -> None:
 def _start_depth(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None:
     traj = spec.trajectory
     names, _, _ = _reads(spec, [traj.start_depth])
-    if not budget.take(spec, names, 1, "the start depth", traj.start_depth.span, d, weight(spec, [traj.start_depth])):
+    w = weight(spec, [traj.start_depth])
+    if Bounds(spec, range(1), (traj.start_phase,)).start_settled():
+        # valid at every assignment, however many; the budget spent as planned (_plan_and_left)
+        need = spec.assignment_count(names) * w
+        if need <= budget.left:
+            budget.left -= need
+        return
+    if not budget.take(spec, names, 1, "the start depth", traj.start_depth.span, d, w):
         return
     for a in spec.assignments(names):
         try:

@@ -295,3 +295,32 @@ def test_the_case_splits_of_one_check_share_one_budget():
     budget = CaseBudget()
     assert Bounds(spec, depths, ["reason"], cases=budget).probabilities_settled(phase)
     assert 0 < CASE_TOTAL - budget.left <= 100_000
+
+
+def test_a_start_depth_the_bounds_keep_in_range_is_settled_at_every_assignment(monkeypatch):
+    """`start at depth min(a, 8) + min(b, 1)` over a million assignments: within 0..9 by its bounds, so
+    neither the checker nor Z3 is asked; beyond the horizon at one assignment, the bounds leave
+    it open and the enumeration (or Z3, past the budget) finds the state."""
+    from libet.proofs import wellformed
+    from libet.spec.loader import load_text
+
+    src = """substance {{ s: bool }}
+framing {{ a: 0..999  b: 0..999 }}
+value ok = not s
+trajectory {{ horizon 10  start p at depth {start}  phase p {{ -> deliver : 1 }} }}
+policy deep {{ veto when violates ok }}
+check deep {{ safe }}
+"""
+    settled = src.format(start="min(a, 8) + min(b, 1)")
+    spec = load_text(settled, "s.libet").spec
+    assert not load_text(settled, "s.libet").diagnostics
+    assert Bounds(spec, range(1), ["p"]).start_settled()
+    asked = []
+    real = wellformed.Encoder
+    monkeypatch.setattr(wellformed, "Encoder", lambda *a, **k: (asked.append(1), real(*a, **k))[1])
+    assert [r.status.name for r in libet.loads(settled).prove()] == ["PROVED"] and asked == []
+    wrong = src.format(start="(if a == 999 and b == 998 then 11 else 0)")
+    spec = load_text(wrong, "w.libet").spec  # past the budget: W103, and Z3 finds it (test_proofs_cli.py)
+    assert spec is not None and not Bounds(spec, range(1), ["p"]).start_settled()
+    negative = load_text(src.format(start="a - 1").replace("b: 0..999", "b: 0..0"), "n.libet")
+    assert [d.code for d in negative.diagnostics if d.is_error] == ["E043"]  # a = 0, found by the enumeration

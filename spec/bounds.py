@@ -6,10 +6,13 @@ Produces: for an expression, an over-approximation of every value the reference 
 computes for it at any assignment, state valuation, depth and phase of that range, or
 :class:`Open` when the bounds cannot say (a division by an interval holding 0, a log of one
 reaching 0, a non-finite bound, an enum ordered, ...). spec/semantics.py asks
-:meth:`Bounds.phase_settled` and :meth:`Bounds.rule_settled` before it enumerates anything: a
-phase whose probabilities are bounded inside [0, 1] (and whose sum is too) is valid at every
-state, however many there are, and needs neither the interpreter nor arrays. What the bounds
-leave open is checked as before, state by state; the bounds never reject anything.
+:meth:`Bounds.probabilities_settled`, :meth:`Bounds.strength_settled` and
+:meth:`Bounds.start_settled` before it enumerates anything (proofs/wellformed.py asks again at
+the run's params before it asks Z3): a phase whose probabilities are bounded inside [0, 1] (and
+whose sum is too) is valid at every state, however many there are, and needs neither the
+interpreter nor arrays. What the bounds over the whole range leave open is tried case by case
+(:meth:`Bounds.by_cases`), and what that leaves open is checked as before, state by state; the
+bounds never reject anything.
 
 Values: a number is ``(lo, hi)`` (Python ints for an int, exactly; floats for a real), a bool a
 mask of what it may be (:data:`MAY_FALSE`, :data:`MAY_TRUE`), an enum member or a phase the

@@ -221,18 +221,9 @@ def chains(repeat: int) -> None:
         print(f"| {n:,} | {load_s:.2f} | {check_s:.2f} | {step_s:.4f} | {solve_s:.3f} |")
 
 
-def _ten_settled(h: int) -> str:
-    """Ten phases of ``0.5 * exp(-0.0001 * depth)`` and ``otherwise``: phases the bounds settle."""
-    phases = [f"p{i}" for i in range(10)]
-    body = "\n".join(f"  phase {p} {{ -> {phases[(i + 1) % 10]} : 0.5 * exp(-0.0001 * depth)  -> stop : otherwise }}"
-                     for i, p in enumerate(phases))
-    return f"substance {{ bad: bool }}\nvalue ok = not bad\ntrajectory {{\n  horizon {h}\n  start p0\n{body}\n}}\n" \
-        "policy p { veto when bad and depth < 3 }\n"
-
-
 def bounds(repeat: int) -> None:
     import numpy  # noqa: F401  (as in `libet simulate`)
-    from test_scale import _chains
+    from test_scale import _chains, _ten_phases
 
     import libet
     from libet.spec.bounds import Bounds
@@ -252,7 +243,7 @@ def bounds(repeat: int) -> None:
     print("| horizon | without the bounds (s) | W103 | with them (s) | W103 |")
     print("|---:|---:|---:|---:|---:|")
     for h in (10_000, 100_000, 1_000_000, 10_000_000):
-        src = _ten_settled(h)
+        src = _ten_phases(h, complement=False)
         off = without(lambda: best(lambda: libet.loads(src), repeat))
         on = best(lambda: libet.loads(src), repeat)
         print(f"| {h:,} | {off:.4f} | {without(lambda: w103(src))} | {on:.4f} | {w103(src)} |")

@@ -129,11 +129,9 @@ def _real(v) -> tuple[float, float]:
 
 def _hull(a, b):
     """The least value holding both ``a`` and ``b``."""
-    if type(a) is int:  # bool masks
-        return a | b
-    if type(a) is frozenset:
-        return a | b
-    return (min(a[0], b[0]), max(a[1], b[1]))
+    if type(a) is tuple:  # numbers
+        return (min(a[0], b[0]), max(a[1], b[1]))
+    return a | b  # bool masks, sets of names
 
 
 def _decide(may_true: bool, may_false: bool) -> int:
@@ -240,16 +238,21 @@ class Bounds:
         return self._defs.get(name) if hit is None else hit
 
     def _settle(self, name: str):
-        """Def ``name``'s bounds, or the Open they end in, kept (only a def that is read
-        fails), where they hold: for these depths, or for this range alone if it reads the
-        phase."""
+        """Def ``name``'s bounds, or the Open they end in (only a def that is read fails),
+        kept where they hold: for these depths, or for this range alone if it reads the phase."""
         body = self.spec.defs[name].expr
-        try:
-            out = self(body)
-        except Open as exc:
-            out = exc
-        (self._defs if self._reads.phase(body) else self._shared)[name] = out
-        return out
+        return self._kept(self._defs if self._reads.phase(body) else self._shared, name, body)
+
+    def _kept(self, store: dict, key, body: ir.Expr):
+        """``body``'s bounds or the Open they end in, worked out once and kept in ``store``."""
+        hit = store.get(key)
+        if hit is None:
+            try:
+                hit = self(body)
+            except Open as exc:
+                hit = exc
+            store[key] = hit
+        return hit
 
     def b_ValueRef(self, e: ir.ValueRef):
         return self._value(("value", e.name), self.spec.values[e.name].expr)
@@ -260,13 +263,7 @@ class Bounds:
     def _value(self, key: tuple, body: ir.Expr):
         """A reference value's bounds (or ``harmful``'s), worked out once: a value reads
         substance only, so they hold for every range (``violates ok`` in each of 10^4 rungs)."""
-        hit = self._shared.get(key)
-        if hit is None:
-            try:
-                hit = self(body)
-            except Open as exc:
-                hit = exc
-            self._shared[key] = hit
+        hit = self._kept(self._shared, key, body)
         if type(hit) is Open:
             raise hit
         return hit

@@ -206,6 +206,14 @@ class _Budget:
         self.left -= need * weight
         return True
 
+    def spend(self, spec, names, n_states, weight: int = 1) -> None:
+        """For a check the bounds settled: spend its share as :func:`_plan_and_left` planned
+        (when it fits; nothing when it does not), with no W103, so later checks get the plan's
+        budget."""
+        need = spec.assignment_count(names) * n_states * weight
+        if need <= self.left:
+            self.left -= need
+
 
 def _over_budget(d: Diagnostics, need: int, weight: int, left: int, what: str, span) -> None:
     """W103 for a check of ``need`` states (each counted ``weight`` times) that ``left`` of
@@ -244,11 +252,8 @@ def _start_depth(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget) -> None
     traj = spec.trajectory
     names, _, _ = _reads(spec, [traj.start_depth])
     w = weight(spec, [traj.start_depth])
-    if Bounds(spec, range(1), (traj.start_phase,)).start_settled():
-        # valid at every assignment, however many; the budget spent as planned (_plan_and_left)
-        need = spec.assignment_count(names) * w
-        if need <= budget.left:
-            budget.left -= need
+    if Bounds(spec, range(1), (traj.start_phase,)).start_settled():  # valid at every assignment
+        budget.spend(spec, names, 1, w)
         return
     if not budget.take(spec, names, 1, "the start depth", traj.start_depth.span, d, w):
         return
@@ -381,11 +386,11 @@ class _BoundsOf:
         return Bounds(self.spec, depths, phases, shared=shared, cases=self._cases)
 
 
-def _settled(row, budget: _Budget, spec: ir.Spec, what: str, span, d: Diagnostics, n_states: int) -> None:
+def _settled(row, budget: _Budget, spec: ir.Spec, n_states: int) -> None:
     """A row the bounds settled: one planned for the interpreter still spends its share of
     the budget, so every later row is checked as the plan says."""
     if row.how == "interpreter":
-        budget.take(spec, row.names, n_states, what, span, d, row.weight)
+        budget.spend(spec, row.names, n_states, row.weight)
 
 
 def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget, bounds: _BoundsOf | None = None) -> None:
@@ -407,7 +412,7 @@ def _transitions(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget, bounds:
         what = f"the probabilities of phase '{phase.name}'"
         n_states = len(row.depths) * row.states.count
         if phase.name in settled:
-            _settled(row, budget, spec, what, phase.span, d, n_states)
+            _settled(row, budget, spec, n_states)
             continue
         if row.how == "arrays":
             _replay_marks(spec, row, marks[phase.name], interp, d)
@@ -704,7 +709,7 @@ def _strengths(spec: ir.Spec, interp, d: Diagnostics, budget: _Budget, bounds: _
         what = f"the veto strength of a rule of '{row.policy}'"
         n_states = len(row.depths) * len(row.phases) * row.states.count
         if bounds(row.depths, row.phases).strength_settled(rule):
-            _settled(row, budget, spec, what, rule.span, d, n_states)
+            _settled(row, budget, spec, n_states)
             continue
         if row.how == "arrays":
             _replay_rule_marks(spec, row, _rule_marks(spec, row), interp, d)

@@ -14,13 +14,15 @@ import libet
 from libet.spec import measures as ms
 
 
-def _ten_phases(horizon: int) -> str:
-    """Ten phases whose probabilities read the depth. Each writes its complement out instead of
-    `otherwise`: the bounds (spec/bounds.py) cannot tell that ``p`` and ``1 - p`` sum to 1, so
-    the checks enumerate the states, as these tests of their budgets need."""
+def _ten_phases(horizon: int, complement: bool = True) -> str:
+    """Ten phases whose probabilities read the depth. With ``complement`` each writes its
+    complement out instead of `otherwise`: the bounds (spec/bounds.py) cannot tell that ``p``
+    and ``1 - p`` sum to 1, so the checks enumerate the states, as the tests of their budgets
+    need; without it, the bounds settle every phase."""
     phases = [f"p{i}" for i in range(10)]
+    rest = "1 - 0.5 * exp(-0.0001 * depth)" if complement else "otherwise"
     body = "\n".join(
-        f"  phase {p} {{ -> {phases[(i + 1) % 10]} : 0.5 * exp(-0.0001 * depth)  -> stop : 1 - 0.5 * exp(-0.0001 * depth) }}"
+        f"  phase {p} {{ -> {phases[(i + 1) % 10]} : 0.5 * exp(-0.0001 * depth)  -> stop : {rest} }}"
         for i, p in enumerate(phases)
     )
     return f"""

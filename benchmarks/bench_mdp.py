@@ -68,6 +68,8 @@ def main() -> int:
     parser.add_argument("--storm-repeat", type=int, default=1)
     parser.add_argument("--horizon", type=int, default=64)
     args = parser.parse_args()
+    if args.storm_repeat < 1:
+        parser.error("--storm-repeat must be at least 1 (the run compares libet with Storm)")
     import libet
     from libet.simulator.layered import solve
     from libet.simulator.model import Model

@@ -20,6 +20,8 @@ Run:  .venv/bin/python benchmarks/bench_scale.py [--repeat 3]
    `complete` and P(harm) checks).
 5. phases and rules the bounds settle (spec/bounds.py): loading ten phases with and without the
    bounds, and the 8,000-term chains' load against their solve, round by round.
+6. a state variable declared far past what a trajectory reaches (crescendo with `refusals:
+   0..N`): every declared valuation laid out against the box of the reachable ones.
 
 Every figure is an absolute wall time on the machine printed first (best of --repeat runs); the
 growth between rows is what to read: a linear cost doubles when N doubles.
@@ -307,9 +309,44 @@ def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rul
         print(f"| {label} | {states:,} | {load_s:.3f} | {harm_s:.3f} | {six_s:.3f} | {check_s:.2f} | {per} |", flush=True)
 
 
+def reachable(repeat: int) -> None:
+    import contextlib
+    import math
+
+    import libet
+    from libet.simulator import layered
+    from libet.simulator.layered import Layers
+    from libet.simulator.model import Model
+
+    @contextlib.contextmanager
+    def declared():  # every declared valuation laid out, as before the reachable box
+        saved = layered.REACH_MIN_CELLS
+        layered.REACH_MIN_CELLS = math.inf
+        try:
+            yield
+        finally:
+            layered.REACH_MIN_CELLS = saved
+
+    print("\n## a state variable declared far past what a trajectory reaches: crescendo with refusals 0..N")
+    print("The six measures of both policies (`simulate()`), laying out every declared valuation")
+    print("and only the box of the reachable ones (simulator/layered.py, reachable_box).")
+    print("| refusals | horizon | valuations declared | laid out | every declared (s) | the reachable box (s) | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    text = open(os.path.join(HERE, "..", "examples", "crescendo.libet")).read()
+    path = os.path.join(HERE, "..", "examples", "crescendo.libet")
+    for n, h in ((1_000, 100), (10_000, 100), (100_000, 10), (100_000, 100)):
+        src = text.replace("refusals: 0..3 = 0", f"refusals: 0..{n} = 0").replace("horizon 10 then stop", f"horizon {h} then stop")
+        spec = libet.loads(src, path)
+        with declared():
+            whole = best(lambda: spec.simulate(), max(1, repeat if n * h <= 10**6 else 1))
+        boxed = best(lambda: spec.simulate(), repeat)
+        val = Layers(Model(spec.ir, "per_message")).val
+        print(f"| 0..{n:,} | {h} | {val.declared:,} | {val.count:,} | {whole:.2f} | {boxed:.3f} | {whole / boxed:.0f}x |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sections = {f.__name__: f for f in (many_values, dynamics_values, many_policies, ten_phases, chains, def_chains, phases_and_rules, bounds)}
+    sections = {f.__name__: f for f in (many_values, dynamics_values, many_policies, ten_phases, chains, def_chains, phases_and_rules, bounds, reachable)}
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", choices=sections, action="append", help="run only this section (repeatable)")
     args = ap.parse_args()

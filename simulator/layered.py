@@ -65,11 +65,19 @@ class Target:
 class Valuations:
     """The valuations of the state variables, indexed mixed-radix (the last variable fastest).
     Counting them builds nothing: ``digits`` (one array of ``count`` entries per variable) is
-    made when first asked, after the caller has checked that the model fits."""
+    made when first asked, after the caller has checked that the model fits.
 
-    def __init__(self, spec: ir.Spec):
+    ``box``, when given, is a part of each variable's declared domain, ``(lo, hi)`` positions
+    in it (``hi`` excluded): the valuations are then those of the box only
+    (:func:`reachable_box`), each variable's digit its position within its part."""
+
+    def __init__(self, spec: ir.Spec, box=None):
         self.names = tuple(spec.state)
-        self.domains = [spec.state[n].domain.values() for n in self.names]
+        declared = [spec.state[n].domain.values() for n in self.names]
+        self.box = tuple((0, len(d)) for d in declared) if box is None else tuple(box)
+        self.declared = math.prod(len(d) for d in declared)
+        self.domains = [d[lo:hi] for d, (lo, hi) in zip(declared, self.box)]
+        self.offsets = tuple(lo for lo, _ in self.box)
         self.sizes = [len(d) for d in self.domains]
         self.count = math.prod(self.sizes)  # a Python int: 64 booleans do not wrap around
         strides = []
@@ -82,23 +90,15 @@ class Valuations:
 
     @functools.cached_property
     def digits(self) -> dict:
-        """Each variable's index within its domain at every valuation."""
+        """Each variable's index within its domain (its part of it) at every valuation."""
         idx = np.arange(self.count)
         return {n: (idx // st) % size for n, st, size in zip(self.names, self.strides, self.sizes)}
 
     def arrays(self) -> dict:
         """Each state variable's value at every valuation, as ArrayEval holds values: a bool,
         an int, or an enum member's index in its declared order."""
-        out = {}
-        for n, dom in zip(self.names, self.domains):
-            digits = self.digits[n]
-            if isinstance(dom[0], bool):
-                out[n] = digits.astype(bool)
-            elif isinstance(dom[0], str):
-                out[n] = digits
-            else:
-                out[n] = digits + dom[0]
-        return out
+        return {n: _values_of(dom, self.digits[n], off)
+                for n, dom, off in zip(self.names, self.domains, self.offsets)}
 
     def index_of(self, valuation) -> int:
         return int(sum(dom.index(valuation[n]) * st for n, dom, st in zip(self.names, self.domains, self.strides)))
@@ -107,17 +107,183 @@ class Valuations:
         return tuple(dom[(int(i) // st) % len(dom)] for dom, st in zip(self.domains, self.strides))
 
     def digit_of(self, name: str, values) -> np.ndarray:
-        """The index within ``name``'s domain of each of ``values``, ArrayEval's values (an
-        enum member is already its index)."""
-        dom = self.domains[self.names.index(name)]
-        if isinstance(dom[0], bool) or isinstance(dom[0], str):
-            return np.asarray(values).astype(np.int64)
-        return np.asarray(values, dtype=np.int64) - dom[0]
+        """The index within ``name``'s domain (its part of it) of each of ``values``,
+        ArrayEval's values (an enum member is already its index in the declared order)."""
+        i = self.names.index(name)
+        return _positions(self.domains[i], values, self.offsets[i])
 
     def option_digits(self, name: str, options) -> np.ndarray:
         """The index within ``name``'s domain of each option of a choice (IR scalars)."""
         place = {v: i for i, v in enumerate(self.domains[self.names.index(name)])}
         return np.asarray([place[o] for o in options], dtype=np.int64)
+
+
+def _values_of(dom, digits: np.ndarray, offset: int) -> np.ndarray:
+    """The values (as ArrayEval holds them) of the positions ``digits`` within ``dom``, the
+    part of a declared domain that begins at position ``offset``."""
+    if isinstance(dom[0], bool):
+        return (digits + offset).astype(bool)
+    if isinstance(dom[0], str):
+        return digits + offset
+    return digits + dom[0]
+
+
+def _positions(dom, values, offset: int) -> np.ndarray:
+    """The positions within ``dom`` (a part of a declared domain beginning at position
+    ``offset``) of ArrayEval's ``values``; ints outside it are positions outside ``0 ..
+    len(dom) - 1``."""
+    if isinstance(dom[0], bool) or isinstance(dom[0], str):
+        return np.asarray(values).astype(np.int64) - offset
+    return np.asarray(values).astype(np.int64) - dom[0]
+
+
+#: The layered engine lays out only the box of the valuations a trajectory can reach
+#: (:func:`reachable_box`) when the declared valuations would take more than this many
+#: (depth, class, valuation) cells ...
+REACH_MIN_CELLS = 1_000_000
+#: ... and lays out the declared ones when the search meets more valuations than this. Up to
+#: REACH_DENSE declared valuations, the search finds every valuation's successors at once
+#: (one evaluation of the updates), and beyond it those of the valuations met at each step.
+REACH_MAX = 1_000_000
+REACH_DENSE = 1 << 22
+
+
+def reachable_box(spec: ir.Spec, params, rules, horizon: int, fits: int):
+    """The smallest box (for each state variable, ``(lo, hi)`` positions in its declared
+    domain) that holds every valuation of the state a trajectory under ``rules`` (a policy's)
+    can reach from the initial one within ``horizon`` steps; None where that box is the whole
+    declared state, or holds more than ``fits`` valuations, or the search meets more than
+    REACH_MAX of them.
+
+    The search takes every move as possible, in every phase at every depth: each transition's
+    and each refusal's updates, and each option of each choice (the options of one phase
+    combined), whatever their probabilities and conditions. So the box holds the valuations
+    reachable with positive probability, and a valuation outside it is never reached; at one
+    inside it an update may still lead outside, which :meth:`Layers._update_map` keeps in the box
+    (that valuation is not reached either). An update with no value, or a value outside its
+    domain, leads nowhere here: the engine marks it (the interpreter's error, where it is met).
+
+    Cost: up to REACH_DENSE declared valuations, one evaluation of the updates over all of them
+    and a gather a step; beyond, one evaluation over the valuations newly met, per step (a
+    count that grows by one a step then takes ``horizon`` evaluations of a few values each)."""
+    names = tuple(spec.state)
+    declared = [spec.state[n].domain.values() for n in names]
+    sizes = [len(d) for d in declared]
+    if math.prod(sizes) >= 1 << 62:
+        return None  # the valuations are numbered in int64 below
+    strides = [math.prod(sizes[i + 1:]) for i in range(len(sizes))]
+    phases = spec.trajectory.phases
+    steps = [t.updates for p in phases for t in p.transitions if t.updates]
+    steps += [r.updates for r in rules if r.then is not None and r.updates]
+    choices = [(names.index(c.var), np.asarray([spec.state[c.var].domain.position(o) for o in c.options]))
+               for p in phases for c in p.choices]
+
+    def digits(keys: np.ndarray) -> list[np.ndarray]:
+        return [(keys // st) % size for st, size in zip(strides, sizes)]
+
+    def chosen(keys: np.ndarray) -> np.ndarray:
+        """``keys`` and every valuation a phase's choices lead them to (jointly: one variable
+        after another), some more than once."""
+        for i in range(len({v for v, _ in choices})):
+            if i:
+                keys = np.unique(keys)
+            more = [keys]
+            for v, opts in choices:
+                rest = keys - (keys // strides[v]) % sizes[v] * strides[v]
+                more.append((rest[:, None] + opts[None, :] * strides[v]).ravel())
+            keys = np.concatenate(more)
+        return keys
+
+    def after(keys: np.ndarray) -> list[np.ndarray]:
+        """For each move's updates, the valuation each of ``keys`` goes to (-1 where the
+        updates have no valid value)."""
+        ds = digits(keys)
+        ev = ArrayEval(spec, params, {n: _values_of(dom, d, 0) for n, dom, d in zip(names, declared, ds)})
+        out = []
+        for updates in steps:
+            values, bad = _updated(spec, ev, updates, len(keys))
+            new = list(ds)
+            for var, v in values.items():
+                i = names.index(var)
+                new[i] = _positions(declared[i], v, 0)
+            out.append(np.where(bad, -1, sum(d * st for d, st in zip(new, strides))))
+        return out
+
+    count = math.prod(sizes)
+    if count <= REACH_DENSE:  # every valuation's successors at once, then one gather a step
+        maps = after(np.arange(count))
+
+        def moved(keys: np.ndarray) -> np.ndarray:
+            out = np.concatenate([m[keys] for m in maps]) if maps else keys[:0]
+            return out[out >= 0]
+    else:  # the successors of the valuations met, step by step
+
+        def moved(keys: np.ndarray) -> np.ndarray:
+            out = np.concatenate(after(keys)) if steps else keys[:0]
+            return out[out >= 0]
+
+    start = [spec.state[n].domain.position(spec.initial_state[n]) for n in names]
+    lows, highs = list(start), list(start)
+    seen = _Seen(count)
+    fresh = seen.fresh(chosen(np.asarray([sum(d * st for d, st in zip(start, strides))], dtype=np.int64)))
+    for step in range(horizon + 1):  # the valuations reached in 0, 1, ..., horizon steps
+        for i, d in enumerate(digits(fresh)):
+            lows[i], highs[i] = min(lows[i], int(d.min())), max(highs[i], int(d.max()))
+        whole = all(lo == 0 and h == size - 1 for lo, h, size in zip(lows, highs, sizes))
+        if whole or seen.count > REACH_MAX or math.prod(h - lo + 1 for lo, h in zip(lows, highs)) > fits:
+            return None
+        if step == horizon:
+            break
+        fresh = seen.fresh(moved(fresh))
+        if fresh.size:
+            fresh = np.concatenate([fresh, seen.fresh(chosen(fresh))])
+        if not fresh.size:
+            break
+    return tuple((lo, h + 1) for lo, h in zip(lows, highs))
+
+
+class _Seen:
+    """The valuations :func:`reachable_box` has met, by number: a flag for each declared
+    valuation where there are at most 2^24, else a set."""
+
+    def __init__(self, declared: int):
+        self.count = 0
+        self._flags = np.zeros(declared, dtype=bool) if declared <= 1 << 24 else None
+        self._set: set = set()
+
+    def fresh(self, keys: np.ndarray) -> np.ndarray:
+        """The valuations of ``keys`` not met before, once each; met from now on."""
+        if self._flags is not None:
+            keys = np.unique(keys[~self._flags[keys]])
+            self._flags[keys] = True
+        else:
+            keys = np.asarray(sorted({k for k in keys.tolist() if k not in self._set}), dtype=np.int64)
+            self._set.update(keys.tolist())
+        self.count += len(keys)
+        return keys
+
+
+def _updated(spec: ir.Spec, ev: ArrayEval, updates, n: int) -> tuple[dict, np.ndarray]:
+    """The value ``updates`` (simultaneous) give each of their variables at each of ``n``
+    valuations (``ev``'s environment), as ArrayEval holds values, and where one has no value
+    or a value outside its variable's domain (there an int is its domain's first, so that it
+    has a position)."""
+    bad = np.zeros(n, dtype=bool)
+    out = {}
+    with np.errstate(all="ignore"):
+        for u in updates:
+            v, err = ev(u.expr)
+            bad |= np.asarray(err, dtype=bool)
+            values = np.broadcast_to(np.asarray(v), (n,))
+            dom = spec.state[u.var].domain
+            if isinstance(dom, ir.IntDomain):
+                bad |= np.asarray((values < dom.lo) | (values > dom.hi), dtype=bool)
+            out[u.var] = values
+    for var, values in out.items():
+        dom = spec.state[var].domain
+        if isinstance(dom, ir.IntDomain):
+            out[var] = np.where(bad, dom.lo, values)
+    return out, bad
 
 
 def refuse_visits(measures) -> None:
@@ -150,11 +316,17 @@ class Layers:
         self.model = model
         self.spec = spec
         self.val = Valuations(spec)
-        S, U, H = self.val.count, model.n_classes, model.horizon
+        U, H = model.n_classes, model.horizon
         P = len(model.phases)
         # the probabilities and values over (depth, class, valuation), and each variable's
         # digits and values at every valuation (Valuations.digits, .arrays)
-        need = 8 * S * U * H * (P * 4 + 4) + 16 * S * len(self.val.names)
+        per_valuation = 8 * U * H * (P * 4 + 4) + 16 * len(self.val.names)
+        if self.val.count * U * H > REACH_MIN_CELLS:  # lay out only what a trajectory can reach
+            box = reachable_box(spec, model.params, model.rules, H, memory_limit() // per_valuation)
+            if box is not None:
+                self.val = Valuations(spec, box)
+        S = self.val.count
+        need = per_valuation * S
         if need > memory_limit():
             sizes = largest(self.val.names, self.val.sizes)
             raise UsageError(
@@ -184,19 +356,23 @@ class Layers:
     def _full(self, x) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=np.float64), (self.H, self.U, self.S))
 
-    def _update_map(self, updates) -> np.ndarray:
-        """The valuation each valuation goes to under ``updates`` (simultaneous)."""
+    def _update_map(self, updates) -> tuple[np.ndarray, np.ndarray | None]:
+        """The valuation each valuation goes to under ``updates`` (simultaneous), and where
+        they have no value or set a variable outside its domain (None: nowhere). There, and
+        where a value lies outside the box laid out (:func:`reachable_box`: such a valuation is
+        never reached), the valuation stays where it is."""
         idx = np.arange(self.S)
         if not updates:
-            return idx
-        ev = ArrayEval(self.spec, self.model.params, {n: a for n, a in self.val.arrays().items()})
-        out = idx.copy()
-        for u in updates:
-            v, _ = ev(u.expr)
-            digit = self.val.digit_of(u.var, np.broadcast_to(np.asarray(v), (self.S,)))
-            st = self.val.strides[self.val.names.index(u.var)]
-            out = out + (digit - self.val.digits[u.var]) * st
-        return out
+            return idx, None
+        ev = ArrayEval(self.spec, self.model.params, self.val.arrays())
+        values, bad = _updated(self.spec, ev, updates, self.S)
+        out, stay = idx.copy(), bad.copy()
+        for var, v in values.items():
+            i = self.val.names.index(var)
+            digit = self.val.digit_of(var, v)
+            stay |= (digit < 0) | (digit >= self.val.sizes[i])
+            out += (digit - self.val.digits[var]) * self.val.strides[i]
+        return np.where(stay, idx, out), (bad if bad.any() else None)
 
     def _phase(self, q: str) -> dict:
         model = self.model
@@ -231,21 +407,26 @@ class Layers:
                 probs[[t.prob for t in phase.transitions].index(None)] = np.maximum(remainder, 0.0)
             else:
                 bad |= np.broadcast_to((np.abs(total - 1) > TOLERANCE) & (go > 0), bad.shape)
+            # (kind, target, probability, valuation map): a move whose updates have no valid
+            # value is bad where it may be taken, as the interpreter applies them only then
+            raw = []
+            for key, pv in ends.items():
+                if key is None:
+                    raw.append(("vetoed", None, pv, None, None))
+                else:
+                    target, i = key
+                    raw.append(("refused", target, pv, *self._update_map(model.rules[i].updates)))
+            raw += [("step", t.target, go * p, *self._update_map(t.updates)) for t, p in zip(phase.transitions, probs)]
+            for _, _, p, _, nowhere in raw:
+                if nowhere is not None:
+                    bad |= np.broadcast_to((np.asarray(p) > 0) & nowhere, bad.shape)
         ok = None if not bad.any() else ~bad  # no valid value there: nothing moves (see _replay_bad)
 
         def full(x):
             x = self._full(x)
             return x if ok is None else np.where(ok, x, 0.0)
 
-        moves = []  # (kind, target, probability, valuation map)
-        for key, pv in ends.items():
-            if key is None:
-                moves.append(("vetoed", None, full(pv), None))
-            else:
-                target, i = key
-                moves.append(("refused", target, full(pv), self._update_map(model.rules[i].updates)))
-        for t, p in zip(phase.transitions, probs):
-            moves.append(("step", t.target, full(go * p), self._update_map(t.updates)))
+        moves = [(kind, target, full(p), umap) for kind, target, p, umap, _ in raw]
         return {"moves": moves, "bad": bad if bad.any() else None, "options": self._options(phase, ev)}
 
     def _options(self, phase: ir.Phase, ev: ArrayEval):

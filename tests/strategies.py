@@ -247,13 +247,15 @@ def specs(draw, max_horizon: int = 8, unbounded: bool = False, with_checks: bool
 
 
 @st.composite
-def state_specs(draw, mdp: bool = True, max_horizon: int = 5):
+def state_specs(draw, mdp: bool = True, max_horizon: int = 5, spare: int = 0):
     """Source text of a small spec with state variables (docs/semantics.md §4b): a counter
     ``c: 0..K`` updated on steps and refusals (saturating), an enum ``e: {a, b}`` that steps may
     reset, read by probabilities and vetoes; with ``mdp``, a choice point on ``e`` (and maybe
     on ``c``, maybe guarded by ``when``) in some phases. Every update stays in its domain and
     every phase's probabilities sum to 1 for every state, so the spec always loads. The
-    experiment measures Pmax and Pmin of harm and vetoed, and Emax(refusals)."""
+    experiment measures Pmax and Pmin of harm and vetoed, and Emax(refusals). With ``spare``,
+    the counter's domain is declared up to K + spare while the updates still stop it at K: the
+    valuations past K are never reached."""
     K = draw(st.integers(1, 3))
     horizon = draw(st.integers(1, max_horizon))
     end = draw(st.sampled_from(["", " then stop", " then deliver"]))
@@ -262,7 +264,7 @@ def state_specs(draw, mdp: bool = True, max_horizon: int = 5):
         'spec "generated with state"',
         "substance { topic: {everyday, weapons} }",
         "framing { f: bool }",
-        f"state {{ c: 0..{K} = 0  e: {{a, b}} = {draw(st.sampled_from(['a', 'b']))} }}",
+        f"state {{ c: 0..{K + spare} = 0  e: {{a, b}} = {draw(st.sampled_from(['a', 'b']))} }}",
         "value ok = topic == everyday",
         "trajectory {",
         f"  horizon {horizon}{end}",
@@ -279,7 +281,7 @@ def state_specs(draw, mdp: bool = True, max_horizon: int = 5):
             if draw(st.booleans()):
                 lines.append(f"    choose c in {{0, {K}}}")
         # go on: a constant, or state-dependent (at most 0.5 either way)
-        go = draw(st.sampled_from(["0.5", "0.3", "if e == a then 0.5 else 0.2", f"0.5 * c / {K}"]))
+        go = draw(st.sampled_from(["0.5", "0.3", "if e == a then 0.5 else 0.2", f"0.5 * min(c, {K}) / {K}"]))
         target = draw(st.sampled_from(phases))
         update = draw(st.sampled_from(["", f" then {inc}", " then e = b", f" then {inc}, e = a"]))
         lines.append(f"    -> {target} : {go}{update}")

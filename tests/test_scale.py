@@ -867,3 +867,58 @@ def test_a_model_reading_more_variables_than_numpy_has_axes_is_refused_in_words(
     with pytest.raises(UsageError, match=f"reads 71 .*at most {MAX_AXES} axes, fixed variables included") as err:
         spec.simulate("p", fixed={f"f{i}": False for i in range(70)})
     assert "folding several booleans into one enum" in err.value.hint
+
+
+def _counter(domain: int, step: str, horizon: int = 10) -> str:
+    """A counter ``n: 0..domain`` that each step moves by ``step``, read by the veto."""
+    return f"""
+substance {{ bad: bool }}
+state {{ n: 0..{domain} = 0  m: 0..1000 = 0 }}
+value ok = not bad
+trajectory {{
+  horizon {horizon}
+  start a
+  phase a {{ -> a : 0.9 then n = {step}, m = min(m + 1, 1000)  -> stop : otherwise }}
+}}
+policy p {{ veto when bad and n >= 3 with strength 0.5 }}
+"""
+
+
+def test_the_layered_engine_lays_out_only_the_reachable_valuations():
+    """Crescendo with `refusals: 0..100000` (its updates stop it at 3) at horizon 100 took 38 s
+    and 350 MB laying out 500,005 valuations at every depth; it lays out the 20 a conversation
+    can reach, and its values are the example's at the same horizon."""
+    from libet.simulator.layered import Layers
+    from libet.simulator.model import Model
+
+    text = open("examples/crescendo.libet").read().replace("horizon 10 then stop", "horizon 100 then stop")
+    wide = libet.loads(text.replace("refusals: 0..3 = 0", "refusals: 0..100000 = 0"), "examples/crescendo.libet")
+    narrow = libet.loads(text, "examples/crescendo.libet")
+    val = Layers(Model(wide.ir, "per_message")).val
+    assert (val.declared, val.count, val.sizes) == (500_005, 20, [5, 4])
+    for policy in ("per_message", "on_substance"):
+        a, b = wide.simulate(policy).to_rows(), narrow.simulate(policy).to_rows()
+        assert a == b
+
+
+def test_an_update_out_of_its_domain_where_no_trajectory_goes_is_no_error():
+    """`n = n + 1` leaves 0..300000 only at n = 300000, which ten steps never reach; the
+    checker's budget does not reach the updates (W103). The engine indexed past its arrays there
+    (an internal IndexError); it solves, as the interpreter does, and Monte Carlo agrees."""
+    from libet.spec.interpreter import Interpreter
+
+    loaded = libet.loads(_counter(300_000, "n + 1"))
+    assert [d.code for d in loaded.warnings] == ["W103"]
+    got = loaded.simulate("p", fixed={"bad": True}).to_rows()[0]
+    want = Interpreter(loaded.ir).outcomes("p", {"bad": True})
+    assert got["P(harm)"] == pytest.approx(float(want.harm), abs=1e-12)
+    assert got["P(vetoed)"] == pytest.approx(float(want.vetoed), abs=1e-12)
+
+
+def test_an_update_out_of_its_domain_on_a_trajectory_is_the_interpreters_error():
+    """`n = n + 200` leaves 0..1000 at the sixth step: the engine marks the move there and the
+    interpreter reports it, with the state, instead of a value computed past the domain."""
+    loaded = libet.loads(_counter(1000, "n + 200"))
+    assert [d.code for d in loaded.warnings] == ["W103"]
+    with pytest.raises(libet.EvaluationError, match=r"sets 'n' to 1200, outside its domain 0\.\.1000 .*depth 5"):
+        loaded.simulate("p")

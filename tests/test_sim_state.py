@@ -6,7 +6,9 @@ Carlo within its intervals, and Storm on the PRISM export (a DTMC, or an MDP) to
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -74,6 +76,60 @@ def test_the_engines_strategy_attains_its_value(src):
             cls = int(classes[i])
             replay = it.outcomes(policy, a, strategy=it.strategy_of(strategy.table(cls)))
             assert abs(float(replay.harm) - float(table.at(a)[m.text])) < 1e-9
+
+
+@contextlib.contextmanager
+def _reachable_box(on: bool, dense: bool = True):
+    """The layered engine laying out only the box of the reachable valuations always (``on``)
+    or never, whatever the model's size (simulator/layered.py, REACH_MIN_CELLS); its search
+    over every valuation at once (``dense``) or step by step (REACH_DENSE)."""
+    from libet.simulator import layered
+
+    saved = layered.REACH_MIN_CELLS, layered.REACH_DENSE
+    layered.REACH_MIN_CELLS = -1 if on else math.inf
+    layered.REACH_DENSE = saved[1] if dense else 0
+    try:
+        yield
+    finally:
+        layered.REACH_MIN_CELLS, layered.REACH_DENSE = saved
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.booleans().flatmap(lambda mdp: state_specs(mdp=mdp, spare=2)))
+def test_laying_out_the_reachable_box_changes_no_value(src):
+    """With the counter declared past where its updates stop it, the box of the reachable
+    valuations is smaller than the declared state (both ways of searching find the same box);
+    solved over it, every measure at every assignment is what laying out every declared
+    valuation gives, and what the interpreter gives; an optimal adversary found over the box,
+    replayed by the interpreter, attains its value."""
+    from libet.simulator.layered import Layers
+
+    spec = libet.loads(src).ir
+    measures = OPT if spec.is_mdp else PLAIN
+    it = Interpreter(spec)
+    for policy in spec.policies:
+        with _reachable_box(on=False):
+            whole = outcomes(spec, policy, measures=measures)
+        with _reachable_box(on=True):
+            boxed = outcomes(spec, policy, measures=measures)
+            val = Layers(Model(spec, policy)).val
+            _agree(spec, policy, measures)
+        with _reachable_box(on=True, dense=False):
+            assert Layers(Model(spec, policy)).val.box == val.box  # the search step by step finds the same
+        assert val.count < val.declared and val.sizes[0] <= 4  # c never passes K <= 3
+        for i in range(Model(spec, policy).size):
+            a = assignment_of(Model(spec, policy), i)
+            for m in measures:
+                assert abs(float(boxed.at(a)[m.text]) - float(whole.at(a)[m.text])) < 1e-12, (policy, a, m.text)
+        if spec.is_mdp:
+            m = OPT[0]
+            model = Model(spec, policy)
+            values, strategy = boxed.optimum[m]
+            classes = assignment_facts(model)[2]
+            for i in range(model.size):
+                a = assignment_of(model, i)
+                replay = it.outcomes(policy, a, strategy=it.strategy_of(strategy.table(int(classes[i]))))
+                assert abs(float(replay.harm) - float(boxed.at(a)[m.text])) < 1e-9
 
 
 @pytest.mark.parametrize("path", ["examples/crescendo.libet", "examples/monitoring.libet", "examples/adaptive_attacker.libet"])

@@ -145,7 +145,7 @@ REACH_MIN_CELLS = 1_000_000
 #: REACH_DENSE declared valuations, the search finds every valuation's successors at once
 #: (one evaluation of the updates), and beyond it those of the valuations met at each step.
 REACH_MAX = 1_000_000
-REACH_DENSE = 1 << 22
+REACH_DENSE = 1 << 16
 
 
 def reachable_box(spec: ir.Spec, params, rules, horizon: int, fits: int):

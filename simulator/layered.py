@@ -187,6 +187,8 @@ def reachable_box(spec: ir.Spec, params, rules, horizon: int, fits: int):
         for i in range(len({v for v, _ in choices})):
             if i:
                 keys = np.unique(keys)
+            if len(keys) * sum(len(opts) for _, opts in choices) > REACH_MAX:
+                raise _TooMany
             more = [keys]
             for v, opts in choices:
                 rest = keys - (keys // strides[v]) % sizes[v] * strides[v]
@@ -225,21 +227,28 @@ def reachable_box(spec: ir.Spec, params, rules, horizon: int, fits: int):
     start = [spec.state[n].domain.position(spec.initial_state[n]) for n in names]
     lows, highs = list(start), list(start)
     seen = _Seen(count)
-    fresh = seen.fresh(chosen(np.asarray([sum(d * st for d, st in zip(start, strides))], dtype=np.int64)))
-    for step in range(horizon + 1):  # the valuations reached in 0, 1, ..., horizon steps
-        for i, d in enumerate(digits(fresh)):
-            lows[i], highs[i] = min(lows[i], int(d.min())), max(highs[i], int(d.max()))
-        whole = all(lo == 0 and h == size - 1 for lo, h, size in zip(lows, highs, sizes))
-        if whole or seen.count > REACH_MAX or math.prod(h - lo + 1 for lo, h in zip(lows, highs)) > fits:
-            return None
-        if step == horizon:
-            break
-        fresh = seen.fresh(moved(fresh))
-        if fresh.size:
-            fresh = np.concatenate([fresh, seen.fresh(chosen(fresh))])
-        if not fresh.size:
-            break
+    try:
+        fresh = seen.fresh(chosen(np.asarray([sum(d * st for d, st in zip(start, strides))], dtype=np.int64)))
+        for step in range(horizon + 1):  # the valuations reached in 0, 1, ..., horizon steps
+            for i, d in enumerate(digits(fresh)):
+                lows[i], highs[i] = min(lows[i], int(d.min())), max(highs[i], int(d.max()))
+            whole = all(lo == 0 and h == size - 1 for lo, h, size in zip(lows, highs, sizes))
+            if whole or seen.count > REACH_MAX or math.prod(h - lo + 1 for lo, h in zip(lows, highs)) > fits:
+                return None
+            if step == horizon:
+                break
+            fresh = seen.fresh(moved(fresh))
+            if fresh.size:
+                fresh = np.concatenate([fresh, seen.fresh(chosen(fresh))])
+            if not fresh.size:
+                break
+    except _TooMany:  # a choice of many options from many valuations
+        return None
     return tuple((lo, h + 1) for lo, h in zip(lows, highs))
+
+
+class _TooMany(Exception):
+    """:func:`reachable_box` would meet more than REACH_MAX valuations."""
 
 
 class _Seen:

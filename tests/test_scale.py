@@ -922,3 +922,28 @@ def test_an_update_out_of_its_domain_on_a_trajectory_is_the_interpreters_error()
     assert [d.code for d in loaded.warnings] == ["W103"]
     with pytest.raises(libet.EvaluationError, match=r"sets 'n' to 1200, outside its domain 0\.\.1000 .*depth 5"):
         loaded.simulate("p")
+
+
+def test_a_choice_of_many_options_does_not_blow_up_the_reachable_search():
+    """An adversary choosing among 100,000 values at each of the valuations met: the search
+    for the reachable box would form (valuations met x options) at once, 74.5 GiB here; past
+    its limit it gives up, and the declared layout is refused in words."""
+    src = """
+substance { topic: {everyday, weapons} }
+state { enc: 0..99999 = 0  level: 0..99 = 0 }
+value ok = topic != weapons
+trajectory {
+  horizon 20 then stop
+  start turn
+  phase turn {
+    choose enc
+    -> deliver : if enc == 5 then 0.2 else 0.1
+    -> turn : 0.5 then level = min(level + 1, 99)
+    -> stop : otherwise
+  }
+}
+policy keyword { veto when violates ok and enc == 0 }
+"""
+    with pytest.raises(libet.UsageError, match=r"model too large: .*10,000,000 valuations of the state") as exc:
+        libet.loads(src).simulate(fixed={"topic": "weapons"})
+    assert "enc (100,000), level (100)" in exc.value.hint

@@ -47,6 +47,10 @@ RESERVED = ("policy", "measure", "observed", "n", "successes", "std", "source", 
 MAX_BYTES = 50 << 20
 #: Most problems of one data file reported (a file of many bad rows would bury the first).
 MAX_REPORTED = 50
+#: Smallest std a row may give: a thousand times the engines' rounding of a value (about
+#: 1e-15), so that the fit weighs the data and not the rounding. Far below it a residual over
+#: its std overflows double precision (std 1e-300: the fit saw infinity everywhere).
+MIN_STD = 1e-12
 
 
 @attrs.frozen
@@ -395,6 +399,10 @@ class _Reader:
                            span("observed"), hint="give one of them, or make them agree")
         if std is not None and not std > 0:
             self.error("E081", f"row {number}: std must be positive, not {_num(std)}", span("std"))
+        elif std is not None and std < MIN_STD:
+            self.error("E081", f"row {number}: std {_num(std)} is below {MIN_STD:g}", span("std"),
+                       hint="the engines compute a value to about 1e-15, so a smaller std would fit their rounding; "
+                       "give the measurement's own std")
         if std is not None and n is not None:
             self.error("E080", f"row {number}: give n (binomial) or std (Gaussian), not both", span("std"))
         if obs is None and len(self.diags) == before:

@@ -99,6 +99,19 @@ def test_every_problem_is_located(spec_dir):
     assert "bad.csv:4:10: error[E081]" in text and "    4 | 2,0.5,10,11\n      |          ^~" in text
 
 
+def test_a_std_below_the_engines_rounding_is_refused(spec_dir):
+    """A std of 1e-300 made every residual over it overflow: the fit saw infinity at every
+    point and blamed the model ("no valid value, or the fit did not converge"), with numpy's
+    overflow warning printed. A std below MIN_STD is refused where it is written; MIN_STD
+    itself is taken."""
+    s = load(spec_dir)
+    bad = spec_dir / "tiny.csv"
+    bad.write_text(f"k,observed,std\n0,0.5,1e-300\n1,0.25,{data.MIN_STD!r}\n")
+    (d,) = errors(s, "e", bad).diagnostics
+    assert (d.code, d.span.line, d.span.col, d.message) == ("E081", 2, 7, "row 1: std 1e-300 is below 1e-12")
+    assert "1e-15" in d.hint
+
+
 def test_unknown_and_missing_columns(spec_dir):
     s = load(spec_dir)
     bad = spec_dir / "cols.csv"

@@ -415,6 +415,9 @@ class _Reader:
             elif obs < 0:
                 self.error("E081", f"row {number}: observed {_num(obs)} is an expectation of a count and "
                            "cannot be negative", span("observed"))
+            elif (most := _most_steps(spec)) is not None and obs > most[0]:
+                self.error("E081", f"row {number}: observed {_num(obs)} is an expectation of a count of steps "
+                           f"({measure.text}) and cannot exceed {most[1]}", span("observed"))
         if n is not None and measure is not None and measure.reward is not ms.Reward.ONE:
             self.error("E080", f"row {number}: n and successes are for a probability; {measure.text} is an expectation",
                        span("n"), hint="give std instead")
@@ -444,6 +447,19 @@ class _Reader:
             self.error("E081", f"row {row}, column {col!r}: {value!r} is not a finite number", span(col))
             return None
         return x
+
+
+def _most_steps(spec) -> tuple[int, str] | None:
+    """The most steps a trajectory takes (every depth, step and refusal count is at most it),
+    and how to say it; None for an unbounded one."""
+    from libet.spec.checker_structure import MAX_HORIZON
+
+    traj = spec.trajectory
+    if traj is None or traj.horizon is None:
+        return None
+    if traj.horizon_expr is None:
+        return traj.horizon, f"the horizon, {traj.horizon:,}"
+    return MAX_HORIZON, f"the largest horizon, {MAX_HORIZON:,}"  # a horizon written over params
 
 
 def _num(x: float) -> str:

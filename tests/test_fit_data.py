@@ -37,6 +37,11 @@ experiment two {
   vary persona over [none, fiction]
   measure P(delivered), P(vetoed)
 }
+experiment steps {
+  policies half
+  vary k over 0..2
+  measure E(depth), E(refusals)
+}
 """
 
 
@@ -110,6 +115,19 @@ def test_a_std_below_the_engines_rounding_is_refused(spec_dir):
     (d,) = errors(s, "e", bad).diagnostics
     assert (d.code, d.span.line, d.span.col, d.message) == ("E081", 2, 7, "row 1: std 1e-300 is below 1e-12")
     assert "1e-15" in d.hint
+
+
+def test_an_expected_count_past_the_horizon_is_refused(spec_dir):
+    """An expectation of depth, steps or refusals lies in 0..horizon: 1e300 was taken, and
+    squared past double precision, the fit blamed the model. The horizon itself is taken."""
+    s = load(spec_dir)
+    bad = spec_dir / "steps.csv"
+    bad.write_text("k,measure,observed\n0,E(depth),1e300\n1,E(refusals),3.5\n2,E(depth),3\n")
+    got = [(d.span.line, d.span.col, d.message) for d in errors(s, "steps", bad).diagnostics]
+    assert got == [
+        (2, 12, "row 1: observed 1e+300 is an expectation of a count of steps (E(depth)) and cannot exceed the horizon, 3"),
+        (3, 15, "row 2: observed 3.5 is an expectation of a count of steps (E(refusals)) and cannot exceed the horizon, 3"),
+    ]
 
 
 def test_unknown_and_missing_columns(spec_dir):

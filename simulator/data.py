@@ -51,6 +51,10 @@ MAX_REPORTED = 50
 #: 1e-15), so that the fit weighs the data and not the rounding. Far below it a residual over
 #: its std overflows double precision (std 1e-300: the fit saw infinity everywhere).
 MIN_STD = 1e-12
+#: Most trials a row may give: -2 log-likelihood grows with n, and at 10^12 trials its
+#: rounding in double precision (about 10^-4) is still far below the cut-off the intervals
+#: are read at (3.84); at 10^200 it is 10^184, and every profile looked flat.
+MAX_N = 10**12
 
 
 @attrs.frozen
@@ -385,6 +389,11 @@ class _Reader:
         obs = self.number(number, "observed", text("observed"), span)
         if n is not None and not n > 0:
             self.error("E081", f"row {number}: n must be a positive count, not {_num(n)}", span("n"))
+            n = None
+        elif n is not None and n > MAX_N:
+            self.error("E081", f"row {number}: n {_num(n)} is more than 10^12 trials", span("n"),
+                       hint="past 10^12 the likelihood is rounded more coarsely than the intervals are read; "
+                       "give the number of trials measured")
             n = None
         if k is not None and n is None and len(self.diags) == before:
             self.error("E080", f"row {number}: successes without n", span("successes"), hint="give n, the number of trials")

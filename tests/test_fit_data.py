@@ -117,6 +117,16 @@ def test_a_std_below_the_engines_rounding_is_refused(spec_dir):
     assert "1e-15" in d.hint
 
 
+def test_more_trials_than_double_precision_resolves_are_refused(spec_dir):
+    """With n = 10^200 the likelihood's rounding dwarfed its cut-off and every profile looked
+    flat ("not pinned down by the data"); past MAX_N trials a row is refused, MAX_N is taken."""
+    s = load(spec_dir)
+    bad = spec_dir / "many.csv"
+    bad.write_text(f"k,observed,n\n0,0.125,1e200\n1,0.25,{data.MAX_N}\n")
+    (d,) = errors(s, "e", bad).diagnostics
+    assert (d.code, d.span.line, d.span.col, d.message) == ("E081", 2, 9, "row 1: n 1e+200 is more than 10^12 trials")
+
+
 def test_an_expected_count_past_the_horizon_is_refused(spec_dir):
     """An expectation of depth, steps or refusals lies in 0..horizon: 1e300 was taken, and
     squared past double precision, the fit blamed the model. The horizon itself is taken."""

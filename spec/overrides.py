@@ -207,6 +207,15 @@ def parse_sets(spec: ir.Spec, items) -> tuple[dict[str, Fraction], dict[str, Any
             params[name] = check_param(spec, name, text)
         elif name in spec.variables:
             variables[name] = check_value(spec, name, text)
+        elif name in spec.state:
+            var = spec.state[name]
+            init = str(var.init).lower() if isinstance(var.init, bool) else str(var.init)
+            raise UsageError(
+                f"--set {name}: '{name}' is a state variable, which the trajectory changes as it goes; "
+                f"it starts at {init} (`{name}: {var.domain} = {init}` in the spec)",
+                "change its initial value in the spec's state block; --set gives params and the "
+                "substance, framing and context variables a value",
+            )
         else:
             from libet.spec.diagnostics import did_you_mean
 

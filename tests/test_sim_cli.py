@@ -90,6 +90,8 @@ def test_monte_carlo_experiment_records_seed(tmp_path):
         (["simulate", PREFILL, "--experiment", "nope"], "no experiment"),
         (["simulate", PREFILL, "--set", "gain=7"], "outside the range"),
         (["simulate", PREFILL, "--set", "nope=1"], "no param or variable"),
+        (["simulate", "examples/crescendo.libet", "--set", "refusals=2"],
+         "'refusals' is a state variable, which the trajectory changes as it goes; it starts at 0 (`refusals: 0..3 = 0`"),
         (["simulate", PREFILL, "--policy", "nope"], "no policy"),
         (["simulate", PREFILL, "--experiment", "prefill_sweep", "--set", "prefill=3"], "conflicts"),
         (["export", "--prism", PREFILL], "--policy"),

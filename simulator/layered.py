@@ -19,7 +19,9 @@ params only, so it is a fixed integer array) and a move is a final veto, a refus
 all depths, classes and valuations at once (numpy arrays ``(depths, classes, valuations)``), the
 updates are gathers (``np.take_along_axis``), and the adversary's options an index array per
 choice combination. Each transition is touched once per depth; memory is a few arrays of
-(depths x classes x valuations) per phase.
+(depths x classes x valuations) per phase. Where the declared valuations are many, only the box
+of those a trajectory can reach is laid out (:func:`reachable_box`): a counter declared 0..10^5
+that its updates stop at 3 costs its 4 values, not 100,001.
 
 Deterministic memoryless strategies over (phase, depth, valuation) are optimal here (the horizon
 is finite and depth is part of the state), so the value is the optimum over all adversaries; the

@@ -249,3 +249,28 @@ def test_a_spec_without_a_policy_says_so(tmp_path, command):
     path.write_text("substance { x: bool }\nvalue ok = x\ntrajectory { horizon 2 start a phase a { -> a : 1 } }\n")
     r = CliRunner().invoke(main, [command, str(path)])
     assert r.exit_code == 2 and "the spec has no policy" in r.output, r.output
+
+
+def test_long_work_off_a_terminal_reports_plain_lines(monkeypatch):
+    """Off a terminal (a log, a CI job) a long run used to say nothing until it ended; it now
+    reports a line every PROGRESS_LINE_EVERY seconds on stderr with the work done and the time
+    left, and nothing on stdout, which keeps the table alone. A job quicker than that says
+    nothing (every other test runs with the default and sees no such line)."""
+    from libet.commands import simulate
+
+    monkeypatch.setattr(simulate, "PROGRESS_LINE_EVERY", 0.0)
+    r = CliRunner().invoke(main, ["simulate", PREFILL, "--engine", "mc", "--runs", "20000"], catch_exceptions=False)
+    assert r.exit_code == 0
+    lines = r.stderr.splitlines()
+    # both policies' trajectories, 20,000 each
+    assert lines and all(x.startswith("mc engine, runs: ") and " of 40,000 (" in x and x.endswith(" s left") for x in lines)
+    assert " of 40,000 (" not in r.stdout
+    monkeypatch.setattr(simulate, "PROGRESS_LINE_EVERY", 30.0)
+    quick = CliRunner().invoke(main, ["simulate", PREFILL, "--engine", "mc", "--runs", "20000"], catch_exceptions=False)
+    assert quick.exit_code == 0 and quick.stderr == ""
+
+
+def test_a_duration_is_said_in_its_unit():
+    from libet.commands.simulate import _duration
+
+    assert [_duration(s) for s in (5, 89, 600, 7200, 10**6)] == ["5 s", "89 s", "10 min", "2.0 h", "12 days"]

@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import sys
+import time
 
 import click
 
@@ -35,12 +36,50 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
+#: Off a terminal, a long job reports a line on stderr every this many seconds (none before).
+PROGRESS_LINE_EVERY = 30.0
+
+
+class ProgressLines:
+    """Progress as plain lines, for a stderr that is not a terminal (a log, a CI job): nothing
+    for a job shorter than PROGRESS_LINE_EVERY seconds, then one line that often with the work
+    done and the time left at the rate so far."""
+
+    def __init__(self, total: int, description: str):
+        self.total, self.description = total, description
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last < PROGRESS_LINE_EVERY or not 0 < self.done < self.total:
+            return
+        self.last = now
+        left = (now - self.start) * (self.total - self.done) / self.done
+        click.echo(f"{self.description}: {self.done:,} of {self.total:,} ({100 * self.done / self.total:.0f}%), "
+                   f"about {_duration(left)} left", err=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:,.0f} days"
+
+
 @contextlib.contextmanager
 def progress_bar(total: int, description: str):
-    """A rich progress bar on stderr when it is a terminal and the job is long; yields a
-    callback ``advance(n)`` (or None)."""
-    if total <= 0 or not sys.stderr.isatty():
+    """A rich progress bar on stderr when it is a terminal and the job is long, else
+    :class:`ProgressLines`; yields a callback ``advance(n)`` (None for no work)."""
+    if total <= 0:
         yield None
+        return
+    if not sys.stderr.isatty():
+        yield ProgressLines(total, description)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -30,7 +30,9 @@ The walk follows the interpreter's shapes without recursion through them: a flat
 product (:meth:`~libet.spec.ir.Arith.spine`), an ``else if`` ladder, ``and``/``or`` lists and a
 long chain of defs (bottom-up) each cost a loop; only real nesting, which the parser bounds,
 recurses. A branch the bounds decide is not taken (``x != 0 and 1 / x > 1`` at ``x: 1..5``) is
-not evaluated, as the interpreter does not evaluate it.
+not evaluated, as the interpreter does not evaluate it; a branch that may be taken is bounded
+where it is taken, when its condition compares an int variable or the depth with a number
+(``if n > 0 then k / n else 0`` over ``n: 0..1000``; :meth:`Bounds.b_Ite`).
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ _MEMBER_SPAN = 4096
 CASES = 64
 CASE_NODES = 100_000
 CASE_TOTAL = 1_000_000
+#: A branch of an ``if`` is bounded where its condition narrows the variables and the depth
+#: (:meth:`Bounds.b_Ite`) when bounding it costs at most this many nodes.
+NARROW_NODES = 1_000
 
 
 class CaseBudget:
@@ -195,6 +200,9 @@ class Bounds:
         return self._domain(self.spec.variables[e.name].domain)
 
     def b_StateRef(self, e: ir.StateRef):
+        hit = self._case.get(("state", e.name))
+        if hit is not None:
+            return hit
         return self._domain(self.spec.state[e.name].domain)
 
     def b_ParamRef(self, e: ir.ParamRef):
@@ -343,20 +351,80 @@ class Bounds:
         return (-hi, -lo)
 
     def b_Ite(self, e: ir.Ite):
+        """The hull of the branches that may be taken, each bounded where it is taken: a
+        condition comparing an int variable or the depth with a number narrows it in the branch
+        (``if n > 0 then k / n``), its negation in the branches after it (:meth:`_narrowed`)."""
         branches, last = e.ladder()
         real = e.type.kind is ir.Kind.REAL
         out = None
+        before: dict = {}  # what the conditions so far not holding narrow
         for cond, then in branches:
             m = self(cond)
             if m & MAY_TRUE:
-                v = self(then)
-                v = _real(v) if real else v
-                out = v if out is None else _hull(out, v)
+                where = self._narrowed(cond, True, before)
+                if where is not None:  # None: the narrowing shows the branch is never taken
+                    v = self._under(then, where)
+                    v = _real(v) if real else v
+                    out = v if out is None else _hull(out, v)
             if not m & MAY_FALSE:
+                if out is None:
+                    raise Open("no branch of the if is taken")
                 return out  # this branch is taken wherever the earlier ones are not
-        v = self(last)
+            before = self._narrowed(cond, False, before)
+            if before is None:  # no state gets past this condition
+                if out is None:
+                    raise Open("no branch of the if is taken")  # the bounds contradict themselves
+                return out
+        v = self._under(last, before)
         v = _real(v) if real else v
         return v if out is None else _hull(out, v)
+
+    def _narrowed(self, cond: ir.Expr, holds: bool, where: dict) -> dict | None:
+        """``where`` (intervals of int variables and the depth: ``("var", name)``, ``("state",
+        name)``, ``"depth"``) narrowed further by ``cond`` holding (``holds``) or not; None where
+        that leaves no value. Read: comparisons of such a variable or the depth with an int
+        literal, ``not``, an ``and`` that holds and an ``or`` that does not (each of their parts
+        then holds, or does not); anything else narrows nothing."""
+        out = where  # copied when first narrowed: most conditions narrow nothing
+        todo = [(cond, holds)]
+        while todo:
+            c, h = todo.pop()
+            kind = type(c)
+            if kind is ir.Not:
+                todo.append((c.arg, not h))
+            elif kind is ir.Logic and c.op is (ir.BoolOp.AND if h else ir.BoolOp.OR):
+                todo.extend((a, h) for a in c.args)
+            elif kind is ir.Compare:
+                found = _compared(c)
+                if found is None:
+                    continue
+                key, node, op, k = found
+                lo, hi = out.get(key) or self(node)
+                lo, hi = _satisfying(op if h else _NEGATED[op], k, lo, hi)
+                if lo > hi:
+                    return None
+                if out is where:
+                    out = dict(where)
+                out[key] = (lo, hi)
+        return out
+
+    def _under(self, e: ir.Expr, where: dict):
+        """``e``'s bounds where the variables and the depth lie in ``where``'s intervals: in a
+        case of its own (nothing it works out is kept for this range), when ``e`` reads one of
+        them and costs at most NARROW_NODES to bound; else its bounds over the whole range."""
+        if not where or self._reads.size(e) > NARROW_NODES:
+            return self(e)
+        names, depth, _ = self._reads.facts(e)
+        states = self._reads.states(e) if self.spec.state else frozenset()
+        if not any((k == "depth" and depth) or (k != "depth" and k[1] in (names if k[0] == "var" else states))
+                   for k in where):
+            return self(e)
+        depths, phases, params = self._range
+        if "depth" in where:
+            lo, hi = where["depth"]
+            depths = range(lo, hi + 1)
+        case = {**self._case, **{k: v for k, v in where.items() if k != "depth"}}
+        return Bounds(self.spec, depths, phases, params=params, case=case, cases=self._cases)(e)
 
     def b_Arith(self, e: ir.Arith):
         leaf, nodes = e.spine()
@@ -551,6 +619,47 @@ class Bounds:
         except Open:
             return False
         return -MARGIN <= lo and hi <= 1 + MARGIN
+
+
+def _compared(c: ir.Compare):
+    """``(key, node, op, k)`` for a comparison ``node op k`` of an int variable or the depth
+    with an int literal (the literal on the left mirrored), else None."""
+    op, a, b = c.op, c.left, c.right
+    if type(a) is ir.Const:
+        a, b, op = b, a, _MIRRORED[op]
+    if type(b) is not ir.Const or type(b.value) is not int or b.type.kind is not ir.Kind.INT:
+        return None
+    if type(a) is ir.Depth:
+        return "depth", a, op, b.value
+    if type(a) in (ir.VarRef, ir.StateRef) and a.type.kind is ir.Kind.INT:
+        return ("var" if type(a) is ir.VarRef else "state", a.name), a, op, b.value
+    return None
+
+
+def _satisfying(op: ir.CmpOp, k: int, lo: int, hi: int) -> tuple[int, int]:
+    """The part of ``lo .. hi`` where ``x op k`` holds, as an interval (``!=`` cuts only an
+    end); empty when lo > hi."""
+    if op is ir.CmpOp.LT:
+        return lo, min(hi, k - 1)
+    if op is ir.CmpOp.LE:
+        return lo, min(hi, k)
+    if op is ir.CmpOp.GT:
+        return max(lo, k + 1), hi
+    if op is ir.CmpOp.GE:
+        return max(lo, k), hi
+    if op is ir.CmpOp.EQ:
+        return max(lo, k), min(hi, k)
+    if k == lo:  # NE
+        return lo + 1, hi
+    if k == hi:
+        return lo, hi - 1
+    return lo, hi
+
+
+_NEGATED = {ir.CmpOp.LT: ir.CmpOp.GE, ir.CmpOp.LE: ir.CmpOp.GT, ir.CmpOp.GT: ir.CmpOp.LE,
+            ir.CmpOp.GE: ir.CmpOp.LT, ir.CmpOp.EQ: ir.CmpOp.NE, ir.CmpOp.NE: ir.CmpOp.EQ}
+_MIRRORED = {ir.CmpOp.LT: ir.CmpOp.GT, ir.CmpOp.LE: ir.CmpOp.GE, ir.CmpOp.GT: ir.CmpOp.LT,
+             ir.CmpOp.GE: ir.CmpOp.LE, ir.CmpOp.EQ: ir.CmpOp.EQ, ir.CmpOp.NE: ir.CmpOp.NE}
 
 
 def _point(var: ir.Variable, v):

@@ -4,6 +4,7 @@ at every state of their range; where they settle a check, the check finds nothin
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,8 +38,12 @@ policy p {{ veto when violates ok }}
 _REAL_LEAVES = st.sampled_from(["0.5", "1.0", "0.1", "3", "g", "0.0", "-1.5", "1e-3", "1e300"])
 # past 64 bits, and a literal whose square no double holds (the interpreter raises as a real)
 _INT_LEAVES = st.sampled_from(["x", "depth", "0", "1", "-3", "k", "12345678901234567890", "1" + "0" * 299])
+# guards that narrow x (-2..4) or the depth (0..5) in a branch, and what they may make safe
+_GUARDS = ["x > 0", "x != 0", "x != -2", "x == 4", "x <= 1", "1 < x", "x >= -1", "x < 3", "depth >= 2", "depth != 0",
+           "not (x <= 0)", "b and x > 1", "b or x < 2"]
+_GUARDED = ["1 / x", "1 / (x + 2)", "log(x)", "1 / depth", "log(depth)", "1 / (4 - x)", "1 / (x - 1)"]
 _BOOL_LEAVES = st.sampled_from(["b", "true", "false", "t == u", "t != w", "t in {u, v}", "x in {0, 3}",
-                                "phase == pa", "phase != pb", "ok", "harmful"])
+                                "phase == pa", "phase != pb", "ok", "harmful"] + _GUARDS)
 
 
 def _exprs():
@@ -68,6 +73,11 @@ def _exprs():
             st.tuples(r, st.one_of(r, st.sampled_from(["2", "3", "-1", "0.5"]))).map(lambda x: f"pow({x[0]}, {x[1]})"),
             st.tuples(c, r, r).map(lambda x: f"(if {x[0]} then {x[1]} else {x[2]})"),
             st.tuples(c, r, c, r, r).map(lambda x: f"(if {x[0]} then {x[1]} else if {x[2]} then {x[3]} else {x[4]})"),
+            # a division or a log that a guard (or the guards before it failing) may make safe
+            st.tuples(st.sampled_from(_GUARDS), st.sampled_from(_GUARDED), r).map(lambda x: f"(if {x[0]} then {x[1]} else {x[2]})"),
+            st.tuples(st.sampled_from(_GUARDS), r, st.sampled_from(_GUARDED)).map(lambda x: f"(if {x[0]} then {x[1]} else {x[2]})"),
+            st.tuples(st.sampled_from(_GUARDS), r, st.sampled_from(_GUARDS), st.sampled_from(_GUARDED), r).map(
+                lambda x: f"(if {x[0]} then {x[1]} else if {x[2]} then {x[3]} else {x[4]})"),
         )
 
     def bools(inner):
@@ -174,6 +184,23 @@ def test_a_phase_over_a_billion_states_is_settled_by_its_bounds_without_w103():
     assert loaded.spec is not None and not loaded.diagnostics
 
 
+def test_a_guarded_division_over_a_large_domain_is_settled_by_its_bounds():
+    """`0.5 / n` guarded by `n > 0`, over 10^4 values of n and 10^5 depths: the bounds of the
+    division were open (n reaches 0), more than the case split takes (64 values) and past every
+    budget, so it was left to the engines with W103. In the branch n is 1..9999."""
+    from libet.spec.loader import load_text
+
+    src = _phase_spec("style: 0..9999", "if style > 0 then 0.5 / style * exp(-gain * depth) else 0.5")
+    loaded = load_text(src, "guarded.libet")
+    assert loaded.spec is not None and not loaded.diagnostics
+    never = load_text(_phase_spec("style: 0..9999", "if style >= 0 then gain / (style + 1) else 1 / style"), "n.libet")
+    assert never.spec is not None and not never.diagnostics  # the else is never taken
+    # `!= 5` does not exclude 0, where this one divides by zero: the bounds leave it open, and
+    # the enumeration finds the error
+    near = load_text(_phase_spec("style: 0..9999", "if style != 5 then gain / style else 0.5"), "near.libet")
+    assert [d.code for d in near.diagnostics] == ["E044"] and "style=0" in near.diagnostics[0].message
+
+
 def test_what_the_bounds_leave_open_is_checked_as_before():
     """Loose bounds (a probability and its complement, read twice) settle nothing; an error the
     bounds cannot exclude is still found by the enumeration, with its state."""
@@ -190,9 +217,22 @@ def test_what_the_bounds_leave_open_is_checked_as_before():
 
 
 @pytest.mark.parametrize("expr,bound", [
-    # a condition does not narrow what its branch reads: the interpreter never divides by 0
-    # here, but the bounds of 1 / x over x = -2..4 are open
+    # a condition narrows an int variable or the depth in its branch to an interval: `!= 0`
+    # inside x = -2..4 cuts nothing (the interpreter never divides by 0 here, but 1 / x over
+    # -2..4 is open), `!= -2` cuts an end
     ("if x != 0 then 1 / x else 0.0", "open"),
+    ("if x > 0 then 1 / x else 0.0", (0.0, 1.0)),
+    ("if 0 < x then 1 / x else 0.0", (0.0, 1.0)),  # the literal on the left
+    ("if x != -2 then 1 / (x + 2) else 0.0", (0.0, 1.0)),
+    ("if x < 0 then 1 / x else if x > 0 then 1 / x else 0.0", (-1.0, 1.0)),  # the second under x >= 0
+    ("if x <= 0 then 0.0 else log(x)", (0.0, math.log(4))),  # the else under x > 0
+    ("if not (x <= 0) then log(x) else 0.0", (0.0, math.log(4))),
+    ("if b and x >= 1 then 1 / x else 0.0", (0.0, 1.0)),  # an `and` that holds: each part holds
+    ("if b or x < 1 then 0.0 else 1 / x", (0.0, 1.0)),  # an `or` that does not: neither part holds
+    ("if b or x >= 1 then 1 / x else 0.0", "open"),  # an `or` that holds narrows nothing
+    ("if depth >= 1 then 1 / depth else 1.0", (0.2, 1.0)),  # depths 0..5
+    ("if x == 3 then 1 / (x - 3) else 0.0", "open"),  # x is 3 there
+    ("if x > 4 then 1 / (x - 4) else 0.5", (0.5, 0.5)),  # never taken: x is at most 4
     ("if b then 1 / (x + 3) else 0.0", (0.0, 1.0)),  # x + 3 in 1..7
     ("log(x + 3)", (0.0, 2.0)),  # x + 3 in 1..7
     ("log(x + 2)", "open"),  # x + 2 reaches 0

@@ -612,10 +612,18 @@ class Bounds:
         return 1 - MARGIN <= total[0] and total[1] <= 1 + MARGIN
 
     def _strength(self, rule: ir.Rule) -> bool:
+        """The strength is read only where the condition holds, and is bounded there
+        (``veto when n > 0 with strength 1 / n``: :meth:`_narrowed`)."""
         try:
-            if not isinstance(rule.strength, ir.Const) and not self(rule.condition) & MAY_TRUE:
+            if isinstance(rule.strength, ir.Const):  # valid or not whatever the condition
+                lo, hi = _real(self(rule.strength))
+            elif not self(rule.condition) & MAY_TRUE:
                 return True
-            lo, hi = _real(self(rule.strength))
+            else:
+                where = self._narrowed(rule.condition, True, {})
+                if where is None:  # the condition never holds
+                    return True
+                lo, hi = _real(self._under(rule.strength, where))
         except Open:
             return False
         return -MARGIN <= lo and hi <= 1 + MARGIN

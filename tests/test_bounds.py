@@ -310,6 +310,42 @@ def test_a_phase_the_bounds_settle_case_by_case_is_valid_at_every_state(src):
             interp.transitions(a, "pa", depth)  # raises where it is not valid
 
 
+@st.composite
+def _rules(draw):
+    """A rule whose strength may need its condition: a generated condition (a guard among its
+    leaves), and a strength that is a guarded division or a log, clamped or not."""
+    cond = draw(st.one_of(st.sampled_from(_GUARDS), _BOOLS))
+    strength = draw(st.one_of(st.sampled_from(_GUARDED), _REALS))
+    if draw(st.booleans()):
+        strength = f"min(1, max(0, {strength}))"
+    return HEAD + TAIL.replace("policy p { veto when violates ok }", f"policy p {{ veto when {cond} with strength {strength} }}")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_rules())
+def test_a_strength_the_bounds_settle_is_valid_wherever_its_condition_holds(src):
+    """Where the bounds settle a rule, its condition has a value at every state and, wherever it
+    holds, the strength has one in [0, 1] (within the tolerance), in both modes: the strength
+    bounded where the condition puts the variables and the depth (``veto when x > 0 with
+    strength 1 / x``)."""
+    from libet.spec.interpreter import checked_strength
+    from libet.spec.loader import load_text
+
+    loaded = load_text(src, "rules.libet")
+    if loaded.spec is None:  # the checker found the rule invalid somewhere (it tried the bounds first)
+        return
+    spec = loaded.spec
+    rule = spec.policies["p"].rules[0]
+    if not Bounds(spec, range(H), PHASES).strength_settled(rule):
+        return
+    for exact in (False, True):
+        interp = Interpreter(spec, exact=exact)
+        cond, strength = interp.compile(rule.condition), interp.compile(rule.strength)
+        for a, depth, p in _states(spec):
+            if cond(a, depth, p):  # raises where the condition has no value
+                checked_strength(strength(a, depth, p), rule, a, p, depth)  # raises outside [0, 1]
+
+
 def test_the_examples_phases_are_settled_by_cases():
     """momentum's `if last_step then 0 else go_on` beside `if last_step then go_on else 0`, and
     greenblatt's `faking` beside `1 - faking` (over the bool `training`), were left open."""

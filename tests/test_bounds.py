@@ -325,7 +325,8 @@ def _rules(draw):
 @given(_rules())
 def test_a_strength_the_bounds_settle_is_valid_wherever_its_condition_holds(src):
     """Where the bounds settle a rule, its condition has a value at every state and, wherever it
-    holds, the strength has one in [0, 1] (within the tolerance), in both modes: the strength
+    holds, the strength has one in [0, 1] (within the tolerance), in both modes (a constant
+    strength lies there, whatever the condition, as the checker has it): the strength
     bounded where the condition puts the variables and the depth (``veto when x > 0 with
     strength 1 / x``)."""
     from libet.spec.interpreter import checked_strength
@@ -341,6 +342,9 @@ def test_a_strength_the_bounds_settle_is_valid_wherever_its_condition_holds(src)
     for exact in (False, True):
         interp = Interpreter(spec, exact=exact)
         cond, strength = interp.compile(rule.condition), interp.compile(rule.strength)
+        if isinstance(rule.strength, ir.Const):  # valid or not whatever the condition, as the checker has it
+            checked_strength(strength({}, 0, "pa"), rule, {}, "pa", 0)
+            continue
         for a, depth, p in _states(spec):
             if cond(a, depth, p):  # raises where the condition has no value
                 checked_strength(strength(a, depth, p), rule, a, p, depth)  # raises outside [0, 1]

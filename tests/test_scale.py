@@ -917,11 +917,16 @@ def test_an_update_out_of_its_domain_where_no_trajectory_goes_is_no_error():
 
 def test_an_update_out_of_its_domain_on_a_trajectory_is_the_interpreters_error():
     """`n = n + 200` leaves 0..1000 at the sixth step: the engine marks the move there and the
-    interpreter reports it, with the state, instead of a value computed past the domain."""
+    interpreter reports it, with the state. Before, the engine indexed past its arrays (an
+    internal IndexError), and `n = n - 200` (below 0 at the first step) was a negative index,
+    which numpy wraps around: a probability computed from other valuations, and no error."""
     loaded = libet.loads(_counter(1000, "n + 200"))
     assert [d.code for d in loaded.warnings] == ["W103"]
     with pytest.raises(libet.EvaluationError, match=r"sets 'n' to 1200, outside its domain 0\.\.1000 .*depth 5"):
         loaded.simulate("p")
+    below = libet.loads(_counter(1000, "n - 200"))
+    with pytest.raises(libet.EvaluationError, match=r"sets 'n' to -200, outside its domain 0\.\.1000 .*depth 0"):
+        below.simulate("p")
 
 
 def test_a_choice_of_many_options_does_not_blow_up_the_reachable_search():

@@ -31,8 +31,8 @@ product (:meth:`~libet.spec.ir.Arith.spine`), an ``else if`` ladder, ``and``/``o
 long chain of defs (bottom-up) each cost a loop; only real nesting, which the parser bounds,
 recurses. A branch the bounds decide is not taken (``x != 0 and 1 / x > 1`` at ``x: 1..5``) is
 not evaluated, as the interpreter does not evaluate it; a branch that may be taken is bounded
-where it is taken, when its condition compares an int variable or the depth with a number
-(``if n > 0 then k / n else 0`` over ``n: 0..1000``; :meth:`Bounds.b_Ite`).
+where it is taken, when its condition compares an int variable or the depth with an int literal
+or param (``if n > 0 then k / n else 0`` over ``n: 0..1000``; :meth:`Bounds.b_Ite`).
 """
 
 from __future__ import annotations
@@ -352,8 +352,9 @@ class Bounds:
 
     def b_Ite(self, e: ir.Ite):
         """The hull of the branches that may be taken, each bounded where it is taken: a
-        condition comparing an int variable or the depth with a number narrows it in the branch
-        (``if n > 0 then k / n``), its negation in the branches after it (:meth:`_narrowed`)."""
+        condition comparing an int variable or the depth with an int literal or param narrows it
+        in the branch (``if n > 0 then k / n``), its negation in the branches after it
+        (:meth:`_narrowed`)."""
         branches, last = e.ladder()
         real = e.type.kind is ir.Kind.REAL
         out = None
@@ -383,7 +384,7 @@ class Bounds:
         """``where`` (intervals of int variables and the depth: ``("var", name)``, ``("state",
         name)``, ``"depth"``) narrowed further by ``cond`` holding (``holds``) or not; None where
         that leaves no value. Read: comparisons of such a variable or the depth with an int
-        literal, ``not``, an ``and`` that holds and an ``or`` that does not (each of their parts
+        literal or param, ``not``, an ``and`` that holds and an ``or`` that does not (each of their parts
         then holds, or does not); anything else narrows nothing."""
         out = where  # copied when first narrowed: most conditions narrow nothing
         todo = [(cond, holds)]
@@ -395,7 +396,7 @@ class Bounds:
             elif kind is ir.Logic and c.op is (ir.BoolOp.AND if h else ir.BoolOp.OR):
                 todo.extend((a, h) for a in c.args)
             elif kind is ir.Compare:
-                found = _compared(c)
+                found = _compared(c, self._params)
                 if found is None:
                     continue
                 key, node, op, k = found
@@ -629,18 +630,31 @@ class Bounds:
         return -MARGIN <= lo and hi <= 1 + MARGIN
 
 
-def _compared(c: ir.Compare):
+def _compared(c: ir.Compare, params: Mapping):
     """``(key, node, op, k)`` for a comparison ``node op k`` of an int variable or the depth
-    with an int literal (the literal on the left mirrored), else None."""
+    with an int literal or int param (at its value in ``params``; on the left, mirrored), else
+    None."""
     op, a, b = c.op, c.left, c.right
-    if type(a) is ir.Const:
+    if _int_constant(a, params) is not None:
         a, b, op = b, a, _MIRRORED[op]
-    if type(b) is not ir.Const or type(b.value) is not int or b.type.kind is not ir.Kind.INT:
+    k = _int_constant(b, params)
+    if k is None:
         return None
     if type(a) is ir.Depth:
-        return "depth", a, op, b.value
+        return "depth", a, op, k
     if type(a) in (ir.VarRef, ir.StateRef) and a.type.kind is ir.Kind.INT:
-        return ("var" if type(a) is ir.VarRef else "state", a.name), a, op, b.value
+        return ("var" if type(a) is ir.VarRef else "state", a.name), a, op, k
+    return None
+
+
+def _int_constant(e: ir.Expr, params: Mapping) -> int | None:
+    """The value of an int literal or an int param, else None."""
+    if e.type.kind is not ir.Kind.INT:
+        return None
+    if type(e) is ir.Const and type(e.value) is int:
+        return e.value
+    if type(e) is ir.ParamRef:
+        return int(params[e.name])
     return None
 
 

@@ -40,7 +40,7 @@ _REAL_LEAVES = st.sampled_from(["0.5", "1.0", "0.1", "3", "g", "0.0", "-1.5", "1
 _INT_LEAVES = st.sampled_from(["x", "depth", "0", "1", "-3", "k", "12345678901234567890", "1" + "0" * 299])
 # guards that narrow x (-2..4) or the depth (0..5) in a branch, and what they may make safe
 _GUARDS = ["x > 0", "x != 0", "x != -2", "x == 4", "x <= 1", "1 < x", "x >= -1", "x < 3", "depth >= 2", "depth != 0",
-           "not (x <= 0)", "b and x > 1", "b or x < 2"]
+           "not (x <= 0)", "b and x > 1", "b or x < 2", "x >= k", "k < x", "depth > k"]  # k: int = 2
 _GUARDED = ["1 / x", "1 / (x + 2)", "log(x)", "1 / depth", "log(depth)", "1 / (4 - x)", "1 / (x - 1)"]
 _BOOL_LEAVES = st.sampled_from(["b", "true", "false", "t == u", "t != w", "t in {u, v}", "x in {0, 3}",
                                 "phase == pa", "phase != pb", "ok", "harmful"] + _GUARDS)
@@ -134,8 +134,21 @@ def _within(v, bound) -> bool:
     return lo <= v <= hi
 
 
+@st.composite
+def _guarded(draw):
+    """A spec of one def that a guard (or the guards before it failing) may make valid: a
+    division or a log in a branch of an `if` or an `else if` ladder."""
+    g, d, r = st.sampled_from(_GUARDS), st.sampled_from(_GUARDED), _REALS
+    body = draw(st.one_of(
+        st.tuples(g, d, r).map(lambda x: f"if {x[0]} then {x[1]} else {x[2]}"),
+        st.tuples(g, r, d).map(lambda x: f"if {x[0]} then {x[1]} else {x[2]}"),
+        st.tuples(g, d, g, d, d).map(lambda x: f"if {x[0]} then {x[1]} else if {x[2]} then {x[3]} else {x[4]}"),
+    ))
+    return HEAD + f"def d0 = {body}\n" + TAIL
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(_defs())
+@given(st.one_of(_defs(), _guarded()))
 def test_the_bounds_hold_every_value_the_interpreter_computes(src):
     spec = _loaded(src)
     bounds = Bounds(spec, range(H), PHASES)
@@ -231,6 +244,8 @@ def test_what_the_bounds_leave_open_is_checked_as_before():
     ("if b or x < 1 then 0.0 else 1 / x", (0.0, 1.0)),  # an `or` that does not: neither part holds
     ("if b or x >= 1 then 1 / x else 0.0", "open"),  # an `or` that holds narrows nothing
     ("if depth >= 1 then 1 / depth else 1.0", (0.2, 1.0)),  # depths 0..5
+    ("if x >= k then 1 / x else 0.0", (0.0, 0.5)),  # an int param: k = 2
+    ("if k > x then 0.0 else log(x - 1)", (0.0, math.log(3))),  # x >= 2 in the else
     ("if x == 3 then 1 / (x - 3) else 0.0", "open"),  # x is 3 there
     ("if x > 4 then 1 / (x - 4) else 0.5", (0.5, 0.5)),  # never taken: x is at most 4
     ("if b then 1 / (x + 3) else 0.0", (0.0, 1.0)),  # x + 3 in 1..7

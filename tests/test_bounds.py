@@ -419,3 +419,26 @@ check deep {{ safe }}
     assert spec is not None and not Bounds(spec, range(1), ["p"]).start_settled()
     negative = load_text(src.format(start="a - 1").replace("b: 0..999", "b: 0..0"), "n.libet")
     assert [d.code for d in negative.diagnostics if d.is_error] == ["E043"]  # a = 0, found by the enumeration
+
+
+def test_a_state_variable_narrows_as_a_variable_does():
+    """`if n > 0 then 0.5 / n` over a state `n: 0..5000`, and a strength `1 / n` where the rule's
+    condition says `n != 0`: both settled by their bounds; `n >= 0` narrows nothing, and the
+    division by zero at n = 0 is found."""
+    from libet.spec.loader import load_text
+
+    src = """substance { bad: bool }
+state { n: 0..5000 = 0 }
+value ok = not bad
+trajectory { horizon 10 start a phase a {
+  -> a : if n > 0 then 0.5 / n else 0.5 then n = min(n + 1, 5000)
+  -> stop : otherwise } }
+policy p { veto when bad and n != 0 with strength 1 / n }
+"""
+    loaded = load_text(src, "state.libet")
+    spec = loaded.spec
+    bounds = Bounds(spec, range(10), ("a",))
+    assert not loaded.diagnostics
+    assert bounds.probabilities_settled(spec.trajectory.phases[0]) and bounds.strength_settled(spec.policies["p"].rules[0])
+    wrong = load_text(src.replace("if n > 0 then 0.5 / n", "if n >= 0 then 0.5 / n"), "wrong.libet")
+    assert [(d.code, d.message) for d in wrong.diagnostics] == [("E044", "division by zero (at phase 'a', depth 0, assignment {n=0})")]

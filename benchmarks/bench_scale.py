@@ -310,22 +310,11 @@ def phases_and_rules(repeat: int, phases=(100, 200, 400, 800, 1_600, 3_200), rul
 
 
 def reachable(repeat: int) -> None:
-    import contextlib
-    import math
+    from test_sim_state import _reachable_box
 
     import libet
-    from libet.simulator import layered
     from libet.simulator.layered import Layers
     from libet.simulator.model import Model
-
-    @contextlib.contextmanager
-    def declared():  # every declared valuation laid out, as before the reachable box
-        saved = layered.REACH_MIN_CELLS
-        layered.REACH_MIN_CELLS = math.inf
-        try:
-            yield
-        finally:
-            layered.REACH_MIN_CELLS = saved
 
     print("\n## a state variable declared far past what a trajectory reaches: crescendo with refusals 0..N")
     print("The six measures of both policies (`simulate()`), laying out every declared valuation")
@@ -337,8 +326,8 @@ def reachable(repeat: int) -> None:
     for n, h in ((1_000, 100), (10_000, 100), (100_000, 10), (100_000, 100)):
         src = text.replace("refusals: 0..3 = 0", f"refusals: 0..{n} = 0").replace("horizon 10 then stop", f"horizon {h} then stop")
         spec = libet.loads(src, path)
-        with declared():
-            whole = best(lambda: spec.simulate(), max(1, repeat if n * h <= 10**6 else 1))
+        with _reachable_box(on=False):  # every declared valuation laid out, as before the box
+            whole = best(lambda: spec.simulate(), repeat if n * h <= 10**6 else 1)
         boxed = best(lambda: spec.simulate(), repeat)
         val = Layers(Model(spec.ir, "per_message")).val
         print(f"| 0..{n:,} | {h} | {val.declared:,} | {val.count:,} | {whole:.2f} | {boxed:.3f} | {whole / boxed:.0f}x |", flush=True)

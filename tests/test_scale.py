@@ -891,7 +891,8 @@ def test_the_layered_engine_lays_out_only_the_reachable_valuations():
     from libet.simulator.layered import Layers
     from libet.simulator.model import Model
 
-    text = open("examples/crescendo.libet").read().replace("horizon 10 then stop", "horizon 100 then stop")
+    with open("examples/crescendo.libet") as fh:
+        text = fh.read().replace("horizon 10 then stop", "horizon 100 then stop")
     wide = libet.loads(text.replace("refusals: 0..3 = 0", "refusals: 0..100000 = 0"), "examples/crescendo.libet")
     narrow = libet.loads(text, "examples/crescendo.libet")
     val = Layers(Model(wide.ir, "per_message")).val
@@ -904,7 +905,7 @@ def test_the_layered_engine_lays_out_only_the_reachable_valuations():
 def test_an_update_out_of_its_domain_where_no_trajectory_goes_is_no_error():
     """`n = n + 1` leaves 0..300000 only at n = 300000, which ten steps never reach; the
     checker's budget does not reach the updates (W103). The engine indexed past its arrays there
-    (an internal IndexError); it solves, as the interpreter does, and Monte Carlo agrees."""
+    (an internal IndexError); it solves, to the interpreter's values."""
     from libet.spec.interpreter import Interpreter
 
     loaded = libet.loads(_counter(300_000, "n + 1"))

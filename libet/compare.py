@@ -216,9 +216,9 @@ def compare(
     reasons = []
     found = {}
     covers = {}
-    for first, (stronger, weaker) in zip((True, False), ((a, b), (b, a))):
+    for i, (stronger, weaker) in enumerate(((a, b), (b, a))):
         # half the budget for the first direction, all that is left of it for the second
-        share = budget.slice(0.5) if first else budget
+        share = budget.slice(0.5) if i == 0 else budget
         verdict, witness, reason = _weaker_somewhere(spec, stronger, weaker, params, fixed, share)
         covers[(stronger, weaker)] = None if verdict is None else not verdict
         if witness is not None:

@@ -57,14 +57,14 @@ def _checker_reaches(spec: ir.Spec, exprs) -> bool:
     return not (any(reads.depth(e) for e in exprs) and (traj is None or traj.horizon is None))
 
 
-def _bounds(spec: ir.Spec, params: Mapping | None, phases, cases: CaseBudget | None = None) -> Bounds | None:
-    """The bounds (spec/bounds.py) over every state at ``params``, which settle what they keep
-    inside [0, 1] with no question to Z3; None with no finite horizon (the depths are not
-    bounded) or no trajectory."""
+def _bounds(spec: ir.Spec, params: Mapping | None, phases=None, cases: CaseBudget | None = None) -> Bounds | None:
+    """The bounds (spec/bounds.py) over every state of ``phases`` (all of them by default) at
+    ``params``, which settle what they keep inside [0, 1] with no question to Z3; None with no
+    finite horizon (the depths are not bounded) or no trajectory."""
     traj = spec.trajectory
     if traj is None or traj.horizon is None:
         return None
-    return Bounds(spec, range(traj.horizon), phases, params=params, cases=cases)
+    return Bounds(spec, range(traj.horizon), traj.phase_names if phases is None else phases, params=params, cases=cases)
 
 
 def _checker_enumerated(spec: ir.Spec, exprs) -> bool:
@@ -87,7 +87,7 @@ def strengths(spec: ir.Spec, policy: str, budget: Budget, params: Mapping | None
     interp = Interpreter(spec, params, exact=True)
     reads = reads_of(spec)
     plan = strength_plan(spec)  # what the checker tried: one state at a time, over arrays, or not
-    bounds = _bounds(spec, params, None if spec.trajectory is None else spec.trajectory.phase_names)
+    bounds = _bounds(spec, params)
     for i, rule in enumerate(spec.policies[policy].rules):
         exprs = [rule.condition, rule.strength]
         if isinstance(rule.strength, ir.Const) or (plan[(policy, i)] != "skipped" and _checker_reaches(spec, exprs)):

@@ -150,12 +150,12 @@ REACH_MAX = 1_000_000
 REACH_DENSE = 1 << 16
 
 
-def reachable_box(spec: ir.Spec, params, rules, horizon: int, fits: int):
+def reachable_box(spec: ir.Spec, params, rules, declared: Valuations, horizon: int, fits: int):
     """The smallest box (for each state variable, ``(lo, hi)`` positions in its declared
     domain) that holds every valuation of the state a trajectory under ``rules`` (a policy's)
     can reach from the initial one within ``horizon`` steps; None where that box is the whole
-    declared state, or holds more than ``fits`` valuations, or the search meets more than
-    REACH_MAX of them.
+    declared state (``declared``, the valuations of the whole domains), or holds more than
+    ``fits`` valuations, or the search meets more than REACH_MAX of them.
 
     The search takes every move as possible, in every phase at every depth: each transition's
     and each refusal's updates, and each option of each choice (the options of one phase
@@ -168,17 +168,13 @@ def reachable_box(spec: ir.Spec, params, rules, horizon: int, fits: int):
     Cost: up to REACH_DENSE declared valuations, one evaluation of the updates over all of them
     and a gather a step; beyond, one evaluation over the valuations newly met, per step (a
     count that grows by one a step then takes ``horizon`` evaluations of a few values each)."""
-    names = tuple(spec.state)
-    declared = [spec.state[n].domain.values() for n in names]
-    sizes = [len(d) for d in declared]
-    if math.prod(sizes) >= 1 << 62:
+    names, sizes, strides, count = declared.names, declared.sizes, declared.strides, declared.count
+    if count >= 1 << 62:
         return None  # the valuations are numbered in int64 below
-    strides = [math.prod(sizes[i + 1:]) for i in range(len(sizes))]
     phases = spec.trajectory.phases
     steps = [t.updates for p in phases for t in p.transitions if t.updates]
     steps += [r.updates for r in rules if r.then is not None and r.updates]
-    choices = [(names.index(c.var), np.asarray([spec.state[c.var].domain.position(o) for o in c.options]))
-               for p in phases for c in p.choices]
+    choices = [(names.index(c.var), declared.option_digits(c.var, c.options)) for p in phases for c in p.choices]
 
     def digits(keys: np.ndarray) -> list[np.ndarray]:
         return [(keys // st) % size for st, size in zip(strides, sizes)]
@@ -202,35 +198,31 @@ def reachable_box(spec: ir.Spec, params, rules, horizon: int, fits: int):
         """For each move's updates, the valuation each of ``keys`` goes to (-1 where the
         updates have no valid value)."""
         ds = digits(keys)
-        ev = ArrayEval(spec, params, {n: _values_of(dom, d, 0) for n, dom, d in zip(names, declared, ds)})
+        ev = ArrayEval(spec, params, {n: _values_of(dom, d, 0) for n, dom, d in zip(names, declared.domains, ds)})
         out = []
         for updates in steps:
             values, bad = _updated(spec, ev, updates, len(keys))
             new = list(ds)
             for var, v in values.items():
-                i = names.index(var)
-                new[i] = _positions(declared[i], v, 0)
+                new[names.index(var)] = declared.digit_of(var, v)
             out.append(np.where(bad, -1, sum(d * st for d, st in zip(new, strides))))
         return out
 
-    count = math.prod(sizes)
-    if count <= REACH_DENSE:  # every valuation's successors at once, then one gather a step
-        maps = after(np.arange(count))
+    # up to REACH_DENSE, every valuation's successors at once and then one gather a step; beyond,
+    # the successors of the valuations met, step by step
+    maps = after(np.arange(count)) if count <= REACH_DENSE else None
 
-        def moved(keys: np.ndarray) -> np.ndarray:
-            out = np.concatenate([m[keys] for m in maps]) if maps else keys[:0]
-            return out[out >= 0]
-    else:  # the successors of the valuations met, step by step
+    def moved(keys: np.ndarray) -> np.ndarray:
+        if not steps:
+            return keys[:0]
+        out = np.concatenate([m[keys] for m in maps] if maps is not None else after(keys))
+        return out[out >= 0]
 
-        def moved(keys: np.ndarray) -> np.ndarray:
-            out = np.concatenate(after(keys)) if steps else keys[:0]
-            return out[out >= 0]
-
-    start = [spec.state[n].domain.position(spec.initial_state[n]) for n in names]
-    lows, highs = list(start), list(start)
+    lows = [int(d[0]) for d in digits(np.asarray([declared.init]))]
+    highs = list(lows)
     seen = _Seen(count)
     try:
-        fresh = seen.fresh(chosen(np.asarray([sum(d * st for d, st in zip(start, strides))], dtype=np.int64)))
+        fresh = seen.fresh(chosen(np.asarray([declared.init], dtype=np.int64)))
         for step in range(horizon + 1):  # the valuations reached in 0, 1, ..., horizon steps
             for i, d in enumerate(digits(fresh)):
                 lows[i], highs[i] = min(lows[i], int(d.min())), max(highs[i], int(d.max()))
@@ -333,7 +325,7 @@ class Layers:
         # digits and values at every valuation (Valuations.digits, .arrays)
         per_valuation = 8 * U * H * (P * 4 + 4) + 16 * len(self.val.names)
         if self.val.count * U * H > REACH_MIN_CELLS:  # lay out only what a trajectory can reach
-            box = reachable_box(spec, model.params, model.rules, H, memory_limit() // per_valuation)
+            box = reachable_box(spec, model.params, model.rules, self.val, H, memory_limit() // per_valuation)
             if box is not None:
                 self.val = Valuations(spec, box)
         S = self.val.count

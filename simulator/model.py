@@ -168,12 +168,6 @@ def largest(names, sizes, shown: int = 6) -> str:
     return text + (f" and {rest} more of {ranked[shown][1]:,} values or fewer" if rest > 0 else "")
 
 
-def param_values(spec: ir.Spec, overrides: Mapping[str, object] | None, exact: bool) -> dict:
-    """Every param's value with ``overrides`` applied (the one validation, spec/overrides.py),
-    in the engine's number type."""
-    return engine_params(spec, overrides, exact)
-
-
 class Cell:
     """One value of a :class:`Summary`'s axis: the assignments of the summarised variables
     that give the reference values they feed one truth vector. ``assignment`` is the first
@@ -347,7 +341,7 @@ class Model:
         self.policy = policy
         self.exact = exact
         self.param_overrides = dict(params or {})
-        self.params = param_values(spec, params, exact)
+        self.params = engine_params(spec, params, exact)  # the one validation, spec/overrides.py
         self.fixed = check_fixed(spec, fixed)
         traj = spec.trajectory
         self.horizon: int = traj.horizon

@@ -401,7 +401,7 @@ class Bounds:
                     continue
                 key, node, op, k = found
                 lo, hi = out.get(key) or self(node)
-                lo, hi = _satisfying(op if h else _NEGATED[op], k, lo, hi)
+                lo, hi = _satisfying(op if h else op.negated, k, lo, hi)
                 if lo > hi:
                     return None
                 if out is where:
@@ -636,7 +636,7 @@ def _compared(c: ir.Compare, params: Mapping):
     None."""
     op, a, b = c.op, c.left, c.right
     if _int_constant(a, params) is not None:
-        a, b, op = b, a, _MIRRORED[op]
+        a, b, op = b, a, op.mirrored
     k = _int_constant(b, params)
     if k is None:
         return None
@@ -676,12 +676,6 @@ def _satisfying(op: ir.CmpOp, k: int, lo: int, hi: int) -> tuple[int, int]:
     if k == hi:
         return lo, hi - 1
     return lo, hi
-
-
-_NEGATED = {ir.CmpOp.LT: ir.CmpOp.GE, ir.CmpOp.LE: ir.CmpOp.GT, ir.CmpOp.GT: ir.CmpOp.LE,
-            ir.CmpOp.GE: ir.CmpOp.LT, ir.CmpOp.EQ: ir.CmpOp.NE, ir.CmpOp.NE: ir.CmpOp.EQ}
-_MIRRORED = {ir.CmpOp.LT: ir.CmpOp.GT, ir.CmpOp.LE: ir.CmpOp.GE, ir.CmpOp.GT: ir.CmpOp.LT,
-             ir.CmpOp.GE: ir.CmpOp.LE, ir.CmpOp.EQ: ir.CmpOp.EQ, ir.CmpOp.NE: ir.CmpOp.NE}
 
 
 def _point(var: ir.Variable, v):

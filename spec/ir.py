@@ -431,6 +431,16 @@ class CmpOp(enum.Enum):
         compiled pass calls, without the enum's lookup on every call."""
         return _COMPARE[self]
 
+    @property
+    def mirrored(self) -> "CmpOp":
+        """The comparison with its sides swapped: ``a op b`` is ``b op.mirrored a``."""
+        return _MIRRORED[self]
+
+    @property
+    def negated(self) -> "CmpOp":
+        """The comparison that holds exactly where this one does not (on ordered values)."""
+        return _NEGATED[self]
+
 
 _COMPARE = {
     CmpOp.EQ: operator.eq,
@@ -440,6 +450,10 @@ _COMPARE = {
     CmpOp.GT: operator.gt,
     CmpOp.GE: operator.ge,
 }
+_MIRRORED = {CmpOp.EQ: CmpOp.EQ, CmpOp.NE: CmpOp.NE, CmpOp.LT: CmpOp.GT, CmpOp.LE: CmpOp.GE, CmpOp.GT: CmpOp.LT,
+             CmpOp.GE: CmpOp.LE}
+_NEGATED = {CmpOp.EQ: CmpOp.NE, CmpOp.NE: CmpOp.EQ, CmpOp.LT: CmpOp.GE, CmpOp.LE: CmpOp.GT, CmpOp.GT: CmpOp.LE,
+            CmpOp.GE: CmpOp.LT}
 
 
 @attrs.frozen(slots=True)

@@ -34,6 +34,7 @@ from libet.spec import ir
 from libet.spec.bounds import Bounds, CaseBudget
 from libet.spec.diagnostics import Diagnostics, Note
 from libet.spec.interpreter import Interpreter, checked_strength
+from libet.spec.overrides import engine_params
 from libet.spec.printer import count_text
 from libet.spec.reads import reads_of
 
@@ -461,14 +462,6 @@ def _assignment_at(spec: ir.Spec, names):
     return lambda a: {v: domains[j][grids[j, a]] for j, v in enumerate(names)}
 
 
-def _float_params(spec: ir.Spec) -> dict:
-    """The spec's params at their defaults, in double precision (the checks over arrays run in
-    it; an int param stays an int)."""
-    from libet.spec.overrides import engine_params
-
-    return engine_params(spec, None, False)
-
-
 def _blocks(n: int, H: int):
     """The chunks ``(lo, hi)`` of depths 0 .. H - 1 a check over arrays of ``n`` assignments
     takes at a time: about 2^16 states each."""
@@ -532,7 +525,7 @@ def _marks_over_arrays(spec: ir.Spec, rows) -> dict[str, tuple[list[int], int]]:
     groups: dict[tuple, list] = {}
     for row in rows:
         groups.setdefault((tuple(row.names), len(row.depths)), []).append(row.phase)
-    params = _float_params(spec)
+    params = engine_params(spec, None, False)  # the checks over arrays run in double precision
     out = {}
     for (names, H), phases in groups.items():
         n, env = _array_env(spec, names)
@@ -747,7 +740,7 @@ def _rule_marks(spec: ir.Spec, row: _RuleRow) -> tuple[list[int], int]:
 
     rule, H, P = row.rule, len(row.depths), len(row.phases)
     n, env = _array_env(spec, row.names)
-    params = _float_params(spec)
+    params = engine_params(spec, None, False)  # the checks over arrays run in double precision
     tol = TOLERANCE - _NEAR
     marks = _Marks(n, H, P)
     for lo, hi in _blocks(n, H):

@@ -475,7 +475,7 @@ class ArrayEval:
         if self._is_depth(left) and not isinstance(right, np.ndarray):
             c = right
         elif self._is_depth(right) and not isinstance(left, np.ndarray):
-            c, op = left, _FLIP[op]
+            c, op = left, op.mirrored
         else:
             return None
         if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, float, Fraction, np.integer, np.floating)):
@@ -672,17 +672,6 @@ class ArrayEval:
         return r, err
 
 
-#: ``a op b`` is ``b FLIP[op] a``
-_FLIP = {
-    ir.CmpOp.LT: ir.CmpOp.GT,
-    ir.CmpOp.LE: ir.CmpOp.GE,
-    ir.CmpOp.GT: ir.CmpOp.LT,
-    ir.CmpOp.GE: ir.CmpOp.LE,
-    ir.CmpOp.EQ: ir.CmpOp.EQ,
-    ir.CmpOp.NE: ir.CmpOp.NE,
-}
-
-
 def depth_changes(e: ir.Compare, c) -> tuple[int, ...]:
     """The depths d >= 1 at which ``e``, a comparison of ``depth`` with the number ``c`` (either
     side), differs from its value at d - 1: one for an order (``depth < 4.5``: 5), two for an
@@ -693,7 +682,7 @@ def depth_changes(e: ir.Compare, c) -> tuple[int, ...]:
         return ()
     if isinstance(c, (float, np.floating)) and not math.isfinite(c):
         return ()
-    op = e.op if type(e.left) is ir.Depth else _FLIP[e.op]
+    op = e.op if type(e.left) is ir.Depth else e.op.mirrored
     if op in (ir.CmpOp.LT, ir.CmpOp.GE):  # changes at the first depth >= c
         d = math.ceil(c)
     elif op in (ir.CmpOp.LE, ir.CmpOp.GT):  # at the first depth > c

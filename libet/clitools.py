@@ -20,6 +20,7 @@ from libet.errors import LibetError
 from libet.files import json_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    from libet.errors import EvaluationError
     from libet.spec.loader import Loaded
 
 #: Exit codes (DESIGN.md §5).
@@ -105,6 +106,29 @@ def fail(message: str, hint: str | None = None) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
+#: The texts of the files :func:`load_or_exit` read, for the caret of an error an engine finds
+#: later in one of them (:func:`spec_error`).
+_SOURCES: dict[str, str] = {}
+
+#: What an engine's EvaluationError means, when the command says nothing more precise.
+ENGINE_FOUND = ("found where the load's checks did not look (at other params, or past their budget); "
+                "make the expression defined (and in range) there")
+
+
+def spec_error(exc: "EvaluationError", hint: str = ENGINE_FOUND) -> NoReturn:
+    """An expression of the spec with no value at a state an engine reached: the diagnostic
+    (code, file:line:col, the line with a caret, the state), as the load's own errors are
+    printed, and exit code 2."""
+    from libet.spec.diagnostics import Diagnostic, render_all
+
+    d = Diagnostic(exc.code, f"{exc.message} (at {exc.state})" if exc.state else exc.message, exc.span, hint=hint)
+    if _JSON_MODE:
+        emit_error(d.message, d.hint, kind="spec", diagnostics=[d.to_json()])
+    else:
+        click.echo(render_all([d], _SOURCES, color=use_color(sys.stderr)), err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
 def load_or_exit(path: str, as_json: bool = False) -> "Loaded":
     """Load and check ``path``; on errors print every diagnostic and exit with code 2.
 
@@ -115,6 +139,7 @@ def load_or_exit(path: str, as_json: bool = False) -> "Loaded":
 
     as_json = as_json or _JSON_MODE
     loaded = controlled(load_path(path))
+    _SOURCES.update(loaded.sources)
     if not loaded.ok:
         report(loaded, as_json)
         sys.exit(EXIT_BAD_INPUT)
@@ -156,13 +181,18 @@ def emit_json(obj) -> None:
 
 
 def guard(fn):
-    """Decorator for commands: a LibetError becomes a message and exit code 2, never a traceback."""
+    """Decorator for commands: a LibetError becomes a message and exit code 2, never a traceback
+    (an EvaluationError a diagnostic with its caret, :func:`spec_error`)."""
     import functools
+
+    from libet.errors import EvaluationError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except EvaluationError as exc:
+            spec_error(exc)
         except LibetError as exc:
             fail(str(exc), getattr(exc, "hint", None))
 

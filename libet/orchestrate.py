@@ -1,4 +1,4 @@
-"""Orchestration: "check everything", "simulate", "run everything", in one place.
+"""Orchestration: "check everything", "simulate", "export", "run everything", in one place.
 
 Consumes: a checked :class:`~libet.spec.ir.Spec`, selections (policies, check names), options
 (timeout, resource limit, params, fixed variables, engine) and an output folder for ``run``.
@@ -146,6 +146,34 @@ def simulate(
         spec, pols, engine=engine, runs=runs, seed=seed, params=check_overrides(spec, params),
         fixed=check_fixed(spec, fixed), exact=exact, measures=measures, confidence=confidence, progress=progress,
     )
+
+
+def export_prism(
+    spec: ir.Spec,
+    policy: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+) -> str:
+    """The PRISM model of ``policy`` (``libet export --prism``), once the exact engine has
+    solved it at these params and fixed values.
+
+    The export writes expressions, not numbers, so nothing in it evaluates them: the load's
+    checks did, at the declared params, over the states their budget reached. At other params
+    (``--set``), or past that budget, a probability outside [0, 1] would be written into a
+    model PRISM and Storm read without complaint (a branch of 1.5 clamped beside its
+    ``otherwise``). Solving P(harm) first evaluates every reachable state, and a state with no
+    valid value is the same EvaluationError, at the same place, as ``libet simulate`` reports.
+
+    Raises:
+        UsageError: as :func:`libet.simulator.prism.to_prism` and :func:`simulate`.
+        EvaluationError: a reachable state whose probabilities have no valid value.
+    """
+    from libet.simulator.prism import to_prism
+    from libet.spec import measures as ms
+
+    simulate(spec, [policy], params=params, fixed=fixed, measures=[ms.HARM])
+    return to_prism(spec, policy, params=check_overrides(spec, params), fixed=check_fixed(spec, fixed))
 
 
 @attrs.frozen(eq=False)

@@ -115,6 +115,41 @@ def test_export_prism_file(tmp_path):
     assert r.exit_code == 2  # exists
 
 
+#: Valid at its declared param (0.6), a probability of 1.5 at a = 0.5, which only an engine sees.
+_VALID_AT_DEFAULT = """param a = 0.2 in [0, 1]
+substance { topic: {everyday, weapons} }
+value no_weapons = topic != weapons
+trajectory {
+  horizon 5
+  start go
+  phase go { -> go : if topic == everyday then a * 3 else 0.5  -> deliver : otherwise }
+}
+policy p { veto when harmful with strength 0.1 }
+"""
+
+
+@pytest.mark.parametrize("command", ["export", "simulate"])
+def test_a_probability_out_of_range_at_set_params_is_the_specs_error_with_its_caret(tmp_path, command):
+    """The export writes expressions, which nothing evaluated at `--set a=0.5`: it wrote a
+    branch of probability 1.5 that Storm read without complaint, exit 0. Both commands now
+    report the spec's E041 as the load does: file:line:col, the line and a caret, the state."""
+    path = tmp_path / "m.libet"
+    path.write_text(_VALID_AT_DEFAULT)
+    out = tmp_path / "m.pm"
+    extra = ["--prism", "-o", str(out)] if command == "export" else []
+    assert invoke(command, str(path), *extra, "--set", "a=0.3").exit_code == 0
+    if out.exists():
+        out.unlink()
+    r = invoke(command, str(path), *extra, "--set", "a=0.5")
+    assert r.exit_code == 2
+    assert f"{path}:7:22: error[E041]: probability of '-> go' in phase 'go' is 1.5" in r.output
+    assert "assignment {topic=everyday}" in r.output
+    assert "    7 |   phase go { -> go : if topic" in r.output and "^~~~" in r.output
+    assert not out.exists()
+    data = json.loads(invoke(command, str(path), *extra, "--set", "a=0.5", "--json").output)
+    assert data["error"]["kind"] == "spec" and data["diagnostics"][0]["code"] == "E041"
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
 def test_graph_svg(tmp_path):
     out = tmp_path / "g.svg"

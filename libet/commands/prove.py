@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from libet.clitools import EXIT_BAD_INPUT, emit_error, emit_json, guard, load_or_exit, parse_sets, use_color
+from libet.clitools import emit_json, guard, load_or_exit, parse_sets, spec_error, use_color
 from libet.errors import EvaluationError
 from libet.files import check_folder, write_atomic
 from libet.results import STATUS_COLOR, Status, exit_code, text_sections
@@ -71,7 +71,8 @@ def prove(file, policies, checks, as_json, timeout, rlimit, trace_dot, force, se
     except EvaluationError as exc:
         if show_progress:
             click.echo("\r\x1b[2K", err=True, nl=False)
-        _spec_error(exc, loaded, as_json)
+        spec_error(exc, "found by the Z3 checker at a state the static checker did not try; make the expression "
+                   "defined (and in range) there")
     if show_progress:
         click.echo("\r\x1b[2K", err=True, nl=False)
     written = []
@@ -86,22 +87,6 @@ def prove(file, policies, checks, as_json, timeout, rlimit, trace_dot, force, se
         if not results:
             click.echo("no qualitative checks selected", err=True)
     sys.exit(exit_code(results))
-
-
-def _spec_error(exc: EvaluationError, loaded, as_json: bool):
-    from libet.spec.diagnostics import Diagnostic, render_all
-
-    d = Diagnostic(
-        exc.code,
-        f"{exc.message} at {exc.state}" if exc.state else exc.message,
-        exc.span,
-        hint="found by the Z3 checker at a state the static checker did not try; make the expression defined (and in range) there",
-    )
-    if as_json:
-        emit_error(d.message, d.hint, kind="spec", diagnostics=[d.to_json()])
-    else:
-        click.echo(render_all([d], loaded.sources, color=use_color(sys.stderr)), err=True)
-    sys.exit(EXIT_BAD_INPUT)
 
 
 def _trace_name(policy: str) -> str:

@@ -320,13 +320,13 @@ def export(file, fmt, policy, sets, output, force, as_json):
 
     Variables not fixed with --set are chosen at the start by their declared distribution
     (uniform unless weighted), so P=? [F "harm"] is libet's average P(harm)."""
-    from libet.simulator.prism import to_prism
+    from libet.orchestrate import export_prism
 
     loaded = load_or_exit(file, as_json)
     spec = loaded.spec
     params, fixed = parse_sets(sets, spec)
     policy = _pick_policy(spec, policy)
-    text = to_prism(spec, policy, params=params, fixed=fixed)
+    text = export_prism(spec, policy, params=params, fixed=fixed)
     if output:
         write_atomic(output, text, overwrite=force)
     if as_json:

@@ -118,17 +118,18 @@ class Specification:
             measures=self._measures(measures), progress=progress,
         )
 
-    def experiment(self, name, *, engine=None, runs=None, seed=None, params=None, fixed=None, workers=None,
-                   scheduler=None):
+    def experiment(self, name, *, engine=None, runs=None, seed=None, params=None, fixed=None, exact=False,
+                   workers=None, scheduler=None):
         """Run the experiment ``name``; returns a
         :class:`libet.simulator.experiments.ExperimentResult` (``.to_rows()``, ``.to_csv()``,
-        ``.write(folder)`` for CSV, JSON and plots). ``workers`` / ``scheduler``: solve its
-        (policy, param point) pieces on dask.distributed (``libet[dask]``), same numbers."""
+        ``.write(folder)`` for CSV, JSON and plots). ``exact``: the exact engine in rational
+        arithmetic. ``workers`` / ``scheduler``: solve its (policy, param point) pieces on
+        dask.distributed (``libet[dask]``), same numbers."""
         from libet.simulator.experiments import run_experiment
 
         return run_experiment(
-            self.ir, name, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed, sources=self.sources,
-            workers=workers, scheduler=scheduler,
+            self.ir, name, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed, exact=exact,
+            sources=self.sources, workers=workers, scheduler=scheduler,
         )
 
     def fit(self, experiment, *, data=None, params=None, holdout=(), starts=4, seed=0, bootstrap=0, predict=(),

@@ -221,15 +221,19 @@ def run(
     params = check_overrides(spec, params)
     fixed = check_fixed(spec, fixed)
     check_folder(out, force)
-    # A name an experiment sweeps keeps its sweep there (the sweep is the experiment's point);
-    # --set applies to the checks and to every other experiment, and a note says so.
+    # A name an experiment sweeps keeps its sweep there (the sweep is the experiment's point),
+    # and one its `set` line fixes keeps that value (the line is its scenario); --set applies
+    # to the checks and to every other experiment, and a note says so.
     notes: list[str] = []
+    own: dict[str, set[str]] = {}  # experiment -> the names it sweeps or sets itself
     for name, exp in spec.experiments.items():
-        for v in exp.vary:
-            if v.name in fixed or v.name in params:
-                given = fixed[v.name] if v.name in fixed else params[v.name]
-                notes.append(f"--set {v.name}={_plain(given)} applies to the checks and the other experiments; "
-                             f"experiment {name} sweeps {v.name} and keeps its sweep")
+        own[name] = {v.name for v in exp.vary} | {n for n, _ in exp.set}
+        for n, v in [(v.name, None) for v in exp.vary] + list(exp.set):  # None: swept
+            given = fixed.get(n, params.get(n, v))
+            if given != v:
+                how = f"sweeps {n} and keeps its sweep" if v is None else f"sets {n} = {_plain(v)} and keeps it"
+                notes.append(f"--set {n}={_plain(given)} applies to the checks and the other experiments; "
+                             f"experiment {name} {how}")
     os.makedirs(out, exist_ok=True)
     pairs = list(iter_check(spec, timeout=timeout, params=params, fixed=fixed))
     advance = progress("checking", len(pairs)) if progress and pairs else None
@@ -244,10 +248,9 @@ def run(
     not_run: dict[str, str] = {}
     for name, exp in spec.experiments.items():
         adv = progress(f"experiment {name}", _points(exp)) if progress else None
-        swept = {v.name for v in exp.vary}
         try:
-            r = run_experiment(spec, name, params={k: v for k, v in params.items() if k not in swept},
-                               fixed={k: v for k, v in fixed.items() if k not in swept}, sources=sources, progress=adv)
+            r = run_experiment(spec, name, params={k: v for k, v in params.items() if k not in own[name]},
+                               fixed={k: v for k, v in fixed.items() if k not in own[name]}, sources=sources, progress=adv)
         except UsageError as exc:  # the checks and the other experiments stand without it
             not_run[name] = exc.text()
             listed.append({"name": name, "not_run": not_run[name]})

@@ -30,7 +30,7 @@ import attrs
 from libet.errors import UsageError
 from libet.spec import ir
 from libet.spec.overrides import check_fixed, check_overrides, check_params, check_runs, check_seed
-from libet.spec.printer import name_list
+from libet.spec.printer import name_list, value_text
 
 from .model import Model
 
@@ -83,6 +83,8 @@ class ExperimentResult:
     #: measure text -> the bound checks on it of the experiment's policies (drawn on the plots):
     #: ``{"check": text, "bound": float, "op": "<=", "policies": [...]}``
     thresholds: dict = attrs.field(factory=dict)
+    #: the exact engine in rational arithmetic (``--exact``), each number rounded once at the end
+    exact: bool = False
 
     def to_rows(self) -> list[dict]:
         """Plain rows (lists of dicts), e.g. for ``pandas.DataFrame(result.to_rows())``."""
@@ -94,7 +96,7 @@ class ExperimentResult:
             "spec": self.title,
             "spec_sha256": self.spec_hash,
             "libet_version": self.version,
-            "engine": self.engine,
+            "engine": self.engine + (" (rational)" if self.exact else ""),
             "runs": self.runs,
             "seed": self.seed,
             "confidence": self.confidence,
@@ -206,6 +208,7 @@ def run_experiment(
     engine: str | None = None,
     runs: int | None = None,
     seed: int | None = None,
+    exact: bool = False,
     sources: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
     confidence: float = CONFIDENCE,
@@ -215,10 +218,11 @@ def run_experiment(
     """Run the experiment ``name`` of ``spec``.
 
     Args:
-        params, fixed: overrides (``--set`` or Python); they apply under the experiment's own
-            ``set`` lines; a name the experiment varies may not be overridden.
+        params, fixed: overrides (``--set`` or Python); a name the experiment varies, or
+            sets to another value in a ``set`` line, may not be overridden.
         engine, runs, seed: override the experiment's own (``engine`` a name in
             :mod:`.engines`).
+        exact: the exact engine in rational arithmetic (``--exact``; small models).
         sources: the spec's source texts (for the hash recorded with the results).
         progress: called with a number of units of work done (for a progress bar).
         workers, scheduler: solve the (policy, param point) pieces on dask.distributed
@@ -226,7 +230,8 @@ def run_experiment(
             numbers are the same as serially (each piece is a pure call with its own seed).
 
     Raises:
-        UsageError: unknown experiment or engine, or an override of a varied name.
+        UsageError: unknown experiment or engine, ``exact`` with a sampling engine, or an
+            override of a name it varies or sets.
     """
     import libet
 
@@ -241,6 +246,9 @@ def run_experiment(
         )
     exp = spec.experiments[name]
     info = engines.get(engine or exp.engine)
+    if exact and info.estimates:
+        raise UsageError(f"--exact (rational arithmetic) is for the exact engine, not {info.name}",
+                         "drop --exact, or run the experiment with --engine exact")
     runs = exp.runs if runs is None else runs
     runs, seed = check_runs(runs), check_seed(exp.seed if seed is None else seed)
     params = check_overrides(spec, params)
@@ -252,6 +260,13 @@ def run_experiment(
             f"--set {clash[0]} conflicts with experiment {name!r}, which varies it",
             f"drop --set {clash[0]}=... for this experiment",
         )
+    for n, v in exp.set:  # a `set` line is the experiment's scenario: it is not overridden in silence
+        given = params.get(n, fixed.get(n, v))
+        if given != v:
+            raise UsageError(
+                f"--set {n}={value_text(given)} conflicts with experiment {name!r}, which sets {n} = {value_text(v)}",
+                f"drop --set {n}=... for this experiment, or change its `set` line",
+            )
     started = time.perf_counter()
     base_params = dict(params)
     base_fixed = dict(fixed)
@@ -274,7 +289,7 @@ def run_experiment(
         n = len(pieces)
         done = run.map(_piece, [spec] * n, [name] * n, [info.name] * n, [p[0] for p in pieces],
                        [p[1] for p in pieces], [p[2] for p in pieces], [base_params] * n, [base_fixed] * n,
-                       [runs] * n, [seed] * n, [confidence] * n,
+                       [runs] * n, [seed] * n, [exact] * n, [confidence] * n,
                        [progress if isinstance(run, Serial) else None] * n)
     finally:
         run.close()
@@ -318,10 +333,11 @@ def run_experiment(
         seconds=time.perf_counter() - started,
         rows=rows,
         thresholds=_thresholds(spec, exp),
+        exact=exact,
     )
 
 
-def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs, seed, confidence, progress):
+def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs, seed, exact, confidence, progress):
     """The rows of one (policy, param point) of experiment ``name``: a pure call (Dask runs it
     on a worker). An engine whose one run answers for every assignment (exact) runs once; one
     that samples a distribution (Monte Carlo) once per point and per combination of the
@@ -342,7 +358,7 @@ def _piece(spec, name, engine, pi, policy, pvals, base_params, base_fixed, runs,
     keep = tuple(v.name for v in var_vary) + tuple(exp.worst_over)
     if info.covers_assignments:
         # one table answers for every point: each measure is looked up at all of them at once
-        table = run_engine(Model(spec, policy, pset, base_fixed, keep=keep), measures)
+        table = run_engine(Model(spec, policy, pset, base_fixed, keep=keep, exact=exact), measures)
         names = tuple(v.name for v in var_vary)
         columns = [table.values_at(m, names, var_points, exp.worst_over) for m in measures]
         if progress:

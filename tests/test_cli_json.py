@@ -138,3 +138,15 @@ def test_run_set_on_a_swept_name_runs_with_a_note(tmp_path):
     assert "keeps its sweep" in (out / "report.html").read_text()
     r = invoke("run", PREFILL, "--set", "prefill=10", "--out", tmp_path / "r2")
     assert "note: --set prefill=10" in r.output
+
+
+def test_run_set_on_an_experiments_set_line_keeps_its_value_with_a_note(tmp_path):
+    """The experiment's `set topic = weapons` is its scenario: `run --set topic=everyday` applies
+    to the checks, the experiment keeps weapons, and a note says so (it used to say nothing)."""
+    r = invoke("run", PREFILL, "--set", "topic=everyday", "--out", tmp_path / "r", "--json")
+    data = parsed(r)
+    (note,) = data["notes"]
+    assert "experiment prefill_sweep sets topic = weapons and keeps it" in note
+    (exp,) = data["experiments"]
+    assert exp["set"]["topic"] == "weapons" and "not_run" not in exp
+    assert data["set"] == {"topic": "everyday"}

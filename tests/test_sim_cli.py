@@ -94,6 +94,14 @@ def test_monte_carlo_experiment_records_seed(tmp_path):
          "'refusals' is a state variable, which the trajectory changes as it goes; it starts at 0 (`refusals: 0..3 = 0`"),
         (["simulate", PREFILL, "--policy", "nope"], "no policy"),
         (["simulate", PREFILL, "--experiment", "prefill_sweep", "--set", "prefill=3"], "conflicts"),
+        # the experiment's `set topic = weapons` won over --set in silence: the rows were weapons'
+        (["simulate", PREFILL, "--experiment", "prefill_sweep", "--set", "topic=everyday"],
+         "--set topic=everyday conflicts with experiment 'prefill_sweep', which sets topic = weapons"),
+        # ignored in silence before: the experiment's own policies and measures were run
+        (["simulate", PREFILL, "--experiment", "prefill_sweep", "--policy", "deep"], "--policy is for a simulation without --experiment"),
+        (["simulate", PREFILL, "--experiment", "prefill_sweep", "--measure", "P(vetoed)"], "--measure is for"),
+        (["simulate", PREFILL, "--experiment", "prefill_sweep", "--exact", "--engine", "mc"], "--exact (rational arithmetic) is for the exact engine, not mc"),
+        (["simulate", "examples/guards/profanity.libet", "--experiment", "all"], "declares no experiment"),
         (["export", "--prism", PREFILL], "--policy"),
         (["graph", PREFILL, "--policy", "deep", "-o", "x.txt"], "format"),
         (["simulate", "does-not-exist.libet"], ""),
@@ -103,6 +111,45 @@ def test_bad_input_exits_2(args, needle):
     r = invoke(*args)
     assert r.exit_code == 2, r.output
     assert needle in r.output
+
+
+def test_an_experiment_keeps_its_set_lines_value_given_again():
+    r = invoke("simulate", PREFILL, "--experiment", "prefill_sweep", "--set", "topic=weapons", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)[0]["metadata"]["set"]["topic"] == "weapons"
+
+
+_TINY = """substance { topic: {weapons} }
+framing { k: 0..1 }
+value no_weapons = topic != weapons
+trajectory { horizon 10 then stop  start go at depth k  phase go { -> go : 1 - 1e-18  -> deliver : otherwise } }
+policy p { veto when harmful with strength 1e-30 }
+experiment e { policies p vary k over 0..1 measure P(harm), P(vetoed) }
+"""
+
+
+def test_an_experiment_with_exact_is_solved_in_rational_arithmetic(tmp_path):
+    """`--exact` was dropped for an experiment: the rows were the doubles' 0 (1 - 1e-18 is 1.0 in
+    a double) under a header saying "computed exactly"."""
+    from fractions import Fraction
+
+    path = tmp_path / "tiny.libet"
+    path.write_text(_TINY)
+    (data,) = json.loads(invoke("simulate", str(path), "--experiment", "e", "--exact", "--json").output)
+    assert data["metadata"]["engine"] == "exact (rational)"
+    # by hand: start at depth k, go on with 1 - 1e-18 at each of 10 - k steps, the veto of 1e-30
+    # first; harm is the mass that stops at the horizon unvetoed... of what goes on each step
+    go, veto = 1 - Fraction(1, 10**18), Fraction(1, 10**30)
+    for row in data["rows"]:
+        on = [((1 - veto) * go) ** i for i in range(10 - row["k"])]  # still going at each step
+        # each step: the veto first, then go on or deliver (harm); at the horizon `then stop`
+        assert row["P(vetoed)"] == pytest.approx(float(sum(x * veto for x in on)), rel=1e-12)
+        assert row["P(harm)"] == pytest.approx(float(sum(x * (1 - veto) * (1 - go) for x in on)), rel=1e-12)
+        assert row["P(harm)"] > 0 and row["P(vetoed)"] > 0
+    r = invoke("simulate", str(path), "--experiment", "e", "--exact")
+    assert "computed exactly, in rational arithmetic" in " ".join(r.output.split())
+    (plain,) = json.loads(invoke("simulate", str(path), "--experiment", "e", "--json").output)
+    assert plain["metadata"]["engine"] == "exact" and plain["rows"][0]["P(harm)"] == 0.0
 
 
 def test_export_prism_file(tmp_path):

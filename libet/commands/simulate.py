@@ -151,6 +151,14 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
     if out:
         check_folder(out, force)
     if experiments:
+        if policies or measures:
+            fail(f"{'--policy' if policies else '--measure'} is for a simulation without --experiment: an experiment "
+                 "runs the policies and measures its declaration names",
+                 f"drop {'--policy' if policies else '--measure'}, or change the experiment's `policies` or `measure` line")
+        if "all" in experiments and not spec.experiments:
+            fail("the spec declares no experiment, so --experiment all runs nothing",
+                 "drop --experiment to simulate the policies, or declare one, e.g. "
+                 "`experiment e { policies p vary k over 0..3 measure P(harm) }`")
         names = list(spec.experiments) if "all" in experiments else list(experiments)
         results = []
         for n in names:
@@ -159,7 +167,7 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
             with progress_bar(total, f"experiment {n}") as adv:
                 results.append(
                     run_experiment(spec, n, params=params, fixed=fixed, engine=engine, runs=runs, seed=seed,
-                                   sources=loaded.sources, progress=adv, workers=workers, scheduler=scheduler)
+                                   exact=rational, sources=loaded.sources, progress=adv, workers=workers, scheduler=scheduler)
                 )
         written = []
         if out:
@@ -273,7 +281,8 @@ ROWS_SHOWN = 200
 def _print_experiment(r) -> None:
     from rich.table import Table
 
-    extra = f"estimated: {r.engine}, runs {r.runs}, seed {r.seed}" if r.estimates else "computed exactly"
+    extra = (f"estimated: {r.engine}, runs {r.runs}, seed {r.seed}" if r.estimates
+             else "computed exactly" + (", in rational arithmetic" if r.exact else ""))
     t = Table(title=f"experiment {r.name} ({extra}; {r.aggregation})")
     if len(r.rows) > ROWS_SHOWN:
         t.caption = (f"the first {ROWS_SHOWN} of {len(r.rows):,} rows; --out DIR writes every row (CSV, JSON), "

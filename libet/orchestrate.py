@@ -255,7 +255,7 @@ def run(
             not_run[name] = exc.text()
             listed.append({"name": name, "not_run": not_run[name]})
             continue
-        written = r.write(os.path.join(out, "experiments"), log=log_y)
+        written = r.write(os.path.join(out, "experiments"), log=log_y, force=True)  # `out` checked above
         files += written
         exps.append(r)
         listed.append({"name": r.name, **r.metadata(), "files": written})

@@ -169,19 +169,30 @@ class ExperimentResult:
             w.writerow({k: _csv(v) for k, v in r.items()})
         return buf.getvalue()
 
-    def write(self, folder: str, *, plots: bool = True, log: bool = False) -> list[str]:
+    def write(self, folder: str, *, plots: bool = True, log: bool = False, force: bool = False) -> list[str]:
         """Write ``NAME.csv``, ``NAME.json`` and, with ``plots``, one PNG and SVG per measure
-        into ``folder`` (atomically; ``log`` for log y axes); returns the paths written."""
+        into ``folder`` (atomically; ``log`` for log y axes); returns the paths written.
+
+        Raises:
+            UsageError: one of those files exists and ``force`` is not given (nothing is
+                written then).
+        """
         from libet.files import json_text, write_atomic
 
+        from .plots import PLOT_FORMATS, plot_stems
+
+        tables = [os.path.join(folder, f"{self.name}.{ext}") for ext in ("csv", "json")]
+        if not force:
+            drawn = [os.path.join(folder, f"{stem}.{ext}") for _, stem in plot_stems(self) for ext in PLOT_FORMATS]
+            there = [p for p in tables + (drawn if plots else []) if os.path.exists(p)]
+            if there:
+                raise UsageError(f"{there[0]} exists" + (f" (and {len(there) - 1} more of experiment {self.name}'s files)"
+                                                          if len(there) > 1 else ""),
+                                 "pass force=True (--force on the command line) to overwrite them, or write elsewhere")
         os.makedirs(folder, exist_ok=True)
-        paths = []
-        p = os.path.join(folder, f"{self.name}.csv")
-        write_atomic(p, self.to_csv())
-        paths.append(p)
-        p = os.path.join(folder, f"{self.name}.json")
-        write_atomic(p, json_text(self.to_json()) + "\n")
-        paths.append(p)
+        write_atomic(tables[0], self.to_csv())
+        write_atomic(tables[1], json_text(self.to_json()) + "\n")
+        paths = list(tables)
         if plots:
             from .plots import plot_experiment
 

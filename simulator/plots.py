@@ -255,7 +255,7 @@ def save(fig, stem: str) -> list[str]:
     from libet.files import write_atomic
 
     paths = []
-    for ext in ("png", "svg"):
+    for ext in PLOT_FORMATS:
         buf = io.BytesIO()
         kwargs = {"metadata": {"Date": None}} if ext == "svg" else {}
         with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "libet"}):
@@ -275,14 +275,35 @@ def svg_text(fig) -> str:
     return buf.getvalue().decode("utf-8")
 
 
+def plot_stems(result) -> list[tuple[str, str]]:
+    """``(measure, file stem)`` of each measure's plot of experiment ``result``: ``NAME_SLUG``,
+    and ``NAME_SLUG_2``, ``_3`` ... where measures make the same slug (``P(visit a and visit
+    b)`` and ``P(visit a_and_visit_b)``, or slugs differing only in case), which wrote one file
+    over the other."""
+    seen: set[str] = set()
+    out = []
+    for measure in result.measures:
+        stem = base = f"{result.name}_{_slug(measure)}"
+        n = 1
+        while stem.lower() in seen:
+            n += 1
+            stem = f"{base}_{n}"
+        seen.add(stem.lower())
+        out.append((measure, stem))
+    return out
+
+
+PLOT_FORMATS = ("png", "svg")
+
+
 def plot_experiment(result, folder: str, *, log: bool = False) -> list[str]:
     """One PNG and one SVG per measure of ``result`` in ``folder``; returns the paths."""
     plt = _pyplot()
     paths = []
-    for measure in result.measures:
+    for measure, stem in plot_stems(result):
         fig = figure(result, measure, log=log)
         try:
-            paths += save(fig, os.path.join(folder, f"{result.name}_{_slug(measure)}"))
+            paths += save(fig, os.path.join(folder, stem))
         finally:
             plt.close(fig)
     return paths

@@ -11,6 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import libet
 from libet.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -139,3 +140,40 @@ def test_report_default_page_that_libet_did_not_write_is_not_overwritten(tmp_pat
     r = invoke(args)
     assert r.exit_code == 2, r.output
     assert page.read_text() == SENTINEL
+
+
+def test_an_experiment_result_is_written_over_existing_files_only_with_force(tmp_path):
+    """`ExperimentResult.write` (the Python API) replaced a user's NAME.csv in silence, where every
+    command refuses; and two measures of one slug wrote one plot over the other."""
+    spec = libet.loads("""substance { topic: {everyday, weapons} }
+value no_weapons = topic != weapons
+trajectory {
+  horizon 4
+  start a
+  phase a { -> a_and_visit_b : 0.5  -> b : otherwise }
+  phase b { -> a : 0.5 -> deliver : otherwise }
+  phase a_and_visit_b { -> a : 0.5 -> deliver : otherwise }
+}
+policy p { veto when violates no_weapons and phase == b }
+experiment e { policies p  vary topic over [everyday, weapons]  measure P(visit a and visit b), P(visit a_and_visit_b) }
+""")
+    result = spec.experiment("e")
+    written = result.write(str(tmp_path), plots=True)
+    names = sorted(os.path.basename(p) for p in written)
+    assert names == ["e.csv", "e.json", "e_p_visit_a_and_visit_b.png", "e_p_visit_a_and_visit_b.svg",
+                     "e_p_visit_a_and_visit_b_2.png", "e_p_visit_a_and_visit_b_2.svg"]
+    assert len(set(written)) == 6 and all(os.path.getsize(p) > 0 for p in written)
+    (tmp_path / "e.csv").write_text(SENTINEL)
+    with pytest.raises(libet.UsageError, match=r"e\.csv exists \(and 5 more of experiment e's files\)") as exc:
+        result.write(str(tmp_path))
+    assert "force=True" in exc.value.hint
+    assert (tmp_path / "e.csv").read_text() == SENTINEL
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "e_p_visit_a_and_visit_b_2.svg").write_text(SENTINEL)  # only a plot's file there
+    with pytest.raises(libet.UsageError, match=r"e_p_visit_a_and_visit_b_2\.svg exists$"):
+        result.write(str(fresh))
+    assert os.listdir(fresh) == ["e_p_visit_a_and_visit_b_2.svg"]  # nothing written
+    assert result.write(str(fresh), plots=False) == [str(fresh / "e.csv"), str(fresh / "e.json")]
+    result.write(str(fresh), force=True)
+    assert (fresh / "e_p_visit_a_and_visit_b_2.svg").read_text() != SENTINEL

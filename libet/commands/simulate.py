@@ -172,7 +172,7 @@ def simulate(file, experiments, policies, engine, runs, seed, measures, sets, ra
         written = []
         if out:
             for r in results:
-                written += r.write(out, log=log_y)
+                written += r.write(out, log=log_y, force=True)  # `out` checked above
         if as_json:
             emit_json([r.to_json() for r in results])
         else:

@@ -259,12 +259,16 @@ class _Printer:
     def x_Arith(self, e: ir.Arith) -> str:
         if e.type.kind is ir.Kind.INT:
             self._int_fits(e)
-        if e.op is ir.ArithOp.DIV:
-            return f"(({self.p(e.left)}) * 1.0 / ({self.p(e.right)}))"
         # A flat sum or product as one flat PRISM expression (its operators associate to the
-        # left as libet's do): no recursion here, and no 10^4-deep parentheses for Storm.
+        # left as libet's do): no recursion here, and no 10^4-deep parentheses for Storm. A
+        # division first makes what is left of it a double (`* 1.0`), as libet's `/` is real.
         leaf, nodes = e.spine()
-        return "(" + self.p(leaf) + "".join(f" {n.op.value} {self.p(n.right)}" for n in nodes) + ")"
+        parts = ["(", self.p(leaf)]
+        for i, n in enumerate(nodes):
+            if n.type.kind is ir.Kind.INT and n is not e and nodes[i + 1].type.kind is not ir.Kind.INT:
+                self._int_fits(n)  # an int run inside the chain (`a * b / c`), as its top is above
+            parts.append(f" * 1.0 / ({self.p(n.right)})" if n.op is ir.ArithOp.DIV else f" {n.op.value} {self.p(n.right)}")
+        return "".join(parts) + ")"
 
     def x_Neg(self, e: ir.Neg) -> str:
         if e.type.kind is ir.Kind.INT:

@@ -792,8 +792,8 @@ class Interpreter:
         return lambda a, d, p: op(f(a, d, p), g(a, d, p))
 
     def _chain(self, leaf: ir.Expr, nodes: tuple[ir.Arith, ...]) -> Compiled:
-        """A flat sum or product, one loop over its terms (each node keeps its own type: an
-        int partial sum becomes real where the chain does)."""
+        """A flat sum or product (divisions included), one loop over its terms (each node keeps
+        its own type: an int partial sum becomes real where the chain does)."""
         num = self._num
         first = self.compile(leaf)
         steps = []
@@ -802,15 +802,22 @@ class Interpreter:
             g = self._real_operand(n.right) if real else self.compile(n.right)
             # the partial sum is an int up to here: in double precision it is made a double first
             to_double = n.left.span if real and not self.exact and n.left.type.kind is ir.Kind.INT else None
-            steps.append((_ARITH[n.op], g, real, to_double))
+            # a division's span, for its error at a zero divisor (c_Arith's, in the loop)
+            steps.append((_ARITH.get(n.op), g, real, to_double, n.span if n.op is ir.ArithOp.DIV else None))
         steps = tuple(steps)
 
         def chain(a, d, p):
             x = first(a, d, p)
-            for op, g, real, to_double in steps:
+            for op, g, real, to_double, div in steps:
                 if to_double is not None:
                     x = _double(x, to_double, a, p, d)
-                x = op(x, g(a, d, p))
+                if div is None:
+                    x = op(x, g(a, d, p))
+                else:
+                    y = g(a, d, p)
+                    if y == 0:
+                        raise EvaluationError("division by zero", div, state=_state(a, p, d))
+                    x = num(x) / num(y)
                 if real:
                     x = num(x)
             return x

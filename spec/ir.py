@@ -502,11 +502,12 @@ class Arith(Expr):
         return (self.left, self.right)
 
     def spine(self, stop=None) -> tuple[Expr, tuple["Arith", ...]]:
-        """A left-nested chain of ``+``/``-`` (or of ``*``) as its leftmost operand and its
-        nodes, innermost first: ``a + b - c`` is ``(a, (a + b, a + b - c))``; a division is a
-        chain of one. Passes walk the chain in a loop, so a flat sum or product of 10^4 terms
-        (a weighted score) costs no recursion; only real nesting, which the parser bounds,
-        does. ``stop(node)`` true ends the chain at ``node`` (a pass that already has its value
+        """A left-nested chain of ``+``/``-`` (or of ``*``/``/``) as its leftmost operand and
+        its nodes, innermost first: ``a + b - c`` is ``(a, (a + b, a + b - c))``, ``n / 2 * k``
+        is ``(n, (n / 2, n / 2 * k))``. Passes walk the chain in a loop, so a flat sum or
+        product of 10^4 terms (a weighted score, a run of divisions) costs no recursion; only
+        real nesting, which the parser bounds, does. Each node keeps its own type (in ``n * 2
+        / 3`` the product is an int, the quotient a real). ``stop(node)`` true ends the chain at ``node`` (a pass that already has its value
         treats it as the leftmost operand)."""
         group = _SPINE.get(self.op)
         if group is None:
@@ -520,7 +521,7 @@ class Arith(Expr):
         return node, tuple(nodes)
 
 
-_SPINE = {ArithOp.ADD: "sum", ArithOp.SUB: "sum", ArithOp.MUL: "product"}
+_SPINE = {ArithOp.ADD: "sum", ArithOp.SUB: "sum", ArithOp.MUL: "product", ArithOp.DIV: "product"}
 
 
 @attrs.frozen(slots=True)

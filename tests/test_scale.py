@@ -170,6 +170,49 @@ def test_flat_chains_of_ten_thousand_terms():
     _run_chains(10_000, 1_000)
 
 
+def _divisions(n: int) -> str:
+    """A run of ``n`` divisions and products, `k / 2 * 2 / 2 * 2 ...` (each pair exact in a
+    double), read by a rule and a transition; and one over `k - 1`, which has no value at k = 1."""
+    run = "".join(" / 2" if i % 2 == 0 else " * 2" for i in range(n))
+    return f"""substance {{ topic: {{everyday, weapons}}  k: 1..9 }}
+value no_weapons = topic != weapons
+def q = k{run}
+def r = k{run} / (k - 1)
+trajectory {{ horizon 4 then stop  start answer phase answer {{ -> answer : q / 20  -> deliver : otherwise }} }}
+policy p {{ veto when violates no_weapons and q > 3 }}
+policy zero {{ veto when violates no_weapons and r > 3 }}
+check p {{ complete  safe }}
+"""
+
+
+def test_a_run_of_divisions_past_the_recursion_limit():
+    """A division was a chain of one (ir.Arith.spine): `k / 1 / 1 ...` of 200 divisions, or `/ 2
+    * 2` alternating, loaded and then was "internal error: RecursionError" (exit 70) in the
+    interpreter, the engines, Z3's encoding and the export. Each now walks it in a loop, with
+    each node's own type and a division by zero still the spec's error at its own span."""
+    from libet.results import Status
+    from libet.simulator.prism import to_prism
+    from libet.spec.interpreter import Interpreter
+
+    n = 4_000
+    spec = libet.loads(_divisions(n), "div.libet")
+    interp = Interpreter(spec.ir)
+    for k in (1, 4, 9):
+        a = {"topic": "weapons", "k": k}
+        assert dict(interp.transitions(a, "answer", 0))["answer"] == k / 20
+        assert interp.veto_probability("p", a, "answer", 0) == (1.0 if k > 3 else 0.0)
+    # harmful and not vetoed: weapons with k in 1..3, delivered before the horizon stops it
+    by_hand = sum(1 - (k / 20) ** 4 for k in (1, 2, 3)) / 18
+    assert spec.simulate("p", measures=["P(harm)"]).to_rows()[0]["P(harm)"] == pytest.approx(by_hand, abs=1e-12)
+    results = {r.check: r.status for r in spec.check(timeout=120)}
+    assert results == {"complete": Status.VIOLATED, "safe": Status.VIOLATED}
+    text = to_prism(spec.ir, "p")
+    assert text.count(" * 1.0 / (2)") == n // 2
+    with pytest.raises(libet.EvaluationError, match="division by zero") as exc:
+        spec.simulate("zero")
+    assert exc.value.span.line == 4 and "k=1" in exc.value.state
+
+
 def test_a_proof_budget_covers_encoding_and_enumeration():
     """A check whose encoding alone outlasts its timeout ends UNKNOWN near the timeout: the
     encoding, the enumerations and the vacuity questions count against it (they did not, and

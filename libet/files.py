@@ -52,6 +52,18 @@ def _finite(obj):
     return obj
 
 
+def read_capped(path: str, limit: int) -> bytes:
+    """The bytes of ``path``, or its first ``limit + 1`` when it has more: a caller refusing
+    what passes ``limit`` never holds more than that. A device or a pipe (``/dev/zero``, named
+    as a spec or in a ``use``) has no size to ask first, and reading it whole filled the memory.
+
+    Raises:
+        OSError: as ``open`` and ``read``.
+    """
+    with open(path, "rb") as fh:
+        return fh.read(limit + 1)
+
+
 def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so
     a reader never sees a half-written file. A file overwritten keeps its permissions (``libet

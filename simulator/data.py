@@ -29,13 +29,13 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
 from typing import Any
 
 import attrs
 
 from libet.errors import DataError, UsageError
+from libet.files import read_capped
 from libet.spec import ir
 from libet.spec import measures as ms
 from libet.spec.diagnostics import Diagnostic, Note, did_you_mean
@@ -162,11 +162,9 @@ def load(spec: ir.Spec, experiment: str, path: str | None = None) -> Dataset:
                 'bind one in the spec (`data "measured.csv"` inside the experiment) or give --data FILE',
             )
     try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise UsageError(f"the data file {path} is {size:,} bytes; the limit is {MAX_BYTES:,}")
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_capped(path, MAX_BYTES)
+        if len(raw) > MAX_BYTES:
+            raise UsageError(f"the data file {path} is larger than the limit of {MAX_BYTES:,} bytes")
     except OSError as exc:
         where = f" (named by the `data` line at {exp.data_span})" if exp.data_span and path == exp.data_path() else ""
         raise UsageError(f"cannot read the data file {path}{where}: {exc.strerror or exc}") from None

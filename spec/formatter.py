@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import attrs
 
+from libet.files import read_capped
 from libet.spec import ast
 from libet.spec.diagnostics import Diagnostics
-from libet.spec.parser import Comment, Parsed, decode, parse
+from libet.spec.parser import MAX_BYTES, Comment, Parsed, decode, parse
 
 INDENT = "  "
 
@@ -58,8 +59,7 @@ def format_file(path: str) -> FormatResult:
 
     d = Diagnostics()
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_capped(path, MAX_BYTES)  # decode() refuses what passes the limit
     except OSError as exc:
         from libet.errors import UsageError
 

@@ -16,12 +16,13 @@ import os
 
 import attrs
 
+from libet.files import read_capped
 from libet.heap import no_full_collection
 from libet.spec import ast
 from libet.spec.checker import check
 from libet.spec.diagnostics import Diagnostic, Diagnostics, Note
 from libet.spec.ir import Span, Spec
-from libet.spec.parser import Parsed, decode, parse
+from libet.spec.parser import MAX_BYTES, Parsed, decode, parse
 
 
 @attrs.frozen
@@ -144,8 +145,7 @@ class _Loader:
 
     def _read(self, path: str, used_at: Span | None) -> bytes | None:
         try:
-            with open(path, "rb") as fh:
-                return fh.read()
+            return read_capped(path, MAX_BYTES)  # decode() refuses what passes the limit
         except FileNotFoundError:
             what = "used file" if used_at else "file"
             self.d.error("E070" if used_at else "E002", f"{what} not found: {path}", used_at or Span(path, 1, 1, 1, 1),

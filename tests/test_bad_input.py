@@ -162,7 +162,17 @@ def test_five_megabyte_file_is_refused_with_a_message(tmp_path):
     path = write(tmp_path, "huge.libet", b"# padding\n" * 500_000 + b"substance { x: bool }\n")
     r = run_check(path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "error[E002]: file is too large: 5.0 MB" in r.stderr
+    assert "error[E002]: file is too large: more than the limit of 4 MiB" in r.stderr
+
+
+@pytest.mark.parametrize("how", ["named", "used"])
+def test_an_endless_file_is_refused_at_the_limit(tmp_path, how):
+    """`libet check /dev/zero`, or `use "/dev/zero"`, read the device whole: 13 GB in 8 s and no
+    end. What is read stops one byte past the limit."""
+    path = "/dev/zero" if how == "named" else write(tmp_path, "u.libet", b'use "/dev/zero"\nsubstance { x: bool }\n')
+    r = run_check(path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "file is too large: more than the limit of 4 MiB" in r.stderr
 
 
 def test_cyclic_import_names_the_cycle(tmp_path):

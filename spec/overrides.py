@@ -19,6 +19,7 @@ person who typed it meant; any other real number (``int``, ``Fraction``, ``numpy
 from __future__ import annotations
 
 import numbers
+import re
 import sys
 from decimal import Decimal
 from fractions import Fraction
@@ -57,6 +58,11 @@ def to_fraction(value: Any) -> Fraction:
 
 _LARGEST_DOUBLE = Fraction(sys.float_info.max)
 
+#: A number as ``--set`` takes it: the spec's own literals (ASCII digits, a decimal point, an
+#: exponent), a sign, or a ratio of two of them (``1/3``).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?:/[0-9]+)?")
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
 
 def _known(names) -> str:
     return ", ".join(names) or "none"
@@ -75,9 +81,12 @@ def check_param(spec: ir.Spec, name: str, value: Any) -> Fraction:
         raise UsageError(f"there is no param {name!r} (params: {_known(spec.params)})", hint or None)
     if isinstance(value, str):
         try:
+            if not _NUMBER.fullmatch(value.strip()):
+                raise ValueError(value)  # Fraction's own reading takes `1_0` and other scripts' digits
             q = Fraction(value.strip())
         except (ValueError, ZeroDivisionError):
-            raise UsageError(f"param {name} takes a number, not {value!r}") from None
+            raise UsageError(f"param {name} takes a number, not {value!r}",
+                             "written as in a spec (0.25, 3, 1e-6) or as a ratio (1/3)") from None
     else:
         try:
             q = to_fraction(value)
@@ -95,6 +104,9 @@ def check_param(spec: ir.Spec, name: str, value: Any) -> Fraction:
     if not p.integer and abs(q) > _LARGEST_DOUBLE:  # an int param is a whole number of any size
         raise UsageError(f"param {name} is computed in double precision, and {_show_number(q)} is past the largest "
                          "double (about 1.8e308)", "give a number of magnitude below 1e308")
+    if not p.integer and q and float(q) == 0:  # as the spec's own literal 1e-400 is (E023)
+        raise UsageError(f"param {name} is computed in double precision, and {_show_number(q)} is 0 there "
+                         "(below the smallest double, about 5e-324)", "give 0, or a number of magnitude above 1e-300")
     return q
 
 
@@ -139,11 +151,8 @@ def check_value(spec: ir.Spec, name: str, value: Any):
         text = value.strip()
         if isinstance(dom, ir.BoolDomain) and text in ("true", "false"):
             return text == "true"
-        if isinstance(dom, ir.IntDomain):
-            try:
-                value = int(text)
-            except ValueError:
-                pass
+        if isinstance(dom, ir.IntDomain) and _WHOLE.fullmatch(text):  # not int()'s `1_0` or `１`
+            value = int(text)
         if isinstance(dom, ir.EnumDomain) and text in dom:
             return text
     if isinstance(dom, ir.BoolDomain):

@@ -254,6 +254,11 @@ check deep { safe }
         ("topic=weapon", "'weapon' is not a value of topic", "did you mean 'weapons'?"),
         # a number past the largest double in six digits, not its 401
         ("gain=1e400", "error: 1e+400 lies outside the range [0, 1] of param gain", "the range is declared with `param NAME = DEFAULT in [LO, HI]`"),
+        # Python's readings of a number took these (as 0.1, 0.1 and 1, and 0 in every engine)
+        ("gain=0_1", "param gain takes a number, not '0_1'", "written as in a spec (0.25, 3, 1e-6) or as a ratio (1/3)"),
+        ("gain=０.1", "param gain takes a number, not '０.1'", "written as in a spec"),
+        ("gain=1e-400", "param gain is computed in double precision, and 1e-400 is 0 there", "give 0, or a number"),
+        ("prefill=1_0", "'1_0' is not a value of prefill (domain 0..40)", "write it as a whole number: 10"),
     ],
 )
 def test_a_near_miss_in_set_gets_a_hint(setting, message, hint):

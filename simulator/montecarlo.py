@@ -82,6 +82,9 @@ class MCEstimate:
 
     def __getitem__(self, m) -> Estimate:
         key = m.text if isinstance(m, ms.Measure) else m
+        if key not in self.measures:
+            raise UsageError(f"these runs did not estimate {key} (measures: {', '.join(self.measures)})",
+                             "ask for it when simulating: measures=[...] (--measure on the command line)")
         return self.measures[key]
 
     def aggregate(self, m: ms.Measure, fixed=None, worst_over=(), minimise: bool = False) -> Aggregate:

@@ -10,6 +10,7 @@ rows and JSON saying how every number was obtained.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Callable, Iterable, Mapping
 
 import attrs
@@ -101,10 +102,11 @@ class SimulationResult:
 
         return to_pandas(self.to_rows(per_assignment))
 
-    def plot(self, measure: str | None = None):
+    def plot(self, measure: str | None = None, *, log: bool = False):
         """A bar chart of ``measure`` (default: the first) per policy, with the confidence
-        interval as an error bar when the numbers are estimates."""
-        from .plots import _pyplot
+        interval as an error bar when the numbers are estimates; ``log`` for a log y axis
+        (small probabilities; a value of 0 is not drawn on it)."""
+        from .plots import _pyplot, _yrange
 
         plt = _pyplot()
         texts = [m.text for m in self.measures]
@@ -117,17 +119,26 @@ class SimulationResult:
         if self.estimates:
             err = [[max(0.0, y - r[f"{measure} low"]) for y, r in zip(ys, rows)],
                    [max(0.0, r[f"{measure} high"] - y) for y, r in zip(ys, rows)]]
-        fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(rows), 3.6), layout="constrained")
-        ax.bar([r["policy"] for r in rows], [0 if y != y else y for y in ys], yerr=err, capsize=4,
+        width = 1.6 + 1.1 * len(rows)
+        fig, ax = plt.subplots(figsize=(width, 3.6), layout="constrained")
+        _yrange(ax, measure, ys + (err and [y + e for y, e in zip(ys, err[1])] or []), log)
+        # on a log axis a bar stands on the axis' floor, and a value of 0 has no place
+        floor = ax.get_ylim()[0] if log else 0.0
+        shown = [y == y and (y > 0 or not log) for y in ys]
+        policies = [r["policy"] for r in rows]
+        ax.bar(policies, [y - floor if ok else 0.0 for y, ok in zip(ys, shown)], bottom=floor, yerr=err, capsize=4,
                color="#1f77b4", zorder=2)
+        # a mark on each bar's top, so that a bar of height 0 is seen as 0, not as missing
+        ax.scatter([p for p, ok in zip(policies, shown) if ok], [y for y, ok in zip(ys, shown) if ok], marker="_",
+                   s=900, color="#222222", linewidths=1.4, zorder=4)
+        hidden = [p for p, y in zip(policies, ys) if log and y == 0]
+        if hidden:
+            ax.text(0.99, 0.985, textwrap.fill(f"= 0, not drawn on a log axis: {', '.join(hidden)}", 40),
+                    transform=ax.transAxes, fontsize=7.5, color="#57606a", ha="right", va="top", zorder=5)
         ax.set_ylabel(measure)
         ax.grid(True, axis="y", alpha=0.3, zorder=0)
-        finite = [y for y in ys if y == y]
-        top = max(finite) if finite else 1.0
-        probability = ms.by_text(self.measures)[measure].is_probability
-        ax.set_ylim(0, min(top * 1.12, 1.02) if probability and top > 0 else (top * 1.12 or 1.0))
         how = f"estimated by {self.engine}, {self.runs:,} runs, seed {self.seed}" if self.estimates else "computed exactly"
-        ax.set_title(f"{self.spec.title}: {measure} ({how})", fontsize=9.5)
+        ax.set_title(textwrap.fill(f"{self.spec.title}: {measure} ({how})", int(width * 10)), fontsize=9.5)
         over = ", ".join(n for n in self.spec.variables if n not in self.fixed) or "nothing"
         fig.text(0.0, 0.0, f"averaged over {over} (declared distribution)", fontsize=7, color="#444444", va="top")
         return fig

@@ -125,6 +125,23 @@ class OutcomeTable:
             total = x if total is None else total + x
         return total
 
+    def measure(self, m) -> ms.Measure:
+        """``m``: a measure, or its text as a spec writes it (``"P(harm | delivered)"``). The
+        methods taking a measure take either.
+
+        Raises:
+            UsageError: not a measure.
+        """
+        if isinstance(m, str):
+            phases = self.spec.trajectory.phase_names if self.spec.trajectory is not None else ()
+            try:
+                m = ms.parse(m, phases)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        elif not isinstance(m, ms.Measure):
+            raise UsageError(f"a measure is its text, e.g. 'P(harm)', or a Measure, not {m!r}")
+        return m
+
     def parts(self, m: ir.Measure) -> tuple[np.ndarray, np.ndarray | None]:
         """Numerator and denominator of ``m`` for every assignment (denominator ``None`` for
         a measure without a condition)."""
@@ -133,7 +150,11 @@ class OutcomeTable:
             x = ms.restrict(self.optimum[m][0], self.harmful, m.numerator.harmful, _select, zero)
             return self._shaped(x), None
         d0 = self.start_depth.astype(object) if self.exact else self.start_depth
-        num, den = ms.parts(m, self.quantity, self.harmful, d0, _select, zero)
+        try:
+            num, den = ms.parts(m, self.quantity, self.harmful, d0, _select, zero)
+        except UsageError as exc:  # quantity()'s, which does not know the measure
+            raise UsageError(f"this table was solved without the quantities {m.text} needs (measures: "
+                             f"{', '.join(x.text for x in self.measures)})", exc.hint) from None
         return self._shaped(num), (None if den is None else self._shaped(den))
 
     def _shaped(self, x) -> np.ndarray:
@@ -142,7 +163,7 @@ class OutcomeTable:
     def array(self, m: ir.Measure) -> np.ndarray:
         """The measure for every assignment, shaped ``self.shape`` (NaN, or None in exact
         mode, where it is undefined: conditioned on an event of probability 0)."""
-        num, den = self.parts(m)
+        num, den = self.parts(self.measure(m))
         return _divide(num, den)
 
     def depth_given(self, outcome: str) -> np.ndarray:
@@ -152,6 +173,9 @@ class OutcomeTable:
     def at(self, assignment: Mapping) -> dict:
         """Every measure the table was solved for, for one assignment (variables not relevant
         may be omitted)."""
+        if not isinstance(assignment, Mapping):
+            raise UsageError(f"at() takes an assignment, a dict of variable values (e.g. {{'topic': 'weapons'}}), "
+                             f"not {assignment!r}")
         idx = self._index(assignment)
         return {m.text: _plain(self.array(m)[idx]) for m in self.measures}
 
@@ -207,6 +231,7 @@ class OutcomeTable:
         every other variable. For a conditional measure, numerator and denominator are
         averaged first and then divided (docs/semantics.md §6); points where it is undefined
         take no part in a worst case."""
+        m = self.measure(m)
         fixed = dict(fixed or {})
         self._not_summarised((*fixed, *worst_over))
         num, den = self.parts(m)

@@ -124,6 +124,52 @@ def test_simulation_html_pandas_and_plot(spec):
     mc.plot()
 
 
+def test_a_simulation_plot_on_a_log_axis(spec):
+    """reference.md shows `.plot("P(vetoed)", log=True)`, which was a TypeError on a simulation
+    result. On a log axis a bar stands on the axis' floor (from 0 it was not drawn at all), and
+    a policy whose value is 0 is named instead of drawn."""
+    s = spec.simulate()
+    harm = {r["policy"]: r["P(harm)"] for r in s.to_rows()}
+    assert harm["deep"] == 0 and harm["shallow"] > 0
+    fig = s.plot("P(harm)", log=True)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    floor = ax.get_ylim()[0]
+    (shallow, deep) = ax.patches
+    assert shallow.get_y() == floor and shallow.get_y() + shallow.get_height() == pytest.approx(harm["shallow"])
+    assert deep.get_height() == 0
+    assert any("= 0, not drawn on a log axis: deep" in t.get_text() for t in ax.texts)
+    assert fig.axes[0].get_title().startswith("Prefilling versus a deep veto: P(harm)")
+    assert s.plot("P(harm)").axes[0].get_yscale() == "linear"
+
+
+def test_a_table_takes_a_measure_by_its_text(spec):
+    """An exact table's `aggregate("P(harm)")` was an AttributeError deep in spec/measures.py,
+    where the Monte Carlo estimate took the text; `at(None)` a bare TypeError."""
+    from libet.spec import measures as ms
+
+    table = spec.simulate()["shallow"]
+    def same(a, b):
+        return (a.value, a.how, a.worst) == (b.value, b.how, b.worst)
+
+    assert same(table.aggregate("P(harm)"), table.aggregate(ms.HARM))
+    cond = ms.parse("P(harm | delivered)")
+    assert same(table.aggregate("P(harm | delivered)", fixed={"topic": "weapons"}), table.aggregate(cond, fixed={"topic": "weapons"}))
+    assert (table.array("P(vetoed)") == table.array(ms.parse("P(vetoed)"))).all()
+    with pytest.raises(libet.UsageError, match="'nope' is not an event"):
+        table.aggregate("P(nope)")
+    with pytest.raises(libet.UsageError, match="a measure is its text"):
+        table.aggregate(3)
+    with pytest.raises(libet.UsageError, match="solved without the quantities E\\(refusals\\) needs"):
+        table.aggregate("E(refusals)")
+    with pytest.raises(libet.UsageError, match="at\\(\\) takes an assignment"):
+        table.at(None)
+    mc = spec.simulate(engine="mc", runs=100)["shallow"]
+    assert mc.aggregate("P(harm)").value == mc["P(harm)"].value
+    with pytest.raises(libet.UsageError, match="these runs did not estimate E\\(refusals\\)"):
+        mc["E(refusals)"]
+
+
 def test_to_pandas_without_pandas_is_a_clear_error(spec, monkeypatch):
     import sys
 

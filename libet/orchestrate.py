@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import attrs
 
-from libet.errors import UsageError
+from libet.errors import EvaluationError, UsageError
 from libet.results import CheckResult, exit_code
 from libet.spec import ir
 from libet.spec.diagnostics import did_you_mean
@@ -251,8 +251,8 @@ def run(
         try:
             r = run_experiment(spec, name, params={k: v for k, v in params.items() if k not in own[name]},
                                fixed={k: v for k, v in fixed.items() if k not in own[name]}, sources=sources, progress=adv)
-        except UsageError as exc:  # the checks and the other experiments stand without it
-            not_run[name] = exc.text()
+        except (UsageError, EvaluationError) as exc:  # the checks and the other experiments stand without it
+            not_run[name] = exc.text() if isinstance(exc, UsageError) else f"{exc} (error[{exc.code}])"
             listed.append({"name": name, "not_run": not_run[name]})
             continue
         written = r.write(os.path.join(out, "experiments"), log=log_y, force=True)  # `out` checked above

@@ -238,14 +238,15 @@ class _Experiment:
             )
             raise Bad
         integral = isinstance(target, ir.Variable)
-        if sweep.step is None and not integral:
+        whole = integral or target.integer  # an int variable or `param n: int`: step 1 unless given
+        if sweep.step is None and not whole:
             self.d.error("E060", f"sweeping param '{name.text}' over a range needs a step", sweep.span, hint="add `step 0.1`")
             raise Bad
         step = Fraction(sweep.step.value) if sweep.step is not None else Fraction(1)
         if step <= 0 or lo > hi:
             self.d.error("E060", "a sweep needs lo <= hi and a positive step", sweep.span)
             raise Bad
-        if integral and (step.denominator != 1 or lo.denominator != 1 or hi.denominator != 1):
+        if whole and (step.denominator != 1 or lo.denominator != 1 or hi.denominator != 1):
             self.d.error("E060", f"'{name.text}' is a whole number: sweep it with whole bounds and step", sweep.span)
             raise Bad
         count = int((hi - lo) / step) + 1

@@ -149,6 +149,33 @@ def test_report_says_estimated_with_intervals_and_the_seed(tmp_path):
     assert csv_text.splitlines()[0] == "policy,persona,P(harm),P(harm) low,P(harm) high"
 
 
+def test_an_experiment_whose_sweep_reaches_an_invalid_state_is_not_run_and_the_rest_stands(tmp_path):
+    """At h = 1 the start depth k = 2 passes the horizon: valid at the declared h = 10, which is
+    what the load checks, so only the sweep meets it. `libet run` stopped there and printed only
+    that error; the check and the other experiment stand, and the sweep is NOT RUN with it."""
+    spec = tmp_path / "intp.libet"
+    spec.write_text("""param h: int = 10 in [1, 20]
+substance { topic: {everyday, weapons} }
+framing { k: 0..5 }
+value no_weapons = topic != weapons
+trajectory { horizon h  start answer at depth k  phase answer { -> answer : 0.5  -> deliver : otherwise } }
+policy p { veto when violates no_weapons and depth < 2 }
+check p { P(vetoed) <= 1 }
+experiment e { policies p  vary h over 1..20 }
+experiment fine { policies p  vary h over 5..20 }
+""")
+    out = tmp_path / "r"
+    r = CliRunner().invoke(main, ["run", str(spec), "--out", str(out)])
+    assert r.exit_code == 3, r.output
+    data = json.loads((out / "results.json").read_text())
+    assert [c["status"] for c in data["checks"]] == ["PROVED"]
+    e, fine = data["experiments"]
+    assert e["not_run"] == (f"{spec}:5:47: start depth 2 must be a non-negative integer, at most the horizon 1 "
+                            "(at assignment {topic=everyday, k=2}) (error[E043])")
+    assert fine["files"] and "not_run" not in fine
+    assert [r["h"] for r in json.loads((out / "experiments" / "fine.json").read_text())["rows"]] == list(range(5, 21))
+
+
 def test_an_experiment_too_large_to_run_is_reported_not_run_and_the_rest_stands(tmp_path):
     """One experiment's model too large to solve: the checks, the other experiment, the graphs
     and the report are still written, that experiment is NOT RUN with the refusal, and the run

@@ -250,6 +250,143 @@ def test_a_hang_is_an_error_after_the_timeout(small):
         conform(small, slow, properties=["complete"], timeout=0.05, database=None)
 
 
+def alternating():
+    """An implementation that answers every other call True, whatever the request."""
+    calls = [0]
+
+    def veto(s):
+        calls[0] += 1
+        return calls[0] % 2 == 0
+
+    return veto
+
+
+def test_one_request_answered_two_ways_is_nondeterminism_not_a_violation(prefill, small, tmp_path):
+    """The same request got different answers: UNKNOWN, naming the request and both answers,
+    never VIOLATED with a 'pair' that is one request twice."""
+    (res,) = conform(prefill, alternating(), properties=["invariant under framing"], database=None).results
+    assert res.status is Status.UNKNOWN and res.counterexample is None
+    assert "not deterministic" in res.reason and "it answered 0, then 1 (the same request" in res.reason
+    assert "topic = everyday, uplift = 0, persona = none, prefill = 0" in res.reason
+    # two distinct requests (every point enumerated, 3 per framing), answered by the call count:
+    # the replay in the same order answers the same, the replay the other way round does not
+    odd = libet.loads('spec "odd"\nsubstance { a: 0..2 }\nframing { f: {x, y} }\nvalue ok = a < 2\n'
+                      "trajectory { horizon 1  start s  phase s { -> deliver : 1 } }\n")
+    (res,) = conform(odd, alternating(), properties=["invariant under framing"], database=None).results
+    assert res.status is Status.UNKNOWN and "not deterministic" in res.reason
+    # two framings that render the same text: the implementation was asked one thing twice
+    spec = libet.loads('spec "t"\nsubstance { offensive: bool }\nframing { wrapper: {none, plain} }\n'
+                       "value civil = not offensive\npolicy filter { veto when violates civil }\n")
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("text,offensive\nyou fool,true\n")
+    rr = Renderer.build(spec, corpus, {"wrapper": {"none": [], "plain": []}})
+    (res,) = conform(spec, alternating(), properties=["invariant under wrapper"], renderer=rr, database=None).results
+    assert res.status is Status.UNKNOWN and "which are the same text" in res.reason and "'you fool'" in res.reason
+
+
+class _OwnBase(BaseException):
+    pass
+
+
+class _Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("str fails")
+
+
+class _Unreadable:
+    def __repr__(self):
+        raise RuntimeError("repr fails")
+
+
+def _raise(exc):
+    def veto(s):
+        raise exc
+
+    return veto
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (_raise(GeneratorExit), "raised GeneratorExit\n"),
+        (_raise(_OwnBase("x")), "raised _OwnBase: x\n"),
+        (_raise(_Unprintable()), "raised _Unprintable \\(its message could not be read: str\\(\\) raised RuntimeError\\)"),
+        (_raise(SystemExit(_Unreadable())), "called sys.exit\\(<a _Unreadable whose repr\\(\\) raised RuntimeError>\\)"),
+        (lambda s: Decimal("sNaN"), "returned Decimal\\('sNaN'\\), which is not a number libet can read"),
+    ],
+)
+def test_any_exception_of_the_implementation_is_its_error(small, fn, message):
+    """Whatever it raises (a BaseException that is not Exception, an exception whose message
+    cannot be read) is an ImplementationError naming the request, never libet's own crash."""
+    with pytest.raises(ImplementationError, match=message) as info:
+        conform(small, fn, properties=["complete"], database=None)
+    assert info.value.request is not None
+    with pytest.raises(KeyboardInterrupt):  # the user's Ctrl-C still interrupts
+        conform(small, _raise(KeyboardInterrupt), properties=["complete"], database=None)
+
+
+@pytest.mark.parametrize("search", ["sample", "hypothesis"])
+def test_a_hang_is_reported_after_one_timeout_not_shrunk(prefill, search):
+    """Shrinking re-runs the implementation, and each run of a hang waits the whole timeout:
+    a timeout is reported at once (prefill's domain is sampled, and errors are shrunk)."""
+    import time
+
+    calls = []
+
+    def slow(s):
+        calls.append(s)
+        time.sleep(30)
+
+    t0 = time.perf_counter()
+    with pytest.raises(ImplementationError, match="did not answer within 0.3 s"):
+        conform(prefill, slow, properties=["invariant under framing"], timeout=0.3, database=None, search=search)
+    assert time.perf_counter() - t0 < 1.5 and len(calls) == 1
+
+
+def test_a_timeout_it_swallows_is_still_a_timeout(small):
+    import time
+
+    def stubborn(s):
+        try:
+            time.sleep(30)
+        except BaseException:  # noqa: BLE001 - what a careless implementation does
+            pass
+        return False
+
+    with pytest.raises(ImplementationError, match="did not answer within 0.1 s"):
+        conform(small, stubborn, properties=["complete"], timeout=0.1, database=None)
+
+
+def test_shrinking_an_error_stops_at_a_candidate_that_hangs(prefill):
+    """It hangs at depth 0 and raises elsewhere: the shrinker, moving the depth towards 0, meets
+    the hang once, stops, and reports the error it had (the first request drawn is deeper)."""
+    import time
+
+    def veto(s):
+        if s.depth == 0:
+            time.sleep(30)
+        raise ValueError("too deep")
+
+    t0 = time.perf_counter()
+    with pytest.raises(ImplementationError, match="raised ValueError: too deep") as info:
+        conform(prefill, veto, properties=["complete"], timeout=0.3, database=None, exhaustive_limit=0)
+    assert time.perf_counter() - t0 < 1.5 and "depth 0)" not in str(info.value)
+
+
+def test_a_measured_policy_needs_a_name_the_language_accepts(small):
+    """A reserved word or a name the grammar does not read would make the written spec fail to
+    load (E012, E001)."""
+    m = measure(small, harmful)
+    for name, why in (("and", "reserved word"), ("depth", "reserved word"), ("x-y", "not a name"),
+                      ("caf\u00e9", "not a name"), ("deep", "already has a policy 'deep'")):
+        with pytest.raises(UsageError, match=why):
+            m.policy_source(small, name)
+    from libet.testing.stochastic import check_policy_name
+
+    assert check_policy_name(small, "policy") == "policy"  # a keyword only where a name cannot be
+    assert "policy" in libet.loads(m.spec_source(small, SMALL, "policy")).ir.policies
+
+
 def test_assert_conforms_shows_the_counterexample(small):
     assert_conforms(small, harmful, policy="deep", database=None)
     with pytest.raises(AssertionError, match="(?s)invariant under framing.*differ only in persona"):

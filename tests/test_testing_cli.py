@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -49,6 +52,9 @@ LIMIT = 3
 def chatty(s):
     print("deciding", s["topic"])
     return deep(s)
+
+def gexit(s):
+    raise GeneratorExit
 '''
 
 
@@ -284,3 +290,88 @@ def test_what_the_implementation_prints_goes_to_stderr_not_into_the_json(impl):
                                     "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["results"] and "deciding" in r.stderr
+
+
+def test_an_exception_that_is_no_exception_is_the_implementations_error_in_json_too(impl):
+    r = CliRunner().invoke(main, ["test", PREFILL, "--veto", f"{impl}:gexit", "--policy", "deep", "--no-db", "--json"])
+    assert r.exit_code == 2, r.output
+    error = json.loads(r.stdout)["error"]
+    assert error["message"].startswith(f"{impl}:gexit raised GeneratorExit\n  request: topic = ")
+
+
+def test_a_measured_policy_name_the_language_refuses_is_refused_before_the_run(impl, tmp_path):
+    out = tmp_path / "m4.libet"
+    for name, why in (("and", "'and' is a reserved word"), ("depth", "'depth' is a reserved word"),
+                      ("x-y", "'x-y' is not a name")):
+        r = run(PREFILL, "--veto", f"{impl}:boom", "--policy", "deep", "--no-db", "--write-policy", str(out),
+                "--policy-name", name)
+        assert r.exit_code == 2 and f"--policy-name {why}" in r.output, r.output  # boom was never called
+        assert not out.exists()
+
+
+# ---- an implementation that ends the process (the run is in a forked child) --------------------
+
+ENDS = '''
+import os, signal, sys, time
+
+def deep(s):
+    return s["topic"] == "weapons" and s["uplift"] >= 2
+
+def osexit(s):
+    os._exit(0)
+
+def kill(s):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def fd_write(s):
+    os.write(1, b"not json\\n")  # below Python's sys.stdout, as C code or a subprocess writes
+    return deep(s)
+
+def wait(s):
+    sys.stderr.write("waiting\\n")
+    sys.stderr.flush()
+    time.sleep(30)
+'''
+
+
+def libet_test(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "libet", "test", PREFILL, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize(
+    "fn, json_mode, message",
+    [
+        ("osexit", True, "ended the process while it was called (exit status 0, as os._exit(0) gives)"),
+        ("kill", False, "ended the process while it was called (killed by SIGKILL)"),
+        ("exits_on_import", False, "importing it ended the process (exit status 0"),
+    ],
+)
+def test_an_implementation_that_ends_the_process_is_an_error_not_a_pass(tmp_path, fn, json_mode, message):
+    """os._exit(0) would leave exit status 0, "every property held": the run's child ends
+    without its sentinel, and the parent says so, naming the request, with exit code 2."""
+    (tmp_path / "ends.py").write_text(ENDS)
+    (tmp_path / "exits_on_import.py").write_text("import os\nos._exit(0)\n")
+    target = f"{tmp_path / 'exits_on_import.py'}:veto" if fn == "exits_on_import" else f"{tmp_path / 'ends.py'}:{fn}"
+    p = libet_test("--veto", target, "--policy", "deep", "--no-db", *(["--json"] if json_mode else []))
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 2, (out, err)
+    text = json.loads(out)["error"]["message"] if json_mode else err
+    assert message in text and "Traceback" not in err
+    if fn != "exits_on_import":
+        assert "\n  request: topic = " in text
+
+
+def test_the_child_keeps_stdout_for_the_results_and_ctrl_c_still_interrupts(tmp_path):
+    (tmp_path / "ends.py").write_text(ENDS)
+    p = libet_test("--veto", f"{tmp_path / 'ends.py'}:fd_write", "--policy", "deep", "--no-db", "--json",
+                   "--examples", "50")
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0 and json.loads(out)["results"] and "not json" in err
+    # Ctrl-C: the terminal signals the whole process group, the child reports it, the parent waits
+    p = libet_test("--veto", f"{tmp_path / 'ends.py'}:wait", "--property", "complete", "--no-db",
+                   start_new_session=True)
+    assert p.stderr.readline() == "waiting\n"
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err

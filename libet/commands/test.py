@@ -7,7 +7,12 @@ concrete requests. Produces: a table of property -> PROVED / TESTED / VIOLATED /
 the number of examples, the shrunk counterexamples (or JSON with ``--json``), and with
 ``--write-policy FILE`` the spec with the measured behaviour appended as a policy. Exit codes as
 ``libet prove``: 0 every property held, 1 a violation found, 2 bad input (including an
-implementation that raises, hangs past ``--timeout`` or returns a non-probability), 3 undecided.
+implementation that raises, hangs past ``--timeout``, returns a non-probability or ends the
+process), 3 undecided.
+
+The run is in a forked child (:mod:`libet.testing.isolation`): an implementation that ends its
+process (``os._exit(0)``, a signal) cannot leave an exit code that reads as a verdict; the
+parent reports how and during which call the child ended.
 """
 
 from __future__ import annotations
@@ -19,7 +24,17 @@ import sys
 
 import click
 
-from libet.clitools import EXIT_BAD_INPUT, emit_json, guard, load_or_exit, parse_sets, use_color
+from libet.clitools import (
+    EXIT_BAD_INPUT,
+    emit_error,
+    emit_json,
+    fail,
+    guard,
+    json_mode,
+    load_or_exit,
+    parse_sets,
+    use_color,
+)
 from libet.errors import UsageError
 
 
@@ -44,13 +59,20 @@ def import_callable(target: str):
             sys.path.insert(0, folder)  # so that the file's own imports of its neighbours work
     elif os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    from libet.testing.conformance import describe_exception, safe_repr
+
     try:
         mod = _load_file(path) if path is not None else importlib.import_module(module)
     except ModuleNotFoundError as exc:
         raise UsageError(f"--veto {target}: cannot import {module} ({exc})",
                          hint="run libet test from the folder that holds it, or add that folder to PYTHONPATH") from None
-    except Exception as exc:
-        raise UsageError(f"--veto {target}: importing {module} raised {type(exc).__name__}: {exc}",
+    except KeyboardInterrupt:
+        raise
+    except SystemExit as exc:  # its code would read as a verdict
+        raise UsageError(f"--veto {target}: importing {module} called sys.exit({safe_repr(exc.code)})",
+                         hint="a module under test defines the function; it does not exit") from None
+    except BaseException as exc:  # noqa: BLE001 - the module's top level is the user's code
+        raise UsageError(f"--veto {target}: importing {module} raised {describe_exception(exc)}",
                          hint="fix the error in your module; libet only imports it") from None
     obj = mod
     for part in attr.split("."):
@@ -113,19 +135,108 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
          samples, confidence, variants, timeout, sets, write_policy, policy_name, force, no_db, by_value, as_json):
     """Test the veto implementation MODULE:FUNCTION against the spec FILE: invariance under
     framing, context and depth, completeness, no over-refusal, agreement with a policy."""
+    from libet.testing.isolation import Ended, run_in_child
+
+    options = dict(file=file, target=target, corpus=corpus, bind=bind, policy=policy, properties=properties,
+                   examples=examples, seed=seed, exhaustive_limit=exhaustive_limit, search=search,
+                   deterministic=deterministic, samples=samples, confidence=confidence, variants=variants,
+                   timeout=timeout, sets=sets, write_policy=write_policy, policy_name=policy_name, force=force,
+                   no_db=no_db, by_value=by_value, as_json=as_json)
+
+    def body(log) -> int:
+        if log is None:  # in this process (no fork here): errors go their usual way
+            _test(None, **options)
+            return 0  # pragma: no cover - _test always exits
+        return _in_child(lambda: _test(log, **options))
+
+    outcome = run_in_child(body)
+    if isinstance(outcome, Ended):
+        _ended(outcome, target)
+    sys.exit(outcome)
+
+
+def _ended(ended, target: str):
+    """The run's process ended without reporting its exit code: say how, and exit 2 (or, when
+    the user's own signal ended it, with the shell's 128 + the signal)."""
+    if ended.forwarded:
+        click.echo(f"terminated ({ended.how()})", err=True)
+        sys.exit(128 + ended.signal)
+    how = ended.how()
+    if ended.during == "call":
+        fail(f"{target} ended the process while it was called ({how}), so no property was decided"
+             f"\n  request: {ended.what}",
+             "an implementation under test returns its answer (a bool or a veto probability); it must not exit "
+             "or kill its process")
+    if ended.during == "import":
+        fail(f"--veto {target}: importing it ended the process ({how}), so nothing was tested",
+             "an implementation's module defines the function; it must not exit or kill its process")
+    fail(f"libet test's process ended before it reported ({how}), outside any call of {target}, so no property "
+         "was decided",
+         "a thread or an exit handler the implementation started may have ended it; if not, this is a bug in libet "
+         "(set LIBET_DEBUG=1 and report it)")
+
+
+def _in_child(run) -> int:
+    """``run()`` in the forked child, as the top of the command line would run it: its exit code,
+    with Ctrl-C and internal errors reported as ``libet.cli`` reports them (the child never
+    returns into click)."""
+    try:
+        run()
+        return 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        click.echo(str(exc.code), err=True)
+        return 1
+    except KeyboardInterrupt:
+        if json_mode():
+            emit_error("interrupted", exit_code=130)
+        else:
+            click.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # pragma: no cover - only on a bug in libet
+        from libet.testing.conformance import describe_exception
+
+        if "LIBET_DEBUG" in os.environ:
+            import traceback
+
+            traceback.print_exc()
+        message = f"internal error: {describe_exception(exc)}"
+        hint = "This is a bug in libet, not in your spec. Set LIBET_DEBUG=1 to see the traceback."
+        if json_mode():
+            emit_error(message, hint, kind="internal", exit_code=70)
+        else:
+            click.echo(f"{message}\n{hint}", err=True)
+        return 70
+
+
+@guard
+def _test(log, file, target, corpus, bind, policy, properties, examples, seed, exhaustive_limit, search,
+          deterministic, samples, confidence, variants, timeout, sets, write_policy, policy_name, force, no_db,
+          by_value, as_json):
+    """The run of ``libet test``; ``log`` (a :class:`~libet.testing.isolation.CallLog`, or None
+    in-process) is told of each call of the implementation. Ends with ``sys.exit(code)``."""
     from libet.testing import conform
+    from libet.testing.conformance import Implementation
     from libet.testing.render import render
-    from libet.testing.stochastic import measure
+    from libet.testing.stochastic import check_policy_name, measure
 
     loaded = load_or_exit(file, as_json)
     spec = loaded.spec
     params, fixed = parse_sets(sets, spec)
-    if write_policy is not None and os.path.exists(write_policy) and not force:
-        raise UsageError(f"{write_policy} exists", hint="pass --force to overwrite it, or choose another file")
+    if write_policy is not None:
+        check_policy_name(spec, policy_name, "--policy-name")
+        if os.path.exists(write_policy) and not force:
+            raise UsageError(f"{write_policy} exists", hint="pass --force to overwrite it, or choose another file")
     if bind is not None and corpus is None:
         raise UsageError("--bind renders a corpus; give --corpus FILE too")
     with _output_to_stderr():
+        if log is not None:
+            log.importing(target)
         fn = import_callable(target)
+        if log is not None:
+            log.leave()
+    impl = Implementation(fn, name=target, timeout=timeout, deterministic=deterministic or None, watch=log)
     show = not as_json and use_color(sys.stderr)
 
     def progress(what, done, total):
@@ -139,10 +250,10 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
         renderer = Renderer.build(spec, corpus, bind, variants=variants, seed=seed)
     with _output_to_stderr():
         report = conform(
-            spec, fn, properties=list(properties) or None, policy=policy, renderer=renderer, examples=examples,
-            seed=seed, exhaustive_limit=exhaustive_limit, deterministic=deterministic or None, timeout=timeout,
-            fixed=fixed, params=params, samples=samples, confidence=confidence,
-            database=None if no_db else "default", name=target, search=search, by_value=by_value, progress=progress,
+            spec, impl, properties=list(properties) or None, policy=policy, renderer=renderer, examples=examples,
+            seed=seed, exhaustive_limit=exhaustive_limit, fixed=fixed, params=params, samples=samples,
+            confidence=confidence, database=None if no_db else "default", search=search, by_value=by_value,
+            progress=progress,
         )
     if show:
         click.echo("\r\x1b[2K", err=True, nl=False)
@@ -151,8 +262,8 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
         from libet.files import write_atomic
 
         with _output_to_stderr():
-            m = report.measurement or measure(spec, fn, renderer=renderer, samples=samples, confidence=confidence,
-                                              seed=seed, limit=exhaustive_limit, fixed=fixed, timeout=timeout, name=target)
+            m = report.measurement or measure(spec, impl, renderer=renderer, samples=samples, confidence=confidence,
+                                              seed=seed, limit=exhaustive_limit, fixed=fixed)
         main = spec.files[0] if spec.files else file
         if len(spec.files) > 1 and os.path.abspath(os.path.dirname(write_policy) or ".") != os.path.abspath(
                 os.path.dirname(main) or "."):
@@ -160,7 +271,9 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
                              "folder", hint=f"write the measured spec into {os.path.dirname(main) or '.'}/")
         with open(main, encoding="utf-8") as f:
             source = f.read()
-        write_atomic(write_policy, m.spec_source(spec, source, policy_name))
+        text = m.spec_source(spec, source, policy_name)
+        _check_written(text, write_policy)
+        write_atomic(write_policy, text)
         written = write_policy
     if as_json:
         out = report.to_json()
@@ -173,6 +286,23 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
             click.echo(f"\nwrote {written}: the spec with policy '{policy_name}' as measured; "
                        f"run libet prove {written} --policy {policy_name}")
     sys.exit(report.exit_code())
+
+
+def _check_written(text: str, path: str) -> None:
+    """The measured spec must check before it is written: the message after it tells the user
+    to prove it.
+
+    Raises:
+        UsageError: it does not (nothing is written), with its first error.
+    """
+    from libet.spec.loader import load_text
+
+    checked = load_text(text, os.path.abspath(path))
+    if not checked.ok:
+        first = next((d for d in checked.diagnostics if d.is_error), None)
+        what = f"{first.code}: {first.message}" if first is not None else "it has errors"
+        raise UsageError(f"--write-policy {path}: the measured spec would not check ({what}); nothing was written",
+                         hint="this is a bug in libet: please report it with the command line")
 
 
 def _output_to_stderr():

@@ -65,6 +65,9 @@ DEFAULT_EXAMPLES = 1000
 #: ``hypothesis``: Hypothesis generates and shrinks (smarter mutation, about 3 ms per example).
 SEARCHES = ("sample", "hypothesis")
 DEFAULT_EXHAUSTIVE_LIMIT = 100_000
+#: How long the sampling search may spend shrinking an implementation's error (it raised on a
+#: request) to the smallest request that still raises, in seconds.
+ERROR_SHRINK_SECONDS = 2.0
 
 
 class ImplementationError(LibetError):
@@ -76,6 +79,41 @@ class ImplementationError(LibetError):
         self.hint = hint or "fix the implementation (or its renderer) for this request; libet tests what it returns"
         where = f"\n  request: {request.describe()}" if request is not None else ""
         super().__init__(f"{message}{where}")
+
+
+class ImplementationTimeout(ImplementationError):
+    """The implementation did not answer within its timeout. Not shrunk by re-running: every
+    further attempt would wait the whole timeout again."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` for an exception the implementation raised, whatever it does: an
+    empty message gives the type alone, a ``__str__`` that itself raises is named as such, and
+    a long message is cut (the user's exception is described, never re-raised)."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as inner:  # noqa: BLE001 - its __str__ is the user's code
+        return f"{name} (its message could not be read: str() raised {type(inner).__name__})"
+    return f"{name}: {_cut(text)}" if text else name
+
+
+def safe_repr(obj, limit: int = 200) -> str:
+    """``repr(obj)`` for a value the implementation returned or exited with: cut to ``limit``
+    characters, and a ``__repr__`` that raises is named as such."""
+    try:
+        text = repr(obj)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as inner:  # noqa: BLE001 - its __repr__ is the user's code
+        return f"<a {type(obj).__name__} whose repr() raised {type(inner).__name__}>"
+    return _cut(text, limit)
+
+
+def _cut(text: str, limit: int = 1000) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
 
 # ---- what the implementation is called with --------------------------------------------------
@@ -90,13 +128,17 @@ class Request:
     row: int | None = None  # the corpus row's line number
     variant: int = 0
 
-    def describe(self) -> str:
+    def describe(self, limit: int | None = None) -> str:
+        """The request as reports show it; ``limit`` cuts a long text to that many characters."""
         if self.text is None:
             return self.state.describe()
         row = f"corpus line {self.row}, " if self.row is not None else ""
         variant = f", variant {self.variant}" if self.variant else ""
         vals = ", ".join(f"{n} = {_show(v)}" for n, v in self.state.assignment.items())
-        return f"{self.text!r} ({row}{vals}{variant})"
+        text = self.text
+        if limit is not None and len(text) > limit:
+            return f"{text[:limit]!r}... ({len(text):,} characters; {row}{vals}{variant})"
+        return f"{text!r} ({row}{vals}{variant})"
 
     def to_json(self) -> dict:
         out = self.state.to_json()
@@ -224,10 +266,17 @@ class Implementation:
         deterministic: ``True`` when the same request always gets the same answer; only then
             can an exhaustive enumeration PROVE a property, and each distinct request is then
             asked once (answers are remembered across properties).
+        watch: told of each call (``watch.enter(request)`` before, ``watch.leave()`` after), so
+            that a process watching this one can name the request if the implementation ends
+            the process (:mod:`libet.testing.isolation`).
+
+    It is called in this process (no copy of each request, no round trip). Whatever it raises
+    (any exception but ``KeyboardInterrupt``, which still interrupts), ``sys.exit``, a hang
+    past the timeout or a non-probability is an :class:`ImplementationError` naming the request.
     """
 
     def __init__(self, fn: Callable, *, name: str | None = None, timeout: float | None = None,
-                 deterministic: bool | None = None):
+                 deterministic: bool | None = None, watch: Any = None):
         if not callable(fn):
             raise UsageError(f"the implementation must be callable, got {type(fn).__name__}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real)
@@ -237,6 +286,7 @@ class Implementation:
         self.name = name or _callable_name(fn)
         self.timeout = timeout
         self.deterministic = deterministic
+        self.watch = watch
         self.calls = 0
         self._memo: dict = {}  # answers by request, kept only for a deterministic implementation
 
@@ -255,21 +305,29 @@ class Implementation:
 
     def _call(self, request: Request, arg) -> float:
         self.calls += 1
+        watch = self.watch
+        if watch is not None:
+            watch.enter(request)
         try:
             if self.timeout is not None and threading.current_thread() is threading.main_thread():
                 out = _with_alarm(self.fn, arg, self.timeout)
             else:
                 out = self.fn(arg)
         except _Timeout:
-            raise ImplementationError(f"{self.name} did not answer within {self.timeout:g} s", request,
-                                      hint="raise --timeout if it is slow, or fix the hang") from None
+            raise ImplementationTimeout(f"{self.name} did not answer within {self.timeout:g} s", request,
+                                        hint="raise --timeout if it is slow, or fix the hang") from None
         except ImplementationError:
             raise
+        except KeyboardInterrupt:  # the user's Ctrl-C: it interrupts libet, it is no answer
+            raise
         except SystemExit as exc:  # not libet's exit: its code would read as a verdict
-            raise ImplementationError(f"{self.name} called sys.exit({exc.code!r})", request,
+            raise ImplementationError(f"{self.name} called sys.exit({safe_repr(exc.code)})", request,
                                       hint="an implementation under test returns its answer; it does not exit") from None
-        except Exception as exc:
-            raise ImplementationError(f"{self.name} raised {type(exc).__name__}: {exc}", request) from None
+        except BaseException as exc:  # noqa: BLE001 - GeneratorExit, a BaseException of its own: all its errors
+            raise ImplementationError(f"{self.name} raised {describe_exception(exc)}", request) from None
+        finally:
+            if watch is not None:
+                watch.leave()
         return _as_probability(out, self.name, request)
 
 
@@ -278,29 +336,51 @@ class _Timeout(BaseException):
 
 
 def _with_alarm(fn, arg, seconds: float):
+    """``fn(arg)``, interrupted by :class:`_Timeout` after ``seconds``. A call that returns
+    after the alarm fired (it caught the interruption and answered anyway) is a timeout too."""
+    fired = []
+
     def on_alarm(signum, frame):
+        fired.append(True)
         raise _Timeout()
 
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return fn(arg)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        try:
+            out = fn(arg)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+    except (_Timeout, KeyboardInterrupt):
+        raise
+    except BaseException:
+        if fired:  # it caught the interruption and raised something else
+            raise _Timeout() from None
+        raise
+    if fired:
+        raise _Timeout()
+    return out
+
+
+_ANSWER_HINT = "return a bool (vetoed or not) or a veto probability in [0, 1]"
 
 
 def _as_probability(out, name: str, request: Request) -> float:
     if isinstance(out, bool) or (type(out).__module__ == "numpy" and type(out).__name__ in ("bool", "bool_")):
         return 1.0 if out else 0.0  # numpy's bool is np.bool_ (numpy 1) or np.bool (numpy 2)
     if isinstance(out, (Real, Fraction, Decimal)):
-        x = float(out)
+        try:
+            x = float(out)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - Decimal('sNaN'), a Real of its own whose __float__ fails
+            raise ImplementationError(f"{name} returned {safe_repr(out)}, which is not a number libet can read "
+                                      f"(float() raised {describe_exception(exc)})", request, hint=_ANSWER_HINT) from None
         if 0.0 <= x <= 1.0:
             return x
-        raise ImplementationError(f"{name} returned {x:g}, outside [0, 1]", request,
-                                  hint="return a bool (vetoed or not) or a veto probability in [0, 1]")
-    raise ImplementationError(f"{name} returned {out!r} ({type(out).__name__})", request,
-                              hint="return a bool (vetoed or not) or a veto probability in [0, 1]")
+        raise ImplementationError(f"{name} returned {x:g}, outside [0, 1]", request, hint=_ANSWER_HINT)
+    raise ImplementationError(f"{name} returned {safe_repr(out)} ({type(out).__name__})", request, hint=_ANSWER_HINT)
 
 
 def _callable_name(fn) -> str:
@@ -628,8 +708,16 @@ class Tester:
                            engine=f"libet.testing ({engine})" if engine else "libet.testing", **kw)
 
     def _confirm(self, prop, cex: ConformanceCounterexample):
-        """Replay the counterexample on the implementation: the same answers, or a reason."""
-        again = tuple(self.impl(r, self.space.rendered()) for r in cex.requests)
+        """Replay the counterexample on the implementation: the same answers, or a reason.
+
+        A pair whose two requests are one and the same call (the same state, or the same text)
+        shows no violation: a deterministic implementation cannot answer one request two ways.
+        The replay asks a pair's requests in the other order, so that an answer that depends on
+        the calls before it (a counter, a cache) is caught too."""
+        rendered = self.space.rendered()
+        if len(cex.requests) == 2 and _same_call(*cex.requests, rendered):
+            return _nondeterministic_same(*cex.requests, *cex.answers, rendered)
+        again = tuple(self.impl(r, rendered) for r in reversed(cex.requests))[::-1]
         if any(abs(a - b) > TOLERANCE for a, b in zip(again, cex.answers)):
             return _nondeterministic(cex.requests, cex.answers, again)
         return cex
@@ -746,8 +834,8 @@ class Tester:
                 progress(n, self.examples)
             try:
                 failed = fails(points)
-            except ImplementationError:
-                self._raise_smallest_error(prop, points)
+            except ImplementationError as exc:
+                self._raise_smallest_error(prop, points, exc)
             if failed:
                 shrunk = self._shrink(prop, points, fails)
                 if db is not None:
@@ -755,24 +843,38 @@ class Tester:
                 return self.failure(prop, shrunk), n, f"sampling, seed {self.seed}, shrunk"
         return None, self.examples, f"sampling, seed {self.seed}"
 
-    def _raise_smallest_error(self, prop: Property, points):
-        """The implementation failed on ``points``: raise its error for the smallest requests
-        that still make it fail (shrunk as a counterexample is)."""
+    def _raise_smallest_error(self, prop: Property, points, error: ImplementationError):
+        """The implementation failed on ``points`` with ``error``: raise its error for the
+        smallest requests that still make it fail (shrunk as a counterexample is, for at most
+        ``ERROR_SHRINK_SECONDS``). A timeout is raised at once: every attempt to shrink it would
+        wait the whole timeout again; and shrinking stops at a candidate that times out."""
+        if isinstance(error, ImplementationTimeout):
+            raise error
+        last = [error]  # the error of the last candidate that failed, which is the one kept
+        stopped = [False]
 
         def errs(pts) -> bool:
+            if stopped[0]:
+                return False
             try:
                 self.failure(prop, pts)
-            except ImplementationError:
+            except ImplementationTimeout:
+                stopped[0] = True
+                return False
+            except ImplementationError as exc:
+                last[0] = exc
                 return True
             return False
 
-        self.failure(prop, self._shrink(prop, points, errs))
-        self.failure(prop, points)  # pragma: no cover - the shrunk points raised already
+        self._shrink(prop, points, errs, seconds=ERROR_SHRINK_SECONDS)
+        raise last[0]
 
-    def _shrink(self, prop: Property, points, fails) -> tuple:
+    def _shrink(self, prop: Property, points, fails, seconds: float | None = None) -> tuple:
         """Greedy shrinking over the ordered finite dimensions: each coordinate towards the first
         value of its domain (the substance towards the first row or assignment), and a pair's
-        second request towards the first (so they differ in as few variables as possible)."""
+        second request towards the first (so they differ in as few variables as possible).
+        At most 4096 attempts, and with ``seconds`` no attempt after that many seconds."""
+        deadline = None if seconds is None else time.perf_counter() + seconds
         space = self.space
         subst = space.substance_indices(prop.harmful)
         candidates = [subst] + [list(v) for v in space.values[1:]]
@@ -782,6 +884,8 @@ class Tester:
 
         def attempt(new) -> bool:
             budget[0] -= 1
+            if deadline is not None and time.perf_counter() > deadline:
+                budget[0] = 0
             t = tuple(tuple(p) for p in new)
             return budget[0] >= 0 and fails(t)
 
@@ -853,12 +957,19 @@ class Tester:
         count = [0]
         first_failure = [0]
         total = self.examples
+        hung: list = []  # a timeout ends the search: Hypothesis's shrinking would wait it out again and again
 
         def test(points):
+            if hung:
+                raise hung[0]
             count[0] += 1
             if progress and count[0] % 256 == 0:
                 progress(min(count[0], total), total)
-            cex = self.failure(prop, points)
+            try:
+                cex = self.failure(prop, points)
+            except ImplementationTimeout as exc:
+                hung.append(exc)
+                raise
             if cex is not None:
                 if not found:
                     first_failure[0] = count[0]
@@ -891,6 +1002,8 @@ class Tester:
                 return _nondeterministic(c.requests, c.answers, None, str(exc).splitlines()[0]), count[0]
             raise
         except ImplementationError:
+            if hung:
+                raise hung[0] from None
             raise
         return None, count[0]
 
@@ -903,6 +1016,21 @@ def _nondeterministic(requests, first, again, extra: str = "") -> str:
         answers = "answered differently when the failing example was replayed"
     return (f"the implementation is not deterministic: on {shown} it {answers}; test it as a stochastic "
             "implementation (samples=K, or --samples K) to estimate its veto probabilities")
+
+
+def _same_call(a: Request, b: Request, rendered: bool) -> bool:
+    """Whether the implementation was called with the same argument for both requests."""
+    return a.text == b.text if rendered else a.state == b.state
+
+
+def _nondeterministic_same(a: Request, b: Request, x: float, y: float, rendered: bool) -> str:
+    if rendered and a.state != b.state:
+        shown = f"{a.describe()} and {b.describe()}, which are the same text,"
+    else:
+        shown = a.describe()
+    return (f"the implementation is not deterministic: on {shown} it answered {x:g}, then {y:g} (the same request, "
+            "two answers); test it as a stochastic implementation (samples=K, or --samples K) to estimate its veto "
+            "probabilities")
 
 
 def _differ(a: Request, b: Request) -> tuple[str, ...]:

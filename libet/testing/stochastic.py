@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import time
 from typing import Callable, Mapping, Sequence
 
@@ -91,10 +92,7 @@ class Measurement:
         class's conjunction of values, its measured rate as the strength, and a comment with n
         and the interval. Classes never vetoed get no rule (listed in a comment)."""
         spec = as_ir(spec)
-        if not name.isidentifier():
-            raise UsageError(f"'{name}' is not a policy name")
-        if name in spec.policies:
-            raise UsageError(f"the spec already has a policy '{name}'", hint="choose another name for the measured policy")
+        check_policy_name(spec, name)
         lines = [
             f"# Measured by libet test: {self.implementation}, {self.samples} call(s) per request, seed {self.seed};",
             "# each rule is one measured class, its strength the observed veto rate, with the exact (Clopper-Pearson)",
@@ -132,6 +130,31 @@ class Measurement:
         if checks:
             out += "\ncheck " + name + " {\n" + "".join(f"  {c}\n" for c in checks) + "}\n"
         return out
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_policy_name(spec, name, what: str = "the policy name") -> str:
+    """``name`` if it can name a new policy of ``spec``: a name of the language (a letter or
+    ``_``, then letters, digits and ``_``), not a reserved word, not a policy the spec has.
+
+    Raises:
+        UsageError: saying which of these it is not.
+    """
+    from libet.spec.checker import RESERVED
+
+    spec = as_ir(spec)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise UsageError(f"{what} {name!r} is not a name: a policy name is a letter or _ followed by letters, digits "
+                         "and _", hint="e.g. measured")
+    if name in RESERVED:
+        raise UsageError(f"{what} '{name}' is a reserved word of the language, so it cannot name a policy",
+                         hint=f"choose another name, e.g. {name}_ or measured")
+    if name in spec.policies:
+        raise UsageError(f"{what} '{name}': the spec already has a policy '{name}'",
+                         hint="choose another name for the measured policy")
+    return name
 
 
 def _atom(var: ir.Variable, v) -> str:
@@ -370,4 +393,4 @@ def measure(spec, veto, *, renderer=None, corpus=None, bindings=None, variants: 
                        confidence, tuple(pooled))
 
 
-__all__ = ["Estimate", "Measurement", "clopper_pearson", "measure", "measure_and_judge", "wilson"]
+__all__ = ["Estimate", "Measurement", "check_policy_name", "clopper_pearson", "measure", "measure_and_judge", "wilson"]

@@ -3,8 +3,8 @@
 Consumes: a :class:`~libet.simulator.model.Model` (one policy, its classes), a number of runs and
 a seed.
 Produces: :class:`MCEstimate`: for each measure an estimate with a confidence interval (exact,
-Clopper-Pearson, for probabilities; normal for expectations), and the number of trajectory
-steps taken.
+Clopper-Pearson, for probabilities; normal for expectations, Hoeffding's over [0, horizon] below
+30 trajectories), and the number of trajectory steps taken.
 
 Method: the veto and transition probabilities of every (class, phase, depth) are tabulated once
 (the exact engine's layers) as cumulative thresholds over the outcomes of one step: vetoed, then
@@ -224,7 +224,17 @@ def _tally(m: ms.Measure, tally: _Tally, t) -> None:
     tally.squares += float((x * x).sum())
 
 
-def _estimate(m: ms.Measure, tally: _Tally, confidence: float) -> Estimate:
+#: Below this many trajectories an expectation's interval is Hoeffding's, not the normal one.
+NORMAL_MIN = 30
+
+
+def _estimate(m: ms.Measure, tally: _Tally, confidence: float, top: int) -> Estimate:
+    """``m``'s estimate from ``tally``. A probability's interval is Clopper-Pearson's. An
+    expectation's reward (a depth, a number of steps or refusals) lies in [0, ``top``], the
+    horizon: from :data:`NORMAL_MIN` trajectories on, its interval is the normal one; below,
+    where the sample's spread says little (one trajectory has none: the interval was its value
+    alone), Hoeffding's, which holds for any sample of a variable in that range; both cut to
+    the range (a normal interval reached below 0)."""
     if tally.n == 0:
         return Estimate(None, None, None, 0)
     if m.is_probability:
@@ -232,9 +242,12 @@ def _estimate(m: ms.Measure, tally: _Tally, confidence: float) -> Estimate:
         return Estimate(tally.k / tally.n, lo, hi, tally.n)
     n = tally.n
     mean = tally.total / n
-    var = max(0.0, tally.squares / n - mean * mean) * n / max(1, n - 1)
-    half = z_value(confidence) * math.sqrt(var / n)
-    return Estimate(mean, mean - half, mean + half, n)
+    if n >= NORMAL_MIN:
+        var = max(0.0, tally.squares / n - mean * mean) * n / (n - 1)
+        half = z_value(confidence) * math.sqrt(var / n)
+    else:
+        half = top * math.sqrt(math.log(2 / (1 - confidence)) / (2 * n))
+    return Estimate(mean, max(0.0, mean - half), min(float(top), mean + half), n)
 
 
 def run(
@@ -314,7 +327,7 @@ def run(
             _tally(m, tallies[m.text], batch)
         steps += s
         done += n
-    estimates = {m.text: _estimate(m, tallies[m.text], confidence) for m in measures}
+    estimates = {m.text: _estimate(m, tallies[m.text], confidence, model.horizon) for m in measures}
     return MCEstimate(model.policy, runs, seed, confidence, steps, estimates, counts, dict(model.fixed))
 
 

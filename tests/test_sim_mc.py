@@ -115,6 +115,39 @@ def test_monte_carlo_intervals_cover_rare_probabilities_at_their_confidence():
     assert (est[ms.parse("P(delivered)")].low, est[ms.parse("P(delivered)")].high) == intervals.clopper_pearson(k, 3000)
 
 
+def test_an_expectation_on_few_trajectories_gets_an_interval_that_holds():
+    """`E(depth | vetoed)` with a veto of strength 0.0002: of 2,000 trajectories one or a few
+    are vetoed. From one, the normal interval was [4, 4] (its spread is 0), excluding the exact
+    6.22654; from three, [-1.25, 9.92], below any depth. Below 30 trajectories the interval is
+    Hoeffding's over [0, horizon], and every interval is cut to that range."""
+    spec = libet.loads("""substance { topic: {weapons} }
+value no_weapons = topic != weapons
+trajectory { horizon 20  start go  phase go { -> go : 0.9  -> deliver : otherwise } }
+policy p { veto when harmful with strength 0.0002 }
+""").ir
+    m = ms.parse("E(depth | vetoed)")
+    exact = outcomes(spec, "p", measures=[m]).aggregate(m).value
+    model = Model(spec, "p")
+    seen = 0
+    for seed in range(60):
+        e = montecarlo.run(model, 2000, seed, measures=[m])[m]
+        if e.n == 0:
+            assert e.value is None
+            continue
+        seen += 1
+        assert 0 <= e.low <= e.value <= e.high <= 20
+        assert e.low <= exact <= e.high, (seed, e)
+        if e.n < montecarlo.NORMAL_MIN:  # Hoeffding's half-width over [0, 20]
+            half = 20 * np.sqrt(np.log(2 / 0.05) / (2 * e.n))
+            assert (e.low, e.high) == pytest.approx((max(0.0, e.value - half), min(20.0, e.value + half)), abs=1e-12)
+    assert seen > 30
+    e = montecarlo.run(model, 2000, 6, measures=[m])[m]
+    assert e.n == 1 and e.high - e.low > 10
+    # from 30 trajectories on the normal interval, cut to the range
+    big = montecarlo.run(model, 200_000, 1, measures=[m])[m]
+    assert big.n >= montecarlo.NORMAL_MIN and big.low <= exact <= big.high and big.high - big.low < 3
+
+
 def test_counts_add_up_and_steps_are_counted():
     spec = libet.load("examples/momentum.libet").ir
     policy = next(iter(spec.policies))

@@ -316,7 +316,8 @@ def starts(problem: Problem, defaults: Sequence[float], count: int, seed: int) -
 @attrs.frozen
 class Interval:
     """A profile-likelihood interval of one param: ``low``/``high``, and whether each end is
-    the declared bound (the data do not exclude anything beyond)."""
+    the declared bound: the data do not exclude anything beyond, or the profile could not be
+    placed against the cut-off there (:func:`profile`), so the side is not narrowed."""
 
     name: str
     estimate: float
@@ -331,43 +332,115 @@ class Interval:
         return self.low_at_bound and self.high_at_bound
 
 
+#: An interval's end is accepted at a point where the signed root sqrt(profile) - sqrt(CHI2_95)
+#: is at most this far from 0: the profile there is within 1e-4 of the cut-off (about the
+#: precision of the inner optimisations on a statistic of 10^4 to 10^5).
+ROOT_FTOL = 2.5e-5
+
+
 def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -> Interval:
     """The 95 % profile-likelihood interval of param ``index``: the values t where
-    min over the other params of stat(t, ·) - best <= CHI2_95 (Wilks). Each side is bracketed
-    from the estimate outwards, the first step guessed from the profile's curvature at the
-    estimate and each next step from the profile's growth so far (a quadratic profile is
-    bracketed in one or two steps), then the crossing is found by regula falsi; a side
-    that does not cross before the bound ends at the bound."""
+    min over the other params of stat(t, ·) - best <= CHI2_95 (Wilks).
+
+    Each side is bracketed from the estimate outwards: the first step is 0.1 % of the range,
+    the next guessed from the profile's curvature there (at most 100 times as far) and each
+    later one from the profile's growth so far (at most 4 times as far), so a quadratic profile
+    is bracketed in a step or two and a flat one (a ridge) is followed in steps. The crossing is
+    then found by :func:`_crossing` on the signed root sqrt(profile) - sqrt(CHI2_95), which is
+    linear in t where the profile is quadratic.
+
+    At each t the other params are re-optimised from their optimum at the neighbouring profile
+    points (interpolated between them, or extrapolated along the ridge). An inner optimisation
+    can only overstate the profile (it may stop short of the minimum, never below it), so a
+    value within the cut-off is taken as it is; a value beyond it is *confirmed* from more starts
+    (the nearest profile point's optimum, the estimate's, the middle of the box) wherever it
+    decides an interval: at the outer end of a bracket, and at the point beyond the cut-off next
+    to a crossing found. If a confirmation brings that point within the cut-off, the search goes
+    on from there. An end is reported only with a confirmed point beyond the cut-off next to it,
+    and only within 1e-5 of the range of a point within the cut-off or where the profile is
+    within about 1e-4 of the cut-off (``ROOT_FTOL``).
+
+    A side ends at its bound when the profile does not cross before it, and also when the
+    profile cannot be placed against the cut-off at a point the search needs: there the best of
+    the starts lies beyond the cut-off but did not converge, so the data's verdict is unknown
+    and the side is not narrowed on it. A point where the model has no valid value from any
+    start lies beyond the cut-off.
+    """
     theta = np.asarray(theta, dtype=float)
     lo, hi = problem.lo[index], problem.hi[index]
     width = hi - lo
     evals = [0]
     others = [j for j in range(len(theta)) if j != index]
-    warm = {"x": theta[others].copy()}
     sub = None
+    confirm: list = []
+    near = None
     if others:
         sub = attrs.evolve(problem, names=tuple(problem.names[j] for j in others),
                            lo=tuple(problem.lo[j] for j in others), hi=tuple(problem.hi[j] for j in others))
+        slo, shi = np.asarray(sub.lo), np.asarray(sub.hi)
+        near = 1e-6 * (shi - slo)  # a start this close to one tried, or to an optimum found, adds nothing
+        confirm = [theta[others].copy(), (slo + shi) / 2]
 
-    path: list = []  # (t, optimum of the others) along the current side, for warm starts
+    known: list = []  # (t, optimum of the others) at the points of the current side placed so far
+    confirmed: set = set()  # the points of the current side whose profile is a minimum over every start
+    runs: dict = {}  # t -> the optimisations of the others at t so far (a confirmation goes on from them)
+    values: dict = {}  # t -> the profile at t less ``best``, as placed so far
 
-    def prof(t: float) -> float:
+    def guess(t: float) -> np.ndarray:
+        """A start for the others at t: interpolated between the nearest known points on either
+        side of t, or extrapolated from the two nearest on one side."""
+        below = [k for k in known if k[0] < t]
+        above = [k for k in known if k[0] > t]
+        if below and above:
+            p, q = max(below, key=lambda k: k[0]), min(above, key=lambda k: k[0])
+        else:
+            closest = sorted(below or above, key=lambda k: abs(k[0] - t))[:2]
+            if len(closest) < 2:
+                return closest[0][1]
+            p, q = closest
+        (t1, x1), (t2, x2) = p, q
+        return np.clip(x1 + (x2 - x1) * (t - t1) / (t2 - t1), sub.lo, sub.hi)
+
+    def prof(t: float, thorough: bool) -> float:
+        """The profile at t less ``best``; NaN where it cannot be placed against the cut-off.
+        A value beyond the cut-off is confirmed from every start if ``thorough``, or if the
+        optimisation from the guess did not converge."""
         if sub is None:
             f, c = _objective(problem)
             v = f(np.array([t]))
             evals[0] += c[0]
+            confirmed.add(t)
+            values[t] = v - best
             return v - best
-        start = warm["x"]
-        if len(path) >= 2:  # the others' optimum moves smoothly with t: extrapolate it
-            (t1, x1), (t2, x2) = path[-2], path[-1]
-            if t2 != t1:
-                start = np.clip(x2 + (x2 - x1) * (t - t2) / (t2 - t1), sub.lo, sub.hi)
-        o = optimise(attrs.evolve(sub, base=problem.base + ((problem.names[index], t),)), start, tight=False)
-        evals[0] += o.evaluations
-        if o.converged:
-            warm["x"] = np.asarray(o.theta)
-            path.append((t, np.asarray(o.theta)))
-        return o.stat - best
+        fixed = attrs.evolve(sub, base=problem.base + ((problem.names[index], t),))
+        tried: list[Optimum] = runs.setdefault(t, [])
+        nearest = min((k for k in known if k[0] != t), key=lambda k: abs(k[0] - t))[1]
+        for x0 in [guess(t), nearest, *confirm]:
+            x0 = np.clip(np.asarray(x0, dtype=float), sub.lo, sub.hi)
+            if any(np.all(np.abs(x0 - np.asarray(y)) <= near) for o in tried
+                   for y in ((o.start, o.theta) if o.converged else (o.start,))):
+                continue
+            if tried and (min(o.stat for o in tried) - best <= CHI2_95  # no other start can move it out
+                          or not thorough and any(o.converged for o in tried)):
+                break
+            o = optimise(fixed, x0, tight=False)
+            evals[0] += o.evaluations
+            tried.append(o)
+        else:
+            confirmed.add(t)
+        o = min(tried, key=lambda o: o.stat)
+        if not math.isfinite(o.stat):
+            values[t] = math.inf  # no valid value of the model at t from any start
+        elif o.stat - best > CHI2_95 and not o.converged:
+            values[t] = math.nan
+        else:
+            known[:] = [k for k in known if k[0] != t] + [(t, np.asarray(o.theta))]
+            values[t] = o.stat - best
+        return values[t]
+
+    def root(v: float) -> float:
+        """The signed root of a profile value: its sign is the side of the cut-off."""
+        return v if math.isnan(v) else math.sqrt(max(v, 0.0)) - math.sqrt(CHI2_95)
 
     est = float(theta[index])
     ends = []
@@ -377,63 +450,112 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
             ends.append((bound, True))
             continue
         sign = 1.0 if bound > est else -1.0
-        warm["x"] = theta[others].copy()
-        path[:] = [(est, theta[others].copy())]
-        h = min(room, 1e-3 * width)
-        v = prof(est + sign * h)
-        # quadratic guess of the distance to the cut-off
-        step = h * math.sqrt(CHI2_95 / v) if v > 1e-12 else room
-        prev_t, prev_v, found = est, 0.0, None
-        if v <= CHI2_95:
-            prev_t, prev_v = est + sign * h, v
-        for _ in range(40):
-            step = min(step, room)
+        known[:] = [(est, theta[others].copy())]
+        confirmed.clear()
+        runs.clear()
+        values.clear()
+        step = min(room, 1e-3 * width)
+        inside_t, inside_v, found = est, 0.0, None
+        for n in range(200):
             t = est + sign * step
-            v = prof(t)
-            if v > CHI2_95:
-                found = (prev_t, prev_v, t, v)
+            v = prof(t, thorough=True)
+            if math.isnan(v) or v > CHI2_95:
+                found = None if math.isnan(v) else (inside_t, root(inside_v), t, root(v))
                 break
             if step >= room:
                 break
-            prev_t, prev_v = t, v
-            growth = math.sqrt(CHI2_95 / v) if v > 1e-12 else 4.0
-            step *= min(max(growth * 1.1, 1.25), 4.0)
-        if found is None:
-            ends.append((bound, True))
-            continue
-        a, fa, b, fb = found
-        root = _crossing(lambda t: prof(t) - CHI2_95, a, fa - CHI2_95, b, fb - CHI2_95, 1e-5 * width)
-        ends.append((float(root), False))
+            inside_t, inside_v = t, v
+            if v > 1e-12:  # the distance to the cut-off if the profile were quadratic
+                growth = math.sqrt(CHI2_95 / v)
+                growth = min(max(growth, 1.25), 100.0) if n == 0 else min(max(growth * 1.1, 1.25), 4.0)
+            else:
+                growth = 4.0
+            step = min(step * growth, room)
+        end = None
+        for _ in range(50):  # each round either ends the side or moves its inner end outwards
+            if found is None:
+                break
+            a, fa, b, fb = found
+            got = _crossing(lambda t: root(prof(t, thorough=False)), a, fa, b, fb, 1e-5 * width, ROOT_FTOL)
+            if got is None:
+                break
+            x, a, fa, b, fb = got
+            if b in confirmed:
+                end = x
+                break
+            v = prof(b, thorough=True)
+            if math.isnan(v):
+                break
+            if v > CHI2_95:  # confirmed beyond the cut-off: the crossing stands
+                end = x if x in (a, b) else _interpolate(a, fa, b, root(v))
+                break
+            # within the cut-off after all: search on between it and the nearest confirmed point beyond
+            beyond = [t for t in confirmed if sign * (t - b) > 0 and values[t] > CHI2_95]
+            if not beyond:
+                break
+            outer = min(beyond, key=lambda t: abs(t - b))
+            found = (b, root(v), outer, root(values[outer]))
+        ends.append((bound, True) if end is None else (float(end), False))
     (low, low_b), (high, high_b) = ends
     return Interval(problem.names[index], est, low, high, low_b, high_b, evals[0])
 
 
-def _crossing(g, a: float, fa: float, b: float, fb: float, xtol: float, maxiter: int = 60) -> float:
-    """The root of ``g`` between ``a`` and ``b``, where ``g(a) = fa <= 0 < fb = g(b)`` are
-    already known (each value of a profile is an optimisation: none is computed twice): the
-    Illinois variant of regula falsi, bisecting when an interpolation leaves the bracket; stops
-    when the bracket or the step is below ``xtol``."""
-    side, c_prev = 0, None
-    c = a
+def _interpolate(a: float, fa: float, b: float, fb: float) -> float:
+    """The linear interpolation of a root between ``(a, fa)`` and ``(b, fb)``, or their middle."""
+    if math.isfinite(fa) and math.isfinite(fb) and fb != fa:
+        return min(max(a - fa * (b - a) / (fb - fa), min(a, b)), max(a, b))
+    return (a + b) / 2
+
+
+def _crossing(g, a: float, fa: float, b: float, fb: float, xtol: float, ftol: float = 0.0,
+              maxiter: int = 200) -> tuple[float, float, float, float, float] | None:
+    """A crossing of ``g`` from ``g(a) = fa <= 0`` to ``g(b) = fb > 0`` (both already known:
+    each value of a profile is an optimisation, and none is computed twice).
+
+    The bracket is kept: the Illinois variant of regula falsi proposes each point, and a
+    bisection replaces it whenever three proposals in a row have not halved the bracket (a
+    proposal bunched at one end, as when ``fb`` is huge), so the bracket halves at least every
+    fourth evaluation. It stops only at a point ``c`` with ``|g(c)| <= ftol`` (which becomes
+    ``a`` or ``b``), or when the bracket is within ``xtol``; never elsewhere.
+
+    Returns ``(root, a, fa, b, fb)``: the root (``c`` in the first case, the interpolation
+    within the bracket in the second) and the final bracket; or None where ``g`` is NaN (its
+    sign unknown) or after ``maxiter`` evaluations without either.
+    """
+    if not fa <= 0 < fb:
+        raise ValueError(f"no sign change to bracket: g({a!r}) = {fa!r}, g({b!r}) = {fb!r}")
+    wa, wb = fa, fb  # the values regula falsi interpolates (halved by the Illinois rule)
+    side, stalled, mark = 0, 0, abs(b - a)
     for _ in range(maxiter):
-        c = b - fb * (b - a) / (fb - fa) if fb != fa else (a + b) / 2
-        if not min(a, b) < c < max(a, b):
-            c = (a + b) / 2
+        if abs(b - a) <= xtol:
+            return _interpolate(a, fa, b, fb), a, fa, b, fb
+        c = (a + b) / 2
+        if stalled < 3 and math.isfinite(wa) and math.isfinite(wb) and wb != wa:
+            c2 = b - wb * (b - a) / (wb - wa)
+            if min(a, b) < c2 < max(a, b):
+                c = c2
         fc = g(c)
-        if fc == 0 or abs(b - a) <= xtol or (c_prev is not None and abs(c - c_prev) <= xtol / 2):
-            return c
-        c_prev = c
-        if (fc > 0) == (fb > 0):
-            b, fb = c, fc
+        if math.isnan(fc):
+            return None
+        if fc > 0:
+            b, fb, wb = c, fc, fc
+            if fc <= ftol:
+                return c, a, fa, b, fb
             if side == -1:
-                fa /= 2
+                wa /= 2
             side = -1
         else:
-            a, fa = c, fc
+            a, fa, wa = c, fc, fc
+            if fc >= -ftol:
+                return c, a, fa, b, fb
             if side == 1:
-                fb /= 2
+                wb /= 2
             side = 1
-    return c
+        if abs(b - a) <= mark / 2:
+            mark, stalled = abs(b - a), 0
+        else:
+            stalled += 1
+    return None
 
 
 def simulate_observed(problem: Problem, values: np.ndarray, rng: np.random.Generator, sigma: float | None):

@@ -427,3 +427,107 @@ def test_fit_options_that_are_not_whole_numbers_are_usage_errors(tmp_path, kwarg
     s = make(tmp_path, "k,observed,std\n1,0.30,0.02\n2,0.60,0.05\n")
     with pytest.raises(UsageError, match="whole number"):
         s.fit("e", params=["p"], **kwargs)
+
+
+# A ridge: the veto's strength s and the generator's chance c of going on trade off, so many
+# (s, c) give P(harm) = 0.5 from depth 0, pinned by 30,000 trials; only the 100 trials from depth
+# 1 tell the ridge's points apart, and only weakly. (From a probe: the interval of s was the
+# estimate ± 0.001 for every n from 3·10^4 up, though s = 0.2 and 0.3 fit as well as the estimate.)
+RIDGE = """substance { topic: {weapons} }
+framing { k: 0..10 }
+param s = 0.1 in [0, 1]
+param c = 0.5 in [0, 1]
+value no_weapons = topic != weapons
+trajectory {
+  horizon 12
+  start answer at depth k
+  phase answer { -> answer : c  -> deliver : otherwise }
+}
+policy p { veto when violates no_weapons with strength s }
+experiment e { policies p  vary k over 0..10  measure P(harm)  data "ridge.csv" }
+"""
+RIDGE_ROWS = ((0, 0.5, 30000), (1, 0.5, 100))
+CUT = 3.841458820694124  # the 0.95 quantile of chi-squared(1)
+
+
+@pytest.fixture
+def ridge(tmp_path):
+    (tmp_path / "m.libet").write_text(RIDGE)
+    (tmp_path / "ridge.csv").write_text("k,observed,n\n" + "".join(f"{k},{y},{n}\n" for k, y, n in RIDGE_ROWS))
+    return libet.load(str(tmp_path / "m.libet"))
+
+
+def ridge_profile(spec, s: float) -> float:
+    """The profile deviance of s, independently of libet's fit: for each c on a grid of 201 and
+    then refined around the best, the binomial deviance of the rows at the exact engine's
+    P(harm) (through `Specification.experiment`); the minimum over c."""
+    from scipy.optimize import minimize_scalar
+
+    def deviance(c):
+        got = {r["k"]: r["P(harm)"] for r in spec.experiment("e", params={"s": s, "c": c}).to_rows()}
+        d = 0.0
+        for k, y, n in RIDGE_ROWS:
+            q = min(max(got[k], 1e-12), 1 - 1e-12)
+            d += 2 * n * (y * math.log(y / q) + (1 - y) * math.log((1 - y) / (1 - q)))
+        return d
+
+    grid = np.linspace(0, 1, 201)
+    values = [deviance(c) for c in grid]
+    i = int(np.argmin(values))
+    fine = minimize_scalar(deviance, bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 200)]), method="bounded",
+                           options={"xatol": 1e-10})
+    return min(values[i], float(fine.fun))
+
+
+def test_a_profile_along_a_ridge_is_followed_to_where_it_crosses(ridge):
+    """The interval of s was [0.4209, 0.4229]: its first step saw a flat profile and jumped to
+    the bound (where nothing is vetoed and P(harm) = 1, so the statistic is 8·10^5), and regula
+    falsi, its iterates bunched at the inner end, stopped where g was still -3.84."""
+    fit = ridge.fit("e")
+    s = {e.name: e for e in fit.estimates}["s"]
+    assert ridge_profile(ridge, 0.2) < 0.01 and ridge_profile(ridge, 0.3) < 0.01  # as good as the estimate
+    assert s.low < 0.2 and s.high > 0.3
+    assert not s.low_at_bound and not s.high_at_bound
+    # each end is where the profile crosses the cut-off: within it just inside, beyond it just outside
+    for end, inward in ((s.low, 1e-3), (s.high, -1e-3)):
+        assert ridge_profile(ridge, end + inward) < CUT < ridge_profile(ridge, end - inward), end
+
+
+def test_a_profile_that_cannot_be_placed_leaves_its_side_at_the_bound(ridge, monkeypatch):
+    """Where the inner optimisation never converges beyond the cut-off, the data's verdict is
+    unknown: the side is not narrowed on it (it ends at its bound), and the other side is found."""
+    import attrs
+
+    from libet.simulator import fit as num
+
+    real = num.optimise
+
+    def optimise(problem, start, *args, **kwargs):
+        o = real(problem, start, *args, **kwargs)
+        return attrs.evolve(o, converged=False) if dict(problem.base).get("s", 1) < 0.15 else o
+
+    monkeypatch.setattr(num, "optimise", optimise)
+    s = {e.name: e for e in ridge.fit("e").estimates}["s"]
+    assert s.low_at_bound and s.low == 0.0
+    assert not s.high_at_bound and ridge_profile(ridge, s.high - 1e-3) < CUT < ridge_profile(ridge, s.high + 1e-3)
+
+
+def test_the_crossing_is_bracketed_to_the_sign_change():
+    """Regula falsi with g(b) 10^5 times g(a) creeps from a in steps below the tolerance; it
+    stopped there, reporting a root where g was -3.84. Now a bisection takes over, and an end is
+    only reported within xtol of the sign change (or where g is within ftol of 0)."""
+    from libet.simulator.fit import _crossing
+
+    calls = []
+
+    def g(t):
+        calls.append(t)
+        return -3.84 if t > 0.05 else 8e5  # a jump: no point where g is near 0
+
+    root, a, fa, b, fb = _crossing(g, 0.42, -3.84, 0.0, 8e5, xtol=1e-5, ftol=2.5e-5)
+    assert abs(root - 0.05) <= 1e-5 and abs(a - b) <= 1e-5 and fa < 0 < fb
+    assert len(calls) <= 4 * 16  # the bracket halves at least every fourth evaluation
+    # a smooth g: stopped where |g| <= ftol, or within xtol of the root
+    root, *_ = _crossing(lambda t: math.sqrt(t) - 0.5, 0.0, -0.5, 1.0, 0.5, xtol=1e-9, ftol=1e-12)
+    assert root == pytest.approx(0.25, abs=1e-9)
+    assert _crossing(lambda t: math.nan, 0.0, -1.0, 1.0, 1.0, xtol=1e-9) is None  # its sign unknown

@@ -282,6 +282,14 @@ class Typer:
                 hint="use == or != for enums, bools and phases",
             )
             raise Bad
+        if op in (ir.CmpOp.EQ, ir.CmpOp.NE) and ir.REAL in (a.type, b.type):
+            self.d.warning(
+                "W108",
+                f"'{node.op}' compares reals: in double precision (the engines' default) `3 * 0.1 == 0.3` is false, "
+                "in exact rationals (Z3, --exact) true, so the engines can disagree on it",
+                node.span,
+                hint="compare with a tolerance, e.g. `abs(a - b) < 1e-9`, or compare ints",
+            )
         return ir.Compare(op, a, b, span=node.span)
 
     def _member(self, node: ast.MemberExpr) -> ir.Expr:

@@ -510,3 +510,23 @@ def test_a_number_literal_has_at_most_300_digits_and_an_exponent_within_300(lite
         assert not errors
     else:
         assert [d.code for d in errors] == ["E023"] and "out of range" in errors[0].message
+
+
+def test_reals_compared_for_equality_warn_where_the_engines_can_disagree():
+    """`n * 0.1 == 0.3` holds at n = 3 in exact rationals (Z3 proved `safe` on it) and not in
+    doubles (the default engine found P(harm) 0.5): W108 says so where it is written. Ints and
+    enums compared with == do not warn, nor reals compared with <."""
+    src = """substance {{ topic: {{everyday, weapons}}  n: 0..5 }}
+value no_weapons = topic != weapons
+trajectory {{ horizon 4  start answer  phase answer {{ -> answer : 0.5  -> deliver : otherwise }} }}
+policy p {{ veto when violates no_weapons and ({cond}) }}
+"""
+    spec = libet.loads(src.format(cond="n == 3 implies n * 0.1 == 0.3"))
+    (w,) = [d for d in spec.warnings if d.code == "W108"]
+    assert (w.span.line, w.span.col) == (4, 62) and "'==' compares reals" in w.message
+    r = spec.simulate("p", fixed={"topic": "weapons", "n": 3}, measures=["P(harm)"]).to_rows()[0]["P(harm)"]
+    exact = spec.simulate("p", fixed={"topic": "weapons", "n": 3}, measures=["P(harm)"], exact=True).to_rows()[0]["P(harm)"]
+    assert (r, exact) == (1.0, 0.0)  # the disagreement the warning is about
+    for cond in ("n == 3", "topic == weapons", "n * 0.1 < 0.3", "n != 2"):
+        assert not [d for d in libet.loads(src.format(cond=cond)).warnings if d.code == "W108"], cond
+    assert [d.code for d in libet.loads(src.format(cond="n / 2 != 1.5")).warnings] == ["W108"]

@@ -66,7 +66,8 @@ def read_capped(path: str, limit: int) -> bytes:
 
 def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so
-    a reader never sees a half-written file. A file overwritten keeps its permissions (``libet
+    a reader never sees a half-written file. A symbolic link is written through: its target
+    gets the text and the link stays a link. A file overwritten keeps its permissions (``libet
     fmt`` on a file of mode 0600 or 0755 leaves it so); a new one gets those a plain open()
     would give it.
 
@@ -75,6 +76,8 @@ def write_atomic(path: str, data: str | bytes, overwrite: bool = True) -> None:
     """
     if not overwrite and os.path.exists(path):
         raise UsageError(f"{path} exists; pass --force to overwrite it")
+    if os.path.islink(path):  # write through the link, as an editor does: the rename replaced it
+        path = os.path.realpath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"

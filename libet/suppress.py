@@ -24,6 +24,11 @@ import attrs
 _COMMENT = re.compile(r"#\s*libet:\s*ignore(?:\[([A-Za-z0-9_,\s]*)\])?")
 
 
+def is_suppression(comment: str) -> bool:
+    """Whether ``comment`` (a ``# ...`` comment's text) is a suppression comment."""
+    return _COMMENT.search(comment) is not None
+
+
 def line_codes(text: str) -> dict[int, frozenset[str] | None]:
     """Per 1-based line: the codes its suppression comment names (None: every code)."""
     out: dict[int, frozenset[str] | None] = {}

@@ -21,6 +21,7 @@ from libet.files import read_capped
 from libet.spec import ast
 from libet.spec.diagnostics import Diagnostics
 from libet.spec.parser import MAX_BYTES, Comment, Parsed, decode, parse
+from libet.suppress import is_suppression as suppression
 
 INDENT = "  "
 
@@ -83,6 +84,7 @@ class _Printer:
         self.out: list[str] = []
         self.last_line = 0  # the last source line accounted for
         self.fresh_block = True  # just opened a block (or at the top): no blank line needed
+        self._suppressing: tuple[int, list[str]] = (0, [])  # a source line and its suppression comments
 
     # -- comments and blank lines --
 
@@ -99,10 +101,17 @@ class _Printer:
             self.last_line = c.line
             self.fresh_block = False
 
-    def _trailing(self, line: int) -> str:
-        parts = []
+    def _trailing(self, line: int, carried=(), copy: bool = True) -> str:
+        parts = list(carried)
         while self.comments and self.comments[0].line == line:
             parts.append(self.comments.pop(0).text)
+        # A suppression comment (libet/suppress.py) means its line: every statement printed
+        # from that line keeps it, as the second of `param a = 1 param b = 2  # libet: ignore`
+        # would otherwise lose it.
+        if parts:
+            self._suppressing = (line, [p for p in parts if suppression(p)])
+        elif copy and self._suppressing[0] == line:
+            parts = self._suppressing[1]
         return ("  " + " ".join(parts)) if parts else ""
 
     def emit(self, span, level: int, text: str, claim_line: int | None = None):
@@ -111,9 +120,17 @@ class _Printer:
         end = claim_line if claim_line is not None else (span.end_line if span else start)
         self._leading(start, level)
         self._blank_if_gap(start)
-        # comments inside a multi-line statement move above it
-        self._leading(end, level)
-        self.out.append(INDENT * level + text + self._trailing(end))
+        # comments inside a multi-line statement move above it, but a suppression comment stays
+        # on the statement's line, where the warnings it silences now point
+        carried = []
+        while self.comments and self.comments[0].line < end:
+            if suppression(self.comments[0].text):
+                c = self.comments.pop(0)
+                carried.append(c.text)
+                self.last_line = max(self.last_line, c.line)
+            else:
+                self._leading(self.comments[0].line + 1, level)
+        self.out.append(INDENT * level + text + self._trailing(end, carried))
         self.last_line = max(self.last_line, end)
         self.fresh_block = False
 
@@ -129,7 +146,7 @@ class _Printer:
             emit_child(child, level + 1)
         if span is not None:
             self._leading(span.end_line, level + 1)
-        self.out.append(INDENT * level + "}" + (self._trailing(span.end_line) if span else ""))
+        self.out.append(INDENT * level + "}" + (self._trailing(span.end_line, copy=False) if span else ""))
         if span is not None:
             self.last_line = max(self.last_line, span.end_line)
         self.fresh_block = False

@@ -211,3 +211,53 @@ def test_fmt_keeps_a_file_s_line_endings_byte_order_mark_and_mode(tmp_path):
     unix.write_bytes(messy[3:].replace(b"\r\n", b"\n"))
     assert CliRunner().invoke(main, ["fmt", str(unix)]).exit_code == 0
     assert unix.read_bytes() == b"# a comment\nsubstance {\n  bad: bool\n}\nvalue ok = not bad  # why\n"
+
+
+def _suppressed(text: str) -> tuple:
+    """The warnings a spec's suppression comments silence, by code and what they name, and
+    those left (the line numbers move with the layout, so they are not compared)."""
+    from libet.spec.loader import load_text
+    from libet.suppress import suppress
+
+    loaded = load_text(text, "s.libet")
+    kept, count = suppress(loaded)
+    left = sorted((d.code, d.message) for d in kept.diagnostics if not d.is_error)
+    return count, left
+
+
+@pytest.mark.parametrize("src", [
+    # two declarations on the line of the comment, printed on two lines: each keeps it
+    "substance { a: bool }\nvalue v = a\npolicy p { veto when not v }\nparam k1 = 1 param k2 = 2  # libet: ignore[W102]\n",
+    # the comment on the first line of a statement that the formatter prints on one line
+    "substance { a: bool }\nvalue v = a\npolicy p { veto when not v }\ndef d1 =   # libet: ignore[W102]\n  1 + # mid\n  2\n",
+    # a one-line block split into lines: its children keep it
+    "substance { a: bool  b: bool  c: bool }  # libet: ignore[W102]\nvalue v = a\npolicy p { veto when not v }\n",
+])
+def test_fmt_keeps_what_suppression_comments_silence(src):
+    """The formatter moved `# libet: ignore[...]` off the line of the warning it silenced (to the
+    first of two statements split apart, or above a statement joined onto one line): two W102
+    came back, and `--warnings-as-errors check` failed on the formatted file alone."""
+    out = format_text(src, "s.libet")
+    assert _suppressed(out) == _suppressed(src)
+    assert _suppressed(src)[1] == [] and _suppressed(src)[0] >= 1
+    assert format_text(out, "s.libet") == out
+    assert ("# mid" in out) == ("# mid" in src)
+
+
+def test_fmt_writes_through_a_symbolic_link(tmp_path):
+    """`libet fmt link.libet` replaced the link with a formatted copy and left its target as it
+    was: the rename of the atomic write took the link's place."""
+    import os
+
+    from click.testing import CliRunner
+
+    from libet.cli import main
+
+    target = tmp_path / "real.libet"
+    target.write_text("substance {  bad: bool }\nvalue ok = not bad\n")
+    link = tmp_path / "link.libet"
+    os.symlink(target.name, link)
+    r = CliRunner().invoke(main, ["fmt", str(link)])
+    assert r.exit_code == 0, r.output
+    assert os.path.islink(link) and os.readlink(link) == "real.libet"
+    assert target.read_text() == "substance {\n  bad: bool\n}\nvalue ok = not bad\n"

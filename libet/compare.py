@@ -124,8 +124,11 @@ class Comparison:
         if self.measures:
             for m, delta in self.deltas().items():
                 va, vb = self.measures[self.a][m], self.measures[self.b][m]
+                shown = _p(delta, signed=True)
+                if delta and abs(delta) <= ROUNDING * max(abs(va), abs(vb)):  # two doubles' rounding apart
+                    shown = f"0 within double rounding ({shown})"
                 lines.append(f"  {m}: {self.a} {_p(va)}, {self.b} {_p(vb)}, difference ({self.b} − {self.a}) "
-                             f"{_p(delta, signed=True)} (computed exactly, averaged over every variable)")
+                             f"{shown} (computed exactly, averaged over every variable)")
         if self.unmeasured:
             lines.append(f"  P(harm) and P(over-refusal) not computed: {self.unmeasured}")
         return "\n".join(lines)
@@ -176,6 +179,11 @@ def _apart(x, y) -> tuple[str, str]:
         if a != b:
             return a, b
     return a, f"{b} ({'+' if y > x else '−'}{float(abs(Fraction(y) - Fraction(x))):.3g})"
+
+
+#: A difference of two measures at most this fraction of them is the rounding of two doubles
+#: computed along different paths (1 - 0.7 * (1/7) and 0.9), not a difference of the policies.
+ROUNDING = 1e-12
 
 
 def _p(x, signed: bool = False) -> str:
@@ -243,13 +251,16 @@ def compare(
         else:
             for row in sim.to_rows():
                 nums[row["policy"]] = {m.text: row[m.text] for m in wanted}
+    # where each policy's refusals go (None: they end the trajectory); with one place for every
+    # rule of both, an equal veto probability sends the same mass to the same place
     targets = tuple(tuple(r.then for r in spec.policies[p].rules) for p in (a, b))
+    one_place = len(set(targets[0]) | set(targets[1])) <= 1
     # a covers b: b is never stronger than a (no state where a < b)
     return Comparison(
         a, b, a_covers_b=covers[(b, a)], b_covers_a=covers[(a, b)],
         differences=tuple(found[k] for k in ((b, a), (a, b)) if k in found),
         measures=nums, reason=_reason(reasons, timeout), seconds=time.perf_counter() - started,
-        refusals=targets if targets[0] != targets[1] else (), unmeasured=unmeasured,
+        refusals=() if one_place else targets, unmeasured=unmeasured,
     )
 
 

@@ -191,3 +191,29 @@ policy other {
     assert c.equivalent is None and c.exit_code == 3
     assert c.reason == "the time budget ran out (1 s for both directions; --timeout gives more)"
     assert took < 1.0 + 3.0  # a generous margin: the deadline is looked at every 1,024 terms
+
+
+def test_equal_vetoes_of_different_rule_counts_are_plain_equivalence():
+    """One rule of strength 0.9 and two of 0.3 and 6/7 (1 - 0.7 * 1/7 = 0.9), none of whose
+    refusals goes on: the verdict said "their refusals do not go on in the same phases" (the
+    rule lists of targets, (None,) and (None, None), differed), and the P(harm) difference of
+    2.4e-17, two doubles' rounding, was printed as a difference "computed exactly"."""
+    from libet.compare import compare
+
+    spec = libet.loads("""substance { topic: {everyday, weapons} }
+value no_weapons = topic != weapons
+trajectory { horizon 6 then stop  start turn  phase turn { -> turn : 0.6  -> deliver : otherwise } }
+policy a { veto when violates no_weapons with strength 0.9 then -> turn }
+policy b { veto when violates no_weapons with strength 0.9 }
+policy e { veto when violates no_weapons with strength 0.3  veto when violates no_weapons with strength 6/7 }
+policy f { veto when violates no_weapons with strength 0.3 then -> turn  veto when violates no_weapons with strength 6/7 }
+""").ir
+    c = compare(spec, "b", "e", timeout=20)
+    assert c.equivalent and c.refusals == ()
+    text = c.describe()
+    assert "do not go on" not in text
+    assert "difference (e − b) 0 within double rounding (+" in text
+    assert c.deltas()["P(harm)"] != 0  # the number itself is kept (JSON)
+    # where the refusals do go on somewhere, the note stays: a and b, and e and f
+    assert "do not go on in the same phases" in compare(spec, "a", "b", timeout=20).verdict()
+    assert "do not go on in the same phases" in compare(spec, "e", "f", timeout=20).verdict()

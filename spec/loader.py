@@ -96,6 +96,10 @@ class _Loader:
                 if stack:
                     self.order.append((current, False))
                 continue
+            if not item.path.strip():  # joined to the folder, it named the folder
+                self.d.error("E070", "`use` names no file: the path is empty", item.span,
+                             hint='write the path of a spec file, relative to this one: use "values/common.libet"')
+                continue
             target = os.path.normpath(os.path.join(os.path.dirname(chain[-1]), item.path))
             key = _key(target)
             if key in inside:

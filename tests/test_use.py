@@ -108,3 +108,13 @@ def test_used_file_may_not_hold_an_experiment(tmp_path):
     with pytest.raises(libet.SpecError) as info:
         libet.load(main)
     assert [d.message for d in info.value.diagnostics if d.code == "E070"] == ["a used file cannot declare an experiment"]
+
+
+@pytest.mark.parametrize("path", ["", "  "])
+def test_an_empty_use_path_names_no_file(tmp_path, path):
+    """`use ""` was joined to the using file's folder and said ". is a folder, not a spec file"."""
+    main = write(tmp_path, "main.libet", f'use "{path}"\nsubstance {{ a: bool }}\n')
+    with pytest.raises(libet.SpecError) as info:
+        libet.load(main)
+    (d,) = info.value.diagnostics
+    assert d.code == "E070" and d.message == "`use` names no file: the path is empty" and d.span.line == 1

@@ -203,7 +203,8 @@ class FitResult:
         if g.get("p_value") is not None:
             gof += f" on {g['df']} df, p = {g['p_value']:.3g}"
         elif g["statistic"] != "RMSE":
-            gof += f" ({g['df']} df: no test)"
+            gof += (f" ({g['df']} df: no test)" if g["df"] > 0 else
+                    f" (no test: {g['params']} params fitted to {g['rows']} row(s) leave no degree of freedom)")
         out.append(f"log-likelihood {self.loglik:.6g}; {gof}")
         out.append(f"{self.starts} start(s), {self.starts_agreeing} reached the best; seed {self.seed}; {self.runner}; "
                    f"{self.evaluations} evaluations in {self.seconds:.2f} s")
@@ -628,6 +629,8 @@ def _holdout(dataset, holdout) -> set[int]:
     for h in holdout:
         if isinstance(h, bool) or int(h) != h or int(h) not in numbers:
             raise UsageError(f"--holdout {h!r}: the data file has rows 1..{count}")
+        if int(h) in held:
+            raise UsageError(f"--holdout names row {int(h)} twice", "name each row once, e.g. --holdout 2,5-7")
         held.add(int(h))
     return held
 

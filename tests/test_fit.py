@@ -183,6 +183,18 @@ def test_holdout_and_predictions_with_bootstrap_intervals(tmp_path):
     assert a.holdout_error()["mae"] == pytest.approx(abs(p ** 2 - 0.45), abs=1e-9)
 
 
+def test_a_row_held_out_twice_is_refused_and_a_fit_without_freedom_says_so(tmp_path):
+    """`holdout=[1, 1]` was taken as [1] without a word; a fit of as many params as rows printed
+    "(-1 df: no test)" (or 0 df)."""
+    s = make(tmp_path, "k,successes,n\n0,27,200\n1,90,200\n2,150,200\n", step="p * r")
+    with pytest.raises(libet.UsageError, match="--holdout names row 1 twice"):
+        s.fit("e", params=["p"], holdout=[1, 1])
+    r = s.fit("e", params=["p", "r"], holdout=[1, 2])
+    assert r.goodness["df"] == -1
+    assert "(no test: 2 params fitted to 1 row(s) leave no degree of freedom)" in r.describe()
+    assert "df: no test" not in r.describe()
+
+
 def test_python_numbers_of_any_type_are_accepted(tmp_path):
     s = make(tmp_path, "k,successes,n\n0,30,80\n", step="p * r")
     results = [s.fit("e", params=["p"], overrides={"r": v}).params["p"] for v in (1, np.int64(1), np.float64(1.0))]

@@ -703,6 +703,11 @@ def _warnings(spec, names, theta, lo, hi, ints, problem) -> list[str]:
         if ints[i].flat:
             out.append(f"param {n} is not pinned down by the data: its profile likelihood stays within the 95% "
                        f"cut-off across the whole range [{lo[i]:g}, {hi[i]:g}] (a flat profile)")
+        for side in ints[i].unplaced:
+            bound, where = (lo[i], "below") if side == "low" else (hi[i], "above")
+            out.append(f"param {n}'s interval is not narrowed {where} its estimate: no fit of the other params "
+                       f"converged where its profile likelihood meets the 95% cut-off there, so its {side} end is "
+                       f"the bound {bound:g}, not a value the data exclude beyond")
     return out
 
 

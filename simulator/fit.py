@@ -326,10 +326,15 @@ class Interval:
     low_at_bound: bool
     high_at_bound: bool
     evaluations: int
+    #: the sides (``"low"``, ``"high"``) at their bound because the profile could not be placed
+    #: there, not because the data exclude nothing beyond
+    unplaced: tuple[str, ...] = ()
 
     @property
     def flat(self) -> bool:
-        return self.low_at_bound and self.high_at_bound
+        """Whether the profile stays within the cut-off over the whole range (both ends at
+        their bounds, each placed there)."""
+        return self.low_at_bound and self.high_at_bound and not self.unplaced
 
 
 #: An interval's end is accepted at a point where the signed root sqrt(profile) - sqrt(CHI2_95)
@@ -444,7 +449,8 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
 
     est = float(theta[index])
     ends = []
-    for bound in (lo, hi):
+    unplaced = []
+    for side, bound in (("low", lo), ("high", hi)):
         room = abs(bound - est)
         if room <= 1e-12 * max(1.0, abs(bound)):
             ends.append((bound, True))
@@ -455,12 +461,13 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
         runs.clear()
         values.clear()
         step = min(room, 1e-3 * width)
-        inside_t, inside_v, found = est, 0.0, None
+        inside_t, inside_v, found, placed = est, 0.0, None, True
         for n in range(200):
             t = est + sign * step
             v = prof(t, thorough=True)
             if math.isnan(v) or v > CHI2_95:
                 found = None if math.isnan(v) else (inside_t, root(inside_v), t, root(v))
+                placed = found is not None
                 break
             if step >= room:
                 break
@@ -478,6 +485,7 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
             a, fa, b, fb = found
             got = _crossing(lambda t: root(prof(t, thorough=False)), a, fa, b, fb, 1e-5 * width, ROOT_FTOL)
             if got is None:
+                placed = False
                 break
             x, a, fa, b, fb = got
             if b in confirmed:
@@ -485,6 +493,7 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
                 break
             v = prof(b, thorough=True)
             if math.isnan(v):
+                placed = False
                 break
             if v > CHI2_95:  # confirmed beyond the cut-off: the crossing stands
                 end = x if x in (a, b) else _interpolate(a, fa, b, root(v))
@@ -492,12 +501,15 @@ def profile(problem: Problem, theta: Sequence[float], best: float, index: int) -
             # within the cut-off after all: search on between it and the nearest confirmed point beyond
             beyond = [t for t in confirmed if sign * (t - b) > 0 and values[t] > CHI2_95]
             if not beyond:
+                placed = False
                 break
             outer = min(beyond, key=lambda t: abs(t - b))
             found = (b, root(v), outer, root(values[outer]))
         ends.append((bound, True) if end is None else (float(end), False))
+        if end is None and not placed:
+            unplaced.append(side)
     (low, low_b), (high, high_b) = ends
-    return Interval(problem.names[index], est, low, high, low_b, high_b, evals[0])
+    return Interval(problem.names[index], est, low, high, low_b, high_b, evals[0], tuple(unplaced))
 
 
 def _interpolate(a: float, fa: float, b: float, fb: float) -> float:

@@ -519,9 +519,18 @@ def test_a_profile_that_cannot_be_placed_leaves_its_side_at_the_bound(ridge, mon
         return attrs.evolve(o, converged=False) if dict(problem.base).get("s", 1) < 0.15 else o
 
     monkeypatch.setattr(num, "optimise", optimise)
-    s = {e.name: e for e in ridge.fit("e").estimates}["s"]
+    result = ridge.fit("e")
+    s = {e.name: e for e in result.estimates}["s"]
     assert s.low_at_bound and s.low == 0.0
     assert not s.high_at_bound and ridge_profile(ridge, s.high - 1e-3) < CUT < ridge_profile(ridge, s.high + 1e-3)
+    # and it says so: not narrowed there, which is not the data excluding nothing (a flat profile)
+    (said,) = [w for w in result.warnings if w.startswith("param s")]
+    assert said.startswith("param s's interval is not narrowed below its estimate") and "the bound 0" in said
+    # placed on neither side: both said, and the profile is not called flat
+    monkeypatch.setattr(num, "optimise", lambda problem, start, *a, **k: attrs.evolve(real(problem, start, *a, **k), converged=False)
+                        if "s" in dict(problem.base) else real(problem, start, *a, **k))
+    said = [w for w in ridge.fit("e").warnings if w.startswith("param s")]
+    assert len(said) == 2 and all("is not narrowed" in w for w in said) and not any("flat" in w for w in said)
 
 
 def test_the_crossing_is_bracketed_to_the_sign_change():

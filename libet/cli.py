@@ -18,6 +18,8 @@ from libet.clitools import (
     emit_error,
     emit_json,
     guard,
+    internal_error,
+    interrupted,
     json_mode,
     report,
     set_json_mode,
@@ -110,21 +112,11 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except KeyboardInterrupt:
-            if json_mode():
-                emit_error("interrupted", exit_code=130)
-            else:
-                click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(interrupted())
         except Exception as exc:  # pragma: no cover - only on a bug in libet
             if "LIBET_DEBUG" in os.environ:
                 raise
-            message = f"internal error: {type(exc).__name__}: {exc}"
-            hint = "This is a bug in libet, not in your spec. Set LIBET_DEBUG=1 to see the traceback."
-            if json_mode():
-                emit_error(message, hint, kind="internal", exit_code=70)
-            else:
-                click.echo(f"{message}\n{hint}", err=True)
-            sys.exit(70)
+            sys.exit(internal_error(exc))
 
 
 def _usage_hint(exc: click.ClickException) -> str | None:

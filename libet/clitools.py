@@ -94,6 +94,31 @@ def emit_error(message: str, hint: str | None = None, **kw) -> None:
     emit_json(error_object(message, hint, **kw))
 
 
+def interrupted() -> int:
+    """Ctrl-C, said once (one JSON object under ``--json``); the exit code, 130."""
+    if _JSON_MODE:
+        emit_error("interrupted", exit_code=130)
+    else:
+        click.echo("interrupted", err=True)
+    return 130
+
+
+def internal_error(exc: BaseException) -> int:
+    """A bug in libet, said as one: the exception's type and message, and how to see the
+    traceback (one JSON object under ``--json``); the exit code, 70."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - the message of a broken exception is not worth a second failure
+        text = "(its message could not be read)"
+    message = f"internal error: {type(exc).__name__}: {text}"
+    hint = "This is a bug in libet, not in your spec. Set LIBET_DEBUG=1 to see the traceback."
+    if _JSON_MODE:
+        emit_error(message, hint, kind="internal", exit_code=70)
+    else:
+        click.echo(f"{message}\n{hint}", err=True)
+    return 70
+
+
 def fail(message: str, hint: str | None = None) -> NoReturn:
     """Print a usage error (as one JSON object under ``--json``) and exit with code 2."""
     if _JSON_MODE:

@@ -26,11 +26,11 @@ import click
 
 from libet.clitools import (
     EXIT_BAD_INPUT,
-    emit_error,
     emit_json,
     fail,
     guard,
-    json_mode,
+    internal_error,
+    interrupted,
     load_or_exit,
     parse_sets,
     use_color,
@@ -189,25 +189,13 @@ def _in_child(run) -> int:
         click.echo(str(exc.code), err=True)
         return 1
     except KeyboardInterrupt:
-        if json_mode():
-            emit_error("interrupted", exit_code=130)
-        else:
-            click.echo("interrupted", err=True)
-        return 130
+        return interrupted()
     except Exception as exc:  # pragma: no cover - only on a bug in libet
-        from libet.testing.conformance import describe_exception
-
         if "LIBET_DEBUG" in os.environ:
             import traceback
 
             traceback.print_exc()
-        message = f"internal error: {describe_exception(exc)}"
-        hint = "This is a bug in libet, not in your spec. Set LIBET_DEBUG=1 to see the traceback."
-        if json_mode():
-            emit_error(message, hint, kind="internal", exit_code=70)
-        else:
-            click.echo(f"{message}\n{hint}", err=True)
-        return 70
+        return internal_error(exc)
 
 
 @guard

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import z3
 
 from libet.proofs.domains import Sym, default_value
-from libet.proofs.solve import Budget, OutOfTime, Query
+from libet.proofs.solve import Budget, OutOfTime, Query, watchdog
 
 #: Weight of "a variable takes its neutral value" (the lightest soft constraint).
 W_DEFAULT = 1
@@ -53,7 +53,8 @@ def minimise(query: Query, extra: Iterable, softs: Iterable[tuple[Any, int]], bu
             continue
         opt.add_soft(f, w)
     try:
-        r = opt.check()
+        with watchdog(query.ctx, budget.remaining()):  # Optimize may not keep its timeout
+            r = opt.check()
     except z3.Z3Exception:
         return None
     if r != z3.sat:

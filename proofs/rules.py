@@ -35,12 +35,16 @@ from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 from libet.spec.rules import resolve_otherwise, veto_probability
 
-#: Most evaluations of a phase's step distribution (over the variables its transitions read) to
-#: decide at encoding time that a transition is positive everywhere or nowhere.
+#: Most evaluations of a phase's step distribution (over the variables its transitions read,
+#: times the depths a state stands for) to decide at encoding time that a transition is
+#: positive everywhere or nowhere.
 POSITIVITY_LIMIT = 4096
 #: Most distinct values a veto strength may take to have its product expanded into a choice
 #: among them (which keeps the veto probability linear).
 STRENGTH_VALUES_LIMIT = 64
+
+#: A transition positive at some inputs and zero at others (:meth:`Encoder._positivity`).
+_MIXED = object()
 
 
 def step_distribution(interp: Interpreter, phase: str, a, depth: int) -> list[tuple[str, Fraction]]:
@@ -249,7 +253,7 @@ class Encoder(Terms):
         inputs = inputs_at(self, rule.strength, env)
         if inputs is None or inputs.count > TABLE_LIMIT:
             return None
-        key = (rule, inputs.key())
+        key = (self.reads.key(rule.strength), inputs.key())  # not the rule: hashing it recurses
         if key not in self._strengths:
             values: set = set()
             try:
@@ -310,45 +314,64 @@ class Encoder(Terms):
 
     def _positivity(self, phase: str, env: Env) -> dict | None:
         """target -> True/False when the interpreter shows the transition positive at every /
-        no input ``env`` stands for; ``None`` entries where it depends on them."""
+        no input ``env`` stands for; ``None`` entries where it depends on them. ``None`` when
+        the inputs number more than :data:`POSITIVITY_LIMIT` in all (the variables read, times
+        the depths): the solver compares the probabilities with 0 then. A phase whose
+        transitions do not read the depth is decided at one depth for all, so a horizon of
+        10^8 costs no more than one of 10 (the depths are a ``range``, never listed)."""
         if isinstance(env.depth, int):
-            depths = [env.depth]
+            depths = range(env.depth, env.depth + 1)
         elif env.depth_values is not None:
-            depths = list(env.depth_values)
+            depths = env.depth_values
         else:
             return None
-        per_depth = [self._positivity_at(phase, d) for d in depths]
-        if not per_depth or any(p is None for p in per_depth):
+        if not len(depths):
             return None
-        out = {}
-        for target in per_depth[0]:
-            flags = {p[target] for p in per_depth}
-            out[target] = flags.pop() if len(flags) == 1 else None
-        return out
+        exprs = self._prob_exprs(phase)
+        if not any(self.reads.depth(e) for e in exprs):
+            return self._positivity_at(phase, 0)
+        if self._positivity_inputs(phase, exprs, 0).count * len(depths) > POSITIVITY_LIMIT:
+            return None
+        out: dict = {}
+        for d in depths:
+            per = self._positivity_at(phase, d)
+            if per is None:
+                return None
+            for target, flag in per.items():
+                out[target] = flag if out.get(target, flag) == flag else _MIXED
+        return {t: (None if f is _MIXED else f) for t, f in out.items()}
+
+    def _prob_exprs(self, phase: str) -> list:
+        return [t.prob for t in self.spec.trajectory.phase(phase).transitions if t.prob is not None]
+
+    def _positivity_inputs(self, phase: str, exprs: list, depth: int) -> Inputs:
+        """The inputs of ``phase``'s step distribution at ``depth``: the variables its
+        probabilities read, and every valuation of the state variables they read, reachable or
+        not (a transition positive, or zero, at all of them is so at whatever state the query is
+        at)."""
+        names = self.reads.variables(exprs)
+        states = self.reads.states(exprs) if self.spec.state else frozenset()
+        declared = list(self.spec.variables.items()) + [(n, v) for n, v in self.spec.state.items() if n in states]
+        return Inputs(
+            domains=tuple((n, tuple(v.domain.values())) for n, v in declared if n in names or n in states),
+            depths=(depth,),
+            phases=(phase,),
+        )
 
     def _positivity_at(self, phase: str, depth: int) -> dict | None:
         key = (phase, depth)
         if key in self._positivity_table:
             return self._positivity_table[key]
-        exprs = [t.prob for t in self.spec.trajectory.phase(phase).transitions if t.prob is not None]
+        exprs = self._prob_exprs(phase)
         if depth != 0 and not any(self.reads.depth(e) for e in exprs):
             out = self._positivity_at(phase, 0)
         else:
-            names = self.reads.variables(exprs)
-            # over every valuation of the state variables read, reachable or not: a transition
-            # positive (or zero) at all of them is so at whatever state the query is at
-            states = self.reads.states(exprs) if self.spec.state else frozenset()
-            declared = list(self.spec.variables.items()) + [(n, v) for n, v in self.spec.state.items() if n in states]
-            inputs = Inputs(
-                domains=tuple((n, tuple(v.domain.values())) for n, v in declared if n in names or n in states),
-                depths=(depth,),
-                phases=(phase,),
-            )
+            inputs = self._positivity_inputs(phase, exprs, depth)
             out = None
             if inputs.count <= POSITIVITY_LIMIT:
                 seen: dict[str, set] = {}
                 try:
-                    for a, d, p in inputs:
+                    for a, d, p in inputs:  # each input looks at the check's deadline
                         for target, prob in step_distribution(self.interp, p, a, d):
                             seen.setdefault(target, set()).add(prob > 0)
                     out = {t: (v.pop() if len(v) == 1 else None) for t, v in seen.items()}

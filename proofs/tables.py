@@ -62,7 +62,7 @@ class Inputs:
 
     domains: tuple[tuple[str, tuple], ...]
     fixed: tuple[tuple[str, Any], ...] = ()
-    depths: tuple[int, ...] = (0,)
+    depths: tuple[int, ...] | range = (0,)
     phases: tuple = (None,)
 
     @property
@@ -108,7 +108,7 @@ def inputs_at(enc: "Terms", e: ir.Expr, env: Env) -> Inputs | None:
     if reads_depth and not isinstance(env.depth, int):
         if env.depth_values is None:
             return None
-        depths = tuple(env.depth_values)
+        depths = env.depth_values  # a range: counted, never listed (a horizon may be 10^8)
     else:
         depths = (env.depth if reads_depth else 0,)
     if reads_phase and not (isinstance(env.phase, str) or env.phase is None):
@@ -163,8 +163,9 @@ class Tables:
             )
         if inputs.count > TABLE_LIMIT:
             raise Unencodable(f"{e.func.value}(...) would need a table of {count_text(inputs.count)} entries (limit {TABLE_LIMIT:,})", e.span)
-        # keyed by the node's value (spans aside), so equal terms in several phases share a table
-        key = (e, inputs.key())
+        # keyed by what the node says (spans aside), so equal terms in several phases share a
+        # table: Reads.key, computed without recursion (hashing a nested node recurses)
+        key = (self.enc.reads.key(e), inputs.key())
         hit = self._tables.get(key)
         if hit is None:
             hit = self._tables[key] = self._evaluate(e, inputs)

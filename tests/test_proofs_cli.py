@@ -94,6 +94,22 @@ def test_trace_dot_writes_dot_and_svg_and_refuses_to_overwrite(tmp_path):
     assert r.exit_code == 2 and "pass --force" in r.output and not (other / "shallow-safe.dot").exists()
 
 
+def test_trace_dot_where_a_trace_name_is_a_folder_is_a_usage_error_before_proving(tmp_path):
+    out = tmp_path / "traces"
+    (out / "shallow-safe.dot").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    r = invoke("prove", PREFILL, "--check", "safe", "--trace-dot", str(out), "--force")
+    assert r.exit_code == 2, r.output  # was an internal error (IsADirectoryError), exit 70
+    assert f"{out / 'shallow-safe.dot'} is a folder, where the trace of shallow · safe would be written" in r.output
+    assert "hint: remove or rename it" in r.output
+    assert "PROVED" not in r.output and "VIOLATED" not in r.output  # said before any check ran
+    (out / "shallow-safe.dot").rmdir()
+    # with --force the traces are written and every other file in the folder is kept
+    r = invoke("prove", PREFILL, "--check", "safe", "--trace-dot", str(out), "--force")
+    assert r.exit_code == 1 and (out / "shallow-safe.dot").is_file()
+    assert (out / "notes.txt").read_text() == "mine"
+
+
 def test_set_overrides_a_param_and_restricts_a_variable(tmp_path):
     path = write(
         tmp_path,

@@ -36,6 +36,7 @@ from libet.proofs.solve import (
 )
 from libet.proofs.spacer import spacer
 from libet.proofs.tables import Unencodable
+from libet.results import Status
 from libet.spec import ir
 from libet.spec.interpreter import Interpreter
 
@@ -245,3 +246,34 @@ check deep { safe }
     (r,) = libet.loads(text, "g.libet").prove(timeout=20)
     assert r.status.value == "PROVED"
     assert any("holds even with no veto" in w for w in r.warnings)
+
+
+def _chain(n: int) -> str:
+    """``* 2 / 2`` and ``/ 1 * 1`` alternating: n operations, a left-nested chain equal to its
+    first operand."""
+    return " ".join(("* 2", "/ 2", "/ 1", "* 1")[i % 4] for i in range(n))
+
+
+def test_long_chains_of_products_and_quotients_cost_no_recursion():
+    # 10^4 left-nested `*` and `/` in a strength (listed by the interpreter), the argument of
+    # a tabulated `exp` in a condition (exp(-n) < 0.03 is n > 3) and in a transition: each is
+    # a loop, and the tables and the strengths are keyed without hashing the nested nodes
+    # (which recurses)
+    c = _chain(10_000)
+    text = f"""
+substance {{ topic: {{everyday, weapons}}  n: 1..9 }}
+framing {{ f: 0..3 }}
+value no_weapons = topic != weapons
+trajectory {{ horizon 4  start answer
+  phase answer {{ -> answer : 0.5 * exp(-(n {c}))  -> deliver : otherwise }} }}
+policy p {{ veto when violates no_weapons and exp(-(n {c})) < 0.03 with strength n {c} / 9 }}
+check p {{ safe  complete  invariant under f  invariant under n }}
+"""
+    results = {r.check: r for r in libet.loads(text).prove(timeout=60)}
+    assert results["safe"].status is Status.VIOLATED  # n <= 3 is never vetoed
+    assert results["safe"].counterexample.assignment["n"] <= 3
+    assert results["complete"].status is Status.VIOLATED
+    assert results["invariant under f"].status is Status.PROVED
+    inv = results["invariant under n"]
+    assert inv.status is Status.VIOLATED
+    assert inv.counterexample.veto != inv.counterexample.second_veto

@@ -128,3 +128,65 @@ def test_the_longest_budget_z3_takes_is_taken():
 
     assert check_limits(Z3_MAX_MS / 1000) == (Z3_MAX_MS / 1000, None)
     assert Budget(Z3_MAX_MS / 1000 + 5).ms() == Z3_MAX_MS  # clamped, not wrapped to a few ms
+
+
+@pytest.mark.parametrize("horizon", [10_000_000, 100_000_000])
+def test_a_long_horizon_costs_no_loop_over_its_depths(horizon):
+    # a start depth read from the framing makes every frame's depth symbolic over 0..H - 1:
+    # the phase's transitions read no depth, so their positivity is decided at one depth for
+    # all (it was a Python loop over every depth, 25 s past a 5 s budget at 10^7 and 8 GB at
+    # 10^8); the rule vetoes every harmful start, so BMC proves it at once
+    text = f"""
+substance {{ topic: {{everyday, weapons}} }}
+framing {{ f: 0..9 }}
+value no_weapons = topic != weapons
+trajectory {{ horizon {horizon}  start answer at depth f
+  phase answer {{ -> answer : 0.5  -> deliver : otherwise }} }}
+policy p {{ veto when harmful }}
+check p {{ safe }}
+"""
+    started = time.monotonic()
+    (r,) = prove(libet.loads(text).ir, timeout=5)
+    assert r.status is Status.PROVED
+    assert time.monotonic() - started < 3
+
+
+def test_a_long_horizon_whose_steps_read_the_depth_is_left_to_the_solver():
+    # the transitions read the depth, so no one depth stands for the others: past the limit of
+    # evaluations the solver compares the probabilities with 0 instead of the interpreter
+    # listing 10^7 depths (which ran out of time: UNKNOWN)
+    text = """
+substance { topic: {everyday, weapons} }
+framing { f: 0..9 }
+value no_weapons = topic != weapons
+trajectory { horizon 10000000  start answer at depth f
+  phase answer { -> answer : if depth < 5 then 0.5 else 0.4  -> deliver : otherwise } }
+policy p { veto when harmful }
+policy half { veto when harmful with strength 0.5 }
+check p, half { safe }
+"""
+    started = time.monotonic()
+    p, half = prove(libet.loads(text).ir, timeout=5)
+    assert p.status is Status.PROVED
+    assert half.status is Status.VIOLATED and len(half.counterexample.steps) == 1
+    assert time.monotonic() - started < 5
+
+
+def test_optimize_is_held_to_its_share_of_the_budget():
+    # Z3's Optimize, minimising this counterexample on the bv/qf_fd rung, ran past its 1 s
+    # cap (a MaxSAT round that hit the timeout restarts without one): 4.5 s in a 2 s budget.
+    # A watchdog interrupts it
+    members = ", ".join(f"m{i}" for i in range(5000))
+    third = ", ".join(f"m{i}" for i in range(0, 5000, 3))
+    text = f"""
+substance {{ topic: {{{members}}} }}
+framing {{ persona: {{{members}}} }}
+value no_m = topic != m4999
+trajectory {{ horizon 8  start answer  phase answer {{ -> answer : 0.5  -> deliver : otherwise }} }}
+policy q {{ veto when violates no_m and persona in {{{third}}} }}
+check q {{ invariant under framing }}
+"""
+    spec = libet.loads(text).ir
+    (r,) = prove(spec, timeout=2)
+    assert r.status is Status.VIOLATED
+    assert r.seconds <= 2.5

@@ -16,7 +16,7 @@ import sys
 import click
 
 from libet.clitools import emit_json, guard, load_or_exit, parse_sets, spec_error, use_color
-from libet.errors import EvaluationError
+from libet.errors import EvaluationError, UsageError
 from libet.files import check_folder, write_atomic
 from libet.results import STATUS_COLOR, Status, exit_code, text_sections
 
@@ -94,8 +94,17 @@ def _trace_name(policy: str) -> str:
 
 
 def _check_outputs(folder: str, policies, force: bool) -> None:
-    """An existing folder is written into only with --force, as every other command does."""
+    """An existing folder is written into only with --force, as every other command does; and
+    with it, a trace's DOT or SVG name there taken by anything but a file (a folder) is a usage
+    error, said before any check runs."""
     check_folder(folder, force)
+    for policy in dict.fromkeys(policies):
+        for ext in (".dot", ".svg"):
+            path = os.path.join(folder, _trace_name(policy) + ext)
+            if os.path.exists(path) and not os.path.isfile(path):
+                what = "a folder" if os.path.isdir(path) else "not a file"
+                raise UsageError(f"{path} is {what}, where the trace of {policy} · safe would be written",
+                                 "remove or rename it, or choose another --trace-dot folder")
 
 
 def _write_traces(folder: str, results) -> list[str]:

@@ -20,12 +20,14 @@ from libet.spec import ir
 
 
 def expression_classes() -> tuple[type, ...]:
-    """Every concrete expression node class of the IR."""
+    """Every concrete expression node class of the IR: those :mod:`libet.spec.ir` names. (A
+    class attrs rebuilt with slots leaves the class it replaced among ``__subclasses__()``
+    until a full garbage collection, which a long load holds off: counted, it was an 18th.)"""
     out = []
     stack = list(ir.Expr.__subclasses__())
     while stack:
         cls = stack.pop()
-        if cls.__module__ == ir.__name__ and cls not in out:
+        if getattr(ir, cls.__name__, None) is cls and cls not in out:
             out.append(cls)
         stack.extend(cls.__subclasses__())
     return tuple(sorted(out, key=lambda c: c.__name__))

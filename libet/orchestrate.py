@@ -165,14 +165,25 @@ def export_prism(
     ``otherwise``). Solving P(harm) first evaluates every reachable state, and a state with no
     valid value is the same EvaluationError, at the same place, as ``libet simulate`` reports.
 
+    A model the engine refuses (too large for its tables, or more than 64 variables read) is
+    still exported, as before, with a first comment line saying it was not solved first.
+
     Raises:
-        UsageError: as :func:`libet.simulator.prism.to_prism` and :func:`simulate`.
+        UsageError: as :func:`libet.simulator.prism.to_prism`.
         EvaluationError: a reachable state whose probabilities have no valid value.
     """
     from libet.simulator.prism import to_prism
     from libet.spec import measures as ms
 
-    simulate(spec, [policy], params=params, fixed=fixed, measures=[ms.HARM])
+    # with choice points, the largest P(harm) over adversaries: its solve tries every option
+    harm = ms.parse("Pmax(harm)") if spec.is_mdp else ms.HARM
+    try:
+        simulate(spec, [policy], params=params, fixed=fixed, measures=[harm])
+    except UsageError as exc:  # the engine refuses the model (too large, more than 64 axes): PRISM may not
+        text = to_prism(spec, policy, params=check_overrides(spec, params), fixed=check_fixed(spec, fixed))
+        note = (f"// not solved by libet before the export ({exc}): its probabilities were checked by the load, "
+                "at the declared params, over the states its budget reached\n")
+        return note + text
     return to_prism(spec, policy, params=check_overrides(spec, params), fixed=check_fixed(spec, fixed))
 
 

@@ -113,6 +113,32 @@ def test_bad_input_exits_2(args, needle):
     assert needle in r.output
 
 
+def test_an_mdp_and_a_model_the_engine_refuses_are_still_exported(tmp_path):
+    """Solving P(harm) before the export refused every MDP (P(harm) of an MDP needs its case over
+    adversaries) and every model of more than 64 read variables (numpy's axes), which the export
+    writes without a table. An MDP is solved for Pmax(harm), which tries every option; a model the
+    engine refuses is exported with a comment saying it was not solved."""
+    r = invoke("export", "--prism", "examples/adaptive_attacker.libet", "--policy", "keyword")
+    assert r.exit_code == 0, r.output
+    assert "\nmdp\n" in r.output and "Pmax=?" in r.output
+    bad = tmp_path / "mdp.libet"
+    bad.write_text(_VALID_AT_DEFAULT.replace("substance { topic: {everyday, weapons} }",
+                                             "substance { topic: {everyday, weapons} }\nstate { e: {p, q} = p }")
+                   .replace("phase go { -> go : if topic == everyday", "phase go { choose e  -> go : if topic == everyday"))
+    assert invoke("export", "--prism", str(bad), "--set", "a=0.3").exit_code == 0
+    r = invoke("export", "--prism", str(bad), "--set", "a=0.5")
+    assert r.exit_code == 2 and "error[E041]: probability of '-> go' in phase 'go' is 1.5" in r.output
+    wide = tmp_path / "wide.libet"
+    names = [f"v{i}" for i in range(66)]
+    wide.write_text("substance { " + "  ".join(f"{n}: 0..1" for n in names) + " }\n"
+                    "value ok = " + " + ".join(names) + " < 60\n"
+                    "trajectory { horizon 3  start a  phase a { -> deliver : 0.5  -> stop : otherwise } }\n"
+                    "policy v { veto when violates ok with strength 0.5 }\n")
+    r = invoke("export", "--prism", str(wide), *[f"--set={n}=1" for n in names[:63]])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("// not solved by libet before the export (model too large") and "\ndtmc\n" in r.output
+
+
 def test_an_experiment_keeps_its_set_lines_value_given_again():
     r = invoke("simulate", PREFILL, "--experiment", "prefill_sweep", "--set", "topic=weapons", "--json")
     assert r.exit_code == 0, r.output

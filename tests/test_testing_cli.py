@@ -369,8 +369,10 @@ def test_the_child_keeps_stdout_for_the_results_and_ctrl_c_still_interrupts(tmp_
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0 and json.loads(out)["results"] and "not json" in err
     # Ctrl-C: the terminal signals the whole process group, the child reports it, the parent waits
+    # as from a terminal: SIGINT at its default (a pytest-xdist worker may ignore it, and a
+    # process started with it ignored keeps it so: no KeyboardInterrupt, then the 10 s timeout)
     p = libet_test("--veto", f"{tmp_path / 'ends.py'}:wait", "--property", "complete", "--no-db",
-                   start_new_session=True)
+                   start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stderr.readline() == "waiting\n"
     os.killpg(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=60)

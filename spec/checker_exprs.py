@@ -38,6 +38,7 @@ class Typer:
         self.scope = scope
         self.d = scope.d
         self.defs: dict[str, ir.Definition] = {}
+        self._rounding: dict[str, bool] = {}  # def -> whether it computes a real that may round (W108)
         self.values: dict[str, ir.ReferenceValue] = {}
         self._resolving: list[str] = []
 
@@ -282,7 +283,7 @@ class Typer:
                 hint="use == or != for enums, bools and phases",
             )
             raise Bad
-        if op in (ir.CmpOp.EQ, ir.CmpOp.NE) and ir.REAL in (a.type, b.type):
+        if op in (ir.CmpOp.EQ, ir.CmpOp.NE) and ir.REAL in (a.type, b.type) and (self._rounds(a) or self._rounds(b)):
             self.d.warning(
                 "W108",
                 f"'{node.op}' compares reals: in double precision (the engines' default) `3 * 0.1 == 0.3` is false, "
@@ -291,6 +292,31 @@ class Typer:
                 hint="compare with a tolerance, e.g. `abs(a - b) < 1e-9`, or compare ints",
             )
         return ir.Compare(op, a, b, span=node.span)
+
+    def _rounds(self, e: ir.Expr) -> bool:
+        """Whether ``e`` computes a real a double may round: real arithmetic (``n * 0.1``, ``a
+        / b``) or ``exp``, ``log`` or ``pow``, in it or in a def it reads. A param, a literal or
+        ``min`` of them is the same number in both arithmetics, and ``r != 0``, the guard
+        before a division, is exact in both. Each def is looked at once (``_rounding``)."""
+        stack = [e]
+        while stack:
+            node = stack.pop()
+            t = type(node)
+            if t is ir.Arith and (node.type.kind is ir.Kind.REAL or node.op is ir.ArithOp.DIV):
+                return True
+            if t is ir.Call and node.func in (ir.Func.EXP, ir.Func.LOG, ir.Func.POW):
+                return True
+            if t is ir.DefRef:
+                hit = self._rounding.get(node.name)
+                if hit is None:
+                    d = self.defs.get(node.name)
+                    self._rounding[node.name] = False  # a def read twice below is looked at once
+                    hit = self._rounding[node.name] = d is not None and self._rounds(d.expr)
+                if hit:
+                    return True
+                continue
+            stack.extend(node.children())
+        return False
 
     def _member(self, node: ast.MemberExpr) -> ir.Expr:
         arg = self.expr(node.arg)
@@ -408,3 +434,4 @@ def _describe(node) -> str:
     if isinstance(node, ast.NameExpr):
         return node.name
     return "the expression"
+

@@ -58,7 +58,7 @@ CODES: dict[str, str] = {
     "W105": "a measure names an event that can never happen (the measure is 0, or undefined if it is the condition)",
     "W106": "a refusal goes on while reaching the horizon delivers",
     "W107": "state updates on a step that ends the trajectory",
-    "W108": "reals compared with == or !=: double precision and exact rationals can disagree",
+    "W108": "computed reals compared with == or !=: double precision and exact rationals can disagree",
 }
 
 

@@ -530,3 +530,10 @@ policy p {{ veto when violates no_weapons and ({cond}) }}
     for cond in ("n == 3", "topic == weapons", "n * 0.1 < 0.3", "n != 2"):
         assert not [d for d in libet.loads(src.format(cond=cond)).warnings if d.code == "W108"], cond
     assert [d.code for d in libet.loads(src.format(cond="n / 2 != 1.5")).warnings] == ["W108"]
+    # nothing computed, nothing rounded: a param against 0 (the guard before a division), a
+    # literal, min of them; arithmetic in a def read is (W108 once, however often it is read)
+    guarded = src.replace("substance {{", "param r = 0.1\nparam h = 3\ndef third = r * 3\nsubstance {{")
+    for cond in ("r != 0", "h == 3", "0.5 == 0.5", "min(r, 1) == r"):
+        assert not [d for d in libet.loads(guarded.format(cond=cond)).warnings if d.code == "W108"], cond
+    w = [d for d in libet.loads(guarded.format(cond="third == 0.3 and (third != 0.3 or n == 3)")).warnings if d.code == "W108"]
+    assert len(w) == 2

@@ -233,8 +233,9 @@ def _estimate(m: ms.Measure, tally: _Tally, confidence: float, top: int) -> Esti
     expectation's reward (a depth, a number of steps or refusals) lies in [0, ``top``], the
     horizon: from :data:`NORMAL_MIN` trajectories on, its interval is the normal one; below,
     where the sample's spread says little (one trajectory has none: the interval was its value
-    alone), Hoeffding's, which holds for any sample of a variable in that range; both cut to
-    the range (a normal interval reached below 0)."""
+    alone), and for a sample of one value however large (the normal interval has no width),
+    Hoeffding's, which holds for any sample of a variable in that range; both cut to the range
+    (a normal interval reached below 0)."""
     if tally.n == 0:
         return Estimate(None, None, None, 0)
     if m.is_probability:
@@ -242,10 +243,10 @@ def _estimate(m: ms.Measure, tally: _Tally, confidence: float, top: int) -> Esti
         return Estimate(tally.k / tally.n, lo, hi, tally.n)
     n = tally.n
     mean = tally.total / n
-    if n >= NORMAL_MIN:
-        var = max(0.0, tally.squares / n - mean * mean) * n / (n - 1)
+    var = max(0.0, tally.squares / n - mean * mean) * n / (n - 1) if n > 1 else 0.0
+    if n >= NORMAL_MIN and var > 0:
         half = z_value(confidence) * math.sqrt(var / n)
-    else:
+    else:  # few trajectories, or all of one value (100 with no refusal: E(refusals) was [0, 0])
         half = top * math.sqrt(math.log(2 / (1 - confidence)) / (2 * n))
     return Estimate(mean, max(0.0, mean - half), min(float(top), mean + half), n)
 

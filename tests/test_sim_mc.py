@@ -143,6 +143,13 @@ policy p { veto when harmful with strength 0.0002 }
     assert seen > 30
     e = montecarlo.run(model, 2000, 6, measures=[m])[m]
     assert e.n == 1 and e.high - e.low > 10
+    # 30 or more trajectories of one value: the normal interval had no width ([0, 0] for an
+    # E(refusals) of 0.0218 from 100 runs without a refusal); Hoeffding's then
+    mom = libet.load("examples/momentum.libet").ir
+    r = ms.parse("E(refusals)")
+    truth = outcomes(mom, "static", measures=[r]).aggregate(r).value
+    e = montecarlo.run(Model(mom, "static"), 100, 4, measures=[r])[r]
+    assert e.n == 100 and e.value == 0 and e.low == 0 and e.low <= truth <= e.high
     # from 30 trajectories on the normal interval, cut to the range
     big = montecarlo.run(model, 200_000, 1, measures=[m])[m]
     assert big.n >= montecarlo.NORMAL_MIN and big.low <= exact <= big.high and big.high - big.low < 3

@@ -327,6 +327,17 @@ def fd_write(s):
     os.write(1, b"not json\\n")  # below Python's sys.stdout, as C code or a subprocess writes
     return deep(s)
 
+def chatty(s):  # a thread of its own prints between the calls, when no call redirects it
+    import threading
+    if not getattr(chatty, "started", False):
+        chatty.started = True
+        def talk():
+            while True:
+                print("chatter", flush=True)
+                time.sleep(0.001)
+        threading.Thread(target=talk, daemon=True).start()
+    return deep(s)
+
 def wait(s):
     sys.stderr.write("waiting\\n")
     sys.stderr.flush()
@@ -360,6 +371,22 @@ def test_an_implementation_that_ends_the_process_is_an_error_not_a_pass(tmp_path
     assert message in text and "Traceback" not in err
     if fn != "exits_on_import":
         assert "\n  request: topic = " in text
+
+
+def test_a_thread_of_the_implementation_cannot_print_into_the_results(tmp_path):
+    """A print from the implementation's own thread between two calls went to the real stdout
+    (the redirection holds only during a call): `--json` began with its line."""
+    (tmp_path / "ends.py").write_text(ENDS)
+    for as_json in (True, False):
+        p = libet_test("--veto", f"{tmp_path / 'ends.py'}:chatty", "--policy", "deep", "--no-db", "--examples", "200",
+                       *(["--json"] if as_json else []))
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert "chatter" in err and "chatter" not in out
+        if as_json:
+            assert json.loads(out)["results"]
+        else:
+            assert out.startswith("implementation ")
 
 
 def test_the_child_keeps_stdout_for_the_results_and_ctrl_c_still_interrupts(tmp_path):

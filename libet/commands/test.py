@@ -26,6 +26,7 @@ import click
 
 from libet.clitools import (
     EXIT_BAD_INPUT,
+    echo_result,
     emit_json,
     fail,
     guard,
@@ -33,6 +34,7 @@ from libet.clitools import (
     interrupted,
     load_or_exit,
     parse_sets,
+    set_results_stream,
     use_color,
 )
 from libet.errors import UsageError
@@ -147,6 +149,7 @@ def test(file, target, corpus, bind, policy, properties, examples, seed, exhaust
         if log is None:  # in this process (no fork here): errors go their usual way
             _test(None, **options)
             return 0  # pragma: no cover - _test always exits
+        set_results_stream(log.results)  # stdout is stderr in the child (libet/testing/isolation.py)
         return _in_child(lambda: _test(log, **options))
 
     outcome = run_in_child(body)
@@ -269,10 +272,10 @@ def _test(log, file, target, corpus, bind, policy, properties, examples, seed, e
             out["wrote"] = written
         emit_json(out)
     else:
-        click.echo(render(report, color=use_color()))
+        echo_result(render(report, color=use_color(log.results if log is not None else None)))
         if written:
-            click.echo(f"\nwrote {written}: the spec with policy '{policy_name}' as measured; "
-                       f"run libet prove {written} --policy {policy_name}")
+            echo_result(f"\nwrote {written}: the spec with policy '{policy_name}' as measured; "
+                        f"run libet prove {written} --policy {policy_name}")
     sys.exit(report.exit_code())
 
 

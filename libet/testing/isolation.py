@@ -18,8 +18,9 @@ child writes the request to the same page (under 2 µs a call), so the parent ca
 request was being answered. Forking costs about 2 ms once a run.
 
 The child's file descriptor 1 is pointed at stderr, so that what the implementation writes
-there (C code, a subprocess it starts) cannot mix with the results; ``sys.stdout`` in the child
-writes to the real stdout.
+there (C code, a subprocess it starts, a ``print`` from a thread of its own between two calls)
+cannot mix with the results; the results are written to :attr:`CallLog.results`, a stream on
+the real stdout.
 
 Only where ``os.fork`` exists and the standard streams are the process's own descriptors 1 and
 2 (not an in-memory capture such as click's test runner) and only one thread runs; elsewhere the
@@ -53,6 +54,8 @@ class CallLog:
     def __init__(self):
         self._mm = mmap.mmap(-1, _SIZE)  # anonymous and shared: a forked child writes what the parent reads
         self.calls = 0
+        #: in the child, the stream of the results (the real stdout); None where it is sys.stdout
+        self.results = None
 
     def _write(self, state: int, data: bytes) -> None:
         mm = self._mm
@@ -174,9 +177,11 @@ def _child(body, log: CallLog):  # pragma: no cover - runs in the forked child
         except OSError:  # stderr closed: leave stdout as it is
             pass
         else:
+            # sys.stdout (descriptor 1) now writes to stderr, whoever writes and when (a thread
+            # of the implementation's between two calls); the results go to the stream kept here
             old = sys.stdout
-            sys.stdout = io.TextIOWrapper(io.FileIO(out, "w"), encoding=old.encoding, errors=old.errors,
-                                          line_buffering=old.line_buffering)
+            log.results = io.TextIOWrapper(io.FileIO(out, "w"), encoding=old.encoding, errors=old.errors,
+                                           line_buffering=old.line_buffering)
         try:
             code = int(body(log))
         except BaseException:  # noqa: BLE001 - body reports its own errors; this is the last resort
@@ -185,9 +190,10 @@ def _child(body, log: CallLog):  # pragma: no cover - runs in the forked child
             traceback.print_exc()
             code = 70
     finally:
-        for stream in (sys.stdout, sys.stderr):
+        for stream in (log.results, sys.stdout, sys.stderr):
             try:
-                stream.flush()
+                if stream is not None:
+                    stream.flush()
             except BaseException:  # noqa: BLE001, S110 - a closed pipe: the code still goes to the parent
                 pass
         if os.getpid() == me:  # not a process the implementation forked that came back here

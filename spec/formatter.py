@@ -122,7 +122,9 @@ class _Printer:
         self._blank_if_gap(start)
         # comments inside a multi-line statement move above it, but a suppression comment stays
         # on the statement's line, where the warnings it silences now point
-        carried = []
+        # a suppression comment on the line where this statement starts, taken by the statement
+        # printed before from that line (a block's head): it is this one's too
+        carried = list(self._suppressing[1]) if self._suppressing[0] == start != end else []
         while self.comments and self.comments[0].line < end:
             if suppression(self.comments[0].text):
                 c = self.comments.pop(0)

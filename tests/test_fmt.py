@@ -232,6 +232,8 @@ def _suppressed(text: str) -> tuple:
     "substance { a: bool }\nvalue v = a\npolicy p { veto when not v }\ndef d1 =   # libet: ignore[W102]\n  1 + # mid\n  2\n",
     # a one-line block split into lines: its children keep it
     "substance { a: bool  b: bool  c: bool }  # libet: ignore[W102]\nvalue v = a\npolicy p { veto when not v }\n",
+    # a block whose first child begins on the block's line and goes on below it
+    "substance { a: bool }\nvalue v = a\npolicy p { veto when not v }\nframing { e: {x, y,  # libet: ignore[W102]\n  z} }\n",
 ])
 def test_fmt_keeps_what_suppression_comments_silence(src):
     """The formatter moved `# libet: ignore[...]` off the line of the warning it silenced (to the

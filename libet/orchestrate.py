@@ -277,7 +277,7 @@ def run(
         "spec": spec.title,
         "spec_sha256": spec_hash(sources, spec),
         "libet_version": libet.__version__,
-        "params": {k: float(v) for k, v in params.items()},
+        "params": {k: int(v) if spec.params[k].integer else float(v) for k, v in params.items()},
         "set": dict(fixed),
         "timeout": timeout,
         "summary": report.spec_summary(spec),

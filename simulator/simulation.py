@@ -165,7 +165,7 @@ class SimulationResult:
             "numbers": "estimated (with confidence intervals)" if self.estimates else "computed exactly",
             "runs": self.runs,
             "seed": self.seed,
-            "params": {n: float(v) for n, v in self.params.items()},
+            "params": {n: int(v) if self.spec.params[n].integer else float(v) for n, v in self.params.items()},
             "set": dict(self.fixed),
             "averaged_over": how,
             "measures": [m.text for m in self.measures],

@@ -58,6 +58,10 @@ class _Loader:
         self.done: set[str] = set()
 
     def run_path(self, path: str) -> Loaded:
+        if not path.strip():
+            self.d.error("E002", "no file named: the path is empty", Span("<no file>", 1, 1, 1, 1),
+                         hint="give the path of a spec file, e.g. libet check examples/prefill.libet")
+            return self._result(None)
         data = self._read(path, None)
         if data is None:
             return self._result(None)

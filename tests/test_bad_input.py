@@ -242,3 +242,9 @@ def test_a_refused_declaration_is_one_error_not_a_cascade(domain):
                         "  P(harm) <= 0.1 for all uplift\n  gap P(harm) under uplift <= 0.1\n")
     diags = load_text(text, "prefill.libet").diagnostics
     assert [d.code for d in diags if d.is_error] == ["E022"], [d.message for d in diags]
+
+
+def test_an_empty_path_names_no_file():
+    """`libet check ""` said "file not found: " with an empty name."""
+    r = run_check("")
+    assert r.returncode == 2 and "error[E002]: no file named: the path is empty" in r.stderr

@@ -382,3 +382,15 @@ def test_a_duration_is_said_in_its_unit():
     from libet.commands.simulate import _duration
 
     assert [_duration(s) for s in (5, 89, 600, 7200, 10**6)] == ["5 s", "89 s", "10 min", "2.0 h", "12 days"]
+
+
+def test_an_int_param_is_an_int_in_the_json(tmp_path):
+    """`param k: int` was written 4.0 in `simulate --json` and in run's results.json."""
+    path = tmp_path / "k.libet"
+    path.write_text("param k: int = 3 in [1, 9]\nparam g = 0.5 in [0, 1]\nsubstance { a: bool }\nvalue v = a\n"
+                    "trajectory { horizon k  start s  phase s { -> s : g  -> deliver : otherwise } }\n"
+                    "policy p { veto when not v }\n")
+    data = json.loads(invoke("simulate", str(path), "--set", "k=4", "--set", "g=0.25", "--json").output)
+    assert data["params"] == {"k": 4, "g": 0.25} and type(data["params"]["k"]) is int
+    assert invoke("run", str(path), "--set", "k=4", "--out", str(tmp_path / "r")).exit_code == 0
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["params"] == {"k": 4}

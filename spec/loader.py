@@ -130,7 +130,7 @@ class _Loader:
         data = self._read(target, use.span)
         if data is None:
             return None
-        text = decode(data, target, self.d)
+        text = decode(data, target, self.d, use.span)
         if text is None:
             return None
         self.sources[target] = text

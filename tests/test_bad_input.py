@@ -173,6 +173,8 @@ def test_an_endless_file_is_refused_at_the_limit(tmp_path, how):
     r = run_check(path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "file is too large: more than the limit of 4 MiB" in r.stderr
+    if how == "used":  # the device has no line to show: the note points at the `use`
+        assert f"note: {path}:1:1: used here" in r.stderr
 
 
 def test_cyclic_import_names_the_cycle(tmp_path):

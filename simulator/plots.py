@@ -225,7 +225,7 @@ def figure(result, measure: str | None = None, *, log: bool = False):
 def _yrange(ax, measure: str, values: list[float], log: bool) -> None:
     """Fit the y axis to the data: a probability or a gap starts at 0 and ends a little above
     the largest value (at most 1.02); ``log`` gives a log axis over the positive values."""
-    probability = measure.startswith("P(") or measure.startswith("gap")
+    probability = measure.startswith(("P(", "Pmax(", "Pmin(", "gap"))
     finite = [v for v in values if not math.isnan(v)]
     if log:
         ax.set_yscale("log", nonpositive="mask")

@@ -58,20 +58,24 @@ class DaskMapper:
             raise UsageError("--workers and --scheduler need dask.distributed",
                              "install it with: pip install 'libet[dask]'") from None
         self.cluster = None
+        self.address = address
         try:
             if address:
-                self.client = Client(address, timeout=10)
+                self.client = _connect(Client, address)
                 self.name = f"dask scheduler {address}"
             else:
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             dashboard_address=":0")
                 self.client = Client(self.cluster)
                 self.name = f"dask local cluster of {workers} workers"
-        except (OSError, TimeoutError) as exc:
-            raise UsageError(f"cannot reach the Dask scheduler {address}: {exc}") from None
         except ValueError as exc:  # Dask's parse of the address: "missing port number", an unknown protocol
             raise UsageError(f"--scheduler {address!r} is not a scheduler address: {exc}",
                              "e.g. tcp://host:8786") from None
+        except UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - refused, reset, or a peer that is no scheduler (junk, a MemoryError)
+            raise UsageError(f"cannot reach the Dask scheduler {address}: {type(exc).__name__}: {exc}",
+                             "start one with `dask scheduler`, and its workers with `dask worker ADDRESS`") from None
 
     def map(self, fn: Callable, *columns, advance: Callable[[int], None] | None = None) -> list:
         if not columns or not columns[0]:
@@ -81,10 +85,19 @@ class DaskMapper:
         # kept there, so its caches (read sets, compiled expressions) carry over between calls.
         mask = tuple(n > 1 and not isinstance(col[0], _SCALARS) and all(x is col[0] for x in col) for col in columns)
         # (scattered in a list of one: scatter takes a dict or a list it is given as many items)
-        shared = {j: self.client.scatter([columns[j][0]], broadcast=True, hash=False)[0] for j, m in enumerate(mask) if m}
+        try:
+            workers = len(self.client.scheduler_info().get("workers", {}))
+            if not workers and self.address:
+                self.client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+                workers = len(self.client.scheduler_info().get("workers", {}))
+            shared = {j: self.client.scatter([columns[j][0]], broadcast=True, hash=False)[0]
+                      for j, m in enumerate(mask) if m}
+        except (TimeoutError, OSError) as exc:  # "No valid workers found", a scheduler gone
+            raise UsageError(f"the {self.name} has no workers to run on ({type(exc).__name__}: {exc})",
+                             "start some with `dask worker ADDRESS`, or run with --workers N on this machine") from None
         # Calls go in a few batches per worker, not one task each: a task costs the scheduler
         # milliseconds, which on a small machine is a good part of a short call.
-        workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        workers = max(1, workers)
         k = min(n, BATCHES_PER_WORKER * workers)
         bounds = [n * i // k for i in range(k + 1)]
         futures = []
@@ -102,6 +115,37 @@ class DaskMapper:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+#: How long a scheduler may take to answer as one (connect and handshake), and to have a worker.
+CONNECT_SECONDS = 10
+
+
+def _connect(Client, address: str):
+    """A client of the scheduler at ``address``. Client's own timeout bounds the connection,
+    not the handshake: a server that accepts and never answers as Dask does (an HTTP server,
+    a silent one) held it for ever. The client is made in a daemon thread, given up on after
+    :data:`CONNECT_SECONDS` and a little more."""
+    import threading
+
+    got: list = []
+
+    def make():
+        try:
+            got.append(Client(address, timeout=CONNECT_SECONDS))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            got.append(exc)
+
+    thread = threading.Thread(target=make, name="libet-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_SECONDS + 5)
+    if not got:
+        raise UsageError(f"the Dask scheduler {address} did not answer within {CONNECT_SECONDS + 5} s "
+                         "(something listens there, but not as a Dask scheduler, or it is stuck)",
+                         "check the address: a scheduler prints it when it starts (`dask scheduler`)")
+    if isinstance(got[0], BaseException):
+        raise got[0]
+    return got[0]
 
 
 def mapper(workers: int | None = None, scheduler: str | None = None):

@@ -79,3 +79,54 @@ def test_mapper_batches_and_shares_like_serial():
         assert run.map(_call, [{}], [5], ["x"]) == [(5, "x", None, 0)]
     finally:
         run.close()
+
+
+def test_a_scheduler_that_does_not_answer_or_has_no_workers_is_said_in_words(monkeypatch):
+    """A server that accepts and never answers as Dask does held the client for ever (Client's
+    timeout covers the connection only); a scheduler without workers was "internal error:
+    TimeoutError: No valid workers found"."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from libet.errors import UsageError
+    from libet.simulator import parallel
+
+    monkeypatch.setattr(parallel, "CONNECT_SECONDS", 1)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    held = []  # the accepted connections, kept open and never answered
+    threading.Thread(target=lambda: [held.append(silent.accept()) for _ in range(8)], daemon=True).start()
+    started = time.perf_counter()
+    with pytest.raises(UsageError, match="did not answer within 6 s"):
+        parallel.DaskMapper(address=f"tcp://127.0.0.1:{silent.getsockname()[1]}")
+    assert time.perf_counter() - started < 15
+    silent.close()
+
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    free = port.getsockname()[1]
+    port.close()
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", str(free),
+                                  "--dashboard-address", ":0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:  # until the scheduler listens
+            try:
+                socket.create_connection(("127.0.0.1", free), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, "the scheduler did not start"
+                time.sleep(0.2)
+        run = parallel.DaskMapper(address=f"tcp://127.0.0.1:{free}")
+        try:
+            with pytest.raises(UsageError, match="has no workers to run on"):
+                run.map(len, [[1], [2]], [[3], [4]])
+        finally:
+            run.close()
+    finally:
+        scheduler.terminate()
+        scheduler.wait(30)

@@ -193,6 +193,8 @@ class Specification:
                     m = ms.parse(m, phases)
                 except ValueError as exc:
                     raise UsageError(str(exc)) from None
+            elif not isinstance(m, ms.Measure):
+                raise UsageError(f"a measure is its text, e.g. 'P(harm)', or a Measure, not {m!r}")
             out.append(m)
         return out
 

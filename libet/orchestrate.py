@@ -229,6 +229,8 @@ def run(
     from libet.files import check_folder, json_text, write_atomic
     from libet.simulator.experiments import run_experiment, spec_hash
 
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
+        raise UsageError(f"run writes into a folder: give its path, not {out!r}")
     params = check_overrides(spec, params)
     fixed = check_fixed(spec, fixed)
     check_folder(out, force)

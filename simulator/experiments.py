@@ -181,6 +181,8 @@ class ExperimentResult:
 
         from .plots import PLOT_FORMATS, plot_stems
 
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise UsageError(f"{folder} is a file, not a folder to write experiment {self.name}'s files into")
         tables = [os.path.join(folder, f"{self.name}.{ext}") for ext in ("csv", "json")]
         if not force:
             drawn = [os.path.join(folder, f"{stem}.{ext}") for _, stem in plot_stems(self) for ext in PLOT_FORMATS]

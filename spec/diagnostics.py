@@ -136,7 +136,10 @@ class Diagnostics:
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A hint naming the closest candidate, or None when nothing is close."""
+    """A hint naming the closest candidate, or None when nothing is close (or ``name`` is no
+    text: the API's `experiment(None)` reached difflib)."""
+    if not isinstance(name, str):
+        return None
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

@@ -113,7 +113,7 @@ def check_param(spec: ir.Spec, name: str, value: Any) -> Fraction:
 def check_params(spec: ir.Spec, overrides: Mapping[str, Any] | None) -> dict[str, Fraction]:
     """Every param's exact value: the defaults with ``overrides`` applied (each checked)."""
     values = spec.default_params()
-    for name, v in (overrides or {}).items():
+    for name, v in _mapping(overrides, "params").items():
         values[name] = check_param(spec, name, v)
     return values
 
@@ -127,9 +127,19 @@ def engine_params(spec: ir.Spec, overrides: Mapping[str, Any] | None, exact: boo
             for n, v in check_params(spec, overrides).items()}
 
 
+def _mapping(given, what: str) -> Mapping:
+    """``given`` if it is a mapping (or None: empty), else a usage error naming ``what``."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        example = "{'gain': 0.3}" if what == "params" else "{'topic': 'weapons'}"
+        raise UsageError(f"{what} takes a dict of names to values, e.g. {example}, not {type(given).__name__}")
+    return given
+
+
 def check_overrides(spec: ir.Spec, overrides: Mapping[str, Any] | None) -> dict[str, Fraction]:
     """Only the ``overrides``, each checked and exact."""
-    return {name: check_param(spec, name, v) for name, v in (overrides or {}).items()}
+    return {name: check_param(spec, name, v) for name, v in _mapping(overrides, "params").items()}
 
 
 def check_value(spec: ir.Spec, name: str, value: Any):
@@ -196,7 +206,7 @@ def _numpy_bool(value) -> bool:
 
 def check_fixed(spec: ir.Spec, fixed: Mapping[str, Any] | None) -> dict:
     """``fixed`` with every value checked against its variable's domain."""
-    return {name: check_value(spec, name, v) for name, v in (fixed or {}).items()}
+    return {name: check_value(spec, name, v) for name, v in _mapping(fixed, "fixed").items()}
 
 
 def parse_sets(spec: ir.Spec, items) -> tuple[dict[str, Fraction], dict[str, Any]]:

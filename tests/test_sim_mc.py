@@ -244,3 +244,28 @@ def test_the_api_names_what_it_takes_when_given_something_else():
         spec.simulate(policy=5)
     with pytest.raises(TypeError, match="expected names"):
         spec.simulate(policy=["deep", 3])
+
+
+def test_the_api_says_what_it_takes_for_params_fixed_measures_names_and_folders(tmp_path):
+    """Each was a raw Python error from deep inside: `measures=[5]` an AttributeError in
+    spec/measures.py, `params=[...]` one in spec/overrides.py, `experiment(None)` and
+    `compare(1, 2)` a TypeError from difflib, `write()` onto a file a FileExistsError,
+    `run(None)` a TypeError from os.stat."""
+    spec = libet.load("examples/prefill.libet")
+    cases = [
+        (lambda: spec.simulate(measures=[5]), "a measure is its text, e.g. 'P(harm)', or a Measure, not 5"),
+        (lambda: spec.simulate(params=[("gain", 0.3)]), "params takes a dict of names to values, e.g. {'gain': 0.3}, not list"),
+        (lambda: spec.simulate(fixed=["topic"]), "fixed takes a dict of names to values, e.g. {'topic': 'weapons'}, not list"),
+        (lambda: spec.experiment(None), "there is no experiment None (experiments: prefill_sweep)"),
+        (lambda: spec.compare(1, 2), "there is no policy 1 (policies: shallow, deep)"),
+        (lambda: spec.run(None), "run writes into a folder: give its path, not None"),
+    ]
+    for call, message in cases:
+        with pytest.raises(libet.UsageError) as exc:
+            call()
+        assert str(exc.value) == message
+    afile = tmp_path / "a.txt"
+    afile.write_text("mine")
+    with pytest.raises(libet.UsageError, match="is a file, not a folder to write experiment prefill_sweep's files into"):
+        spec.experiment("prefill_sweep").write(str(afile))
+    assert afile.read_text() == "mine"

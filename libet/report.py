@@ -270,6 +270,24 @@ def state_lines(s: dict) -> list[tuple[str, str]]:
 _ID = re.compile(r'\bid="([^"]+)"')
 
 
+#: What an SVG libet wrote never holds (matplotlib's and graphviz's have no script): an SVG of a
+#: folder that holds it was edited, and is not put into the page, where it would run.
+_ACTIVE = re.compile(r"<\s*(script|foreignObject|iframe|object|embed)\b|\son[a-z]+\s*=|javascript:", re.I)
+
+
+def _figure(folder: str, relative: str, problems: list[str]) -> str | None:
+    """The SVG text of ``folder/relative``, or None with what is wrong in ``problems``
+    (missing, unreadable, no SVG, or holding script)."""
+    text = _read(os.path.join(folder, relative))
+    if text is None:
+        problems.append(f"{relative} is missing from the folder (or cannot be read)")
+        return None
+    if "<svg" not in text[:4096] or _ACTIVE.search(text):
+        problems.append(f"{relative} is not an SVG libet wrote (it holds script, or no <svg>): not shown")
+        return None
+    return text
+
+
 def inline_svg(text: str, prefix: str) -> str:
     """An SVG file's text made fit to sit inside a page next to others: no XML prolog,
     doctype or comments, and every id (and every reference to one) prefixed so two figures'
@@ -322,8 +340,11 @@ def _n(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def build(folder: str) -> str:
-    """The report page for a run folder, as HTML text."""
+def build(folder: str, problems: list | None = None) -> str:
+    """The report page for a run folder, as HTML text. What the folder lacks or holds damaged
+    (an experiment's JSON, a plot, a graph) is said on the page where it would be, and
+    appended to ``problems``."""
+    warned = problems if problems is not None else []
     data = load_results(folder)
     title = data.get("spec", "")
     checks = data.get("checks", [])
@@ -363,37 +384,56 @@ def build(folder: str) -> str:
             parts.append(f'<section class="experiment" id="{esc("exp-" + name)}" data-experiment="{esc(name)}">'
                          f'<h3>experiment {esc(name)}</h3><p class="warn">not run: {esc(e["not_run"])}</p></section>')
             continue
+        problems: list[str] = []
         ej = _read(os.path.join(folder, "experiments", f"{name}.json"))
         try:
-            exp = json.loads(ej) if ej else {"metadata": e, "rows": []}
-        except ValueError:
+            exp = json.loads(ej) if ej else None
+            if exp is not None and not isinstance(exp, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            exp = None
+            problems.append(f"experiments/{name}.json is not the JSON libet wrote ({exc}): its rows are not shown")
+        if exp is None:
+            if ej is None:
+                problems.append(f"experiments/{name}.json is missing from the folder: its rows are not shown")
             exp = {"metadata": e, "rows": []}
         svgs = []
         for f in e.get("files", []):
             base = os.path.basename(f)
             if base.endswith(".svg"):
-                svg = _read(os.path.join(folder, "experiments", base))
+                svg = _figure(folder, f"experiments/{base}", problems)
                 if svg:
                     svgs.append((base, svg))
+        warned.extend(problems)
         parts.append(experiment_html(exp.get("metadata", e), exp.get("rows", []), svgs))
+        parts += [f'<p class="warn">{esc(p)}</p>' for p in problems]
     parts.append('<h2 id="graphs">Trajectory graphs</h2>')
     graphs = data.get("graphs", [])
     shown = False
+    listed = {os.path.basename(g) for g in graphs}
     for policy in (data.get("summary") or {}).get("policies") or sorted({os.path.splitext(os.path.basename(g))[0] for g in graphs}):
-        svg = _read(os.path.join(folder, "graphs", f"{policy}.svg"))
+        problems = []
+        svg = _figure(folder, f"graphs/{policy}.svg", problems) if f"{policy}.svg" in listed else None
         dot = _read(os.path.join(folder, "graphs", f"{policy}.dot"))
-        if svg is None and dot is None:
+        if dot is None and f"{policy}.dot" in listed:
+            problems.append(f"graphs/{policy}.dot is missing from the folder (or cannot be read)")
+        warned.extend(problems)
+        if svg is None and dot is None and not problems:
             continue
         shown = True
         parts.append(f'<h3>policy {esc(policy)}</h3><div class="figure" data-graph="{esc(policy)}">')
         if svg:
             parts.append(inline_svg(svg, f"graph-{policy}"))
-        else:
-            parts.append('<p class="muted">graphviz\'s <code>dot</code> was not installed when the run was made; '
-                         "the DOT source:</p><pre>" + esc(dot) + "</pre>")
+        elif dot is not None:
+            parts.append('<p class="muted">no drawing of it (graphviz\'s <code>dot</code> was not installed when the '
+                         "run was made, or did not finish: the run's notes say which); the DOT source:</p><pre>"
+                         + esc(dot) + "</pre>")
+        parts += [f'<p class="warn">{esc(p)}</p>' for p in problems]
         parts.append("</div>")
     if not shown:
-        parts.append('<p class="muted">No trajectory graphs (the spec has no trajectory).</p>')
+        has_trajectory = bool((data.get("summary") or {}).get("trajectory"))
+        parts.append('<p class="muted">No trajectory graphs' + (" were written (the run's notes say why)." if has_trajectory
+                                                               else " (the spec has no trajectory).") + "</p>")
     parts.append('<h2 id="spec">Spec</h2>')
     if data.get("summary"):
         parts.append(summary_html(data["summary"]))
@@ -424,10 +464,10 @@ def build(folder: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write(folder: str, output: str | None = None, force: bool = False) -> str:
+def write(folder: str, output: str | None = None, force: bool = False, problems: list | None = None) -> str:
     """Write the report of ``folder`` to ``output`` (default ``folder/report.html``),
     atomically. A report libet wrote is rebuilt in place; any other file is overwritten only
-    with ``force``.
+    with ``force``. What the folder lacks or holds damaged goes into ``problems`` (:func:`build`).
 
     Raises:
         UsageError: a bad folder, or ``output`` is a file libet did not write and ``force`` is
@@ -435,7 +475,7 @@ def write(folder: str, output: str | None = None, force: bool = False) -> str:
     """
     from libet.files import write_atomic
 
-    page = build(folder)
+    page = build(folder, problems)
     output = output or os.path.join(folder, "report.html")
     if os.path.exists(output) and not force:
         old = _read(output) or ""

@@ -70,6 +70,32 @@ def test_report_rebuilds_from_the_folder_alone(run_folder, tmp_path):
     assert res.exit_code == 0 and json.loads(res.output)["report"].endswith("report.html")
 
 
+def test_report_of_a_damaged_folder_says_what_is_missing_and_shows_no_script(run_folder, tmp_path):
+    """Graphs deleted, an experiment's JSON and a plot's SVG overwritten: the page showed an empty
+    table, said "the spec has no trajectory", and pasted the edited SVG, script and all, into
+    itself. Each problem is now said on the page where it would be and as a warning."""
+    out, _ = run_folder
+    damaged = str(tmp_path / "damaged")
+    shutil.copytree(out, damaged)
+    shutil.rmtree(os.path.join(damaged, "graphs"))
+    with open(os.path.join(damaged, "experiments", "prefill_sweep.json"), "w") as fh:
+        fh.write("{bad")
+    plot = sorted(f for f in os.listdir(os.path.join(damaged, "experiments")) if f.endswith(".svg"))[0]
+    with open(os.path.join(damaged, "experiments", plot), "w") as fh:
+        fh.write('<svg><script>alert("x")</script></svg>')
+    res = CliRunner().invoke(main, ["report", damaged])
+    assert res.exit_code == 0, res.output
+    assert "warning: experiments/prefill_sweep.json is not the JSON libet wrote" in res.output
+    assert f"warning: experiments/{plot} is not an SVG libet wrote (it holds script, or no <svg>): not shown" in res.output
+    assert "warning: graphs/shallow.dot is missing from the folder" in res.output
+    page = open(os.path.join(damaged, "report.html"), encoding="utf-8").read()
+    assert "<script>alert" not in page and 'alert("x")' not in page
+    assert "the spec has no trajectory" not in page
+    assert page.count('class="warn"') >= 4
+    data = json.loads(CliRunner().invoke(main, ["report", damaged, "--json"]).output)
+    assert len(data["problems"]) == 6
+
+
 @pytest.mark.parametrize("setup", ["missing", "empty", "bad-json", "bad-shape"])
 def test_report_of_a_bad_folder_is_a_usage_error(tmp_path, setup):
     folder = tmp_path / "f"

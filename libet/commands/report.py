@@ -27,8 +27,9 @@ def report(folder, output, force, as_json):
     from libet import report as pages
     from libet.errors import UsageError
 
+    problems: list[str] = []
     try:
-        path = pages.write(folder, output, force=force)
+        path = pages.write(folder, output, force=force, problems=problems)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a results.json edited by hand, or not libet's
         raise UsageError(
             f"{os.path.join(folder, 'results.json')} does not have the shape `libet run` writes "
@@ -36,7 +37,9 @@ def report(folder, output, force, as_json):
             "run `libet run` again to write the folder anew",
         ) from None
     if as_json:
-        emit_json({"ok": True, "report": path})
+        emit_json({"ok": True, "report": path, "problems": problems})
     else:
-        click.echo(f"wrote {path}")
-    sys.exit(0)
+        for p in problems:
+            click.echo(f"warning: {p}", err=True)
+        click.echo(f"wrote {path}" + (f" ({len(problems)} problem(s) with the folder: the page says where)" if problems else ""))
+    sys.exit(0)  # the page is written; what it lacks is said, as a warning is

@@ -152,6 +152,9 @@ def mapper(workers: int | None = None, scheduler: str | None = None):
     """Serial by default; Dask when ``workers`` (at least 1) or ``scheduler`` is given."""
     if workers is not None:  # 0 or False would have run serially, saying nothing
         workers = check_whole(workers, "workers", 1)
+    if workers is not None and scheduler:  # the scheduler was used, the workers dropped in silence
+        raise UsageError("--workers starts a cluster on this machine and --scheduler uses one that runs: give one of them",
+                         "drop --workers to use the scheduler's own workers")
     if workers is None and not scheduler:
         return Serial()
     return DaskMapper(workers, scheduler)

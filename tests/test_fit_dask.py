@@ -130,3 +130,12 @@ def test_a_scheduler_that_does_not_answer_or_has_no_workers_is_said_in_words(mon
     finally:
         scheduler.terminate()
         scheduler.wait(30)
+
+
+def test_workers_and_a_scheduler_together_are_refused():
+    """`workers=2, scheduler=...` used the scheduler and dropped the workers in silence."""
+    from libet.errors import UsageError
+    from libet.simulator.parallel import mapper
+
+    with pytest.raises(UsageError, match="give one of them"):
+        mapper(2, "tcp://127.0.0.1:8786")

@@ -182,21 +182,10 @@ class Specification:
     def _measures(self, measures):
         if measures is None:
             return None
-        from libet.errors import UsageError
         from libet.spec import measures as ms
 
         phases = self.ir.trajectory.phase_names if self.ir.trajectory else ()
-        out = []
-        for m in [measures] if isinstance(measures, (str, ms.Measure)) else measures:
-            if isinstance(m, str):
-                try:
-                    m = ms.parse(m, phases)
-                except ValueError as exc:
-                    raise UsageError(str(exc)) from None
-            elif not isinstance(m, ms.Measure):
-                raise UsageError(f"a measure is its text, e.g. 'P(harm)', or a Measure, not {m!r}")
-            out.append(m)
-        return out
+        return [ms.as_measure(m, phases) for m in ([measures] if isinstance(measures, (str, ms.Measure)) else measures)]
 
 
 def _names(x):

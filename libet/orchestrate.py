@@ -177,14 +177,13 @@ def export_prism(
 
     # with choice points, the largest P(harm) over adversaries: its solve tries every option
     harm = ms.parse("Pmax(harm)") if spec.is_mdp else ms.HARM
+    note = ""
     try:
         simulate(spec, [policy], params=params, fixed=fixed, measures=[harm])
     except UsageError as exc:  # the engine refuses the model (too large, more than 64 axes): PRISM may not
-        text = to_prism(spec, policy, params=check_overrides(spec, params), fixed=check_fixed(spec, fixed))
         note = (f"// not solved by libet before the export ({exc}): its probabilities were checked by the load, "
                 "at the declared params, over the states its budget reached\n")
-        return note + text
-    return to_prism(spec, policy, params=check_overrides(spec, params), fixed=check_fixed(spec, fixed))
+    return note + to_prism(spec, policy, params=check_overrides(spec, params), fixed=check_fixed(spec, fixed))
 
 
 @attrs.frozen(eq=False)

@@ -132,15 +132,7 @@ class OutcomeTable:
         Raises:
             UsageError: not a measure.
         """
-        if isinstance(m, str):
-            phases = self.spec.trajectory.phase_names if self.spec.trajectory is not None else ()
-            try:
-                m = ms.parse(m, phases)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-        elif not isinstance(m, ms.Measure):
-            raise UsageError(f"a measure is its text, e.g. 'P(harm)', or a Measure, not {m!r}")
-        return m
+        return ms.as_measure(m, self.spec.trajectory.phase_names if self.spec.trajectory is not None else ())
 
     def parts(self, m: ir.Measure) -> tuple[np.ndarray, np.ndarray | None]:
         """Numerator and denominator of ``m`` for every assignment (denominator ``None`` for

@@ -208,6 +208,24 @@ def needs_case(m: Measure, in_bound: bool = True) -> tuple[str, str]:
     )
 
 
+def as_measure(m, phases=()) -> Measure:
+    """``m`` as the Python API takes a measure: a :class:`Measure`, or its text (:func:`parse`).
+
+    Raises:
+        UsageError: neither, or a text that is no measure.
+    """
+    from libet.errors import UsageError
+
+    if isinstance(m, Measure):
+        return m
+    if not isinstance(m, str):
+        raise UsageError(f"a measure is its text, e.g. 'P(harm)', or a Measure, not {m!r}")
+    try:
+        return parse(m, phases)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def parse(text: str, phases=()) -> Measure:
     """A measure from its canonical text (``"P(harm | delivered)"``, ``"E(steps)"``), for the
     command line and the Python API. ``phases`` are the names ``visit`` may take.
